@@ -1,0 +1,83 @@
+"""The `kiosk` command. Each subcommand lives in its own module; this file only wires them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import __version__
+from .config import ConfigError
+
+
+def _simulate(args) -> int:
+    from . import simulate
+
+    return simulate.main(args)
+
+
+def _report(args) -> int:
+    from . import report_cli
+
+    return report_cli.main(args)
+
+
+def _bench(args) -> int:
+    from . import bench
+
+    return bench.main(args)
+
+
+def _example(args) -> int:
+    from . import example
+
+    return example.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kiosk", description="Returpost kiosk")
+    p.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    p.add_argument("--config", help="config file (TOML) laid over the default; also $KIOSK_CONFIG")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("simulate", help="run a JSONL command script headless and print the day summaries")
+    s.add_argument("script")
+    s.add_argument("--db", help="journal file (default: OUT/journal.db)")
+    s.add_argument("--out", help="folder for printout previews (default: a new temp folder)")
+    s.set_defaults(func=_simulate)
+
+    r = sub.add_parser("report", help="the follow-up sheet from a journal file")
+    r.add_argument("--db", help="kiosk journal file (default: the configured one)")
+    r.add_argument("--from", dest="date_from", help="first day YYYY-MM-DD")
+    r.add_argument("--to", dest="date_to", help="last day YYYY-MM-DD")
+    r.add_argument("--format", choices=("json", "csv"), default="json")
+    r.set_defaults(func=_report)
+
+    b = sub.add_parser("bench", help="benchmarks: command latency with durable commit vs bare SQLite commit")
+    b.add_argument("--commands", type=int, default=10000)
+    b.add_argument("--dir", help="folder for the benchmark journal (default: a temp folder)")
+    b.set_defaults(func=_bench)
+
+    e = sub.add_parser("example", help="run the bundled example day through the simulator and show its summary")
+    e.add_argument("--out", help="folder for the journal and previews (default: a new temp folder)")
+    e.set_defaults(func=_example)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The controller: the one entry point for every command, from the touch UI, the scanner, the
+badge reader or a script.
+
+    result = controller.handle({"cmd": "scan", "code": "7350012345678"})
+
+It asks the pure routine for a decision, commits the decision's events to the journal (durable
+before anything is confirmed), folds them into the in-memory state, and returns a `Result` with
+the Swedish message and the effects for the shell to carry out. On start it rebuilds the state
+from the journal, so a restart or power cut loses nothing that was confirmed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import routine
+from .clock import local_day
+from .config import Config
+from .effects import Alert, Effects, Sound
+from .journal import Journal
+from .routine import Context, DayState, Decision
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str  # ok | rejected | error
+    code: str
+    message: str  # Swedish, for the screen
+    effects: Effects = field(default_factory=Effects)
+    events: tuple[dict, ...] = ()  # the events committed for this command
+    data: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == routine.OK
+
+
+def context_from(config: Config) -> Context:
+    return Context(
+        site=config.kiosk.site,
+        kiosk=config.kiosk.id,
+        operators=tuple(o.signature for o in config.operators),
+        badges={o.badge: o.signature for o in config.operators if o.badge},
+        barcode=config.barcode_rules(),
+        deadline=config.deadline,
+    )
+
+
+class Controller:
+    def __init__(self, config: Config, journal: Journal, clock):
+        self.config = config
+        self.journal = journal
+        self.clock = clock
+        self.ctx = context_from(config)
+        self.listeners: list[Callable[[Result], None]] = []
+        self.state = self._rebuild()
+
+    def _rebuild(self) -> DayState:
+        state = DayState()
+        sign = self.journal.last_of_types(("signed_in", "signed_out"))
+        last_day = self.journal.last_day()
+        if last_day is not None:
+            state = routine.replay(self.journal.events(day=last_day))
+        operator = sign["data"]["operator"] if sign and sign["type"] == "signed_in" else None
+        from dataclasses import replace
+
+        return replace(state, operator=operator)
+
+    def handle(self, command: dict, now: dt.datetime | None = None) -> Result:
+        """Run one command. `now` defaults to the injected clock."""
+        now = now or self.clock.now()
+        self._tick(now)
+        decision = routine.decide(self.state, command, now, self.ctx)
+        result = self._commit(decision, now)
+        if command.get("cmd") != "tick":
+            self._tick(now)
+        return result
+
+    def tick(self, now: dt.datetime | None = None) -> Result | None:
+        """Let time pass (the UI calls this every few seconds): raises the 14:00 alert once."""
+        return self._tick(now or self.clock.now())
+
+    def _tick(self, now: dt.datetime) -> Result | None:
+        decision = routine.decide(self.state, {"cmd": "tick"}, now, self.ctx)
+        if decision.events:
+            return self._commit(decision, now)
+        return None
+
+    def _commit(self, decision: Decision, now: dt.datetime) -> Result:
+        events: list[dict] = []
+        if decision.events:
+            day = local_day(now, self.ctx.tz)
+            operator = routine.roll(self.state, day).operator
+            try:
+                events = self.journal.append(decision.events, now, day, operator)
+            except sqlite3.Error as exc:
+                log.error("journal write failed, nothing recorded: %s", exc)
+                return Result(routine.ERROR, "storage_error", _storage_message(exc),
+                              effects=Effects(sound=Sound("error")))
+            self.state = routine.replay(events, self.state)
+        result = Result(decision.status, decision.code, decision.message, decision.effects,
+                        tuple(events), decision.data)
+        for listener in list(self.listeners):
+            try:
+                listener(result)
+            except Exception:  # an adapter's failure must never undo a committed command
+                log.exception("effect listener failed")
+        return result
+
+    def summary(self, day: str | None = None) -> dict:
+        if day is None or (self.state.day and day == self.state.day.isoformat()):
+            return routine.summary(self.state)
+        return routine.summary(routine.replay(self.journal.events(day=day)))
+
+    @property
+    def operator(self) -> str | None:
+        return self.state.operator
+
+    def pending_alerts(self) -> list[Alert]:
+        return [Alert(a["kind"], a["text"]) for a in self.state.alerts]
+
+
+def _storage_message(exc: Exception) -> str:
+    text = str(exc).lower()
+    if "full" in text:
+        return "Kunde inte spara: lagringen är full. Inget registrerades. Kontakta tekniker."
+    return "Kunde inte spara. Inget registrerades. Försök igen, och kontakta tekniker om felet kvarstår."

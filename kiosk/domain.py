@@ -1,0 +1,112 @@
+"""The routine's vocabulary (DESIGN.md §2): ids used in code, config, events and on screen.
+
+Pure constants only. Swedish names are what the person at the shelf reads.
+"""
+
+from __future__ import annotations
+
+# Step 1: the eight piles, in the order they stand on the shelf.
+PILES: tuple[str, ...] = (
+    "dodsbo",
+    "sekretess",
+    "faktura",
+    "ovriga_streckkod",
+    "leta_kund",
+    "ovriga_brev",
+    "inkomna_brev",
+    "tillfalliga",
+)
+
+PILE_NAMES: dict[str, str] = {
+    "dodsbo": "Dödsbofakturor",
+    "sekretess": "Sekretessfakturor",
+    "faktura": "Faktura/påminnelse",
+    "ovriga_streckkod": "Övriga brev med streckkod",
+    "leta_kund": "Leta Kund-brev",
+    "ovriga_brev": "Övriga brev utan streckkod",
+    "inkomna_brev": "Inkomna brev",
+    "tillfalliga": "Tillfälliga utskick",
+}
+
+# Step 2: the fixed scan order. These are the piles that carry a barcode.
+SCAN_ORDER: tuple[str, ...] = ("dodsbo", "sekretess", "faktura", "ovriga_streckkod")
+
+# Destination slots after processing.
+DESTINATIONS: tuple[str, ...] = ("oversta_facket", "sekretesslada", "skicka_om")
+
+DESTINATION_NAMES: dict[str, str] = {
+    "oversta_facket": "Översta facket",
+    "sekretesslada": "Sekretesslådan",
+    "skicka_om": "Skicka om",
+}
+
+# Every slot on the shelf that has an LED: the piles, then the destinations.
+SLOTS: tuple[str, ...] = PILES + DESTINATIONS
+SLOT_NAMES: dict[str, str] = {**PILE_NAMES, **DESTINATION_NAMES}
+
+# Scanned piles that go to the confidential disposal bin afterwards (step 2).
+TO_SEKRETESSLADA_AFTER_SCAN: tuple[str, ...] = ("faktura", "ovriga_streckkod")
+
+# Step 4: the billing address on the sekretess cover slip.
+BILLING_ADDRESS: tuple[str, ...] = (
+    "Ellevio AB (publ)",
+    "Fakturering",
+    "Box 24207",
+    "104 51 Stockholm",
+)
+
+# Step 5: Leta Kund letter types and their names in WMS.
+LETA_KUND_TYPES: tuple[str, ...] = ("A", "B", "C", "D", "H")
+LETA_KUND_WMS: dict[str, str] = {
+    "A": "Brev 4",
+    "B": "Brev 1",
+    "C": "Brev 2",
+    "D": "Brev 3",
+    "H": "Handräckningsbrev",
+}
+LETA_KUND_HINT: dict[str, str] = {
+    "A": "Undvik att elen stängs av – elnätsavtal för din lägenhet eller lokal (lägenhetsnummer)",
+    "B": "Undvik att elen stängs av – du saknar ett elnätsavtal på …",
+    "C": "Vem flyttade in i din förra bostad?",
+    "D": "Undvik att elen stängs av.",
+    "H": "Vi behöver er hjälp för att koppla ifrån elen.",
+}
+
+# Steps 6 and 7: letters with an activity date.
+DATE_CHECK_KINDS: dict[str, str] = {
+    "planerat_stromavbrott": "Planerat strömavbrott",
+    "ovriga_brev": "Övrigt brev med datum",
+}
+DISCARD_WITHIN_DAYS = 3
+STROMAVBROTT_ATGARD_TITLE = "Åtgärder till följd av återkommande strömavbrott"
+
+DECISION_NAMES: dict[str, str] = {"kasta": "Kasta", "skicka_om": "Skicka om"}
+
+# Step 8: incoming letters.
+INCOMING_KINDS: dict[str, str] = {
+    "fullmakt": "Fullmakt (ensam)",
+    "fullmakt_med_brev": "Fullmakt med brev",
+    "autogiro": "Autogiroblankett",
+    "bestridan": "Bestridan av faktura",
+    "ovrigt": "Övrigt inkommet brev",
+}
+SEGMENTS: dict[str, str] = {"privat": "KS Privat", "foretag": "KS Företag"}
+
+# Step 10: envelope remarks that become a customer-log note.
+REMARK_CODES: dict[str, str] = {
+    "brevlada_full": "Brevlådan full",
+    "poste_restante": "Post ej avhämtad hos Poste Restante",
+    "okand_adress": "Okänd adress / avflyttad",
+    "ofullstandig_adress": "Ofullständig adress",
+    "vagrad": "Mottagaren har vägrat ta emot",
+}
+POSTE_RESTANTE_CHECKLIST: tuple[str, ...] = (
+    "Kontrollera i Upplysning.se om Poste Restante-adressen är borttagen.",
+    "Om den är borttagen: radera den särskilda postadressen i CAB.",
+)
+
+# TL alert kinds.
+ALERT_KINDS: tuple[str, ...] = ("bestridan", "tillfalliga", "deadline_missed")
+
+# Rejection reasons for a scan.
+SCAN_REJECT_REASONS: tuple[str, ...] = ("invalid", "duplicate", "not_scan_phase", "wrong_pile")

@@ -1,0 +1,196 @@
+"""The journal: the kiosk's source of truth and its outbox (DESIGN.md §4-5).
+
+A real SQLite file (sqlite-utils), WAL with synchronous=FULL: `append` returns only after the
+events are committed to disk, and only then does the controller confirm anything to a person.
+`seq` is per kiosk and gapless; it survives purging through the `meta` table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import sqlite_utils
+
+from .clock import utc_iso
+
+SCHEMA_VERSION = 1
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """A connection with the durability settings every journal writer uses."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return sqlite_utils.Database(conn)
+
+
+class Journal:
+    def __init__(self, path: str | Path, site: str, kiosk: str):
+        self.path = Path(path)
+        self.site, self.kiosk = site, kiosk
+        self.db = connect(self.path)
+        self._lock = threading.Lock()
+        self._ensure_schema()
+
+    # -- schema ---------------------------------------------------------------------------------
+    def _ensure_schema(self) -> None:
+        db = self.db
+        if "events" not in db.table_names():
+            db["events"].create(
+                {"seq": int, "id": str, "ts": str, "day": str, "type": str, "operator": str,
+                 "payload": str, "sent_at": str},
+                pk="seq", not_null={"id", "ts", "day", "type", "payload"},
+            )
+            db["events"].create_index(["id"], unique=True)
+            db["events"].create_index(["day"])
+            db["events"].create_index(["sent_at"])
+        if "meta" not in db.table_names():
+            db["meta"].create({"key": str, "value": str}, pk="key")
+        existing = self._meta("kiosk")
+        if existing is None:
+            with self.transaction():
+                self._set_meta("kiosk", self.kiosk)
+                self._set_meta("site", self.site)
+                self._set_meta("schema", str(SCHEMA_VERSION))
+                self._set_meta("last_seq", "0")
+        elif existing != self.kiosk or self._meta("site") != self.site:
+            raise ValueError(
+                f"journal {self.path} belongs to {self._meta('site')}/{existing}, "
+                f"not {self.site}/{self.kiosk}"
+            )
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("insert or replace into meta(key, value) values (?, ?)", [key, value])
+
+    def transaction(self):
+        return _Transaction(self.db.conn, self._lock)
+
+    # -- writing --------------------------------------------------------------------------------
+    @property
+    def last_seq(self) -> int:
+        return int(self._meta("last_seq") or 0)
+
+    def append(self, items: Iterable[tuple[str, dict]], now: dt.datetime, day: dt.date,
+               operator: str | None) -> list[dict]:
+        """Make events durable, all or none. Returns the stamped events as they were committed."""
+        items = list(items)
+        if not items:
+            return []
+        ts = utc_iso(now)
+        with self.transaction():
+            seq = int(self._meta("last_seq") or 0)
+            events = []
+            for kind, data in items:
+                seq += 1
+                event = {"v": 1, "id": str(uuid.uuid4()), "kiosk": self.kiosk, "site": self.site,
+                         "seq": seq, "ts": ts, "day": day.isoformat(), "operator": operator,
+                         "type": kind, "data": data}
+                events.append(event)
+            self.db.conn.executemany(
+                "insert into events(seq, id, ts, day, type, operator, payload) values (?,?,?,?,?,?,?)",
+                [(e["seq"], e["id"], e["ts"], e["day"], e["type"], e["operator"],
+                  json.dumps(e, ensure_ascii=False, separators=(",", ":"))) for e in events],
+            )
+            self._set_meta("last_seq", str(seq))
+        return events
+
+    # -- reading --------------------------------------------------------------------------------
+    def events(self, day: str | dt.date | None = None, after_seq: int = 0) -> Iterator[dict]:
+        sql, args = "select payload from events where seq > ?", [after_seq]
+        if day is not None:
+            sql += " and day = ?"
+            args.append(str(day))
+        for (payload,) in self.db.execute(sql + " order by seq", args).fetchall():
+            yield json.loads(payload)
+
+    def days(self) -> list[str]:
+        return [r[0] for r in self.db.execute("select distinct day from events order by day").fetchall()]
+
+    def last_day(self) -> str | None:
+        row = self.db.execute("select day from events order by seq desc limit 1").fetchone()
+        return row[0] if row else None
+
+    def last_of_types(self, types: Iterable[str]) -> dict | None:
+        types = list(types)
+        marks = ",".join("?" * len(types))
+        row = self.db.execute(
+            f"select payload from events where type in ({marks}) order by seq desc limit 1", types
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # -- the outbox -----------------------------------------------------------------------------
+    def unsent(self, limit: int = 100, after_seq: int = 0) -> list[dict]:
+        rows = self.db.execute(
+            "select payload from events where sent_at is null and seq > ? order by seq limit ?",
+            [after_seq, limit],
+        ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def pending_count(self) -> int:
+        return self.db.execute("select count(*) from events where sent_at is null").fetchone()[0]
+
+    def mark_sent(self, seqs: Iterable[int], now: dt.datetime) -> None:
+        seqs = list(seqs)
+        if not seqs:
+            return
+        with self.transaction():
+            self.db.conn.executemany(
+                "update events set sent_at = ? where seq = ? and sent_at is null",
+                [(utc_iso(now), s) for s in seqs],
+            )
+
+    def purge_synced(self, older_than: dt.datetime) -> int:
+        """Delete events that central has acknowledged and that are older than the cut-off."""
+        with self.transaction():
+            cur = self.db.execute(
+                "delete from events where sent_at is not null and ts < ?", [utc_iso(older_than)]
+            )
+            return cur.rowcount
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT on an autocommit connection; rollback on any error."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock):
+        self.conn, self.lock = conn, lock
+
+    def __enter__(self):
+        self.lock.acquire()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+        except BaseException:
+            if exc_type is None:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise
+        finally:
+            self.lock.release()
+        return False

@@ -1,0 +1,144 @@
+"""Printouts laid out once (pure). The PNG preview (`kiosk.preview`) and the ESC/POS printer
+adapter both render from the same `Layout`, so the preview shows what the paper will show.
+
+An 80 mm thermal printer prints 48 columns of font A at size 1; size 2 halves that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from .domain import BILLING_ADDRESS, LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
+
+COLUMNS = 48
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str = ""
+    size: int = 1  # 1 normal, 2 double width and height, 3 triple
+    bold: bool = False
+    align: str = "left"  # left | center | right
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A horizontal separator across the paper."""
+
+
+@dataclass(frozen=True)
+class Feed:
+    lines: int = 1
+
+
+@dataclass(frozen=True)
+class Layout:
+    title: str
+    items: tuple[Line | Rule | Feed, ...]
+    cut: bool = True
+
+    def text_lines(self) -> list[str]:
+        """The printed text, line by line (for tests and logs of non-sensitive jobs)."""
+        return [item.text for item in self.items if isinstance(item, Line)]
+
+
+def columns_for(size: int) -> int:
+    return COLUMNS // max(1, size)
+
+
+def _pair(left: str, right: str, width: int = COLUMNS) -> Line:
+    gap = max(1, width - len(left) - len(right))
+    return Line(left + " " * gap + right)
+
+
+def cover_slip(day: dt.date, count: int, site: str, kiosk: str, operator: str) -> Layout:
+    """Step 4: the sekretess cover slip. Billing's address only; nothing customer-specific."""
+    items: list[Line | Rule | Feed] = [
+        Line("FÖRSÄTTSBLAD", size=2, bold=True, align="center"),
+        Line("Sekretessfakturor i retur", align="center"),
+        Feed(2),
+    ]
+    items += [Line(row, size=2, bold=(i == 0)) for i, row in enumerate(BILLING_ADDRESS)]
+    items += [
+        Feed(2),
+        Rule(),
+        _pair("Datum:", day.isoformat()),
+        _pair("Antal fakturor:", str(count)),
+        _pair("Kiosk:", f"{site}/{kiosk}"),
+        _pair("Signatur:", operator),
+        Rule(),
+        Line("Lägg fakturorna i kuvertet bakom detta blad.", align="center"),
+        Line("Inget kundnamn får synas i fönstret.", align="center"),
+    ]
+    return Layout(title="Försättsblad sekretess", items=tuple(items))
+
+
+def dodsbo_label(formatted_personnummer: str, day: dt.date) -> Layout:
+    """Step 3: the label stuck on a dödsbo invoice: the personnummer, large and clear."""
+    return Layout(
+        title="Dödsboetikett",
+        items=(
+            Line("DÖDSBO", bold=True, align="center"),
+            Line(formatted_personnummer, size=2, bold=True, align="center"),
+            Line(day.isoformat(), align="center"),
+        ),
+    )
+
+
+def day_summary(summary: dict, site: str, kiosk: str) -> Layout:
+    """The follow-up row (uppföljningsfilen) for one day."""
+    items: list[Line | Rule | Feed] = [
+        Line("RETURPOST – DAGSSAMMANSTÄLLNING", bold=True, align="center"),
+        Line(f"{summary['day']}  {site}/{kiosk}", align="center"),
+        Rule(),
+        Line("Sorterat per hög", bold=True),
+    ]
+    for pile in PILES:
+        items.append(_pair(PILE_NAMES[pile], str(summary["counts"].get(pile, 0))))
+    items += [Rule(), Line("Leta Kund", bold=True)]
+    lk = summary["leta_kund"]
+    for letter in LETA_KUND_TYPES:
+        items.append(_pair(f"Brev {letter} ({LETA_KUND_WMS[letter]})", str(lk.get(letter, 0))))
+    items.append(_pair("Lägenhetsnummer (brev A)", str(lk.get("apartments", 0))))
+    scans = summary["scans"]
+    items += [
+        Rule(),
+        Line("Skanning", bold=True),
+        _pair("Godkända", str(len(scans["accepted"]))),
+        _pair("Avvisade", str(len(scans["rejected"]))),
+        _pair("Klar", _clock(summary.get("scan_done_at")) or "ej klar"),
+        _pair("Före 14:00", "JA" if summary.get("deadline_met") else "NEJ", COLUMNS),
+    ]
+    warnings = summary.get("warnings", [])
+    if warnings:
+        items.append(Line("Varningar", bold=True))
+        for w in warnings:
+            items.append(Line(f"- {PILE_NAMES.get(w['pile'], w['pile'])}: sorterat {w['sorted']}, skannat {w['scanned']}"))
+    alerts = summary.get("alerts", [])
+    items += [Rule(), _pair("Larm till TL", str(len(alerts)))]
+    return Layout(title="Dagssammanställning", items=tuple(items))
+
+
+def test_slip(site: str, kiosk: str, when: dt.datetime) -> Layout:
+    return Layout(
+        title="Testutskrift",
+        items=(
+            Line("TESTUTSKRIFT", size=2, bold=True, align="center"),
+            Line(f"{site}/{kiosk}", align="center"),
+            Line(when.strftime("%Y-%m-%d %H:%M"), align="center"),
+            Rule(),
+            Line("Svenska tecken: å ä ö Å Ä Ö é"),
+            Line("0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+            Line("Stor text", size=2),
+            Line("Fet text", bold=True),
+        ),
+    )
+
+
+def _clock(iso: str | None) -> str | None:
+    if not iso:
+        return None
+    from .clock import TZ, parse_iso
+
+    return parse_iso(iso).astimezone(TZ).strftime("%H:%M")

@@ -1,0 +1,24 @@
+"""`kiosk report`: the follow-up sheet from a kiosk journal file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from . import report
+from .config import load
+from .journal import Journal
+
+
+def main(args) -> int:
+    config = load(args.config)
+    db = Path(args.db) if args.db else config.journal_path
+    if not db.exists():
+        print(f"no journal at {db}", file=sys.stderr)
+        return 2
+    journal = Journal(db, config.kiosk.site, config.kiosk.id)
+    days = [d for d in journal.days()
+            if (not args.date_from or d >= args.date_from) and (not args.date_to or d <= args.date_to)]
+    rows = [report.follow_up_row(s, journal.site, journal.kiosk) for s in report.day_summaries(journal, days)]
+    sys.stdout.write(report.to_csv(rows) if args.format == "csv" else report.to_json(rows) + "\n")
+    return 0

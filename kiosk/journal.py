@@ -40,6 +40,21 @@ class Journal:
         self._lock = threading.Lock()
         self._ensure_schema()
 
+    @classmethod
+    def open_existing(cls, path: str | Path) -> "Journal":
+        """Open a journal file as whatever kiosk wrote it (for reports and sync tools)."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no journal at {path}")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            meta = dict(conn.execute("select key, value from meta").fetchall())
+        except sqlite3.Error as exc:
+            raise ValueError(f"{path} is not a kiosk journal: {exc}") from None
+        finally:
+            conn.close()
+        return cls(path, meta["site"], meta["kiosk"])
+
     # -- schema ---------------------------------------------------------------------------------
     def _ensure_schema(self) -> None:
         db = self.db

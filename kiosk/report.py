@@ -45,7 +45,7 @@ def follow_up_row(summary: dict, site: str, kiosk: str) -> dict:
 
 def day_summaries(journal: Journal, days: list[str] | None = None) -> list[dict]:
     out = []
-    for day in days or journal.days():
+    for day in journal.days() if days is None else days:
         out.append(routine.summary(routine.replay(journal.events(day=day))))
     return out
 

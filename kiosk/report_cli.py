@@ -16,7 +16,11 @@ def main(args) -> int:
     if not db.exists():
         print(f"no journal at {db}", file=sys.stderr)
         return 2
-    journal = Journal(db, config.kiosk.site, config.kiosk.id)
+    try:
+        journal = Journal.open_existing(db)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     days = [d for d in journal.days()
             if (not args.date_from or d >= args.date_from) and (not args.date_to or d <= args.date_to)]
     rows = [report.follow_up_row(s, journal.site, journal.kiosk) for s in report.day_summaries(journal, days)]

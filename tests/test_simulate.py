@@ -1,0 +1,154 @@
+"""`kiosk simulate` and `kiosk report`: the public contract, through the CLI in a subprocess."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk.domain import PILES
+
+ROOT = Path(__file__).resolve().parent.parent
+PNR = "19121212-1212"
+
+
+def kiosk(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=120)
+
+
+def write_script(path: Path, lines: list) -> Path:
+    path.write_text("\n".join(l if isinstance(l, str) else json.dumps(l, ensure_ascii=False) for l in lines) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def at(hhmm: str, day: str = "2026-11-23") -> str:
+    return f"{day}T{hhmm}:00+01:00"
+
+
+@pytest.fixture
+def day_script(tmp_path):
+    lines = [
+        {"at": at("08:00"), "cmd": "login", "operator": "ANNA"},
+        *[{"at": at("08:01"), "cmd": "sort", "pile": p} for p in ["dodsbo", "sekretess", "sekretess", "faktura", "leta_kund"]],
+        {"at": at("08:30"), "cmd": "scan_phase"},
+        {"at": at("08:31"), "cmd": "scan", "code": "DODSBO-0001"},
+        {"at": at("08:32"), "cmd": "next_pile"},
+        {"at": at("08:33"), "cmd": "scan", "code": "SEKR-00001"},
+        {"at": at("08:33"), "cmd": "scan", "code": "SEKR-00001"},
+        {"at": at("08:34"), "cmd": "next_pile"},
+        {"at": at("08:35"), "cmd": "scan", "code": "x"},
+        {"at": at("08:36"), "cmd": "next_pile"},
+        {"at": at("08:37"), "cmd": "next_pile"},
+        {"at": at("09:00"), "cmd": "dodsbo_label", "personnummer": PNR},
+        {"at": at("09:01"), "cmd": "cover_slip"},
+        {"at": at("09:02"), "cmd": "leta_kund", "letter": "A", "apartments": 2},
+        {"at": at("09:03"), "cmd": "date_check", "kind": "ovriga_brev", "date": "2026-11-25"},
+        {"at": at("09:04"), "cmd": "stromavbrott_atgard"},
+        {"at": at("09:05"), "cmd": "incoming", "kind": "bestridan", "segment": "privat", "about": "faktura"},
+        {"at": at("09:06"), "cmd": "temporary", "about": "Elpriskompensation"},
+        {"at": at("09:07"), "cmd": "remark", "code": "poste_restante"},
+        {"at": at("16:00"), "cmd": "close_day"},
+    ]
+    return write_script(tmp_path / "day.jsonl", lines)
+
+
+def test_a_whole_day_gives_the_documented_summary(tmp_path, day_script):
+    out = tmp_path / "out"
+    done = kiosk("simulate", str(day_script), "--out", str(out), "--db", str(tmp_path / "j.db"))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["errors"] == []
+    [day] = doc["days"]
+    assert day["day"] == "2026-11-23"
+    assert set(day["counts"]) == set(PILES) and day["counts"]["sekretess"] == 2 and day["counts"]["tillfalliga"] == 0
+    assert day["leta_kund"] == {"A": 1, "B": 0, "C": 0, "D": 0, "H": 0, "apartments": 2}
+    assert [(a["code"], a["pile"]) for a in day["scans"]["accepted"]] == [("DODSBO-0001", "dodsbo"), ("SEKR-00001", "sekretess")]
+    assert day["scans"]["accepted"][0]["at"] == "2026-11-23T07:31:00.000Z"
+    assert [r["reason"] for r in day["scans"]["rejected"]] == ["duplicate", "invalid"]
+    assert {"kind": "missing_scans", "pile": "sekretess", "sorted": 2, "scanned": 1} in day["warnings"]
+    assert {"kind": "missing_scans", "pile": "faktura", "sorted": 1, "scanned": 0} in day["warnings"]
+    assert day["scan_done_at"] == "2026-11-23T07:37:00.000Z" and day["deadline_met"] is True
+    assert [(d["kind"], d["decision"], d["slot"]) for d in day["decisions"]] == [
+        ("ovriga_brev", "kasta", "sekretesslada"), ("stromavbrott_atgard", "skicka_om", "skicka_om")]
+    assert day["cab"][0]["subject"] == "Inscannat brev: Bestridan"
+    assert [a["kind"] for a in day["alerts"]] == ["bestridan", "tillfalliga"]
+    assert [p["kind"] for p in day["prints"]] == ["dodsbo_label", "cover_slip", "day_summary"]
+    for p in day["prints"]:
+        assert Path(p["preview"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_personnummer_reaches_no_output_log_or_file_but_the_label_preview(tmp_path, day_script):
+    out = tmp_path / "out"
+    done = kiosk("-v", "simulate", str(day_script), "--out", str(out), "--db", str(tmp_path / "j.db"))
+    needles = [PNR, PNR.replace("-", ""), "1212-1212", "121212"]
+    for needle in needles:
+        assert needle not in done.stdout and needle not in done.stderr
+    for f in list(out.rglob("*")) + list(tmp_path.glob("j.db*")):
+        if f.is_file() and "dodsbo_label" not in f.name:
+            data = f.read_bytes()
+            for needle in needles:
+                assert needle.encode() not in data, f
+
+
+def test_every_kind_of_bad_line_is_reported_and_processing_goes_on(tmp_path):
+    script = write_script(tmp_path / "bad.jsonl", [
+        {"at": at("08:00"), "cmd": "sort", "pile": "dodsbo"},                      # 1 before login
+        "{not json",                                                                 # 2
+        {"at": at("08:01"), "cmd": "login", "operator": "ANNA"},                   # 3 ok
+        {"at": at("08:02"), "cmd": "fly"},                                          # 4 unknown command
+        {"at": at("08:03"), "cmd": "sort", "pile": "kompost"},                     # 5 unknown pile
+        {"at": at("08:04"), "cmd": "sort"},                                         # 6 lacks argument
+        {"at": "yesterday", "cmd": "sort", "pile": "dodsbo"},                      # 7 bad time
+        {"at": "2026-11-23T08:05:00", "cmd": "sort", "pile": "dodsbo"},           # 8 no offset
+        {"at": at("08:06"), "cmd": "date_check", "kind": "ovriga_brev", "date": "2026-13-01"},  # 9 bad date
+        {"at": at("08:07"), "cmd": "next_pile"},                                    # 10 step order
+        {"at": at("08:08"), "cmd": "scan_phase"},                                   # 11 ok
+        {"at": at("08:09"), "cmd": "next_pile"},                                    # 12 ok
+        {"at": at("08:10"), "cmd": "dodsbo_label", "personnummer": "19121212-1213"},  # 13 invalid pnr
+        {"at": at("08:11"), "cmd": "sort", "pile": "faktura"},                     # 14 ok
+        [1, 2],                                                                      # 15 not an object
+    ])
+    done = kiosk("simulate", str(script), "--out", str(tmp_path / "o"))
+    assert done.returncode == 1
+    doc = json.loads(done.stdout)
+    assert [e["line"] for e in doc["errors"]] == [1, 2, 4, 5, 6, 7, 8, 9, 10, 13, 15]
+    assert all(e["message"] for e in doc["errors"])
+    assert "1213" not in done.stdout
+    assert doc["days"][0]["counts"]["faktura"] == 1
+
+
+def test_days_are_split_by_local_date_across_midnight_and_dst(tmp_path):
+    script = write_script(tmp_path / "two.jsonl", [
+        {"at": "2026-03-28T22:30:00Z", "cmd": "login", "operator": "ANNA"},   # 23:30 CET, the 28th
+        {"at": "2026-03-28T22:31:00Z", "cmd": "sort", "pile": "dodsbo"},
+        {"at": "2026-03-28T23:05:00Z", "cmd": "sort", "pile": "faktura"},     # 00:05 CET, the 29th
+        {"at": "2026-03-29T11:59:00Z", "cmd": "sort", "pile": "faktura"},     # 13:59 CEST
+        {"at": "2026-03-29T12:00:00Z", "cmd": "sort", "pile": "faktura"},     # 14:00 CEST: deadline passed
+    ])
+    doc = json.loads(kiosk("simulate", str(script), "--out", str(tmp_path / "o")).stdout)
+    assert [d["day"] for d in doc["days"]] == ["2026-03-28", "2026-03-29"]
+    assert doc["days"][1]["counts"]["faktura"] == 3
+    assert [a["kind"] for a in doc["days"][1]["alerts"]] == ["deadline_missed"]
+
+
+def test_report_prints_the_follow_up_row_as_json_and_csv(tmp_path, day_script):
+    db = tmp_path / "j.db"
+    kiosk("simulate", str(day_script), "--db", str(db), "--out", str(tmp_path / "o"))
+    rows = json.loads(kiosk("report", "--db", str(db)).stdout)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["day"] == "2026-11-23" and row["count_sekretess"] == 2 and row["scans_accepted"] == 2
+    assert row["scans_rejected"] == 2 and row["deadline_met"] is True and row["leta_kund_apartments"] == 2
+    assert row["alerts_bestridan"] == 1 and row["missing_scans"] == 2
+    csv_text = kiosk("report", "--db", str(db), "--format", "csv").stdout
+    header, line = csv_text.strip().splitlines()
+    assert header.startswith("day,site,kiosk,count_dodsbo") and line.startswith("2026-11-23,demo,kiosk-1,1,2,1")
+    assert kiosk("report", "--db", str(db), "--from", "2026-11-24").stdout.strip() == "[]"
+
+
+def test_report_on_a_missing_journal_fails_clearly(tmp_path):
+    done = kiosk("report", "--db", str(tmp_path / "nope.db"))
+    assert done.returncode == 2 and "no journal" in done.stderr

@@ -66,7 +66,6 @@ class Journal:
             )
             db["events"].create_index(["id"], unique=True)
             db["events"].create_index(["day"])
-            db["events"].create_index(["sent_at"])
         if "meta" not in db.table_names():
             db["meta"].create({"key": str, "value": str}, pk="key")
         existing = self._meta("kiosk")
@@ -95,7 +94,13 @@ class Journal:
     # -- writing --------------------------------------------------------------------------------
     @property
     def last_seq(self) -> int:
-        return int(self._meta("last_seq") or 0)
+        return self._last_seq()
+
+    def _last_seq(self) -> int:
+        """The highest seq ever given: the newest event's, or the purge high-water mark in `meta`
+        when every event has been purged (so seq stays gapless across purges)."""
+        row = self.db.execute("select max(seq) from events").fetchone()
+        return max(row[0] or 0, int(self._meta("last_seq") or 0))
 
     def append(self, items: Iterable[tuple[str, dict]], now: dt.datetime, day: dt.date,
                operator: str | None) -> list[dict]:
@@ -105,7 +110,7 @@ class Journal:
             return []
         ts = utc_iso(now)
         with self.transaction():
-            seq = int(self._meta("last_seq") or 0)
+            seq = self._last_seq()
             events = []
             for kind, data in items:
                 seq += 1
@@ -118,7 +123,6 @@ class Journal:
                 [(e["seq"], e["id"], e["ts"], e["day"], e["type"], e["operator"],
                   json.dumps(e, ensure_ascii=False, separators=(",", ":"))) for e in events],
             )
-            self._set_meta("last_seq", str(seq))
         return events
 
     # -- reading --------------------------------------------------------------------------------
@@ -169,6 +173,7 @@ class Journal:
     def purge_synced(self, older_than: dt.datetime) -> int:
         """Delete events that central has acknowledged and that are older than the cut-off."""
         with self.transaction():
+            self._set_meta("last_seq", str(self._last_seq()))
             cur = self.db.execute(
                 "delete from events where sent_at is not null and ts < ?", [utc_iso(older_than)]
             )

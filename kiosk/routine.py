@@ -90,6 +90,7 @@ class DayState:
     cover_slips_printed: int = 0
     summary_printed: int = 0
     started: bool = False  # anything happened this day
+    accepted_codes: frozenset[str] = frozenset()  # derived from `accepted`, kept for speed
 
     @property
     def current_pile(self) -> str | None:
@@ -109,10 +110,6 @@ class DayState:
         if self.phase in (SCANNED, CLOSED):
             return True
         return self.phase == SCANNING and SCAN_ORDER.index(pile) < self.scan_index
-
-    @property
-    def accepted_codes(self) -> frozenset[str]:
-        return frozenset(a["code"] for a in self.accepted)
 
 
 @dataclass(frozen=True)
@@ -187,7 +184,8 @@ def _a_undone(s: DayState, d: dict, at: str) -> DayState:
         if accepted[i]["code"] == d["code"]:
             del accepted[i]
             break
-    return replace(s, accepted=tuple(accepted), scanned=_bump(s.scanned, d["pile"], -1))
+    return replace(s, accepted=tuple(accepted), accepted_codes=s.accepted_codes - {d["code"]},
+                   scanned=_bump(s.scanned, d["pile"], -1))
 
 
 def _a_scan_phase_started(s: DayState, d: dict, at: str) -> DayState:
@@ -198,6 +196,7 @@ def _a_scan_accepted(s: DayState, d: dict, at: str) -> DayState:
     return replace(
         s,
         accepted=s.accepted + ({"code": d["code"], "pile": d["pile"], "at": at},),
+        accepted_codes=s.accepted_codes | {d["code"]},
         scanned=_bump(s.scanned, d["pile"]),
         undoable=s.undoable + (("scan", d["pile"], d["code"]),),
     )

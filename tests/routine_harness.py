@@ -16,8 +16,10 @@ class PureDay:
         self.events: list[dict] = []
         self.seq = 0
 
-    def run(self, command: dict, now: dt.datetime) -> routine.Decision:
+    def run(self, command: dict, now: dt.datetime, after_tick=None) -> routine.Decision:
         for cmd in ({"cmd": "tick"}, command):
+            if cmd is command and after_tick is not None:
+                after_tick(self)
             decision = routine.decide(self.state, cmd, now, self.ctx)
             for kind, data in decision.events:
                 self.seq += 1

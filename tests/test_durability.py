@@ -1,0 +1,128 @@
+"""Durability: a kill -9 at any point loses nothing confirmed and never double-counts; a full disk
+records nothing and says so."""
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk import routine
+from kiosk.clock import FixedClock
+from kiosk.config import load
+from kiosk.controller import Controller, context_from
+from kiosk.journal import Journal
+
+from .command_stream import stream
+from .routine_harness import PureDay
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def model_summaries(commands) -> tuple[list[dict], list[dict]]:
+    """full[i]: the pure model's day summary after the first i commands; ticked[i]: the same plus
+    the deadline check that runs (in its own transaction) just before command i."""
+    day = PureDay(context_from(load(None)))
+    full, ticked = [day.summary()], []
+    for now, cmd in commands:
+        day.run(dict(cmd), now, after_tick=lambda d: ticked.append(d.summary()))
+        full.append(day.summary())
+    return full, ticked
+
+
+def rebuilt_summary(db: Path) -> dict:
+    cfg = load(None)
+    journal = Journal(db, cfg.kiosk.site, cfg.kiosk.id)
+    try:
+        return Controller(cfg, journal, FixedClock(None)).summary()
+    finally:
+        journal.close()
+
+
+def run_killed(db: Path, seed: int, start: int, end: int, rnd: random.Random) -> int:
+    """Start the child at `start`, SIGKILL it after a random delay; return the last confirmed index."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.Popen([sys.executable, "-m", "tests.durability_child", str(db), str(seed), str(start), str(end)],
+                             stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    assert child.stdout.readline().strip() == "READY"
+    time.sleep(rnd.uniform(0.0, 0.06))
+    child.send_signal(signal.SIGKILL)
+    out, _ = child.communicate(timeout=30)
+    confirmed = [int(line.split()[1]) for line in out.splitlines() if line.startswith("CONFIRMED")]
+    return confirmed[-1] if confirmed else start - 1
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_loses_nothing_confirmed_and_never_double_counts(tmp_path):
+    seed, total = 20261126, 3000
+    commands = stream(seed, total)
+    models, ticked = model_summaries(commands)
+    rnd = random.Random(seed)
+    db = tmp_path / "journal.db"
+    done, kills = 0, 0
+    while done < total and kills < 150:
+        last_confirmed = run_killed(db, seed, done, total, rnd)
+        kills += 1
+        state = rebuilt_summary(db)
+        confirmed = last_confirmed + 1  # commands [0, confirmed) were confirmed to the person
+        # The command being handled at the kill may have been committed without being confirmed.
+        candidates = [i for i in (confirmed, confirmed + 1) if i <= total and models[i] == state]
+        if not candidates and confirmed < total and ticked[confirmed] == state:
+            candidates = [confirmed]  # killed between the deadline check and the command itself
+        assert candidates, f"state after kill {kills} matches neither {confirmed} nor {confirmed + 1} commands"
+        done = candidates[-1]
+    print(f"killed {kills} times; {done} of {total} commands done under kills")
+    assert kills >= 20, "the stream ran through before the test could kill it enough times"
+    if done < total:  # finish the stream without a kill
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        subprocess.run([sys.executable, "-m", "tests.durability_child", str(db), str(seed), str(done), str(total)],
+                       check=True, capture_output=True, cwd=ROOT, env=env, timeout=300)
+    assert rebuilt_summary(db) == models[total]
+    # gapless seq and unique ids
+    conn = sqlite3.connect(db)
+    seqs = [r[0] for r in conn.execute("select seq from events order by seq")]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert conn.execute("select count(distinct id) from events").fetchone()[0] == len(seqs)
+
+
+def test_a_full_disk_records_nothing_says_so_in_swedish_and_keeps_what_was_confirmed(tmp_path):
+    cfg = load(None)
+    db = tmp_path / "journal.db"
+    journal = Journal(db, cfg.kiosk.site, cfg.kiosk.id)
+    start = stream(7, 1)[0][0]
+    clock = FixedClock(start)
+    controller = Controller(cfg, journal, clock)
+    controller.handle({"cmd": "login", "operator": "ANNA"}, start)
+    piles = ["dodsbo", "faktura", "leta_kund"]
+    confirmed = {p: 0 for p in piles}
+
+    def sort_many(n):
+        failures = 0
+        for i in range(n):
+            pile = piles[i % 3]
+            result = controller.handle({"cmd": "sort", "pile": pile}, start)
+            if result.ok:
+                confirmed[pile] += 1
+            else:
+                assert result.code == "storage_error"
+                assert "full" in result.message and "Inget registrerades" in result.message
+                failures += 1
+        return failures
+
+    assert sort_many(30) == 0
+    pages = journal.db.execute("pragma page_count").fetchone()[0]
+    journal.db.execute(f"pragma max_page_count = {pages}")  # the disk is full from here on
+    assert sort_many(300) > 0
+    assert {p: controller.summary()["counts"][p] for p in piles} == confirmed
+    journal.db.execute("pragma max_page_count = 1073741823")  # space is freed again
+    assert controller.handle({"cmd": "sort", "pile": "dodsbo"}, start).ok
+    confirmed["dodsbo"] += 1
+    journal.close()
+    rebuilt = rebuilt_summary(db)
+    assert {p: rebuilt["counts"][p] for p in piles} == confirmed
+    assert rebuilt == controller.summary()

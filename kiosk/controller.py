@@ -75,6 +75,8 @@ class Controller:
     def handle(self, command: dict, now: dt.datetime | None = None) -> Result:
         """Run one command. `now` defaults to the injected clock."""
         now = now or self.clock.now()
+        if command.get("cmd") in ("login", "badge"):
+            command = {**command, "clock_synced": bool(getattr(self.clock, "synced", False))}
         self._tick(now)
         decision = routine.decide(self.state, command, now, self.ctx)
         result = self._commit(decision, now)

@@ -332,11 +332,23 @@ def _ok(code: str, message: str, events=(), **kw) -> Decision:
     return Decision(OK, code, message, events=tuple(events), **kw)
 
 
+def _signed_in(operator: str, c: dict) -> Decision:
+    """Sign-in records whether the kiosk's clock was NTP-synchronised (the shell says so)."""
+    synced = c.get("clock_synced")
+    data = {"operator": operator}
+    message = f"Inloggad som {operator}."
+    if synced is not None:
+        data["clock_synced"] = bool(synced)
+        if not synced:
+            message += " Obs: klockan är inte synkroniserad – meddela TL eller tekniker."
+    return _ok("signed_in", message, [("signed_in", data)])
+
+
 def _login(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     operator = _arg(c, "operator")
     if ctx.operators and operator not in ctx.operators:
         return _error("unknown_operator", "Okänd signatur. Be TL lägga till dig i kioskens inställningar.")
-    return _ok("signed_in", f"Inloggad som {operator}.", [("signed_in", {"operator": operator})])
+    return _signed_in(operator, c)
 
 
 def _badge(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
@@ -344,7 +356,7 @@ def _badge(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     operator = ctx.badges.get(badge)
     if operator is None:
         return _error("unknown_badge", "Taggen är inte kopplad till någon signatur. Logga in med signatur.")
-    return _ok("signed_in", f"Inloggad som {operator}.", [("signed_in", {"operator": operator})])
+    return _signed_in(operator, c)
 
 
 def _logout(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:

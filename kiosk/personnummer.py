@@ -43,24 +43,21 @@ def parse(text: str, today: dt.date) -> Personnummer:
     if not m:
         raise PersonnummerError("Skriv 10 eller 12 siffror, t.ex. ÅÅÅÅMMDD-NNNN.")
     date_part, sep, serial = m.groups()
+    month, day = int(date_part[-4:-2]), int(date_part[-2:])
+    samordning = day > 60
+    if samordning:
+        day -= 60
     if len(date_part) == 8:
         if sep == "+":
             raise PersonnummerError("Plustecken används bara med 10 siffror.")
         year = int(date_part[:4])
-        mmdd = date_part[4:]
     else:
-        yy = int(date_part[:2])
-        mmdd = date_part[2:]
-        century = today.year - today.year % 100
-        year = century + yy
-        if year > today.year:
+        # The latest year ending in YY whose date is not in the future; "+" means 100 years more.
+        year = today.year - today.year % 100 + int(date_part[:2])
+        if (year, month, day) > (today.year, today.month, today.day):
             year -= 100
         if sep == "+":
             year -= 100
-    month, day = int(mmdd[:2]), int(mmdd[2:])
-    samordning = day > 60
-    if samordning:
-        day -= 60
     try:
         birth = dt.date(year, month, day)
     except ValueError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -59,6 +60,8 @@ class Controller:
         self.clock = clock
         self.ctx = context_from(config)
         self.listeners: list[Callable[[Result], None]] = []
+        # Commands arrive from the UI thread and from the scanner/badge reader threads: one at a time.
+        self._lock = threading.RLock()
         self.state = self._rebuild()
 
     def _rebuild(self) -> DayState:
@@ -74,19 +77,21 @@ class Controller:
 
     def handle(self, command: dict, now: dt.datetime | None = None) -> Result:
         """Run one command. `now` defaults to the injected clock."""
-        now = now or self.clock.now()
         if command.get("cmd") in ("login", "badge"):
             command = {**command, "clock_synced": bool(getattr(self.clock, "synced", False))}
-        self._tick(now)
-        decision = routine.decide(self.state, command, now, self.ctx)
-        result = self._commit(decision, now)
-        if command.get("cmd") != "tick":
+        with self._lock:
+            now = now or self.clock.now()
             self._tick(now)
-        return result
+            decision = routine.decide(self.state, command, now, self.ctx)
+            result = self._commit(decision, now)
+            if command.get("cmd") != "tick":
+                self._tick(now)
+            return result
 
     def tick(self, now: dt.datetime | None = None) -> Result | None:
         """Let time pass (the UI calls this every few seconds): raises the 14:00 alert once."""
-        return self._tick(now or self.clock.now())
+        with self._lock:
+            return self._tick(now or self.clock.now())
 
     def _tick(self, now: dt.datetime) -> Result | None:
         decision = routine.decide(self.state, {"cmd": "tick"}, now, self.ctx)

@@ -131,3 +131,26 @@ def test_sign_in_records_whether_the_clock_was_synchronised(tmp_path):
     clock.synced = True
     r = c.handle({"cmd": "login", "operator": "ANNA"})
     assert r.events[0]["data"]["clock_synced"] is True and "klockan" not in r.message
+
+
+def test_commands_from_several_threads_are_serialised_and_none_is_lost(tmp_path):
+    import threading
+
+    cfg = load(None)
+    t0 = dt.datetime(2026, 11, 23, 9, tzinfo=TZ)
+    c = Controller(cfg, Journal(tmp_path / "j.db", cfg.kiosk.site, cfg.kiosk.id), FixedClock(t0))
+    c.handle({"cmd": "login", "operator": "ANNA"})
+    c.handle({"cmd": "scan_phase"})
+
+    def scanner(prefix):
+        for i in range(100):
+            assert c.handle({"cmd": "scan", "code": f"{prefix}-{i:05d}"}).ok
+
+    threads = [threading.Thread(target=scanner, args=(p,)) for p in ("UI", "SCAN", "BADGE")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(c.summary()["scans"]["accepted"]) == 300
+    seqs = [e["seq"] for e in c.journal.events()]
+    assert seqs == list(range(1, len(seqs) + 1))

@@ -142,3 +142,56 @@ def _clock(iso: str | None) -> str | None:
     from .clock import TZ, parse_iso
 
     return parse_iso(iso).astimezone(TZ).strftime("%H:%M")
+
+
+# -- shared by both renderers (PNG preview, ESC/POS) and the durable print queue -------------------
+def wrap(text: str, width: int) -> list[str]:
+    """Split a line that is too wide into printed rows, at spaces where possible, the way both
+    the preview and the printer show it (the printer would otherwise break mid-word)."""
+    if width < 1:
+        width = 1
+    if len(text) <= width:
+        return [text]
+    rows: list[str] = []
+    rest = text
+    while len(rest) > width:
+        cut = rest.rfind(" ", 0, width + 1)
+        if cut <= 0:
+            rows.append(rest[:width])
+            rest = rest[width:]
+        else:
+            rows.append(rest[:cut].rstrip())
+            rest = rest[cut + 1:]
+    if rest:
+        rows.append(rest)
+    return rows
+
+
+def line_rows(line: Line) -> list[str]:
+    return wrap(line.text, columns_for(line.size))
+
+
+def layout_to_dict(layout: Layout) -> dict:
+    items = []
+    for item in layout.items:
+        if isinstance(item, Line):
+            items.append({"t": "line", "text": item.text, "size": item.size, "bold": item.bold, "align": item.align})
+        elif isinstance(item, Rule):
+            items.append({"t": "rule"})
+        elif isinstance(item, Feed):
+            items.append({"t": "feed", "lines": item.lines})
+    return {"title": layout.title, "cut": layout.cut, "items": items}
+
+
+def layout_from_dict(data: dict) -> Layout:
+    items: list[Line | Rule | Feed] = []
+    for it in data["items"]:
+        if it["t"] == "line":
+            items.append(Line(it["text"], int(it["size"]), bool(it["bold"]), it["align"]))
+        elif it["t"] == "rule":
+            items.append(Rule())
+        elif it["t"] == "feed":
+            items.append(Feed(int(it["lines"])))
+        else:
+            raise ValueError(f"unknown layout item {it['t']!r}")
+    return Layout(title=data["title"], items=tuple(items), cut=bool(data.get("cut", True)))

@@ -164,11 +164,14 @@ class EscposTransport:
         self.query_status = query_status
 
     def _open(self):
+        p = None
         try:
             p = self.factory()
             p.open()
             return p
         except Exception as exc:  # DeviceNotFoundError, USBNotFoundError, OSError, missing pyusb
+            if p is not None:
+                p._device = False  # nothing to close: keep escpos' __del__ quiet
             raise PrinterUnavailable(OFFLINE, f"{type(exc).__name__}: {exc}") from None
 
     def _query(self, p) -> tuple[str, str]:
@@ -231,11 +234,15 @@ def make_transport(cfg, config=None):
     if backend == "usb":
         def usb():
             from escpos.printer import Usb
+            if not Usb.is_usable():
+                raise RuntimeError("pyusb is not installed (pip install pyusb; apt install libusb-1.0-0)")
             return Usb(cfg["usb_vendor"], cfg["usb_product"], timeout=2000, profile=profile)
         return EscposTransport("usb", usb, f"USB {cfg['usb_vendor']:04x}:{cfg['usb_product']:04x}")
     if backend == "serial":
         def serial():
             from escpos.printer import Serial
+            if not Serial.is_usable():
+                raise RuntimeError("pyserial is not installed (pip install pyserial)")
             return Serial(devfile=cfg["serial_port"], baudrate=cfg["baudrate"], timeout=2, profile=profile)
         return EscposTransport("serial", serial, f"serial {cfg['serial_port']} at {cfg['baudrate']} baud")
     if backend == "network":

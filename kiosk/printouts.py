@@ -80,7 +80,9 @@ def dodsbo_label(formatted_personnummer: str, day: dt.date) -> Layout:
         title="Dödsboetikett",
         items=(
             Line("DÖDSBO", bold=True, align="center"),
-            Line(formatted_personnummer, size=2, bold=True, align="center"),
+            Feed(),
+            Line(formatted_personnummer, size=3, bold=True, align="center"),
+            Feed(),
             Line(day.isoformat(), align="center"),
         ),
     )
@@ -89,7 +91,7 @@ def dodsbo_label(formatted_personnummer: str, day: dt.date) -> Layout:
 def day_summary(summary: dict, site: str, kiosk: str) -> Layout:
     """The follow-up row (uppföljningsfilen) for one day."""
     items: list[Line | Rule | Feed] = [
-        Line("RETURPOST – DAGSSAMMANSTÄLLNING", bold=True, align="center"),
+        Line("RETURPOST - DAGSSAMMANSTÄLLNING", bold=True, align="center"),
         Line(f"{summary['day']}  {site}/{kiosk}", align="center"),
         Rule(),
         Line("Sorterat per hög", bold=True),
@@ -145,6 +147,20 @@ def _clock(iso: str | None) -> str | None:
 
 
 # -- shared by both renderers (PNG preview, ESC/POS) and the durable print queue -------------------
+DEFAULT_CODEPAGE = "cp858"  # what the printer is told to use unless printer.codepage says otherwise
+
+# Typography the printer's code page lacks, spelled the way a receipt printer can.
+_PLAIN = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...",
+                        "\u00a0": " ", "•": "*", "→": "->"})
+
+
+def printable(text: str, codec: str = DEFAULT_CODEPAGE) -> str:
+    """The text as the printer will print it: typographic marks made plain, and any character the
+    code page does not have shown as "?" (the preview shows the same "?" the paper would)."""
+    text = text.translate(_PLAIN)
+    return text.encode(codec, errors="replace").decode(codec)
+
+
 def wrap(text: str, width: int) -> list[str]:
     """Split a line that is too wide into printed rows, at spaces where possible, the way both
     the preview and the printer show it (the printer would otherwise break mid-word)."""

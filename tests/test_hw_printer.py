@@ -144,7 +144,7 @@ def test_dodsbo_label_prints_the_personnummer_large_and_formatted(tmp_path):
         text = decode_text(data)
         assert "19121212-1212" in text and "DÖDSBO" in text
         pos = data.index(b"19121212-1212")
-        assert data[:pos].rfind(b"\x1b!0") > data[:pos].rfind(b"\x1b!\x00\x1bE")  # double size
+        assert data[:pos].endswith(b"\x1d!\x22\x1bE\x01\x1ba\x01")  # triple size, bold, centred
         assert "19811218-9876" in decode_text(render(labels[1].layout))  # 10 digits -> YYYYMMDD-NNNN
     finally:
         devices.close()
@@ -413,3 +413,30 @@ def test_network_printer_switched_off_then_on(tcp_printer, tmp_path):
     assert wait_received(tcp_printer, b"\x1dV\x00")
     assert "Fakturering" in decode_text(bytes(tcp_printer.received))
     s.close()
+
+
+# -- the preview shows what the paper shows ---------------------------------------------------------------
+def test_preview_shows_the_printers_question_mark_and_plain_dash():
+    from kiosk import preview
+    a = printouts.Layout("t", (printouts.Line("Ω – x"),))
+    b = printouts.Layout("t", (printouts.Line("? - x"),))
+    assert preview.png_bytes(a) == preview.png_bytes(b)
+    assert decode_text(render(a)) == decode_text(render(b))
+
+
+def test_preview_columns_fill_the_paper_like_the_printer():
+    from kiosk import preview
+    img = preview.render(printouts.Layout("t", (printouts.Line("X" * 48),), cut=False))
+    dark = [x for x in range(img.width) if any(img.getpixel((x, y)) < 128 for y in range(img.height))]
+    assert dark[0] < 12 and dark[-1] >= 576 - 12  # 48 cells of 12 dots: edge to edge
+    right = preview.render(printouts.Layout("t", (printouts.Line("7", align="right"),), cut=False))
+    dark = [x for x in range(right.width) if any(right.getpixel((x, y)) < 128 for y in range(right.height))]
+    assert dark[0] >= 576 - 12
+
+
+def test_preview_height_follows_wrapped_rows_and_sizes():
+    from kiosk import preview
+    one = preview.render(printouts.Layout("t", (printouts.Line("kort"),), cut=False)).height
+    two = preview.render(printouts.Layout("t", (printouts.Line("ord " * 20),), cut=False)).height
+    big = preview.render(printouts.Layout("t", (printouts.Line("kort", size=3),), cut=False)).height
+    assert two - one == 24 and big - one == 48

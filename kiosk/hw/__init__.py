@@ -205,7 +205,6 @@ def build(config, controller=None, simulator: bool | None = None, *, finder: Fin
             factory = make_pin_factory(g.pin_factory, sim)
         except Exception as exc:
             factory_error = f"{type(exc).__name__}: {exc}"
-            log.error("GPIO unavailable (%s): every LED is degraded, the screen names the slots", factory_error)
     shelf = Shelf(dict(config.data["slots"]), g.status_led, factory, factory_error)
     buzzer = Buzzer(g.buzzer, factory, beep_on_accept=g.get("beep_on_accept", False))
 

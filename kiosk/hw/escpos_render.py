@@ -3,7 +3,8 @@
 The same `Layout` the PNG preview draws (`kiosk.preview`): same rows (`printouts.line_rows`),
 same sizes, bold, alignment, rules and feeds, then a cut. The code page is selected once with
 ESC t (CP858 by default: å ä ö Å Ä Ö é and €), and every character is encoded in it, so the
-bytes decode back with that code page. A character the code page lacks prints as "?".
+bytes decode back with that code page. Text goes through `printouts.printable` first, as in the
+preview: typographic dashes and quotes made plain, a character the code page lacks as "?".
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import codecs
 
 from escpos.printer import Dummy
 
-from ..printouts import COLUMNS, Feed, Layout, Line, Rule, line_rows
+from ..printouts import COLUMNS, Feed, Layout, Line, Rule, line_rows, printable
 
 RULE_CHAR = "─"  # box drawing, in CP437/850/858: a continuous line like the preview's
 
@@ -26,14 +27,10 @@ def python_codec(codepage: str) -> str:
         raise ValueError(f"unknown code page {codepage!r}") from None
 
 
-def _encodable(text: str, codec: str) -> str:
-    return text.encode(codec, errors="replace").decode(codec)
-
-
 def render(layout: Layout, codepage: str = "CP858", profile: str = "default") -> bytes:
     """ESC/POS bytes for one printout: init, code page, the rows, cut."""
     codec = python_codec(codepage)
-    rule = RULE_CHAR if _encodable(RULE_CHAR, codec) == RULE_CHAR else "-"
+    rule = RULE_CHAR if printable(RULE_CHAR, codec) == RULE_CHAR else "-"
     p = Dummy(profile=profile)
     p.hw("INIT")
     p.charcode(codepage)  # ESC t n now; all text below is encoded in this code page
@@ -47,7 +44,7 @@ def render(layout: Layout, codepage: str = "CP858", profile: str = "default") ->
             else:
                 p.set(custom_size=True, width=size, height=size, bold=item.bold, align=item.align)
             for row in line_rows(item):
-                p.textln(_encodable(row, codec))
+                p.textln(printable(row, codec))
         elif isinstance(item, Rule):
             p.set(normal_textsize=True, bold=False, align="left")
             p.textln(rule * COLUMNS)

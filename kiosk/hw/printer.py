@@ -336,7 +336,7 @@ class PrintService:
                     job_id = self._store(job)
                 except Exception as exc:
                     log.error("print queue write failed: %s", exc)
-                    return self._send_once(job)
+                    return self.print_now(job)
                 # older kept jobs first, in order; this one is among them
                 results = self._drain()
                 outcome = results.get(job_id)
@@ -349,13 +349,15 @@ class PrintService:
             self._memory[job_id] = _Job(job_id, job.kind, job.layout, False, self.clock().isoformat())
             return self._try_memory(job_id)
 
-    def _send_once(self, job: Print) -> PrintOutcome:
+    def print_now(self, job: Print) -> PrintOutcome:
+        """Send once, without the queue (`kiosk print-test`; a queue that cannot be written)."""
         try:
             self.transport.send(render(job.layout, self.codepage, self.profile))
             self.last_state = OK
             return PrintOutcome(True, f"{job.layout.title}: utskriven.", None)
         except PrinterUnavailable as exc:
             self.last_state = exc.state
+            log.warning("printing %s failed: printer %s (%s)", job.kind, exc.state, exc.detail)
             return PrintOutcome(False, f"{job.layout.title} kunde inte skrivas ut. {STATUS_SV[exc.state]}", None, exc.state)
 
     def _drain(self) -> dict[str, PrintOutcome]:
@@ -483,7 +485,7 @@ class PrintService:
     # -- helpers -------------------------------------------------------------------------------
     def _preview(self, job: Print) -> None:
         try:
-            png = preview.png_bytes(job.layout)
+            png = preview.png_bytes(job.layout, self.codepage)
         except Exception:
             log.exception("preview of %s failed", job.kind)
             return

@@ -68,6 +68,14 @@ class Shelf:
         self._lock = threading.RLock()
         self.status = "offline"
         self.status_led = None
+        if factory is None:  # no GPIO at all: one log line, every LED degraded
+            log.error("GPIO unavailable (%s): no LED can be driven; the screen names the slots instead",
+                      factory_error or "no pin factory")
+            self.failed_slots = set(self.slot_pins)
+            self.errors = {slot: "no GPIO" for slot in self.slot_pins}
+            if status_pin:
+                self.errors["status"] = "no GPIO"
+            return
         for slot, pin in self.slot_pins.items():
             led = self._make(slot, pin)
             if led is not None:
@@ -81,9 +89,6 @@ class Shelf:
         return set(SLOTS) - set(self.slot_pins)
 
     def _make(self, what: str, pin: int):
-        if self.factory is None:
-            self._fail(what, self.factory_error or "no GPIO")
-            return None
         try:
             from gpiozero import LED
             return LED(pin, pin_factory=self.factory)

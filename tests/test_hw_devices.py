@@ -256,3 +256,61 @@ def test_kiosk_print_test_printer_absent_exit_code_and_message(tmp_path):
                           capture_output=True, text=True, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 1
     assert "NOT printed: offline" in proc.stdout and "Skrivaren svarar inte" in proc.stdout
+
+
+def test_started_devices_print_in_the_background_and_report_through_dispatch(tmp_path):
+    cfg = make_config(tmp_path)
+    devices = build(cfg, simulator=True)
+    journal = Journal(tmp_path / "journal.db", "demo", "kiosk-1")
+    controller = Controller(cfg, journal, SystemClock())
+    owner_thread = []
+    devices.attach(controller, dispatch=owner_thread.append)
+    seen = []
+    devices.print_listeners.append(lambda job, outcome: seen.append((job.kind, outcome.ok)))
+    try:
+        devices.start()
+        devices.printer.transport.online = False
+
+        class R:
+            effects = Effects(prints=(Print("dodsbo_label", printouts.dodsbo_label("19121212-1212", dt.date(2026, 11, 23)), persist=False),))
+
+        devices.apply(R())
+        assert devices.printer.pending() == 1  # kept before the print thread even tried
+        assert devices.wait_prints(5)
+        assert seen == [] and len(owner_thread) == 1  # the listener waits for the owner's thread
+        owner_thread.pop()()
+        assert seen == [("dodsbo_label", False)]
+        devices.printer.transport.online = True
+        devices.apply(R())
+        assert devices.wait_prints(5)
+        for call in owner_thread:
+            call()
+        assert seen[-1] == ("dodsbo_label", True)
+        assert devices.printer.pending() == 0  # both labels printed, in order
+        assert decode_text(devices.printer.transport.output).count("19121212-1212") == 2
+    finally:
+        devices.close()
+        journal.close()
+
+
+def test_faults_in_swedish_and_the_status_led(rig):
+    cfg, bus, factory, controller, devices, results = rig
+    status_pin = factory.pin(cfg.gpio.status_led)
+    devices.set_status("online")
+    assert devices.faults() == [] and status_pin.state == 1 and devices.shelf.status == "online"
+    bus.unplug(SCANNER)
+    assert devices.scanner.wait_present(False, 5)
+    devices.refresh_status()
+    assert devices.faults() == ["Skannern är inte ansluten. Kontrollera USB-kabeln."]
+    assert devices.shelf.status == "error"
+    status_pin.clear_states()
+    assert wait_for(lambda: len(status_pin.states) >= 4, 5)  # blinking fast
+    devices.printer.transport.paper = 0
+    devices.printer.status()
+    assert "Skrivaren har slut på papper. Lägg i en ny rulle." in devices.faults()
+    bus.plug(SCANNER, name="Honeywell 1900")
+    devices.printer.transport.paper = 2
+    devices.printer.status()
+    assert devices.scanner.wait_present(True, 5)
+    devices.refresh_status()
+    assert devices.faults() == [] and devices.shelf.status == "online"

@@ -440,3 +440,11 @@ def test_preview_height_follows_wrapped_rows_and_sizes():
     two = preview.render(printouts.Layout("t", (printouts.Line("ord " * 20),), cut=False)).height
     big = preview.render(printouts.Layout("t", (printouts.Line("kort", size=3),), cut=False)).height
     assert two - one == 24 and big - one == 48
+
+
+def test_config_rejects_an_unknown_code_page_and_silly_timings():
+    with pytest.raises(kconfig.ConfigError, match="printer.codepage"):
+        kconfig.parse('[printer]\ncodepage = "CP9999"')
+    with pytest.raises(kconfig.ConfigError, match="printer.retry_s"):
+        kconfig.parse('[printer]\nretry_s = 0.0')
+    assert kconfig.parse('[printer]\ncodepage = "CP850"').printer.codepage == "CP850"

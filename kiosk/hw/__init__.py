@@ -20,13 +20,16 @@ kiosk runs on a Pi and on a laptop:
 from __future__ import annotations
 
 import logging
+import queue
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
+from ..domain import SLOT_NAMES, SLOTS
 from .inputs import Finder, InputWatcher, SimulatedInput
 from .keymap import Decoder
-from .printer import PrintOutcome, PrintService, make_transport
+from .printer import STATUS_SV, PrintOutcome, PrintService, make_transport
 from .shelf import Buzzer, Shelf, factory_name, make_pin_factory
 
 log = logging.getLogger(__name__)
@@ -68,9 +71,13 @@ class Devices:
         self.retry_s = retry_s
         self.controller = None
         # Called with (Print job, PrintOutcome) after every print attempt from `apply` (the UI
-        # shows the Swedish message).
+        # shows the Swedish message). Once started, printing runs in its own thread; listeners
+        # are then called through `dispatch` (see attach) when one was given.
         self.print_listeners: list[Callable] = []
-        self.last_outcomes: list[tuple] = []
+        self.last_outcomes: list[tuple] = []  # (job, PrintOutcome), newest last
+        self._net_status = "offline"
+        self._print_q: queue.Queue | None = None
+        self._print_thread: threading.Thread | None = None
         self._lock = threading.RLock()  # one command at a time into the controller
         self._dispatch: Callable[[Callable[[], None]], None] | None = None
         self._stop = threading.Event()
@@ -91,17 +98,87 @@ class Devices:
                 self.buzzer.sound(fx.sound.kind)
             except Exception:
                 log.exception("buzzer failed")
-        outcomes = []
         for job in fx.prints:
-            outcome = self.printer.submit(job)
-            outcomes.append((job, outcome))
-            for listener in list(self.print_listeners):
+            self._print(job)
+
+    def _print(self, job) -> None:
+        worker = self._print_q
+        if worker is None:  # not started (scripts, tests): print right here
+            self._notify(job, self.printer.submit(job), from_worker=False)
+            return
+        try:
+            job_id = self.printer.keep(job)  # safe (durably, or in memory) before printing
+        except Exception:
+            log.exception("print queue write failed; printing %s without keeping it", job.kind)
+            job_id = None
+        worker.put((job, job_id))
+
+    def _print_worker(self, jobs: "queue.Queue") -> None:
+        """Prints in its own thread: a printer that is off (connect timeouts) never stalls the
+        screen or the scanner."""
+        while True:
+            item = jobs.get()
+            try:
+                if item is None:
+                    return
+                job, job_id = item
+                try:
+                    outcome = self.printer.flush(job_id) if job_id else self.printer.print_now(job)
+                except Exception:
+                    log.exception("printing %s failed", job.kind)
+                    continue
+                self._notify(job, outcome, from_worker=True)
+            finally:
+                jobs.task_done()
+
+    def wait_prints(self, timeout: float = 10.0) -> bool:
+        """Block until the print thread has tried every job handed to it (tests, scripts)."""
+        jobs = self._print_q
+        if jobs is None:
+            return True
+        end = time.monotonic() + timeout
+        while jobs.unfinished_tasks and time.monotonic() < end:
+            time.sleep(0.01)
+        return not jobs.unfinished_tasks
+
+    def _notify(self, job, outcome, from_worker: bool) -> None:
+        self.last_outcomes = (self.last_outcomes + [(job, outcome)])[-20:]
+        for listener in list(self.print_listeners):
+            def call(listener=listener):
                 try:
                     listener(job, outcome)
                 except Exception:
                     log.exception("print listener failed")
-        if outcomes:
-            self.last_outcomes = outcomes
+            if from_worker and self._dispatch is not None:
+                self._dispatch(call)
+            else:
+                call()
+
+    # -- status LED and what the screen should say -----------------------------------------------
+    def set_status(self, kind: str) -> None:
+        """The connection state from the sync layer: online | offline. A hardware fault (see
+        `faults`) shows as error on the status LED whatever the connection."""
+        if kind not in ("online", "offline", "error"):
+            raise ValueError(f"unknown status {kind!r}")
+        self._net_status = kind
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        self.shelf.set_status("error" if self.faults() else self._net_status)
+
+    def faults(self) -> list[str]:
+        """Hardware problems, in Swedish, for the screen (empty when all is well). Uses the last
+        known printer state: no device is queried here."""
+        out = []
+        for reader, name in ((self.scanner, "Skannern"), (self.badge, "Tagg-läsaren")):
+            if isinstance(reader, InputWatcher) and not reader.present:
+                out.append(f"{name} är inte ansluten. Kontrollera USB-kabeln.")
+        state = self.printer.last_state
+        if state != "ok":
+            out.append(STATUS_SV.get(state, STATUS_SV["error"]))
+        for slot in sorted(self.shelf.failed_slots, key=SLOTS.index):
+            out.append(f"Lampan vid {SLOT_NAMES[slot]} fungerar inte: titta på skärmen i stället.")
+        return out
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach(self, controller, dispatch: Callable[[Callable[[], None]], None] | None = None) -> None:
@@ -144,27 +221,38 @@ class Devices:
             if reader is not None:
                 reader.start()
         self._stop.clear()
+        if self._print_thread is None:
+            self._print_q = queue.Queue()
+            self._print_thread = threading.Thread(target=self._print_worker, args=(self._print_q,),
+                                                  name="hw-printer", daemon=True)
+            self._print_thread.start()
         if self._maint is None or not self._maint.is_alive():
             self._maint = threading.Thread(target=self._maintain, name="hw-maint", daemon=True)
             self._maint.start()
+        self.refresh_status()
 
     def _maintain(self) -> None:
-        """Print kept jobs once the printer is back."""
+        """Every retry_s: ask the printer how it is, print kept jobs once it is back, and keep
+        the status LED honest."""
         while not self._stop.wait(self.retry_s):
             try:
-                if self.printer.pending():
-                    state, _ = self.printer.status()
-                    if state == "ok":
-                        for outcome in self.printer.retry():
-                            log.info("kept print job %s: %s", outcome.job_id, "printed" if outcome.ok else outcome.state)
+                state, _ = self.printer.status()
+                if state == "ok" and self.printer.pending():
+                    for outcome in self.printer.retry():
+                        log.info("kept print job %s: %s", outcome.job_id, "printed" if outcome.ok else outcome.state)
+                self.refresh_status()
             except Exception:
-                log.exception("print retry failed")
+                log.exception("device maintenance failed")
 
     def stop(self) -> None:
         self._stop.set()
         for reader in (self.scanner, self.badge):
             if reader is not None:
                 reader.stop()
+        if self._print_thread is not None:
+            self._print_q.put(None)
+            self._print_thread.join(15)
+            self._print_thread, self._print_q = None, None
         if self._maint is not None:
             self._maint.join(2)
             self._maint = None
@@ -180,6 +268,7 @@ class Devices:
         pstate, pmessage = self.printer.status()
         return {
             "simulator": self.simulator,
+            "faults": self.faults(),
             "scanner": self.scanner.status() if self.scanner is not None else None,
             "badge": self.badge.status() if self.badge is not None else None,
             "printer": {"state": pstate, "message": pmessage, "pending": self.printer.pending(),

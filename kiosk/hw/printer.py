@@ -329,25 +329,41 @@ class PrintService:
     # -- public API -------------------------------------------------------------------------------
     def submit(self, job: Print) -> PrintOutcome:
         """Print now, or keep the job until the printer is back. Never raises."""
+        try:
+            job_id = self.keep(job)
+        except Exception as exc:  # the queue cannot be written (disk full...): try once at least
+            log.error("print queue write failed, printing without keeping the job: %s", exc)
+            return self.print_now(job)
+        return self.flush(job_id)
+
+    def keep(self, job: Print) -> str:
+        """Make the job wait for the printer: durably (persist=True) or in memory only. Returns
+        its id. Fast (one SQLite insert): the device layer calls it before printing in the
+        background, so a job is safe before anyone is told it will print."""
         self._preview(job)
         with self._lock:
             if job.persist:
-                try:
-                    job_id = self._store(job)
-                except Exception as exc:
-                    log.error("print queue write failed: %s", exc)
-                    return self.print_now(job)
-                # older kept jobs first, in order; this one is among them
-                results = self._drain()
-                outcome = results.get(job_id)
-                if outcome is None:
-                    return PrintOutcome(False, self._kept_message(job.layout.title, self.last_state, True), job_id,
-                                        self.last_state, kept=True)
-                return outcome
+                return self._store(job)
             job_id = f"m{next(self._mem_ids)}"
-            self._drain()
             self._memory[job_id] = _Job(job_id, job.kind, job.layout, False, self.clock().isoformat())
-            return self._try_memory(job_id)
+            return job_id
+
+    def flush(self, job_id: str) -> PrintOutcome:
+        """Print what waits, oldest first; the outcome for `job_id` (kept if it did not print)."""
+        with self._lock:
+            for outcome in self.retry():
+                if outcome.job_id == job_id:
+                    return outcome
+            if job_id in self._memory:
+                return PrintOutcome(False, self._kept_message(self._memory[job_id].layout.title, self.last_state, False),
+                                    job_id, self.last_state, kept=True)
+            rows = [r for r in self._rows("pending") if str(r["id"]) == str(job_id)]
+            if rows:
+                return PrintOutcome(False, self._kept_message(rows[0]["title"], self.last_state, True), job_id,
+                                    self.last_state, kept=True)
+            done = [r for r in self._rows() if str(r["id"]) == str(job_id)]
+            title = done[0]["title"] if done else "Utskriften"
+            return PrintOutcome(True, f"{title}: utskriven.", job_id)  # printed meanwhile by another flush
 
     def print_now(self, job: Print) -> PrintOutcome:
         """Send once, without the queue (`kiosk print-test`; a queue that cannot be written)."""

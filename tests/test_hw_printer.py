@@ -448,3 +448,12 @@ def test_config_rejects_an_unknown_code_page_and_silly_timings():
     with pytest.raises(kconfig.ConfigError, match="printer.retry_s"):
         kconfig.parse('[printer]\nretry_s = 0.0')
     assert kconfig.parse('[printer]\ncodepage = "CP850"').printer.codepage == "CP850"
+
+
+def test_bench_prints_figures_beside_its_baselines(capsys):
+    import argparse
+    from kiosk.hw import bench
+    bench.run(argparse.Namespace(hw_repeat=5))
+    out = capsys.readouterr().out
+    assert "day summary -> ESC/POS" in out and "PNG preview (baseline)" in out
+    assert "decoder cost per 13-digit code" in out

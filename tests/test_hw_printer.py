@@ -457,3 +457,18 @@ def test_bench_prints_figures_beside_its_baselines(capsys):
     out = capsys.readouterr().out
     assert "day summary -> ESC/POS" in out and "PNG preview (baseline)" in out
     assert "decoder cost per 13-digit code" in out
+
+
+def test_printed_jobs_are_dropped_after_keep_days_but_waiting_ones_never(dummy, tmp_path):
+    t0 = dt.datetime(2026, 11, 1, 9, tzinfo=dt.timezone.utc)
+    s = service(dummy, tmp_path, clock=lambda: t0)
+    s.submit(Print("test", slip()))
+    dummy.online = False
+    s.submit(Print("cover_slip", printouts.cover_slip(DAY, 1, "demo", "kiosk-1", "ANNA")))
+    s.close()
+    s = service(dummy, tmp_path, clock=lambda: t0 + dt.timedelta(days=29))
+    assert [j["state"] for j in s.jobs()] == ["printed", "pending"]
+    s.close()
+    s = service(dummy, tmp_path, clock=lambda: t0 + dt.timedelta(days=31))
+    assert [j["state"] for j in s.jobs()] == ["pending"]
+    s.close()

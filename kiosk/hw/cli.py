@@ -13,6 +13,7 @@ the queue, and says what happened. `--preview FILE` also writes the slip's PNG p
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import warnings
 
 from ..domain import SLOT_NAMES, SLOTS
 from . import is_raspberry_pi, want_simulator
-from .inputs import Finder
+from .inputs import Finder, _evdev_list
 from .printer import OK, PrintService, make_transport
 from .shelf import Buzzer, Shelf, factory_name, make_pin_factory
 
@@ -31,6 +32,15 @@ def _mode(config, simulator: bool) -> str:
     pi = is_raspberry_pi()
     where = "a Raspberry Pi" if pi else "not a Raspberry Pi"
     return f"{'simulator' if simulator else 'Pi hardware'} (kiosk.hardware = {setting}; this machine is {where})"
+
+
+def _codepage_in_profile(profile: str, codepage: str) -> bool | None:
+    """Whether the python-escpos printer profile knows the code page (None: unknown profile)."""
+    try:
+        from escpos.capabilities import get_profile
+        return codepage.upper() in {c.upper() for c in get_profile(profile).get_code_pages()}
+    except Exception:
+        return None
 
 
 def _reader_report(finder: Finder, section: dict, role: str, exclude: set[str]) -> dict:
@@ -55,6 +65,9 @@ def collect(config, simulator: bool | None = None, finder: Finder | None = None,
     finder = finder or Finder()
     input_dir = "/dev/input"
     devices = finder.describe()
+    nodes = sorted(glob.glob(os.path.join(input_dir, "event*")))
+    listed = {d["path"] for d in devices}
+    unreadable = [n for n in nodes if n not in listed] if finder.list_paths is _evdev_list else []
     scanner = _reader_report(finder, config.data["scanner"], "scanner", set())
     taken = {scanner["found"]["path"]} if scanner["found"] else set()
     badge = _reader_report(finder, config.data["badge_reader"], "badge", taken)
@@ -69,7 +82,8 @@ def collect(config, simulator: bool | None = None, finder: Finder | None = None,
         pending = svc.pending()
         svc.close()
     printer = {"backend": p["backend"], "target": transport.describe(), "state": state, "detail": detail,
-               "codepage": p["codepage"], "pending": pending}
+               "codepage": p["codepage"], "profile": p["profile"], "pending": pending,
+               "codepage_in_profile": _codepage_in_profile(p["profile"], p["codepage"])}
 
     g = config.data["gpio"]
     factory, error, tried = pin_factory, "", []
@@ -101,7 +115,7 @@ def collect(config, simulator: bool | None = None, finder: Finder | None = None,
     shelf.close()
     buzzer.close()
     return {"mode": _mode(config, sim), "simulator": sim, "input_dir_exists": os.path.isdir(input_dir),
-            "input_devices": devices, "scanner": scanner, "badge": badge, "printer": printer, "gpio": gpio}
+            "input_devices": devices, "unreadable": unreadable, "scanner": scanner, "badge": badge, "printer": printer, "gpio": gpio}
 
 
 def _reader_lines(r: dict, simulator: bool, label: str) -> tuple[list[str], bool]:
@@ -120,9 +134,13 @@ def _reader_lines(r: dict, simulator: bool, label: str) -> tuple[list[str], bool
 def render_text(info: dict) -> tuple[str, bool]:
     ok = True
     lines = [f"Hardware: {info['mode']}", "", "Input devices (evdev):"]
-    if not info["input_devices"]:
+    if not info["input_devices"] and not info["unreadable"]:
         why = "" if info["input_dir_exists"] else " (/dev/input does not exist on this machine)"
         lines.append(f"  none found{why}")
+    if info["unreadable"]:
+        lines.append(f"  {len(info['unreadable'])} device(s) not readable by this user ({', '.join(info['unreadable'])}):"
+                     " add the kiosk user to group 'input'")
+        ok = False
     for d in info["input_devices"]:
         if "error" in d:
             lines.append(f"  {d['path']}: cannot open: {d['error']} (is the kiosk user in group 'input'?)")
@@ -136,7 +154,13 @@ def render_text(info: dict) -> tuple[str, bool]:
         ok &= good
 
     p = info["printer"]
-    lines += ["", f"Printer: {p['target']} (backend {p['backend']}, code page {p['codepage']})"]
+    lines += ["", f"Printer: {p['target']} (backend {p['backend']}, code page {p['codepage']}, profile {p['profile']})"]
+    if p["codepage_in_profile"] is None:
+        lines.append(f"  profile {p['profile']!r} is unknown to python-escpos")
+        ok = False
+    elif not p["codepage_in_profile"]:
+        lines.append(f"  code page {p['codepage']} is not in profile {p['profile']!r}: å ä ö may print wrong")
+        ok = False
     state = p["state"].upper() if p["state"] != OK else "ok"
     lines.append(f"  state: {state}{' - ' + p['detail'] if p['detail'] else ''}")
     if p["pending"] is not None:

@@ -266,7 +266,7 @@ class _Job:
 class PrintService:
     def __init__(self, transport, queue_path: Path | None, codepage: str = "CP858",
                  profile: str = "default", preview_dir: Path | None = None,
-                 clock: Callable[[], dt.datetime] | None = None):
+                 clock: Callable[[], dt.datetime] | None = None, keep_days: int = 30):
         self.transport = transport
         self.codepage = codepage
         self.profile = profile
@@ -288,6 +288,9 @@ class PrintService:
                     pk="id", not_null={"kind", "layout", "created", "state"},
                 )
                 self.db["jobs"].create_index(["state"])
+            cutoff = (self.clock() - dt.timedelta(days=keep_days)).isoformat()
+            with self.db.conn:  # printed jobs are kept a while for reprints, then dropped
+                self.db.execute("DELETE FROM jobs WHERE state = 'printed' AND printed_at < ?", [cutoff])
         else:
             self._db_jobs: dict[int, dict] = {}
             self._db_ids = itertools.count(1)

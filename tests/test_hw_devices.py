@@ -314,3 +314,42 @@ def test_faults_in_swedish_and_the_status_led(rig):
     assert devices.scanner.wait_present(True, 5)
     devices.refresh_status()
     assert devices.faults() == [] and devices.shelf.status == "online"
+
+
+def test_a_hanging_printer_never_blocks_apply_or_the_queue(tmp_path):
+    import threading as th
+    from kiosk.hw.printer import DummyTransport
+
+    class Hanging(DummyTransport):
+        def __init__(self):
+            super().__init__()
+            self.release = th.Event()
+            self.entered = th.Event()
+
+        def send(self, data):
+            self.entered.set()
+            self.release.wait(10)  # a network printer timing out
+            super().send(data)
+
+    cfg = make_config(tmp_path)
+    devices = build(cfg, simulator=True)
+    devices.printer.transport = hanging = Hanging()
+    try:
+        devices.start()
+
+        class R:
+            effects = Effects(lights=Lights.of(dodsbo=STEADY),
+                              prints=(Print("test", printouts.test_slip("demo", "kiosk-1", dt.datetime(2026, 11, 23, 9))),))
+
+        devices.apply(R())
+        assert hanging.entered.wait(5)  # the print thread is stuck in send ...
+        devices.apply(R())  # ... and the caller still gets through: job kept, lights shown
+        assert devices.printer.pending() == 2
+        assert devices.shelf.pattern("dodsbo") == STEADY
+        hanging.release.set()
+        assert devices.wait_prints(10)
+        assert devices.printer.pending() == 0
+        assert decode_text(hanging.output).count("TESTUTSKRIFT") == 2
+    finally:
+        hanging.release.set()
+        devices.close()

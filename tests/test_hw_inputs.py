@@ -277,3 +277,14 @@ def test_stop_is_prompt_while_blocked_in_select(bus):
     t.join(3)
     assert not t.is_alive()
     assert not w.present
+
+
+def test_absence_is_logged_once_not_every_poll(caplog):
+    bus = FakeBus()
+    w, _ = watcher(bus, "Honeywell", reconnect_s=0.02)
+    w.start()
+    try:
+        assert wait_for(lambda: w.attempts >= 10, 5)
+    finally:
+        w.stop()
+    assert caplog.text.count("'Honeywell' not found") == 1

@@ -161,6 +161,7 @@ class InputWatcher:
         self.connects = 0  # successful connections (status, tests)
         self.attempts = 0  # discovery attempts (to prove there is no busy loop)
         self.last_error = ""
+        self._announced = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake_r, self._wake_w = -1, -1
@@ -217,6 +218,7 @@ class InputWatcher:
                 self.last_error = reason
                 log.warning("%s %r disconnected (%s); looking for it again every %.1f s",
                             self.role, self.device_name, reason, self.reconnect_s)
+                self._announced = True
             finally:
                 if self.decoder.pending:
                     self.decoder.expire(float("inf"))  # logs the half-typed code as dropped
@@ -238,7 +240,11 @@ class InputWatcher:
             log.debug("%s: discovery failed: %s", self.role, exc)
             dev = None
         if dev is None:
+            if not self._announced:  # once per absence, not every poll
+                self._announced = True
+                log.warning("%s %r not found; looking for it every %.1f s", self.role, self.spec, self.reconnect_s)
             return None
+        self._announced = False
         self.device_name = getattr(dev, "name", "") or ""
         self.device_path = getattr(dev, "path", "") or ""
         if self.want_grab:

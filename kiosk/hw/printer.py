@@ -272,7 +272,8 @@ class PrintService:
         self.profile = profile
         self.preview_dir = Path(preview_dir) if preview_dir else None
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # one sender at a time (held while the printer is slow)
+        self._state = threading.RLock()  # the queue and the memory jobs (held only briefly)
         self._memory: dict[str, _Job] = {}  # persist=False jobs waiting: RAM only
         self._mem_ids = itertools.count(1)
         self._previews: dict[str, bytes] = {}
@@ -297,6 +298,10 @@ class PrintService:
 
     # -- storage of persistent jobs ------------------------------------------------------------
     def _store(self, job: Print) -> str:
+        with self._state:
+            return self._store_locked(job)
+
+    def _store_locked(self, job: Print) -> str:
         row = {"kind": job.kind, "title": job.layout.title, "layout": json.dumps(layout_to_dict(job.layout), ensure_ascii=False),
                "created": self.clock().isoformat(), "state": "pending", "attempts": 0, "last_error": "", "printed_at": None}
         if self.db is None:
@@ -307,7 +312,11 @@ class PrintService:
             rid = self.db["jobs"].insert(row).last_pk
         return str(rid)
 
-    def _rows(self, where: str = "", args: tuple = ()) -> list[dict]:
+    def _rows(self, where: str = "") -> list[dict]:
+        with self._state:
+            return self._rows_locked(where)
+
+    def _rows_locked(self, where: str) -> list[dict]:
         if self.db is None:
             rows = sorted(self._db_jobs.values(), key=lambda r: r["id"])
             if where == "pending":
@@ -318,6 +327,10 @@ class PrintService:
         return list(self.db["jobs"].rows_where(order_by="id"))
 
     def _update(self, rid: int, **values) -> None:
+        with self._state:
+            self._update_locked(rid, values)
+
+    def _update_locked(self, rid: int, values: dict) -> None:
         if self.db is None:
             self._db_jobs[rid].update(values)
             return
@@ -344,7 +357,7 @@ class PrintService:
         its id. Fast (one SQLite insert): the device layer calls it before printing in the
         background, so a job is safe before anyone is told it will print."""
         self._preview(job)
-        with self._lock:
+        with self._state:
             if job.persist:
                 return self._store(job)
             job_id = f"m{next(self._mem_ids)}"
@@ -406,7 +419,10 @@ class PrintService:
         return results
 
     def _try_memory(self, job_id: str) -> PrintOutcome:
-        job = self._memory[job_id]
+        with self._state:
+            job = self._memory.get(job_id)
+        if job is None:
+            return PrintOutcome(True, "Utskriven.", job_id)
         try:
             self.transport.send(render(job.layout, self.codepage, self.profile))
         except PrinterUnavailable as exc:
@@ -415,7 +431,8 @@ class PrintService:
             log.warning("print job %s (%s, not persisted) waits in memory: printer %s", job_id, job.kind, exc.state)
             return PrintOutcome(False, self._kept_message(job.layout.title, exc.state, False), job_id, exc.state, kept=True)
         self.last_state = OK
-        del self._memory[job_id]  # printed: the personnummer leaves memory too
+        with self._state:
+            self._memory.pop(job_id, None)  # printed: the personnummer leaves memory too
         return PrintOutcome(True, f"{job.layout.title}: utskriven.", job_id)
 
     def retry(self) -> list[PrintOutcome]:
@@ -424,7 +441,9 @@ class PrintService:
             out = [o for o in self._drain().values()]
             if out and not out[-1].ok:
                 return out
-            for job_id in list(self._memory):
+            with self._state:
+                waiting = list(self._memory)
+            for job_id in waiting:
                 outcome = self._try_memory(job_id)
                 out.append(outcome)
                 if not outcome.ok:
@@ -454,12 +473,12 @@ class PrintService:
             return outcome
 
     def pending(self) -> int:
-        with self._lock:
+        with self._state:
             return len(self._rows("pending")) + len(self._memory)
 
     def pending_jobs(self) -> list[dict]:
         """What waits, for the screen: id, kind, title, persisted or memory-only."""
-        with self._lock:
+        with self._state:
             rows = [{"id": str(r["id"]), "kind": r["kind"], "title": r["title"], "persist": True} for r in self._rows("pending")]
             rows += [{"id": j.id, "kind": j.kind, "title": j.layout.title, "persist": False} for j in self._memory.values()]
             return rows

@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCANNER, BADGE = "/dev/input/event3", "/dev/input/event4"
 
 
-def make_config(tmp_path, extra=""):
+def make_config(tmp_path, extra="", devices=True):
+    readers = '[scanner]\ndevice = "Honeywell"\n[badge_reader]\ndevice = "0c27:3bfa"\nlayout = "se"' if devices else ""
     return kconfig.parse(f"""
 [kiosk]
 data_dir = "{tmp_path}"
@@ -37,11 +38,7 @@ signature = "ANNA"
 badge = "0004521987"
 [[operators]]
 signature = "BERT"
-[scanner]
-device = "Honeywell"
-[badge_reader]
-device = "0c27:3bfa"
-layout = "se"
+{readers}
 [printer]
 backend = "dummy"
 preview_dir = "{tmp_path}/previews"
@@ -122,7 +119,7 @@ def test_unplugged_scanner_shows_absent_in_status_then_comes_back(rig):
 
 
 def test_apply_prints_and_tells_listeners(tmp_path):
-    cfg = make_config(tmp_path)
+    cfg = make_config(tmp_path, devices=False)
     devices = build(cfg, simulator=True)
     try:
         seen = []
@@ -147,7 +144,7 @@ def test_apply_prints_and_tells_listeners(tmp_path):
 
 
 def test_dispatch_runs_reader_commands_on_the_owners_thread(tmp_path):
-    cfg = make_config(tmp_path)
+    cfg = make_config(tmp_path, devices=False)
     journal = Journal(tmp_path / "journal.db", "demo", "kiosk-1")
     controller = Controller(cfg, journal, SystemClock())
     devices = build(cfg, simulator=True)
@@ -166,7 +163,7 @@ def test_dispatch_runs_reader_commands_on_the_owners_thread(tmp_path):
 
 
 def test_simulator_stand_ins(tmp_path):
-    cfg = make_config(tmp_path, '[gpio]\npin_factory = "lgpio"')  # ignored in the simulator: mock pins
+    cfg = make_config(tmp_path, '[gpio]\npin_factory = "lgpio"', devices=False)  # simulator: mock pins anyway
     journal = Journal(tmp_path / "journal.db", "demo", "kiosk-1")
     controller = Controller(cfg, journal, SystemClock())
     devices = build(cfg, controller, simulator=True)
@@ -194,7 +191,7 @@ def test_hardware_mode_from_config(tmp_path):
 
 
 def test_kept_job_prints_from_the_maintenance_loop(tmp_path):
-    cfg = make_config(tmp_path, "retry_s = 0.05")  # appended to [printer]
+    cfg = make_config(tmp_path, "retry_s = 0.05", devices=False)  # appended to [printer]
     devices = build(cfg, simulator=True)
     try:
         devices.printer.transport.online = False
@@ -259,7 +256,7 @@ def test_kiosk_print_test_printer_absent_exit_code_and_message(tmp_path):
 
 
 def test_started_devices_print_in_the_background_and_report_through_dispatch(tmp_path):
-    cfg = make_config(tmp_path)
+    cfg = make_config(tmp_path, devices=False)
     devices = build(cfg, simulator=True)
     journal = Journal(tmp_path / "journal.db", "demo", "kiosk-1")
     controller = Controller(cfg, journal, SystemClock())
@@ -331,7 +328,7 @@ def test_a_hanging_printer_never_blocks_apply_or_the_queue(tmp_path):
             self.release.wait(10)  # a network printer timing out
             super().send(data)
 
-    cfg = make_config(tmp_path)
+    cfg = make_config(tmp_path, devices=False)
     devices = build(cfg, simulator=True)
     devices.printer.transport = hanging = Hanging()
     try:
@@ -352,4 +349,19 @@ def test_a_hanging_printer_never_blocks_apply_or_the_queue(tmp_path):
         assert decode_text(hanging.output).count("TESTUTSKRIFT") == 2
     finally:
         hanging.release.set()
+        devices.close()
+
+
+def test_a_configured_reader_is_real_in_the_simulator_too(tmp_path):
+    bus = FakeBus()
+    bus.plug(SCANNER, name="Honeywell Imaging & Mobility 1900")
+    devices = build(make_config(tmp_path), simulator=True, finder=bus.finder())
+    try:
+        assert isinstance(devices.scanner, InputWatcher) and isinstance(devices.badge, InputWatcher)
+        assert devices.status()["gpio"]["pin_factory"] == "MockFactory"
+        devices.start()
+        assert devices.scanner.wait_present(True, 5)
+        assert not devices.badge.present
+        assert devices.faults() == ["Tagg-läsaren är inte ansluten. Kontrollera USB-kabeln."]
+    finally:
         devices.close()

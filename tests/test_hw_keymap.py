@@ -154,3 +154,11 @@ def test_bad_layout_or_terminator_is_an_error():
         Decoder("us", "space")
     with pytest.raises(ValueError):
         encode("ä", "us")
+
+
+def test_clock_set_back_between_keys_never_glues_codes():
+    d = Decoder("us", gap=0.5)
+    assert decode_all(key_events(encode("OLD", "us")[:-2], T0), d) == []
+    later = key_events(encode("NEW123", "us"), T0 - 3600)  # NTP stepped the clock back an hour
+    assert decode_all(later, d) == ["NEW123"]
+    assert d.dropped == 1

@@ -13,6 +13,7 @@ kiosk runs on a Pi and on a laptop:
 | part            | Pi                                   | simulator                          |
 |-----------------|--------------------------------------|------------------------------------|
 | scanner, badge  | `InputWatcher` (evdev, grabbed)      | `SimulatedInput` (`.inject(code)`) |
+|                 |                                      | unless `*.device` is set           |
 | LEDs, buzzer    | gpiozero, `gpio.pin_factory`         | gpiozero `MockFactory` pins        |
 | printer         | `printer.backend` (usb/serial/...)   | the same (default: file)           |
 """
@@ -306,11 +307,11 @@ def build(config, controller=None, simulator: bool | None = None, *, finder: Fin
     readers = {}
     for role, section in (("scanner", "scanner"), ("badge", "badge_reader")):
         s = config.data[section]
-        if sim and not (finder is not None and s["device"]):
+        if not s["device"] and sim:  # the on-screen keyboard (or a script) stands in
             readers[role] = SimulatedInput(role)
         elif not s["device"] and role == "badge":
             readers[role] = None
-        else:
+        else:  # a configured device is read for real, in the simulator too (a laptop with a scanner)
             decoder = Decoder(s["layout"], s["terminator"], s["gap_ms"] / 1000.0, role=role)
             readers[role] = InputWatcher(role, s["device"], decoder, finder=finder)
     scanner, badge = readers["scanner"], readers["badge"]

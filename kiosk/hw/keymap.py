@@ -168,8 +168,13 @@ class Decoder:
     def expire(self, now: float) -> bool:
         """Drop the half-typed code if no key came for longer than the gap. True if dropped."""
         deadline = self.deadline
-        if deadline is not None and now > deadline:
+        if deadline is None:
+            return False
+        if now > deadline:
             self._drop(f"no terminator within {self.gap * 1000:.0f} ms")
+            return True
+        if now < deadline - self.gap - 1.0:  # the clock was set back: never glue across it
+            self._drop("the clock went backwards")
             return True
         return False
 

@@ -472,3 +472,28 @@ def test_printed_jobs_are_dropped_after_keep_days_but_waiting_ones_never(dummy, 
     s = service(dummy, tmp_path, clock=lambda: t0 + dt.timedelta(days=31))
     assert [j["state"] for j in s.jobs()] == ["pending"]
     s.close()
+
+
+# -- properties of the shared row wrapping and of the ESC/POS text ------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+CP858_TEXT = st.text(alphabet=st.characters(codec="cp858", categories=("L", "N", "P", "S", "Zs")), max_size=150)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=CP858_TEXT, width=st.sampled_from([16, 24, 48]))
+def test_wrap_keeps_every_character_and_fits_the_width(text, width):
+    rows = printouts.wrap(text, width)
+    assert all(len(r) <= width for r in rows)
+    assert "".join(rows).replace(" ", "") == text.replace(" ", "")
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=CP858_TEXT, size=st.sampled_from([1, 2, 3]), bold=st.booleans(),
+       align=st.sampled_from(["left", "center", "right"]))
+def test_escpos_text_decodes_back_row_by_row(text, size, bold, align):
+    line = printouts.Line(text, size=size, bold=bold, align=align)
+    data = render(printouts.Layout("t", (line,), cut=False))
+    printed = decode_text(data).split("\n")
+    rows = [printouts.printable(r) for r in printouts.line_rows(line)]
+    assert printed[:len(rows)] == rows

@@ -16,8 +16,8 @@ from gpiozero.pins.mock import MockFactory
 from kiosk import cli, config as kconfig
 from kiosk.clock import SystemClock
 from kiosk.controller import Controller
-from kiosk.effects import FAST_BLINK, OFF, SLOW_BLINK, STEADY, Effects, Lights, Print, Sound
-from kiosk.hw import Devices, build, want_simulator
+from kiosk.effects import FAST_BLINK, SLOW_BLINK, STEADY, Effects, Lights, Print, Sound
+from kiosk.hw import build, want_simulator
 from kiosk.hw.escpos_render import decode_text
 from kiosk.hw.fakeinput import FakeBus, typed
 from kiosk.hw.inputs import InputWatcher, SimulatedInput

@@ -11,7 +11,7 @@ import pytest
 
 from kiosk.hw.fakeinput import FakeBus, FakeInputDevice, typed
 from kiosk.hw.inputs import Finder, InputWatcher, name_matches
-from kiosk.hw.keymap import Decoder, encode
+from kiosk.hw.keymap import Decoder
 
 SCANNER = "/dev/input/event3"
 BADGE = "/dev/input/event4"

@@ -304,14 +304,18 @@ def test_usb_and_serial_backends_without_their_device_are_offline(tmp_path):
 # -- network backend against a TCP printer ---------------------------------------------------------------
 class TcpPrinter:
     """A network thermal printer on localhost: answers DLE EOT 1 / DLE EOT 4 like a real one and
-    keeps what it is sent. `off()` stops listening (connection refused), `on()` starts again."""
+    keeps what it is sent. `off()` stops listening and drops open connections (power cut),
+    `on()` starts again on the same port."""
 
     def __init__(self):
         self.paper = 0x12  # paper adequate; 0x72 = no paper
         self.online_byte = 0x16  # bit 3 clear = online
+        self.mute = False  # True: a printer that never answers status queries
         self.received = bytearray()
+        self.connections = 0
         self.port = None
         self._srv = None
+        self._conns = []
         self._thread = None
         self.on()
 
@@ -327,11 +331,13 @@ class TcpPrinter:
 
     def off(self):
         srv, self._srv = self._srv, None
-        try:
-            srv.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        srv.close()
+        for sock in [srv] + self._conns:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        self._conns = []
         self._thread.join(2)
 
     def _serve(self, srv):
@@ -340,24 +346,36 @@ class TcpPrinter:
                 conn, _ = srv.accept()
             except OSError:
                 return
-            with conn:
-                conn.settimeout(2)
-                buf = bytearray()
+            self.connections += 1
+            self._conns.append(conn)
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn):
+        buf = bytearray()
+        with conn:
+            while True:
+                try:
+                    chunk = conn.recv(4096)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                buf += chunk
                 while True:
+                    m = re.search(rb"\x10\x04([\x01\x04])", bytes(buf))
+                    if not m:
+                        break
+                    self.received += buf[:m.start()]
+                    del buf[:m.end()]
+                    if self.mute:
+                        continue
                     try:
-                        chunk = conn.recv(4096)
-                    except OSError:
-                        break
-                    if not chunk:
-                        break
-                    buf += chunk
-                    while True:
-                        m = re.search(rb"\x10\x04([\x01\x04])", bytes(buf))
-                        if not m:
-                            break
                         conn.sendall(bytes([self.online_byte if m.group(1) == b"\x01" else self.paper]))
-                        del buf[m.start():m.end()]
-                self.received += buf
+                    except OSError:
+                        return
+                keep = 2 if buf.endswith(b"\x10\x04") else 1 if buf.endswith(b"\x10") else 0
+                self.received += buf[:len(buf) - keep]
+                del buf[:len(buf) - keep]
 
 
 @pytest.fixture
@@ -497,3 +515,37 @@ def test_escpos_text_decodes_back_row_by_row(text, size, bold, align):
     printed = decode_text(data).split("\n")
     rows = [printouts.printable(r) for r in printouts.line_rows(line)]
     assert printed[:len(rows)] == rows
+
+
+def test_kept_connection_is_reused_and_reopened_once_when_stale(tcp_printer, tmp_path):
+    from escpos.printer import Network
+
+    transport = EscposTransport("network", lambda: Network("127.0.0.1", port=tcp_printer.port, timeout=2),
+                                "kept network printer", keep_open=True)
+    s = PrintService(transport, tmp_path / "q.db")
+    assert s.status()[0] == OK
+    assert s.submit(Print("test", slip())).ok and s.submit(Print("test", slip())).ok
+    assert transport.opens == 1 and tcp_printer.connections == 1
+    assert wait_received(tcp_printer, render(slip()) * 2)
+    tcp_printer.off()  # power cycle: the kept connection is dead
+    tcp_printer.on()
+    assert s.submit(Print("test", slip())).ok  # the stale connection is noticed before sending
+    assert transport.opens == 2
+    assert wait_received(tcp_printer, render(slip()) * 3)
+    assert bytes(tcp_printer.received) == render(slip()) * 3  # nothing doubled, nothing lost
+    tcp_printer.off()
+    assert s.status()[0] == OFFLINE
+    s.close()
+
+
+def test_a_printer_that_never_answers_status_still_prints(tcp_printer, tmp_path):
+    from escpos.printer import Network
+
+    tcp_printer.mute = True
+    transport = EscposTransport("network", lambda: Network("127.0.0.1", port=tcp_printer.port, timeout=0.3), "mute")
+    s = PrintService(transport, tmp_path / "q.db")
+    assert s.status() == (OK, "Skrivaren är klar.")
+    assert transport.status() == (OK, "status unknown")
+    assert s.submit(Print("test", slip())).ok
+    assert wait_received(tcp_printer, b"\x1dV\x00")
+    s.close()

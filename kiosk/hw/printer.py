@@ -153,63 +153,108 @@ class FileTransport:
 
 
 class EscposTransport:
-    """A python-escpos device printer (Usb, Serial, Network), opened per job so a printer that
-    was switched off and on again just works. Status from `is_online()` and `paper_status()`."""
+    """A python-escpos device printer (Usb, Serial, Network). Status from `is_online()` and
+    `paper_status()` (DLE EOT). A network printer is connected per job (many take only one
+    connection at a time); USB and serial stay open (python-escpos resets a USB printer on every
+    open) and are reopened once when the kept connection turns out stale (unplugged, power cycled)."""
 
     def __init__(self, name: str, factory: Callable[[], object], description: str,
-                 query_status: bool = True):
+                 query_status: bool = True, keep_open: bool = False):
         self.name = name
         self.factory = factory
         self.description = description
         self.query_status = query_status
+        self.keep_open = keep_open
+        self._p = None
+        self.opens = 0
 
     def _open(self):
+        if self._p is not None:
+            return self._p
         p = None
         try:
             p = self.factory()
             p.open()
-            return p
         except Exception as exc:  # DeviceNotFoundError, USBNotFoundError, OSError, missing pyusb
             if p is not None:
                 p._device = False  # nothing to close: keep escpos' __del__ quiet
             raise PrinterUnavailable(OFFLINE, f"{type(exc).__name__}: {exc}") from None
+        self.opens += 1
+        if self.keep_open:
+            self._p = p
+        return p
 
-    def _query(self, p) -> tuple[str, str]:
-        if not self.query_status:
-            return OK, ""
-        try:
-            if not p.is_online():
-                return ERROR, "printer reports offline (cover open or error)"
-            paper = p.paper_status()
-        except Exception as exc:  # a printer that does not answer DLE EOT: assume it prints
-            log.debug("printer status query failed: %s", exc)
-            return OK, "status unknown"
-        if paper == 0:
-            return NO_PAPER, "paper out"
-        return OK, "paper low" if paper == 1 else ""
-
-    def status(self) -> tuple[str, str]:
-        try:
-            p = self._open()
-        except PrinterUnavailable as exc:
-            return exc.state, exc.detail
-        try:
-            return self._query(p)
-        finally:
+    def _done(self, p) -> None:
+        if not self.keep_open:
             _close(p)
 
+    def _drop(self, p) -> None:
+        self._p = None
+        _close(p)
+
+    def _query(self, p) -> tuple[str, str]:
+        """The printer's answer to DLE EOT 1 and 4 (as escpos' is_online/paper_status read them);
+        raises when it does not answer (escpos would take silence for "offline")."""
+        if not self.query_status:
+            return OK, ""
+        from escpos.constants import (RT_MASK_LOWPAPER, RT_MASK_NOPAPER, RT_MASK_ONLINE, RT_MASK_PAPER,
+                                      RT_STATUS_ONLINE, RT_STATUS_PAPER)
+        online = p.query_status(RT_STATUS_ONLINE)
+        if not online:
+            raise OSError(errno.EIO, "no answer to the status query")
+        if online[0] & RT_MASK_ONLINE:
+            return ERROR, "printer reports offline (cover open or error)"
+        paper = p.query_status(RT_STATUS_PAPER)
+        if not paper:
+            raise OSError(errno.EIO, "no answer to the paper status query")
+        if paper[0] & RT_MASK_NOPAPER == RT_MASK_NOPAPER:
+            return NO_PAPER, "paper out"
+        if paper[0] & RT_MASK_LOWPAPER == RT_MASK_LOWPAPER:
+            return OK, "paper low"
+        return OK, "" if paper[0] & RT_MASK_PAPER == RT_MASK_PAPER else "paper status unclear"
+
+    def status(self) -> tuple[str, str]:
+        for _ in range(2):
+            kept = self._p is not None
+            try:
+                p = self._open()
+            except PrinterUnavailable as exc:
+                return exc.state, exc.detail
+            try:
+                result = self._query(p)
+            except Exception as exc:
+                self._drop(p)
+                if kept:
+                    continue  # a stale kept connection: once more with a fresh one
+                log.debug("printer status query failed: %s", exc)
+                return OK, "status unknown"  # some printers never answer DLE EOT: assume it prints
+            self._done(p)
+            return result
+        return OFFLINE, "no answer"
+
     def send(self, data: bytes) -> None:
-        p = self._open()
-        try:
-            state, detail = self._query(p)
+        for _ in range(2):
+            kept = self._p is not None
+            p = self._open()
+            try:
+                state, detail = self._query(p)
+            except Exception as exc:
+                if kept:
+                    self._drop(p)
+                    continue  # nothing was sent yet: retry on a fresh connection
+                log.debug("printer status query failed: %s", exc)
+                state, detail = OK, "status unknown"
             if state != OK:
+                self._done(p)
                 raise PrinterUnavailable(state, detail)
             try:
                 p._raw(data)
-            except Exception as exc:
+            except Exception as exc:  # never resent here: the paper may hold half of it
+                self._drop(p)
                 raise PrinterUnavailable(ERROR, f"{type(exc).__name__}: {exc}") from None
-        finally:
-            _close(p)
+            self._done(p)
+            return
+        raise PrinterUnavailable(OFFLINE, "no answer")
 
     def describe(self) -> str:
         return self.description
@@ -236,15 +281,16 @@ def make_transport(cfg, config=None):
             from escpos.printer import Usb
             if not Usb.is_usable():
                 raise RuntimeError("pyusb is not installed (pip install pyusb; apt install libusb-1.0-0)")
-            return Usb(cfg["usb_vendor"], cfg["usb_product"], timeout=2000, profile=profile)
-        return EscposTransport("usb", usb, f"USB {cfg['usb_vendor']:04x}:{cfg['usb_product']:04x}")
+            return Usb(cfg["usb_vendor"], cfg["usb_product"], timeout=2000, in_ep=cfg.get("usb_in_ep", 0x82),
+                       out_ep=cfg.get("usb_out_ep", 0x01), profile=profile)
+        return EscposTransport("usb", usb, f"USB {cfg['usb_vendor']:04x}:{cfg['usb_product']:04x}", keep_open=True)
     if backend == "serial":
         def serial():
             from escpos.printer import Serial
             if not Serial.is_usable():
                 raise RuntimeError("pyserial is not installed (pip install pyserial)")
             return Serial(devfile=cfg["serial_port"], baudrate=cfg["baudrate"], timeout=2, profile=profile)
-        return EscposTransport("serial", serial, f"serial {cfg['serial_port']} at {cfg['baudrate']} baud")
+        return EscposTransport("serial", serial, f"serial {cfg['serial_port']} at {cfg['baudrate']} baud", keep_open=True)
     if backend == "network":
         def network():
             from escpos.printer import Network

@@ -365,3 +365,15 @@ def test_a_configured_reader_is_real_in_the_simulator_too(tmp_path):
         assert devices.faults() == ["Tagg-läsaren är inte ansluten. Kontrollera USB-kabeln."]
     finally:
         devices.close()
+
+
+def test_printer_off_at_start_is_a_fault_at_once(tmp_path):
+    devices = build(make_config(tmp_path, devices=False), simulator=True)
+    devices.printer.transport.online = False
+    try:
+        devices.start()
+        assert wait_for(lambda: devices.faults() == [
+            "Skrivaren svarar inte. Kontrollera att den är påslagen och att kabeln sitter i."], 5)
+        assert devices.shelf.status == "error"
+    finally:
+        devices.close()

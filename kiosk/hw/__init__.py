@@ -235,7 +235,7 @@ class Devices:
     def _maintain(self) -> None:
         """Every retry_s: ask the printer how it is, print kept jobs once it is back, and keep
         the status LED honest."""
-        while not self._stop.wait(self.retry_s):
+        while not self._stop.is_set():  # first round at once: the printer's state at start
             try:
                 state, _ = self.printer.status()
                 if state == "ok" and self.printer.pending():
@@ -244,6 +244,7 @@ class Devices:
                 self.refresh_status()
             except Exception:
                 log.exception("device maintenance failed")
+            self._stop.wait(self.retry_s)
 
     def stop(self) -> None:
         self._stop.set()
@@ -265,7 +266,8 @@ class Devices:
         self.printer.close()
 
     def status(self) -> dict:
-        """Everything `kiosk devices` and the UI status line show."""
+        """Everything about the devices, as data. Asks the printer (may wait up to
+        printer.timeout_s): the UI thread should use `faults()` and `printer.last_state`."""
         pstate, pmessage = self.printer.status()
         return {
             "simulator": self.simulator,

@@ -530,11 +530,13 @@ class PrintService:
             return rows
 
     def status(self) -> tuple[str, str]:
-        """(state, Swedish message): ok | offline | no_paper | error."""
-        try:
-            state, detail = self.transport.status()
-        except Exception as exc:
-            state, detail = ERROR, str(exc)
+        """(state, Swedish message): ok | offline | no_paper | error. Asks the printer (waits for
+        a job being sent, and up to printer.timeout_s): on the UI thread use `last_state`."""
+        with self._lock:
+            try:
+                state, detail = self.transport.status()
+            except Exception as exc:
+                state, detail = ERROR, str(exc)
         self.last_state = state
         if state == OK and detail == "paper low":
             return OK, PAPER_LOW_SV
@@ -542,10 +544,11 @@ class PrintService:
 
     def detail(self) -> tuple[str, str]:
         """(state, English detail) for logs and `kiosk devices`."""
-        try:
-            return self.transport.status()
-        except Exception as exc:
-            return ERROR, str(exc)
+        with self._lock:
+            try:
+                return self.transport.status()
+            except Exception as exc:
+                return ERROR, str(exc)
 
     def last_preview_png(self, kind: str) -> bytes | None:
         return self._previews.get(kind)

@@ -212,3 +212,13 @@ def test_buzzer_error_is_long(factory):
         assert beeps(factory, 27) == 2
     finally:
         b.close()
+
+
+def test_listeners_get_the_picture_when_it_changes(shelf):
+    seen = []
+    shelf.listeners.append(seen.append)
+    shelf.show(Lights.of(leta_kund=STEADY))
+    shelf.show(Lights.of(leta_kund=STEADY))  # unchanged: no call
+    shelf.show(Lights())
+    assert [s["leta_kund"] for s in seen] == [STEADY, OFF]
+    assert set(seen[0]) == set(SLOTS)

@@ -68,6 +68,9 @@ class Shelf:
         self._lock = threading.RLock()
         self.status = "offline"
         self.status_led = None
+        # Called with snapshot() after every change of the picture (the on-screen shelf);
+        # from the thread that applied it.
+        self.listeners: list = []
         if factory is None:  # no GPIO at all: one log line, every LED degraded
             log.error("GPIO unavailable (%s): no LED can be driven; the screen names the slots instead",
                       factory_error or "no pin factory")
@@ -110,8 +113,16 @@ class Shelf:
         if lights is None:
             return
         with self._lock:
+            before = self.snapshot()
             for slot in SLOTS:
                 self._set(slot, lights.pattern(slot))
+            after = self.snapshot()
+        if after != before:
+            for listener in list(self.listeners):
+                try:
+                    listener(after)
+                except Exception:
+                    log.exception("shelf listener failed")
 
     def clear(self) -> None:
         self.show(Lights())

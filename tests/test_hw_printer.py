@@ -21,10 +21,14 @@ from kiosk.hw.printer import (NO_PAPER, OFFLINE, OK, DummyTransport, EscposTrans
                               PrintService, make_transport)
 from kiosk.journal import Journal
 
-from conftest import local
+from kiosk.clock import TZ
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "kiosk" / "examples" / "example-day.jsonl"
 DAY = dt.date(2026, 11, 23)
+
+
+def local(y, m, d, hh=9, mm=0):
+    return dt.datetime(y, m, d, hh, mm, tzinfo=TZ)
 
 
 def slip():

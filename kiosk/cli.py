@@ -34,6 +34,19 @@ def _example(args) -> int:
     return example.main(args)
 
 
+# --- touch UI (kiosk/ui) ---
+def _run(args) -> int:
+    from .ui import run
+
+    return run.main(args)
+
+
+def _screenshots(args) -> int:
+    from .ui import screenshots
+
+    return screenshots.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kiosk", description="Returpost kiosk")
     p.add_argument("--version", action="version", version=f"kiosk {__version__}")
@@ -62,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("example", help="run the bundled example day through the simulator and show its summary")
     e.add_argument("--out", help="folder for the journal and previews (default: a new temp folder)")
     e.set_defaults(func=_example)
+
+    # --- touch UI (kiosk/ui) ---
+    k = sub.add_parser("run", help="run the kiosk with its touch UI (the simulator when no Pi hardware is found)")
+    k.add_argument("--size", choices=("800x480", "1280x720", "720x1280"), help="window size (default: ui.size)")
+    k.add_argument("--fullscreen", action="store_true", help="fill the screen (default: ui.fullscreen)")
+    k.add_argument("--simulator", action="store_true", help="force the simulator even on a Pi")
+    k.add_argument("--xvfb", action="store_true", help="no display: start a private Xvfb (demos and checks)")
+    k.set_defaults(func=_run)
+    ss = sub.add_parser("screenshots", help="PNG of every UI screen at 800x480, 1280x720 and 720x1280")
+    ss.add_argument("--out", default="docs/screenshots")
+    ss.add_argument("--sizes", default="800x480,1280x720,720x1280")
+    ss.set_defaults(func=_screenshots)
     return p
 
 

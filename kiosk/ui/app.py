@@ -73,8 +73,8 @@ class KioskApp(App):
         Scale.set(*Window.size)
         root = BoxLayout(orientation="vertical")
         self.root_box = root
-        self.status = Txt("", font_mm=2.7, fixed=True, size_hint_y=None, height=mm(6.5), shorten=True,
-                          shorten_from="right", padding=(mm(1.5), 0))
+        self.status = Txt("", font_mm=2.7, fixed=True, size_hint_y=None, height=mm(10 if Scale.portrait else 6.5),
+                          padding=(mm(1.5), 0))
         paint(self.status, PANEL)
         root.add_widget(self.status)
         self.problem = row(0, spacing_mm=1)
@@ -94,7 +94,8 @@ class KioskApp(App):
             self.sm.add_widget(page)
         root.add_widget(self.sm)
         if self.simulator:
-            self.shelf = ShelfView(self.kiosk.devices.shelf.pattern, size_hint_y=None, height=mm(8))
+            self.shelf = ShelfView(self.kiosk.devices.shelf.pattern, size_hint_y=None,
+                                   height=mm(12 if Scale.portrait else 8))
             root.add_widget(self.shelf)
         else:
             self.shelf = None

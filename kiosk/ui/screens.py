@@ -76,8 +76,7 @@ class Page(Screen):
         if self.home_button:
             head.add_widget(Btn("Hem", self.app.go_home, color=GREY, size_hint_x=None, width=mm(22),
                                 font_mm=3.8))
-        self.title_label = Txt(f"[b]{self.title}[/b]", font_mm=4.6, fixed=True, shorten=True,
-                               shorten_from="right")
+        self.title_label = Txt(f"[b]{self.title}[/b]", font_mm=4.6, fixed=True, min_ratio=0.55)
         head.add_widget(self.title_label)
         self.head = head
         outer.add_widget(head)
@@ -129,24 +128,24 @@ class HomePage(Page):
     STEPS = (
         ("sort", "1. Sortera"),
         ("scan", "2. Skanna före 14:00"),
-        ("dodsbo", "3. Dödsbo: etiketter"),
-        ("sekretess", "4. Sekretess: försättsblad"),
-        ("letakund", "5. Leta Kund-brev"),
-        ("datecheck", "6–7. Datumkontroll"),
+        ("dodsbo", "3. Dödsbo-etiketter"),
+        ("sekretess", "4. Sekretess"),
+        ("letakund", "5. Leta Kund"),
+        ("datecheck", "6–7. Datumkoll"),
         ("incoming", "8. Inkomna brev"),
-        ("other", "9–10. Tillfälliga och anmärkningar"),
-        ("summary", "Dagssammanställning"),
+        ("other", "9–10. Övrigt"),
+        ("summary", "Dagens summering"),
     )
 
     def build(self):
         self.head.add_widget(Btn("Logga ut", lambda: self.app.do({"cmd": "logout"}), color=GREY,
                                  size_hint_x=None, width=mm(28), font_mm=3.8))
-        self.countdown = Txt("", font_mm=4.4, halign="center", fixed=True, size_hint_y=None, height=mm(10),
-                             bold=True)
+        self.countdown = Txt("", font_mm=4.2, halign="center", fixed=True, size_hint_y=None,
+                             height=mm(12 if Scale.portrait else 9), bold=True)
         paint(self.countdown, GREY)
         self.body.add_widget(self.countdown)
-        cols = 1 if Scale.portrait else 2
-        g = grid(cols, row_default_height=mm(13.5) if not Scale.portrait else mm(14), row_force_default=True)
+        cols = 1 if Scale.portrait else 3
+        g = grid(cols, spacing_mm=1.0, row_default_height=mm(9.6 if Scale.portrait else 13.2), row_force_default=True)
         self.buttons: dict[str, Btn] = {}
         for name, label in self.STEPS:
             b = Btn(label, lambda n=name: self.app.go(n), font_mm=3.5, halign="left")
@@ -159,7 +158,8 @@ class HomePage(Page):
         s = self.state
         now = self.app.now()
         day = now.astimezone(TZ).date()
-        self.title_label.text = f"[b]Dagens returpost[/b] – {in_words(day)}"
+        sep = "\n" if Scale.portrait else " – "
+        self.title_label.text = f"[b]Dagens returpost[/b]{sep}{in_words(day)}"
         text, color = countdown(s, now, self.app.controller.ctx.deadline)
         self.countdown.text = text
         set_bg(self.countdown, color)
@@ -200,16 +200,16 @@ def step_progress(name: str, s: routine.DayState) -> tuple[str, str]:
         if s.phase in (routine.SCANNED, routine.CLOSED):
             return f"Alla fyra högar klara · {scanned} av {to_scan} skannade", "done"
         if s.phase == routine.SCANNING:
-            return f"Hög {s.scan_index + 1} av 4: {PILE_NAMES[s.current_pile]} · {scanned} av {to_scan}", "active"
+            return f"Hög {s.scan_index + 1} av 4 · {scanned} av {to_scan} skannade", "active"
         return f"Ej påbörjad · {to_scan} brev att skanna", "todo"
     if name == "dodsbo":
         n = s.scanned["dodsbo"]
         done = s.pile_scanned("dodsbo") and s.labels_printed >= n
-        return f"{s.labels_printed} etiketter av {n} fakturor", "done" if done and n else ("active" if s.pile_scanned("dodsbo") and n else "todo")
+        return f"{s.labels_printed} av {n} etiketter", "done" if done and n else ("active" if s.pile_scanned("dodsbo") and n else "todo")
     if name == "sekretess":
         if s.cover_slips_printed:
             return "Försättsblad utskrivet", "done"
-        return f"{s.scanned['sekretess']} skannade · försättsblad ej utskrivet", "active" if s.pile_scanned("sekretess") and s.scanned["sekretess"] else "todo"
+        return f"{s.scanned['sekretess']} skannade · inget försättsblad", "active" if s.pile_scanned("sekretess") and s.scanned["sekretess"] else "todo"
     if name == "letakund":
         n = sum(s.leta_kund[t] for t in LETA_KUND_TYPES)
         return f"{n} brev räknade", "active" if n else "todo"
@@ -219,9 +219,9 @@ def step_progress(name: str, s: routine.DayState) -> tuple[str, str]:
         return f"{len(s.cab)} CAB-ärenden", "active" if s.cab else "todo"
     if name == "other":
         n, m = len(s.temporary), len(s.remarks)
-        return f"{n} utskick · {m} anmärkningar", "active" if n or m else "todo"
+        return f"{n} utskick · {m} anmärkn.", "active" if n or m else "todo"
     if name == "summary":
-        return ("Dagen är avslutad", "done") if s.phase == routine.CLOSED else ("Visa, skriv ut, avsluta dagen", "todo")
+        return ("Dagen är avslutad", "done") if s.phase == routine.CLOSED else ("Skriv ut, avsluta dagen", "todo")
     return "", "todo"
 
 

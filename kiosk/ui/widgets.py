@@ -9,6 +9,7 @@ from kivy.clock import Clock
 from kivy.graphics import Color, Ellipse, Rectangle
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
+from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
@@ -70,6 +71,7 @@ class Btn(Button):
         super().__init__(text=text, font_size=mm(font_mm), valign="middle",
                          background_normal="", background_down="", background_color=color, **kw)
         self.base_color = color
+        self.base_font = mm(font_mm)
         self.min_px = mm(min_mm)
         if self.size_hint_y is None and self.height < self.min_px:
             self.height = self.min_px
@@ -79,7 +81,11 @@ class Btn(Button):
         self.bind(size=self._fit)
 
     def _fit(self, *_):
-        self.text_size = (max(1, self.width - mm(2)), max(1, self.height - mm(1)))
+        fit_text(self, self.base_font, 0.6, self.width - mm(2), self.height - mm(1))
+
+    def on_text(self, *_):
+        if self.width > 1 and hasattr(self, "base_font"):
+            self._fit()
 
     def on_press(self):
         self.background_color = tuple(c * 0.7 for c in self.base_color[:3]) + (1,)
@@ -121,19 +127,24 @@ class Txt(Label):
                       texture_size=lambda w, v: setattr(w, "height", v[1]))
 
     def _fit(self, *_):
-        if self.width <= 1 or self.height <= 1:
-            return
         pad_x = self.padding[0] + self.padding[2]
-        self.text_size = (max(1, self.width - pad_x), None)
-        size = self.base_font
-        floor = self.base_font * self.min_ratio
-        while True:
-            self.font_size = size
-            self.texture_update()
-            if self.texture_size[1] <= self.height or size <= floor:
-                break
-            size = max(floor, size * 0.9)
-        self.text_size = (max(1, self.width - pad_x), self.height)
+        pad_y = self.padding[1] + self.padding[3]
+        fit_text(self, self.base_font, self.min_ratio, self.width - pad_x, self.height - pad_y)
+
+
+def fit_text(label: Label, base: float, min_ratio: float, width: float, height: float) -> None:
+    """Largest font size from `base` down to base*min_ratio at which the wrapped text fits."""
+    if width <= 1 or height <= 1:
+        return
+    label.text_size = (width, None)
+    size, floor = base, base * min_ratio
+    while True:
+        label.font_size = size
+        label.texture_update()
+        if label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1 or size <= floor:
+            break
+        size = max(floor, size * 0.9)
+    label.text_size = (width, height)
 
 
 def row(height_mm: float, *children, spacing_mm: float = 1.5, **kw) -> BoxLayout:
@@ -164,12 +175,13 @@ SHORT_SLOT = {
 BLINK_HZ = {"slow_blink": 1.0, "fast_blink": 4.0}
 
 
-class ShelfView(BoxLayout):
+class ShelfView(GridLayout):
     """One cell per slot: a round LED and the slot's short name. `patterns` is read from the
     devices' shelf on every frame tick, so what is shown is what the GPIO pins show."""
 
     def __init__(self, read_pattern, **kw):
-        super().__init__(orientation="horizontal", spacing=mm(0.6), padding=(mm(0.6), mm(0.4)), **kw)
+        super().__init__(cols=6 if Scale.portrait else len(SLOTS), spacing=mm(0.6), padding=(mm(0.6), mm(0.4)),
+                         **kw)
         paint(self, PANEL)
         self.read_pattern = read_pattern
         self.cells: dict[str, tuple[Color, Ellipse, Widget]] = {}

@@ -34,6 +34,7 @@ class Driver:
         self._until = None
         self._deadline = 0.0
         self._what = ""
+        self.settle_frames = 2
 
     def start(self) -> None:
         self._gen = self.script(self)
@@ -47,9 +48,13 @@ class Driver:
             if self._until is not None:
                 if not self._until():
                     if time.monotonic() > self._deadline:
-                        raise Timeout(f"timed out waiting for {self._what}")
+                        frame = self._gen.gi_frame
+                        where = f" (script line {frame.f_lineno})" if frame is not None else ""
+                        raise Timeout(f"timed out waiting for {self._what}{where}")
                     return
                 self._until = None
+                self._frames = self.settle_frames  # let layout settle before the next tap
+                return
             wait = next(self._gen)
             if isinstance(wait, int):
                 self._frames = wait
@@ -84,7 +89,7 @@ def screen_point(widget) -> tuple[int, int]:
 
 def tap(widget) -> None:
     x, y = screen_point(widget)
-    subprocess.run(["xdotool", "mousemove", "--sync", str(x), str(y), "click", "1"], check=True, timeout=10)
+    subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], check=True, timeout=10)
 
 
 def type_keys(text: str, enter: bool = True) -> None:
@@ -93,11 +98,13 @@ def type_keys(text: str, enter: bool = True) -> None:
         subprocess.run(["xdotool", "key", "Return"], check=True, timeout=10)
 
 
-def find_button(root, text_part: str):
-    """The visible button whose text contains `text_part` (first match, depth first)."""
+def find_button(text: str, exact: bool = False):
+    """The enabled, shown button whose text contains (or equals) `text`; the topmost view (a
+    preview on top of a screen) is searched first."""
     from kivy.uix.button import Button
 
-    for w in root.walk(restrict=True):
-        if isinstance(w, Button) and text_part in w.text and not w.disabled and w.get_root_window() is not None:
-            return w
-    raise LookupError(f"no enabled button with {text_part!r}")
+    for root in list(Window.children):
+        for w in root.walk(restrict=True):
+            if isinstance(w, Button) and not w.disabled and (w.text == text if exact else text in w.text):
+                return w
+    raise LookupError(f"no enabled button with {text!r}")

@@ -18,6 +18,18 @@ NO_DISPLAY = """kiosk run: no display found (no $DISPLAY or $WAYLAND_DISPLAY).
   or run a scripted day headless: kiosk simulate SCRIPT.jsonl / kiosk example."""
 
 
+def _stop_on_sigterm(app) -> None:
+    """systemd stops the kiosk with SIGTERM: close the app cleanly (publisher, devices, journal)."""
+    import signal
+
+    from kivy.clock import Clock
+
+    def stop(signum, frame):
+        Clock.schedule_once(lambda dt: app.stop(), 0)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def parse_size(text: str) -> tuple[int, int]:
     w, h = text.lower().split("x")
     return int(w), int(h)
@@ -51,7 +63,9 @@ def main(args) -> int:
         kiosk = Kiosk(cfg, simulator=simulator)
         log.info("kiosk %s/%s starting (%s), journal %s", cfg.kiosk.site, cfg.kiosk.id,
                  "simulator" if simulator else "Pi hardware", kiosk.journal.path)
-        KioskApp(kiosk).run()
+        app = KioskApp(kiosk)
+        _stop_on_sigterm(app)
+        app.run()
         return 0
     finally:
         if xvfb is not None:

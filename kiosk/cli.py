@@ -47,6 +47,19 @@ def _screenshots(args) -> int:
     return screenshots.main(args)
 
 
+# -- hw: shelf hardware commands (kiosk/hw/cli.py) --
+def _devices(args) -> int:
+    from .hw import cli as hw_cli
+
+    return hw_cli.devices_main(args)
+
+
+def _print_test(args) -> int:
+    from .hw import cli as hw_cli
+
+    return hw_cli.print_test_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kiosk", description="Returpost kiosk")
     p.add_argument("--version", action="version", version=f"kiosk {__version__}")
@@ -87,6 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--out", default="docs/screenshots")
     ss.add_argument("--sizes", default="800x480,1280x720,720x1280")
     ss.set_defaults(func=_screenshots)
+
+    # -- hw: shelf hardware commands --
+    d = sub.add_parser("devices", help="input devices, printer and GPIO as the kiosk sees them (changes nothing)")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    mode = d.add_mutually_exclusive_group()
+    mode.add_argument("--simulator", action="store_true", help="as the simulator sees them (mock pins)")
+    mode.add_argument("--pi", action="store_true", help="as on a Pi (real pins) whatever kiosk.hardware says")
+    d.set_defaults(func=_devices)
+    t = sub.add_parser("print-test", help="print a test slip (å ä ö, sizes, cut) on the configured printer")
+    t.add_argument("--preview", metavar="PNG", help="also write the slip's PNG preview here")
+    t.add_argument("--dump", action="store_true", help="show the text the printer gets, decoded")
+    t.set_defaults(func=_print_test)
     return p
 
 

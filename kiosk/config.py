@@ -7,6 +7,7 @@ fails at start with a message an installer can act on.
 
 from __future__ import annotations
 
+import codecs
 import copy
 import datetime as dt
 import os
@@ -217,6 +218,15 @@ def _validate(d: dict) -> None:
         raise ConfigError("printer.backend", "must be file, usb, serial, network or dummy")
     if p["backend"] == "network" and not p["host"]:
         raise ConfigError("printer.host", "required for the network backend")
+    # -- hw: printer code page, retry and timeout --
+    try:
+        codecs.lookup(p["codepage"].lower().replace("_", "-"))
+    except LookupError:
+        raise ConfigError("printer.codepage", "unknown code page (use e.g. CP858, CP850 or CP437)") from None
+    if not 0.05 <= p["retry_s"] <= 3600:
+        raise ConfigError("printer.retry_s", "must be between 0.05 and 3600 seconds")
+    if not 0.1 <= p["timeout_s"] <= 60:
+        raise ConfigError("printer.timeout_s", "must be between 0.1 and 60 seconds")
 
     m = d["mqtt"]
     if not 1 <= m["port"] <= 65535:

@@ -80,7 +80,9 @@ def dodsbo_label(formatted_personnummer: str, day: dt.date) -> Layout:
         title="Dödsboetikett",
         items=(
             Line("DÖDSBO", bold=True, align="center"),
-            Line(formatted_personnummer, size=2, bold=True, align="center"),
+            Feed(),
+            Line(formatted_personnummer, size=3, bold=True, align="center"),
+            Feed(),
             Line(day.isoformat(), align="center"),
         ),
     )
@@ -89,7 +91,7 @@ def dodsbo_label(formatted_personnummer: str, day: dt.date) -> Layout:
 def day_summary(summary: dict, site: str, kiosk: str) -> Layout:
     """The follow-up row (uppföljningsfilen) for one day."""
     items: list[Line | Rule | Feed] = [
-        Line("RETURPOST – DAGSSAMMANSTÄLLNING", bold=True, align="center"),
+        Line("RETURPOST - DAGSSAMMANSTÄLLNING", bold=True, align="center"),
         Line(f"{summary['day']}  {site}/{kiosk}", align="center"),
         Rule(),
         Line("Sorterat per hög", bold=True),
@@ -142,3 +144,70 @@ def _clock(iso: str | None) -> str | None:
     from .clock import TZ, parse_iso
 
     return parse_iso(iso).astimezone(TZ).strftime("%H:%M")
+
+
+# -- shared by both renderers (PNG preview, ESC/POS) and the durable print queue -------------------
+DEFAULT_CODEPAGE = "cp858"  # what the printer is told to use unless printer.codepage says otherwise
+
+# Typography the printer's code page lacks, spelled the way a receipt printer can.
+_PLAIN = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...",
+                        "\u00a0": " ", "•": "*", "→": "->"})
+
+
+def printable(text: str, codec: str = DEFAULT_CODEPAGE) -> str:
+    """The text as the printer will print it: typographic marks made plain, and any character the
+    code page does not have shown as "?" (the preview shows the same "?" the paper would)."""
+    text = text.translate(_PLAIN)
+    return text.encode(codec, errors="replace").decode(codec)
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Split a line that is too wide into printed rows, at spaces where possible, the way both
+    the preview and the printer show it (the printer would otherwise break mid-word)."""
+    if width < 1:
+        width = 1
+    if len(text) <= width:
+        return [text]
+    rows: list[str] = []
+    rest = text
+    while len(rest) > width:
+        cut = rest.rfind(" ", 0, width + 1)
+        if cut <= 0:
+            rows.append(rest[:width])
+            rest = rest[width:]
+        else:
+            rows.append(rest[:cut].rstrip())
+            rest = rest[cut + 1:]
+    if rest:
+        rows.append(rest)
+    return rows
+
+
+def line_rows(line: Line) -> list[str]:
+    return wrap(line.text, columns_for(line.size))
+
+
+def layout_to_dict(layout: Layout) -> dict:
+    items = []
+    for item in layout.items:
+        if isinstance(item, Line):
+            items.append({"t": "line", "text": item.text, "size": item.size, "bold": item.bold, "align": item.align})
+        elif isinstance(item, Rule):
+            items.append({"t": "rule"})
+        elif isinstance(item, Feed):
+            items.append({"t": "feed", "lines": item.lines})
+    return {"title": layout.title, "cut": layout.cut, "items": items}
+
+
+def layout_from_dict(data: dict) -> Layout:
+    items: list[Line | Rule | Feed] = []
+    for it in data["items"]:
+        if it["t"] == "line":
+            items.append(Line(it["text"], int(it["size"]), bool(it["bold"]), it["align"]))
+        elif it["t"] == "rule":
+            items.append(Rule())
+        elif it["t"] == "feed":
+            items.append(Feed(int(it["lines"])))
+        else:
+            raise ValueError(f"unknown layout item {it['t']!r}")
+    return Layout(title=data["title"], items=tuple(items), cut=bool(data.get("cut", True)))

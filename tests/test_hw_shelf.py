@@ -1,0 +1,214 @@
+"""Pile LEDs, status LED and buzzer on real gpiozero MockFactory pins: states over time, blink
+timing within a tolerance, degraded mode."""
+
+import statistics
+import time
+
+import pytest
+from gpiozero import LED
+from gpiozero.pins.mock import MockFactory
+
+from kiosk import config as kconfig
+from kiosk.domain import SLOTS
+from kiosk.effects import FAST_BLINK, OFF, SLOW_BLINK, STEADY, Lights
+from kiosk.hw import build
+from kiosk.hw.shelf import BEEPS, BLINK, Buzzer, Shelf, make_pin_factory
+
+PINS = dict(kconfig.parse("").data["slots"])
+TOL = 0.08  # seconds: a shared CI machine is not a real-time system
+
+
+@pytest.fixture
+def factory():
+    f = MockFactory()
+    yield f
+    f.reset()
+
+
+@pytest.fixture
+def shelf(factory):
+    s = Shelf(PINS, status_pin=4, factory=factory)
+    yield s
+    s.close()
+
+
+def state(factory, pin):
+    return factory.pin(pin).state
+
+
+def durations(factory, pin, value):
+    """How long the pin stayed at `value` each time (from gpiozero's own state history, which
+    stores for every change the time since the change before)."""
+    states = factory.pin(pin).states
+    out = []
+    for prev, cur in zip(states, states[1:]):
+        if prev.state == value:
+            out.append(cur.timestamp)
+    return out[1:]  # the first interval starts from an arbitrary moment
+
+
+def test_steady_lights_only_the_named_slot(shelf, factory):
+    shelf.show(Lights.of(faktura=STEADY))
+    assert state(factory, PINS["faktura"]) == 1
+    assert all(state(factory, PINS[s]) == 0 for s in SLOTS if s != "faktura")
+    assert shelf.pattern("faktura") == STEADY and shelf.pattern("dodsbo") == OFF
+
+
+def test_each_picture_is_the_whole_shelf(shelf, factory):
+    shelf.show(Lights.of(dodsbo=STEADY, sekretess=STEADY))
+    shelf.show(Lights.of(oversta_facket=STEADY))
+    assert state(factory, PINS["dodsbo"]) == 0 and state(factory, PINS["sekretess"]) == 0
+    assert state(factory, PINS["oversta_facket"]) == 1
+    shelf.show(None)  # None: unchanged
+    assert state(factory, PINS["oversta_facket"]) == 1
+    shelf.show(Lights())  # idle: all off
+    assert all(state(factory, p) == 0 for p in PINS.values())
+
+
+def test_slow_blink_timing(shelf, factory):
+    pin = PINS["dodsbo"]
+    factory.pin(pin).clear_states()
+    shelf.show(Lights.of(dodsbo=SLOW_BLINK))
+    time.sleep(BLINK[SLOW_BLINK][0] * 2 * 3 + 0.2)  # three cycles
+    shelf.show(Lights())
+    on, off = durations(factory, pin, True), durations(factory, pin, False)
+    assert len(on) >= 2 and len(off) >= 2
+    assert statistics.median(on) == pytest.approx(BLINK[SLOW_BLINK][0], abs=TOL)
+    assert statistics.median(off) == pytest.approx(BLINK[SLOW_BLINK][1], abs=TOL)
+    assert state(factory, pin) == 0
+
+
+def test_fast_blink_timing_is_clearly_faster(shelf, factory):
+    pin = PINS["sekretess"]
+    factory.pin(pin).clear_states()
+    shelf.show(Lights.of(sekretess=FAST_BLINK))
+    time.sleep(1.0)
+    shelf.show(Lights())
+    on, off = durations(factory, pin, True), durations(factory, pin, False)
+    assert len(on) >= 3
+    assert statistics.median(on) == pytest.approx(BLINK[FAST_BLINK][0], abs=TOL)
+    assert statistics.median(off) == pytest.approx(BLINK[FAST_BLINK][1], abs=TOL)
+    assert BLINK[SLOW_BLINK][0] >= 3 * BLINK[FAST_BLINK][0]  # a person tells them apart
+
+
+def test_same_pattern_again_does_not_restart_the_blink(shelf, factory):
+    pin = PINS["faktura"]
+    shelf.show(Lights.of(faktura=SLOW_BLINK))
+    factory.pin(pin).clear_states()
+    for _ in range(20):
+        shelf.show(Lights.of(faktura=SLOW_BLINK))  # every accepted scan repeats the picture
+    time.sleep(0.05)
+    assert len(factory.pin(pin).states) <= 2  # no on/off flicker from restarting
+
+
+def test_status_led_patterns(shelf, factory):
+    shelf.set_status("online")
+    assert state(factory, 4) == 1
+    factory.pin(4).clear_states()
+    shelf.set_status("error")
+    time.sleep(0.7)
+    shelf.set_status("online")
+    assert len(factory.pin(4).states) >= 5  # it blinked
+    assert state(factory, 4) == 1
+    with pytest.raises(ValueError):
+        shelf.set_status("party")
+
+
+def test_degraded_slot_when_its_pin_is_taken(factory):
+    squatter = LED(PINS["sekretess"], pin_factory=factory)  # something else holds the pin
+    shelf = Shelf(PINS, 4, factory)
+    try:
+        assert shelf.failed_slots == {"sekretess"}
+        assert "pin 6" in shelf.errors["sekretess"]
+        shelf.show(Lights.of(sekretess=SLOW_BLINK, dodsbo=STEADY))
+        assert shelf.pattern("sekretess") == SLOW_BLINK  # the screen still shows it
+        assert state(factory, PINS["dodsbo"]) == 1  # the others work
+    finally:
+        shelf.close()
+        squatter.close()
+
+
+def test_degraded_slot_when_driving_fails_at_runtime(shelf, factory, monkeypatch):
+    led = shelf.leds["faktura"]
+
+    def broken(*a, **k):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(led, "on", broken)
+    shelf.show(Lights.of(faktura=STEADY, dodsbo=STEADY))
+    assert "faktura" in shelf.failed_slots
+    assert shelf.pattern("faktura") == STEADY
+    assert state(factory, PINS["dodsbo"]) == 1
+
+
+def test_no_gpio_at_all_degrades_every_slot(tmp_path):
+    # lgpio is not installed here and there is no GPIO chip: the factory cannot be made.
+    with pytest.raises(Exception):
+        make_pin_factory("lgpio", simulator=False)
+    cfg = kconfig.parse(f'[kiosk]\nhardware = "pi"\ndata_dir = "{tmp_path}"\n[gpio]\npin_factory = "lgpio"\n'
+                        f'[printer]\nbackend = "dummy"\npreview_dir = "{tmp_path}/previews"\n')
+    devices = build(cfg)
+    try:
+        assert devices.shelf.failed_slots == set(PINS)
+        assert devices.status()["gpio"]["error"]
+        devices.shelf.show(Lights.of(dodsbo=STEADY))  # no crash
+        assert devices.shelf.pattern("dodsbo") == STEADY
+        devices.buzzer.sound("reject")  # no crash
+    finally:
+        devices.close()
+
+
+def test_unconfigured_slots_are_reported_unwired(factory):
+    pins = {k: v for k, v in PINS.items() if k != "skicka_om"}
+    shelf = Shelf(pins, 0, factory)
+    try:
+        assert shelf.unwired_slots == {"skicka_om"}
+        assert shelf.failed_slots == set()
+        shelf.show(Lights.of(skicka_om=STEADY))
+        assert shelf.pattern("skicka_om") == STEADY
+    finally:
+        shelf.close()
+
+
+# -- buzzer ---------------------------------------------------------------------------------------------
+def beeps(factory, pin):
+    return sum(1 for s in factory.pin(pin).states[1:] if s.state)
+
+
+def test_buzzer_beeps_three_times_on_reject(factory):
+    b = Buzzer(27, factory)
+    try:
+        b.sound("reject")
+        on, off, n = BEEPS["reject"]
+        time.sleep(n * (on + off) + 0.3)
+        assert beeps(factory, 27) == 3
+        assert factory.pin(27).state == 0
+    finally:
+        b.close()
+
+
+def test_buzzer_silent_on_accept_unless_configured(factory):
+    quiet = Buzzer(27, factory)
+    quiet.sound("accept")
+    time.sleep(0.2)
+    assert beeps(factory, 27) == 0
+    quiet.close()
+    factory.pin(27).clear_states()
+    loud = Buzzer(27, factory, beep_on_accept=True)
+    loud.sound("accept")
+    time.sleep(0.3)
+    assert beeps(factory, 27) == 1
+    loud.close()
+
+
+def test_buzzer_error_is_long(factory):
+    b = Buzzer(27, factory)
+    try:
+        b.sound("error")
+        time.sleep(0.2)
+        assert factory.pin(27).state == 1  # still sounding after 0.2 s: a long beep
+        on, off, n = BEEPS["error"]
+        time.sleep(n * (on + off) + 0.2)
+        assert beeps(factory, 27) == 2
+    finally:
+        b.close()

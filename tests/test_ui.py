@@ -97,6 +97,17 @@ def test_a_whole_day_by_touch(tmp_path, xdisplay, size):
     assert [s for s, p in seen["shelf_after_label"].items() if p != "off"] == ["oversta_facket"]
     assert seen["shelf_after_date"]["sekretesslada"] == "steady"
     assert all(p == "off" for p in seen["shelf_end"].values())
+    # ... and on the GPIO pins (gpiozero mock pins): steady LEDs are high, the rest low.
+    assert seen["pins_after_sort"]["inkomna_brev"] == 1
+    assert sum(seen["pins_after_sort"].values()) == 1
+    assert seen["pins_after_label"]["oversta_facket"] == 1 and sum(seen["pins_after_label"].values()) == 1
+    assert not any(seen["pins_end"].values())
+
+    # The printouts went through the devices' printer: ESC/POS on the (simulated) paper, the
+    # dödsbo label too - the paper is the one place the personnummer may go.
+    paper = (tmp_path / "paper" / "printer.bin").read_bytes()
+    assert b"\x1b@" in paper and b"19121212-1212" in paper
+    assert "FÖRSÄTTSBLAD".encode("cp858") in paper
 
     # What the person saw.
     assert "DUBBLETT" in seen["duplicate_feedback"] and "OGILTIG" in seen["invalid_feedback"]

@@ -47,7 +47,10 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     from kiosk.ui.driver import Driver, find_button, tap, type_keys
     from kiosk.ui.shell import Kiosk
 
-    cfg = parse(f'[kiosk]\ndata_dir = "{data_dir}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n')
+    paper = Path(data_dir).parent / "paper"
+    cfg = parse(f'[kiosk]\ndata_dir = "{data_dir}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n'
+                f'[gpio]\npin_factory = "mock"\n'
+                f'[printer]\nbackend = "file"\npath = "{paper}/printer.bin"\npreview_dir = "{paper}/previews"\n')
     clock = OffsetClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ))
     kiosk = Kiosk(cfg, clock=clock, simulator=True, sync=False)
     seen: dict = {"checks": []}
@@ -62,6 +65,11 @@ def main(data_dir: str, out_path: str, size: str) -> int:
 
         def shelf():
             return {slot: kiosk.devices.shelf.pattern(slot) for slot in app.shelf.cells}
+
+        def pins():
+            """The mock GPIO pins' levels (gpiozero MockFactory)."""
+            sh = kiosk.devices.shelf
+            return {slot: sh.factory.pin(num).state for slot, num in sh.slot_pins.items()}
 
         yield 3
         # Sign in by tapping the signature.
@@ -82,6 +90,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
                 yield 2  # a duplicated touch would show up as an extra count here
                 assert s().counts[pile] == before + 1, f"one tap gave {s().counts[pile] - before} items"
         seen["shelf_after_sort"] = shelf()
+        seen["pins_after_sort"] = pins()
         press("Ångra senaste")
         yield lambda: s().counts["inkomna_brev"] == 1
 
@@ -130,6 +139,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield lambda: app.preview_view is not None
         yield 2
         seen["shelf_after_label"] = shelf()
+        seen["pins_after_label"] = pins()
         seen["dodsbo_digits_after"] = page.digits
         seen["texts_after_label"] = [w.text for r in list(app.root_window.children) for w in r.walk()
                                      if isinstance(w, Label)]
@@ -207,6 +217,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         seen["summary_kind"] = app.preview_view.kind
         seen["summary"] = ctl.summary()
         seen["shelf_end"] = shelf()
+        seen["pins_end"] = pins()
         press("Stäng", exact=True)
         yield 2
 

@@ -101,6 +101,9 @@ class KioskApp(App):
             self.shelf = None
         self.sm.current = "home" if self.controller.operator else "signin"
         self.controller.listeners.append(self._listener)
+        # Scanner and badge reader threads hand their commands to the UI thread.
+        self.kiosk.devices.attach(self.controller, dispatch=lambda fn: Clock.schedule_once(lambda dt: fn(), 0))
+        self.kiosk.devices.print_listeners.append(self._print_outcome)
         Window.bind(on_key_down=self._on_key_down, on_textinput=self._on_textinput)
         Window.bind(on_flip=self._first_flip)
         Clock.schedule_interval(self._every_second, 1.0)
@@ -198,6 +201,12 @@ class KioskApp(App):
         except Exception:
             log.exception("printer submit failed")
 
+    def _print_outcome(self, job: Print, outcome) -> None:
+        """After every print attempt (on the UI thread): say so when it did not print."""
+        if not outcome.ok:
+            self.banner.text = outcome.message
+            set_bg(self.banner, AMBER if getattr(outcome, "kept", False) else RED)
+
     def _retry_printer(self) -> None:
         retry = getattr(self.kiosk.devices.printer, "retry", None)
         if retry:
@@ -257,12 +266,17 @@ class KioskApp(App):
         code, self.scan_buffer = self.scan_buffer, ""
         if not code:
             return True
+        devices = self.kiosk.devices
         if self.sm.current == "signin":
-            self.do({"cmd": "badge", "badge": code})
+            reader, command = devices.badge, {"cmd": "badge", "badge": code}
         else:
             if self.sm.current != "scan" and self.state.phase == routine.SCANNING:
                 self.go("scan")
-            self.do({"cmd": "scan", "code": code})
+            reader, command = devices.scanner, {"cmd": "scan", "code": code}
+        if hasattr(reader, "inject"):
+            reader.inject(code)  # the simulated reader: the same path a real scan takes
+        else:
+            self.do(command)
         return True
 
     # -- clocks ---------------------------------------------------------------------------------
@@ -306,16 +320,13 @@ class KioskApp(App):
         self._problems(snap)
 
     def _problems(self, snap) -> None:
-        problems = []
+        """Device problems in plain Swedish with what to do (from the devices' own checks)."""
+        problems = list(snap.get("faults") or [])
         printer = snap.get("printer", {})
-        if not printer.get("ok", True):
-            msg = printer.get("message") or "Skrivaren svarar inte."
-            problems.append(f"{msg} Kontrollera ström, papper och kabel, tryck sedan Försök igen.")
-        if not self.simulator and not snap.get("scanner"):
-            problems.append("Skannern hittas inte: kontrollera USB-kabeln. Under tiden går det inte att skanna.")
-        failed = snap.get("failed_slots") or ()
-        if failed:
-            problems.append(f"Lampan fungerar inte för: {', '.join(failed)}. Följ skärmen och kontakta tekniker.")
+        if not printer.get("ok", True) and not any("Skrivaren" in p for p in problems):
+            problems.append(printer.get("message") or "Skrivaren svarar inte.")
+        if printer.get("pending"):
+            problems.append(f"{printer['pending']} utskrift(er) väntar på skrivaren.")
         if snap.get("clock_synced") is False and not self.simulator:
             problems.append("Klockan är inte synkad: tider kan bli fel. Kontakta tekniker om det kvarstår.")
         text = " ".join(problems)
@@ -324,7 +335,7 @@ class KioskApp(App):
             self.problem.height = mm(9) if text else 0
             self.problem.opacity = 1 if text else 0
             has_retry = self.retry_btn.parent is not None
-            want_retry = not printer.get("ok", True)
+            want_retry = bool(printer.get("pending")) or not printer.get("ok", True)
             if want_retry and not has_retry:
                 self.problem.add_widget(self.retry_btn)
             elif has_retry and not want_retry:

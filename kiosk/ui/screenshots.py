@@ -22,7 +22,8 @@ SHOTS = ("signin", "home", "sort", "scan", "dodsbo", "preview", "sekretess", "le
 def demo_config(data_dir: Path):
     from ..config import parse
 
-    return parse(f'[kiosk]\ndata_dir = "{data_dir}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n')
+    return parse(f'[kiosk]\ndata_dir = "{data_dir}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n'
+                 f'[gpio]\npin_factory = "mock"\n[printer]\nbackend = "dummy"\npreview_dir = "{data_dir}/previews"\n')
 
 
 def main(args) -> int:

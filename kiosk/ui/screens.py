@@ -531,24 +531,31 @@ class DateCheckPage(Page):
         self.kind = "planerat_stromavbrott"
         self.date = self.app.now().astimezone(TZ).date()
         self.kind_btns = {}
-        kinds = row(12)
+        kinds = row(10)
         for kind, name in DATE_CHECK_KINDS.items():
             b = Btn(name, lambda k=kind: self._kind(k), font_mm=3.4)
             self.kind_btns[kind] = b
             kinds.add_widget(b)
         self.body.add_widget(kinds)
-        self.date_label = Txt("", font_mm=5, bold=True, halign="center", fixed=True, size_hint_y=None, height=mm(10))
+        self.date_label = Txt("", font_mm=5, bold=True, halign="center", fixed=True, size_hint_y=None, height=mm(8))
         self.body.add_widget(self.date_label)
-        steps = row(12)
+        steps = row(10)
         for label, delta in (("−1 mån", -30), ("−1 dag", -1), ("I dag", 0), ("+1 dag", 1), ("+1 mån", 30)):
             steps.add_widget(Btn(label, lambda d=delta: self._step(d), color=GREY, font_mm=3.6))
         self.body.add_widget(steps)
-        self.decision = Txt("", font_mm=3.8, halign="center", fixed=True)
+        self.decision = Txt("", font_mm=3.6, halign="center", fixed=True, padding=(mm(1), mm(0.5)))
         paint(self.decision, PANEL)
-        self.body.add_widget(self.decision)
-        self.body.add_widget(row(13, Btn("Registrera beslutet", self._register, color=GREEN, font_mm=3.8),
-                                 Btn(f"\"{STROMAVBROTT_ATGARD_TITLE}\": skicka alltid om",
-                                     lambda: self.app.do({"cmd": "stromavbrott_atgard"}), color=GREY, font_mm=2.9)))
+        register = Btn("Registrera beslutet", self._register, color=GREEN, font_mm=3.8)
+        always = Btn(f"\"{STROMAVBROTT_ATGARD_TITLE}\": skicka alltid om",
+                     lambda: self.app.do({"cmd": "stromavbrott_atgard"}), color=GREY, font_mm=2.9)
+        if Scale.portrait:
+            self.body.add_widget(self.decision)
+            self.body.add_widget(row(13, register, always))
+        else:  # landscape: the decision beside its buttons, so nothing is squeezed
+            bottom = BoxLayout(orientation="horizontal", spacing=mm(1.5))
+            bottom.add_widget(self.decision)
+            bottom.add_widget(column(register, always, spacing_mm=1.2, size_hint_x=0.42))
+            self.body.add_widget(bottom)
 
     def _kind(self, kind):
         self.kind = kind
@@ -697,11 +704,12 @@ class OtherPage(Page):
             left.add_widget(Btn(about, lambda a=about: self.app.do({"cmd": "temporary", "about": a}), font_mm=3.3))
         right = column(spacing_mm=1.2)
         right.add_widget(Txt("[b]Anmärkning på kuvertet[/b] → kundloggen:", font_mm=3.4, color=MUTED))
-        g = grid(2, spacing_mm=1.2)
+        g = grid(2, spacing_mm=1.2, size_hint_y=None, height=mm(3 * 9.5 + 2 * 1.2), row_force_default=True,
+                 row_default_height=mm(9.5))
         for code, name in REMARK_CODES.items():
             g.add_widget(Btn(name, lambda c=code: self.app.do({"cmd": "remark", "code": c}), font_mm=3.0, color=GREY))
         right.add_widget(g)
-        self.note = Txt("", font_mm=3.3, valign="top", fixed=True, size_hint_y=0.7)
+        self.note = Txt("", font_mm=3.1, valign="top", fixed=True, padding=(mm(1), mm(0.5)), min_ratio=0.5)
         paint(self.note, PANEL)
         right.add_widget(self.note)
         main.add_widget(left)
@@ -775,9 +783,8 @@ class SummaryPage(Page):
                 value = routine.at_local(value) if value else "–"
             elif value is None:
                 value = "–"
-            self.table.add_widget(Txt(COLUMN_NAMES.get(key, key), font_mm=2.9, color=MUTED, fixed=True,
-                                      shorten=True, shorten_from="right"))
-            self.table.add_widget(Txt(f"[b]{value}[/b]", font_mm=3.1, fixed=True, shorten=True))
+            self.table.add_widget(Txt(COLUMN_NAMES.get(key, key), font_mm=2.9, color=MUTED, fixed=True, min_ratio=0.7))
+            self.table.add_widget(Txt(f"[b]{value}[/b]", font_mm=3.1, fixed=True, min_ratio=0.7))
         closed = s.phase == routine.CLOSED
         self.close_btn.disabled = closed
         self.close_btn.text = ("Dagen är avslutad" if closed else

@@ -302,8 +302,8 @@ class KioskApp(App):
         if pending is not None:
             sync_txt += f" ({pending} osända)"
         parts.append(sync_txt)
-        if self.simulator and not snap.get("scanner"):
-            parts.append("Skanner: tangentbord")
+        if self.simulator:
+            parts.append("Skanner: tangentbord (simulator)")
         else:
             parts.append("Skanner: " + ("[color=7ee787]ansluten[/color]" if snap.get("scanner")
                                          else "[color=ff7b72]saknas[/color]"))

@@ -1,0 +1,1 @@
+"""The touch UI (Kivy): every step of the routine at the shelf, and the simulator's shelf."""

@@ -1,0 +1,342 @@
+"""The Kivy app: status bar, message banner, the screens, the on-screen shelf (simulator), the
+keyboard scanner (simulator), printout previews, the controller tick and the systemd watchdog.
+
+Import only after `kivyenv.prepare()`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.image import Image as CoreImage
+from kivy.core.window import Window
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.image import Image
+from kivy.uix.modalview import ModalView
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from .. import preview, printouts, routine, sdnotify
+from ..clock import TZ
+from ..controller import Result
+from ..effects import Print
+from .screens import PAGES
+from .shell import Kiosk
+from .widgets import AMBER, BG, GREEN, GREY, MUTED, PANEL, RED, Btn, Scale, ShelfView, Txt, mm, paint, row, set_bg
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 5.0
+ENTER_KEYS = (13, 271)  # Enter, keypad Enter
+
+
+class KioskApp(App):
+    title = "Returpost"
+
+    def __init__(self, kiosk: Kiosk, on_ready=None, **kw):
+        super().__init__(**kw)
+        self.kiosk = kiosk
+        self.controller = kiosk.controller
+        self.config_ = kiosk.config
+        self.simulator = kiosk.simulator
+        self.on_ready_hook = on_ready
+        self.scan_buffer = ""
+        self.last_result: Result | None = None
+        self.preview_view: ModalView | None = None
+        self.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ui-preview")
+        self.ui_thread = threading.get_ident()
+        self._ready_sent = False
+        self.pages: dict = {}
+
+    # The Kivy App has a `config` attribute of its own (ConfigParser); keep ours separate.
+    @property
+    def config(self):  # type: ignore[override]
+        return self.config_
+
+    @config.setter
+    def config(self, value):
+        pass
+
+    def build_config(self, config):
+        pass
+
+    def load_config(self):
+        return None
+
+    # -- layout --------------------------------------------------------------------------------
+    def build(self):
+        Window.clearcolor = BG
+        Scale.set(*Window.size)
+        root = BoxLayout(orientation="vertical")
+        self.root_box = root
+        self.status = Txt("", font_mm=2.7, fixed=True, size_hint_y=None, height=mm(10 if Scale.portrait else 6.5),
+                          padding=(mm(1.5), 0))
+        paint(self.status, PANEL)
+        root.add_widget(self.status)
+        self.problem = row(0, spacing_mm=1)
+        self.problem_text = Txt("", font_mm=3.0, fixed=True, padding=(mm(1.5), 0))
+        self.retry_btn = Btn("Försök igen", self._retry_printer, color=GREY, size_hint_x=None, width=mm(28),
+                             font_mm=3.2)
+        self.problem.add_widget(self.problem_text)
+        paint(self.problem, RED)
+        root.add_widget(self.problem)
+        self.banner = Txt("", font_mm=3.3, fixed=True, size_hint_y=None, height=mm(9), padding=(mm(1.5), 0))
+        paint(self.banner, BG)
+        root.add_widget(self.banner)
+        self.sm = ScreenManager(transition=NoTransition())
+        for name, cls in PAGES.items():
+            page = cls(self, name=name)
+            self.pages[name] = page
+            self.sm.add_widget(page)
+        root.add_widget(self.sm)
+        if self.simulator:
+            self.shelf = ShelfView(self.kiosk.devices.shelf.pattern, size_hint_y=None,
+                                   height=mm(12 if Scale.portrait else 8))
+            root.add_widget(self.shelf)
+        else:
+            self.shelf = None
+        self.sm.current = "home" if self.controller.operator else "signin"
+        self.controller.listeners.append(self._listener)
+        # Scanner and badge reader threads hand their commands to the UI thread.
+        self.kiosk.devices.attach(self.controller, dispatch=lambda fn: Clock.schedule_once(lambda dt: fn(), 0))
+        self.kiosk.devices.print_listeners.append(self._print_outcome)
+        Window.bind(on_key_down=self._on_key_down, on_textinput=self._on_textinput)
+        Window.bind(on_flip=self._first_flip)
+        Clock.schedule_interval(self._every_second, 1.0)
+        Clock.schedule_interval(self._tick, TICK_SECONDS)
+        interval = sdnotify.watchdog_interval()
+        if interval:
+            Clock.schedule_interval(lambda dt: sdnotify.watchdog(), max(0.5, interval))
+        self._every_second(0)
+        return root
+
+    def on_start(self):
+        self.kiosk.start()
+
+    def on_stop(self):
+        sdnotify.stopping()
+        self.workers.shutdown(wait=False, cancel_futures=True)
+        self.kiosk.stop()
+
+    def _first_flip(self, *_):
+        if self._ready_sent:
+            return
+        self._ready_sent = True
+        Window.unbind(on_flip=self._first_flip)
+        sdnotify.ready("first screen shown")
+        if self.on_ready_hook is not None:
+            Clock.schedule_once(lambda dt: self.on_ready_hook(self), 0)
+
+    # -- commands ------------------------------------------------------------------------------
+    def now(self):
+        return self.kiosk.clock.now()
+
+    @property
+    def state(self):
+        return self.controller.state
+
+    def do(self, command: dict) -> Result:
+        """Every tap that changes the day: through the controller (a fast local SQLite commit)."""
+        self.last_result = None
+        result = self.controller.handle(command)
+        if self.last_result is not result:  # e.g. a storage error never reaches the listeners
+            self._show(result)
+        return result
+
+    def _listener(self, result: Result) -> None:
+        """Controller listener: may run on another thread (the hardware scanner); the UI is
+        updated on the UI thread."""
+        if threading.get_ident() == self.ui_thread:
+            self.last_result = result
+            self._show(result)
+        else:
+            Clock.schedule_once(lambda dt: self._show(result), 0)
+
+    def _show(self, result: Result) -> None:
+        if result.code == "idle":
+            return
+        color = {"ok": GREEN, "rejected": AMBER}.get(result.status, RED)
+        text = result.message
+        if result.effects.alerts:
+            text += "  [b]TL larmad.[/b]" if "TL" not in text else ""
+        if result.effects.notes:
+            text += "  " + " ".join(result.effects.notes)
+        self.banner.text = text
+        set_bg(self.banner, color if text else BG)
+        for job in result.effects.prints:
+            self.show_preview(job)
+        types = {e["type"] for e in result.events}
+        if "signed_in" in types:
+            self.go("home")
+        elif "signed_out" in types:
+            self.go("signin")
+        page = self.sm.current_screen
+        page.on_result(result)
+        page.refresh()
+        self._status()
+
+    def go(self, name: str) -> None:
+        if name != "signin" and not self.controller.operator:
+            name = "signin"
+        self.sm.current = name
+
+    def go_home(self) -> None:
+        self.go("home")
+
+    def print_summary(self) -> None:
+        """Print the day summary without closing the day (changes nothing in the journal)."""
+        cfg = self.config_
+        layout = printouts.day_summary(self.controller.summary(), cfg.kiosk.site, cfg.kiosk.id)
+        job = Print("day_summary", layout)
+        threading.Thread(target=self._submit, args=(job,), daemon=True).start()
+        self.show_preview(job)
+
+    def _submit(self, job: Print) -> None:
+        try:
+            self.kiosk.devices.printer.submit(job)
+        except Exception:
+            log.exception("printer submit failed")
+
+    def _print_outcome(self, job: Print, outcome) -> None:
+        """After every print attempt (on the UI thread): say so when it did not print."""
+        if not outcome.ok:
+            self.banner.text = outcome.message
+            set_bg(self.banner, AMBER if getattr(outcome, "kept", False) else RED)
+
+    def _retry_printer(self) -> None:
+        retry = getattr(self.kiosk.devices.printer, "retry", None)
+        if retry:
+            threading.Thread(target=retry, daemon=True).start()
+
+    # -- printout previews (rendered off the UI thread, kept in memory only) ------------------
+    def show_preview(self, job: Print) -> None:
+        def render():
+            data = preview.png_bytes(job.layout)
+            Clock.schedule_once(lambda dt: self._open_preview(job, data), 0)
+
+        self.workers.submit(render)
+
+    def _open_preview(self, job: Print, data: bytes) -> None:
+        if self.preview_view is not None:
+            self.preview_view.dismiss()
+        texture = CoreImage(io.BytesIO(data), ext="png", nocache=True).texture
+        del data
+        view = ModalView(size_hint=(0.9 if Scale.portrait else 0.6, 0.85), auto_dismiss=True,
+                         background_color=(0, 0, 0, 0.6))
+        box = BoxLayout(orientation="vertical", padding=mm(1.5), spacing=mm(1.5))
+        paint(box, PANEL)
+        name = {"cover_slip": "Försättsblad", "dodsbo_label": "Dödsbo-etikett", "day_summary": "Dagssammanställning",
+                "test": "Testutskrift"}.get(job.kind, job.kind)
+        box.add_widget(Txt(f"[b]Utskrift: {name}[/b]", font_mm=3.6, fixed=True, size_hint_y=None, height=mm(8)))
+        img = Image(texture=texture, fit_mode="contain")
+        box.add_widget(img)
+        box.add_widget(Btn("Stäng", view.dismiss, color=GREY, size_hint_y=None, height=mm(11)))
+        view.add_widget(box)
+        view.kind = job.kind
+
+        def dropped(*_):
+            img.texture = None  # a dödsbo label's personnummer leaves the screen with the preview
+            if self.preview_view is view:
+                self.preview_view = None
+
+        view.bind(on_dismiss=dropped)
+        self.preview_view = view
+        view.open()
+        if not job.persist:
+            Clock.schedule_once(lambda dt: view.dismiss(), 20)
+
+    # -- simulator: the physical keyboard is the scanner; on the sign-in screen, the badge reader
+    def _on_textinput(self, window, text):
+        if not self.simulator:
+            return False
+        if text.isprintable():
+            self.scan_buffer += text
+        return True
+
+    def _on_key_down(self, window, key, scancode, codepoint, modifiers):
+        if key == 8 and self.scan_buffer:  # backspace
+            self.scan_buffer = self.scan_buffer[:-1]
+            return True
+        if key not in ENTER_KEYS or not self.simulator:
+            return False
+        code, self.scan_buffer = self.scan_buffer, ""
+        if not code:
+            return True
+        devices = self.kiosk.devices
+        if self.sm.current == "signin":
+            reader, command = devices.badge, {"cmd": "badge", "badge": code}
+        else:
+            if self.sm.current != "scan" and self.state.phase == routine.SCANNING:
+                self.go("scan")
+            reader, command = devices.scanner, {"cmd": "scan", "code": code}
+        if hasattr(reader, "inject"):
+            reader.inject(code)  # the simulated reader: the same path a real scan takes
+        else:
+            self.do(command)
+        return True
+
+    # -- clocks ---------------------------------------------------------------------------------
+    def _tick(self, dt) -> None:
+        try:
+            self.controller.tick()
+        except Exception:
+            log.exception("controller tick failed")
+
+    def _every_second(self, dt) -> None:
+        self._status()
+        page = self.sm.current_screen
+        if page is not None and page.name == "home":
+            page.refresh()
+
+    def _status(self) -> None:
+        snap = self.kiosk.poller.snapshot
+        sync = snap.get("sync", {})
+        pending = sync.get("pending")
+        online = sync.get("online")
+        parts = []
+        sync_txt = "Synk: [color=7ee787]online[/color]" if online else "Synk: [color=ffb86b]offline[/color]"
+        if pending is not None:
+            sync_txt += f" ({pending} osända)"
+        parts.append(sync_txt)
+        if self.simulator:
+            parts.append("Skanner: tangentbord (simulator)")
+        else:
+            parts.append("Skanner: " + ("[color=7ee787]ansluten[/color]" if snap.get("scanner")
+                                         else "[color=ff7b72]saknas[/color]"))
+        printer = snap.get("printer", {})
+        parts.append("Skrivare: " + ("[color=7ee787]OK[/color]" if printer.get("ok") else "[color=ff7b72]fel[/color]")
+                     + (f" ({printer['pending']} i kö)" if printer.get("pending") else ""))
+        clock_ok = snap.get("clock_synced")
+        parts.append("Klocka: " + ("synkad" if clock_ok else "[color=ffb86b]ej synkad[/color]"
+                                   if clock_ok is False else "okänd"))
+        op = self.controller.operator
+        parts.append(f"Inloggad: [b]{op}[/b]" if op else "Ej inloggad")
+        parts.append(self.now().astimezone(TZ).strftime("%H:%M"))
+        self.status.text = "   ".join(parts)
+        self._problems(snap)
+
+    def _problems(self, snap) -> None:
+        """Device problems in plain Swedish with what to do (from the devices' own checks)."""
+        problems = list(snap.get("faults") or [])
+        printer = snap.get("printer", {})
+        if not printer.get("ok", True) and not any("Skrivaren" in p for p in problems):
+            problems.append(printer.get("message") or "Skrivaren svarar inte.")
+        if printer.get("pending"):
+            problems.append(f"{printer['pending']} utskrift(er) väntar på skrivaren.")
+        if snap.get("clock_synced") is False and not self.simulator:
+            problems.append("Klockan är inte synkad: tider kan bli fel. Kontakta tekniker om det kvarstår.")
+        text = " ".join(problems)
+        if text != self.problem_text.text:
+            self.problem_text.text = text
+            self.problem.height = mm(9) if text else 0
+            self.problem.opacity = 1 if text else 0
+            has_retry = self.retry_btn.parent is not None
+            want_retry = bool(printer.get("pending")) or not printer.get("ok", True)
+            if want_retry and not has_retry:
+                self.problem.add_widget(self.retry_btn)
+            elif has_retry and not want_retry:
+                self.problem.remove_widget(self.retry_btn)

@@ -1,0 +1,164 @@
+"""`kiosk screenshots --out DIR`: a PNG of every screen at 800x480, 1280x720 and 720x1280.
+
+Each size runs in its own process (a Kivy window cannot be re-created in one process), on a
+private Xvfb when there is no display. The day shown is a scripted demo day in a temp journal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .kivyenv import display_available
+
+SHOTS = ("signin", "home", "sort", "scan", "dodsbo", "preview", "sekretess", "letakund", "datecheck",
+         "incoming", "other", "summary")
+
+
+def demo_config(data_dir: Path):
+    from ..config import parse
+
+    return parse(f'[kiosk]\ndata_dir = "{data_dir}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n'
+                 f'[gpio]\npin_factory = "mock"\n[printer]\nbackend = "dummy"\npreview_dir = "{data_dir}/previews"\n')
+
+
+def main(args) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    xvfb = None
+    env = dict(os.environ)
+    if not display_available():
+        from .xvfb import Xvfb
+
+        xvfb = Xvfb(1280, 1280)
+        xvfb.start()
+        env = xvfb.env()
+    failed = 0
+    try:
+        for size in sizes:
+            proc = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", size, str(out)], env=env,
+                                  timeout=180)
+            if proc.returncode != 0:
+                failed += 1
+                print(f"screenshots {size}: failed (exit {proc.returncode})", file=sys.stderr)
+    finally:
+        if xvfb is not None:
+            xvfb.stop()
+    for f in sorted(out.glob("*.png")):
+        print(f)
+    return 1 if failed else 0
+
+
+def child(size: str, out: Path) -> int:
+    from . import kivyenv
+
+    w, h = (int(v) for v in size.split("x"))
+    kivyenv.prepare(w, h)
+    kivyenv.register_fonts()
+    from kivy.core.window import Window
+
+    from ..clock import TZ, FixedClock
+    from .app import KioskApp
+    from .driver import Driver
+    from .shell import Kiosk
+
+    tmp = Path(tempfile.mkdtemp(prefix="kiosk-shots-"))
+    clock = FixedClock(dt.datetime(2026, 11, 23, 10, 42, tzinfo=TZ))
+    kiosk = Kiosk(demo_config(tmp), clock=clock, simulator=True, sync=False)
+
+    def shot(name: str) -> None:
+        path = Window.screenshot(name=str(tmp / f"{name}.png"))
+        os.replace(path, out / f"{size}-{name}.png")
+
+    def script(d: Driver):
+        app = d.app
+        yield 3
+        shot("signin")
+        app.do({"cmd": "login", "operator": "ANNA"})
+        for pile, n in (("dodsbo", 2), ("sekretess", 3), ("faktura", 5), ("ovriga_streckkod", 2),
+                        ("leta_kund", 4), ("ovriga_brev", 2), ("inkomna_brev", 2), ("tillfalliga", 1)):
+            for _ in range(n):
+                app.do({"cmd": "sort", "pile": pile})
+        app.do({"cmd": "scan_phase"})
+        for code in ("735001000001", "735001000002"):
+            app.do({"cmd": "scan", "code": code})
+        app.do({"cmd": "next_pile"})
+        for code in ("735002000001", "735002000002", "735002000003"):
+            app.do({"cmd": "scan", "code": code})
+        app.do({"cmd": "next_pile"})
+        for code in ("735003000001", "735003000002", "735003000002"):
+            app.do({"cmd": "scan", "code": code})
+        app.go("home")
+        yield 3
+        shot("home")
+        app.go("sort")
+        yield 3
+        shot("sort")
+        app.go("scan")
+        app.do({"cmd": "scan", "code": "735003000002"})
+        yield 3
+        shot("scan")
+        for code in ("735003000003", "735003000004", "735003000005"):
+            app.do({"cmd": "scan", "code": code})
+        app.do({"cmd": "next_pile"})
+        app.do({"cmd": "scan", "code": "735004000001"})
+        app.do({"cmd": "next_pile"})
+        app.go("dodsbo")
+        page = app.pages["dodsbo"]
+        for k in "19121212-121":
+            page.press(k)
+        yield 3
+        shot("dodsbo")
+        app.go("sekretess")
+        app.do({"cmd": "cover_slip"})
+        yield lambda: app.preview_view is not None
+        yield 3
+        shot("preview")
+        app.preview_view.dismiss()
+        app.pages["sekretess"]._tick(0)
+        yield 3
+        shot("sekretess")
+        app.go("letakund")
+        for cmd in ({"letter": "A", "apartments": 1}, {"letter": "A"}, {"letter": "B"}, {"letter": "H"}):
+            app.do({"cmd": "leta_kund", **cmd})
+        yield 3
+        shot("letakund")
+        app.go("datecheck")
+        app.pages["datecheck"]._step(1)
+        yield 3
+        shot("datecheck")
+        app.go("incoming")
+        inc = app.pages["incoming"]
+        inc._set("kind", "bestridan")
+        inc._set("segment", "privat")
+        inc._register()
+        yield 3
+        shot("incoming")
+        app.go("other")
+        app.do({"cmd": "remark", "code": "poste_restante"})
+        yield 3
+        shot("other")
+        app.go("summary")
+        yield 3
+        shot("summary")
+
+    drivers = []
+
+    def ready(a):
+        drivers.append(Driver(a, script))
+        drivers[0].start()
+
+    KioskApp(kiosk, on_ready=ready).run()
+    if not drivers or drivers[0].error or not drivers[0].done:
+        print(drivers[0].error if drivers else "the app never became ready", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(child(sys.argv[1], Path(sys.argv[2])))

@@ -1,0 +1,231 @@
+"""Building blocks sized in millimetres of the physical screen, so a 9 mm target is 9 mm on the
+7" 800x480 display and on the 7" Touch Display 2 (720x1280 / 1280x720) alike."""
+
+from __future__ import annotations
+
+import math
+
+from kivy.clock import Clock
+from kivy.graphics import Color, Ellipse, Rectangle
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+
+from ..domain import SLOT_NAMES, SLOTS
+
+# Colours (r, g, b, a): dark background, high-contrast text, colour only as a second signal.
+BG = (0.11, 0.13, 0.16, 1)
+PANEL = (0.17, 0.20, 0.24, 1)
+TEXT = (1, 1, 1, 1)
+MUTED = (0.75, 0.79, 0.84, 1)
+BLUE = (0.11, 0.40, 0.80, 1)
+GREY = (0.29, 0.33, 0.39, 1)
+GREEN = (0.10, 0.52, 0.24, 1)
+AMBER = (0.80, 0.52, 0.05, 1)
+RED = (0.78, 0.16, 0.16, 1)
+LED_ON = (1.0, 0.85, 0.20, 1)
+LED_OFF = (0.25, 0.27, 0.30, 1)
+
+MIN_TARGET_MM = 9.0
+
+
+class Scale:
+    """Pixels per millimetre, from the window size and the panel diagonal (both supported
+    panels are 7")."""
+
+    ppm: float = 5.25
+    portrait: bool = False
+
+    @classmethod
+    def set(cls, width: int, height: int, diagonal_inch: float = 7.0) -> None:
+        cls.ppm = math.hypot(width, height) / (diagonal_inch * 25.4)
+        cls.portrait = height > width
+
+
+def mm(value: float) -> float:
+    return value * Scale.ppm
+
+
+def paint(widget: Widget, rgba) -> None:
+    """A flat background behind a layout."""
+    with widget.canvas.before:
+        color = Color(*rgba)
+        rect = Rectangle(pos=widget.pos, size=widget.size)
+    widget._bg = (color, rect)
+    widget.bind(pos=lambda w, v: setattr(rect, "pos", v), size=lambda w, v: setattr(rect, "size", v))
+
+
+def set_bg(widget: Widget, rgba) -> None:
+    widget._bg[0].rgba = rgba
+
+
+class Btn(Button):
+    """A large touch target with wrapped, centred text; fires on release (once per tap)."""
+
+    def __init__(self, text: str = "", on_tap=None, color=BLUE, font_mm: float = 4.0,
+                 min_mm: float = MIN_TARGET_MM, **kw):
+        kw.setdefault("markup", True)
+        kw.setdefault("halign", "center")
+        super().__init__(text=text, font_size=mm(font_mm), valign="middle",
+                         background_normal="", background_down="", background_color=color, **kw)
+        self.base_color = color
+        self.base_font = mm(font_mm)
+        self.min_px = mm(min_mm)
+        if self.size_hint_y is None and self.height < self.min_px:
+            self.height = self.min_px
+        if self.size_hint_x is None and self.width < self.min_px:
+            self.width = self.min_px
+        self._on_tap = on_tap
+        self.bind(size=self._fit)
+
+    def _fit(self, *_):
+        fit_text(self, self.base_font, 0.6, self.width - mm(2), self.height - mm(1))
+
+    def on_text(self, *_):
+        if self.width > 1 and hasattr(self, "base_font"):
+            self._fit()
+
+    def on_press(self):
+        self.background_color = tuple(c * 0.7 for c in self.base_color[:3]) + (1,)
+
+    def on_release(self):
+        self.background_color = self.base_color
+        if self._on_tap is not None and not self.disabled:
+            self._on_tap()
+
+    def set_color(self, color) -> None:
+        self.base_color = color
+        self.background_color = color
+
+    def on_disabled(self, inst, value):
+        self.background_disabled_normal = ""
+        self.disabled_color = (1, 1, 1, 0.45)
+        self.background_color = GREY if value else self.base_color
+
+
+class Txt(Label):
+    """Wrapped text. fixed=True: fills its box and shrinks its font until the text fits (never
+    below `min_ratio` of the base size), so nothing is cut off; otherwise its height follows the
+    text."""
+
+    def __init__(self, text: str = "", font_mm: float = 3.6, color=TEXT, halign: str = "left",
+                 valign: str = "middle", bold: bool = False, fixed: bool = False, min_ratio: float = 0.6, **kw):
+        kw.setdefault("markup", True)
+        super().__init__(text=text, font_size=mm(font_mm), color=color, halign=halign, valign=valign,
+                         bold=bold, **kw)
+        self.fixed = fixed
+        self.base_font = mm(font_mm)
+        self.min_ratio = min_ratio
+        if fixed:
+            self._fit_trigger = Clock.create_trigger(self._fit, -1)
+            self.bind(size=lambda *_: self._fit_trigger(), text=lambda *_: self._fit_trigger())
+        else:
+            self.size_hint_y = None
+            self.bind(width=lambda w, v: setattr(w, "text_size", (max(1, v), None)),
+                      texture_size=lambda w, v: setattr(w, "height", v[1]))
+
+    def _fit(self, *_):
+        pad_x = self.padding[0] + self.padding[2]
+        pad_y = self.padding[1] + self.padding[3]
+        fit_text(self, self.base_font, self.min_ratio, self.width - pad_x, self.height - pad_y)
+
+
+def fit_text(label: Label, base: float, min_ratio: float, width: float, height: float) -> None:
+    """Largest font size from `base` down to base*min_ratio at which the wrapped text fits."""
+    if width <= 1 or height <= 1:
+        return
+    label.text_size = (width, None)
+    size, floor = base, base * min_ratio
+    while True:
+        label.font_size = size
+        label.texture_update()
+        if label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1 or size <= floor:
+            break
+        size = max(floor, size * 0.9)
+    label.text_size = (width, height)
+
+
+def row(height_mm: float, *children, spacing_mm: float = 1.5, **kw) -> BoxLayout:
+    box = BoxLayout(orientation="horizontal", size_hint_y=None, height=mm(height_mm),
+                    spacing=mm(spacing_mm), **kw)
+    for c in children:
+        box.add_widget(c)
+    return box
+
+
+def column(*children, spacing_mm: float = 1.5, padding_mm: float = 0, **kw) -> BoxLayout:
+    box = BoxLayout(orientation="vertical", spacing=mm(spacing_mm), padding=mm(padding_mm), **kw)
+    for c in children:
+        box.add_widget(c)
+    return box
+
+
+# ---------------------------------------------------------------------------------------------
+# The on-screen shelf (simulator): every slot's LED, live, blinking as the real one does.
+# ---------------------------------------------------------------------------------------------
+
+SHORT_SLOT = {
+    "dodsbo": "Dödsbo", "sekretess": "Sekretess", "faktura": "Faktura", "ovriga_streckkod": "Övr. m kod",
+    "leta_kund": "Leta Kund", "ovriga_brev": "Övr. brev", "inkomna_brev": "Inkomna",
+    "tillfalliga": "Tillfälliga", "oversta_facket": "Översta f.", "sekretesslada": "Sekr.låda",
+    "skicka_om": "Skicka om",
+}
+BLINK_HZ = {"slow_blink": 1.0, "fast_blink": 4.0}
+
+
+class ShelfView(GridLayout):
+    """One cell per slot: a round LED and the slot's short name. `patterns` is read from the
+    devices' shelf on every frame tick, so what is shown is what the GPIO pins show."""
+
+    def __init__(self, read_pattern, **kw):
+        super().__init__(cols=6 if Scale.portrait else len(SLOTS), spacing=mm(0.6), padding=(mm(0.6), mm(0.4)),
+                         **kw)
+        paint(self, PANEL)
+        self.read_pattern = read_pattern
+        self.cells: dict[str, tuple[Color, Ellipse, Widget]] = {}
+        self.lit: dict[str, bool] = {}
+        self.patterns: dict[str, str] = {}
+        for slot in SLOTS:
+            cell = BoxLayout(orientation="vertical")
+            led = Widget(size_hint_y=0.45)
+            with led.canvas:
+                color = Color(*LED_OFF)
+                dot = Ellipse()
+            led.bind(pos=self._place, size=self._place)
+            cell.add_widget(led)
+            cell.add_widget(Txt(SHORT_SLOT.get(slot, slot), font_mm=1.9, color=MUTED, halign="center",
+                                fixed=True, size_hint_y=0.55, shorten=True, shorten_from="right"))
+            self.cells[slot] = (color, dot, led)
+            self.add_widget(cell)
+        self._t0 = Clock.get_boottime()
+        Clock.schedule_interval(self._tick, 1 / 16)
+
+    def _place(self, led, *_):
+        d = min(led.width, led.height) * 0.9
+        for color, dot, w in self.cells.values():
+            if w is led:
+                dot.pos = (led.center_x - d / 2, led.center_y - d / 2)
+                dot.size = (d, d)
+
+    def _tick(self, dt):
+        t = Clock.get_boottime() - self._t0
+        for slot, (color, dot, led) in self.cells.items():
+            try:
+                pattern = self.read_pattern(slot)
+            except Exception:
+                pattern = "off"
+            self.patterns[slot] = pattern
+            if pattern == "steady":
+                on = True
+            elif pattern in BLINK_HZ:
+                on = (t * BLINK_HZ[pattern] * 2) % 2 < 1
+            else:
+                on = False
+            self.lit[slot] = on
+            color.rgba = LED_ON if on else LED_OFF
+
+    @staticmethod
+    def names() -> dict[str, str]:
+        return dict(SLOT_NAMES)

@@ -1,0 +1,168 @@
+"""The touch UI: the real Kivy app in a real window on a private Xvfb, driven by real X input
+events (xdotool) through a whole day. Assertions are on the journal file, the controller's state
+and the shelf the devices show, not only on widgets."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kiosk.journal import Journal
+
+ROOT = Path(__file__).resolve().parent.parent
+DRIVER = ROOT / "tests" / "ui_day_driver.py"
+
+needs_x = pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xdotool") is None,
+                             reason="Xvfb and xdotool are needed (scripts/setup test installs them)")
+
+
+@pytest.fixture(scope="module")
+def xdisplay():
+    from kiosk.ui.xvfb import Xvfb
+
+    x = Xvfb(1280, 1280)
+    x.start()
+    yield x
+    x.stop()
+
+
+def child_env(x) -> dict:
+    env = x.env()
+    env["PYTHONPATH"] = str(ROOT)
+    env.pop("NOTIFY_SOCKET", None)
+    return env
+
+
+@needs_x
+@pytest.mark.parametrize("size", ["800x480", pytest.param("720x1280", marks=pytest.mark.slow)])
+def test_a_whole_day_by_touch(tmp_path, xdisplay, size):
+    out = tmp_path / "seen.json"
+    proc = subprocess.run([sys.executable, str(DRIVER), str(tmp_path / "data"), str(out), size],
+                          env=child_env(xdisplay), capture_output=True, text=True, timeout=240)
+    seen = json.loads(out.read_text()) if out.exists() else {}
+    assert proc.returncode == 0, (seen.get("error"), proc.stderr[-3000:])
+    assert seen["done"] and not seen["error"]
+
+    # The journal file, read on its own: every tap that changed the day is there, once.
+    db = tmp_path / "data" / "journal.db"
+    journal = Journal(db, "demo", "kiosk-1")
+    events = list(journal.events())
+    journal.close()
+    types = [e["type"] for e in events]
+    assert types[0] == "signed_in" and events[0]["data"]["operator"] == "ANNA"
+    assert types.count("sorted") == 12 and types.count("undone") == 1  # 12 taps, the last undone
+    assert types.count("scan_accepted") == 8
+    rejected = [e["data"]["reason"] for e in events if e["type"] == "scan_rejected"]
+    assert sorted(rejected) == ["duplicate", "invalid"]
+    assert types.count("pile_done") == 4 and types.count("scanning_done") == 1
+    for t in ("dodsbo_label_printed", "cover_slip_printed", "date_checked", "incoming_registered",
+              "temporary_counted", "remark_logged", "day_closed"):
+        assert types.count(t) == 1, t
+    assert types.count("leta_kund_counted") == 2
+    alerts = [e["data"]["kind"] for e in events if e["type"] == "alert_raised"]
+    assert sorted(alerts) == ["bestridan", "tillfalliga"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+    # The personnummer never reached the disk (journal and WAL) nor stayed on screen.
+    for f in (tmp_path / "data").rglob("*"):
+        if f.is_file():
+            raw = f.read_bytes()
+            assert b"121212" not in raw and b"1212-1212" not in raw, f
+    assert seen["dodsbo_digits_after"] == ""
+    assert not any("1212" in t for t in seen["texts_after_label"])
+    assert "Giltigt" in seen["validation"]
+
+    # The controller's day, as the summary row will report it.
+    summary = seen["summary"]
+    assert summary["phase"] == "closed" and summary["deadline_met"] is True
+    assert summary["counts"]["dodsbo"] == 2 and summary["counts"]["inkomna_brev"] == 1
+    assert summary["scanned"] == {"dodsbo": 2, "sekretess": 2, "faktura": 3, "ovriga_streckkod": 1}
+    assert summary["leta_kund"]["A"] == 1 and summary["leta_kund"]["apartments"] == 1
+    assert summary["decisions"][0]["decision"] == "kasta"
+    assert summary["cab"][0]["subject"] == "Inscannat brev: Bestridan"
+    assert summary["labels_printed"] == 1 and summary["cover_slips_printed"] == 1
+
+    # The shelf the devices show, and the on-screen shelf showing the same.
+    assert seen["shelf_after_sort"]["inkomna_brev"] == "steady"
+    assert seen["shelf_scan_dodsbo"]["dodsbo"] == "slow_blink"
+    assert seen["onscreen_scan_dodsbo"] == seen["shelf_scan_dodsbo"]
+    assert [s for s, p in seen["shelf_after_label"].items() if p != "off"] == ["oversta_facket"]
+    assert seen["shelf_after_date"]["sekretesslada"] == "steady"
+    assert all(p == "off" for p in seen["shelf_end"].values())
+    # ... and on the GPIO pins (gpiozero mock pins): steady LEDs are high, the rest low.
+    assert seen["pins_after_sort"]["inkomna_brev"] == 1
+    assert sum(seen["pins_after_sort"].values()) == 1
+    assert seen["pins_after_label"]["oversta_facket"] == 1 and sum(seen["pins_after_label"].values()) == 1
+    assert not any(seen["pins_end"].values())
+
+    # The printouts went through the devices' printer: ESC/POS on the (simulated) paper, the
+    # dödsbo label too - the paper is the one place the personnummer may go.
+    paper = (tmp_path / "paper" / "printer.bin").read_bytes()
+    assert b"\x1b@" in paper and b"19121212-1212" in paper
+    assert "FÖRSÄTTSBLAD".encode("cp858") in paper
+
+    # What the person saw.
+    assert "DUBBLETT" in seen["duplicate_feedback"] and "OGILTIG" in seen["invalid_feedback"]
+    assert "KASTA" in seen["decision_preview"]
+    assert "TL har larmats" in seen["case_text"]
+    assert "Upplysning.se" in seen["remark_note"]
+    assert seen["preview_kind"] == "cover_slip" and seen["summary_kind"] == "day_summary"
+
+
+def test_run_without_display_says_what_to_do(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    env["PYTHONPATH"] = str(ROOT)
+    cfg = tmp_path / "k.toml"
+    cfg.write_text(f'[kiosk]\ndata_dir = "{tmp_path}"\n[mqtt]\nenabled = false\n')
+    proc = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(cfg), "run"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3
+    assert "no display found" in proc.stderr and "--xvfb" in proc.stderr
+    assert not (tmp_path / "journal.db").exists()
+
+
+@needs_x
+def test_kiosk_run_notifies_systemd_and_feeds_the_watchdog(tmp_path, xdisplay):
+    """`kiosk run` as systemd starts it: READY=1 after the first screen, then WATCHDOG=1 pings
+    from the UI loop; SIGTERM stops it cleanly."""
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(1.0)
+    cfg = tmp_path / "k.toml"
+    cfg.write_text(f'[kiosk]\ndata_dir = "{tmp_path / "data"}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n')
+    env = child_env(xdisplay)
+    env.update(NOTIFY_SOCKET=str(sock_path), WATCHDOG_USEC="1000000")
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "--config", str(cfg), "run"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got: list[str] = []
+    try:
+        end = time.monotonic() + 60
+        def seen_both() -> bool:
+            text = "\n".join(got)
+            return "READY=1" in text and "WATCHDOG=1" in text[text.index("READY=1"):]
+
+        while time.monotonic() < end and not seen_both():
+            try:
+                got.append(sock.recv(4096).decode())
+            except socket.timeout:
+                assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert seen_both(), got
+    finally:
+        proc.terminate()
+        try:
+            rc = proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = None
+        sock.close()
+    assert rc == 0
+    assert (tmp_path / "data" / "journal.db").exists()

@@ -1,0 +1,239 @@
+"""Child process of tests/test_ui.py: the real kiosk app in a real window (on the Xvfb display in
+$DISPLAY), driven by real X input events (xdotool) through a whole day, sign-in to day summary.
+
+    python tests/ui_day_driver.py DATA_DIR OUT.json SIZE
+
+Writes OUT.json with what it saw (controller state, shelf, on-screen shelf, widget texts that
+must not hold a personnummer). Exit 0 when the script ran to the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PNR = "191212121212"  # a valid test personnummer (Skatteverket's example number)
+
+
+class OffsetClock:
+    """Wall time moving at real speed from a fixed local start (a Monday morning)."""
+
+    def __init__(self, start: dt.datetime):
+        self.start, self.t0 = start, time.monotonic()
+        self.synced = True
+
+    def now(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=time.monotonic() - self.t0)
+
+
+def main(data_dir: str, out_path: str, size: str) -> int:
+    from kiosk.ui import kivyenv
+
+    w, h = (int(v) for v in size.split("x"))
+    kivyenv.prepare(w, h)
+    kivyenv.register_fonts()
+    from kivy.uix.label import Label
+
+    from kiosk import routine
+    from kiosk.clock import TZ
+    from kiosk.config import parse
+    from kiosk.ui.app import KioskApp
+    from kiosk.ui.driver import Driver, find_button, tap, type_keys
+    from kiosk.ui.shell import Kiosk
+
+    paper = Path(data_dir).parent / "paper"
+    cfg = parse(f'[kiosk]\ndata_dir = "{data_dir}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n'
+                f'[gpio]\npin_factory = "mock"\n'
+                f'[printer]\nbackend = "file"\npath = "{paper}/printer.bin"\npreview_dir = "{paper}/previews"\n')
+    clock = OffsetClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ))
+    kiosk = Kiosk(cfg, clock=clock, simulator=True, sync=False)
+    seen: dict = {"checks": []}
+
+    def script(d: Driver):
+        app = d.app
+        ctl = app.controller
+        s = lambda: ctl.state  # noqa: E731
+
+        def press(text, exact=False):
+            tap(find_button(text, exact))
+
+        def shelf():
+            return {slot: kiosk.devices.shelf.pattern(slot) for slot in app.shelf.cells}
+
+        def pins():
+            """The mock GPIO pins' levels (gpiozero MockFactory)."""
+            sh = kiosk.devices.shelf
+            return {slot: sh.factory.pin(num).state for slot, num in sh.slot_pins.items()}
+
+        yield 3
+        # Sign in by tapping the signature.
+        press("ANNA")
+        yield lambda: ctl.operator == "ANNA" and app.sm.current == "home"
+
+        # Step 1: one tap per item.
+        press("1. Sortera")
+        yield lambda: app.sm.current == "sort"
+        plan = [("dodsbo", "Dödsbofakturor", 2), ("sekretess", "Sekretessfakturor", 2),
+                ("faktura", "Faktura/påminnelse", 3), ("ovriga_streckkod", "Övriga brev med streckkod", 1),
+                ("leta_kund", "Leta Kund-brev", 2), ("inkomna_brev", "Inkomna brev", 2)]
+        for pile, name, n in plan:
+            for i in range(n):
+                before = s().counts[pile]
+                press(name)
+                yield lambda p=pile, b=before: s().counts[p] == b + 1
+                yield 2  # a duplicated touch would show up as an extra count here
+                assert s().counts[pile] == before + 1, f"one tap gave {s().counts[pile] - before} items"
+        seen["shelf_after_sort"] = shelf()
+        seen["pins_after_sort"] = pins()
+        press("Ångra senaste")
+        yield lambda: s().counts["inkomna_brev"] == 1
+
+        # Step 2: scan in the fixed order; the keyboard is the scanner.
+        press("Klar – till skanning")
+        yield lambda: app.sm.current == "scan"
+        press("Starta skanningen")
+        yield lambda: s().phase == routine.SCANNING
+        yield 3
+        seen["shelf_scan_dodsbo"] = shelf()
+        seen["onscreen_scan_dodsbo"] = dict(app.shelf.patterns)
+        codes = {"dodsbo": ["7350010000011", "7350010000012"], "sekretess": ["7350020000011", "7350020000012"],
+                 "faktura": ["7350030000011", "7350030000012", "7350030000013"], "ovriga_streckkod": ["7350040000011"]}
+        for pile in routine.SCAN_ORDER:
+            for code in codes[pile]:
+                n = s().scanned[pile]
+                type_keys(code)
+                yield lambda p=pile, n=n: s().scanned[p] == n + 1
+            if pile == "sekretess":
+                rejected = len(s().rejected)
+                type_keys(codes["sekretess"][0])  # a duplicate
+                yield lambda r=rejected: len(s().rejected) == r + 1
+                seen["duplicate_feedback"] = app.pages["scan"].feedback.text
+                type_keys("12ab")  # too short: invalid
+                yield lambda r=rejected: len(s().rejected) == r + 2
+                seen["invalid_feedback"] = app.pages["scan"].feedback.text
+            index = s().scan_index
+            press("Klar – ")
+            yield lambda i=index: s().scan_index == i + 1 or s().phase == routine.SCANNED
+        yield lambda: s().phase == routine.SCANNED
+
+        # Step 3: the personnummer on the keypad, print, then the top compartment.
+        press("Hem", exact=True)
+        yield lambda: app.sm.current == "home"
+        press("3. Dödsbo")
+        yield lambda: app.sm.current == "dodsbo"
+        page = app.pages["dodsbo"]
+        for ch in PNR:
+            n = len(page.digits)
+            press(ch, exact=True)
+            yield lambda n=n: len(page.digits) == n + 1
+        yield 2
+        seen["validation"] = page.validation.text
+        press("Skriv ut etikett")
+        yield lambda: s().labels_printed == 1
+        yield lambda: app.preview_view is not None
+        yield 2
+        seen["shelf_after_label"] = shelf()
+        seen["pins_after_label"] = pins()
+        seen["dodsbo_digits_after"] = page.digits
+        seen["texts_after_label"] = [w.text for r in list(app.root_window.children) for w in r.walk()
+                                     if isinstance(w, Label)]
+        press("Stäng", exact=True)
+        yield lambda: app.preview_view is None
+
+        # Step 4: cover slip.
+        press("Hem", exact=True)
+        yield lambda: app.sm.current == "home"
+        press("4. Sekretess")
+        yield lambda: app.sm.current == "sekretess"
+        press("Skriv ut försättsblad")
+        yield lambda: s().cover_slips_printed == 1 and app.preview_view is not None
+        seen["preview_kind"] = app.preview_view.kind
+        press("Stäng", exact=True)
+        yield lambda: app.preview_view is None
+
+        # Step 5: Leta Kund.
+        press("Hem", exact=True)
+        yield lambda: app.sm.current == "home"
+        press("5. Leta Kund")
+        yield lambda: app.sm.current == "letakund"
+        press("A med lgh-nr")
+        yield lambda: s().leta_kund["A"] == 1 and s().leta_kund["apartments"] == 1
+        press("B · ")
+        yield lambda: s().leta_kund["B"] == 1
+
+        # Steps 6-7: a date within 3 days: discard.
+        press("Hem", exact=True)
+        yield lambda: app.sm.current == "home"
+        press("6–7. Datumkoll")
+        yield lambda: app.sm.current == "datecheck"
+        press("+1 dag")
+        yield 2
+        seen["decision_preview"] = app.pages["datecheck"].decision.text
+        press("Registrera beslutet")
+        yield lambda: len(s().decisions) == 1
+        yield 2
+        seen["shelf_after_date"] = shelf()
+
+        # Step 8: an invoice dispute alerts the TL.
+        press("Hem", exact=True)
+        yield lambda: app.sm.current == "home"
+        press("8. Inkomna brev")
+        yield lambda: app.sm.current == "incoming"
+        press("Bestridan av faktura")
+        yield 2
+        press("Privatkund")
+        yield 2
+        press("Registrera och visa ärendet")
+        yield lambda: len(s().cab) == 1
+        seen["case_text"] = app.pages["incoming"].case.text
+
+        # Steps 9-10.
+        press("Hem", exact=True)
+        yield lambda: app.sm.current == "home"
+        press("9–10. Övrigt")
+        yield lambda: app.sm.current == "other"
+        press("Priskompensation")
+        yield lambda: len(s().temporary) == 1
+        press("Poste Restante")
+        yield lambda: len(s().remarks) == 1
+        seen["remark_note"] = app.pages["other"].note.text
+
+        # Day summary: close the day (two taps to confirm).
+        press("Hem", exact=True)
+        yield lambda: app.sm.current == "home"
+        press("Dagens summering")
+        yield lambda: app.sm.current == "summary"
+        press("Avsluta dagen")
+        yield 2
+        assert s().phase != routine.CLOSED, "one tap must not close the day"
+        press("Tryck igen")
+        yield lambda: s().phase == routine.CLOSED and app.preview_view is not None
+        seen["summary_kind"] = app.preview_view.kind
+        seen["summary"] = ctl.summary()
+        seen["shelf_end"] = shelf()
+        seen["pins_end"] = pins()
+        press("Stäng", exact=True)
+        yield 2
+
+    drivers: list[Driver] = []
+
+    def ready(app):
+        drivers.append(Driver(app, script, timeout=20))
+        drivers[0].start()
+
+    KioskApp(kiosk, on_ready=ready).run()
+    driver = drivers[0] if drivers else None
+    seen["error"] = driver.error if driver else "app never ready"
+    seen["done"] = bool(driver and driver.done)
+    Path(out_path).write_text(json.dumps(seen, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    return 0 if seen["done"] and not seen["error"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:4]))

@@ -228,6 +228,23 @@ def _validate(d: dict) -> None:
     if m["tls"] and m["ca_file"] == "":
         raise ConfigError("mqtt.ca_file", "required when mqtt.tls is true")
 
+    # -- sync (kiosk/sync) --
+    if m["connect_timeout"] <= 0:
+        raise ConfigError("mqtt.connect_timeout", "must be more than 0")
+    if not 0 < m["backoff_min"] <= m["backoff_max"]:
+        raise ConfigError("mqtt.backoff_min", "need 0 < backoff_min <= backoff_max")
+    if m["client_id"] and not ID_RE.match(m["client_id"]):
+        raise ConfigError("mqtt.client_id", "use 1-64 letters, digits, - or _")
+    c = d["central"]
+    if c["shared_group"] and not ID_RE.match(c["shared_group"]):
+        raise ConfigError("central.shared_group", "use 1-64 letters, digits, - or _")
+    if not ID_RE.match(c["client_id"]):
+        raise ConfigError("central.client_id", "use 1-64 letters, digits, - or _")
+    if not 1 <= c["batch_size"] <= 10000:
+        raise ConfigError("central.batch_size", "must be 1..10000")
+    if c["session_expiry"] < 0:
+        raise ConfigError("central.session_expiry", "must be 0 or more seconds")
+
     if d["retention"]["purge_synced_after_days"] < 1:
         raise ConfigError("retention.purge_synced_after_days", "must be at least 1")
     if d["ui"]["size"] not in ("800x480", "1280x720", "720x1280"):

@@ -397,7 +397,6 @@ install_kiosk() {
 
     # The config: root-owned, readable by the kiosk user only (it holds the broker password).
     put_dir "$ETC" 0750 root:kiosk
-    save_options root:kiosk
     if [ -n "$ca_file" ]; then
         put_file "$ca_file" "$ETC/ca.crt" 0644
         args+=(--ca-file "$ETC/ca.crt")
@@ -423,6 +422,7 @@ install_kiosk() {
     fi
     put_file "$cfg" "$ETC/config.toml" 0640 root:kiosk
     rm -f "$cfg"
+    save_options root:kiosk
 
     # systemd: the kiosk unit, its drop-ins, the bounded wait for NTP, the hardware watchdog.
     put_file "$source_dir/systemd/returpost-kiosk.service" "$UNIT_DIR/returpost-kiosk.service" 0644

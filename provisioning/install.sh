@@ -423,6 +423,9 @@ install_kiosk() {
     put_file "$cfg" "$ETC/config.toml" 0640 root:kiosk
     rm -f "$cfg"
     save_options root:kiosk
+    # The state directory (systemd's StateDirectory= would make it at the first start; made here
+    # so `kiosk doctor` can check it before that). With --data-device it is the mount point.
+    put_dir "$KIOSK_DATA" 0750 kiosk:kiosk
 
     # systemd: the kiosk unit, its drop-ins, the bounded wait for NTP, the hardware watchdog.
     put_file "$source_dir/systemd/returpost-kiosk.service" "$UNIT_DIR/returpost-kiosk.service" 0644

@@ -106,6 +106,8 @@ def test_kiosk_install_writes_config_units_udev_and_boot(tmp_path, pw_file):
     assert stat.S_IMODE((root / "etc/returpost-kiosk").stat().st_mode) == 0o750
     p = plans(done)
     assert "chown root:kiosk /etc/returpost-kiosk/config.toml" in p
+    assert "chown kiosk:kiosk /var/lib/returpost-kiosk" in p
+    assert stat.S_IMODE((root / "var/lib/returpost-kiosk").stat().st_mode) == 0o750
     assert any(x.startswith("useradd --system") and x.endswith(" kiosk") for x in p)
     # only the groups this system has (gpio exists on Raspberry Pi OS, not on plain Debian)
     assert {x for x in p if x.startswith("usermod")} == {

@@ -28,8 +28,8 @@ import tomllib
 KIOSK_DATA = "/var/lib/returpost-kiosk"
 CENTRAL_DATA = "/var/lib/returpost-central"
 ETC = "/etc/returpost-kiosk"
-VIDPID = re.compile(r"^([0-9a-fA-F]{4}):([0-9a-fA-F]{4})$")
-BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+VIDPID = re.compile(r"([0-9a-fA-F]{4}):([0-9a-fA-F]{4})")
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 # Stable device names given by the installer's udev rules (firmware/udev/*.rules.in).
 SCANNER_LINK = "/dev/input/returpost-scanner"
@@ -44,7 +44,7 @@ class RenderError(ValueError):
 # -- a small TOML writer (tomllib reads, the standard library has no writer) --------------------
 
 def _key(k: str) -> str:
-    return k if BARE_KEY.match(k) else _string(k)
+    return k if BARE_KEY.fullmatch(k) else _string(k)
 
 
 def _string(s: str) -> str:
@@ -142,20 +142,20 @@ def _get(data: dict, dotted: str, default=None):
 def _device(spec: str, link: str) -> str:
     """--scanner/--badge: VID:PID means the udev rule's stable name; anything else is kept
     as the kiosk's own device spec (a name pattern or a /dev/input/by-id path)."""
-    return link if VIDPID.match(spec) else spec
+    return link if VIDPID.fullmatch(spec) else spec
 
 
 def _printer(data: dict, spec: str) -> None:
     kind, _, rest = spec.partition(":")
     if kind == "usb":
-        m = VIDPID.match(rest)
+        m = VIDPID.fullmatch(rest)
         if not m:
             raise RenderError(f"--printer {spec}: want usb:VID:PID, e.g. usb:0416:5011")
         _set(data, "printer.backend", "usb")
         _set(data, "printer.usb_vendor", int(m.group(1), 16))
         _set(data, "printer.usb_product", int(m.group(2), 16))
     elif kind == "serial-usb":
-        if not VIDPID.match(rest):
+        if not VIDPID.fullmatch(rest):
             raise RenderError(f"--printer {spec}: want serial-usb:VID:PID of the USB serial adapter")
         _set(data, "printer.backend", "serial")
         _set(data, "printer.serial_port", PRINTER_LINK)

@@ -100,6 +100,7 @@ fi
 
 changes=0
 changed_paths=()
+units_to_enable=()
 
 # -- primitives --------------------------------------------------------------------------------
 # run CMD...: act on the running system, or print the plan under --root.
@@ -157,6 +158,11 @@ put_dir() {
         chmod "$mode" "$target"
         changes=$((changes + 1))
         say "mode of $dir set to $mode"
+    fi
+    if [ -z "$root" ] && [ "$(stat -c %U:%G "$target")" != "$owner" ]; then
+        chown "$owner" "$target"
+        changes=$((changes + 1))
+        say "owner of $dir set to $owner"
     fi
 }
 
@@ -330,12 +336,18 @@ start_unit() {
     fi
 }
 
+# finish UNIT...: reload systemd when unit files changed, then enable the units (and those
+# queued in units_to_enable).
 finish() {
+    local unit
     if [ -n "$root" ]; then
         echo "plan: systemctl daemon-reload"
     elif was_changed /etc/systemd; then
         systemctl daemon-reload
     fi
+    for unit in "${units_to_enable[@]}" "$@"; do
+        enable_unit "$unit"
+    done
 }
 
 boot_dir() {
@@ -461,7 +473,7 @@ install_kiosk() {
             echo "[Install]"
             echo "WantedBy=local-fs.target"
         } | put_text "$UNIT_DIR/$mount_unit" 0644
-        enable_unit "$mount_unit"
+        units_to_enable+=("$mount_unit")
     fi
 
     # udev: stable names and access for the scanner, badge reader and printer.
@@ -503,9 +515,7 @@ install_kiosk() {
         say "no /boot/firmware/config.txt: not a Raspberry Pi, boot configuration left alone"
     fi
 
-    enable_unit systemd-time-wait-sync.service
-    enable_unit returpost-kiosk.service
-    finish
+    finish systemd-time-wait-sync.service returpost-kiosk.service
     if [ -z "$root" ] && was_changed /etc/udev; then
         udevadm control --reload
         udevadm trigger --subsystem-match=input --subsystem-match=usb --subsystem-match=tty
@@ -642,9 +652,7 @@ install_central() {
     rm -f "$cfg"
 
     put_file "$source_dir/systemd/returpost-central.service" "$UNIT_DIR/returpost-central.service" 0644
-    enable_unit mosquitto.service
-    enable_unit returpost-central.service
-    finish
+    finish mosquitto.service returpost-central.service
     if [ -z "$root" ] && { was_changed "$MOSQ" || was_changed /etc/mosquitto/mosquitto.conf; }; then
         systemctl restart mosquitto.service
         say "restarted mosquitto"

@@ -201,3 +201,11 @@ def test_schedule_uses_a_callback_kivy_keeps():
         assert f.period() == 0.25
     finally:
         ev.cancel()
+
+
+def test_bench_runs_and_prints_both_figures(capsys):
+    from kiosk import watchdog_bench
+
+    watchdog_bench.run(None, n=200)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and "baseline" in out[0] and "paced" in out[1]

@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     # -- deployment (kiosk/doctor.py) --
     d = sub.add_parser("doctor", help="check an installed kiosk end to end (Swedish; exit 1 on FEL)")
     d.add_argument("--json", action="store_true", help="the checks as JSON")
+    d.add_argument("--central", action="store_true", help="check the central host instead of a kiosk")
     d.add_argument("--min-free-mb", type=int, default=200, help="free disk space needed (MB)")
     d.set_defaults(func=_doctor)
     return p

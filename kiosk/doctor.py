@@ -57,6 +57,7 @@ class System:
     dev_root: Path = Path("/dev")
     mountinfo: Path = Path("/proc/self/mountinfo")
     model: Path = Path("/proc/device-tree/model")
+    broker_cert: Path = Path("/etc/mosquitto/returpost/certs/server.crt")
     run: Callable[..., subprocess.CompletedProcess] = subprocess.run
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)
     euid: Callable[[], int] = os.geteuid
@@ -261,23 +262,27 @@ def _why(exc: BaseException) -> str:
 
 # -- broker ---------------------------------------------------------------------------------------
 
-def check_broker(cfg, system: System) -> Check:
-    name = "Central (MQTT)"
+def check_broker(cfg, system: System, central: bool = False) -> Check:
+    """Connect and log in with the kiosk's credentials (or, central=True, with central's:
+    central.username/password, falling back to the mqtt ones as `kiosk central` does)."""
+    name = "Mäklaren (MQTT)" if central else "Central (MQTT)"
     m = cfg.mqtt
+    user = (cfg.central.username or m.username) if central else None
+    secret = (cfg.central.password or m.password) if central else None
     if not m.enabled:
         return info(name, "mqtt.enabled = false: ingen synk till central")
     from .sync import topics
     import paho.mqtt.client as mqtt
 
-    where = topics.describe(m)
+    where = topics.describe(m, username=user)
     if m.tls and m.ca_file and not cfg.data_path(m.ca_file).exists():
         return fel(name, f"CA-certifikatet {m.ca_file} saknas",
                    "Kopiera ca.crt från centralens paket och kör installationen igen.")
     client_id = f"returpost-doctor-{cfg.kiosk.site}-{cfg.kiosk.id}-{os.getpid()}"[:64]
     result: dict = {}
     try:
-        client = topics.make_client(m, client_id, m.protocol, base=Path(cfg.source).parent
-                                    if cfg.source != "<default>" else None)
+        client = topics.make_client(m, client_id, m.protocol, username=user, password=secret,
+                                    base=Path(cfg.source).parent if cfg.source != "<default>" else None)
     except (OSError, ssl.SSLError, ValueError) as exc:
         return fel(name, f"TLS-inställningen går inte att använda: {exc}",
                    "Kontrollera mqtt.ca_file (och cert_file/key_file) i inställningsfilen.")
@@ -319,6 +324,10 @@ def check_broker(cfg, system: System) -> Check:
                    "Porten svarar men inte som en MQTT-server: är porten rätt (8883 med TLS)?")
     if rc.is_failure:
         if rc.value in (4, 5, 134, 135):
+            if central:
+                return fel(name, f"{where}: inloggningen nekades ({rc})",
+                           "Centralens lösenord i config.toml stämmer inte med mäklarens: kör "
+                           "install.sh central igen (den skriver båda från users.txt).")
             return fel(name, f"{where}: inloggningen nekades ({rc})",
                        "Fel användarnamn eller lösenord: ta kioskens paket från centralen igen "
                        "(install.sh central --kiosk SITE/ID) och kör installationen med --bundle.")
@@ -499,6 +508,79 @@ def check_journal(cfg, system: System) -> tuple[Check, Check]:
     return journal_check, ok(pname, f"{count} väntar på att skickas (den äldsta {oldest})")
 
 
+# -- the central host ------------------------------------------------------------------------------
+
+def check_central_db(cfg, system: System) -> Check:
+    name = "Centrala databasen"
+    path = cfg.data_path(cfg.central.db)
+    folder = path.parent
+    if not folder.exists():
+        return fel(name, f"mappen {folder} finns inte",
+                   "Kör install.sh central, eller starta returpost-central en gång (systemd skapar den).")
+    target = path if path.exists() else folder
+    if target.stat().st_uid != system.euid():
+        return fel(name, f"{target} tillhör en annan användare än den som kör doctor",
+                   "Kör doctor som tjänstens användare: sudo -u returpost ... doctor --central")
+    if not path.exists():
+        if not os.access(folder, os.W_OK):
+            return fel(name, f"{folder} går inte att skriva", "Ge tjänstens användare skrivrätt.")
+        return ok(name, f"ingen databas än; {folder} går att skriva")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=5, isolation_level=None)
+        try:
+            quick = conn.execute("pragma quick_check").fetchone()[0]
+            if quick != "ok":
+                return fel(name, f"{path} är skadad ({quick})", "Stoppa returpost-central och kontakta support.")
+            conn.execute("begin immediate")
+            conn.execute("rollback")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return fel(name, f"{path} går inte att skriva ({exc})",
+                   "Är disken full? Kör doctor som tjänstens användare.")
+    return ok(name, f"{path} går att skriva")
+
+
+CERT_WARN_DAYS = 30
+
+
+def check_broker_cert(system: System) -> Check:
+    name = "Mäklarens certifikat"
+    cert = system.broker_cert
+    if not cert.exists():
+        return info(name, f"{cert} finns inte här (inte mäklarens dator?)")
+    try:
+        out = system.run(["openssl", "x509", "-noout", "-enddate", "-in", str(cert)],
+                         capture_output=True, text=True, timeout=10)
+        end = dt.datetime.strptime(out.stdout.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z")
+    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+        return fel(name, f"{cert} går inte att läsa", "Kontrollera filen (openssl x509 -in ... -text).")
+    left = end.replace(tzinfo=dt.timezone.utc) - system.now()
+    fix = ("Förnya serverns certifikat (flytta bort /etc/returpost-kiosk/central/ca/server.* och "
+           "kör install.sh central igen; kioskerna behåller samma ca.crt), eller lägg in "
+           "organisationens nya med --tls-dir.")
+    if left.total_seconds() <= 0:
+        return fel(name, f"gick ut {end:%Y-%m-%d}: inga kiosker kan ansluta", fix)
+    if left < dt.timedelta(days=CERT_WARN_DAYS):
+        return fel(name, f"går ut {end:%Y-%m-%d} (om {left.days} dagar)", fix)
+    return ok(name, f"giltigt till {end:%Y-%m-%d}")
+
+
+def run_central_checks(cfg, system: System | None = None, min_free_mb: int = MIN_FREE_MB) -> list[Check]:
+    system = system or System()
+    checks = [ok("Inställningar", f"{cfg.source} är giltig")]
+    for step in (lambda: check_broker(cfg, system, central=True),
+                 lambda: check_broker_cert(system),
+                 lambda: check_central_db(cfg, system),
+                 lambda: check_disk(cfg.data_path(cfg.central.db).parent, min_free_mb)):
+        try:
+            checks.append(step())
+        except Exception as exc:
+            checks.append(fel("Kontroll", f"kontrollen misslyckades: {type(exc).__name__}: {exc}",
+                              "Kontakta support med den här raden."))
+    return checks
+
+
 # -- all of it --------------------------------------------------------------------------------------
 
 def run_checks(cfg, system: System | None = None, min_free_mb: int = MIN_FREE_MB) -> list[Check]:
@@ -560,9 +642,14 @@ def main(args, system: System | None = None) -> int:
         else:
             print(format_checks([check]))
         return 2
-    checks = run_checks(cfg, system, min_free_mb=getattr(args, "min_free_mb", MIN_FREE_MB))
+    central = getattr(args, "central", False)
+    runner = run_central_checks if central else run_checks
+    checks = runner(cfg, system, min_free_mb=getattr(args, "min_free_mb", MIN_FREE_MB))
     if getattr(args, "json", False):
         print(json.dumps([asdict(c) for c in checks], ensure_ascii=False, indent=1))
+    elif central:
+        print(f"Kontroll av centralen ({cfg.source})\n")
+        print(format_checks(checks))
     else:
         print(f"Kioskkontroll för {cfg.kiosk.site}/{cfg.kiosk.id} ({cfg.source})\n")
         print(format_checks(checks))

@@ -394,3 +394,54 @@ def test_a_check_that_breaks_is_reported_not_raised(tmp_path, monkeypatch):
     broken = [c for c in checks if "ZeroDivisionError" in c.detail]
     assert len(broken) == 1 and broken[0].status == "FEL"
     assert status_of(checks, "Central (MQTT)").status == "INFO"
+
+
+# -- the central host -------------------------------------------------------------------------------
+
+def central_config(broker, tmp_path, **central):
+    """The central config the installer wrote, pointed at this broker's loopback port."""
+    text = (broker.root / "etc/returpost-kiosk/config.toml").read_text()
+    text = text.replace("port = 1883", f"port = {broker.plain_port}")
+    text = text.replace('"/var/lib/returpost-central', f'"{tmp_path}/central')
+    for key, value in central.items():
+        text = re.sub(rf"^{key} = .*$", f"{key} = {json.dumps(value)}", text, flags=re.M)
+    return write_cfg(tmp_path / "central.toml", text)
+
+
+def test_central_doctor_against_the_installed_broker(broker, tmp_path):
+    cfg = central_config(broker, tmp_path)
+    system = doctor.System(broker_cert=broker.root / "etc/mosquitto/returpost/certs/server.crt")
+    (tmp_path / "central").mkdir()
+    checks = {c.name: c for c in doctor.run_central_checks(cfg, system, min_free_mb=1)}
+    assert checks["Mäklaren (MQTT)"].status == "OK", checks["Mäklaren (MQTT)"]
+    assert "mqtt://central@127.0.0.1" in checks["Mäklaren (MQTT)"].detail
+    assert checks["Mäklarens certifikat"].status == "OK"          # 825 days from the installer
+    assert checks["Centrala databasen"].status == "OK"
+    assert not list((tmp_path / "central").iterdir())             # the doctor made no files
+
+    bad = central_config(broker, tmp_path, password="wrong")
+    c = doctor.check_broker(bad, system, central=True)
+    assert c.status == "FEL" and "install.sh central" in c.fix
+
+
+def test_broker_certificate_about_to_expire(tmp_path):
+    key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "5",
+                    "-subj", "/CN=x", "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
+    c = doctor.check_broker_cert(doctor.System(broker_cert=crt))
+    assert c.status == "FEL" and ("om 4 dagar" in c.detail or "om 5 dagar" in c.detail), c
+    later = doctor.System(broker_cert=crt, now=lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=9))
+    assert "gick ut" in doctor.check_broker_cert(later).detail
+    assert doctor.check_broker_cert(doctor.System(broker_cert=tmp_path / "none")).status == "INFO"
+
+
+def test_central_db_checks(tmp_path):
+    cfg = write_cfg(tmp_path / "c.toml", f'[central]\ndb = "{tmp_path}/central/central.db"\n')
+    assert doctor.check_central_db(cfg, doctor.System()).status == "FEL"     # no folder
+    (tmp_path / "central").mkdir()
+    assert doctor.check_central_db(cfg, doctor.System()).status == "OK"
+    import sqlite3
+    sqlite3.connect(tmp_path / "central/central.db").execute("create table t(x)").connection.close()
+    assert doctor.check_central_db(cfg, doctor.System()).status == "OK"
+    other = doctor.System(euid=lambda: os.geteuid() + 1)
+    assert doctor.check_central_db(cfg, other).status == "FEL"

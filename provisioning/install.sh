@@ -650,6 +650,7 @@ install_central() {
     fi
     put_file "$cfg" "$ETC/config.toml" 0640 root:returpost
     rm -f "$cfg"
+    put_dir /var/lib/returpost-central 0750 returpost:returpost
 
     put_file "$source_dir/systemd/returpost-central.service" "$UNIT_DIR/returpost-central.service" 0644
     finish mosquitto.service returpost-central.service

@@ -277,6 +277,9 @@ source_files() {
 # The project's files into /opt/returpost-kiosk/src, then a venv with the project installed.
 install_project() {
     local extras=$1 digest stamp="$root$APP/.source-digest" src="$root$APP/src"
+    if [ "$source_dir" = "$(cd "$src" 2>/dev/null && pwd)" ]; then
+        die "run the installer from your clone of the repository, not from $APP/src"
+    fi
     digest=$( { source_files | (cd "$source_dir" && xargs -0 sha256sum); echo "extras=$extras"; } \
         | sha256sum | cut -c1-32)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ] || [ ! -d "$src" ]; then
@@ -516,6 +519,15 @@ install_kiosk() {
     fi
 
     finish systemd-time-wait-sync.service returpost-kiosk.service
+    # Nothing else draws on the display: no login prompt on tty1 (SSH and the serial console
+    # stay). The kiosk unit also has Conflicts=getty@tty1.service.
+    if [ -n "$root" ]; then
+        echo "plan: systemctl disable getty@tty1.service"
+    elif systemctl is-enabled --quiet getty@tty1.service 2>/dev/null; then
+        systemctl disable --quiet getty@tty1.service
+        changes=$((changes + 1))
+        say "disabled the login prompt on tty1 (the kiosk owns the display)"
+    fi
     if [ -z "$root" ] && was_changed /etc/udev; then
         udevadm control --reload
         udevadm trigger --subsystem-match=input --subsystem-match=usb --subsystem-match=tty

@@ -96,14 +96,15 @@ class CentralStore:
         status, alert, dead. Raises only sqlite3.Error (then nothing of the batch is kept)."""
         now = received_at or _now()
         counts: collections.Counter = collections.Counter()
-        touched: dict[tuple[str, str], list] = {}
-        gaps: list[str] = []
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
+                events: list[tuple[dict, str, bytes]] = []
                 for topic, payload in messages:
                     try:
-                        self._one(topic, payload, now, counts, touched, gaps)
+                        ev = self._one(topic, payload, now, counts)
+                        if ev is not None:
+                            events.append((ev, topic, payload))
                     except Invalid as exc:
                         self._dead(topic, payload, str(exc), now)
                         counts["dead"] += 1
@@ -113,12 +114,7 @@ class CentralStore:
                         log.exception("central: unexpected error on a message; dead-lettered")
                         self._dead(topic, payload, f"internal error: {type(exc).__name__}: {exc}"[:500], now)
                         counts["dead"] += 1
-                for (site, kiosk), (n, top, last) in touched.items():
-                    self.conn.execute(
-                        "insert into kiosks(site, kiosk, max_seq, events, last_event_at) values (?,?,?,?,?) "
-                        "on conflict(site, kiosk) do update set max_seq = max(max_seq, excluded.max_seq), "
-                        "events = events + excluded.events, last_event_at = excluded.last_event_at",
-                        [site, kiosk, top, n, last])
+                gaps = self._store_events(events, now, counts) if events else []
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
@@ -129,7 +125,69 @@ class CentralStore:
             log.warning("central: %s", text)
         return counts
 
-    def _one(self, topic, payload, now, counts, touched, gaps) -> None:
+    def _existing(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            found.update(r[0] for r in self.conn.execute(
+                f"select id from events where id in ({','.join('?' * len(part))})", part))
+        return found
+
+    def _store_events(self, events: list[tuple[dict, str, bytes]], now: str, counts) -> list[str]:
+        """Insert the valid events of a batch: duplicates by id are counted and dropped; a used
+        (site, kiosk, seq) under another id is dead-lettered. One executemany for the rest."""
+        existing = self._existing([ev["id"] for ev, _, _ in events])
+        fresh, seen = [], set()
+        for item in events:
+            eid = item[0]["id"]
+            if eid in existing or eid in seen:
+                counts["duplicate"] += 1
+                continue
+            seen.add(eid)
+            fresh.append(item)
+        if not fresh:
+            return []
+        cur = self.conn.executemany(
+            "insert or ignore into events(id, site, kiosk, seq, ts, day, type, operator, payload, "
+            "topic, received_at) values (?,?,?,?,?,?,?,?,?,?,?)",
+            [(ev["id"], ev["site"], ev["kiosk"], ev["seq"], ev["ts"], ev["day"], ev["type"], ev["operator"],
+              bytes(payload).decode("utf-8"), topic, now) for ev, topic, payload in fresh])
+        if cur.rowcount != len(fresh):  # some seq was already used by another id
+            stored = self._existing([ev["id"] for ev, _, _ in fresh])
+            kept = []
+            for ev, topic, payload in fresh:
+                if ev["id"] in stored:
+                    kept.append((ev, topic, payload))
+                else:
+                    self._dead(topic, payload, f"seq {ev['seq']} of {ev['site']}/{ev['kiosk']} is already "
+                               "stored under another id", now)
+                    counts["dead"] += 1
+            fresh = kept
+        counts["stored"] += len(fresh)
+        gaps: list[str] = []
+        touched: dict[tuple[str, str], list] = {}
+        for ev, _, _ in sorted(fresh, key=lambda item: item[0]["seq"]):
+            key = (ev["site"], ev["kiosk"])
+            seq = ev["seq"]
+            top = self.max_seq.get(key, 0)
+            if seq > top + 1:
+                gaps.append(f"gap: {key[0]}/{key[1]} seq {top + 1}..{seq - 1} not (yet) received")
+            if seq > top:
+                self.max_seq[key] = seq
+            entry = touched.setdefault(key, [0, 0])
+            entry[0] += 1
+            entry[1] = max(entry[1], seq)
+        for (site, kiosk), (n, top) in touched.items():
+            self.conn.execute(
+                "insert into kiosks(site, kiosk, max_seq, events, last_event_at) values (?,?,?,?,?) "
+                "on conflict(site, kiosk) do update set max_seq = max(max_seq, excluded.max_seq), "
+                "events = events + excluded.events, last_event_at = excluded.last_event_at",
+                [site, kiosk, top, n, now])
+        return gaps
+
+    def _one(self, topic, payload, now, counts) -> dict | None:
+        """Check one message; a valid event is returned for the batch insert, a status or an
+        alert is stored here. Raises Invalid for anything else."""
         if not isinstance(topic, str):
             raise Invalid("topic is not UTF-8")
         parsed = topics.parse_topic(topic)
@@ -140,29 +198,8 @@ class CentralStore:
             raise Invalid("bad site or kiosk in the topic")
         doc = parse_json(payload)
         if kind == "events":
-            ev = check_event(doc, site, kiosk)
-            cur = self.conn.execute(
-                "insert or ignore into events(id, site, kiosk, seq, ts, day, type, operator, payload, "
-                "topic, received_at) values (?,?,?,?,?,?,?,?,?,?,?)",
-                [ev["id"], site, kiosk, ev["seq"], ev["ts"], ev["day"], ev["type"], ev["operator"],
-                 bytes(payload).decode("utf-8"), topic, now])
-            if cur.rowcount == 0:
-                if self.conn.execute("select 1 from events where id = ?", [ev["id"]]).fetchone():
-                    counts["duplicate"] += 1
-                    return
-                raise Invalid(f"seq {ev['seq']} of {site}/{kiosk} is already stored under another id")
-            counts["stored"] += 1
-            key = (site, kiosk)
-            seq = ev["seq"]
-            top = self.max_seq.get(key, 0)
-            if seq > top + 1:
-                gaps.append(f"gap: {site}/{kiosk} seq {top + 1}..{seq - 1} not (yet) received")
-            if seq > top:
-                self.max_seq[key] = seq
-            entry = touched.setdefault(key, [0, 0, now])
-            entry[0] += 1
-            entry[1] = max(entry[1], seq)
-        elif kind == "status":
+            return check_event(doc, site, kiosk)
+        if kind == "status":
             st = check_status(doc, site, kiosk)
             self.conn.execute(
                 "insert into kiosks(site, kiosk, online, status_pending, status_last_seq, status, status_at) "
@@ -172,19 +209,21 @@ class CentralStore:
                 [site, kiosk, int(st["online"]), st["pending"], st["last_seq"],
                  json.dumps(st, ensure_ascii=False), now])
             counts["status"] += 1
+            return None
+        al = check_alert(doc, site, kiosk)
+        seq = al.get("seq")
+        cur = self.conn.execute(
+            "insert or ignore into alerts(id, site, kiosk, kind, text, ts, seq, payload, received_at) "
+            "values (?,?,?,?,?,?,?,?,?)",
+            [al["id"], site, kiosk, al["kind"], al["text"], str(al.get("ts", ""))[:40],
+             seq if isinstance(seq, int) and not isinstance(seq, bool) and abs(seq) < 2**63 else None,
+             json.dumps(al, ensure_ascii=False), now])
+        if cur.rowcount:
+            log.warning("central: TL alert from %s/%s: %s: %s", site, kiosk, al["kind"], al["text"][:200])
+            counts["alert"] += 1
         else:
-            al = check_alert(doc, site, kiosk)
-            cur = self.conn.execute(
-                "insert or ignore into alerts(id, site, kiosk, kind, text, ts, seq, payload, received_at) "
-                "values (?,?,?,?,?,?,?,?,?)",
-                [al["id"], site, kiosk, al["kind"], al["text"], str(al.get("ts", ""))[:40],
-                 al["seq"] if isinstance(al.get("seq"), int) and not isinstance(al.get("seq"), bool) else None,
-                 json.dumps(al, ensure_ascii=False), now])
-            if cur.rowcount:
-                log.warning("central: TL alert from %s/%s: %s: %s", site, kiosk, al["kind"], al["text"][:200])
-                counts["alert"] += 1
-            else:
-                counts["duplicate_alert"] += 1
+            counts["duplicate_alert"] += 1
+        return None
 
     def _dead(self, topic, payload, reason: str, now: str) -> None:
         raw = bytes(payload) if isinstance(payload, (bytes, bytearray)) else repr(payload).encode()

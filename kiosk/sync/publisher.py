@@ -50,6 +50,14 @@ PURGE_EVERY = 3600.0  # seconds between purges
 UNSUPPORTED_PROTOCOL = (1, 132)  # CONNACK codes: v3.1.1 "unacceptable protocol", v5 0x84
 
 
+def _unsent_raw(journal: Journal, limit: int, after_seq: int) -> list[tuple[int, str, str]]:
+    """`Journal.unsent` without the JSON round trip: (seq, type, payload text) in seq order.
+    The payload is published byte for byte as the journal committed it."""
+    return journal.db.execute(
+        "select seq, type, payload from events where sent_at is null and seq > ? order by seq limit ?",
+        [after_seq, limit]).fetchall()
+
+
 def _dumps(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -326,7 +334,7 @@ class Publisher:
             self._inflight[info.mid] = alert
         while len(self._inflight) < window and self._connected:
             if not self._buffer:
-                self._buffer.extend(self.journal.unsent(READ_BATCH, after_seq=self._cursor))
+                self._buffer.extend(_unsent_raw(self.journal, READ_BATCH, self._cursor))
                 if not self._buffer:
                     break
             event = self._buffer.popleft()
@@ -351,15 +359,16 @@ class Publisher:
         if time.monotonic() - self._last_purge > PURGE_EVERY:
             self._purge()
 
-    def _publish_event(self, client, event: dict) -> bool:
-        seq = int(event["seq"])
+    def _publish_event(self, client, item: tuple[int, str, str]) -> bool:
+        seq, kind, payload = item
         entry = [seq, 1]
-        info = client.publish(self.t_events, _dumps(event), qos=1)
+        info = client.publish(self.t_events, payload.encode("utf-8"), qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            self._buffer.appendleft(event)
+            self._buffer.appendleft(item)
             return False
         self._inflight[info.mid] = seq
-        if event.get("type") == "alert_raised":
+        if kind == "alert_raised":
+            event = json.loads(payload)
             data = event.get("data") or {}
             alert = {"v": 1, "id": event["id"], "site": event["site"], "kiosk": event["kiosk"],
                      "seq": seq, "ts": event["ts"], "day": event["day"], "kind": data.get("kind"),

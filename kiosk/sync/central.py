@@ -44,6 +44,8 @@ from .validate import ID_RE, Invalid, check_alert, check_event, check_status, pa
 log = logging.getLogger(__name__)
 
 DEAD_PAYLOAD_LIMIT = 64 * 1024
+FILL_WAIT = 0.005  # seconds to wait for more messages before committing a batch
+MAX_BATCH_AGE = 0.05  # seconds the oldest message of a batch may wait for its commit
 
 
 def _now() -> str:
@@ -407,10 +409,19 @@ class Central:
         self.connected, self.last_error = True, None
         try:
             while not self._stop.is_set() and state["connected"]:
-                rc = client.loop(0.0 if self._pending else 0.5)
+                before = len(self._pending)
+                rc = client.loop(FILL_WAIT if self._pending else 0.5)
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     break
-                if self._pending and (len(self._pending) >= self.batch_size or not self._more(client)):
+                if not self._pending:
+                    continue
+                if before == 0:
+                    first = time.monotonic()
+                # One commit (one fsync) per batch: flush when full, when the line has gone
+                # quiet, or when the oldest message has waited long enough.
+                quiet = len(self._pending) == before and not self._more(client)
+                if (len(self._pending) >= self.batch_size or quiet
+                        or time.monotonic() - first >= MAX_BATCH_AGE):
                     if not self._flush(client):
                         break
         finally:

@@ -58,7 +58,20 @@ class CentralStore:
         self.db = connect(self.path)
         self.conn = self.db.conn
         self._lock = threading.Lock()
-        self._ensure_schema()
+        for attempt in range(50):  # several central processes may start on one new file
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._ensure_schema()
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.1)
         self.max_seq: dict[tuple[str, str], int] = {
             (r[0], r[1]): r[2] for r in self.conn.execute("select site, kiosk, max_seq from kiosks")
         }
@@ -347,6 +360,7 @@ class Central:
     def _session(self, where: str) -> bool:
         """One connection, until it drops or we stop. True if it got connected at all."""
         m = self.config.mqtt
+        trying_fallback = self._protocol == "v311" and m.protocol == "v5"
         try:
             client = topics.make_client(m, self.client_id, self._protocol, username=self.username,
                                         password=self.password, base=self.config.data_path("."),
@@ -393,16 +407,27 @@ class Central:
                 client.connect(m.host, m.port, keepalive=m.keepalive)
         except Exception as exc:
             self._error(f"cannot connect to {where}: {exc}")
+            if trying_fallback:
+                self._protocol = "v5"
             return False
         self._client = client
         deadline = time.monotonic() + float(m.connect_timeout)
         while not state["connected"] and state["failed"] is None and not self._stop.is_set():
-            if time.monotonic() > deadline or client.loop(0.05) != mqtt.MQTT_ERR_SUCCESS:
+            try:
+                rc = client.loop(0.05)
+            except Exception as exc:
+                rc = mqtt.MQTT_ERR_PROTOCOL
+                state["failed"] = f"protocol error: {exc}"
+            if time.monotonic() > deadline or rc != mqtt.MQTT_ERR_SUCCESS:
                 state["failed"] = state["failed"] or "no CONNACK"
+                if self._protocol == "v5" and self.config.mqtt.protocol == "v5" and rc != mqtt.MQTT_ERR_SUCCESS:
+                    self._protocol = "v311"  # an old broker may just hang up on a v5 CONNECT
                 break
         if not state["connected"]:
             self._error(f"cannot connect to {where}: {state['failed'] or 'stopped'}")
             self._close(client)
+            if trying_fallback:
+                self._protocol = "v5"
             return False
         log.info("central: connected to %s (%s), subscribed to %s", where, self._protocol,
                  ", ".join(self._subscriptions()))
@@ -410,7 +435,11 @@ class Central:
         try:
             while not self._stop.is_set() and state["connected"]:
                 before = len(self._pending)
-                rc = client.loop(FILL_WAIT if self._pending else 0.5)
+                try:
+                    rc = client.loop(FILL_WAIT if self._pending else 0.5)
+                except Exception as exc:  # a protocol violation: drop the connection, reconnect
+                    self._error(f"protocol error from the broker: {exc}")
+                    break
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     break
                 if not self._pending:

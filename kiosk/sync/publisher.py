@@ -209,6 +209,8 @@ class Publisher:
     def _connect_once(self) -> None:
         m = self.mqtt
         self._conn_failed = None
+        # A v3.1.1 attempt after a v5 refusal; if it fails too, the next attempt is v5 again.
+        trying_fallback = self._protocol == "v311" and m.protocol == "v5"
         try:
             client = topics.make_client(m, self.client_id, self._protocol, base=self._base)
         except Exception as exc:  # bad CA file path and the like
@@ -230,13 +232,15 @@ class Publisher:
         except Exception as exc:
             self._error(f"cannot connect to {where}: {exc}")
             self._drop_client()
+            if trying_fallback:
+                self._protocol = "v5"
             return
         deadline = time.monotonic() + float(m.connect_timeout)
         while not self._connected and self._conn_failed is None and not self._stop.is_set():
             if time.monotonic() > deadline:
                 self._conn_failed = "no CONNACK in time"
                 break
-            rc = client.loop(0.05)
+            rc = self._loop(client, 0.05)
             if rc != mqtt.MQTT_ERR_SUCCESS and not self._connected:
                 self._conn_failed = self._conn_failed or f"connection lost during connect ({mqtt.error_string(rc)})"
                 if self._protocol == "v5" and self.mqtt.protocol == "v5":
@@ -245,13 +249,26 @@ class Publisher:
         if not self._connected:
             self._error(f"cannot connect to {where}: {self._conn_failed or 'stopped'}")
             self._drop_client()
+            if trying_fallback:
+                self._protocol = "v5"
             return
         self._failures = 0
         self._reset_stream()
-        self._set(online=True, last_error=None, connected_at=utc_iso(self.clock.now()),
-                  protocol=self._protocol)
+        with self._lock:  # a refusal stays visible until something is acknowledged again
+            self._snap.update(online=True, connected_at=utc_iso(self.clock.now()), protocol=self._protocol)
+            if not self._refusals:
+                self._snap["last_error"] = None
         log.info("sync: connected to %s (%s)", where, self._protocol)
         self._publish_status(force=True)
+
+    def _loop(self, client, timeout: float):
+        """client.loop() that turns a broker's protocol violation into a lost connection."""
+        try:
+            return client.loop(timeout)
+        except Exception as exc:
+            self._conn_failed = self._conn_failed or f"protocol error: {exc}"
+            self._error(f"protocol error from the broker: {exc}")
+            return mqtt.MQTT_ERR_PROTOCOL
 
     def _fallback(self, why: str) -> None:
         log.info("sync: %s; trying MQTT v3.1.1 next", why)
@@ -305,7 +322,9 @@ class Publisher:
                 self._entries.pop(seq, None)
                 self.ack_upto = seq
                 self._to_mark.append(seq)
-                self._refusals = 0
+                if self._refusals:
+                    self._refusals = 0
+                    self._set(last_error=None)
 
     def _drop_client(self) -> None:
         client, self.client = self.client, None
@@ -341,7 +360,7 @@ class Publisher:
             if not self._publish_event(client, event):
                 break
         busy = bool(self._inflight)
-        rc = client.loop(0.01 if busy else 0.2)
+        rc = self._loop(client, 0.01 if busy else 0.2)
         if rc != mqtt.MQTT_ERR_SUCCESS or not self._connected:
             if self._connected or rc != mqtt.MQTT_ERR_SUCCESS:
                 self._error(f"connection lost ({mqtt.error_string(rc)})")

@@ -106,6 +106,7 @@ class Publisher:
         if self._thread and self._thread.is_alive():
             return
         self._stop.clear()
+        self._drained.clear()
         self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
         self._thread.start()
 
@@ -160,14 +161,21 @@ class Publisher:
             self._purge()
             self._refresh_pending()
             while not self._stop.is_set():
-                if not self._connected:
-                    self._flush_marks(force=True)
-                    self._refresh_pending()
-                    self._connect_once()
-                    if not self._connected and not self._stop.is_set():
-                        self._wait_backoff()
-                    continue
-                self._pump()
+                try:
+                    if not self._connected:
+                        self._flush_marks(force=True)
+                        self._refresh_pending()
+                        self._connect_once()
+                        if not self._connected and not self._stop.is_set():
+                            self._wait_backoff()
+                        continue
+                    self._pump()
+                except Exception as exc:  # a bug or a broken journal: never stop syncing for good
+                    log.exception("sync: unexpected error; reconnecting")
+                    self._error(f"unexpected error: {type(exc).__name__}: {exc}")
+                    self._drop_client()
+                    self._reset_stream()
+                    self._wait_backoff()
             self._shutdown()
         except Exception as exc:  # never take the kiosk down; say what happened
             log.exception("sync: publisher stopped by an unexpected error")
@@ -199,7 +207,13 @@ class Publisher:
             self._failures += 1
             failures = self._failures
         base = min(self.mqtt.backoff_max, self.mqtt.backoff_min * 2 ** min(failures - 1, 30))
-        self._stop.wait(self._rand.uniform(base / 2, base))
+        until = time.monotonic() + self._rand.uniform(base / 2, base)
+        while not self._stop.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            self._stop.wait(min(left, 1.0))
+            self._refresh_pending()  # the UI sees the queue grow while offline
 
     def _status_payload(self, online: bool) -> bytes:
         return _dumps({"v": 1, "site": self.site, "kiosk": self.kiosk, "online": online,
@@ -469,3 +483,13 @@ class Publisher:
         self._flush_marks(force=True)
         self._drop_client()
         self._set(online=False)
+
+
+def start_publisher(config, journal_path, clock=None) -> Publisher | None:
+    """For the app: a started publisher, or None when `mqtt.enabled` is false."""
+    if not config.mqtt.enabled:
+        log.info("sync: mqtt.enabled is false; events stay in the journal")
+        return None
+    pub = Publisher(config, journal_path, clock)
+    pub.start()
+    return pub

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 DEAD_PAYLOAD_LIMIT = 64 * 1024
 FILL_WAIT = 0.005  # seconds to wait for more messages before committing a batch
 MAX_BATCH_AGE = 0.05  # seconds the oldest message of a batch may wait for its commit
+REPORT_EVERY = 300.0  # seconds between summary lines (counts, open gaps) in the log
 
 
 def _now() -> str:
@@ -308,6 +309,7 @@ class Central:
         self._pending: list = []
         self._client = None
         self._subscribed = threading.Event()
+        self._next_report = time.monotonic() + REPORT_EVERY
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> "Central":
@@ -443,11 +445,15 @@ class Central:
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     break
                 if not self._pending:
+                    if time.monotonic() >= self._next_report:
+                        self._report()
                     continue
                 if before == 0:
                     first = time.monotonic()
                 # One commit (one fsync) per batch: flush when full, when the line has gone
                 # quiet, or when the oldest message has waited long enough.
+                if time.monotonic() >= self._next_report:
+                    self._report()
                 quiet = len(self._pending) == before and not self._more(client)
                 if (len(self._pending) >= self.batch_size or quiet
                         or time.monotonic() - first >= MAX_BATCH_AGE):
@@ -494,6 +500,20 @@ class Central:
                 if qos:
                     client.ack(mid, qos)
         return True
+
+    def _report(self) -> None:
+        """Now and then: what central holds, and every open seq gap (they should close by themselves)."""
+        self._next_report = time.monotonic() + REPORT_EVERY
+        try:
+            gaps = self.store.gaps()
+            log.info("central: %d events, %d dead letters, %d kiosks, %d open gaps",
+                     self.store.count("events"), self.store.count("dead_letters"),
+                     len(self.store.max_seq), len(gaps))
+            for g in gaps[:20]:
+                log.warning("central: open gap %s/%s seq %d..%d%s", g["site"], g["kiosk"], g["from_seq"],
+                            g["to_seq"], f" ({g['note']})" if g.get("note") else "")
+        except sqlite3.Error as exc:
+            self._error(f"cannot read the store: {exc}")
 
     def _close(self, client) -> None:
         try:

@@ -7,7 +7,6 @@ import json
 import subprocess
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk import simulate

@@ -94,6 +94,7 @@ class Publisher:
         self._refusals = 0
         self._reset_stream()
         self.ack_upto = 0  # highest seq of the acknowledged prefix (this process)
+        self._sent_before = 0  # highest seq already marked sent when the journal was opened
         self._to_mark: list[int] = []
         self._last_mark = 0.0
         self._last_purge = 0.0
@@ -130,6 +131,11 @@ class Publisher:
     def wait_drained(self, timeout: float) -> bool:
         """Block until every journal event is acknowledged and marked sent (or `timeout`)."""
         return self._drained.wait(timeout)
+
+    @property
+    def last_seq(self) -> int:
+        """The highest seq the broker has acknowledged (as far as this journal knows)."""
+        return max(self.ack_upto, self._sent_before)
 
     @property
     def running(self) -> bool:
@@ -192,6 +198,9 @@ class Publisher:
         while not self._stop.is_set():
             try:
                 self.journal = Journal(self.journal_path, self.site, self.kiosk)
+                row = self.journal.db.execute(
+                    "select max(seq) from events where sent_at is not null").fetchone()
+                self._sent_before = row[0] or 0
                 return
             except ValueError as exc:  # a journal of another kiosk: configuration error, stop
                 self._error(str(exc))
@@ -217,7 +226,7 @@ class Publisher:
 
     def _status_payload(self, online: bool) -> bytes:
         return _dumps({"v": 1, "site": self.site, "kiosk": self.kiosk, "online": online,
-                       "pending": self._pending, "last_seq": self.ack_upto,
+                       "pending": self._pending, "last_seq": self.last_seq,
                        "version": __version__, "ts": utc_iso(self.clock.now())})
 
     def _connect_once(self) -> None:
@@ -430,7 +439,7 @@ class Publisher:
             self._error(f"cannot mark events sent: {exc}")
             return
         self._last_mark = now
-        self._set(last_seq=self.ack_upto, last_ack_at=utc_iso(self.clock.now()))
+        self._set(last_seq=self.last_seq, last_ack_at=utc_iso(self.clock.now()))
         self._refresh_pending()
 
     def _refresh_pending(self) -> None:
@@ -443,10 +452,10 @@ class Publisher:
             return
         if self._pending:
             self._drained.clear()
-        self._set(pending=self._pending, last_seq=self.ack_upto)
+        self._set(pending=self._pending, last_seq=self.last_seq)
 
     def _publish_status(self, force: bool) -> None:
-        key = (self._pending, self.ack_upto)
+        key = (self._pending, self.last_seq)
         now = time.monotonic()
         if not force:
             if key == self._status_sent:

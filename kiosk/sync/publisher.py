@@ -166,6 +166,11 @@ class Publisher:
                 return
             self._purge()
             self._refresh_pending()
+            if not self.mqtt.enabled:  # sync is off: keep counting what waits, send nothing
+                self._set(last_error="sync is off (mqtt.enabled = false)")
+                while not self._stop.wait(5.0):
+                    self._refresh_pending()
+                return
             while not self._stop.is_set():
                 try:
                     if not self._connected:

@@ -30,15 +30,16 @@ def parse_topic(name: str) -> tuple[str, str, str] | None:
 
 def make_client(mqtt_cfg, client_id: str, protocol: str, *, username: str | None = None,
                 password: str | None = None, base: Path | None = None,
-                manual_ack: bool = False) -> mqtt.Client:
+                manual_ack: bool = False, persistent: bool = False) -> mqtt.Client:
     """A paho client (callback API v2) with credentials and TLS from the `[mqtt]` section.
 
-    `protocol` is "v5" or "v311". Passwords go to paho only, never to a log.
+    `protocol` is "v5" or "v311". Passwords go to paho only, never to a log. `persistent` asks for
+    a v3.1.1 persistent session (for v5, pass clean_start=False and a session expiry to connect).
     """
     proto = mqtt.MQTTv5 if protocol == "v5" else mqtt.MQTTv311
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=proto,
-        clean_session=None if proto == mqtt.MQTTv5 else True, manual_ack=manual_ack,
+        clean_session=None if proto == mqtt.MQTTv5 else not persistent, manual_ack=manual_ack,
     )
     user = mqtt_cfg.username if username is None else username
     secret = mqtt_cfg.password if password is None else password

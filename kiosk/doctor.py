@@ -380,6 +380,35 @@ def check_clock(cfg, system: System) -> Check:
     return ok(name, "synkroniserad enligt kärnan (timedatectl saknas här)")
 
 
+# -- the service and the hardware watchdog ---------------------------------------------------------
+
+def check_service(unit: str, system: System) -> Check:
+    name = "Tjänsten"
+    try:
+        out = system.run(["systemctl", "is-active", unit], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return info(name, "systemctl finns inte här: tjänsten kontrolleras inte")
+    state = out.stdout.strip()
+    if state == "active":
+        return ok(name, f"{unit} är igång")
+    if state in ("", "unknown") and out.returncode not in (0, 3, 4):
+        return info(name, f"systemd svarar inte här: {out.stderr.strip()[:80]}")
+    return fel(name, f"{unit} är {state or 'okänd'}",
+               f"Se vad som hände: journalctl -u {unit} -n 50. Starta: sudo systemctl restart {unit}. "
+               "Är det precis installerat: starta om datorn.")
+
+
+def check_hw_watchdog(cfg, system: System) -> Check:
+    name = "Vakthund (hårdvara)"
+    if simulated(cfg, system):
+        return info(name, "simulatorläge: ingen hårdvaruvakthund")
+    if any((system.dev_root / n).exists() for n in ("watchdog0", "watchdog")):
+        return ok(name, "finns; systemd matar den (RuntimeWatchdogSec)")
+    return fel(name, "ingen /dev/watchdog0",
+               "Lägg dtparam=watchdog=on i /boot/firmware/config.txt (installationen gör det) "
+               "och starta om.")
+
+
 # -- storage and journal --------------------------------------------------------------------------
 
 def _mount_of(path: Path, mountinfo_text: str) -> dict | None:
@@ -569,7 +598,8 @@ def check_broker_cert(system: System) -> Check:
 def run_central_checks(cfg, system: System | None = None, min_free_mb: int = MIN_FREE_MB) -> list[Check]:
     system = system or System()
     checks = [ok("Inställningar", f"{cfg.source} är giltig")]
-    for step in (lambda: check_broker(cfg, system, central=True),
+    for step in (lambda: check_service("returpost-central.service", system),
+                 lambda: check_broker(cfg, system, central=True),
                  lambda: check_broker_cert(system),
                  lambda: check_central_db(cfg, system),
                  lambda: check_disk(cfg.data_path(cfg.central.db).parent, min_free_mb)):
@@ -593,6 +623,8 @@ def run_checks(cfg, system: System | None = None, min_free_mb: int = MIN_FREE_MB
         lambda: check_display(cfg, system),
         lambda: check_printer(cfg, system),
         lambda: check_broker(cfg, system),
+        lambda: check_service("returpost-kiosk.service", system),
+        lambda: check_hw_watchdog(cfg, system),
         lambda: check_clock(cfg, system),
         lambda: check_disk(data_dir, min_free_mb),
         lambda: check_persistent(data_dir, system),

@@ -445,3 +445,26 @@ def test_central_db_checks(tmp_path):
     assert doctor.check_central_db(cfg, doctor.System()).status == "OK"
     other = doctor.System(euid=lambda: os.geteuid() + 1)
     assert doctor.check_central_db(cfg, other).status == "FEL"
+
+
+def completed(rc, out="", err=""):
+    return lambda *a, **k: subprocess.CompletedProcess(a, rc, out, err)
+
+
+def test_service_state():
+    unit = "returpost-kiosk.service"
+    assert doctor.check_service(unit, doctor.System(run=completed(0, "active\n"))).status == "OK"
+    c = doctor.check_service(unit, doctor.System(run=completed(3, "failed\n")))
+    assert c.status == "FEL" and "journalctl -u returpost-kiosk.service" in c.fix
+    assert doctor.check_service(unit, doctor.System(run=completed(1, "", "System has not been booted with systemd"))).status == "INFO"
+    # this machine: no systemd as PID 1 (a container), or a real answer
+    real = doctor.check_service(unit, doctor.System())
+    assert real.status in ("INFO", "FEL")
+
+
+def test_hardware_watchdog(tmp_path):
+    cfg = pi_cfg(tmp_path)
+    assert doctor.check_hw_watchdog(cfg, doctor.System(dev_root=tmp_path / "dev")).status == "FEL"
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev/watchdog0").write_text("")
+    assert doctor.check_hw_watchdog(cfg, doctor.System(dev_root=tmp_path / "dev")).status == "OK"

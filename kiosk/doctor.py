@@ -376,8 +376,8 @@ def check_clock(cfg, system: System) -> Check:
         return fel(name, "går inte att avgöra (varken timedatectl eller kärnans NTP-status svarar)", fix)
     state, status = kernel
     if state == 5 or status & 0x40:  # TIME_ERROR / STA_UNSYNC
-        return fel(name, "inte synkroniserad enligt kärnan (timedatectl saknas här)", fix)
-    return ok(name, "synkroniserad enligt kärnan (timedatectl saknas här)")
+        return fel(name, "inte synkroniserad enligt kärnan (timedatectl svarar inte här)", fix)
+    return ok(name, "synkroniserad enligt kärnan (timedatectl svarar inte här)")
 
 
 # -- the service and the hardware watchdog ---------------------------------------------------------
@@ -392,7 +392,8 @@ def check_service(unit: str, system: System) -> Check:
     if state == "active":
         return ok(name, f"{unit} är igång")
     if state in ("", "unknown") and out.returncode not in (0, 3, 4):
-        return info(name, f"systemd svarar inte här: {out.stderr.strip()[:80]}")
+        first = (out.stderr.strip().splitlines() or [""])[0][:100]
+        return info(name, f"systemd svarar inte här ({first})")
     return fel(name, f"{unit} är {state or 'okänd'}",
                f"Se vad som hände: journalctl -u {unit} -n 50. Starta: sudo systemctl restart {unit}. "
                "Är det precis installerat: starta om datorn.")

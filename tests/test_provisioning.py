@@ -311,12 +311,12 @@ def _verify(root: Path, *units: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
-@pytest.fixture
-def verify_root(tmp_path):
+@pytest.fixture(scope="module")
+def verify_root(tmp_path_factory):
     """A root with both roles installed, the distribution's units (targets, mosquitto.service)
     and a stub for the venv's `kiosk` binary, which pip would have made (not run under --root)."""
     assert shutil.which("systemd-analyze"), "systemd-analyze missing: scripts/setup test installs it"
-    root = fake_pi(tmp_path / "root")
+    root = fake_pi(tmp_path_factory.mktemp("verify") / "root")
     install(root, "kiosk", *KIOSK_ARGS)
     install(root, "central", "--broker-name", "b", "--kiosk", "s/k")
     shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
@@ -336,8 +336,9 @@ def test_units_pass_systemd_analyze_verify(verify_root):
 
 def test_verify_would_catch_a_broken_unit(verify_root):
     unit = verify_root / "etc/systemd/system/returpost-kiosk.service"
-    unit.write_text(unit.read_text().replace("NoNewPrivileges=yes", "NoNewPrivilege=yes"))
-    done = _verify(verify_root, "returpost-kiosk.service")
+    broken = unit.with_name("returpost-broken.service")
+    broken.write_text(unit.read_text().replace("NoNewPrivileges=yes", "NoNewPrivilege=yes"))
+    done = _verify(verify_root, broken.name)
     assert "Unknown key" in done.stderr and "NoNewPrivilege" in done.stderr
 
 

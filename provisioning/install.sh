@@ -598,6 +598,8 @@ install_central() {
         put_file "$tls_dir/ca.crt" "$MOSQ/certs/ca.crt" 0644
         put_file "$tls_dir/server.crt" "$MOSQ/certs/server.crt" 0644
         put_file "$tls_dir/server.key" "$MOSQ/certs/server.key" 0600 mosquitto:mosquitto
+    elif [ ! -f "$root$central/ca/server.crt" ] && [ -f "$root$MOSQ/certs/server.crt" ]; then
+        say "keeping the broker certificates in $MOSQ/certs (installed earlier with --tls-dir)"
     else
         [ -f "$root$central/ca/server.crt" ] || make_ca "$root$central/ca" "$broker_name"
         put_file "$root$central/ca/ca.crt" "$MOSQ/certs/ca.crt" 0644

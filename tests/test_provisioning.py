@@ -276,6 +276,24 @@ def test_central_install_and_kiosk_from_bundle(tmp_path):
     assert (kiosk / "etc/returpost-kiosk/ca.crt").read_bytes() == (mosq / "returpost/certs/ca.crt").read_bytes()
 
 
+def test_central_with_the_organisations_certificates(tmp_path):
+    tls = tmp_path / "tls"
+    subprocess.run([str(ROOT / "provisioning/mosquitto/make-test-ca"), str(tls), "broker.example"],
+                   check=True, capture_output=True)
+    root = tmp_path / "central"
+    install(root, "central", "--tls-dir", str(tls), "--kiosk", "s/k")
+    certs = root / "etc/mosquitto/returpost/certs"
+    for f in ("ca.crt", "server.crt", "server.key"):
+        assert (certs / f).read_bytes() == (tls / f).read_bytes()
+    assert not (root / "etc/returpost-kiosk/central/ca").exists()      # no CA made here
+    bundle = root / "etc/returpost-kiosk/central/kiosks/s__k/ca.crt"
+    assert bundle.read_bytes() == (tls / "ca.crt").read_bytes()
+    before = tree(root)
+    again = install(root, "central")                                    # without --tls-dir
+    assert tree(root) == before, again.stdout
+    assert "keeping the broker certificates" in again.stdout
+
+
 def test_central_bad_kiosk_name(tmp_path):
     done = install(tmp_path / "c", "central", "--kiosk", "no-slash", check=False)
     assert done.returncode == 2 and "SITE/ID" in done.stderr

@@ -28,12 +28,22 @@ from kivy.clock import Clock
 from kiosk import sdnotify
 from kiosk.watchdog import WatchdogFeeder
 
-feeder = WatchdogFeeder()
-feeder.schedule(Clock)
 hang_after = int(sys.argv[1])          # pings before the loop hangs; -1 = never
+mode = sys.argv[2]
+pings = [0]
+if mode == "feeder":                   # kiosk.watchdog.WatchdogFeeder on the Kivy Clock
+    feeder = WatchdogFeeder()
+    feeder.schedule(Clock)
+    count = lambda: feeder.pings
+else:                                  # the UI's own pattern (kiosk/ui/app.py): sdnotify directly
+    def ping(dt):
+        pings[0] += 1
+        sdnotify.watchdog()
+    Clock.schedule_interval(ping, max(0.5, sdnotify.watchdog_interval()))
+    count = lambda: pings[0]
 
 def maybe_hang(dt):
-    if 0 <= hang_after <= feeder.pings:
+    if 0 <= hang_after <= count():
         sdnotify.status("hanging")
         threading.Event().wait()       # blocks the UI loop for good
 
@@ -43,7 +53,9 @@ while True:
     Clock.tick()
 """
 
-WATCHDOG_SEC = 0.4  # systemd's WatchdogSec for the child
+# systemd's WatchdogSec for the child: short for the feeder; the UI's pattern pings at most every
+# 0.5 s (half of WatchdogSec, at least 0.5 s), so it gets 1 s.
+WATCHDOG_SEC = {"feeder": 0.4, "ui": 1.0}
 
 
 class FakeSystemd:
@@ -94,12 +106,12 @@ def systemd(tmp_path):
     fake.close()
 
 
-def _start(systemd: FakeSystemd, hang_after: int) -> subprocess.Popen:
+def _start(systemd: FakeSystemd, hang_after: int, mode: str) -> subprocess.Popen:
     env = dict(os.environ, NOTIFY_SOCKET=str(systemd.path),
-               WATCHDOG_USEC=str(int(WATCHDOG_SEC * 1_000_000)),
+               WATCHDOG_USEC=str(int(WATCHDOG_SEC[mode] * 1_000_000)),
                PYTHONPATH=str(ROOT), KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1",
                KIVY_NO_FILELOG="1", KIVY_HOME=str(systemd.path.parent / "kivy"))
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(hang_after)], env=env,
+    return subprocess.Popen([sys.executable, "-c", CHILD, str(hang_after), mode], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -109,8 +121,9 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=10)
 
 
-def test_hung_ui_loop_stops_watchdog_pings(systemd):
-    proc = _start(systemd, hang_after=3)
+@pytest.mark.parametrize("mode", ["feeder", "ui"])
+def test_hung_ui_loop_stops_watchdog_pings(systemd, mode):
+    proc = _start(systemd, hang_after=3, mode=mode)
     try:
         assert systemd.read_until(lambda m: any("READY=1" in x for x in m), 60), proc.stderr
         assert systemd.read_until(lambda m: any("STATUS=hanging" in x for x in m), 60)
@@ -119,19 +132,20 @@ def test_hung_ui_loop_stops_watchdog_pings(systemd):
         assert _pings(before) >= 3
         # Three whole WatchdogSec periods after the hang: not one ping. systemd would have
         # declared a watchdog timeout and restarted the kiosk.
-        after = systemd.collect_for(3 * WATCHDOG_SEC)
+        after = systemd.collect_for(3 * WATCHDOG_SEC[mode])
         assert _pings(after) == 0, after
         assert proc.poll() is None  # the process is alive but hung: only the watchdog catches it
     finally:
         _stop(proc)
 
 
-def test_healthy_ui_loop_keeps_pinging(systemd):
+@pytest.mark.parametrize("mode", ["feeder", "ui"])
+def test_healthy_ui_loop_keeps_pinging(systemd, mode):
     # The control: the same loop without the hang keeps pinging over the same window.
-    proc = _start(systemd, hang_after=-1)
+    proc = _start(systemd, hang_after=-1, mode=mode)
     try:
         assert systemd.read_until(lambda m: _pings(m) >= 3, 60), proc.stderr
-        after = systemd.collect_for(3 * WATCHDOG_SEC)
+        after = systemd.collect_for(3 * WATCHDOG_SEC[mode])
         assert _pings(after) >= 2, after
         assert not any("STATUS=hanging" in m for m in systemd.messages)
     finally:

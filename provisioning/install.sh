@@ -528,7 +528,7 @@ install_kiosk() {
         changes=$((changes + 1))
         say "disabled the login prompt on tty1 (the kiosk owns the display)"
     fi
-    if [ -z "$root" ] && was_changed /etc/udev; then
+    if [ -z "$root" ] && was_changed /etc/udev && command -v udevadm >/dev/null; then
         udevadm control --reload
         udevadm trigger --subsystem-match=input --subsystem-match=usb --subsystem-match=tty
     fi

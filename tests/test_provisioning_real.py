@@ -65,16 +65,15 @@ exec "$PYTHON" "\$@"
 EOF
 chmod +x "$T/bin/"*
 export PATH="$T/bin:$PATH"
+USER_NAME=$1; shift
 for run in 1 2; do
-    bash "$INSTALL" kiosk --no-packages --site sthlm --kiosk-id k1 --broker-host b.example \
-        --scanner 05e0:1200 --printer usb:0416:5011 --display td2 > "$T/run$run.out" 2>&1
+    bash "$INSTALL" "$@" > "$T/run$run.out" 2>&1
 done
 {
-    getent passwd kiosk
-    id -nG kiosk
-    stat -c '%U:%G %a %n' /etc/returpost-kiosk /etc/returpost-kiosk/config.toml \
-        /etc/returpost-kiosk/install.conf /var/lib/returpost-kiosk \
-        /etc/systemd/system/returpost-kiosk.service /opt/returpost-kiosk/venv/.installed
+    getent passwd "$USER_NAME"
+    id -nG "$USER_NAME"
+    # shellcheck disable=SC2086
+    stat -c '%U:%G %a %n' $FACTS
 } > "$T/facts.txt"
 '''
 
@@ -85,16 +84,30 @@ def _can_unshare() -> bool:
     return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
 
 
-@pytest.mark.skipif(not _can_unshare(), reason="needs root and mount namespaces")
-def test_real_mode_in_a_private_namespace(tmp_path):
+def run_in_namespace(tmp_path: Path, user: str, facts: list[str], *args: str) -> tuple[str, str]:
     python = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"],
                             capture_output=True, text=True, check=True).stdout.strip()
-    env = {**os.environ, "PYTHON": python, "INSTALL": str(INSTALL)}
-    done = subprocess.run(["unshare", "-m", "bash", "-c", SCRIPT, "script", str(tmp_path)],
+    env = {**os.environ, "PYTHON": python, "INSTALL": str(INSTALL), "FACTS": " ".join(facts)}
+    done = subprocess.run(["unshare", "-m", "bash", "-c", SCRIPT, "script", str(tmp_path), user, *args],
                           capture_output=True, text=True, env=env, timeout=180)
     out1 = (tmp_path / "run1.out").read_text() if (tmp_path / "run1.out").exists() else ""
     out2 = (tmp_path / "run2.out").read_text() if (tmp_path / "run2.out").exists() else ""
     assert done.returncode == 0, done.stderr + out1 + out2
+    return out1, out2
+
+
+needs_namespace = pytest.mark.skipif(not _can_unshare(), reason="needs root and mount namespaces")
+
+
+@needs_namespace
+def test_real_mode_kiosk_in_a_private_namespace(tmp_path):
+    out1, out2 = run_in_namespace(
+        tmp_path, "kiosk",
+        ["/etc/returpost-kiosk", "/etc/returpost-kiosk/config.toml", "/etc/returpost-kiosk/install.conf",
+         "/var/lib/returpost-kiosk", "/etc/systemd/system/returpost-kiosk.service",
+         "/opt/returpost-kiosk/venv/.installed"],
+        "kiosk", "--no-packages", "--site", "sthlm", "--kiosk-id", "k1", "--broker-host", "b.example",
+        "--scanner", "05e0:1200", "--printer", "usb:0416:5011", "--display", "td2")
 
     # first run: the user, the files with their owners, the units enabled after a reload
     assert "install: created user kiosk" in out1
@@ -129,3 +142,32 @@ def test_real_mode_in_a_private_namespace(tmp_path):
     # the machine's own files were not touched
     assert subprocess.run(["getent", "passwd", "kiosk"], capture_output=True).returncode != 0
     assert not Path("/etc/returpost-kiosk").exists() and not Path("/opt/returpost-kiosk").exists()
+
+
+@needs_namespace
+@pytest.mark.skipif(subprocess.run(["getent", "passwd", "mosquitto"], capture_output=True).returncode != 0,
+                    reason="needs the mosquitto user (Debian package mosquitto)")
+def test_real_mode_central_in_a_private_namespace(tmp_path):
+    out1, out2 = run_in_namespace(
+        tmp_path, "returpost",
+        ["/etc/returpost-kiosk/config.toml", "/etc/returpost-kiosk/central/users.txt",
+         "/etc/mosquitto/returpost/passwd", "/etc/mosquitto/returpost/acl",
+         "/etc/mosquitto/returpost/certs/server.key", "/etc/mosquitto/returpost/certs/ca.crt",
+         "/var/lib/returpost-central"],
+        "central", "--no-packages", "--broker-name", "broker.example", "--kiosk", "sthlm/k1")
+    facts = (tmp_path / "facts.txt").read_text().splitlines()
+    assert facts[0].startswith("returpost:x:") and "/usr/sbin/nologin" in facts[0]
+    stats = {line.split()[2]: line.split()[:2] for line in facts[2:]}
+    assert stats["/etc/returpost-kiosk/config.toml"] == ["root:returpost", "640"]
+    assert stats["/etc/returpost-kiosk/central/users.txt"] == ["root:root", "600"]
+    assert stats["/etc/mosquitto/returpost/passwd"] == ["mosquitto:mosquitto", "640"]
+    assert stats["/etc/mosquitto/returpost/acl"] == ["mosquitto:mosquitto", "640"]
+    assert stats["/etc/mosquitto/returpost/certs/server.key"] == ["mosquitto:mosquitto", "600"]
+    assert stats["/etc/mosquitto/returpost/certs/ca.crt"] == ["root:root", "644"]
+    assert stats["/var/lib/returpost-central"] == ["returpost:returpost", "750"]
+    calls = (tmp_path / "systemctl.log").read_text().splitlines()
+    assert calls.count("systemctl restart mosquitto.service") == 1      # first run only
+    assert calls.count("systemctl enable --quiet returpost-central.service") == 1
+    assert "restarted mosquitto" in out1
+    assert out2.rstrip().endswith("install: done: 0 changes"), out2
+    assert not Path("/etc/returpost-kiosk").exists()

@@ -85,6 +85,13 @@ def _bench_sync(args) -> int:
     return sync_cli.bench_main(args)
 
 
+# -- deployment (kiosk/doctor.py) --
+def _doctor(args) -> int:
+    from . import doctor
+
+    return doctor.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kiosk", description="Returpost kiosk")
     p.add_argument("--version", action="version", version=f"kiosk {__version__}")
@@ -157,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--events", type=int, default=20000)
     s.add_argument("--dir", help="working folder (default: a temp folder)")
     s.set_defaults(func=_bench_sync)
+    # -- deployment (kiosk/doctor.py) --
+    d = sub.add_parser("doctor", help="check an installed kiosk end to end (Swedish; exit 1 on FEL)")
+    d.add_argument("--json", action="store_true", help="the checks as JSON")
+    d.add_argument("--central", action="store_true", help="check the central host instead of a kiosk")
+    d.add_argument("--min-free-mb", type=int, default=200, help="free disk space needed (MB)")
+    d.set_defaults(func=_doctor)
     return p
 
 

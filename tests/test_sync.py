@@ -7,7 +7,6 @@ import json
 import subprocess
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk import simulate
@@ -215,3 +214,20 @@ def test_purge_synced_events_after_retention(broker, tmp_path):
     assert left == [3]
     assert journal.last_seq == 3  # seq stays gapless after a purge
     journal.close()
+
+
+def test_sync_off_counts_pending_and_sends_nothing(tmp_path):
+    cfg_path = kiosk_config(tmp_path / "kiosk.toml", 9, mqtt="enabled = false")
+    config = load(cfg_path)
+    db = tmp_path / "journal.db"
+    simulate.run(example_lines(1)[:5], config, db, tmp_path / "sim")
+    pub = Publisher(config, db)
+    pub.start()
+    try:
+        st = wait_until(lambda: (s := pub.status())["last_error"] and s, what="the publisher to start")
+    finally:
+        pub.stop()
+    assert st["online"] is False and st["pending"] == 5 and "mqtt.enabled" in st["last_error"]
+    assert not pub.running
+    done = run_cli("--config", str(cfg_path), "sync", "--once", "--db", str(db))
+    assert done.returncode == 2 and "mqtt.enabled is false" in done.stderr

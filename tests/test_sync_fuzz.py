@@ -60,7 +60,24 @@ def mutated_event(draw):
     return json.dumps(doc).encode()
 
 
+STATUS = {"v": 1, "site": "demo", "kiosk": "kiosk-1", "online": True, "pending": 0, "last_seq": 3,
+          "version": "0.1.0", "ts": "2026-11-23T07:05:00.000Z"}
+ALERT = {"v": 1, "id": "a1", "site": "demo", "kiosk": "kiosk-1", "kind": "printer", "text": "t",
+         "ts": "2026-11-23T07:05:00.000Z", "seq": 4}
+
+
+@st.composite
+def mutated_doc(draw):
+    doc = dict(draw(st.sampled_from([STATUS, ALERT])))
+    if draw(st.booleans()):
+        doc[draw(st.sampled_from(sorted(doc)))] = draw(json_value)
+    if draw(st.booleans()):
+        doc.pop(draw(st.sampled_from(sorted(doc))), None)
+    return json.dumps(doc).encode()
+
+
 payloads = st.one_of(
+    mutated_doc(),
     st.binary(max_size=200),
     json_value.map(lambda v: json.dumps(v).encode()),
     mutated_event(),
@@ -71,7 +88,7 @@ topics = st.sampled_from([TOPIC, "returpost/v1/demo/kiosk-1/status", "returpost/
                           "returpost/v1/bad site/kiosk-1/events", "elsewhere/x", "returpost/v1/a/b/c/d"])
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(topics, payloads), min_size=1, max_size=20))
 def test_store_accounts_for_every_message(tmp_path_factory, batch):
     store = CentralStore(tmp_path_factory.mktemp("c") / "central.db")

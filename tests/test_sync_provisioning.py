@@ -9,7 +9,6 @@ import sys
 import uuid
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk import simulate

@@ -44,6 +44,9 @@ from .validate import ID_RE, Invalid, check_alert, check_event, check_status, pa
 log = logging.getLogger(__name__)
 
 DEAD_PAYLOAD_LIMIT = 64 * 1024
+FILL_WAIT = 0.005  # seconds to wait for more messages before committing a batch
+MAX_BATCH_AGE = 0.05  # seconds the oldest message of a batch may wait for its commit
+REPORT_EVERY = 300.0  # seconds between summary lines (counts, open gaps) in the log
 
 
 def _now() -> str:
@@ -56,7 +59,20 @@ class CentralStore:
         self.db = connect(self.path)
         self.conn = self.db.conn
         self._lock = threading.Lock()
-        self._ensure_schema()
+        for attempt in range(50):  # several central processes may start on one new file
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._ensure_schema()
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.1)
         self.max_seq: dict[tuple[str, str], int] = {
             (r[0], r[1]): r[2] for r in self.conn.execute("select site, kiosk, max_seq from kiosks")
         }
@@ -96,14 +112,15 @@ class CentralStore:
         status, alert, dead. Raises only sqlite3.Error (then nothing of the batch is kept)."""
         now = received_at or _now()
         counts: collections.Counter = collections.Counter()
-        touched: dict[tuple[str, str], list] = {}
-        gaps: list[str] = []
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
+                events: list[tuple[dict, str, bytes]] = []
                 for topic, payload in messages:
                     try:
-                        self._one(topic, payload, now, counts, touched, gaps)
+                        ev = self._one(topic, payload, now, counts)
+                        if ev is not None:
+                            events.append((ev, topic, payload))
                     except Invalid as exc:
                         self._dead(topic, payload, str(exc), now)
                         counts["dead"] += 1
@@ -113,12 +130,7 @@ class CentralStore:
                         log.exception("central: unexpected error on a message; dead-lettered")
                         self._dead(topic, payload, f"internal error: {type(exc).__name__}: {exc}"[:500], now)
                         counts["dead"] += 1
-                for (site, kiosk), (n, top, last) in touched.items():
-                    self.conn.execute(
-                        "insert into kiosks(site, kiosk, max_seq, events, last_event_at) values (?,?,?,?,?) "
-                        "on conflict(site, kiosk) do update set max_seq = max(max_seq, excluded.max_seq), "
-                        "events = events + excluded.events, last_event_at = excluded.last_event_at",
-                        [site, kiosk, top, n, last])
+                gaps = self._store_events(events, now, counts) if events else []
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
@@ -129,7 +141,69 @@ class CentralStore:
             log.warning("central: %s", text)
         return counts
 
-    def _one(self, topic, payload, now, counts, touched, gaps) -> None:
+    def _existing(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            found.update(r[0] for r in self.conn.execute(
+                f"select id from events where id in ({','.join('?' * len(part))})", part))
+        return found
+
+    def _store_events(self, events: list[tuple[dict, str, bytes]], now: str, counts) -> list[str]:
+        """Insert the valid events of a batch: duplicates by id are counted and dropped; a used
+        (site, kiosk, seq) under another id is dead-lettered. One executemany for the rest."""
+        existing = self._existing([ev["id"] for ev, _, _ in events])
+        fresh, seen = [], set()
+        for item in events:
+            eid = item[0]["id"]
+            if eid in existing or eid in seen:
+                counts["duplicate"] += 1
+                continue
+            seen.add(eid)
+            fresh.append(item)
+        if not fresh:
+            return []
+        cur = self.conn.executemany(
+            "insert or ignore into events(id, site, kiosk, seq, ts, day, type, operator, payload, "
+            "topic, received_at) values (?,?,?,?,?,?,?,?,?,?,?)",
+            [(ev["id"], ev["site"], ev["kiosk"], ev["seq"], ev["ts"], ev["day"], ev["type"], ev["operator"],
+              bytes(payload).decode("utf-8"), topic, now) for ev, topic, payload in fresh])
+        if cur.rowcount != len(fresh):  # some seq was already used by another id
+            stored = self._existing([ev["id"] for ev, _, _ in fresh])
+            kept = []
+            for ev, topic, payload in fresh:
+                if ev["id"] in stored:
+                    kept.append((ev, topic, payload))
+                else:
+                    self._dead(topic, payload, f"seq {ev['seq']} of {ev['site']}/{ev['kiosk']} is already "
+                               "stored under another id", now)
+                    counts["dead"] += 1
+            fresh = kept
+        counts["stored"] += len(fresh)
+        gaps: list[str] = []
+        touched: dict[tuple[str, str], list] = {}
+        for ev, _, _ in sorted(fresh, key=lambda item: item[0]["seq"]):
+            key = (ev["site"], ev["kiosk"])
+            seq = ev["seq"]
+            top = self.max_seq.get(key, 0)
+            if seq > top + 1:
+                gaps.append(f"gap: {key[0]}/{key[1]} seq {top + 1}..{seq - 1} not (yet) received")
+            if seq > top:
+                self.max_seq[key] = seq
+            entry = touched.setdefault(key, [0, 0])
+            entry[0] += 1
+            entry[1] = max(entry[1], seq)
+        for (site, kiosk), (n, top) in touched.items():
+            self.conn.execute(
+                "insert into kiosks(site, kiosk, max_seq, events, last_event_at) values (?,?,?,?,?) "
+                "on conflict(site, kiosk) do update set max_seq = max(max_seq, excluded.max_seq), "
+                "events = events + excluded.events, last_event_at = excluded.last_event_at",
+                [site, kiosk, top, n, now])
+        return gaps
+
+    def _one(self, topic, payload, now, counts) -> dict | None:
+        """Check one message; a valid event is returned for the batch insert, a status or an
+        alert is stored here. Raises Invalid for anything else."""
         if not isinstance(topic, str):
             raise Invalid("topic is not UTF-8")
         parsed = topics.parse_topic(topic)
@@ -140,29 +214,8 @@ class CentralStore:
             raise Invalid("bad site or kiosk in the topic")
         doc = parse_json(payload)
         if kind == "events":
-            ev = check_event(doc, site, kiosk)
-            cur = self.conn.execute(
-                "insert or ignore into events(id, site, kiosk, seq, ts, day, type, operator, payload, "
-                "topic, received_at) values (?,?,?,?,?,?,?,?,?,?,?)",
-                [ev["id"], site, kiosk, ev["seq"], ev["ts"], ev["day"], ev["type"], ev["operator"],
-                 bytes(payload).decode("utf-8"), topic, now])
-            if cur.rowcount == 0:
-                if self.conn.execute("select 1 from events where id = ?", [ev["id"]]).fetchone():
-                    counts["duplicate"] += 1
-                    return
-                raise Invalid(f"seq {ev['seq']} of {site}/{kiosk} is already stored under another id")
-            counts["stored"] += 1
-            key = (site, kiosk)
-            seq = ev["seq"]
-            top = self.max_seq.get(key, 0)
-            if seq > top + 1:
-                gaps.append(f"gap: {site}/{kiosk} seq {top + 1}..{seq - 1} not (yet) received")
-            if seq > top:
-                self.max_seq[key] = seq
-            entry = touched.setdefault(key, [0, 0, now])
-            entry[0] += 1
-            entry[1] = max(entry[1], seq)
-        elif kind == "status":
+            return check_event(doc, site, kiosk)
+        if kind == "status":
             st = check_status(doc, site, kiosk)
             self.conn.execute(
                 "insert into kiosks(site, kiosk, online, status_pending, status_last_seq, status, status_at) "
@@ -172,19 +225,21 @@ class CentralStore:
                 [site, kiosk, int(st["online"]), st["pending"], st["last_seq"],
                  json.dumps(st, ensure_ascii=False), now])
             counts["status"] += 1
+            return None
+        al = check_alert(doc, site, kiosk)
+        seq = al.get("seq")
+        cur = self.conn.execute(
+            "insert or ignore into alerts(id, site, kiosk, kind, text, ts, seq, payload, received_at) "
+            "values (?,?,?,?,?,?,?,?,?)",
+            [al["id"], site, kiosk, al["kind"], al["text"], str(al.get("ts", ""))[:40],
+             seq if isinstance(seq, int) and not isinstance(seq, bool) and abs(seq) < 2**63 else None,
+             json.dumps(al, ensure_ascii=False), now])
+        if cur.rowcount:
+            log.warning("central: TL alert from %s/%s: %s: %s", site, kiosk, al["kind"], al["text"][:200])
+            counts["alert"] += 1
         else:
-            al = check_alert(doc, site, kiosk)
-            cur = self.conn.execute(
-                "insert or ignore into alerts(id, site, kiosk, kind, text, ts, seq, payload, received_at) "
-                "values (?,?,?,?,?,?,?,?,?)",
-                [al["id"], site, kiosk, al["kind"], al["text"], str(al.get("ts", ""))[:40],
-                 al["seq"] if isinstance(al.get("seq"), int) and not isinstance(al.get("seq"), bool) else None,
-                 json.dumps(al, ensure_ascii=False), now])
-            if cur.rowcount:
-                log.warning("central: TL alert from %s/%s: %s: %s", site, kiosk, al["kind"], al["text"][:200])
-                counts["alert"] += 1
-            else:
-                counts["duplicate_alert"] += 1
+            counts["duplicate_alert"] += 1
+        return None
 
     def _dead(self, topic, payload, reason: str, now: str) -> None:
         raw = bytes(payload) if isinstance(payload, (bytes, bytearray)) else repr(payload).encode()
@@ -254,6 +309,7 @@ class Central:
         self._pending: list = []
         self._client = None
         self._subscribed = threading.Event()
+        self._next_report = time.monotonic() + REPORT_EVERY
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> "Central":
@@ -306,6 +362,7 @@ class Central:
     def _session(self, where: str) -> bool:
         """One connection, until it drops or we stop. True if it got connected at all."""
         m = self.config.mqtt
+        trying_fallback = self._protocol == "v311" and m.protocol == "v5"
         try:
             client = topics.make_client(m, self.client_id, self._protocol, username=self.username,
                                         password=self.password, base=self.config.data_path("."),
@@ -352,26 +409,54 @@ class Central:
                 client.connect(m.host, m.port, keepalive=m.keepalive)
         except Exception as exc:
             self._error(f"cannot connect to {where}: {exc}")
+            if trying_fallback:
+                self._protocol = "v5"
             return False
         self._client = client
         deadline = time.monotonic() + float(m.connect_timeout)
         while not state["connected"] and state["failed"] is None and not self._stop.is_set():
-            if time.monotonic() > deadline or client.loop(0.05) != mqtt.MQTT_ERR_SUCCESS:
+            try:
+                rc = client.loop(0.05)
+            except Exception as exc:
+                rc = mqtt.MQTT_ERR_PROTOCOL
+                state["failed"] = f"protocol error: {exc}"
+            if time.monotonic() > deadline or rc != mqtt.MQTT_ERR_SUCCESS:
                 state["failed"] = state["failed"] or "no CONNACK"
+                if self._protocol == "v5" and self.config.mqtt.protocol == "v5" and rc != mqtt.MQTT_ERR_SUCCESS:
+                    self._protocol = "v311"  # an old broker may just hang up on a v5 CONNECT
                 break
         if not state["connected"]:
             self._error(f"cannot connect to {where}: {state['failed'] or 'stopped'}")
             self._close(client)
+            if trying_fallback:
+                self._protocol = "v5"
             return False
         log.info("central: connected to %s (%s), subscribed to %s", where, self._protocol,
                  ", ".join(self._subscriptions()))
         self.connected, self.last_error = True, None
         try:
             while not self._stop.is_set() and state["connected"]:
-                rc = client.loop(0.0 if self._pending else 0.5)
+                before = len(self._pending)
+                try:
+                    rc = client.loop(FILL_WAIT if self._pending else 0.5)
+                except Exception as exc:  # a protocol violation: drop the connection, reconnect
+                    self._error(f"protocol error from the broker: {exc}")
+                    break
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     break
-                if self._pending and (len(self._pending) >= self.batch_size or not self._more(client)):
+                if not self._pending:
+                    if time.monotonic() >= self._next_report:
+                        self._report()
+                    continue
+                if before == 0:
+                    first = time.monotonic()
+                # One commit (one fsync) per batch: flush when full, when the line has gone
+                # quiet, or when the oldest message has waited long enough.
+                if time.monotonic() >= self._next_report:
+                    self._report()
+                quiet = len(self._pending) == before and not self._more(client)
+                if (len(self._pending) >= self.batch_size or quiet
+                        or time.monotonic() - first >= MAX_BATCH_AGE):
                     if not self._flush(client):
                         break
         finally:
@@ -415,6 +500,20 @@ class Central:
                 if qos:
                     client.ack(mid, qos)
         return True
+
+    def _report(self) -> None:
+        """Now and then: what central holds, and every open seq gap (they should close by themselves)."""
+        self._next_report = time.monotonic() + REPORT_EVERY
+        try:
+            gaps = self.store.gaps()
+            log.info("central: %d events, %d dead letters, %d kiosks, %d open gaps",
+                     self.store.count("events"), self.store.count("dead_letters"),
+                     len(self.store.max_seq), len(gaps))
+            for g in gaps[:20]:
+                log.warning("central: open gap %s/%s seq %d..%d%s", g["site"], g["kiosk"], g["from_seq"],
+                            g["to_seq"], f" ({g['note']})" if g.get("note") else "")
+        except sqlite3.Error as exc:
+            self._error(f"cannot read the store: {exc}")
 
     def _close(self, client) -> None:
         try:

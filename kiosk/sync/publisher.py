@@ -50,6 +50,14 @@ PURGE_EVERY = 3600.0  # seconds between purges
 UNSUPPORTED_PROTOCOL = (1, 132)  # CONNACK codes: v3.1.1 "unacceptable protocol", v5 0x84
 
 
+def _unsent_raw(journal: Journal, limit: int, after_seq: int) -> list[tuple[int, str, str]]:
+    """`Journal.unsent` without the JSON round trip: (seq, type, payload text) in seq order.
+    The payload is published byte for byte as the journal committed it."""
+    return journal.db.execute(
+        "select seq, type, payload from events where sent_at is null and seq > ? order by seq limit ?",
+        [after_seq, limit]).fetchall()
+
+
 def _dumps(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -86,6 +94,7 @@ class Publisher:
         self._refusals = 0
         self._reset_stream()
         self.ack_upto = 0  # highest seq of the acknowledged prefix (this process)
+        self._sent_before = 0  # highest seq already marked sent when the journal was opened
         self._to_mark: list[int] = []
         self._last_mark = 0.0
         self._last_purge = 0.0
@@ -98,6 +107,7 @@ class Publisher:
         if self._thread and self._thread.is_alive():
             return
         self._stop.clear()
+        self._drained.clear()
         self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
         self._thread.start()
 
@@ -121,6 +131,11 @@ class Publisher:
     def wait_drained(self, timeout: float) -> bool:
         """Block until every journal event is acknowledged and marked sent (or `timeout`)."""
         return self._drained.wait(timeout)
+
+    @property
+    def last_seq(self) -> int:
+        """The highest seq the broker has acknowledged (as far as this journal knows)."""
+        return max(self.ack_upto, self._sent_before)
 
     @property
     def running(self) -> bool:
@@ -151,15 +166,27 @@ class Publisher:
                 return
             self._purge()
             self._refresh_pending()
-            while not self._stop.is_set():
-                if not self._connected:
-                    self._flush_marks(force=True)
+            if not self.mqtt.enabled:  # sync is off: keep counting what waits, send nothing
+                self._set(last_error="sync is off (mqtt.enabled = false)")
+                while not self._stop.wait(5.0):
                     self._refresh_pending()
-                    self._connect_once()
-                    if not self._connected and not self._stop.is_set():
-                        self._wait_backoff()
-                    continue
-                self._pump()
+                return
+            while not self._stop.is_set():
+                try:
+                    if not self._connected:
+                        self._flush_marks(force=True)
+                        self._refresh_pending()
+                        self._connect_once()
+                        if not self._connected and not self._stop.is_set():
+                            self._wait_backoff()
+                        continue
+                    self._pump()
+                except Exception as exc:  # a bug or a broken journal: never stop syncing for good
+                    log.exception("sync: unexpected error; reconnecting")
+                    self._error(f"unexpected error: {type(exc).__name__}: {exc}")
+                    self._drop_client()
+                    self._reset_stream()
+                    self._wait_backoff()
             self._shutdown()
         except Exception as exc:  # never take the kiosk down; say what happened
             log.exception("sync: publisher stopped by an unexpected error")
@@ -176,6 +203,9 @@ class Publisher:
         while not self._stop.is_set():
             try:
                 self.journal = Journal(self.journal_path, self.site, self.kiosk)
+                row = self.journal.db.execute(
+                    "select max(seq) from events where sent_at is not null").fetchone()
+                self._sent_before = row[0] or 0
                 return
             except ValueError as exc:  # a journal of another kiosk: configuration error, stop
                 self._error(str(exc))
@@ -191,16 +221,24 @@ class Publisher:
             self._failures += 1
             failures = self._failures
         base = min(self.mqtt.backoff_max, self.mqtt.backoff_min * 2 ** min(failures - 1, 30))
-        self._stop.wait(self._rand.uniform(base / 2, base))
+        until = time.monotonic() + self._rand.uniform(base / 2, base)
+        while not self._stop.is_set():
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            self._stop.wait(min(left, 1.0))
+            self._refresh_pending()  # the UI sees the queue grow while offline
 
     def _status_payload(self, online: bool) -> bytes:
         return _dumps({"v": 1, "site": self.site, "kiosk": self.kiosk, "online": online,
-                       "pending": self._pending, "last_seq": self.ack_upto,
+                       "pending": self._pending, "last_seq": self.last_seq,
                        "version": __version__, "ts": utc_iso(self.clock.now())})
 
     def _connect_once(self) -> None:
         m = self.mqtt
         self._conn_failed = None
+        # A v3.1.1 attempt after a v5 refusal; if it fails too, the next attempt is v5 again.
+        trying_fallback = self._protocol == "v311" and m.protocol == "v5"
         try:
             client = topics.make_client(m, self.client_id, self._protocol, base=self._base)
         except Exception as exc:  # bad CA file path and the like
@@ -222,13 +260,15 @@ class Publisher:
         except Exception as exc:
             self._error(f"cannot connect to {where}: {exc}")
             self._drop_client()
+            if trying_fallback:
+                self._protocol = "v5"
             return
         deadline = time.monotonic() + float(m.connect_timeout)
         while not self._connected and self._conn_failed is None and not self._stop.is_set():
             if time.monotonic() > deadline:
                 self._conn_failed = "no CONNACK in time"
                 break
-            rc = client.loop(0.05)
+            rc = self._loop(client, 0.05)
             if rc != mqtt.MQTT_ERR_SUCCESS and not self._connected:
                 self._conn_failed = self._conn_failed or f"connection lost during connect ({mqtt.error_string(rc)})"
                 if self._protocol == "v5" and self.mqtt.protocol == "v5":
@@ -237,13 +277,26 @@ class Publisher:
         if not self._connected:
             self._error(f"cannot connect to {where}: {self._conn_failed or 'stopped'}")
             self._drop_client()
+            if trying_fallback:
+                self._protocol = "v5"
             return
         self._failures = 0
         self._reset_stream()
-        self._set(online=True, last_error=None, connected_at=utc_iso(self.clock.now()),
-                  protocol=self._protocol)
+        with self._lock:  # a refusal stays visible until something is acknowledged again
+            self._snap.update(online=True, connected_at=utc_iso(self.clock.now()), protocol=self._protocol)
+            if not self._refusals:
+                self._snap["last_error"] = None
         log.info("sync: connected to %s (%s)", where, self._protocol)
         self._publish_status(force=True)
+
+    def _loop(self, client, timeout: float):
+        """client.loop() that turns a broker's protocol violation into a lost connection."""
+        try:
+            return client.loop(timeout)
+        except Exception as exc:
+            self._conn_failed = self._conn_failed or f"protocol error: {exc}"
+            self._error(f"protocol error from the broker: {exc}")
+            return mqtt.MQTT_ERR_PROTOCOL
 
     def _fallback(self, why: str) -> None:
         log.info("sync: %s; trying MQTT v3.1.1 next", why)
@@ -297,7 +350,9 @@ class Publisher:
                 self._entries.pop(seq, None)
                 self.ack_upto = seq
                 self._to_mark.append(seq)
-                self._refusals = 0
+                if self._refusals:
+                    self._refusals = 0
+                    self._set(last_error=None)
 
     def _drop_client(self) -> None:
         client, self.client = self.client, None
@@ -326,14 +381,14 @@ class Publisher:
             self._inflight[info.mid] = alert
         while len(self._inflight) < window and self._connected:
             if not self._buffer:
-                self._buffer.extend(self.journal.unsent(READ_BATCH, after_seq=self._cursor))
+                self._buffer.extend(_unsent_raw(self.journal, READ_BATCH, self._cursor))
                 if not self._buffer:
                     break
             event = self._buffer.popleft()
             if not self._publish_event(client, event):
                 break
         busy = bool(self._inflight)
-        rc = client.loop(0.01 if busy else 0.2)
+        rc = self._loop(client, 0.01 if busy else 0.2)
         if rc != mqtt.MQTT_ERR_SUCCESS or not self._connected:
             if self._connected or rc != mqtt.MQTT_ERR_SUCCESS:
                 self._error(f"connection lost ({mqtt.error_string(rc)})")
@@ -351,15 +406,16 @@ class Publisher:
         if time.monotonic() - self._last_purge > PURGE_EVERY:
             self._purge()
 
-    def _publish_event(self, client, event: dict) -> bool:
-        seq = int(event["seq"])
+    def _publish_event(self, client, item: tuple[int, str, str]) -> bool:
+        seq, kind, payload = item
         entry = [seq, 1]
-        info = client.publish(self.t_events, _dumps(event), qos=1)
+        info = client.publish(self.t_events, payload.encode("utf-8"), qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            self._buffer.appendleft(event)
+            self._buffer.appendleft(item)
             return False
         self._inflight[info.mid] = seq
-        if event.get("type") == "alert_raised":
+        if kind == "alert_raised":
+            event = json.loads(payload)
             data = event.get("data") or {}
             alert = {"v": 1, "id": event["id"], "site": event["site"], "kiosk": event["kiosk"],
                      "seq": seq, "ts": event["ts"], "day": event["day"], "kind": data.get("kind"),
@@ -388,7 +444,7 @@ class Publisher:
             self._error(f"cannot mark events sent: {exc}")
             return
         self._last_mark = now
-        self._set(last_seq=self.ack_upto, last_ack_at=utc_iso(self.clock.now()))
+        self._set(last_seq=self.last_seq, last_ack_at=utc_iso(self.clock.now()))
         self._refresh_pending()
 
     def _refresh_pending(self) -> None:
@@ -401,10 +457,10 @@ class Publisher:
             return
         if self._pending:
             self._drained.clear()
-        self._set(pending=self._pending, last_seq=self.ack_upto)
+        self._set(pending=self._pending, last_seq=self.last_seq)
 
     def _publish_status(self, force: bool) -> None:
-        key = (self._pending, self.ack_upto)
+        key = (self._pending, self.last_seq)
         now = time.monotonic()
         if not force:
             if key == self._status_sent:
@@ -441,3 +497,13 @@ class Publisher:
         self._flush_marks(force=True)
         self._drop_client()
         self._set(online=False)
+
+
+def start_publisher(config, journal_path, clock=None) -> Publisher | None:
+    """For the app: a started publisher, or None when `mqtt.enabled` is false."""
+    if not config.mqtt.enabled:
+        log.info("sync: mqtt.enabled is false; events stay in the journal")
+        return None
+    pub = Publisher(config, journal_path, clock)
+    pub.start()
+    return pub

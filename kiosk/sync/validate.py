@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import uuid
 
 from .. import routine
 
@@ -19,6 +18,7 @@ ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 EVENT_KEYS = frozenset({"v", "id", "kiosk", "site", "seq", "ts", "day", "operator", "type", "data"})
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 MAX_SEQ = 2**53
 
 S, I, B, D, L = "str", "int", "bool", "dict", "list"
@@ -110,11 +110,8 @@ def check_event(doc: object, site: str, kiosk: str) -> dict:
     _ident(doc, "site", site)
     _ident(doc, "kiosk", kiosk)
     eid = doc["id"]
-    try:
-        if not isinstance(eid, str) or str(uuid.UUID(eid)) != eid:
-            raise ValueError
-    except ValueError:
-        raise Invalid("id must be a UUID in canonical form") from None
+    if not isinstance(eid, str) or not UUID_RE.match(eid):
+        raise Invalid("id must be a UUID in canonical form")
     seq = doc["seq"]
     if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
         raise Invalid("seq must be a positive integer")
@@ -142,16 +139,19 @@ def check_event(doc: object, site: str, kiosk: str) -> dict:
     if not isinstance(data, dict):
         raise Invalid("data must be a JSON object")
     for field, (want, required) in DATA_FIELDS[kind].items():
-        if field not in data or data[field] is None:
+        if field not in data:
             if required:
                 raise Invalid(f"{kind}: data.{field} is missing")
             continue
+        if data[field] is None and not required and want == S:  # read with .get(): null is fine
+            continue
         if not _kind_ok(data[field], want):
             raise Invalid(f"{kind}: data.{field} must be {want}")
-    try:  # the last word: the routine itself can fold it
-        routine.apply(routine.DayState(), doc)
-    except Exception as exc:
-        raise Invalid(f"{kind}: the routine cannot fold it: {type(exc).__name__}") from None
+    if kind == "undone" and (data["what"] not in ("sort", "scan") or
+                             (data["what"] == "scan" and not isinstance(data.get("code"), str))):
+        raise Invalid("undone: data.what must be sort or scan (a scan with its code)")
+    # DATA_FIELDS is the contract with routine.apply; tests/test_sync_fuzz.py proves that every
+    # accepted event folds and makes a follow-up row (folding here would halve the ingest rate).
     return doc
 
 

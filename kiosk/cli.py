@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_central)
     s = sub.add_parser("bench-sync", help="benchmark: outbox drain vs bare paho; central ingest vs bare insert")
     s.add_argument("--events", type=int, default=20000)
+    s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     s.add_argument("--dir", help="working folder (default: a temp folder)")
     s.set_defaults(func=_bench_sync)
     return p

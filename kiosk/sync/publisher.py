@@ -45,7 +45,6 @@ from . import topics
 log = logging.getLogger(__name__)
 
 READ_BATCH = 500  # events read from the journal per query
-HANDOVER = 4  # messages handed to paho at most: this many times mqtt.max_inflight
 MARK_EVERY = 0.25  # seconds between batched mark_sent writes while busy
 PURGE_EVERY = 3600.0  # seconds between purges
 UNSUPPORTED_PROTOCOL = (1, 132)  # CONNACK codes: v3.1.1 "unacceptable protocol", v5 0x84
@@ -245,9 +244,7 @@ class Publisher:
         except Exception as exc:  # bad CA file path and the like
             self._error(f"MQTT client setup failed: {exc}")
             return
-        # paho keeps at most mqtt.max_inflight unacknowledged on the wire and sends the next
-        # handed-over message the moment a PUBACK frees a place (no round trip through us).
-        client.max_inflight_messages_set(m.max_inflight)
+        client.max_inflight_messages_set(m.max_inflight)  # our window; paho never queues
         client.will_set(self.t_status, self._status_payload(False), qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -374,7 +371,7 @@ class Publisher:
     # publishing ------------------------------------------------------------------------------
     def _pump(self) -> None:
         client = self.client
-        window = self.mqtt.max_inflight * HANDOVER
+        window = self.mqtt.max_inflight
         while self._alerts and len(self._inflight) < window and self._connected:
             alert = self._alerts.popleft()
             info = client.publish(self.t_alerts, _dumps(alert), qos=1)

@@ -196,3 +196,36 @@ def test_central_sigkilled_mid_stream_and_restarted(broker, tmp_path):
         logs.close()
     assert_exactly_once(db, central_db)
     assert central_rows(central_db) == kiosk_rows(cfg_path, db)
+
+
+def test_central_storage_failure_loses_nothing(broker, tmp_path, monkeypatch):
+    """A failed commit at central acknowledges nothing: the broker delivers those messages again."""
+    cfg_path = kiosk_config(tmp_path / "kiosk.toml", broker.port)
+    config = load(cfg_path)
+    db = tmp_path / "journal.db"
+    journal = Journal(db, "demo", "kiosk-1")
+    bulk_events(journal, 1000)
+    journal.close()
+    real = CentralStore.ingest
+    failures = {"left": 3}
+
+    def flaky(self, messages, received_at=None):
+        if failures["left"] and self.count("events") > 100:
+            failures["left"] -= 1
+            raise sqlite3.OperationalError("disk I/O error (injected)")
+        return real(self, messages, received_at)
+
+    monkeypatch.setattr(CentralStore, "ingest", flaky)
+    central_db = tmp_path / "central.db"
+    central = Central(config, central_db).start()
+    pub = Publisher(config, db)
+    try:
+        assert central.wait_subscribed(10)
+        pub.start()
+        assert pub.wait_drained(30)
+        wait_until(lambda: central_count(central_db) >= 1000, timeout=30, what="every event despite the failures")
+    finally:
+        pub.stop()
+        central.stop()
+    assert failures["left"] == 0  # the failures did happen
+    assert_exactly_once(db, central_db)

@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import logging
 import random
+import select
 import sqlite3
 import sys
 import threading
@@ -483,8 +484,6 @@ class Central:
             return False
         if hasattr(sock, "pending") and sock.pending():
             return True
-        import select
-
         try:
             return bool(select.select([sock], [], [], 0)[0])
         except (OSError, ValueError):

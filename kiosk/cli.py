@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--once", action="store_true", help="drain the outbox and exit (0 = all acknowledged)")
     s.add_argument("--db", help="journal file (default: the configured one)")
     s.add_argument("--timeout", type=float, default=30.0, help="seconds --once may take (default 30)")
+    s.add_argument("--resend-from", type=int, metavar="SEQ", help="queue events from SEQ on again (after central reports a gap)")
     s.set_defaults(func=_sync)
     s = sub.add_parser("status", help="the journal's outbox: pending events, last sent seq")
     s.add_argument("--db", help="journal file (default: the configured one)")
@@ -162,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_central)
     s = sub.add_parser("bench-sync", help="benchmark: outbox drain vs bare paho; central ingest vs bare insert")
     s.add_argument("--events", type=int, default=20000)
+    s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     s.add_argument("--dir", help="working folder (default: a temp folder)")
     s.set_defaults(func=_bench_sync)
     # -- deployment (kiosk/doctor.py) --

@@ -133,3 +133,27 @@ def test_no_personnummer_ever_reaches_mqtt(broker, tmp_path):
     assert b"dodsbo_label_printed" in wire
     for pnr in (b"19121212", b"121212-1212", b"1212121212", b"8112189876"):
         assert pnr not in wire
+
+
+def test_one_row_per_day_and_site_kiosk(tmp_path):
+    from kiosk import report
+
+    store = CentralStore(tmp_path / "central.db")
+    mine = []
+    try:
+        for site, kiosk, days in (("demo", "kiosk-1", 2), ("norr", "k9", 1)):
+            config = load(kiosk_config(tmp_path / f"{kiosk}.toml", 1883, site=site, kiosk=kiosk))
+            db = tmp_path / f"{kiosk}.db"
+            simulate.run(example_lines(days), config, db, tmp_path / f"sim-{kiosk}")
+            j = Journal(db, site, kiosk)
+            raw = [p.encode() for (p,) in j.db.execute("select payload from events order by seq")]
+            mine += [report.follow_up_row(s, site, kiosk) for s in report.day_summaries(j)]
+            j.close()
+            assert store.ingest([(f"returpost/v1/{site}/{kiosk}/events", p) for p in raw])["stored"] == len(raw)
+    finally:
+        store.close()
+    rows, problems = central_report.rows(tmp_path / "central.db")
+    assert problems == []
+    assert [(r["day"], r["site"], r["kiosk"]) for r in rows] == [
+        ("2026-11-23", "demo", "kiosk-1"), ("2026-11-23", "norr", "k9"), ("2026-11-24", "demo", "kiosk-1")]
+    assert sorted(rows, key=lambda r: (r["site"], r["day"])) == sorted(mine, key=lambda r: (r["site"], r["day"]))

@@ -196,3 +196,79 @@ def test_central_sigkilled_mid_stream_and_restarted(broker, tmp_path):
         logs.close()
     assert_exactly_once(db, central_db)
     assert central_rows(central_db) == kiosk_rows(cfg_path, db)
+
+
+def test_central_storage_failure_loses_nothing(broker, tmp_path, monkeypatch):
+    """A failed commit at central acknowledges nothing: the broker delivers those messages again."""
+    cfg_path = kiosk_config(tmp_path / "kiosk.toml", broker.port)
+    config = load(cfg_path)
+    db = tmp_path / "journal.db"
+    journal = Journal(db, "demo", "kiosk-1")
+    bulk_events(journal, 1000)
+    journal.close()
+    real = CentralStore.ingest
+    failures = {"left": 3}
+
+    def flaky(self, messages, received_at=None):
+        if failures["left"] and self.count("events") > 100:
+            failures["left"] -= 1
+            raise sqlite3.OperationalError("disk I/O error (injected)")
+        return real(self, messages, received_at)
+
+    monkeypatch.setattr(CentralStore, "ingest", flaky)
+    central_db = tmp_path / "central.db"
+    central = Central(config, central_db).start()
+    pub = Publisher(config, db)
+    try:
+        assert central.wait_subscribed(10)
+        pub.start()
+        assert pub.wait_drained(30)
+        wait_until(lambda: central_count(central_db) >= 1000, timeout=30, what="every event despite the failures")
+    finally:
+        pub.stop()
+        central.stop()
+    assert failures["left"] == 0  # the failures did happen
+    assert_exactly_once(db, central_db)
+
+
+def test_gap_after_broker_crash_repaired_with_resend_from(broker, tmp_path):
+    """A broker SIGKILLed before its autosave loses what it queued for central after the PUBACK:
+    central names the gap, `kiosk sync --resend-from` fills it, nothing is counted twice."""
+    cfg_path = kiosk_config(tmp_path / "kiosk.toml", broker.port)
+    config = load(cfg_path)
+    db = tmp_path / "journal.db"
+    journal = Journal(db, "demo", "kiosk-1")
+    bulk_events(journal, 50)
+    journal.close()
+    central_db = tmp_path / "central.db"
+    central = Central(config, central_db).start()
+    try:
+        assert central.wait_subscribed(10)
+        central.stop()  # central away: the broker queues for its persistent session
+        sync = [*kiosk_cmd("--config", str(cfg_path), "sync", "--once", "--db", str(db), "--timeout", "20")]
+        done = subprocess.run(sync, env=env(), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        journal = Journal(db, "demo", "kiosk-1")
+        bulk_events(journal, 20, day=dt.date(2026, 12, 2))  # seq 51..70, also sent while central is away
+        journal.close()
+        done = subprocess.run(sync, env=env(), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        broker.kill()  # crash: the queue for central is lost (no autosave yet)
+        broker.start()
+        central = Central(config, central_db).start()
+        assert central.wait_subscribed(10)
+        # the retained status went with the crash too; the kiosk's next connection tells central
+        done = subprocess.run(sync, env=env(), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        store = CentralStore(central_db)
+        gaps = wait_until(lambda: store.gaps(), what="central to see the kiosk's status with last_seq 70")
+        store.close()
+        assert gaps == [{"site": "demo", "kiosk": "kiosk-1", "from_seq": 1, "to_seq": 70,
+                         "note": "acknowledged by the broker, not (yet) received"}]
+        again = subprocess.run([*sync, "--resend-from", "1"], env=env(), capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0, again.stderr
+        assert "70 events from seq 1 on are queued again" in again.stdout
+        wait_until(lambda: central.snapshot().get("stored", 0) >= 70, what="the resent events")
+    finally:
+        central.stop()
+    assert_exactly_once(db, central_db)

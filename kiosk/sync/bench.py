@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import tempfile
 import threading
 import time
@@ -76,8 +77,18 @@ def _rate(n: int, seconds: float) -> str:
 
 
 def run(args) -> None:
+    given = getattr(args, "dir", None)
+    base = Path(given or tempfile.mkdtemp(prefix="kiosk-bench-sync-"))
+    try:
+        _run(args, base)
+    finally:
+        if not given:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def _run(args, base: Path) -> None:
     n = int(getattr(args, "events", None) or 20000)
-    base = Path(getattr(args, "dir", None) or tempfile.mkdtemp(prefix="kiosk-bench-sync-"))
+    repeat = max(1, int(getattr(args, "repeat", None) or 3))
     base.mkdir(parents=True, exist_ok=True)
     stamp = str(time.time_ns())
     work = base / f"sync-{stamp}"
@@ -95,20 +106,33 @@ def run(args) -> None:
         payloads = [p.encode() for (p,) in journal.db.execute("select payload from events order by seq")]
         journal.close()
 
-        bare = _bare_paho(broker.port, topic("bench", "bare", "events"), payloads, window)
-
-        pub = Publisher(config, db)
-        start = time.perf_counter()
-        pub.start()
-        ok = pub.wait_drained(300)
-        ours = time.perf_counter() - start
-        pub.stop()
-        if not ok:
-            print(f"outbox drain did not finish: {pub.status()}")
-            return
+        # Best of `repeat` runs each, interleaved: the machine may be shared, and the best run is
+        # the one least disturbed by others.
+        bares, ourses, bare_cpu, our_cpu = [], [], [], []
+        for _ in range(repeat):
+            c0 = time.process_time()
+            bares.append(_bare_paho(broker.port, topic("bench", "bare", "events"), payloads, window))
+            bare_cpu.append(time.process_time() - c0)
+            j = Journal(db, config.kiosk.site, config.kiosk.id)
+            j.db.execute("update events set sent_at = null")
+            j.close()
+            pub = Publisher(config, db)
+            c0 = time.process_time()
+            start = time.perf_counter()
+            pub.start()
+            ok = pub.wait_drained(300)
+            ourses.append(time.perf_counter() - start)
+            our_cpu.append(time.process_time() - c0)
+            pub.stop()
+            if not ok:
+                print(f"outbox drain did not finish: {pub.status()}")
+                return
+        bare, ours = min(bares), min(ourses)
         print(f"outbox drain (Publisher, mark on PUBACK): {_rate(n, ours)}")
         print(f"bare paho QoS 1 publish loop:             {_rate(n, bare)}")
-        print(f"outbox drain / bare paho = {bare / ours:.2f} (goal >= 0.50)")
+        print(f"outbox drain / bare paho = {bare / ours:.2f} (goal >= 0.50; best of {repeat} each)")
+        print(f"  CPU seconds of this process: drain {min(our_cpu):.2f}, bare {min(bare_cpu):.2f} "
+              f"(ratio {min(bare_cpu) / min(our_cpu):.2f}; steadier than wall time on a shared machine)")
 
         t = topic(config.kiosk.site, config.kiosk.id, "events")
         messages = [(t, p) for p in payloads]
@@ -119,21 +143,26 @@ def run(args) -> None:
                          "day": e["day"], "type": e["type"], "operator": e["operator"],
                          "payload": p.decode(), "topic": t, "received_at": e["ts"]})
 
-        bare_db = connect(work / "bare.db")
-        table = bare_db["events"]
-        start = time.perf_counter()
-        for i in range(0, n, batch):
-            bare_db.conn.execute("BEGIN IMMEDIATE")
-            table.insert_all(rows[i:i + batch], pk="id", batch_size=batch)
-            bare_db.conn.execute("COMMIT")
-        bare_ins = time.perf_counter() - start
-        bare_db.conn.close()
+        bare_times, ingest_times = [], []
+        for r in range(repeat):
+            bare_db = connect(work / f"bare-{r}.db")
+            table = bare_db["events"]
+            start = time.perf_counter()
+            for i in range(0, n, batch):
+                bare_db.conn.execute("BEGIN IMMEDIATE")
+                table.insert_all(rows[i:i + batch], pk="id", batch_size=batch)
+                bare_db.conn.execute("COMMIT")
+            bare_times.append(time.perf_counter() - start)
+            bare_db.conn.close()
 
-        store = CentralStore(work / "central-store.db")
-        start = time.perf_counter()
-        for i in range(0, n, batch):
-            store.ingest(messages[i:i + batch])
-        ingest = time.perf_counter() - start
+            store = CentralStore(work / f"central-store-{r}.db")
+            start = time.perf_counter()
+            for i in range(0, n, batch):
+                store.ingest(messages[i:i + batch])
+            ingest_times.append(time.perf_counter() - start)
+            if r < repeat - 1:
+                store.close()
+        bare_ins, ingest = min(bare_times), min(ingest_times)
         start = time.perf_counter()
         dups = 0
         for i in range(0, n, batch):
@@ -143,7 +172,7 @@ def run(args) -> None:
         store.close()
         print(f"central ingest (validate + dedupe):       {_rate(n, ingest)}  stored {stored}")
         print(f"bare sqlite-utils insert_all:             {_rate(n, bare_ins)}")
-        print(f"central ingest / bare insert = {bare_ins / ingest:.2f} (goal >= 0.50)")
+        print(f"central ingest / bare insert = {bare_ins / ingest:.2f} (goal >= 0.50; best of {repeat} each)")
         print(f"central ingest, all duplicates:           {_rate(n, again)}  duplicates {dups}")
 
         # end to end: reset the outbox, publish again, central stores all through the broker

@@ -26,7 +26,9 @@ import datetime as dt
 import json
 import logging
 import random
+import select
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
@@ -343,7 +345,12 @@ class Central:
         where = topics.describe(self.config.mqtt, self.username)
         try:
             while not self._stop.is_set():
-                ok = self._session(where)
+                try:
+                    ok = self._session(where)
+                except Exception as exc:  # a bug must not stop the collector for good
+                    log.exception("central: unexpected error; reconnecting")
+                    self._error(f"unexpected error: {type(exc).__name__}: {exc}")
+                    ok = False
                 if self._stop.is_set():
                     break
                 failures = 0 if ok else failures + 1
@@ -477,8 +484,6 @@ class Central:
             return False
         if hasattr(sock, "pending") and sock.pending():
             return True
-        import select
-
         try:
             return bool(select.select([sock], [], [], 0)[0])
         except (OSError, ValueError):
@@ -547,13 +552,18 @@ def run_central(args) -> int:
     db = Path(args.db) if args.db else config.data_path(config.central.db)
     if args.gaps:
         if not db.exists():
-            print(f"no central database at {db}")
+            print(f"no central database at {db}", file=sys.stderr)
             return 2
         print(json.dumps(gaps_report(db), indent=2, ensure_ascii=False))
         return 0
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    try:
+        CentralStore(db).close()  # fail early and clearly on a bad path
+    except (OSError, sqlite3.Error) as exc:
+        print(f"cannot open the central database {db}: {exc}", file=sys.stderr)
+        return 2
     central = Central(config, db)
     log.info("central: storing into %s", db)
     central.run(stop)

@@ -137,6 +137,13 @@ def write(rows_: list[dict], fmt: str, out: str | None, problems: list[str] | No
 
 
 def main(args) -> int:
+    for flag, value in (("--from", args.date_from), ("--to", args.date_to)):
+        try:
+            if value is not None:
+                dt.date.fromisoformat(value)
+        except ValueError:
+            print(f"{flag} {value!r}: use YYYY-MM-DD", file=sys.stderr)
+            return 2
     db = Path(args.central)
     if not db.exists():
         print(f"no central database at {db}", file=sys.stderr)

@@ -43,6 +43,9 @@ def sync_main(args) -> int:
         print(f"no journal at {db}", file=sys.stderr)
         return 2
     where = topics.describe(config.mqtt)
+    if args.resend_from is not None:
+        n = resend_from(config, db, args.resend_from)
+        print(f"{n} events from seq {args.resend_from} on are queued again")
     pub = Publisher(config, db)
     stop = _stop_on_signals()
     pub.start()
@@ -78,6 +81,21 @@ def sync_main(args) -> int:
         return EXIT_UNACKED
     finally:
         pub.stop()
+
+
+def resend_from(config, db: Path, seq: int) -> int:
+    """Queue events from `seq` on again (they are still in the journal unless purged): the
+    recovery when central reports a gap, e.g. after a broker lost its queue in a crash.
+    Central drops what it already has by id."""
+    from ..journal import Journal
+
+    journal = Journal(db, config.kiosk.site, config.kiosk.id)
+    try:
+        with journal.transaction():
+            cur = journal.db.execute("update events set sent_at = null where seq >= ? and sent_at is not null", [seq])
+            return cur.rowcount
+    finally:
+        journal.close()
 
 
 def status_main(args) -> int:

@@ -244,7 +244,7 @@ class Publisher:
         except Exception as exc:  # bad CA file path and the like
             self._error(f"MQTT client setup failed: {exc}")
             return
-        client.max_inflight_messages_set(max(m.max_inflight + 2, 20))
+        client.max_inflight_messages_set(m.max_inflight)  # our window; paho never queues
         client.will_set(self.t_status, self._status_payload(False), qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

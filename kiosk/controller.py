@@ -81,12 +81,7 @@ class Controller:
             command = {**command, "clock_synced": bool(getattr(self.clock, "synced", False))}
         with self._lock:
             now = now or self.clock.now()
-            self._tick(now)
-            decision = routine.decide(self.state, command, now, self.ctx)
-            result = self._commit(decision, now)
-            if command.get("cmd") != "tick":
-                self._tick(now)
-            return result
+            return self._commit(routine.step(self.state, command, now, self.ctx), now)
 
     def tick(self, now: dt.datetime | None = None) -> Result | None:
         """Let time pass (the UI calls this every few seconds): raises the 14:00 alert once."""
@@ -94,7 +89,7 @@ class Controller:
             return self._tick(now or self.clock.now())
 
     def _tick(self, now: dt.datetime) -> Result | None:
-        decision = routine.decide(self.state, {"cmd": "tick"}, now, self.ctx)
+        decision = routine.step(self.state, routine.TICK, now, self.ctx)
         if decision.events:
             return self._commit(decision, now)
         return None
@@ -103,7 +98,9 @@ class Controller:
         events: list[dict] = []
         if decision.events:
             day = local_day(now, self.ctx.tz)
-            operator = routine.roll(self.state, day).operator
+            before = routine.roll(self.state, day).operator
+            after = routine.replay(routine.provisional(decision.events, now, self.ctx), self.state).operator
+            operator = after or before  # a sign-in carries the new operator, a sign-out the leaving one
             try:
                 events = self.journal.append(decision.events, now, day, operator)
             except sqlite3.Error as exc:

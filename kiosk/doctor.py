@@ -519,7 +519,9 @@ def check_journal(cfg, system: System) -> tuple[Check, Check]:
                     info(pname, "inte kontrollerat"))
         conn.execute("begin immediate")   # the write lock the kiosk needs for every event
         conn.execute("rollback")
-        journal_check = ok(name, f"{path} går att skriva ({meta.get('last_seq', '0')} händelser hittills)")
+        newest = conn.execute("select max(seq) from events").fetchone()[0] or 0
+        last_seq = max(newest, int(meta.get("last_seq") or 0))  # meta holds it only across purges
+        journal_check = ok(name, f"{path} går att skriva ({last_seq} händelser hittills)")
         count, oldest = conn.execute(
             "select count(*), min(ts) from events where sent_at is null").fetchone()
     except sqlite3.OperationalError as exc:

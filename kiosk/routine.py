@@ -328,6 +328,35 @@ def decide(state: DayState, command: dict, now: dt.datetime, ctx: Context) -> De
         return _error("bad_argument", str(exc))
 
 
+TICK = {"cmd": "tick"}
+
+
+def step(state: DayState, command: dict, now: dt.datetime, ctx: Context) -> Decision:
+    """A command as the kiosk runs it: the 14:00 check, the command, the 14:00 check again (a
+    sign-in after 14:00 may start the day late), as one decision whose events are committed
+    together, so a crash keeps all of them or none."""
+    pre = decide(state, TICK, now, ctx)
+    if command.get("cmd") == "tick":
+        return pre
+    state = replay(provisional(pre.events, now, ctx), state)
+    main = decide(state, command, now, ctx)
+    state = replay(provisional(main.events, now, ctx), state)
+    post = decide(state, TICK, now, ctx)
+    if not pre.events and not post.events:
+        return main
+    alerts = pre.effects.alerts + main.effects.alerts + post.effects.alerts
+    return replace(main, events=pre.events + main.events + post.events,
+                   effects=replace(main.effects, alerts=alerts))
+
+
+def provisional(items, now: dt.datetime, ctx: Context) -> list[dict]:
+    """Events as the journal will stamp them (without id and seq), to fold before committing."""
+    from .clock import utc_iso
+
+    ts, day = utc_iso(now), local_day(now, ctx.tz).isoformat()
+    return [{"type": kind, "data": data, "ts": ts, "day": day} for kind, data in items]
+
+
 def _ok(code: str, message: str, events=(), **kw) -> Decision:
     return Decision(OK, code, message, events=tuple(events), **kw)
 
@@ -648,16 +677,10 @@ def _close_day(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision
         events.append(("alert_raised", {"kind": "deadline_missed", "text": text}))
         alerts = (Alert("deadline_missed", text),)
     events.append(("day_closed", {}))
-    closed = replay([_as_event(s, e, now, ctx) for e in events], s)
+    closed = replay(provisional(events, now, ctx), s)
     layout = printouts.day_summary(summary(closed), ctx.site, ctx.kiosk)
     return _ok("day_closed", "Dagen är avslutad. Dagssammanställningen skrivs ut.", events,
                effects=Effects(lights=Lights(), prints=(Print("day_summary", layout),), alerts=alerts))
-
-
-def _as_event(s: DayState, item: tuple[str, dict], now: dt.datetime, ctx: Context) -> dict:
-    from .clock import utc_iso
-
-    return {"type": item[0], "data": item[1], "ts": utc_iso(now), "day": local_day(now, ctx.tz).isoformat()}
 
 
 def _deadline_alerted(s: DayState) -> bool:

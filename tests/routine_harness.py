@@ -16,17 +16,14 @@ class PureDay:
         self.events: list[dict] = []
         self.seq = 0
 
-    def run(self, command: dict, now: dt.datetime, after_tick=None) -> routine.Decision:
-        for cmd in ({"cmd": "tick"}, command):
-            if cmd is command and after_tick is not None:
-                after_tick(self)
-            decision = routine.decide(self.state, cmd, now, self.ctx)
-            for kind, data in decision.events:
-                self.seq += 1
-                event = {"seq": self.seq, "type": kind, "data": data, "ts": utc_iso(now),
-                         "day": local_day(now).isoformat()}
-                self.events.append(event)
-                self.state = routine.apply(self.state, event)
+    def run(self, command: dict, now: dt.datetime) -> routine.Decision:
+        decision = routine.step(self.state, command, now, self.ctx)
+        for kind, data in decision.events:
+            self.seq += 1
+            event = {"seq": self.seq, "type": kind, "data": data, "ts": utc_iso(now),
+                     "day": local_day(now).isoformat()}
+            self.events.append(event)
+            self.state = routine.apply(self.state, event)
         return decision
 
     def summary(self) -> dict:

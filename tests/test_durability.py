@@ -24,24 +24,28 @@ from .routine_harness import PureDay
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def model_summaries(commands) -> tuple[list[dict], list[dict]]:
-    """full[i]: the pure model's day summary after the first i commands; ticked[i]: the same plus
-    the deadline check that runs (in its own transaction) just before command i."""
+def model_states(commands) -> list:
+    """full[i]: the pure model's whole state (not just the summary: the current pile and the
+    operator count too) after the first i commands."""
     day = PureDay(context_from(load(None)))
-    full, ticked = [day.summary()], []
+    full = [day.state]
     for now, cmd in commands:
-        day.run(dict(cmd), now, after_tick=lambda d: ticked.append(d.summary()))
-        full.append(day.summary())
-    return full, ticked
+        day.run(dict(cmd), now)
+        full.append(day.state)
+    return full
 
 
-def rebuilt_summary(db: Path) -> dict:
+def rebuilt_state(db: Path):
     cfg = load(None)
     journal = Journal(db, cfg.kiosk.site, cfg.kiosk.id)
     try:
-        return Controller(cfg, journal, FixedClock(None)).summary()
+        return Controller(cfg, journal, FixedClock(None)).state
     finally:
         journal.close()
+
+
+def rebuilt_summary(db: Path) -> dict:
+    return routine.summary(rebuilt_state(db))
 
 
 def run_killed(db: Path, seed: int, start: int, end: int, rnd: random.Random) -> int:
@@ -61,19 +65,17 @@ def run_killed(db: Path, seed: int, start: int, end: int, rnd: random.Random) ->
 def test_kill_9_at_random_points_loses_nothing_confirmed_and_never_double_counts(tmp_path):
     seed, total = 20261126, 3000
     commands = stream(seed, total)
-    models, ticked = model_summaries(commands)
+    models = model_states(commands)
     rnd = random.Random(seed)
     db = tmp_path / "journal.db"
     done, kills = 0, 0
     while done < total and kills < 150:
         last_confirmed = run_killed(db, seed, done, total, rnd)
         kills += 1
-        state = rebuilt_summary(db)
+        state = rebuilt_state(db)
         confirmed = last_confirmed + 1  # commands [0, confirmed) were confirmed to the person
         # The command being handled at the kill may have been committed without being confirmed.
         candidates = [i for i in (confirmed, confirmed + 1) if i <= total and models[i] == state]
-        if not candidates and confirmed < total and ticked[confirmed] == state:
-            candidates = [confirmed]  # killed between the deadline check and the command itself
         assert candidates, f"state after kill {kills} matches neither {confirmed} nor {confirmed + 1} commands"
         done = candidates[-1]
     print(f"killed {kills} times; {done} of {total} commands done under kills")
@@ -82,7 +84,8 @@ def test_kill_9_at_random_points_loses_nothing_confirmed_and_never_double_counts
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         subprocess.run([sys.executable, "-m", "tests.durability_child", str(db), str(seed), str(done), str(total)],
                        check=True, capture_output=True, cwd=ROOT, env=env, timeout=300)
-    assert rebuilt_summary(db) == models[total]
+    assert rebuilt_state(db) == models[total]
+    assert rebuilt_summary(db) == routine.summary(models[total])
     # gapless seq and unique ids
     conn = sqlite3.connect(db)
     seqs = [r[0] for r in conn.execute("select seq from events order by seq")]

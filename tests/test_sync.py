@@ -16,7 +16,7 @@ from kiosk.journal import Journal
 from kiosk.sync import central_report
 from kiosk.sync.central import Central, CentralStore
 from kiosk.sync.publisher import Publisher
-from mqtt_broker import (broker, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
+from .mqtt_broker import (broker, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, wait_until)
 
 pytestmark = needs_mosquitto

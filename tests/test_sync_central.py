@@ -14,7 +14,7 @@ from kiosk.journal import Journal
 from kiosk.sync import central_report
 from kiosk.sync.central import CentralStore
 from kiosk.sync.publisher import Publisher
-from mqtt_broker import broker, env, example_lines, kiosk_cmd, kiosk_config, load, needs_mosquitto, wait_until  # noqa: F401
+from .mqtt_broker import broker, env, example_lines, kiosk_cmd, kiosk_config, load, needs_mosquitto, wait_until  # noqa: F401
 
 T = "returpost/v1/demo/kiosk-1/events"
 

@@ -18,7 +18,7 @@ from kiosk import simulate
 from kiosk.journal import Journal
 from kiosk.sync.central import Central, CentralStore
 from kiosk.sync.publisher import Publisher
-from mqtt_broker import (broker, bulk_events, env, example_lines, kiosk_cmd, kiosk_config,  # noqa: F401
+from .mqtt_broker import (broker, bulk_events, env, example_lines, kiosk_cmd, kiosk_config,  # noqa: F401
                          load, needs_mosquitto, wait_until)
 
 pytestmark = [needs_mosquitto, pytest.mark.slow]

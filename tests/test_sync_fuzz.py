@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from kiosk import report, routine
 from kiosk.sync.central import Central, CentralStore
 from kiosk.sync.validate import Invalid, check_event, parse_json
-from mqtt_broker import broker, kiosk_config, load, needs_mosquitto, wait_until  # noqa: F401
+from .mqtt_broker import broker, kiosk_config, load, needs_mosquitto, wait_until  # noqa: F401
 
 TOPIC = "returpost/v1/demo/kiosk-1/events"
 

@@ -10,7 +10,7 @@ from kiosk.sync import topics
 from kiosk.sync.central import Central, CentralStore
 from kiosk.sync.localbroker import free_port
 from kiosk.sync.publisher import Publisher
-from mqtt_broker import (broker, bulk_events, example_lines, kiosk_config, load,  # noqa: F401
+from .mqtt_broker import (broker, bulk_events, example_lines, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, wait_until)
 
 

@@ -16,7 +16,7 @@ from kiosk.journal import Journal
 from kiosk.sync.central import Central, CentralStore
 from kiosk.sync.localbroker import PROVISIONING
 from kiosk.sync.publisher import Publisher
-from mqtt_broker import (USERS, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
+from .mqtt_broker import (USERS, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, prov_broker, wait_until)
 
 pytestmark = needs_mosquitto

@@ -34,6 +34,21 @@ TICK_SECONDS = 5.0
 ENTER_KEYS = (13, 271)  # Enter, keypad Enter
 
 
+class Pages(dict):
+    """The screens by name, each built the first time it is shown (or looked up): the first
+    screen comes up without building the other ten, and a page never visited costs nothing."""
+
+    def __init__(self, app):
+        super().__init__()
+        self.app = app
+
+    def __missing__(self, name: str):
+        page = PAGES[name](self.app, name=name)
+        self[name] = page
+        self.app.sm.add_widget(page)
+        return page
+
+
 class KioskApp(App):
     title = "Returpost"
 
@@ -50,7 +65,7 @@ class KioskApp(App):
         self.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ui-preview")
         self.ui_thread = threading.get_ident()
         self._ready_sent = False
-        self.pages: dict = {}
+        self.pages: Pages = Pages(self)
 
     # The Kivy App has a `config` attribute of its own (ConfigParser); keep ours separate.
     @property
@@ -88,10 +103,6 @@ class KioskApp(App):
         paint(self.banner, BG)
         root.add_widget(self.banner)
         self.sm = ScreenManager(transition=NoTransition())
-        for name, cls in PAGES.items():
-            page = cls(self, name=name)
-            self.pages[name] = page
-            self.sm.add_widget(page)
         root.add_widget(self.sm)
         if self.simulator:
             self.shelf = ShelfView(self.kiosk.devices.shelf.pattern, size_hint_y=None,
@@ -99,7 +110,7 @@ class KioskApp(App):
             root.add_widget(self.shelf)
         else:
             self.shelf = None
-        self.sm.current = "home" if self.controller.operator else "signin"
+        self.go("home" if self.controller.operator else "signin")
         self.controller.listeners.append(self._listener)
         # Scanner and badge reader threads hand their commands to the UI thread.
         self.kiosk.devices.attach(self.controller, dispatch=lambda fn: Clock.schedule_once(lambda dt: fn(), 0))
@@ -182,6 +193,7 @@ class KioskApp(App):
     def go(self, name: str) -> None:
         if name != "signin" and not self.controller.operator:
             name = "signin"
+        self.pages[name]  # built on first use
         self.sm.current = name
 
     def go_home(self) -> None:

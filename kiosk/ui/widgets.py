@@ -230,8 +230,9 @@ class ShelfView(GridLayout):
                 on = (t * BLINK_HZ[pattern] * 2) % 2 < 1
             else:
                 on = False
+            if self.lit.get(slot) != on:  # touch the canvas only on a change: no redraw otherwise
+                color.rgba = LED_ON if on else LED_OFF
             self.lit[slot] = on
-            color.rgba = LED_ON if on else LED_OFF
 
     @staticmethod
     def names() -> dict[str, str]:

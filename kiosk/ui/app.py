@@ -251,7 +251,7 @@ class KioskApp(App):
 
     def _preview_widgets(self) -> ModalView:
         if self.preview_view_ is None:
-            view = PreviewView(size_hint=(0.9 if Scale.portrait else 0.6, 0.85), auto_dismiss=True,
+            view = PreviewView(size_hint=(0.9 if Scale.portrait else 0.6, 0.85), auto_dismiss=True, background="",
                                background_color=(0, 0, 0, 0.6))
             box = BoxLayout(orientation="vertical", padding=mm(1.5), spacing=mm(1.5))
             paint(box, PANEL)

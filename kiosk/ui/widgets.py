@@ -151,7 +151,11 @@ def fit_text(label: Label, base: float, min_ratio: float, width: float, height: 
         if label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1 or size <= floor:
             break
         size = max(floor, min(size - 1, round(size * 0.9)))
-    label.text_size = (width, height)
+    fits = label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1
+    if not (fits and label.valign == "middle"):
+        label.text_size = (width, height)
+    # else: the texture stays as tall as the text (Kivy centres it in the widget, as "middle"
+    # would), not as tall as the box: less texture memory and no second render.
 
 
 def row(height_mm: float, *children, spacing_mm: float = 1.5, **kw) -> BoxLayout:

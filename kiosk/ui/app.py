@@ -6,14 +6,13 @@ Import only after `kivyenv.prepare()`.
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from kivy.app import App
 from kivy.clock import Clock
-from kivy.core.image import Image as CoreImage
+from kivy.graphics.texture import Texture
 from kivy.core.window import Window
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.image import Image
@@ -31,7 +30,32 @@ from .widgets import AMBER, BG, GREEN, GREY, MUTED, PANEL, RED, Btn, Scale, Shel
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 5.0
+PREVIEW_HIDE_SECONDS = 20  # a preview holding a personnummer closes itself
 ENTER_KEYS = (13, 271)  # Enter, keypad Enter
+
+
+class PreviewView(ModalView):
+    """The printout preview; closes at once (no fade-out), so a preview that arrives right
+    after a close always opens."""
+
+    def dismiss(self, *args, **kw):
+        kw["animation"] = False
+        return super().dismiss(*args, **kw)
+
+
+class Pages(dict):
+    """The screens by name, each built the first time it is shown (or looked up): the first
+    screen comes up without building the other ten, and a page never visited costs nothing."""
+
+    def __init__(self, app):
+        super().__init__()
+        self.app = app
+
+    def __missing__(self, name: str):
+        page = PAGES[name](self.app, name=name)
+        self[name] = page
+        self.app.sm.add_widget(page)
+        return page
 
 
 class KioskApp(App):
@@ -46,11 +70,14 @@ class KioskApp(App):
         self.on_ready_hook = on_ready
         self.scan_buffer = ""
         self.last_result: Result | None = None
-        self.preview_view: ModalView | None = None
+        self.preview_view: ModalView | None = None  # the open preview, None when closed
+        self.preview_view_: ModalView | None = None  # built on the first preview, then reused
+        self._preview_timeout = Clock.create_trigger(lambda dt: self.preview_view and self.preview_view.dismiss(),
+                                                     PREVIEW_HIDE_SECONDS)
         self.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ui-preview")
         self.ui_thread = threading.get_ident()
         self._ready_sent = False
-        self.pages: dict = {}
+        self.pages: Pages = Pages(self)
 
     # The Kivy App has a `config` attribute of its own (ConfigParser); keep ours separate.
     @property
@@ -88,10 +115,6 @@ class KioskApp(App):
         paint(self.banner, BG)
         root.add_widget(self.banner)
         self.sm = ScreenManager(transition=NoTransition())
-        for name, cls in PAGES.items():
-            page = cls(self, name=name)
-            self.pages[name] = page
-            self.sm.add_widget(page)
         root.add_widget(self.sm)
         if self.simulator:
             self.shelf = ShelfView(self.kiosk.devices.shelf.pattern, size_hint_y=None,
@@ -99,7 +122,7 @@ class KioskApp(App):
             root.add_widget(self.shelf)
         else:
             self.shelf = None
-        self.sm.current = "home" if self.controller.operator else "signin"
+        self.go("home" if self.controller.operator else "signin")
         self.controller.listeners.append(self._listener)
         # Scanner and badge reader threads hand their commands to the UI thread.
         self.kiosk.devices.attach(self.controller, dispatch=lambda fn: Clock.schedule_once(lambda dt: fn(), 0))
@@ -182,6 +205,7 @@ class KioskApp(App):
     def go(self, name: str) -> None:
         if name != "signin" and not self.controller.operator:
             name = "signin"
+        self.pages[name]  # built on first use
         self.sm.current = name
 
     def go_home(self) -> None:
@@ -213,41 +237,57 @@ class KioskApp(App):
             threading.Thread(target=retry, daemon=True).start()
 
     # -- printout previews (rendered off the UI thread, kept in memory only) ------------------
+    # One preview view, built once and reused: a day with many labels creates no new widgets,
+    # and the texture (the only copy of a dödsbo label's personnummer on screen) is dropped
+    # the moment the view closes.
     def show_preview(self, job: Print) -> None:
         def render():
-            data = preview.png_bytes(job.layout)
-            Clock.schedule_once(lambda dt: self._open_preview(job, data), 0)
+            img = preview.render(job.layout)  # 8-bit grey, the printer's dots
+            data, size = img.tobytes(), img.size
+            img.close()
+            Clock.schedule_once(lambda dt: self._open_preview(job, data, size), 0)
 
         self.workers.submit(render)
 
-    def _open_preview(self, job: Print, data: bytes) -> None:
-        if self.preview_view is not None:
-            self.preview_view.dismiss()
-        texture = CoreImage(io.BytesIO(data), ext="png", nocache=True).texture
+    def _preview_widgets(self) -> ModalView:
+        if self.preview_view_ is None:
+            view = PreviewView(size_hint=(0.9 if Scale.portrait else 0.6, 0.85), auto_dismiss=True, background="",
+                               background_color=(0, 0, 0, 0.6))
+            box = BoxLayout(orientation="vertical", padding=mm(1.5), spacing=mm(1.5))
+            paint(box, PANEL)
+            view.title = Txt("", font_mm=3.6, fixed=True, size_hint_y=None, height=mm(8))
+            box.add_widget(view.title)
+            view.img = Image(fit_mode="contain")
+            box.add_widget(view.img)
+            box.add_widget(Btn("Stäng", view.dismiss, color=GREY, size_hint_y=None, height=mm(11)))
+            view.add_widget(box)
+            view.kind = None
+            view.bind(on_dismiss=self._preview_closed)
+            self.preview_view_ = view
+        return self.preview_view_
+
+    def _open_preview(self, job: Print, data: bytes, size: tuple[int, int]) -> None:
+        view = self._preview_widgets()
+        self._preview_timeout.cancel()
+        texture = Texture.create(size=size, colorfmt="luminance")
+        texture.blit_buffer(data, colorfmt="luminance", bufferfmt="ubyte")
+        texture.flip_vertical()
         del data
-        view = ModalView(size_hint=(0.9 if Scale.portrait else 0.6, 0.85), auto_dismiss=True,
-                         background_color=(0, 0, 0, 0.6))
-        box = BoxLayout(orientation="vertical", padding=mm(1.5), spacing=mm(1.5))
-        paint(box, PANEL)
         name = {"cover_slip": "Försättsblad", "dodsbo_label": "Dödsbo-etikett", "day_summary": "Dagssammanställning",
                 "test": "Testutskrift"}.get(job.kind, job.kind)
-        box.add_widget(Txt(f"[b]Utskrift: {name}[/b]", font_mm=3.6, fixed=True, size_hint_y=None, height=mm(8)))
-        img = Image(texture=texture, fit_mode="contain")
-        box.add_widget(img)
-        box.add_widget(Btn("Stäng", view.dismiss, color=GREY, size_hint_y=None, height=mm(11)))
-        view.add_widget(box)
+        view.title.text = f"[b]Utskrift: {name}[/b]"
+        view.img.texture = texture
         view.kind = job.kind
-
-        def dropped(*_):
-            img.texture = None  # a dödsbo label's personnummer leaves the screen with the preview
-            if self.preview_view is view:
-                self.preview_view = None
-
-        view.bind(on_dismiss=dropped)
-        self.preview_view = view
-        view.open()
+        if self.preview_view is None:
+            self.preview_view = view
+            view.open()
         if not job.persist:
-            Clock.schedule_once(lambda dt: view.dismiss(), 20)
+            self._preview_timeout()
+
+    def _preview_closed(self, view) -> None:
+        self._preview_timeout.cancel()
+        view.img.texture = None  # a dödsbo label's personnummer leaves the screen with the preview
+        self.preview_view = None
 
     # -- simulator: the physical keyboard is the scanner; on the sign-in screen, the badge reader
     def _on_textinput(self, window, text):

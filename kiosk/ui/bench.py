@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -94,6 +95,13 @@ def run(args=None) -> None:
                                       capture_output=True, text=True, timeout=120).stdout.strip()
             for ln in lines:
                 print(f"ui {ln} (goal < 150 MB) | baseline one-label Kivy app {base_rss}")
+                try:
+                    base = float(base_rss.split()[0])
+                    ready, day = (float(v) for v in re.findall(r"(\d+) MB", ln))
+                    print(f"ui RSS above the baseline: first screen +{ready - base:.0f} MB, "
+                          f"after the day +{day - base:.0f} MB")
+                except ValueError:
+                    pass
     finally:
         if xvfb is not None:
             xvfb.stop()

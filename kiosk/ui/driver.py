@@ -1,7 +1,8 @@
 """Drive the running app from inside its own event loop: a script is a generator that yields
 what to wait for (a number of frames, or a condition). Used by the screenshots, the benchmark and
-the UI tests. `tap`/`type_keys` send real X input events with xdotool (through SDL2 and Kivy's
-input provider, as a touchscreen tap arrives), so the whole input path is exercised."""
+the UI tests. `tap`/`type_keys` send real X input events through the XTest extension, as xdotool
+does (xdotool itself when libXtst is missing), through SDL2 and Kivy's input provider as a
+touchscreen tap arrives, so the whole input path is exercised."""
 
 from __future__ import annotations
 
@@ -74,11 +75,71 @@ class Driver:
         return None
 
 
-# -- real input through X (xdotool) ------------------------------------------------------------
+# -- real input through X (the XTest extension, as xdotool uses it) -----------------------------
 
 
 def have_xdotool() -> bool:
     return shutil.which("xdotool") is not None
+
+
+class _XTest:
+    """XTest fake input on one X connection kept open (libX11 + libXtst through ctypes): the same
+    X events xdotool sends, without starting a process per tap (~50 ms each on a busy machine).
+    `None` when the libraries or the display are missing: then xdotool is used."""
+
+    _instance = None
+
+    def __init__(self):
+        import ctypes
+        import ctypes.util
+
+        self.x11 = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+        self.xtst = ctypes.CDLL(ctypes.util.find_library("Xtst") or "libXtst.so.6")
+        self.x11.XOpenDisplay.restype = ctypes.c_void_p
+        self.x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        self.x11.XFlush.argtypes = [ctypes.c_void_p]
+        self.x11.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        self.x11.XStringToKeysym.restype = ctypes.c_ulong
+        self.x11.XStringToKeysym.argtypes = [ctypes.c_char_p]
+        self.x11.XKeysymToKeycode.restype = ctypes.c_ubyte
+        self.x11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+        self.xtst.XTestFakeMotionEvent.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                                   ctypes.c_ulong]
+        self.xtst.XTestFakeButtonEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
+        self.xtst.XTestFakeKeyEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
+        self.dpy = self.x11.XOpenDisplay(None)
+        if not self.dpy:
+            raise OSError("no X display")
+
+    @classmethod
+    def get(cls):
+        if cls._instance is None:
+            try:
+                cls._instance = cls()
+            except (OSError, AttributeError):
+                cls._instance = False
+        return cls._instance or None
+
+    def keycode(self, char: str) -> int:
+        """The keycode typing `char` without modifiers, 0 when there is none."""
+        name = {"\n": "Return", " ": "space"}.get(char, char)
+        if not (name.isalnum() and (not name.isalpha() or name.islower() or len(name) > 1)):
+            return 0
+        sym = self.x11.XStringToKeysym(name.encode())
+        return self.x11.XKeysymToKeycode(self.dpy, sym) if sym else 0
+
+    def click(self, x: int, y: int) -> None:
+        self.xtst.XTestFakeMotionEvent(self.dpy, -1, x, y, 0)
+        self.xtst.XTestFakeButtonEvent(self.dpy, 1, True, 0)
+        self.xtst.XTestFakeButtonEvent(self.dpy, 1, False, 0)
+        self.x11.XSync(self.dpy, 0)
+
+    def type(self, codes: list[int]) -> None:
+        for code in codes:
+            self.xtst.XTestFakeKeyEvent(self.dpy, code, True, 0)
+            self.xtst.XTestFakeKeyEvent(self.dpy, code, False, 0)
+            self.x11.XSync(self.dpy, 0)
+            time.sleep(0.008)  # as xdotool type --delay 8
 
 
 def screen_point(widget) -> tuple[int, int]:
@@ -89,10 +150,19 @@ def screen_point(widget) -> tuple[int, int]:
 
 def tap(widget) -> None:
     x, y = screen_point(widget)
+    xt = _XTest.get()
+    if xt is not None:
+        xt.click(x, y)
+        return
     subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], check=True, timeout=10)
 
 
 def type_keys(text: str, enter: bool = True) -> None:
+    xt = _XTest.get()
+    codes = [xt.keycode(c) for c in text + ("\n" if enter else "")] if xt is not None else [0]
+    if all(codes):
+        xt.type(codes)
+        return
     subprocess.run(["xdotool", "type", "--delay", "8", text], check=True, timeout=20)
     if enter:
         subprocess.run(["xdotool", "key", "Return"], check=True, timeout=10)

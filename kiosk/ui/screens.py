@@ -753,6 +753,7 @@ class SummaryPage(Page):
         self.table = grid(4 if not Scale.portrait else 2, spacing_mm=0.5, row_default_height=mm(7.5),
                           row_force_default=True)
         self.body.add_widget(scroll(self.table))
+        self.values: dict[str, Txt] = {}
         self.confirming = False
         self.print_btn = Btn("Skriv ut sammanställning", self.app.print_summary, color=GREY, font_mm=3.6)
         self.close_btn = Btn("Avsluta dagen", self._close, color=GREEN, font_mm=3.6)
@@ -774,7 +775,12 @@ class SummaryPage(Page):
         s = self.state
         cfg = self.app.config
         row_ = follow_up_row(self.app.controller.summary(), cfg.kiosk.site, cfg.kiosk.id)
-        self.table.clear_widgets()
+        if not self.values:  # the labels are built once; a refresh only changes their text
+            for key in COLUMNS:
+                self.table.add_widget(Txt(COLUMN_NAMES.get(key, key), font_mm=2.9, color=MUTED, fixed=True,
+                                          min_ratio=0.7))
+                self.values[key] = Txt("", font_mm=3.1, fixed=True, min_ratio=0.7)
+                self.table.add_widget(self.values[key])
         for key in COLUMNS:
             value = row_[key]
             if key == "deadline_met":
@@ -783,8 +789,7 @@ class SummaryPage(Page):
                 value = routine.at_local(value) if value else "–"
             elif value is None:
                 value = "–"
-            self.table.add_widget(Txt(COLUMN_NAMES.get(key, key), font_mm=2.9, color=MUTED, fixed=True, min_ratio=0.7))
-            self.table.add_widget(Txt(f"[b]{value}[/b]", font_mm=3.1, fixed=True, min_ratio=0.7))
+            self.values[key].text = f"[b]{value}[/b]"
         closed = s.phase == routine.CLOSED
         self.close_btn.disabled = closed
         self.close_btn.text = ("Dagen är avslutad" if closed else

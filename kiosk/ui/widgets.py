@@ -48,6 +48,13 @@ def mm(value: float) -> float:
     return value * Scale.ppm
 
 
+def font_px(value_mm: float) -> int:
+    """A font size in whole pixels. SDL2_ttf opens a font at whole pixel sizes anyway, but Kivy
+    keeps one open font per distinct size value (64 at most, then it closes and reopens them):
+    fractional sizes gave ~107 distinct fonts over a day, whole ones far fewer."""
+    return max(1, round(mm(value_mm)))
+
+
 def paint(widget: Widget, rgba) -> None:
     """A flat background behind a layout."""
     with widget.canvas.before:
@@ -68,10 +75,10 @@ class Btn(Button):
                  min_mm: float = MIN_TARGET_MM, **kw):
         kw.setdefault("markup", True)
         kw.setdefault("halign", "center")
-        super().__init__(text=text, font_size=mm(font_mm), valign="middle",
+        super().__init__(text=text, font_size=font_px(font_mm), valign="middle",
                          background_normal="", background_down="", background_color=color, **kw)
         self.base_color = color
-        self.base_font = mm(font_mm)
+        self.base_font = font_px(font_mm)
         self.min_px = mm(min_mm)
         if self.size_hint_y is None and self.height < self.min_px:
             self.height = self.min_px
@@ -113,10 +120,10 @@ class Txt(Label):
     def __init__(self, text: str = "", font_mm: float = 3.6, color=TEXT, halign: str = "left",
                  valign: str = "middle", bold: bool = False, fixed: bool = False, min_ratio: float = 0.6, **kw):
         kw.setdefault("markup", True)
-        super().__init__(text=text, font_size=mm(font_mm), color=color, halign=halign, valign=valign,
+        super().__init__(text=text, font_size=font_px(font_mm), color=color, halign=halign, valign=valign,
                          bold=bold, **kw)
         self.fixed = fixed
-        self.base_font = mm(font_mm)
+        self.base_font = font_px(font_mm)
         self.min_ratio = min_ratio
         if fixed:
             self._fit_trigger = Clock.create_trigger(self._fit, -1)
@@ -137,14 +144,18 @@ def fit_text(label: Label, base: float, min_ratio: float, width: float, height: 
     if width <= 1 or height <= 1:
         return
     label.text_size = (width, None)
-    size, floor = base, base * min_ratio
+    size, floor = base, max(1, round(base * min_ratio))
     while True:
         label.font_size = size
         label.texture_update()
         if label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1 or size <= floor:
             break
-        size = max(floor, size * 0.9)
-    label.text_size = (width, height)
+        size = max(floor, min(size - 1, round(size * 0.9)))
+    fits = label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1
+    if not (fits and label.valign == "middle"):
+        label.text_size = (width, height)
+    # else: the texture stays as tall as the text (Kivy centres it in the widget, as "middle"
+    # would), not as tall as the box: less texture memory and no second render.
 
 
 def row(height_mm: float, *children, spacing_mm: float = 1.5, **kw) -> BoxLayout:
@@ -223,8 +234,9 @@ class ShelfView(GridLayout):
                 on = (t * BLINK_HZ[pattern] * 2) % 2 < 1
             else:
                 on = False
+            if self.lit.get(slot) != on:  # touch the canvas only on a change: no redraw otherwise
+                color.rgba = LED_ON if on else LED_OFF
             self.lit[slot] = on
-            color.rgba = LED_ON if on else LED_OFF
 
     @staticmethod
     def names() -> dict[str, str]:

@@ -31,11 +31,11 @@ from kiosk.watchdog import WatchdogFeeder
 hang_after = int(sys.argv[1])          # pings before the loop hangs; -1 = never
 mode = sys.argv[2]
 pings = [0]
-if mode == "feeder":                   # kiosk.watchdog.WatchdogFeeder on the Kivy Clock
+if mode == "feeder":                   # the UI's pattern (kiosk/ui/app.py): WatchdogFeeder on the Kivy Clock
     feeder = WatchdogFeeder()
     feeder.schedule(Clock)
     count = lambda: feeder.pings
-else:                                  # the UI's own pattern (kiosk/ui/app.py): sdnotify directly
+else:                                  # the plain pattern: sdnotify.watchdog on a Clock interval
     def ping(dt):
         pings[0] += 1
         sdnotify.watchdog()

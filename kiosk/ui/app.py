@@ -19,6 +19,7 @@ from kivy.uix.image import Image
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from ..watchdog import WatchdogFeeder
 from .. import preview, printouts, routine, sdnotify
 from ..clock import TZ
 from ..controller import Result
@@ -131,9 +132,10 @@ class KioskApp(App):
         Window.bind(on_flip=self._first_flip)
         Clock.schedule_interval(self._every_second, 1.0)
         Clock.schedule_interval(self._tick, TICK_SECONDS)
-        interval = sdnotify.watchdog_interval()
-        if interval:
-            Clock.schedule_interval(lambda dt: sdnotify.watchdog(), max(0.5, interval))
+        # Fed by the UI loop itself, so a hung loop stops the pings. (A callback returning False
+        # would be unscheduled by Kivy after one failed send: WatchdogFeeder.schedule avoids that.)
+        self.watchdog = WatchdogFeeder()
+        self.watchdog.schedule(Clock)
         self._every_second(0)
         return root
 

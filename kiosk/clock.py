@@ -64,13 +64,31 @@ class FixedClock:
 
 
 class SystemClock:
-    """The wall clock (UTC, aware), and whether the system says it is NTP-synchronised."""
+    """The wall clock (UTC, aware), and whether the system says it is NTP-synchronised.
+
+    `synced` asks timedatectl at most every `ttl` seconds and otherwise answers from the last
+    reading, so a sign-in on the UI thread does not wait for it (the UI's status poller keeps the
+    reading fresh from its own thread)."""
+
+    def __init__(self, ttl: float = 120.0):
+        self.ttl = ttl
+        self._synced: bool | None = None
+        self._read_at = float("-inf")
 
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.timezone.utc)
 
     @property
     def synced(self) -> bool:
+        import time
+
+        if self._synced is None or time.monotonic() - self._read_at > self.ttl:
+            self._synced = self._ask()
+            self._read_at = time.monotonic()
+        return self._synced
+
+    @staticmethod
+    def _ask() -> bool:
         try:
             out = subprocess.run(
                 ["timedatectl", "show", "-p", "NTPSynchronized", "--value"],

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -26,10 +27,25 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     """A connection with the durability settings every journal writer uses."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=30000")
+    _set_wal(conn)
+    conn.execute("PRAGMA synchronous=FULL")
     return sqlite_utils.Database(conn)
+
+
+def _set_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:
+    """Switch to WAL. Two processes opening a new file at once can make the switch fail with
+    "database is locked" without SQLite's busy handler being asked, so wait and retry here."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 class Journal:

@@ -154,3 +154,21 @@ def test_commands_from_several_threads_are_serialised_and_none_is_lost(tmp_path)
     assert len(c.summary()["scans"]["accepted"]) == 300
     seqs = [e["seq"] for e in c.journal.events()]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_many_processes_opening_a_new_database_at_once_all_get_wal(tmp_path):
+    """Two central processes (or a kiosk and its publisher) starting together on a new file."""
+    import time
+
+    code = ("import sys, time; from kiosk.journal import connect\n"
+            "while time.time() < float(sys.argv[2]): pass\n"  # all start together
+            "db = connect(sys.argv[1]); db.execute('create table if not exists t (x)')\n"
+            "print(db.execute('pragma journal_mode').fetchone()[0])")
+    for round_ in range(4):
+        path = tmp_path / f"new-{round_}.db"
+        start = str(time.time() + 1.0)
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(path), start], cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        results = [p.communicate(timeout=60) for p in procs]
+        assert [p.returncode for p in procs] == [0] * 6, [err for _, err in results]
+        assert {out.strip() for out, _ in results} == {"wal"}

@@ -114,7 +114,7 @@ class StatusPoller:
         except Exception:
             log.exception("device faults failed")
         now = time.monotonic()
-        if snap.get("clock_synced") is None or now - self._clock_checked > 60:
+        if snap.get("clock_synced") is None or now - self._clock_checked > 50:
             self._clock_checked = now
             synced = getattr(k.clock, "synced", None)
             snap["clock_synced"] = bool(synced) if synced is not None else None

@@ -88,7 +88,7 @@ def dodsbo_label(formatted_personnummer: str, day: dt.date) -> Layout:
     )
 
 
-def day_summary(summary: dict, site: str, kiosk: str) -> Layout:
+def day_summary(summary: dict, site: str, kiosk: str, deadline: str = "14:00") -> Layout:
     """The follow-up row (uppföljningsfilen) for one day."""
     items: list[Line | Rule | Feed] = [
         Line("RETURPOST - DAGSSAMMANSTÄLLNING", bold=True, align="center"),
@@ -110,7 +110,7 @@ def day_summary(summary: dict, site: str, kiosk: str) -> Layout:
         _pair("Godkända", str(len(scans["accepted"]))),
         _pair("Avvisade", str(len(scans["rejected"]))),
         _pair("Klar", _clock(summary.get("scan_done_at")) or "ej klar"),
-        _pair("Före 14:00", "JA" if summary.get("deadline_met") else "NEJ", COLUMNS),
+        _pair(f"Före {deadline}", "JA" if summary.get("deadline_met") else "NEJ", COLUMNS),
     ]
     warnings = summary.get("warnings", [])
     if warnings:

@@ -678,7 +678,7 @@ def _close_day(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision
         alerts = (Alert("deadline_missed", text),)
     events.append(("day_closed", {}))
     closed = replay(provisional(events, now, ctx), s)
-    layout = printouts.day_summary(summary(closed), ctx.site, ctx.kiosk)
+    layout = printouts.day_summary(summary(closed), ctx.site, ctx.kiosk, ctx.deadline.strftime("%H:%M"))
     return _ok("day_closed", "Dagen är avslutad. Dagssammanställningen skrivs ut.", events,
                effects=Effects(lights=Lights(), prints=(Print("day_summary", layout),), alerts=alerts))
 

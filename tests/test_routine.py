@@ -394,3 +394,11 @@ def test_replaying_the_events_gives_the_same_state_and_counts_stay_consistent(st
     assert all(n >= 0 for n in s["counts"].values())
     for pile in SCAN_ORDER:
         assert s["scanned"][pile] == sum(1 for a in s["scans"]["accepted"] if a["pile"] == pile)
+
+
+def test_the_day_summary_printout_names_the_configured_deadline():
+    day = signed_in(Context(operators=("ANNA",), deadline=dt.time(13, 0)))
+    d = day.run({"cmd": "close_day"}, local(*MON, 15))
+    [job] = d.effects.prints
+    assert job.kind == "day_summary"
+    assert any(line.startswith("Före 13:00") and line.endswith("NEJ") for line in job.layout.text_lines())

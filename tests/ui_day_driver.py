@@ -73,6 +73,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
             """Type `text` on the on-screen keyboard by tapping its keys (Aa for a capital that
             is not the first letter), one tap at a time."""
             kb = app.text_keyboard
+            d.settle_frames = 0  # the keys do not move while typing: no layout to wait for
             for ch in text:
                 n = len(kb.text)
                 if ch == " ":
@@ -84,6 +85,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
                     press(ch, exact=True)
                 yield lambda n=n: len(kb.text) == n + 1
             yield lambda: kb.text.endswith(text)
+            d.settle_frames = 2
 
         def kb_geometry():
             """Every key of the open keyboard: its smallest side in mm, and whether it lies

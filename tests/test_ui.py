@@ -88,6 +88,7 @@ def test_a_whole_day_by_touch(tmp_path, xdisplay, size):
     assert geo["keys"] >= 45 and geo["min_mm"] >= 9.0 and geo["inside"], geo
     assert seen["kb_capped_len"] == 60 and "60" in seen["kb_capped_hint"]
     assert seen["temporary_after_cancel"] == 2
+    assert seen["kb_after_signin"] == {"open": False, "text": ""}
     assert not seen["kb_pnr_done_enabled"] and seen["kb_pnr_still_open"]
     assert "personnummer" in seen["kb_pnr_hint"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))

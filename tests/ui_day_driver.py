@@ -290,6 +290,16 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         press("Avbryt", exact=True)
         yield lambda: kb.parent is None and kb.text == ""
         yield 2
+        # Back to the sign-in screen (as a sign-out does): a half-typed text is dropped.
+        press("Annat …")
+        yield kb_open
+        for ch in "halvfärdig":
+            kb.press(ch)
+        app.go("signin")
+        yield 2
+        seen["kb_after_signin"] = {"open": kb.parent is not None, "text": kb.text}
+        app.go("other")
+        yield lambda: app.sm.current == "other"
         seen["temporary_after_cancel"] = len(s().temporary)
         press("Poste Restante")
         yield lambda: len(s().remarks) == 1

@@ -207,6 +207,8 @@ class KioskApp(App):
     def go(self, name: str) -> None:
         if name != "signin" and not self.controller.operator:
             name = "signin"
+        if name == "signin" and getattr(self, "text_keyboard", None) is not None:
+            self.text_keyboard.cancel()  # a half-typed text is not left for the next person
         self.pages[name]  # built on first use
         self.sm.current = name
 

@@ -89,6 +89,9 @@ def test_a_whole_day_by_touch(tmp_path, xdisplay, size):
     assert seen["kb_capped_len"] == 60 and "60" in seen["kb_capped_hint"]
     assert seen["temporary_after_cancel"] == 2
     assert seen["kb_after_signin"] == {"open": False, "text": ""}
+    # Simulator: while the keyboard is open the physical keyboard types into its field, not
+    # into the scanner (the scans above, with the keyboard closed, still went to the scanner).
+    assert seen["kb_physical"] == {"text": "halv 12", "scan_buffer": ""}
     assert not seen["kb_pnr_done_enabled"] and seen["kb_pnr_still_open"]
     assert "personnummer" in seen["kb_pnr_hint"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))

@@ -293,8 +293,9 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         # Back to the sign-in screen (as a sign-out does): a half-typed text is dropped.
         press("Annat …")
         yield kb_open
-        for ch in "halvfärdig":
-            kb.press(ch)
+        type_keys("halv 12", enter=False)  # the physical keyboard (the simulator's scanner) types here
+        yield lambda: kb.text == "halv 12"
+        seen["kb_physical"] = {"text": kb.text, "scan_buffer": app.scan_buffer}
         app.go("signin")
         yield 2
         seen["kb_after_signin"] = {"open": kb.parent is not None, "text": kb.text}

@@ -109,13 +109,14 @@ class TextKeyboard(ModalView):
         self._show()
         self.open(animation=False)
 
-    def press(self, ch: str) -> None:
+    def press(self, ch: str, as_typed: bool = False) -> None:
+        """One character; `as_typed` (a physical keyboard): its own case, not the Aa state."""
         if len(self.text) >= self.max_len:
             self._show(full=True)
             return
         if ch == " " and (not self.text or self.text.endswith(" ")):
             return  # no leading or double spaces
-        self.text += ch.upper() if self.shift else ch
+        self.text += ch.upper() if self.shift and not as_typed else ch
         if ch.isalpha():
             self.shift = False
         self._show()

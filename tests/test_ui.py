@@ -63,12 +63,37 @@ def test_a_whole_day_by_touch(tmp_path, xdisplay, size):
     rejected = [e["data"]["reason"] for e in events if e["type"] == "scan_rejected"]
     assert sorted(rejected) == ["duplicate", "invalid"]
     assert types.count("pile_done") == 4 and types.count("scanning_done") == 1
-    for t in ("dodsbo_label_printed", "cover_slip_printed", "date_checked", "incoming_registered",
-              "temporary_counted", "remark_logged", "day_closed"):
+    for t in ("dodsbo_label_printed", "cover_slip_printed", "date_checked", "remark_logged", "day_closed"):
         assert types.count(t) == 1, t
     assert types.count("leta_kund_counted") == 2
     alerts = [e["data"]["kind"] for e in events if e["type"] == "alert_raised"]
-    assert sorted(alerts) == ["bestridan", "tillfalliga"]
+    assert sorted(alerts) == ["bestridan", "tillfalliga", "tillfalliga"]
+
+    # Free text typed on the on-screen keyboard (å ä ö, a capital, a backspace) reached the
+    # journal exactly: the CAB subject of the incoming letter, the temporary mailing's `about`.
+    incoming = [e["data"] for e in events if e["type"] == "incoming_registered"]
+    assert [i["kind"] for i in incoming] == ["bestridan", "ovrigt"]
+    assert incoming[1]["about"] == "Fråga om kö på väg 12" and incoming[1]["segment"] == "foretag"
+    assert incoming[1]["cab"]["subject"] == "Scannat brev – Fråga om kö på väg 12"
+    temporary = [e["data"]["about"] for e in events if e["type"] == "temporary_counted"]
+    assert temporary == ["Priskompensation", "Återbäring för ö-post"]
+    tl_texts = [e["data"]["text"] for e in events if e["type"] == "alert_raised"]
+    assert any("Återbäring för ö-post" in t for t in tl_texts)
+    assert "Fråga om kö på väg 12" in seen["own_case_text"]
+    assert seen["own_about_button"] == "Annat: Fråga om kö på väg 12"
+    assert seen["kb_field"].startswith("Fråga om kö på väg 12")
+    # The keyboard: every key a big target, all of it on screen; 60 characters at most; a
+    # cancelled text sends nothing; a personnummer is refused (and never reached the disk: below).
+    geo = seen["kb_geometry"]
+    assert geo["keys"] >= 45 and geo["min_mm"] >= 9.0 and geo["inside"], geo
+    assert seen["kb_capped_len"] == 60 and "60" in seen["kb_capped_hint"]
+    assert seen["temporary_after_cancel"] == 2
+    assert seen["kb_after_signin"] == {"open": False, "text": ""}
+    # Simulator: while the keyboard is open the physical keyboard types into its field, not
+    # into the scanner (the scans above, with the keyboard closed, still went to the scanner).
+    assert seen["kb_physical"] == {"text": "halv 12", "scan_buffer": ""}
+    assert not seen["kb_pnr_done_enabled"] and seen["kb_pnr_still_open"]
+    assert "personnummer" in seen["kb_pnr_hint"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
 
     # The personnummer never reached the disk (journal and WAL) nor stayed on screen.
@@ -88,6 +113,7 @@ def test_a_whole_day_by_touch(tmp_path, xdisplay, size):
     assert summary["leta_kund"]["A"] == 1 and summary["leta_kund"]["apartments"] == 1
     assert summary["decisions"][0]["decision"] == "kasta"
     assert summary["cab"][0]["subject"] == "Inscannat brev: Bestridan"
+    assert summary["cab"][1]["subject"] == "Scannat brev – Fråga om kö på väg 12"
     assert summary["labels_printed"] == 1 and summary["cover_slips_printed"] == 1
 
     # The shelf the devices show, and the on-screen shelf showing the same.

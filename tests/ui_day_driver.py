@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PNR = "191212121212"  # a valid test personnummer (Skatteverket's example number)
+OWN_ABOUT = "Fråga om kö på väg 12"  # typed on the on-screen keyboard (step 8)
+OWN_TEMPORARY = "Återbäring för ö-post"  # typed on the on-screen keyboard (step 9)
 
 
 class OffsetClock:
@@ -62,6 +64,45 @@ def main(data_dir: str, out_path: str, size: str) -> int:
 
         def press(text, exact=False):
             tap(find_button(text, exact))
+
+        def kb_open():
+            kb = getattr(app, "text_keyboard", None)
+            return kb is not None and kb.parent is not None
+
+        def kb_type(text):
+            """Type `text` on the on-screen keyboard by tapping its keys (Aa for a capital that
+            is not the first letter), one tap at a time."""
+            kb = app.text_keyboard
+            d.settle_frames = 0  # the keys do not move while typing: no layout to wait for
+            for ch in text:
+                n = len(kb.text)
+                if ch == " ":
+                    press("Mellanslag", exact=True)
+                else:
+                    if ch.isupper() and not kb.shift:
+                        press("Aa", exact=True)
+                        yield lambda: kb.shift
+                    press(ch, exact=True)
+                yield lambda n=n: len(kb.text) == n + 1
+            yield lambda: kb.text.endswith(text)
+            d.settle_frames = 2
+
+        def kb_geometry():
+            """Every key of the open keyboard: its smallest side in mm, and whether it lies
+            wholly inside the window (nothing cut off)."""
+            from kivy.core.window import Window
+            from kivy.uix.button import Button
+
+            from kiosk.ui.widgets import Scale
+
+            sides, inside = [], True
+            for w in app.text_keyboard.walk(restrict=True):
+                if isinstance(w, Button):
+                    sides.append(min(w.width, w.height) / Scale.ppm)
+                    x0, y0 = w.to_window(w.x, w.y)
+                    inside &= x0 >= 0 and y0 >= 0 and x0 + w.width <= Window.width + 0.5 \
+                        and y0 + w.height <= Window.height + 0.5
+            return {"keys": len(sides), "min_mm": min(sides), "inside": inside}
 
         def shelf():
             return {slot: kiosk.devices.shelf.pattern(slot) for slot in app.shelf.cells}
@@ -192,6 +233,27 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         press("Registrera och visa ärendet")
         yield lambda: len(s().cab) == 1
         seen["case_text"] = app.pages["incoming"].case.text
+        # ... and an "other" letter whose subject is typed on the on-screen keyboard.
+        press("Övrigt inkommet brev")
+        yield 2
+        press("Företagskund")
+        yield 2
+        press("Annat …")
+        yield kb_open
+        yield 3
+        seen["kb_geometry"] = kb_geometry()
+        yield from kb_type(OWN_ABOUT[:4] + "x")
+        press("← Radera", exact=True)  # the stray x goes again
+        yield lambda: app.text_keyboard.text == OWN_ABOUT[:4]
+        yield from kb_type(OWN_ABOUT[4:])
+        seen["kb_field"] = app.text_keyboard.field.text
+        press("Klar", exact=True)
+        yield lambda: app.text_keyboard.parent is None and app.pages["incoming"].about == OWN_ABOUT
+        yield 2
+        seen["own_about_button"] = find_button("Annat: ").text
+        press("Registrera och visa ärendet")
+        yield lambda: len(s().cab) == 2
+        seen["own_case_text"] = app.pages["incoming"].case.text
 
         # Steps 9-10.
         press("Hem", exact=True)
@@ -200,6 +262,46 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield lambda: app.sm.current == "other"
         press("Priskompensation")
         yield lambda: len(s().temporary) == 1
+        press("Annat …")
+        yield kb_open
+        yield from kb_type(OWN_TEMPORARY)
+        press("Klar", exact=True)
+        yield lambda: len(s().temporary) == 2 and app.text_keyboard.parent is None
+        # Cancelled text sends nothing; the length is capped; a personnummer is refused.
+        press("Annat …")
+        yield kb_open
+        kb = app.text_keyboard
+        for _ in range(70):
+            kb.press("a")
+        seen["kb_capped_len"] = len(kb.text)
+        seen["kb_capped_hint"] = kb.hint.text
+        press("Avbryt", exact=True)
+        yield lambda: kb.parent is None
+        press("Annat …")
+        yield lambda: kb.parent is not None
+        for ch in "Nr 19121212-1212":
+            kb.press(ch)
+        yield 2
+        seen["kb_pnr_done_enabled"] = not kb.done_btn.disabled
+        seen["kb_pnr_hint"] = kb.hint.text
+        kb.finish()  # refused: stays open, sends nothing
+        yield 2
+        seen["kb_pnr_still_open"] = kb.parent is not None
+        press("Avbryt", exact=True)
+        yield lambda: kb.parent is None and kb.text == ""
+        yield 2
+        # Back to the sign-in screen (as a sign-out does): a half-typed text is dropped.
+        press("Annat …")
+        yield kb_open
+        type_keys("halv 12", enter=False)  # the physical keyboard (the simulator's scanner) types here
+        yield lambda: kb.text == "halv 12"
+        seen["kb_physical"] = {"text": kb.text, "scan_buffer": app.scan_buffer}
+        app.go("signin")
+        yield 2
+        seen["kb_after_signin"] = {"open": kb.parent is not None, "text": kb.text}
+        app.go("other")
+        yield lambda: app.sm.current == "other"
+        seen["temporary_after_cancel"] = len(s().temporary)
         press("Poste Restante")
         yield lambda: len(s().remarks) == 1
         seen["remark_note"] = app.pages["other"].note.text

@@ -207,6 +207,8 @@ class KioskApp(App):
     def go(self, name: str) -> None:
         if name != "signin" and not self.controller.operator:
             name = "signin"
+        if name == "signin" and getattr(self, "text_keyboard", None) is not None:
+            self.text_keyboard.cancel()  # a half-typed text is not left for the next person
         self.pages[name]  # built on first use
         self.sm.current = name
 
@@ -292,14 +294,32 @@ class KioskApp(App):
         self.preview_view = None
 
     # -- simulator: the physical keyboard is the scanner; on the sign-in screen, the badge reader
+    # (while the on-screen text keyboard is open, the physical keyboard types into its field)
+    def _typing(self):
+        kb = getattr(self, "text_keyboard", None)
+        return kb if kb is not None and kb.parent is not None else None
+
     def _on_textinput(self, window, text):
         if not self.simulator:
             return False
+        kb = self._typing()
+        if kb is not None:
+            for ch in text:
+                if ch.isprintable():
+                    kb.press(ch, as_typed=True)
+            return True
         if text.isprintable():
             self.scan_buffer += text
         return True
 
     def _on_key_down(self, window, key, scancode, codepoint, modifiers):
+        kb = self._typing() if self.simulator else None
+        if kb is not None and key in (8, *ENTER_KEYS):
+            if key == 8:
+                kb.backspace()
+            else:
+                kb.finish()
+            return True
         if key == 8 and self.scan_buffer:  # backspace
             self.scan_buffer = self.scan_buffer[:-1]
             return True

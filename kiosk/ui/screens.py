@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kivy.uix.boxlayout import BoxLayout
+from kivy.utils import escape_markup
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
@@ -31,6 +32,7 @@ from ..domain import (
 from ..personnummer import PersonnummerError
 from ..personnummer import parse as parse_personnummer
 from ..report import COLUMNS, follow_up_row
+from .keyboard import shared as text_keyboard
 from .widgets import (
     AMBER, BLUE, GREEN, GREY, MUTED, PANEL, RED, TEXT, Btn, Scale, Txt, column, mm, paint, row, set_bg,
 )
@@ -596,6 +598,7 @@ class IncomingPage(Page):
     title = "8. Inkomna brev – vilket CAB-ärende?"
 
     ABOUT = ("Handskrivet brev", "Adressändring", "Fråga om faktura", "Avtal", "Övrigt")
+    OWN = "Annat … (skriv själv)"
 
     def build(self):
         self.kind = None
@@ -625,6 +628,8 @@ class IncomingPage(Page):
             b = Btn(about, lambda a=about: self._set("about", a), font_mm=3.0)
             self.about_btns[about] = b
             self.about_grid.add_widget(b)
+        self.own_btn = Btn(self.OWN, self._type_about, font_mm=3.0)
+        self.about_grid.add_widget(self.own_btn)
         self.register = Btn("Registrera och visa ärendet", self._register, color=GREEN, size_hint_y=None,
                             height=mm(11), font_mm=3.4)
         self.case = Txt("Välj vad det är för brev. Kioskens svar är ärendet du ska skapa i CAB.", font_mm=3.4,
@@ -641,6 +646,11 @@ class IncomingPage(Page):
         if field == "kind":
             self.segment = self.about = None
         self.refresh()
+
+    def _type_about(self):
+        own = self.about if self.about and self.about not in self.ABOUT else ""
+        text_keyboard(self.app).open_for("Vad handlar brevet om? (blir ärenderubriken i CAB)",
+                                         lambda text: self._set("about", text), own)
 
     def needs(self):
         k = self.kind
@@ -685,6 +695,10 @@ class IncomingPage(Page):
             b.set_color(BLUE if s == self.segment else GREY)
         for a, b in self.about_btns.items():
             b.set_color(BLUE if a == self.about else GREY)
+        own = self.about is not None and self.about not in self.ABOUT
+        short = self.about if own and len(self.about) <= 28 else f"{(self.about or '')[:26]}…"
+        self.own_btn.text = f"Annat: {escape_markup(short)}" if own else self.OWN
+        self.own_btn.set_color(BLUE if own else GREY)
         ready = (not need_seg or self.segment) and (not need_about or self.about)
         self.register.disabled = not ready
 
@@ -693,6 +707,7 @@ class OtherPage(Page):
     title = "9–10. Tillfälliga utskick och kuvertanmärkningar"
 
     TEMPORARY = ("Bristfällig anläggning", "Priskompensation", "Annat tillfälligt utskick")
+    OWN = "Annat … (skriv själv)"
 
     def build(self):
         portrait = Scale.portrait
@@ -702,6 +717,7 @@ class OtherPage(Page):
         left.add_widget(self.temp_label)
         for about in self.TEMPORARY:
             left.add_widget(Btn(about, lambda a=about: self.app.do({"cmd": "temporary", "about": a}), font_mm=3.3))
+        left.add_widget(Btn(self.OWN, self._type_temporary, font_mm=3.3, color=GREY))
         right = column(spacing_mm=1.2)
         right.add_widget(Txt("[b]Anmärkning på kuvertet[/b] → kundloggen:", font_mm=3.4, color=MUTED))
         g = grid(2, spacing_mm=1.2, size_hint_y=None, height=mm(3 * 9.5 + 2 * 1.2), row_force_default=True,
@@ -715,6 +731,10 @@ class OtherPage(Page):
         main.add_widget(left)
         main.add_widget(right)
         self.body.add_widget(main)
+
+    def _type_temporary(self):
+        text_keyboard(self.app).open_for("Vilket tillfälligt utskick? (TL får en fråga om hanteringen)",
+                                         lambda text: self.app.do({"cmd": "temporary", "about": text}))
 
     def refresh(self):
         s = self.state

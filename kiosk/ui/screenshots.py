@@ -16,7 +16,7 @@ from pathlib import Path
 from .kivyenv import display_available
 
 SHOTS = ("signin", "home", "sort", "scan", "dodsbo", "preview", "sekretess", "letakund", "datecheck",
-         "incoming", "other", "summary")
+         "incoming", "keyboard", "incoming_own", "other", "summary")
 
 
 def demo_config(data_dir: Path):
@@ -139,6 +139,18 @@ def child(size: str, out: Path) -> int:
         inc._register()
         yield 3
         shot("incoming")
+        # The free-text keyboard for "what is the letter about", half typed, then its result.
+        inc._set("kind", "ovrigt")
+        inc._set("segment", "foretag")
+        inc._type_about()
+        kb = app.text_keyboard
+        for ch in "ändrad leveransadress för 2 kö":
+            kb.press(ch)
+        yield 3
+        shot("keyboard")
+        kb.finish()
+        yield 3
+        shot("incoming_own")
         app.go("other")
         app.do({"cmd": "remark", "code": "poste_restante"})
         yield 3

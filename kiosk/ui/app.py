@@ -218,7 +218,7 @@ class KioskApp(App):
     def print_summary(self) -> None:
         """Print the day summary without closing the day (changes nothing in the journal)."""
         cfg = self.config_
-        layout = printouts.day_summary(self.controller.summary(), cfg.kiosk.site, cfg.kiosk.id)
+        layout = printouts.day_summary(self.controller.summary(), cfg.kiosk.site, cfg.kiosk.id, cfg.kiosk.deadline)
         job = Print("day_summary", layout)
         threading.Thread(target=self._submit, args=(job,), daemon=True).start()
         self.show_preview(job)
@@ -365,7 +365,7 @@ class KioskApp(App):
             sync_txt += f" ({pending} osända)"
         parts.append(sync_txt)
         if self.simulator:
-            parts.append("Skanner: tangentbord (simulator)")
+            parts.append("Skanner: tangentbord")
         else:
             parts.append("Skanner: " + ("[color=7ee787]ansluten[/color]" if snap.get("scanner")
                                          else "[color=ff7b72]saknas[/color]"))

@@ -23,7 +23,6 @@ from ..domain import (
     LETA_KUND_WMS,
     PILE_NAMES,
     PILES,
-    POSTE_RESTANTE_CHECKLIST,
     REMARK_CODES,
     SCAN_ORDER,
     SEGMENTS,
@@ -745,10 +744,13 @@ class OtherPage(Page):
 
     def on_result(self, result):
         if result.code == "remark_logged":
-            text = f"[b]{result.message}[/b]"
-            if result.data.get("checklist"):
-                text += "\n" + "\n".join(f"☐ {item}" for item in POSTE_RESTANTE_CHECKLIST)
-            self.note.text = text
+            if result.data.get("checklist"):  # the banner above already says what to log
+                # short forms: the banner above shows the whole checklist in full
+                self.note.text = ("[b]Poste Restante – gör också:[/b]\n"
+                                  "☐ Upplysning.se: är adressen borttagen?\n"
+                                  "☐ Om ja: radera särskild postadress i CAB.")
+            else:
+                self.note.text = f"[b]{result.message}[/b]"
         elif result.code == "temporary_counted":
             self.note.text = f"[b]{result.message}[/b]"
         self.refresh()

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .kivyenv import display_available
+from .xvfb import display_env
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -66,45 +66,33 @@ def _time_to_ready(cmd: list[str], env: dict, timeout: float = 60.0) -> float:
 
 def run(args=None) -> None:
     rounds = getattr(args, "rounds", 3) if args is not None else 3
-    xvfb = None
-    env = dict(os.environ)
-    if not display_available():
-        from .xvfb import Xvfb
-
-        xvfb = Xvfb(1280, 1280)
-        xvfb.start()
-        env = xvfb.env()
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            cfg = Path(tmp) / "bench.toml"
-            cfg.write_text(_config_text(Path(tmp)))
-            kiosk_cmd = [sys.executable, "-m", "kiosk", "--config", str(cfg), "run", "--size", "800x480"]
-            base_cmd = [sys.executable, "-m", "kiosk.ui.bench", "--child-minimal"]
-            _time_to_ready(base_cmd, env)  # warm the page cache once for both
-            base = [_time_to_ready(base_cmd, env) for _ in range(rounds)]
-            kiosk = [_time_to_ready(kiosk_cmd, env) for _ in range(rounds)]
-            print(f"ui cold start to first screen: kiosk run {statistics.median(kiosk):.2f} s "
-                  f"(median of {rounds}; goal < 3 s) | baseline one-label Kivy app {statistics.median(base):.2f} s")
-            out = subprocess.run([sys.executable, "-m", "kiosk.ui.bench", "--child-day", tmp], env=env,
-                                 capture_output=True, text=True, timeout=300)
-            lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RSS")]
-            if out.returncode != 0 or not lines:
-                print("ui day RSS: failed:", out.stderr[-2000:])
-            base_rss = subprocess.run([sys.executable, "-m", "kiosk.ui.bench", "--child-minimal", "--rss"], env=env,
-                                      capture_output=True, text=True, timeout=120).stdout.strip()
-            for ln in lines:
-                print(f"ui {ln} (goal < 150 MB) | baseline one-label Kivy app {base_rss}")
-                try:
-                    base = float(base_rss.split()[0])
-                    ready, day = (float(v) for v in re.findall(r"(\d+) MB", ln))
-                    print(f"ui RSS above the baseline: first screen +{ready - base:.0f} MB, "
-                          f"after the day +{day - base:.0f} MB")
-                except ValueError:
-                    pass
-    finally:
-        if xvfb is not None:
-            xvfb.stop()
+    with display_env() as env, tempfile.TemporaryDirectory() as tmp:
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        cfg = Path(tmp) / "bench.toml"
+        cfg.write_text(_config_text(Path(tmp)))
+        kiosk_cmd = [sys.executable, "-m", "kiosk", "--config", str(cfg), "run", "--size", "800x480"]
+        base_cmd = [sys.executable, "-m", "kiosk.ui.bench", "--child-minimal"]
+        _time_to_ready(base_cmd, env)  # warm the page cache once for both
+        base = [_time_to_ready(base_cmd, env) for _ in range(rounds)]
+        kiosk = [_time_to_ready(kiosk_cmd, env) for _ in range(rounds)]
+        print(f"ui cold start to first screen: kiosk run {statistics.median(kiosk):.2f} s "
+              f"(median of {rounds}; goal < 3 s) | baseline one-label Kivy app {statistics.median(base):.2f} s")
+        out = subprocess.run([sys.executable, "-m", "kiosk.ui.bench", "--child-day", tmp], env=env,
+                             capture_output=True, text=True, timeout=300)
+        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RSS")]
+        if out.returncode != 0 or not lines:
+            print("ui day RSS: failed:", out.stderr[-2000:])
+        base_rss = subprocess.run([sys.executable, "-m", "kiosk.ui.bench", "--child-minimal", "--rss"], env=env,
+                                  capture_output=True, text=True, timeout=120).stdout.strip()
+        for ln in lines:
+            print(f"ui {ln} (goal < 150 MB) | baseline one-label Kivy app {base_rss}")
+            try:
+                base = float(base_rss.split()[0])
+                ready, day = (float(v) for v in re.findall(r"(\d+) MB", ln))
+                print(f"ui RSS above the baseline: first screen +{ready - base:.0f} MB, "
+                      f"after the day +{day - base:.0f} MB")
+            except ValueError:
+                pass
 
 
 # -- children ------------------------------------------------------------------------------------

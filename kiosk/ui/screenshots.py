@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .kivyenv import display_available
+from .xvfb import display_env
 
 SHOTS = ("signin", "home", "sort", "scan", "dodsbo", "preview", "sekretess", "letakund", "datecheck",
          "incoming", "keyboard", "incoming_own", "other", "summary")
@@ -30,25 +30,14 @@ def main(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
-    xvfb = None
-    env = dict(os.environ)
-    if not display_available():
-        from .xvfb import Xvfb
-
-        xvfb = Xvfb(1280, 1280)
-        xvfb.start()
-        env = xvfb.env()
     failed = 0
-    try:
+    with display_env() as env:
         for size in sizes:
             proc = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", size, str(out)], env=env,
                                   timeout=180)
             if proc.returncode != 0:
                 failed += 1
                 print(f"screenshots {size}: failed (exit {proc.returncode})", file=sys.stderr)
-    finally:
-        if xvfb is not None:
-            xvfb.stop()
     for f in sorted(out.glob("*.png")):
         print(f)
     return 1 if failed else 0

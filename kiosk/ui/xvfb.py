@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 
 class Xvfb:
@@ -65,3 +67,16 @@ class Xvfb:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+@contextmanager
+def display_env(width: int = 1280, height: int = 1280) -> Iterator[dict]:
+    """The environment for child processes that need a screen: this process's own when it has a
+    display, else a private Xvfb's, stopped on exit."""
+    from .kivyenv import display_available
+
+    if display_available():
+        yield dict(os.environ)
+        return
+    with Xvfb(width, height) as xvfb:
+        yield xvfb.env()

@@ -21,8 +21,8 @@ def main() -> None:
     for index in range(start, end):
         now, command = commands[index]
         clock.set(now)
-        controller.handle(dict(command), now)
-        sys.stdout.write(f"CONFIRMED {index}\n")
+        result = controller.handle(dict(command), now)
+        sys.stdout.write(f"CONFIRMED {index} {result.code}\n")
         sys.stdout.flush()
 
 

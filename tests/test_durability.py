@@ -56,9 +56,25 @@ def run_killed(db: Path, seed: int, start: int, end: int, rnd: random.Random) ->
     assert child.stdout.readline().strip() == "READY"
     time.sleep(rnd.uniform(0.0, 0.06))
     child.send_signal(signal.SIGKILL)
-    out, _ = child.communicate(timeout=30)
-    confirmed = [int(line.split()[1]) for line in out.splitlines() if line.startswith("CONFIRMED")]
-    return confirmed[-1] if confirmed else start - 1
+    # Read through the same buffered reader as READY: it may already hold CONFIRMED lines
+    # (communicate() with a timeout would read the raw pipe and lose them).
+    out = child.stdout.read()
+    child.wait(timeout=30)
+    lines = [line.split() for line in out.splitlines() if line.startswith("CONFIRMED")]
+    # The child reports each result's code: a storage error would be a lost command, never "confirmed".
+    assert not [l for l in lines if len(l) > 2 and l[2] == "storage_error"], lines[-5:]
+    complete = [int(l[1]) for l in lines if len(l) == 3]
+    return complete[-1] if complete else start - 1
+
+
+def _diff(state, models, confirmed) -> str:
+    import dataclasses
+
+    out = []
+    for i in range(max(0, confirmed - 2), min(len(models), confirmed + 3)):
+        fields = [f.name for f in dataclasses.fields(state) if getattr(state, f.name) != getattr(models[i], f.name)]
+        out.append(f"vs {i}: {fields}")
+    return "; ".join(out)
 
 
 @pytest.mark.slow
@@ -76,7 +92,8 @@ def test_kill_9_at_random_points_loses_nothing_confirmed_and_never_double_counts
         confirmed = last_confirmed + 1  # commands [0, confirmed) were confirmed to the person
         # The command being handled at the kill may have been committed without being confirmed.
         candidates = [i for i in (confirmed, confirmed + 1) if i <= total and models[i] == state]
-        assert candidates, f"state after kill {kills} matches neither {confirmed} nor {confirmed + 1} commands"
+        assert candidates, (f"state after kill {kills} (started at {done}) matches neither {confirmed} nor "
+                            f"{confirmed + 1} commands: " + _diff(state, models, confirmed))
         done = candidates[-1]
     print(f"killed {kills} times; {done} of {total} commands done under kills")
     assert kills >= 20, "the stream ran through before the test could kill it enough times"

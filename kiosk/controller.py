@@ -18,10 +18,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import routine
+from . import report, routine
 from .clock import local_day
 from .config import Config
-from .effects import Alert, Effects, Sound
+from .effects import Effects, Sound
 from .journal import Journal
 from .routine import Context, DayState, Decision
 
@@ -98,16 +98,18 @@ class Controller:
         events: list[dict] = []
         if decision.events:
             day = local_day(now, self.ctx.tz)
-            before = routine.roll(self.state, day).operator
-            after = routine.replay(routine.provisional(decision.events, now, self.ctx), self.state).operator
-            operator = after or before  # a sign-in carries the new operator, a sign-out the leaving one
+            # The state after these events: the committed events differ only in id and seq, which
+            # the state does not hold, so this fold is the new state once the commit succeeds.
+            folded = routine.replay(routine.provisional(decision.events, now, self.ctx), self.state)
+            # a sign-in carries the new operator, a sign-out the leaving one
+            operator = folded.operator or routine.roll(self.state, day).operator
             try:
                 events = self.journal.append(decision.events, now, day, operator)
             except sqlite3.Error as exc:
                 log.error("journal write failed, nothing recorded: %s", exc)
                 return Result(routine.ERROR, "storage_error", _storage_message(exc),
                               effects=Effects(sound=Sound("error")))
-            self.state = routine.replay(events, self.state)
+            self.state = folded
         result = Result(decision.status, decision.code, decision.message, decision.effects,
                         tuple(events), decision.data)
         for listener in list(self.listeners):
@@ -120,14 +122,11 @@ class Controller:
     def summary(self, day: str | None = None) -> dict:
         if day is None or (self.state.day and day == self.state.day.isoformat()):
             return routine.summary(self.state)
-        return routine.summary(routine.replay(self.journal.events(day=day)))
+        return report.day_summaries(self.journal, [day])[0]
 
     @property
     def operator(self) -> str | None:
         return self.state.operator
-
-    def pending_alerts(self) -> list[Alert]:
-        return [Alert(a["kind"], a["text"]) for a in self.state.alerts]
 
 
 def _storage_message(exc: Exception) -> str:

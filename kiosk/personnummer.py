@@ -68,10 +68,3 @@ def parse(text: str, today: dt.date) -> Personnummer:
         raise PersonnummerError("Kontrollsiffran stämmer inte. Kontrollera numret i CAB.")
     return Personnummer(birth=birth, serial=serial, samordning=samordning)
 
-
-def is_valid(text: str, today: dt.date) -> bool:
-    try:
-        parse(text, today)
-    except PersonnummerError:
-        return False
-    return True

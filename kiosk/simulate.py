@@ -12,7 +12,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from . import preview, routine
+from . import preview, report, routine
 from .clock import FixedClock, local_day, parse_iso
 from .config import Config
 from .controller import Controller
@@ -67,9 +67,8 @@ def run(script_lines, config: Config, db: Path, out: Path) -> dict:
             path = preview.save_png(job.layout, out / "prints" / f"{day}-{n:03d}-{job.kind}.png")
             prints.setdefault(day, []).append({"kind": job.kind, "preview": str(path)})
     days = []
-    for day in journal.days():
-        summary = routine.summary(routine.replay(journal.events(day=day)))
-        summary["prints"] = prints.get(day, [])
+    for summary in report.day_summaries(journal):
+        summary["prints"] = prints.get(summary["day"], [])
         days.append(summary)
     journal.close()
     return {"days": days, "errors": errors}

@@ -1,5 +1,6 @@
 import datetime as dt
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,13 @@ def local(y, m, d, hh=9, mm=0, ss=0) -> dt.datetime:
 @pytest.fixture
 def tmp_journal_path(tmp_path):
     return tmp_path / "journal.db"
+
+
+def wait_for(predicate, timeout=5.0) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds pass; the last answer is returned."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()

@@ -7,7 +7,6 @@ import json
 import queue
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,8 @@ from kiosk.hw.fakeinput import FakeBus, typed
 from kiosk.hw.inputs import InputWatcher, SimulatedInput
 from kiosk.journal import Journal
 from kiosk import printouts
+
+from .conftest import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNER, BADGE = "/dev/input/event3", "/dev/input/event4"
@@ -44,15 +45,6 @@ backend = "dummy"
 preview_dir = "{tmp_path}/previews"
 {extra}
 """)
-
-
-def wait_for(predicate, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 @pytest.fixture

@@ -13,18 +13,11 @@ from kiosk.hw.fakeinput import FakeBus, FakeInputDevice, typed
 from kiosk.hw.inputs import Finder, InputWatcher, name_matches
 from kiosk.hw.keymap import Decoder
 
+from .conftest import wait_for
+
 SCANNER = "/dev/input/event3"
 BADGE = "/dev/input/event4"
 KEYBOARD = "/dev/input/event0"
-
-
-def wait_for(predicate, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 @pytest.fixture

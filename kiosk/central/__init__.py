@@ -1,0 +1,8 @@
+"""Central: what every kiosk's events become for the people and systems downstream.
+
+One room per capability (DESIGN.md §4-5):
+- the store and the collector that feeds it (MQTT in, validation, dedupe, dead letters),
+- the end-to-end ack per kiosk journal,
+- `web/`: the team lead's web app,
+- `delivery/`: the outbox that delivers onwards (notifications, billing, the follow-up file).
+"""

@@ -12,7 +12,7 @@ from .journal import Journal
 
 def main(args) -> int:
     if getattr(args, "central", None):  # the sheet from central's database (kiosk/sync)
-        from .sync import central_report
+        from .central import report as central_report
 
         return central_report.main(args)
     config = load(args.config)
@@ -29,7 +29,7 @@ def main(args) -> int:
             if (not args.date_from or d >= args.date_from) and (not args.date_to or d <= args.date_to)]
     rows = [report.follow_up_row(s, journal.site, journal.kiosk) for s in report.day_summaries(journal, days)]
     if args.format == "xlsx" or getattr(args, "out", None):  # file output (kiosk/sync)
-        from .sync import central_report
+        from .central import report as central_report
 
         return central_report.write(rows, args.format, args.out, source=str(db))
     sys.stdout.write(report.to_csv(rows) if args.format == "csv" else report.to_json(rows) + "\n")

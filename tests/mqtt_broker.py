@@ -22,7 +22,7 @@ import pytest
 
 from kiosk import config as kconfig
 from kiosk.clock import TZ
-from kiosk.sync.localbroker import MOSQUITTO, LocalBroker
+from kiosk_dev.localbroker import MOSQUITTO, LocalBroker
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "kiosk" / "examples" / "example-day.jsonl"

@@ -21,7 +21,7 @@ from kiosk import config as kconfig
 from kiosk import doctor
 from kiosk.clock import utc_iso
 from kiosk.journal import Journal
-from kiosk.sync.localbroker import free_port, port_open
+from kiosk_dev.localbroker import free_port, port_open
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "provisioning" / "install.sh"

@@ -13,8 +13,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk import simulate
 from kiosk.journal import Journal
-from kiosk.sync.central import Central, CentralStore
-from kiosk.sync.localbroker import PROVISIONING
+from kiosk.central.collector import Central
+from kiosk.central.store import CentralStore
+from kiosk_dev.localbroker import PROVISIONING
 from kiosk.sync.publisher import Publisher
 from .mqtt_broker import (USERS, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, prov_broker, wait_until)

@@ -16,6 +16,7 @@ from .. import routine
 MAX_PAYLOAD = 64 * 1024
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 EVENT_KEYS = frozenset({"v", "id", "kiosk", "site", "seq", "ts", "day", "operator", "type", "data"})
+OPTIONAL_EVENT_KEYS = frozenset({"journal"})  # required once kiosk/schema.py lands (issue 9 item 3)
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -102,7 +103,7 @@ def check_event(doc: object, site: str, kiosk: str) -> dict:
     missing = EVENT_KEYS - doc.keys()
     if missing:
         raise Invalid(f"missing keys: {', '.join(sorted(missing))}")
-    extra = doc.keys() - EVENT_KEYS
+    extra = doc.keys() - EVENT_KEYS - OPTIONAL_EVENT_KEYS
     if extra:
         raise Invalid(f"unexpected keys: {', '.join(sorted(map(str, extra)))[:200]}")
     if doc["v"] != 1 or isinstance(doc["v"], bool):
@@ -112,6 +113,9 @@ def check_event(doc: object, site: str, kiosk: str) -> dict:
     eid = doc["id"]
     if not isinstance(eid, str) or not UUID_RE.match(eid):
         raise Invalid("id must be a UUID in canonical form")
+    jid = doc.get("journal")
+    if jid is not None and (not isinstance(jid, str) or not UUID_RE.match(jid)):
+        raise Invalid("journal must be a UUID in canonical form")
     seq = doc["seq"]
     if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
         raise Invalid("seq must be a positive integer")

@@ -27,13 +27,15 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..clock import TZ
-from ..config import parse
-from ..journal import Journal, connect
-from .central import Central, CentralStore
+from kiosk.central.collector import Central
+from kiosk.central.store import CentralStore
+from kiosk.clock import TZ
+from kiosk.config import parse
+from kiosk.journal import Journal, connect
+from kiosk.sync.publisher import Publisher
+from kiosk.sync.topics import topic
+
 from .localbroker import LocalBroker
-from .publisher import Publisher
-from .topics import topic
 
 
 def _fill(journal: Journal, n: int) -> None:

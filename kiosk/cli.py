@@ -22,10 +22,32 @@ def _report(args) -> int:
     return report_cli.main(args)
 
 
-def _bench(args) -> int:
-    from . import bench
+class DevToolsMissing(RuntimeError):
+    """Development tooling (kiosk_dev) is not here: an installed kiosk, not a source checkout."""
 
-    return bench.main(args)
+
+def dev_module(name: str):
+    """Import `kiosk_dev.<name>` lazily: benchmarks, fakes and the screenshot maker live in a source
+    checkout beside `kiosk/` and are never installed on a kiosk."""
+    import importlib
+    from pathlib import Path
+
+    try:
+        return importlib.import_module(f"kiosk_dev.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("kiosk_dev", f"kiosk_dev.{name}"):
+            raise
+    checkout = Path(__file__).resolve().parents[1]  # an editable install: kiosk/ inside the checkout
+    if (checkout / "kiosk_dev" / "__init__.py").is_file() and str(checkout) not in sys.path:
+        sys.path.append(str(checkout))
+        return importlib.import_module(f"kiosk_dev.{name}")
+    raise DevToolsMissing(
+        f"this command needs the development tools (kiosk_dev.{name}), which are not installed on a kiosk:"
+        " run it from a source checkout (scripts/setup test, then .venv/bin/kiosk ...)")
+
+
+def _bench(args) -> int:
+    return dev_module("bench").main(args)
 
 
 def _example(args) -> int:
@@ -184,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except DevToolsMissing as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

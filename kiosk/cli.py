@@ -1,4 +1,6 @@
-"""The `kiosk` command. Each subcommand lives in its own module; this file only wires them."""
+"""The `kiosk` command. One CLI convention: each room's commands live in `<room>/cli.py`
+(`hw/cli.py`, `sync/cli.py`, `doctor/cli.py`, ...); this file wires them and holds the core room's
+own small commands (`kiosk report`); `simulate` and `example` keep their `main` beside their code."""
 
 from __future__ import annotations
 
@@ -17,9 +19,36 @@ def _simulate(args) -> int:
 
 
 def _report(args) -> int:
-    from . import report_cli
+    """`kiosk report`: the follow-up sheet from a kiosk journal file."""
+    from pathlib import Path
 
-    return report_cli.main(args)
+    from . import report
+    from .config import load
+    from .journal import Journal
+
+    if getattr(args, "central", None):  # the sheet from central's database (kiosk/sync)
+        from .sync import central_report
+
+        return central_report.main(args)
+    config = load(args.config)
+    db = Path(args.db) if args.db else config.journal_path
+    if not db.exists():
+        print(f"no journal at {db}", file=sys.stderr)
+        return 2
+    try:
+        journal = Journal.open_existing(db)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    days = [d for d in journal.days()
+            if (not args.date_from or d >= args.date_from) and (not args.date_to or d <= args.date_to)]
+    rows = [report.follow_up_row(s, journal.site, journal.kiosk) for s in report.day_summaries(journal, days)]
+    if args.format == "xlsx" or getattr(args, "out", None):  # file output (kiosk/sync)
+        from .sync import central_report
+
+        return central_report.write(rows, args.format, args.out, source=str(db))
+    sys.stdout.write(report.to_csv(rows) if args.format == "csv" else report.to_json(rows) + "\n")
+    return 0
 
 
 class DevToolsMissing(RuntimeError):

@@ -20,7 +20,7 @@ from .config import load
 from .controller import Controller
 from .journal import Journal, connect
 
-AREAS = ("kiosk.hw.bench", "kiosk.watchdog_bench", "kiosk.sync.bench", "kiosk.ui.bench")
+AREAS = ("kiosk.hw.bench", "kiosk.watchdog_bench", "kiosk.sync.bench", "kiosk_dev.ui_bench")
 
 
 def _pct(values: list[float], p: float) -> float:

@@ -1,4 +1,4 @@
-"""`kiosk sync`, `kiosk status`, `kiosk central`, `kiosk bench-sync` (wired in kiosk/cli.py)."""
+"""`kiosk sync`, `kiosk status`, `kiosk bench-sync` (wired in kiosk/cli.py; `kiosk central` is kiosk/central/cli.py)."""
 
 from __future__ import annotations
 
@@ -126,12 +126,6 @@ def status_main(args) -> int:
         journal.close()
     print(json.dumps(doc, indent=2))
     return 0
-
-
-def central_main(args) -> int:
-    from ..central import cli
-
-    return cli.main(args)
 
 
 def bench_main(args) -> int:

@@ -377,6 +377,9 @@ def test_journal_states(tmp_path):
     p = doctor.check_journal(cfg, later)[1]
     assert p.status == "FEL" and "2 händelser väntar" in p.detail and utc_iso(now) in p.detail
     journal.mark_sent([e["seq"] for e in events], now)
+    p = doctor.check_journal(cfg, later)[1]  # the broker took them; central has not confirmed
+    assert p.status == "FEL" and "inte bekräftade av centralen" in p.detail and "v311" in p.fix
+    journal.set_confirmed(events[-1]["seq"])
     assert doctor.check_journal(cfg, later)[1].status == "OK"
     assert doctor.check_journal(cfg, other)[0].status == "FEL"
     journal.db.conn.close()

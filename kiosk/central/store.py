@@ -321,6 +321,7 @@ class CentralStore:
                 except Exception as exc:
                     raise _Isolate() from exc
             self._prune(now)
+            self._count(counts)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -330,6 +331,18 @@ class CentralStore:
         for text in gaps:
             log.warning("central: %s", text)
         return counts
+
+    def _count(self, counts) -> None:
+        """Cumulative counters in `central_meta` (received_stored, received_duplicate, ...), kept
+        with the batch they count, so they survive restarts and kills."""
+        for key in ("stored", "duplicate", "dead", "status", "alert"):
+            if counts.get(key):
+                self.conn.execute(
+                    "insert into central_meta(key, value) values (?, ?) on conflict(key) do update "
+                    "set value = cast(value as integer) + excluded.value", [f"received_{key}", counts[key]])
+
+    def counters(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.conn.execute("select key, value from central_meta")}
 
     def _reload_tracks(self) -> None:
         self._tracks.clear()  # rebuilt from the database on next use

@@ -267,3 +267,38 @@ def test_broker_crash_before_autosave_heals_with_no_repair(broker, tmp_path):
         pub.stop()
         central.stop()
     assert_exactly_once(db, central_db)
+
+
+def test_central_restored_from_an_old_backup_heals_with_no_repair(broker, tmp_path):
+    """Central's database restored from a backup older than what it had confirmed: on connect it
+    publishes its (lower) acks, the kiosk sends everything after them again by itself."""
+    cfg_path = kiosk_config(tmp_path / "kiosk.toml", broker.port)
+    config = load(cfg_path)
+    db = tmp_path / "journal.db"
+    journal = Journal(db, "demo", "kiosk-1")
+    bulk_events(journal, 50)
+    central_db = tmp_path / "central.db"
+    central = Central(config, central_db).start()
+    pub = Publisher(config, db)
+    try:
+        assert central.wait_subscribed(10)
+        pub.start()
+        assert pub.wait_drained(30)
+        central.stop()
+        backup = tmp_path / "central-backup.db"
+        backup.write_bytes(central_db.read_bytes())  # closed: WAL checkpointed into the file
+        central = Central(config, central_db).start()
+        bulk_events(journal, 50, day=dt.date(2026, 12, 2))  # seq 51..100
+        wait_until(lambda: pub.status()["confirmed_seq"] == 100, what="all 100 confirmed")
+        central.stop()
+        for suffix in ("", "-wal", "-shm"):
+            (tmp_path / f"central.db{suffix}").unlink(missing_ok=True)
+        backup.rename(central_db)  # yesterday's backup: 50 events
+        central = Central(config, central_db).start()
+        wait_until(lambda: central_count(central_db) == 100, timeout=60, what="the kiosk to resend 51..100")
+        wait_until(lambda: pub.status()["confirmed_seq"] == 100, what="confirmed again")
+    finally:
+        pub.stop()
+        central.stop()
+        journal.close()
+    assert_exactly_once(db, central_db)

@@ -170,6 +170,19 @@ class Central:
                     break
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     break
+                # paho reads one packet per loop(): read what is already on the socket in one
+                # burst (no select per message), up to a batch
+                while self._pending and len(self._pending) < self.batch_size:
+                    n0 = len(self._pending)
+                    try:
+                        rc = client.loop_read()
+                    except Exception as exc:
+                        self._error(f"protocol error from the broker: {exc}")
+                        rc = mqtt.MQTT_ERR_PROTOCOL
+                    if rc != mqtt.MQTT_ERR_SUCCESS or len(self._pending) == n0:
+                        break
+                if rc != mqtt.MQTT_ERR_SUCCESS:
+                    break
                 if self._acks_seen:
                     self._check_acks(client)
                 if not self._pending:

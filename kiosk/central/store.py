@@ -112,6 +112,7 @@ class CentralStore:
         self._tracks: dict[tuple[str, str, str], _Track] = {}
         self._changed: set[tuple[str, str]] = set()
         self._dead_window: dict[tuple[str, str], list] = {}
+        self._dead_counts: dict = {}
         self._last_prune = 0.0
 
     @classmethod
@@ -326,6 +327,7 @@ class CentralStore:
         except BaseException:
             self.conn.execute("ROLLBACK")
             self.max_seq, self._changed = snapshot
+            self._dead_counts = {}
             self._reload_tracks()
             raise
         for text in gaps:
@@ -333,8 +335,19 @@ class CentralStore:
         return counts
 
     def _count(self, counts) -> None:
-        """Cumulative counters in `central_meta` (received_stored, received_duplicate, ...), kept
-        with the batch they count, so they survive restarts and kills."""
+        """Cumulative counters in `central_meta` (received_stored, received_duplicate, ...) and the
+        dead-letter counts, kept with the batch they count, so they survive restarts and kills."""
+        dead, self._dead_counts = self._dead_counts, {}
+        total = sum(dead.values())
+        if total:
+            self.conn.execute("insert into central_meta(key, value) values ('dead_letters_total', ?) "
+                              "on conflict(key) do update set value = cast(value as integer) + excluded.value",
+                              [total])
+        for key, n in dead.items():
+            if key is not None:
+                self.conn.execute(
+                    "insert into kiosks(site, kiosk, dead_letters) values (?,?,?) on conflict(site, kiosk) "
+                    "do update set dead_letters = dead_letters + excluded.dead_letters", [key[0], key[1], n])
         for key in ("stored", "duplicate", "dead", "status", "alert"):
             if counts.get(key):
                 self.conn.execute(
@@ -515,12 +528,9 @@ class CentralStore:
         name = topic if isinstance(topic, str) else repr(topic)
         parsed = topics.parse_topic(name) if isinstance(topic, str) else None
         site, kiosk = (parsed[0], parsed[1]) if parsed else (None, None)
-        self.conn.execute("insert into central_meta(key, value) values ('dead_letters_total', '1') "
-                          "on conflict(key) do update set value = cast(value as integer) + 1")
-        if site is not None and ID_RE.match(site) and ID_RE.match(kiosk):
-            self.conn.execute(
-                "insert into kiosks(site, kiosk, dead_letters) values (?,?,1) on conflict(site, kiosk) "
-                "do update set dead_letters = dead_letters + 1", [site, kiosk])
+        # counted in memory, written once per batch (`_count`): a flood costs one row update
+        key = (site, kiosk) if site is not None and ID_RE.match(site) and ID_RE.match(kiosk) else None
+        self._dead_counts[key] = self._dead_counts.get(key, 0) + 1
         # A flood from one sender keeps only its first rows a minute (the counts above stay exact).
         window = self._dead_window.setdefault((site or "", kiosk or ""), [0.0, 0])
         t = time.monotonic()

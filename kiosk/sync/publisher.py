@@ -168,6 +168,7 @@ class Publisher:
         self._ack_ready = False
         self._ack_wait_until = 0.0
         self._confirmed = 0
+        self._confirm_dirty = False
         self._progress_at = time.monotonic()
         self._timeout_factor = 1
         self._reset_stream()
@@ -434,6 +435,9 @@ class Publisher:
             j = self.journal
             verdict, seq = read_ack(doc, j.journal_id, j.journal_start, j.last_seq, j.event_id_at)
             if verdict == "restored":
+                if self._confirm_dirty:
+                    j.set_confirmed(self._confirmed)
+                    self._confirm_dirty = False
                 old = j.journal_id
                 new = j.rotate_journal_id()
                 log.warning("sync: central holds events of journal %s up to seq %s that this journal "
@@ -449,18 +453,16 @@ class Publisher:
                 log.warning("sync: central now confirms only up to seq %d (was %d; restored from a "
                             "backup?): resending from %d", seq, self._confirmed, seq + 1)
                 self._reset_stream(seq)
-            j.set_confirmed(seq)
             self._confirmed = seq
+            self._confirm_dirty = True  # written to the journal with the sent marks (batched)
             if self._cursor < seq and not self._inflight:  # nothing to send before it
                 self._buffer.clear()
                 self._cursor = seq
             self._progress_at = time.monotonic()
             self._timeout_factor = 1
             self._set(confirmed_seq=seq, last_seq=seq, last_confirmed_at=utc_iso(self.clock.now()))
-            if self.status().get("last_error", "") and "not confirmed" in (self.status()["last_error"] or ""):
+            if "not confirmed" in (self.status().get("last_error") or ""):
                 self._error(None)
-            self._refresh_pending()
-            self._publish_status(force=False)
 
     def _check_ack_timeout(self) -> None:
         """Sent but unconfirmed for too long: resend from the last confirmed seq, and say so."""
@@ -515,7 +517,7 @@ class Publisher:
                 self._wait_backoff(self._refusals)
             return
         self._flush_marks(force=not busy and not self._buffer)
-        if not busy and not self._buffer and not self._to_mark:
+        if not busy and not self._buffer and not self._to_mark and not self._confirm_dirty:
             self._refresh_pending()
             if self._pending == 0 and not self._alerts:
                 self._drained.set()
@@ -549,11 +551,22 @@ class Publisher:
         return True
 
     def _flush_marks(self, force: bool) -> None:
-        if not self._to_mark or self.journal is None:
+        if self.journal is None or not self._to_mark and not self._confirm_dirty:
             return
         now = time.monotonic()
         if not force and now - self._last_mark < MARK_EVERY and len(self._to_mark) < 2000:
             return
+        if self._confirm_dirty:
+            try:
+                self.journal.set_confirmed(self._confirmed)
+                self._confirm_dirty = False
+            except Exception as exc:  # busy or full: try again with the next marks
+                self._error(f"cannot record central's confirmation: {exc}")
+            self._last_mark = now
+            self._refresh_pending()
+            self._publish_status(force=False)
+            if not self._to_mark:
+                return
         seqs, self._to_mark = self._to_mark, []
         try:
             self.journal.mark_sent(seqs, self.clock.now())

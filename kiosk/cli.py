@@ -226,12 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# the commands that open the broker connection (kiosk doctor checks the same in Swedish itself)
+CONNECTING_COMMANDS = {"run", "sync", "central"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if args.command in CONNECTING_COMMANDS:  # a missing TLS file stops them at start, named
+            from .config import check_files, load
+
+            check_files(load(args.config))
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)

@@ -10,6 +10,7 @@ import sys
 
 from . import __version__
 from .config import ConfigError
+from .devtools import DevToolsMissing, dev_module
 
 
 def _simulate(args) -> int:
@@ -51,30 +52,6 @@ def _report(args) -> int:
     return 0
 
 
-class DevToolsMissing(RuntimeError):
-    """Development tooling (kiosk_dev) is not here: an installed kiosk, not a source checkout."""
-
-
-def dev_module(name: str):
-    """Import `kiosk_dev.<name>` lazily: benchmarks, fakes and the screenshot maker live in a source
-    checkout beside `kiosk/` and are never installed on a kiosk."""
-    import importlib
-    from pathlib import Path
-
-    try:
-        return importlib.import_module(f"kiosk_dev.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("kiosk_dev", f"kiosk_dev.{name}"):
-            raise
-    checkout = Path(__file__).resolve().parents[1]  # an editable install: kiosk/ inside the checkout
-    if (checkout / "kiosk_dev" / "__init__.py").is_file() and str(checkout) not in sys.path:
-        sys.path.append(str(checkout))
-        return importlib.import_module(f"kiosk_dev.{name}")
-    raise DevToolsMissing(
-        f"this command needs the development tools (kiosk_dev.{name}), which are not installed on a kiosk:"
-        " run it from a source checkout (scripts/setup test, then .venv/bin/kiosk ...)")
-
-
 def _bench(args) -> int:
     return dev_module("bench").main(args)
 
@@ -93,13 +70,7 @@ def _run(args) -> int:
 
 
 def _screenshots(args) -> int:
-    try:
-        from kiosk_dev import screenshots
-    except ImportError:
-        print("kiosk screenshots: the screenshot maker (kiosk_dev) is part of a source checkout only, "
-              "not of an installed kiosk; run it from a checkout.", file=sys.stderr)
-        return 2
-    return screenshots.main(args)
+    return dev_module("screenshots").main(args)  # DevToolsMissing on an installed kiosk: exit 2
 
 
 # -- hw: shelf hardware commands (kiosk/hw/cli.py) --

@@ -111,11 +111,11 @@ def _bench_sync(args) -> int:
     return sync_cli.bench_main(args)
 
 
-# -- deployment (kiosk/doctor.py) --
+# -- deployment (kiosk/doctor/) --
 def _doctor(args) -> int:
-    from . import doctor
+    from .doctor import cli as doctor_cli
 
-    return doctor.main(args)
+    return doctor_cli.main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     s.add_argument("--dir", help="working folder (default: a temp folder)")
     s.set_defaults(func=_bench_sync)
-    # -- deployment (kiosk/doctor.py) --
+    # -- deployment (kiosk/doctor/) --
     d = sub.add_parser("doctor", help="check an installed kiosk end to end (Swedish; exit 1 on FEL)")
     d.add_argument("--json", action="store_true", help="the checks as JSON")
     d.add_argument("--central", action="store_true", help="check the central host instead of a kiosk")

@@ -5,10 +5,9 @@ own small commands (`kiosk report`); `simulate` and `example` keep their `main` 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from . import __version__
+from . import __version__, logs
 from .config import ConfigError
 from .devtools import DevToolsMissing, dev_module
 
@@ -208,8 +207,7 @@ CONNECTING_COMMANDS = {"run", "sync", "central"}
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(verbose=args.verbose)  # journald priorities under systemd (kiosk/logs.py)
     try:
         if args.command in CONNECTING_COMMANDS:  # a missing TLS file stops them at start, named
             from .config import check_files, load

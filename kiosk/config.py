@@ -268,7 +268,7 @@ def _build(tp: Any, value: Any, path: str, skip_meta: bool = False) -> Any:
                 kwargs[f.name] = _build(hints[f.name], value[f.name], sub)
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(sub, "required")
-        return tp(**kwargs)
+        return typing.cast(Any, tp)(**kwargs)
     origin = typing.get_origin(tp)
     if origin in (list, tuple):
         if not isinstance(value, list):

@@ -302,7 +302,7 @@ def schema_problems(default_toml: str) -> tuple[str, ...]:
     when they match."""
     problems: list[str] = []
 
-    def walk(cls, table: dict, path: str, skip_meta: bool = False) -> None:
+    def walk(cls, table: dict, path: str, skip_meta: bool = False, every_field: bool = True) -> None:
         hints = typing.get_type_hints(cls)
         fs = {f.name: f for f in _fields(cls, skip_meta)}
         for key, value in table.items():
@@ -318,7 +318,7 @@ def schema_problems(default_toml: str) -> tuple[str, ...]:
             elif origin in (list, tuple) and isinstance(value, list) and dataclasses.is_dataclass(typing.get_args(tp)[0]):
                 for i, element in enumerate(value):
                     if isinstance(element, dict):
-                        walk(typing.get_args(tp)[0], element, f"{sub}[{i}]")
+                        walk(typing.get_args(tp)[0], element, f"{sub}[{i}]", every_field=False)
                         continue
                     problems.append(f"default_config.toml {sub}[{i}] is not a table")
             else:
@@ -327,7 +327,7 @@ def schema_problems(default_toml: str) -> tuple[str, ...]:
                 except ConfigError as exc:
                     problems.append(f"default_config.toml {sub} does not fit its typed field "
                                     f"{cls.__name__}.{key}: {exc.problem}")
-        if not (cls is Operator):  # array-of-table elements may leave out fields with defaults
+        if every_field:  # an array-of-tables element may leave out fields that have defaults
             for name in fs:
                 if name not in table:
                     problems.append(f"kiosk.config.{cls.__name__}.{name} has no key in default_config.toml "

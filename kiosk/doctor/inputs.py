@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from .base import Check, System, fel, info, ok, simulated
 
@@ -14,7 +15,7 @@ def input_devices(system: System) -> list[dict]:
     for ev in sorted(base.glob("event*")):
         dev = ev / "device"
 
-        def read(rel: str) -> str:
+        def read(rel: str, dev: Path = dev) -> str:
             try:
                 return (dev / rel).read_text().strip()
             except OSError:

@@ -19,7 +19,7 @@ def _usb_devices(system: System) -> list[dict]:
         except OSError:
             continue
 
-        def num(n: str) -> int | None:
+        def num(n: str, d: Path = d) -> int | None:
             try:
                 return int((d / n).read_text().strip())
             except (OSError, ValueError):

@@ -5,6 +5,7 @@
 #   sudo provisioning/install.sh kiosk   --site SITE --kiosk-id ID --broker-host HOST [options]
 #   sudo provisioning/install.sh kiosk   --bundle DIR            (config.toml + ca.crt from central)
 #   sudo provisioning/install.sh central --broker-name HOST --kiosk SITE/ID [--kiosk SITE/ID ...]
+#   sudo provisioning/install.sh wheelhouse DIR   (on one Pi: wheels for the fleet, see --wheelhouse)
 #
 # Idempotent: it only writes what differs and says what it changed; a second run reports
 # "0 changes". Run it again after `git pull` to update the installed code.
@@ -35,6 +36,9 @@
 # Both:
 #   --root DIR, --source DIR (the project to install; default: this repository),
 #   --no-packages (skip apt-get), --start (start or restart the service now), -h/--help
+#   --wheelhouse DIR      install the Python packages from wheels made by `install.sh wheelhouse DIR`
+#                         on a Pi of the same OS (else pip compiles evdev on each Pi); versions are
+#                         always those of constraints.txt
 set -euo pipefail
 umask 022
 
@@ -47,14 +51,15 @@ role=""
 root="${RETURPOST_ROOT:-}"
 config_file="" bundle="" site="" kiosk_id="" broker_host="" broker_port="" mqtt_user=""
 password_file="" ca_file="" scanner="" badge="" printer="" display="" data_device=""
-broker_name="" tls_dir="" no_packages=0 start=0
+broker_name="" tls_dir="" no_packages=0 start=0 wheelhouse="" wheelhouse_dir=""
 kiosks=()
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        kiosk|central) [ -z "$role" ] || die "give one role"; role=$1 ;;
+        kiosk|central|wheelhouse) [ -z "$role" ] || die "give one role"; role=$1 ;;
+        --wheelhouse) need_arg "$@"; wheelhouse=$(cd "$2" 2>/dev/null && pwd) || die "--wheelhouse $2: no such folder"; shift ;;
         --root) need_arg "$@"; root=$2; shift ;;
         --source) need_arg "$@"; source_dir=$(cd "$2" && pwd); shift ;;
         --config) need_arg "$@"; config_file=$2; shift ;;
@@ -77,11 +82,16 @@ while [ $# -gt 0 ]; do
         --no-packages) no_packages=1 ;;
         --start) start=1 ;;
         -h|--help) usage; exit 0 ;;
-        *) die "unknown argument: $1 (see --help)" ;;
+        *) if [ "$role" = wheelhouse ] && [ -z "$wheelhouse_dir" ] && [ "${1#-}" = "$1" ]; then
+               wheelhouse_dir=$1
+           else
+               die "unknown argument: $1 (see --help)"
+           fi ;;
     esac
     shift
 done
-[ -n "$role" ] || die "say which role: kiosk or central (see --help)"
+[ -n "$role" ] || die "say which role: kiosk, central or wheelhouse (see --help)"
+[ "$role" != wheelhouse ] || [ -n "$wheelhouse_dir" ] || die "wheelhouse: say where: install.sh wheelhouse DIR"
 
 if [ -n "$root" ]; then
     mkdir -p "$root"
@@ -106,5 +116,6 @@ load_saved
 case "$role" in
     kiosk) install_kiosk ;;
     central) install_central ;;
+    wheelhouse) build_wheelhouse "$wheelhouse_dir" ;;
 esac
 say "done: $changes changes${root:+ (under $root)}"

@@ -207,9 +207,12 @@ install_project() {
         changed_paths+=("$APP/src")
         say "copied the project to $APP/src"
     fi
+    # Pinned versions (constraints.txt); wheels from --wheelhouse DIR first (no compiling evdev).
+    local pins=(-c "$APP/src/constraints.txt")
+    [ -z "$wheelhouse" ] || pins+=(--find-links "$wheelhouse")
     if [ -n "$root" ]; then
         echo "plan: python3 -m venv $APP/venv"
-        echo "plan: $APP/venv/bin/pip install $APP/src$extras"
+        echo "plan: $APP/venv/bin/pip install ${pins[*]} $APP/src$extras"
         return
     fi
     if [ ! -x "$APP/venv/bin/python" ]; then
@@ -219,12 +222,34 @@ install_project() {
     if ! cmp -s "$stamp" "$APP/venv/.installed" 2>/dev/null; then
         say "installing the project into $APP/venv (pip; a few minutes on a Pi)"
         "$APP/venv/bin/python" -m pip install -q --upgrade pip
-        "$APP/venv/bin/python" -m pip install -q "$APP/src$extras"
+        "$APP/venv/bin/python" -m pip install -q "${pins[@]}" "$APP/src$extras"
         "$APP/venv/bin/python" -m pip install -q --no-deps --force-reinstall "$APP/src"
         cp "$stamp" "$APP/venv/.installed"
         changes=$((changes + 1))
         changed_paths+=("$APP/venv")
     fi
+}
+
+# build_wheelhouse DIR: wheels of the project and every pinned dependency (evdev and lgpio
+# compiled once) for a fleet of Pis of the same OS, architecture and Python; kiosks then install
+# with --wheelhouse DIR instead of compiling on each Pi.
+build_wheelhouse() {
+    local dir=$1 tmp
+    ensure_packages python3 python3-venv python3-dev gcc linux-libc-dev
+    if [ -n "$root" ]; then
+        echo "plan: python3 -m pip wheel -q -c $source_dir/constraints.txt -w $dir ${source_dir}[pi]"
+        return
+    fi
+    mkdir -p "$dir"
+    tmp=$(mktemp -d)
+    python3 -m venv "$tmp/venv"
+    "$tmp/venv/bin/python" -m pip install -q --upgrade pip wheel
+    say "building wheels into $dir (compiles evdev and lgpio once; minutes on a Pi)"
+    "$tmp/venv/bin/python" -m pip wheel -q -c "$source_dir/constraints.txt" -w "$dir" "${source_dir}[pi]"
+    rm -rf "$tmp"
+    changes=$((changes + 1))
+    say "wheelhouse ready: $(find "$dir" -name '*.whl' | wc -l) wheels in $dir; on each kiosk:" \
+        "install.sh kiosk --wheelhouse $dir ..."
 }
 
 # render_config ROLE ARGS...: the validated config on stdout (provisioning/render_config.py).

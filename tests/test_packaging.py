@@ -101,3 +101,15 @@ def test_bench_from_a_checkout_finds_the_tools(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(ROOT / "kiosk_dev" / "bench.py")
+
+
+def test_constraints_pin_every_runtime_dependency_as_tested():
+    """constraints.txt holds the closure of the runtime dependencies at the versions installed in
+    this venv (scripts/setup installs with it): a dependency added without a pin fails here."""
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts/constraints.py"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    pins = {line.split("==")[0] for line in (ROOT / "constraints.txt").read_text().splitlines()
+            if "==" in line and not line.startswith("#")}
+    for needed in ("kivy", "evdev", "gpiozero", "python-escpos", "sqlite-utils", "paho-mqtt", "pillow", "lgpio"):
+        assert needed in pins, needed

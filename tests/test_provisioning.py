@@ -462,3 +462,23 @@ def test_each_role_has_its_own_script_with_the_same_behaviour(tmp_path):
     assert done.returncode == 2 and "a kiosk needs a real printer" in done.stderr  # the kiosk role ran
     lib = (ROOT / "provisioning/lib.sh").read_text()
     assert "put_file()" in lib and "install_kiosk()" not in lib and "install_central()" not in lib
+
+
+def test_wheelhouse_for_a_fleet_and_pinned_installs(tmp_path):
+    """`install.sh wheelhouse DIR` builds the wheels once; `--wheelhouse DIR` installs from them;
+    every install is pinned by constraints.txt (plans under --root)."""
+    done = install(tmp_path / "w", "wheelhouse", str(tmp_path / "wheels"), "--no-packages")
+    assert (f"plan: python3 -m pip wheel -q -c {ROOT}/constraints.txt -w {tmp_path / 'wheels'} {ROOT}[pi]"
+            in done.stdout)
+    done = install(tmp_path / "w", "wheelhouse", check=False)
+    assert done.returncode == 2 and "install.sh wheelhouse DIR" in done.stderr
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    root = fake_pi(tmp_path / "root")
+    done = install(root, "kiosk", *KIOSK_ARGS, "--wheelhouse", str(wheels))
+    assert (f"plan: /opt/returpost-kiosk/venv/bin/pip install -c /opt/returpost-kiosk/src/constraints.txt "
+            f"--find-links {wheels} /opt/returpost-kiosk/src[pi]") in done.stdout
+    assert (root / "opt/returpost-kiosk/src/constraints.txt").read_bytes() == (ROOT / "constraints.txt").read_bytes()
+    done = install(root, "kiosk", *KIOSK_ARGS, "--wheelhouse", str(tmp_path / "nope"), check=False)
+    assert done.returncode == 2 and "no such folder" in done.stderr

@@ -8,6 +8,7 @@ import sys
 
 from . import __version__
 from .config import ConfigError
+from .journal import JournalError
 
 
 def _simulate(args) -> int:
@@ -184,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except JournalError as exc:  # a read-only data dir, a damaged journal: no traceback
+        print(f"journal error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

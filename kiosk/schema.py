@@ -359,6 +359,36 @@ def _invalid(exc: msgspec.ValidationError, prefix: str = "") -> Invalid:
     return Invalid(f"{prefix}{text}" if prefix and field != prefix.rstrip(".") else text, field)
 
 
+def _convert(obj: object, struct, prefix: str = ""):
+    """msgspec.convert with its errors as Invalid (msgspec raises UnicodeEncodeError on a lone
+    surrogate met by a pattern or enum check)."""
+    try:
+        return msgspec.convert(obj, struct)
+    except msgspec.ValidationError as exc:
+        raise _invalid(exc, prefix) from None
+    except UnicodeError:
+        path = _surrogate_at(obj) or ""
+        field = (prefix + path) or None
+        raise Invalid(f"{field or 'a value'}: a lone surrogate is not allowed", field) from None
+
+
+def _surrogate_at(obj: object, path: str = "") -> str | None:
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeError:
+            return path
+        return None
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        if isinstance(key, str) and _surrogate_at(key) is not None:
+            return path or None
+        found = _surrogate_at(value, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
 def safe_value_problem(value: object, depth: int = 0) -> str | None:
     """Why a value the schema does not name may not be stored, or None."""
     if value is None or isinstance(value, bool):
@@ -406,10 +436,7 @@ def check_data(kind: str, data: object, known: frozenset[str] | None = None) -> 
         raise Invalid(f"unknown event type {str(kind)[:64]!r}", "type")
     if not isinstance(data, dict):
         raise Invalid("data must be a JSON object", "data")
-    try:
-        msgspec.convert(data, struct)
-    except msgspec.ValidationError as exc:
-        raise _invalid(exc, "data.") from None
+    _convert(data, struct, "data.")
     for key in data.keys() - _FIELDS[kind]:
         if not isinstance(key, str) or not TOKEN_RE.match(key):
             raise Invalid(f"data: key {str(key)[:64]!r} is not a plain word", "data")
@@ -426,10 +453,7 @@ def check_event(doc: object, site: str | None = None, kiosk: str | None = None) 
     missing = ENVELOPE_KEYS - doc.keys()
     if missing:
         raise Invalid(f"missing keys: {', '.join(sorted(missing))}", sorted(missing)[0])
-    try:
-        env = msgspec.convert(doc, Envelope)
-    except msgspec.ValidationError as exc:
-        raise _invalid(exc) from None
+    env = _convert(doc, Envelope)
     if site is not None and env.site != site:
         raise Invalid(f"site {env.site!r} does not match the topic ({site!r})", "site")
     if kiosk is not None and env.kiosk != kiosk:
@@ -448,10 +472,7 @@ def check_size(doc: dict) -> None:
 def check_status(doc: object, site: str, kiosk: str) -> dict:
     if not isinstance(doc, dict):
         raise Invalid("a status must be a JSON object")
-    try:
-        st = msgspec.convert(doc, Status)
-    except msgspec.ValidationError as exc:
-        raise _invalid(exc, "status.") from None
+    st = _convert(doc, Status, "status.")
     _same(st.site, site, "site")
     _same(st.kiosk, kiosk, "kiosk")
     _extras(doc, Status, "status")
@@ -461,10 +482,7 @@ def check_status(doc: object, site: str, kiosk: str) -> dict:
 def check_alert(doc: object, site: str, kiosk: str) -> dict:
     if not isinstance(doc, dict):
         raise Invalid("an alert must be a JSON object")
-    try:
-        al = msgspec.convert(doc, Alert)
-    except msgspec.ValidationError as exc:
-        raise _invalid(exc, "alert.") from None
+    al = _convert(doc, Alert, "alert.")
     _same(al.site, site, "site")
     _same(al.kiosk, kiosk, "kiosk")
     _extras(doc, Alert, "alert")

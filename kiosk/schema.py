@@ -424,13 +424,22 @@ def safe_value_problem(value: object, depth: int = 0) -> str | None:
     return f"{type(value).__name__} is not a JSON value"
 
 
+_KNOWN: list[frozenset[str]] = []
+
+
+def _routine_types() -> frozenset[str]:
+    if not _KNOWN:
+        from . import routine  # late: the routine imports this module
+
+        _KNOWN.append(routine.EVENT_TYPES)
+    return _KNOWN[0]
+
+
 def check_data(kind: str, data: object, known: frozenset[str] | None = None) -> None:
     """The data of one event of type `kind`. Raises Invalid. `known`: the event types the
     routine folds (default: routine.EVENT_TYPES)."""
     if known is None:
-        from . import routine
-
-        known = routine.EVENT_TYPES
+        known = _routine_types()
     struct = EVENT_DATA.get(kind) if isinstance(kind, str) and kind in known else None
     if struct is None:
         raise Invalid(f"unknown event type {str(kind)[:64]!r}", "type")

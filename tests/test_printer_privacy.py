@@ -145,6 +145,8 @@ def install_config(tmp_path: Path, printer: str) -> Path:
 def test_installer_config_the_label_never_reaches_disk(tmp_path, printer):
     config = kconfig.load(install_config(tmp_path, printer))
     p = config.data["printer"]
+    assert config.data_path(p["path"]).is_relative_to(config.kiosk.data_dir)  # the kiosk's state dir
+    p["path"] = str(tmp_path / "state" / "printer.bin")  # ... here a folder of this test's own
     paper = config.data_path(p["path"])
     before = paper.read_bytes() if paper.exists() else None
     devices, journal, outcome = run_day_to_the_label(config, tmp_path, tmp_path / "print_queue.db")

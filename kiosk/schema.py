@@ -197,6 +197,7 @@ class CoverSlipPrinted(Data):
 class LetaKundCounted(Data):
     letter: Letter
     apartments: Count = 0
+    count: Optional[Count] = None
 
 
 class DateChecked(Data):
@@ -241,7 +242,7 @@ class RemarkLogged(Data):
 
 
 class AlertCancelled(Data):
-    alert: UUID4
+    alert: Optional[UUID4] = None  # the alert_raised event's id (None: raised in this session)
     kind: Optional[Token] = None
 
 
@@ -578,9 +579,27 @@ def refusal_sv(exc: Invalid) -> str:
     return f"Kunde inte spara: ogiltiga uppgifter ({what}). Inget registrerades."
 
 
+_PNR_FORM = re.compile(r"^(\d{6}|\d{8})[-+]?(\d{4})\Z")
+PERSONNUMMER_HIDDEN = "(personnummer, sparas inte)"
+
+
+def looks_like_personnummer(text: str) -> bool:
+    """10 or 12 digits (an optional - or + before the last four) whose last ten pass the Luhn
+    check: what a scanner reads from a personnummer. A rejected scan's code is never kept so."""
+    m = _PNR_FORM.match(text.strip().replace(" ", ""))
+    if not m:
+        return False
+    from .barcode import luhn_ok
+
+    return luhn_ok(m.group(1)[-6:] + m.group(2))
+
+
 def journal_code(raw: str) -> str:
     """A scanned string as an event may hold it (a rejected scan's code): at most CODE_MAX
-    characters, each one the schema refuses replaced by U+FFFD."""
+    characters, each one the schema refuses replaced by U+FFFD; a personnummer (read by the
+    scanner at the dödsbo step, say) is replaced by PERSONNUMMER_HIDDEN."""
+    if looks_like_personnummer(raw[:40]):
+        return PERSONNUMMER_HIDDEN
     raw = raw[:CODE_MAX]
     if raw.isprintable():
         return raw

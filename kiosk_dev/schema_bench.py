@@ -152,7 +152,44 @@ def run(n: int = 5000, repeat: int = 5, out=sys.stdout) -> dict:
     for name, secs in figures.items():
         print(f"  {name:<42} {secs / count * 1e6:7.2f} us/event  {count / secs:10.0f} events/s"
               f"  ({secs / base:4.2f} x before)", file=out)
-    return {k: v / count for k, v in figures.items()}
+    # The kiosk side: the same check before each commit (before this round: none), beside the
+    # durable commit it precedes.
+    from kiosk import schema
+
+    docs = [json.loads(p) for p in payloads]
+    items = [(d["type"], d["data"], d["ts"], d["day"], d["operator"]) for d in docs]
+
+    def pre_commit(item):
+        schema.check_decided([(item[0], item[1])], ts=item[2], day=item[3], operator=item[4],
+                             site="demo", kiosk="kiosk-1")
+
+    kiosk_side = _best({"controller pre-commit check": pre_commit}, items, repeat)["controller pre-commit check"]
+    commit = _commit_time(min(count, 300))
+    print(f"kiosk: pre-commit schema check {kiosk_side / count * 1e6:7.2f} us/event, beside one durable "
+          f"journal commit {commit * 1e6:9.1f} us (synchronous=FULL, same run)", file=out)
+    result = {k: v / count for k, v in figures.items()}
+    result["pre_commit"] = kiosk_side / count
+    result["commit"] = commit
+    return result
+
+
+def _commit_time(n: int) -> float:
+    """Median seconds of one durable journal.append of one event."""
+    import statistics
+
+    from kiosk.clock import TZ
+    from kiosk.journal import Journal
+
+    with tempfile.TemporaryDirectory(prefix="schema-bench-commit-") as tmp:
+        j = Journal(Path(tmp) / "j.db", "demo", "kiosk-1")
+        at = dt.datetime(2026, 11, 23, 8, tzinfo=TZ)
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            j.append([("sorted", {"pile": "faktura"})], at, at.date(), "ANNA")
+            times.append(time.perf_counter() - t0)
+        j.close()
+    return statistics.median(times)
 
 
 def main(argv=None) -> int:

@@ -337,3 +337,33 @@ def test_journal_id_is_made_at_creation_kept_and_given_to_an_older_journal(tmp_p
     assert schema.UUID4_RE.match(j.journal_id) and j.journal_id != jid
     assert Journal(path, SITE, KIOSK).journal_id == j.journal_id
     j.close()
+
+
+def test_a_personnummer_read_by_the_scanner_is_not_stored_as_a_rejected_code(tmp_path):
+    """Issue 9 item 7: e.g. the scanner aimed at CAB's screen at the dödsbo step."""
+    ctl, journal = controller(tmp_path)
+    ctl.handle({"cmd": "login", "operator": "ANNA"}, T0)
+    forms = ("19121212-1212", "191212121212", "121212-1212", "1212121212", "121212+1212")
+    for form in forms:
+        result = ctl.handle({"cmd": "scan", "code": form}, T0)
+        assert result.status == routine.REJECTED
+    ctl.handle({"cmd": "scan", "code": "7350012345678"}, T0)  # an ordinary code stays as it was
+    blob = b"".join(stored(journal))
+    for needle in ("1212121212", "121212-1212", "121212+1212"):
+        assert needle.encode() not in blob
+    assert blob.count(schema.PERSONNUMMER_HIDDEN.encode()) == len(forms)
+    assert b"7350012345678" in blob
+    assert schema.journal_code("19121212-1213") == "19121212-1213"  # fails the check digit: a code
+    journal.close()
+
+
+def test_the_schema_benchmark_prints_its_figures():
+    import io
+
+    from kiosk_dev import schema_bench
+
+    out = io.StringIO()
+    figures = schema_bench.run(n=120, repeat=1, out=out)
+    text = out.getvalue()
+    assert "before: json + hand-written checks" in text and "after: parse_json + check_event" in text
+    assert "pre-commit schema check" in text and all(v > 0 for v in figures.values())

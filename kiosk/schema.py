@@ -155,7 +155,7 @@ class Undone(Data):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.what in ("sort", "scan") and self.pile is None:
+        if self.what in ("sort", "scan", "next_pile") and self.pile is None:
             raise ValueError(f"pile is required when undoing a {self.what}")
         if self.what == "scan" and self.code is None:
             raise ValueError("code is required when undoing a scan")
@@ -242,8 +242,8 @@ class RemarkLogged(Data):
 
 
 class AlertCancelled(Data):
+    kind: Token
     alert: Optional[UUID4] = None  # the alert_raised event's id (None: raised in this session)
-    kind: Optional[Token] = None
 
 
 class ChecklistTicked(Data):

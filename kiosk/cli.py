@@ -10,6 +10,7 @@ import sys
 from . import __version__, logs
 from .config import ConfigError
 from .devtools import DevToolsMissing, dev_module
+from .journal import JournalError
 
 
 def _simulate(args) -> int:
@@ -217,11 +218,17 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except JournalError as exc:  # a read-only data dir, a damaged journal: no traceback
+        print(f"journal error: {exc}", file=sys.stderr)
+        return 2
     except DevToolsMissing as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a script or folder that cannot be read or written: say which, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ PALETTE = ("#1f5fa8", "#d9822b", "#2f9e44", "#c92a2a", "#7048e8", "#0c8599", "#e
 def _nice(top: float) -> float:
     if top <= 0:
         return 1.0
-    for step in (1, 2, 5):
-        for mag in range(0, 9):
+    for mag in range(0, 12):
+        for step in (1, 2, 4, 5, 8):
             v = step * 10 ** mag
             if v >= top:
                 return float(v)
@@ -21,7 +21,7 @@ def _nice(top: float) -> float:
 def bar_chart(title: str, labels: list[str], series: list[tuple[str, list[float]]], *,
               percent: bool = False, width: int = 640, height: int = 240, unit: str = "") -> str:
     """A stacked bar chart: one bar per label, one coloured segment per series, a legend, a
-    y axis with three gridlines, and every bar with a <title> (hover) naming its numbers."""
+    y axis with four gridlines, and every bar with a <title> (hover) naming its numbers."""
     left, right, top, bottom = 44, 8, 28, 34
     legend_h = 18 * ((len(series) + 2) // 3) if len(series) > 1 else 0
     h = height + legend_h
@@ -33,9 +33,9 @@ def bar_chart(title: str, labels: list[str], series: list[tuple[str, list[float]
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {h}" class="chart" role="img" '
              f'aria-label="{escape(title)}">',
              f'<text x="{left}" y="16" class="chart-title">{escape(title)}</text>']
-    for k in range(4):
-        v = ymax * k / 3
-        y = top + plot_h - plot_h * k / 3
+    for k in range(5):
+        v = ymax * k / 4
+        y = top + plot_h - plot_h * k / 4
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         text = f"{v:.0f}%" if percent else (f"{v:.0f}" if v >= 10 or v == 0 else f"{v:.1f}")
         parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" class="axis">{text}</text>')

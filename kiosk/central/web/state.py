@@ -73,8 +73,10 @@ def _fold(actions) -> dict:
     for action, who, at, text in actions:
         if action == "ack" and state["acknowledged"] is None:
             state["acknowledged"] = {"by": who, "at": at}
-        elif action == "answer":
+        elif action == "answer":  # an answer is also the acknowledgement
             state["answer"] = {"text": text, "by": who, "at": at}
+            if state["acknowledged"] is None:
+                state["acknowledged"] = {"by": who, "at": at}
             state["cleared"] = None
         elif action == "clear":
             state["cleared"] = {"by": who, "at": at}
@@ -114,7 +116,7 @@ def alerts(conn: sqlite3.Connection, *, day: str | None = None, site: str | None
 def open_count(conn: sqlite3.Connection) -> int:
     return conn.execute(
         "select count(*) from web_alerts a where kind is not null and cancelled_at is null and not exists "
-        "(select 1 from web_alert_actions x where x.alert_id = a.id and x.action = 'ack')").fetchone()[0]
+        "(select 1 from web_alert_actions x where x.alert_id = a.id and x.action in ('ack', 'answer'))").fetchone()[0]
 
 
 def alert_states(db, site: str, kiosk: str, day: str) -> list[dict]:

@@ -14,6 +14,8 @@ from . import charts, state
 
 PHASE_NAMES = {"sorting": "Sortering", "scanning": "Skanning", "scanned": "Skanning klar", "closed": "Dagen avslutad"}
 AMBER_FROM = dt.timedelta(minutes=30)
+DEVICE_ALERT_NAMES = {"printer": "Skrivaren", "scanner": "Skannern", "shelf": "Hyllans lampor", "disk": "Lagringen",
+                      "clock": "Klockan", "journal": "Journalen"}
 
 
 def local(iso: str | None, fmt: str = "%H:%M") -> str:
@@ -113,7 +115,8 @@ def alerts_page(conn: sqlite3.Connection, now: dt.datetime, days: int = 31) -> d
     items = state.alerts(conn, since=since)
     for a in items:
         a["when"] = local(a["ts"], "%Y-%m-%d %H:%M")
-        a["kind_name"] = followup.ALERT_KIND_NAMES.get(a["kind"], a["kind"])
+        a["kind_name"] = DEVICE_ALERT_NAMES.get(a["kind"]) or followup.ALERT_KIND_NAMES.get(a["kind"]) or \
+            f"Kiosklarm ({a['kind']})"
         for key in ("acknowledged", "answer", "cleared"):
             if a[key]:
                 a[key] = {**a[key], "when": local(a[key]["at"], "%Y-%m-%d %H:%M")}

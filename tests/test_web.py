@@ -63,7 +63,7 @@ def browser(tmp_path):
         quit_chrome(driver)
 
 
-def _wait(driver, predicate, timeout=20.0, what="condition"):
+def _wait(driver, predicate, timeout=60.0, what="condition"):
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
@@ -134,7 +134,7 @@ def test_card_changes_when_the_kiosks_events_arrive_over_mqtt(broker, tmp_path, 
         pub.start()
         kiosk.do(at(9, 0), cmd="login", operator="ANNA")
         kiosk.do(at(9, 1), cmd="sort", pile="faktura")
-        wait_until(lambda: pub.status()["last_seq"] == kiosk.journal.last_seq, what="the first events at central")
+        wait_until(lambda: pub.status()["last_seq"] == kiosk.journal.last_seq, timeout=60, what="the first events at central")
 
         browser_login(browser, served.url, "lasare")
         _wait(browser, lambda d: d.find_elements("css selector", "#kort-demo__kiosk-1"), what="the kiosk's card")

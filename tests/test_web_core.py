@@ -125,6 +125,25 @@ def test_workbook_round_trip(tmp_path):
     assert text.count("\r\n") == len(rows) + 2
 
 
+def test_page_totals_by_sql_equal_the_sheets_totals(tmp_path):
+    from kiosk.central.web import views
+
+    db = tmp_path / "central.db"
+    store = CentralStore(db)
+    store.ingest(_messages(EVENTS[: len(EVENTS) - 40]))  # the last day unfinished
+    store.close()
+    conn = summaries.connect(db)
+    summaries.ensure_schema(conn)
+    summaries.refresh(conn)
+    last = DAY + dt.timedelta(days=2)
+    for now in (dt.datetime.combine(last, dt.time(h), tzinfo=TZ) for h in (9, 13, 14, 18)):
+        rows = followup.sheet_rows(summaries.day_rows(conn), now)
+        lo, hi = DAY.isoformat(), last.isoformat()
+        assert views.sql_totals(conn, lo, hi, now) == followup.totals(rows), now
+        page = views.followup_page(conn, now, DAY, last, show=2)
+        assert page["count"] == len(rows) and page["rows"] == rows[:2]
+
+
 def test_alert_states_for_a_kiosk(tmp_path):
     db = tmp_path / "central.db"
     store = CentralStore(db)
@@ -175,3 +194,15 @@ def test_bar_chart_is_svg_with_a_bar_per_label():
     assert svg.startswith("<svg") and svg.endswith("</svg>") and "Test &lt;&amp;&gt;" in svg
     assert svg.count("<rect") == 4 + 2  # four non-zero segments, two legend keys
     assert "Inga data" in charts.bar_chart("t", [], [("x", [])])
+
+
+def test_small_benchmark_runs_and_agrees(tmp_path):
+    """The benchmark of issue 10 item 8 at a small size (the full one: python -m kiosk_dev.web_bench)."""
+    import io
+
+    from kiosk_dev import web_bench
+
+    out = io.StringIO()
+    res = web_bench.run(2, 10, 2, tmp_path, out=out)
+    assert res["same"] and res["rows"] > 0, out.getvalue()
+    assert "/uppfoljning (year)" in out.getvalue() and "full replay" in out.getvalue()

@@ -149,5 +149,5 @@ def browser_login(driver, base: str, username: str) -> None:
     driver.find_element(By.ID, "login-button").click()
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 20, poll_frequency=0.05).until(
+    WebDriverWait(driver, 60, poll_frequency=0.05).until(
         lambda d: "/login" not in d.current_url and d.find_elements(By.CSS_SELECTOR, "form.who"))

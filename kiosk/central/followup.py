@@ -97,11 +97,14 @@ def totals(rows: list[dict]) -> dict:
     return out
 
 
-def case_rows(day_rows: list[dict]) -> list[dict]:
+def case_rows(day_rows, limit: int | None = None) -> list[dict]:
     """The second sheet: per day and kiosk its CAB cases, date decisions, envelope remarks and
-    temporary mailings, keyed by `CASE_COLUMNS`."""
-    out = []
+    temporary mailings, keyed by `CASE_COLUMNS` (the first `limit` when given; `day_rows` may be
+    an iterator, read only as far as needed)."""
+    out: list[dict] = []
     for d in day_rows:
+        if limit is not None and len(out) >= limit:
+            break
         summary = json.loads(d["summary"]) if isinstance(d.get("summary"), str) else d.get("summary") or {}
         base = {DATE: dt.date.fromisoformat(d["day"]), SITE: d["site"], KIOSK: d["kiosk"]}
         for case in summary.get("cab", []):
@@ -119,7 +122,7 @@ def case_rows(day_rows: list[dict]) -> list[dict]:
                         "Detaljer": " ".join(rem.get("checklist") or [])})
         for tmp in summary.get("temporary", []):
             out.append({**base, "Typ": "Tillfälligt utskick", "Vad": tmp.get("about", ""), "Detaljer": ""})
-    return out
+    return out[:limit] if limit is not None else out
 
 
 def _text(value) -> str:

@@ -226,18 +226,29 @@ def _refold(conn, site: str, kiosk: str, day: str, stamp: str) -> None:
                  f"values ({', '.join('?' * len(names))})", [cols[c] for c in names])
 
 
-def day_rows(conn, date_from: str | None = None, date_to: str | None = None,
-             site: str | None = None, kiosk: str | None = None) -> list[dict]:
+def iter_day_rows(conn, date_from: str | None = None, date_to: str | None = None,
+                  site: str | None = None, kiosk: str | None = None, summary: bool = True):
     """The materialised days in a range, as dicts (the follow-up row's keys plus the extras),
-    ordered by day, site, kiosk. `summary` stays JSON text; `day_summary(row)` parses it."""
-    sql, args = "select * from web_days where 1=1", []
+    ordered by day, site, kiosk; lazily. `summary` (JSON text) only when asked for."""
+    cols = "*"
+    if not summary:
+        names = [r[1] for r in conn.execute("pragma table_info(web_days)") if r[1] != "summary"]
+        cols = ", ".join(f"[{n}]" for n in names)
+    sql, args = f"select {cols} from web_days where 1=1", []
     for cond, value in (("day >= ?", date_from), ("day <= ?", date_to), ("site = ?", site), ("kiosk = ?", kiosk)):
         if value:
             sql += f" and {cond}"
             args.append(value)
     cur = conn.execute(sql + " order by day, site, kiosk", args)
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    for r in cur:
+        yield dict(zip(names, r))
+
+
+def day_rows(conn, date_from: str | None = None, date_to: str | None = None,
+             site: str | None = None, kiosk: str | None = None, summary: bool = True) -> list[dict]:
+    """`iter_day_rows` as a list."""
+    return list(iter_day_rows(conn, date_from, date_to, site, kiosk, summary))
 
 
 def follow_up_row(day_row: dict) -> dict:

@@ -234,22 +234,24 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         except ValueError:
             return page(request, "error.html", 400, title="Fel datum", message="Ange datum som ÅÅÅÅ-MM-DD.")
         fmt = request.query_params.get("format")
-        data = views.followup_page(db.fresh(now), now, d_from, d_to)
+        conn = db.fresh(now)
         name = f"uppfoljning_{d_from.isoformat()}_{d_to.isoformat()}"
+        if fmt in ("csv", "xlsx"):
+            rows, total = views.full_sheet(conn, now, d_from, d_to)
         if fmt == "csv":
-            text = followup.to_csv(data["all_rows"], data["total"])
+            text = followup.to_csv(rows, total)
             return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
                             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
         if fmt == "xlsx":
             import tempfile
 
             with tempfile.TemporaryDirectory() as tmp:
-                path = followup.write_workbook(data["all_rows"], followup.case_rows(data["days"]),
-                                               Path(tmp) / f"{name}.xlsx", data["total"])
+                path = followup.write_workbook(rows, views.all_cases(conn, d_from, d_to),
+                                               Path(tmp) / f"{name}.xlsx", total)
                 body = path.read_bytes()
             return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
-        return page(request, "followup.html", title="Uppföljning", **data)
+        return page(request, "followup.html", title="Uppföljning", **views.followup_page(conn, now, d_from, d_to))
 
     async def returer(request: Request) -> Response:
         user, refused = guard(request)

@@ -47,9 +47,14 @@ def web_main(args) -> int:
     except OSError as exc:
         print(f"cannot open the central database {db}: {exc}", file=sys.stderr)
         return 2
-    print(f"web: serving {db} on http://{args.host}:{args.port}/", file=sys.stderr)
+    if bool(args.certfile) != bool(args.keyfile):
+        print("web: --certfile and --keyfile go together", file=sys.stderr)
+        return 2
+    scheme = "https" if args.certfile else "http"
+    print(f"web: serving {db} on {scheme}://{args.host}:{args.port}/", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True,
-                forwarded_allow_ips=args.forwarded_allow_ips, server_header=False)
+                forwarded_allow_ips=args.forwarded_allow_ips, server_header=False,
+                ssl_certfile=args.certfile, ssl_keyfile=args.keyfile)
     return 0
 
 
@@ -100,6 +105,8 @@ def add_parsers(sub) -> None:
     w.add_argument("--port", type=int, default=8080)
     w.add_argument("--secret-file", help="session-signing key (default: web-secret beside the database; made if absent)")
     w.add_argument("--https-only", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
+    w.add_argument("--certfile", help="serve HTTPS itself with this certificate (instead of a reverse proxy)")
+    w.add_argument("--keyfile", help="the certificate's private key")
     w.add_argument("--forwarded-allow-ips", default="127.0.0.1",
                    help="proxies whose X-Forwarded-For is trusted (for throttling by address)")
     w.set_defaults(func=web_main)

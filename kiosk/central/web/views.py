@@ -131,12 +131,58 @@ def parse_day(text: str | None, default: dt.date) -> dt.date:
 
 def followup_page(conn: sqlite3.Connection, now: dt.datetime, date_from: dt.date, date_to: dt.date,
                   show: int = 400) -> dict:
-    days = summaries.day_rows(conn, date_from.isoformat(), date_to.isoformat())
-    rows = followup.sheet_rows(days, now)
-    return {"rows": rows[:show], "count": len(rows), "total": followup.totals(rows),
-            "cases": followup.case_rows(days)[:show], "from": date_from.isoformat(), "to": date_to.isoformat(),
-            "columns": followup.COLUMNS, "numbers": set(followup.NUMBER_COLUMNS), "days": days,
-            "all_rows": rows}
+    """The page: the first `show` rows, and count and totals over the whole range from SQL (the
+    same numbers as `followup.totals` of every row; tests/test_web_core.py checks it)."""
+    lo, hi = date_from.isoformat(), date_to.isoformat()
+    rows = followup.sheet_rows(_limited(conn, lo, hi, show), now)
+    cases = followup.case_rows(summaries.iter_day_rows(conn, lo, hi), limit=show)
+    return {"rows": rows, "count": _count(conn, lo, hi), "total": sql_totals(conn, lo, hi, now),
+            "cases": cases, "from": lo, "to": hi,
+            "columns": followup.COLUMNS, "numbers": set(followup.NUMBER_COLUMNS)}
+
+
+def full_sheet(conn: sqlite3.Connection, now: dt.datetime, date_from: dt.date, date_to: dt.date) -> tuple[list, dict]:
+    """Every row of the range and their totals (for the downloads)."""
+    rows = followup.sheet_rows(summaries.iter_day_rows(conn, date_from.isoformat(), date_to.isoformat(),
+                                                       summary=False), now)
+    return rows, followup.totals(rows)
+
+
+def _limited(conn, lo: str, hi: str, show: int):
+    it = summaries.iter_day_rows(conn, lo, hi, summary=False)
+    for i, row in enumerate(it):
+        if i >= show:
+            break
+        yield row
+
+
+def _count(conn, lo: str, hi: str) -> int:
+    return conn.execute("select count(*) from web_days where day >= ? and day <= ?", [lo, hi]).fetchone()[0]
+
+
+def sql_totals(conn: sqlite3.Connection, lo: str, hi: str, now: dt.datetime) -> dict:
+    """`followup.totals` computed by SQL over the materialised days."""
+    keys = [key for _, key in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS]
+    today = now.astimezone(TZ).date()
+    passed = now >= deadline_for(today, DEADLINE, TZ)
+    # decided: scanning done, or the day closed, or its 14:00 has passed (followup.deadline_text)
+    decided = ("scanning_done or phase = 'closed' or day < ? or (day = ? and ?)")
+    sql = (f"select {', '.join(f'coalesce(sum([{k}]), 0)' for k in keys)}, "
+           f"coalesce(sum(scanning_done and deadline_met), 0), coalesce(sum({decided}), 0) "
+           "from web_days where day >= ? and day <= ?")
+    row = conn.execute(sql, [today.isoformat(), today.isoformat(), int(passed), lo, hi]).fetchone()
+    out: dict = {c: "" for c in followup.COLUMNS}
+    out[followup.DATE] = "Summa"
+    names = [n for n, _ in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS]
+    for name, v in zip(names, row):
+        out[name] = int(v)
+    yes, dec = int(row[-2]), int(row[-1])
+    out[followup.DEADLINE_COL] = f"Ja {yes} av {dec}" if dec else ""
+    return out
+
+
+def all_cases(conn: sqlite3.Connection, date_from: dt.date, date_to: dt.date) -> list[dict]:
+    return followup.case_rows(summaries.iter_day_rows(conn, date_from.isoformat(), date_to.isoformat()))
 
 
 RETURN_COLUMNS = ("Streckkod", "Hög", "Plats", "Kiosk", "Tid")

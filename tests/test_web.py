@@ -64,11 +64,18 @@ def browser(tmp_path):
 
 
 def _wait(driver, predicate, timeout=60.0, what="condition"):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def check(d):
+        try:
+            return predicate(d)
+        except (NoSuchElementException, StaleElementReferenceException):  # the page is being replaced
+            return False
+
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: predicate(d))
-    except Exception:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(check)
+    except TimeoutException:
         pytest.fail(f"timed out waiting for {what}; page: {driver.current_url}\n{driver.page_source[:3000]}")
 
 

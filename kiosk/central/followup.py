@@ -40,6 +40,10 @@ _NUMBER_COLUMNS = _PILE_COLUMNS + _LK_COLUMNS + [
     ("Skannade", "scans_accepted"),
     ("Avvisade", "scans_rejected"),
     ("Saknade skanningar", "missing_scans"),
+    ("Extra skanningar", "extra_scans"),
+    ("Sena brev", "late_letters"),
+    ("Dödsboetiketter", "labels_printed"),
+    ("Försättsblad", "cover_slips_printed"),
 ]
 _ALERT_COLUMNS = [
     ("Larm", "alerts"),
@@ -48,18 +52,20 @@ _ALERT_COLUMNS = [
     ("Larm ej klart 14:00", "alerts_deadline_missed"),
 ]
 DATE, SITE, KIOSK, DONE_AT, DEADLINE_COL = "Datum", "Plats", "Kiosk", "Klart kl", "Före 14:00"
+WARNINGS = "Varningar"
 COLUMNS: tuple[str, ...] = ((DATE, SITE, KIOSK) + tuple(n for n, _ in _NUMBER_COLUMNS) + (DONE_AT, DEADLINE_COL)
-                            + tuple(n for n, _ in _ALERT_COLUMNS))
+                            + tuple(n for n, _ in _ALERT_COLUMNS) + (WARNINGS,))
 NUMBER_COLUMNS: tuple[str, ...] = tuple(n for n, _ in _NUMBER_COLUMNS + _ALERT_COLUMNS)
 CASE_COLUMNS: tuple[str, ...] = (DATE, SITE, KIOSK, "Typ", "Vad", "Detaljer")
 
 
 def deadline_text(day_row: dict, now: dt.datetime, at: dt.time = DEADLINE) -> str:
-    """"Ja" / "Nej" / "pågår" for a materialised day at time `now` (aware)."""
-    if day_row.get("scanning_done"):
-        return "Ja" if day_row.get("deadline_met") else "Nej"
-    if day_row.get("phase") == "closed":
-        return "Nej"
+    """"Ja" / "Nej" / "pågår" for a materialised day at time `now` (aware). The day's own
+    `deadline_met` (1/0, None while pending, from routine.summary) decides once set; a pending
+    day is "pågår" until its 14:00 and "Nej" after (the kiosk may be offline and not say so)."""
+    met = day_row.get("deadline_met")
+    if met is not None and met != "":
+        return "Ja" if met else "Nej"
     deadline = deadline_for(dt.date.fromisoformat(day_row["day"]), at, TZ)
     return IN_PROGRESS if now < deadline else "Nej"
 
@@ -81,6 +87,7 @@ def sheet_rows(day_rows: list[dict], now: dt.datetime) -> list[dict]:
         row[DEADLINE_COL] = deadline_text(d, now)
         for name, key in _ALERT_COLUMNS:
             row[name] = int(d.get(key) or 0)
+        row[WARNINGS] = d.get("warnings") or ""
         out.append(row)
     return out
 

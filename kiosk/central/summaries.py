@@ -36,18 +36,34 @@ log = logging.getLogger(__name__)
 
 BATCH = 50_000  # events read per step of a refresh (the first refresh of a big store takes several)
 
-ROW_INT_COLUMNS: tuple[str, ...] = tuple(c for c in report.COLUMNS if c not in ("day", "site", "kiosk",
-                                                                                 "scan_done_at", "deadline_met"))
+TEXT_COLUMNS = frozenset({"day", "site", "kiosk", "scan_done_at", "deadline_met"})
+
+
+def _row_kinds() -> dict[str, str]:
+    """Each follow-up row column as 'integer' or 'text', from the row of an empty day."""
+    sample = report.follow_up_row(routine.summary(routine.DayState(day=dt.date(2000, 1, 3))), "s", "k")
+    return {c: ("integer" if isinstance(sample.get(c), int) and not isinstance(sample.get(c), bool)
+                and c not in TEXT_COLUMNS else "text") for c in report.COLUMNS}
+
+
+ROW_KINDS = _row_kinds()
+ROW_INT_COLUMNS: tuple[str, ...] = tuple(c for c, k in ROW_KINDS.items() if k == "integer")
+_EXTRAS = {"scanning_done": "integer not null default 0", "phase": "text", "operator": "text",
+           "current_pile": "text", "labels_printed": "integer not null default 0",
+           "cover_slips_printed": "integer not null default 0", "clock_synced": "integer",
+           "summary": "text not null", "row": "text not null", "events": "integer not null", "last_ts": "text",
+           "updated_at": "text"}
+DAY_COLUMNS: dict[str, str] = {
+    **{c: ("integer not null default 0" if k == "integer" else "text")
+       for c, k in ROW_KINDS.items() if c not in ("day", "site", "kiosk", "deadline_met")},
+    "deadline_met": "integer",  # 1 / 0, NULL while pending
+    **{c: t for c, t in _EXTRAS.items() if c not in ROW_KINDS},
+}
 
 SCHEMA = [
     "create table if not exists web_cursor (name text primary key, pos integer not null)",
     "create table if not exists web_days (site text not null, kiosk text not null, day text not null, "
-    + ", ".join(f"[{c}] integer not null default 0" for c in ROW_INT_COLUMNS)
-    + ", scan_done_at text, deadline_met integer, scanning_done integer not null default 0, "
-      "phase text, operator text, current_pile text, labels_printed integer not null default 0, "
-      "cover_slips_printed integer not null default 0, clock_synced integer, "
-      "summary text not null, events integer not null, last_ts text, updated_at text, "
-      "primary key (site, kiosk, day))",
+    + ", ".join(f"[{c}] {t}" for c, t in DAY_COLUMNS.items()) + ", primary key (site, kiosk, day))",
     "create index if not exists web_days_day on web_days(day)",
     "create table if not exists web_alerts (id text primary key, site text not null, kiosk text not null, "
     "day text, kind text, text text, ts text, source text, cancelled_at text)",
@@ -69,6 +85,13 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     names = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
     if "events" not in names or "kiosks" not in names or "alerts" not in names:
         _central_store_class()(_db_path(conn)).close()
+    have = [r[1] for r in conn.execute("pragma table_info(web_days)")]
+    if have and have != ["site", "kiosk", "day", *DAY_COLUMNS]:
+        # the row's columns changed with a new version: the materialised days are a cache, so
+        # drop them and fold every day again on the next refresh
+        log.warning("web: the day summary columns changed; folding every day again")
+        conn.execute("drop table web_days")
+        conn.execute("delete from web_cursor where name = 'events'")
     for sql in SCHEMA:
         conn.execute(sql)
 
@@ -208,18 +231,19 @@ def _refold(conn, site: str, kiosk: str, day: str, stamp: str) -> None:
         log.exception("web: cannot fold %s/%s %s", site, kiosk, day)
         return
     row = report.follow_up_row(summary, site, kiosk)
-    cols = {c: int(row[c]) for c in ROW_INT_COLUMNS}
-    done = state.phase in (routine.SCANNED, routine.CLOSED) or bool(summary.get("scan_done_at"))
+    cols = {c: (int(row[c]) if ROW_KINDS[c] == "integer" else row[c]) for c in DAY_COLUMNS if c in ROW_KINDS}
+    done = bool(summary.get("scan_done_at"))
+    met = summary.get("deadline_met")
     cols.update({
         "site": site, "kiosk": kiosk, "day": day,
         "scan_done_at": summary.get("scan_done_at"),
-        "deadline_met": None if summary.get("deadline_met") is None else int(bool(summary["deadline_met"])),
+        "deadline_met": None if met is None else int(bool(met)),
         "scanning_done": int(done), "phase": state.phase, "operator": state.operator,
-        "current_pile": state.current_pile, "labels_printed": state.labels_printed,
-        "cover_slips_printed": state.cover_slips_printed,
+        "current_pile": state.current_pile, "labels_printed": summary.get("labels_printed", 0),
+        "cover_slips_printed": summary.get("cover_slips_printed", 0),
         "clock_synced": None if synced is None else int(synced),
         "summary": json.dumps(summary, ensure_ascii=False), "events": n, "last_ts": last_ts,
-        "updated_at": stamp,
+        "row": json.dumps(row, ensure_ascii=False), "updated_at": stamp,
     })
     names = list(cols)
     conn.execute(f"insert or replace into web_days({', '.join(f'[{c}]' for c in names)}) "
@@ -252,11 +276,8 @@ def day_rows(conn, date_from: str | None = None, date_to: str | None = None,
 
 
 def follow_up_row(day_row: dict) -> dict:
-    """The kiosk's follow-up row (report.COLUMNS) of a materialised day."""
-    row = {c: day_row[c] for c in report.COLUMNS if c not in ("scan_done_at", "deadline_met")}
-    row["scan_done_at"] = day_row["scan_done_at"] or ""
-    row["deadline_met"] = bool(day_row["deadline_met"])
-    return {c: row[c] for c in report.COLUMNS}
+    """The kiosk's follow-up row (report.follow_up_row, exactly) of a materialised day."""
+    return json.loads(day_row["row"])
 
 
 def replay_rows(conn, date_from: str | None = None, date_to: str | None = None) -> list[dict]:

@@ -59,11 +59,14 @@ def _device(doc: dict, key: str) -> str:
 def deadline_view(day: str, row: dict | None, now: dt.datetime) -> dict:
     """The 14:00 line of a card: text and colour class ("ok", "amber", "red", "")."""
     deadline = deadline_for(dt.date.fromisoformat(day), DEADLINE, TZ)
-    if row and row.get("scanning_done"):
-        at = local(row.get("scan_done_at"))
-        if row.get("deadline_met"):
-            return {"text": f"Skanningen klar {at}, före 14:00", "cls": "ok"}
-        return {"text": f"Skanningen klar {at}, efter 14:00", "cls": "red"}
+    met = (row or {}).get("deadline_met")
+    at = local((row or {}).get("scan_done_at"))
+    if met == 1:
+        return {"text": f"Skanningen klar {at}, före 14:00" if at else "Klart före 14:00", "cls": "ok"}
+    if met == 0:
+        if at:
+            return {"text": f"Skanningen klar {at}, efter 14:00", "cls": "red"}
+        return {"text": "Skanningen blev inte klar före 14:00", "cls": "red"}
     if now >= deadline:
         return {"text": "14:00 har passerat: skanningen är inte klar", "cls": "red"}
     left = deadline - now
@@ -166,9 +169,9 @@ def sql_totals(conn: sqlite3.Connection, lo: str, hi: str, now: dt.datetime) -> 
     today = now.astimezone(TZ).date()
     passed = now >= deadline_for(today, DEADLINE, TZ)
     # decided: scanning done, or the day closed, or its 14:00 has passed (followup.deadline_text)
-    decided = ("scanning_done or phase = 'closed' or day < ? or (day = ? and ?)")
+    decided = ("deadline_met is not null or day < ? or (day = ? and ?)")
     sql = (f"select {', '.join(f'coalesce(sum([{k}]), 0)' for k in keys)}, "
-           f"coalesce(sum(scanning_done and deadline_met), 0), coalesce(sum({decided}), 0) "
+           f"coalesce(sum(deadline_met = 1), 0), coalesce(sum({decided}), 0) "
            "from web_days where day >= ? and day <= ?")
     row = conn.execute(sql, [today.isoformat(), today.isoformat(), int(passed), lo, hi]).fetchone()
     out: dict = {c: "" for c in followup.COLUMNS}
@@ -214,8 +217,8 @@ def history(conn: sqlite3.Connection, date_from: dt.date, date_to: dt.date, kios
         where += " and site = ? and kiosk = ?"
         args += [s, k]
     cols = ", ".join(f"sum(count_{p})" for p in PILES)
-    sql = (f"select day, {cols}, sum(scans_accepted), sum(scans_rejected), sum(scanning_done and deadline_met), "
-           f"sum(scanning_done or phase = 'closed'), sum(alerts_bestridan), sum(alerts_tillfalliga), "
+    sql = (f"select day, {cols}, sum(scans_accepted), sum(scans_rejected), sum(deadline_met = 1), "
+           f"sum(deadline_met is not null), sum(alerts_bestridan), sum(alerts_tillfalliga), "
            f"sum(alerts_deadline_missed) from web_days where {where} group by day order by day")
     buckets: dict[str, list[float]] = {}
     order: list[str] = []

@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     s.add_argument("--dir", help="working folder (default: a temp folder)")
     s.set_defaults(func=_bench_sync)
+    # -- web: the TL web app at central (kiosk/central/web/cli.py) --
+    from .central.web import cli as web_cli
+
+    web_cli.add_parsers(sub)
     # -- deployment (kiosk/doctor/) --
     d = sub.add_parser("doctor", help="check an installed kiosk end to end (Swedish; exit 1 on FEL)")
     d.add_argument("--json", action="store_true", help="the checks as JSON")

@@ -10,7 +10,7 @@ import sys
 from . import __version__, logs
 from .config import ConfigError
 from .devtools import DevToolsMissing, dev_module
-from .journal import JournalError
+from .journal_errors import JournalError
 
 
 def _simulate(args) -> int:

@@ -17,7 +17,7 @@ from kiosk.central import report as central_report
 from kiosk.central.collector import Central
 from kiosk.central.store import CentralStore
 from kiosk.sync.publisher import Publisher
-from .mqtt_broker import (broker, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
+from .mqtt_broker import (day_n, broker, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, wait_until)
 
 pytestmark = needs_mosquitto
@@ -151,8 +151,8 @@ def test_status_topic_retained_and_alerts_published(broker, tmp_path):
         sub.disconnect()
     retained, doc = status[0]
     assert retained is True
-    assert doc["online"] is False and doc["pending"] == 0 and doc["last_seq"] == 63 and doc["version"]
-    assert doc["confirmed_seq"] == 63 and doc["journal_start"] == 1 and len(doc["journal"]) == 36
+    assert doc["online"] is False and doc["pending"] == 0 and doc["last_seq"] == day_n() and doc["version"]
+    assert doc["confirmed_seq"] == day_n() and doc["journal_start"] == 1 and len(doc["journal"]) == 36
 
     # central got the journal's alerts (alert_raised events) and the extra one, each once
     try:
@@ -165,7 +165,7 @@ def test_status_topic_retained_and_alerts_published(broker, tmp_path):
         pub2.start()
         assert pub2.wait_drained(15)
         pub2.stop()
-        assert central.snapshot()["stored"] == 63
+        assert central.snapshot()["stored"] == day_n()
     finally:
         central.stop()
     store = CentralStore(tmp_path / "central.db")

@@ -11,7 +11,7 @@ from kiosk.central.collector import Central
 from kiosk.central.store import CentralStore
 from kiosk_dev.localbroker import free_port
 from kiosk.sync.publisher import Publisher
-from .mqtt_broker import (broker, bulk_events, example_lines, kiosk_config, load,  # noqa: F401
+from .mqtt_broker import (day_n, broker, bulk_events, example_lines, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, wait_until)
 
 
@@ -119,7 +119,7 @@ def test_an_old_broker_is_named_and_v311_is_a_setting_not_a_fallback(broker, tmp
         try:
             assert pub.wait_drained(15)
             assert pub.status()["protocol"] == "v311"
-            wait_until(lambda: central.snapshot().get("stored", 0) == 63, what="events at central")
+            wait_until(lambda: central.snapshot().get("stored", 0) == day_n(), what="events at central")
         finally:
             pub.stop()
             central.stop()

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from kiosk import simulate
 from kiosk.journal import Journal
 from kiosk.sync.publisher import Publisher
-from .mqtt_broker import (USERS, broker, bulk_events, env, example_lines, kiosk_cmd,  # noqa: F401
+from .mqtt_broker import (day_n, USERS, broker, bulk_events, env, example_lines, kiosk_cmd,  # noqa: F401
                          kiosk_config, load, needs_mosquitto, prov_broker, wait_until)
 from .test_sync_provisioning import creds, start_central
 
@@ -113,10 +113,10 @@ def test_v311_denied_publish_stays_unconfirmed_and_says_why(prov_broker, tmp_pat
     pub = Publisher(cfg, db)
     pub.start()
     try:
-        st = wait_until(lambda: (s := pub.status())["sent_seq"] == 63 and s["last_error"]
+        st = wait_until(lambda: (s := pub.status())["sent_seq"] == day_n() and s["last_error"]
                         and "not confirmed" in s["last_error"] and s, timeout=30,
                         what="the events sent and the complaint")
-        assert st["confirmed_seq"] == 0 and st["pending"] == 63
+        assert st["confirmed_seq"] == 0 and st["pending"] == day_n()
         assert "v3.1.1" in st["last_error"]
         assert not pub.wait_drained(0.5)
     finally:
@@ -126,10 +126,10 @@ def test_v311_denied_publish_stays_unconfirmed_and_says_why(prov_broker, tmp_pat
     status = subprocess.run(kiosk_cmd("--config", str(cfg_path), "status", "--db", str(db)),
                             env=env(), capture_output=True, text=True, timeout=60)
     doc = json.loads(status.stdout)
-    assert doc["confirmed_by_central"] == 0 and doc["sent"] == 63 and doc["pending"] == 63
+    assert doc["confirmed_by_central"] == 0 and doc["sent"] == day_n() and doc["pending"] == day_n()
     assert "v3.1.1" in doc["why"] and doc["oldest_unconfirmed_age_s"] > 0
     j = Journal(db, "demo", "kiosk-2")
-    assert j.pending_count() == 63 and j.purge_synced(j.db and __import__("datetime").datetime(2100, 1, 1,
+    assert j.pending_count() == day_n() and j.purge_synced(j.db and __import__("datetime").datetime(2100, 1, 1,
                                                       tzinfo=__import__("datetime").timezone.utc)) == 0
     j.close()
 

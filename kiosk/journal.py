@@ -192,7 +192,7 @@ class Journal:
     @property
     def journal_id(self) -> str:
         """This journal's random id (uuid4, canonical lowercase); every event carries it."""
-        return self._meta("journal_id")
+        return self._meta("journal_id") or ""
 
     @property
     def journal_start(self) -> int:
@@ -235,7 +235,8 @@ class Journal:
 
     # -- reading --------------------------------------------------------------------------------
     def events(self, day: str | dt.date | None = None, after_seq: int = 0) -> Iterator[dict]:
-        sql, args = "select payload from events where seq > ?", [after_seq]
+        sql = "select payload from events where seq > ?"
+        args: list = [after_seq]
         if day is not None:
             sql += " and day = ?"
             args.append(str(day))

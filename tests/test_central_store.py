@@ -129,7 +129,6 @@ def test_a_journal_restored_from_backup_takes_a_new_id_and_nothing_is_lost(tmp_p
     seq M < N and then records new events under J at seqs central already has. The ack shows the
     kiosk its journal is not central's: it takes a new id and re-stamps what central has not
     confirmed; central takes the new events as new and the re-stamped old ones as duplicates."""
-    config = load(kiosk_config(tmp_path / "k.toml", 1883))
     db = tmp_path / "journal.db"
     j = Journal(db, "demo", "kiosk-1")
     t0 = dt.datetime(2026, 12, 1, 9, tzinfo=TZ)

@@ -42,6 +42,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import IO
 
 import paho.mqtt.client as mqtt
 
@@ -100,7 +101,7 @@ class SyncLock:
 
     def __init__(self, journal_path: Path):
         self.path = Path(str(journal_path) + ".sync.lock")
-        self.fh = None
+        self.fh: IO[str] | None = None
 
     def acquire(self) -> str | None:
         """None when we hold it now; else why not (who holds it)."""
@@ -399,7 +400,7 @@ class Publisher:
             self._connected = False
             self._set(online=False)
             try:
-                client.disconnect()
+                client.disconnect()  # type: ignore[union-attr]
             except Exception:
                 pass
             return
@@ -433,6 +434,7 @@ class Publisher:
                 self._error("unreadable ack from the broker (ignored)")
                 continue
             j = self.journal
+            assert j is not None  # acks arrive only while connected, after the journal opened
             verdict, seq = read_ack(doc, j.journal_id, j.journal_start, j.last_seq, j.event_id_at)
             if verdict == "restored":
                 if self._confirm_dirty:
@@ -447,7 +449,7 @@ class Publisher:
                 self._reset_stream()
                 self._publish_status(force=True)
                 continue
-            if verdict != "confirmed" or seq == self._confirmed:
+            if verdict != "confirmed" or seq is None or seq == self._confirmed:
                 continue
             if seq < self._confirmed:
                 log.warning("sync: central now confirms only up to seq %d (was %d; restored from a "
@@ -482,6 +484,7 @@ class Publisher:
     # publishing ------------------------------------------------------------------------------
     def _pump(self) -> None:
         client = self.client
+        assert client is not None and self.journal is not None  # only called while connected
         window = self.mqtt.max_inflight
         if self._acks:
             self._handle_acks()
@@ -610,6 +613,8 @@ class Publisher:
 
     def _purge(self) -> None:
         self._last_purge = time.monotonic()
+        if self.journal is None:
+            return
         days = self.config.retention.purge_synced_after_days
         try:
             n = self.journal.purge_synced(self.clock.now() - dt.timedelta(days=days))

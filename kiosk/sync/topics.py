@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from .mqtt import describe, make_client  # noqa: F401  (kiosk doctor's broker check)
-
 PREFIX = "returpost/v1"
 KINDS = ("events", "status", "alerts")  # what kiosks write
 CENTRAL_KINDS = ("ack", "inbox")  # what only central writes (retained)

@@ -39,8 +39,9 @@ def raw_payloads(db) -> list[bytes]:
 
 def test_a_lone_surrogate_is_dead_lettered_alone_and_the_batch_is_stored(tmp_path):
     """The poison message of issue 9: valid JSON whose `operator` holds a lone surrogate (which
-    SQLite cannot encode). It is dead-lettered on its own; the rest of its batch, from this and
-    other kiosks, is stored and acknowledged; the next batch is stored as usual."""
+    SQLite cannot encode; kiosk/schema.py now refuses it at validation, the store's isolation is
+    the backstop: see the next test). It is dead-lettered on its own; the rest of its batch, from
+    this and other kiosks, is stored and acknowledged; the next batch is stored as usual."""
     _, raw1 = journal_day(tmp_path, "k1.db")
     _, raw2 = journal_day(tmp_path, "k2.db", kiosk="kiosk-2")
     poison = json.loads(raw1[0])
@@ -219,3 +220,27 @@ def test_central_import_is_idempotent_and_validates(tmp_path):
     missing = subprocess.run(kiosk_cmd("central", "import", str(tmp_path / "nope.db"), "--db", str(central_db)),
                              env=env(), capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "nope.db" in missing.stderr
+
+
+def test_a_message_that_fails_to_store_for_its_own_reason_does_not_stall_the_batch(tmp_path):
+    """Whatever makes one valid message fail in SQLite (here a real trigger refusing one operator,
+    standing in for the unforeseen) dead-letters that message alone; the rest of the batch and
+    the next batches are stored, and the ack moves past it only when it is in."""
+    _, raw1 = journal_day(tmp_path, "k1.db")
+    _, raw2 = journal_day(tmp_path, "k2.db", kiosk="kiosk-2")
+    store = CentralStore(tmp_path / "central.db")
+    try:
+        store.conn.execute("create trigger poison before insert on events when new.seq = 7 and "
+                           "new.kiosk = 'kiosk-1' begin select raise(abort, 'refused by a trigger'); end")
+        counts = store.ingest([(T, p) for p in raw1] + [(T2, p) for p in raw2])
+        assert counts["dead"] == 1 and counts["stored"] == len(raw1) - 1 + len(raw2)
+        reason = store.conn.execute("select reason from dead_letters").fetchone()[0]
+        assert "cannot store" in reason and "refused by a trigger" in reason
+        jid1, jid2 = json.loads(raw1[0])["journal"], json.loads(raw2[0])["journal"]
+        assert store.ack("demo", "kiosk-1")["journals"][jid1]["upto"] == 6  # not past the hole
+        assert store.ack("demo", "kiosk-2")["journals"][jid2]["upto"] == len(raw2)
+        store.conn.execute("drop trigger poison")
+        assert store.ingest([(T, raw1[6])])["stored"] == 1  # the kiosk's resend fills the hole
+        assert store.ack("demo", "kiosk-1")["journals"][jid1]["upto"] == len(raw1)
+    finally:
+        store.close()

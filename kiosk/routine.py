@@ -80,6 +80,7 @@ class Context:
     barcode: BarcodeRules = field(default_factory=BarcodeRules)
     deadline: dt.time = DEADLINE
     tz: Any = TZ
+    envelope: str = "C5-kuvert utan fönster"  # config [envelope] name: the sekretess envelope
 
     @property
     def deadline_text(self) -> str:
@@ -448,11 +449,11 @@ def warnings(s: DayState, closing: bool = False) -> list[dict]:
     if (s.pile_scanned("dodsbo") or closing) and s.scanned["dodsbo"] > s.labels_printed:
         n = s.scanned["dodsbo"] - s.labels_printed
         out.append({"kind": "labels_missing", "pile": "dodsbo", "scanned": s.scanned["dodsbo"],
-                    "labels": s.labels_printed, "text": f"Dödsbo: {n} personnummer-etikett(er) saknas."})
+                    "labels": s.labels_printed, "text": f"Dödsbo: {n} utan personnummer-etikett."})
     if (s.pile_scanned("sekretess") or closing) and s.scanned["sekretess"] > s.covered:
         out.append({"kind": "cover_slip_missing", "pile": "sekretess", "scanned": s.scanned["sekretess"],
                     "covered": s.covered,
-                    "text": f"Sekretess: försättsblad saknas för {s.scanned['sekretess'] - s.covered} faktur(or)."})
+                    "text": f"Sekretess: {s.scanned['sekretess'] - s.covered} utan försättsblad."})
     return out
 
 
@@ -992,18 +993,19 @@ def _cover_slip(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decisio
     uncovered = total - s.covered
     reprint = uncovered <= 0
     count = total if reprint else uncovered
-    layout = printouts.cover_slip(local_day(now, ctx.tz), count, ctx.site, ctx.kiosk, s.operator or "")
+    layout = printouts.cover_slip(local_day(now, ctx.tz), count, ctx.site, ctx.kiosk, s.operator or "", ctx.envelope)
     data = {"count": count}
     if reprint:
         data["reprint"] = True
     return _ok(
         "cover_slip_printed",
-        f"Försättsblad för {count} sekretessfakturor skrivs ut. {printouts.COVER_SLIP_PLACEMENT}",
+        f"Försättsblad och adressetikett för {count} sekretessfakturor skrivs ut. "
+        + printouts.COVER_SLIP_PLACEMENT.format(envelope=ctx.envelope),
         [("cover_slip_printed", data)],
         effects=Effects(
             lights=Lights.of(sekretess=SLOW_BLINK),
-            prints=(Print("cover_slip", layout),),
-            notes=("Kontrollera att bara Faktureringens adress syns i kuvertets fönster.",),
+            prints=(Print("address_label", printouts.address_label()), Print("cover_slip", layout)),
+            notes=("Använd aldrig fönsterkuvert: remsan täcker inte fönstret, och kundens adress skulle synas.",),
         ),
         data={"count": count, "reprint": reprint},
     )

@@ -77,7 +77,7 @@ def test_a_whole_day_gives_the_documented_summary(tmp_path, day_script):
         ("ovriga_brev", "kasta", "sekretesslada"), ("stromavbrott_atgard", "skicka_om", "skicka_om")]
     assert day["cab"][0]["subject"] == "Inscannat brev: Bestridan"
     assert [a["kind"] for a in day["alerts"]] == ["bestridan", "tillfalliga"]
-    assert [p["kind"] for p in day["prints"]] == ["dodsbo_label", "cover_slip", "day_summary"]
+    assert [p["kind"] for p in day["prints"]] == ["dodsbo_label", "address_label", "cover_slip", "day_summary"]
     for p in day["prints"]:
         assert Path(p["preview"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

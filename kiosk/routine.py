@@ -280,7 +280,7 @@ def _a_undone(s: DayState, d: dict, at: str) -> DayState:
 
 
 def _a_scan_phase_started(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, phase=SCANNING, scan_index=0)
+    return replace(s, phase=SCANNING, scan_index=0, last_scan_rejected=False)
 
 
 def _a_scan_accepted(s: DayState, d: dict, at: str) -> DayState:
@@ -298,8 +298,9 @@ def _a_scan_accepted(s: DayState, d: dict, at: str) -> DayState:
 
 
 def _a_scan_rejected(s: DayState, d: dict, at: str) -> DayState:
+    # a refused late letter is not the current pile's scan: plain undo still takes that pile's last
     return replace(s, rejected=s.rejected + ({"code": d["code"], "reason": d["reason"], "pile": d.get("pile"), "at": at},),
-                   last_scan_rejected=True)
+                   last_scan_rejected=s.last_scan_rejected if d.get("late") else True)
 
 
 def _a_pile_done(s: DayState, d: dict, at: str) -> DayState:
@@ -711,7 +712,7 @@ def _late(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     if reason:
         stored = raw[:MAX_CODE_IN_JOURNAL]
         return Decision(REJECTED, reason, message,
-                        events=(("scan_rejected", {"code": stored, "reason": reason, "pile": pile}),),
+                        events=(("scan_rejected", {"code": stored, "reason": reason, "pile": pile, "late": True}),),
                         effects=Effects(lights=Lights.of(**{pile: FAST_BLINK}), sound=Sound("reject")),
                         data={"code": stored, "reason": reason, "pile": pile, "late": True})
     notes = []

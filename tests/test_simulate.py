@@ -249,3 +249,18 @@ def test_a_day_crossing_midnight_in_the_simulator_gets_its_warning_and_alert(tmp
     assert new["phase"] == "sorting" and new["counts"]["dodsbo"] == 1 and new["scans"]["accepted"] == []
     assert [r["reason"] for r in new["scans"]["rejected"]] == ["not_scan_phase"]
     assert new["deadline_met"] is None  # pending: before the deadline, a barcoded pile unfinished
+
+
+def test_the_example_day_journals_the_event_count_the_sync_tests_expect(tmp_path):
+    from kiosk.journal import Journal
+
+    from .mqtt_broker import EXAMPLE_EVENTS
+
+    db = tmp_path / "j.db"
+    done = kiosk("simulate", str(ROOT / "kiosk" / "examples" / "example-day.jsonl"), "--db", str(db), "--out", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stdout[-2000:]
+    j = Journal.open_existing(db)
+    try:
+        assert j.last_seq == EXAMPLE_EVENTS
+    finally:
+        j.close()

@@ -16,7 +16,7 @@ from kiosk.journal import Journal
 from kiosk.sync import central_report
 from kiosk.sync.central import Central, CentralStore
 from kiosk.sync.publisher import Publisher
-from .mqtt_broker import (broker, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
+from .mqtt_broker import (EXAMPLE_EVENTS, broker, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, wait_until)
 
 pytestmark = needs_mosquitto
@@ -146,7 +146,7 @@ def test_status_topic_retained_and_alerts_published(broker, tmp_path):
         sub.disconnect()
     retained, doc = status[0]
     assert retained is True
-    assert doc["online"] is False and doc["pending"] == 0 and doc["last_seq"] == 63 and doc["version"]
+    assert doc["online"] is False and doc["pending"] == 0 and doc["last_seq"] == EXAMPLE_EVENTS and doc["version"]
 
     # central got the journal's alerts (alert_raised events) and the extra one, each once
     central = Central(config, tmp_path / "central.db").start()
@@ -161,7 +161,7 @@ def test_status_topic_retained_and_alerts_published(broker, tmp_path):
         pub2.start()
         assert pub2.wait_drained(15)
         pub2.stop()
-        wait_until(lambda: central.snapshot().get("stored", 0) == 63, what="events at central")
+        wait_until(lambda: central.snapshot().get("stored", 0) == EXAMPLE_EVENTS, what="events at central")
     finally:
         central.stop()
     store = CentralStore(tmp_path / "central.db")

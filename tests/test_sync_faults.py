@@ -18,7 +18,7 @@ from kiosk import simulate
 from kiosk.journal import Journal
 from kiosk.sync.central import Central, CentralStore
 from kiosk.sync.publisher import Publisher
-from .mqtt_broker import (broker, bulk_events, env, example_lines, kiosk_cmd, kiosk_config,  # noqa: F401
+from .mqtt_broker import (EXAMPLE_EVENTS, broker, bulk_events, env, example_lines, kiosk_cmd, kiosk_config,  # noqa: F401
                          load, needs_mosquitto, wait_until)
 
 pytestmark = [needs_mosquitto, pytest.mark.slow]
@@ -107,7 +107,7 @@ def test_broker_stopped_mid_stream_and_restarted(broker, tmp_path):
     finally:
         pub.stop()
         central.stop()
-    assert central.snapshot()["stored"] == total == 3000 + 63
+    assert central.snapshot()["stored"] == total == 3000 + EXAMPLE_EVENTS
     assert_exactly_once(db, central_db)
     assert central_rows(central_db) == kiosk_rows(cfg_path, db)
 

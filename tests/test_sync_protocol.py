@@ -10,7 +10,7 @@ from kiosk.sync import topics
 from kiosk.sync.central import Central, CentralStore
 from kiosk.sync.localbroker import free_port
 from kiosk.sync.publisher import Publisher
-from .mqtt_broker import (broker, bulk_events, example_lines, kiosk_config, load,  # noqa: F401
+from .mqtt_broker import (EXAMPLE_EVENTS, broker, bulk_events, example_lines, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, wait_until)
 
 
@@ -106,7 +106,7 @@ def test_falls_back_to_v311_when_the_broker_refuses_v5(broker, tmp_path):
         try:
             assert pub.wait_drained(15)
             assert pub.status()["protocol"] == "v311"
-            wait_until(lambda: central.snapshot().get("stored", 0) == 63, what="events at central")
+            wait_until(lambda: central.snapshot().get("stored", 0) == EXAMPLE_EVENTS, what="events at central")
         finally:
             pub.stop()
             central.stop()

@@ -51,7 +51,7 @@ def context_from(config: Config) -> Context:
         badges={o.badge: o.signature for o in config.operators if o.badge},
         barcode=config.barcode_rules(),
         deadline=config.deadline,
-        envelope=config.data.get("envelope", {}).get("name", "C5-kuvert utan fönster"),
+        envelope=config.envelope.name,
     )
 
 

@@ -192,6 +192,17 @@ class UiSection:
     fullscreen: bool
 
 
+@dataclass(frozen=True)
+class EnvelopeSection:
+    """The sekretess envelope (step 4): a windowless envelope and where the address label goes."""
+
+    name: str
+    width_mm: int
+    height_mm: int
+    label_right_mm: int
+    label_bottom_mm: int
+
+
 _NOT_A_TABLE = {"table": False}  # Config fields that are not a table of the TOML file
 
 
@@ -209,6 +220,7 @@ class Config:
     central: CentralSection
     retention: RetentionSection
     ui: UiSection
+    envelope: EnvelopeSection
     # not tables: where the config came from, and the merged tables as plain dicts
     source: str = field(default="<default>", metadata=_NOT_A_TABLE)
     data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, metadata=_NOT_A_TABLE)

@@ -28,7 +28,6 @@ from .barcode import BarcodeRules, check
 from .clock import DEADLINE, TZ, deadline_for, local_day, parse_iso
 from .domain import (
     DATE_CHECK_KINDS,
-    DECISION_NAMES,
     DESTINATION_NAMES,
     DISCARD_WITHIN_DAYS,
     INCOMING_KINDS,

@@ -10,6 +10,7 @@ import sys
 from . import __version__, logs
 from .config import ConfigError
 from .devtools import DevToolsMissing, dev_module
+from .journal_errors import JournalError
 
 
 def _simulate(args) -> int:
@@ -191,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     s.add_argument("--dir", help="working folder (default: a temp folder)")
     s.set_defaults(func=_bench_sync)
+    # -- web: the TL web app at central (kiosk/central/web/cli.py) --
+    from .central.web import cli as web_cli
+
+    web_cli.add_parsers(sub)
     # -- deployment (kiosk/doctor/) --
     d = sub.add_parser("doctor", help="check an installed kiosk end to end (Swedish; exit 1 on FEL)")
     d.add_argument("--json", action="store_true", help="the checks as JSON")
@@ -217,11 +222,17 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except JournalError as exc:  # a read-only data dir, a damaged journal: no traceback
+        print(f"journal error: {exc}", file=sys.stderr)
+        return 2
     except DevToolsMissing as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a script or folder that cannot be read or written: say which, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -132,6 +132,10 @@ install_central() {
     put_dir /var/lib/returpost-central 0750 returpost:returpost
 
     put_file "$source_dir/systemd/returpost-central.service" "$UNIT_DIR/returpost-central.service" 0644
+    # The TL web app on 127.0.0.1:8080, TLS by the reverse proxy documented in README
+    # ("Webbappen för teamledare (TL)"); users: kiosk web-user add.
+    put_file "$source_dir/systemd/returpost-web.service" "$UNIT_DIR/returpost-web.service" 0644
+    units_to_enable+=(returpost-web.service)
     finish mosquitto.service returpost-central.service
     if [ -z "$root" ] && { was_changed "$MOSQ" || was_changed /etc/mosquitto/mosquitto.conf; }; then
         systemctl restart mosquitto.service
@@ -144,5 +148,6 @@ install_central() {
         central_changed=1
     fi
     start_unit returpost-central.service "$central_changed"
+    start_unit returpost-web.service "$(was_changed "$UNIT_DIR/returpost-web" && echo 1 || echo "$central_changed")"
     say "kiosk bundles (config.toml + ca.crt each): $central/kiosks/"
 }

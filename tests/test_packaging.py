@@ -57,7 +57,8 @@ def wheel_names(tmp_path_factory) -> list[str]:
 def test_wheel_holds_the_runtime_and_no_development_tooling(wheel_names):
     # the runtime is there (so an empty or broken wheel cannot pass)
     for needed in ("kiosk/__init__.py", "kiosk/cli.py", "kiosk/routine.py", "kiosk/default_config.toml",
-                   "kiosk/examples/example-day.jsonl", "kiosk/hw/__init__.py"):
+                   "kiosk/examples/example-day.jsonl", "kiosk/hw/__init__.py",
+                   "kiosk/central/web/templates/base.html", "kiosk/central/web/static/htmx.min.js"):  # web
         assert needed in wheel_names, needed
     assert not [n for n in wheel_names if n.startswith("kiosk_dev/")]
     assert not [n for n in wheel_names if n.split("/")[0] == "tests"]

@@ -271,6 +271,7 @@ def test_central_install_and_kiosk_from_bundle(tmp_path):
     p = plans(done)
     assert "chown mosquitto:mosquitto /etc/mosquitto/returpost/passwd" in p
     assert "systemctl enable returpost-central.service" in p
+    assert "systemctl enable returpost-web.service" in p  # web: the TL web app
     # the server certificate names the broker and is signed by the CA the kiosks get
     out = subprocess.run(["openssl", "verify", "-CAfile", str(mosq / "returpost/certs/ca.crt"),
                           str(mosq / "returpost/certs/server.crt")], capture_output=True, text=True)
@@ -373,7 +374,7 @@ def verify_root(tmp_path_factory):
 
 
 def test_units_pass_systemd_analyze_verify(verify_root):
-    done = _verify(verify_root, "returpost-kiosk.service", "returpost-central.service",
+    done = _verify(verify_root, "returpost-kiosk.service", "returpost-central.service", "returpost-web.service",
                    "var-lib-returpost\\x2dkiosk.mount")
     # verify exits 0 on unknown keys and bad values too: it only prints them. So: no output.
     assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done.stderr

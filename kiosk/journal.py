@@ -129,7 +129,7 @@ class Journal:
                 f"journal {self.path} belongs to {self._meta('site')}/{existing}, "
                 f"not {self.site}/{self.kiosk}"
             )
-        self._journal_id = self._meta("journal_id")
+        self._journal_id = self._meta("journal_id") or ""  # set above, inside the transaction
 
     @property
     def journal_id(self) -> str:
@@ -183,7 +183,8 @@ class Journal:
 
     # -- reading --------------------------------------------------------------------------------
     def events(self, day: str | dt.date | None = None, after_seq: int = 0) -> Iterator[dict]:
-        sql, args = "select payload from events where seq > ?", [after_seq]
+        sql = "select payload from events where seq > ?"
+        args: list[object] = [after_seq]
         if day is not None:
             sql += " and day = ?"
             args.append(str(day))

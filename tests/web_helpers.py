@@ -20,10 +20,6 @@ try:  # this round moves the store and collector into kiosk/central/
     from kiosk.central.store import CentralStore  # type: ignore[import-not-found]
 except ImportError:
     from kiosk.sync.central import CentralStore
-try:
-    from kiosk.central.collector import Central  # type: ignore[import-not-found]
-except ImportError:
-    from kiosk.sync.central import Central
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

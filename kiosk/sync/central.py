@@ -122,7 +122,7 @@ class CentralStore:
                     try:
                         ev = self._one(topic, payload, now, counts)
                         if ev is not None:
-                            events.append((ev, topic, payload))
+                            events.append((ev, str(topic), payload))  # _one refused a non-str topic
                     except Invalid as exc:
                         self._dead(topic, payload, str(exc), now)
                         counts["dead"] += 1
@@ -309,7 +309,7 @@ class Central:
         self.connected = False
         self.store: CentralStore | None = None
         self._pending: list = []
-        self._client = None
+        self._client: mqtt.Client | None = None
         self._subscribed = threading.Event()
         self._next_report = time.monotonic() + REPORT_EVERY
 
@@ -377,7 +377,7 @@ class Central:
         except Exception as exc:
             self._error(f"MQTT client setup failed: {exc}")
             return False
-        state = {"connected": False, "failed": None}
+        state: dict[str, object] = {"connected": False, "failed": None}
 
         def on_connect(c, u, flags, rc, props):
             if rc.is_failure:
@@ -491,6 +491,7 @@ class Central:
 
     def _flush(self, client) -> bool:
         batch, self._pending = self._pending, []
+        assert self.store is not None  # opened in run() before any message
         try:
             counts = self.store.ingest((t, p) for t, p, _, _ in batch)
         except sqlite3.Error as exc:
@@ -509,6 +510,8 @@ class Central:
     def _report(self) -> None:
         """Now and then: what central holds, and every open seq gap (they should close by themselves)."""
         self._next_report = time.monotonic() + REPORT_EVERY
+        if self.store is None:
+            return
         try:
             gaps = self.store.gaps()
             log.info("central: %d events, %d dead letters, %d kiosks, %d open gaps",

@@ -337,7 +337,8 @@ class Publisher:
             self._connected = False
             self._set(online=False)
             try:
-                client.disconnect()
+                if client is not None:
+                    client.disconnect()
             except Exception:
                 pass
             return
@@ -370,7 +371,8 @@ class Publisher:
 
     # publishing ------------------------------------------------------------------------------
     def _pump(self) -> None:
-        client = self.client
+        client, journal = self.client, self.journal
+        assert client is not None and journal is not None  # only called while connected
         window = self.mqtt.max_inflight
         while self._alerts and len(self._inflight) < window and self._connected:
             alert = self._alerts.popleft()
@@ -381,7 +383,7 @@ class Publisher:
             self._inflight[info.mid] = alert
         while len(self._inflight) < window and self._connected:
             if not self._buffer:
-                self._buffer.extend(_unsent_raw(self.journal, READ_BATCH, self._cursor))
+                self._buffer.extend(_unsent_raw(journal, READ_BATCH, self._cursor))
                 if not self._buffer:
                     break
             event = self._buffer.popleft()
@@ -477,6 +479,8 @@ class Publisher:
     def _purge(self) -> None:
         self._last_purge = time.monotonic()
         days = self.config.retention.purge_synced_after_days
+        if self.journal is None:
+            return
         try:
             n = self.journal.purge_synced(self.clock.now() - dt.timedelta(days=days))
         except Exception as exc:

@@ -309,8 +309,22 @@ def _type_hint_text(value: Any) -> str:
     if isinstance(value, dict):
         return "a new @dataclass(frozen=True) section"
     if isinstance(value, list):
+        kinds = {type(v).__name__ for v in value}
+        if len(kinds) == 1 and not isinstance(value[0], (dict, list)):
+            return f"list[{kinds.pop()}]"
         return "list[...]"
     return type(value).__name__
+
+
+def section_stub(name: str, table: dict) -> str:
+    """The dataclass a new TOML table needs, to paste into kiosk/config.py (arrays of tables and
+    empty lists get a `list[...]` to fill in)."""
+    cls = "".join(part.capitalize() for part in name.split("_")) + "Section"
+    lines = ["@dataclass(frozen=True)", f"class {cls}:"]
+    for key, value in table.items():
+        hint = _type_hint_text(value)
+        lines.append(f"    {key}: {'dict[str, Any]' if hint.startswith('a new') else hint}")
+    return "\n".join(lines) + f"\n\n# and in Config:  {name}: {cls}"
 
 
 @functools.cache
@@ -325,8 +339,11 @@ def schema_problems(default_toml: str) -> tuple[str, ...]:
         for key, value in table.items():
             sub = f"{path}.{key}" if path else key
             if key not in fs:
+                hint = _type_hint_text(value)
+                if isinstance(value, dict) and cls is Config:
+                    hint += ":\n" + section_stub(key, value)
                 problems.append(f"default_config.toml has {sub} but kiosk.config.{cls.__name__} has no field "
-                                f"{key!r}: add `{key}: {_type_hint_text(value)}` to it")
+                                f"{key!r}: add `{key}: {hint}` to it")
                 continue
             tp = hints[key]
             origin = typing.get_origin(tp)

@@ -20,10 +20,10 @@ try:  # this round moves the store and collector into kiosk/central/
     from kiosk.central.store import CentralStore  # type: ignore[import-not-found]
 except ImportError:
     from kiosk.sync.central import CentralStore
-try:
-    from kiosk.central.collector import Central  # type: ignore[import-not-found]
+try:  # Central is re-exported for test_web
+    from kiosk.central.collector import Central  # type: ignore[import-not-found]  # noqa: F401
 except ImportError:
-    from kiosk.sync.central import Central
+    from kiosk.sync.central import Central  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -201,3 +201,36 @@ def test_small_benchmark_runs_and_agrees(tmp_path):
     res = web_bench.run(2, 10, 2, tmp_path, out=out)
     assert res["same"] and res["rows"] > 0, out.getvalue()
     assert "/uppfoljning (year)" in out.getvalue() and "full replay" in out.getvalue()
+
+
+def test_kiosk_web_command_serves_the_login_page(tmp_path):
+    """`kiosk web` as the unit runs it: a real process on a free port, the session key file made 0600."""
+    import os
+    import stat
+    import time
+    import urllib.request
+
+    from kiosk_dev.web_serve import free_port
+
+    port = free_port()
+    db = tmp_path / "central.db"
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "web", "--db", str(db), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.poll() else "slow"
+                time.sleep(0.2)
+        assert "Logga in" in body and 'name="csrf"' in body
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/htmx.min.js", timeout=5) as r:
+            assert r.status == 200 and b"htmx" in r.read()[:2000]
+        secret = db.with_name("web-secret")
+        assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600 and len(secret.read_text().strip()) == 64
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -234,3 +234,19 @@ def test_kiosk_web_command_serves_the_login_page(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_free_text_that_looks_like_a_formula_stays_text(tmp_path):
+    from openpyxl import load_workbook
+
+    day = {"day": DAY.isoformat(), "site": "s", "kiosk": "k", "deadline_met": 1, "scan_done_at": None,
+           "summary": json.dumps({"temporary": [{"about": "=HYPERLINK(\"http://x\")"}], "cab": [], "decisions": [],
+                                  "remarks": [{"note": "+46 70", "checklist": []}]})}
+    cases = followup.case_rows([day])
+    path = followup.write_workbook([], cases, tmp_path / "f.xlsx")
+    ws = load_workbook(path)[followup.CASES_TITLE]
+    values = [c.value for row in ws.iter_rows(min_row=2) for c in row]
+    assert '=HYPERLINK("http://x")' in values and "+46 70" in values
+    assert all(c.data_type == "s" for row in ws.iter_rows(min_row=2) for c in row if isinstance(c.value, str))
+    rows = followup.sheet_rows([{**day, "warnings": "=cmd"}], dt.datetime.now(dt.timezone.utc))
+    assert ";'=cmd" in followup.to_csv(rows)

@@ -275,7 +275,7 @@ def _pages(client, days: int, last_day: dt.date, repeat: int) -> dict:
         rep = repeat if "xlsx" not in name else max(3, repeat // 5)
         status = client.get(url)[0]
         assert status == 200, (url, status)
-        results[name] = _time(lambda: client.get(url), rep)
+        results[name] = _time(lambda u=url: client.get(u), rep)
     return results
 
 

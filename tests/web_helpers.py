@@ -17,13 +17,13 @@ from kiosk.controller import Controller
 from kiosk.journal import Journal
 
 try:  # this round moves the store and collector into kiosk/central/
-    from kiosk.central.store import CentralStore  # type: ignore[import-not-found]
+    from kiosk.central.store import CentralStore
 except ImportError:
     from kiosk.sync.central import CentralStore
 try:
-    from kiosk.central.collector import Central  # type: ignore[import-not-found]
+    from kiosk.central.collector import Central  # noqa: F401
 except ImportError:
-    from kiosk.sync.central import Central
+    from kiosk.sync.central import Central  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -110,7 +110,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
     def _csrf_ok(request: Request, form) -> bool:
         want = request.session.get("csrf")
         got = form.get("csrf")
-        return bool(want) and isinstance(got, str) and hmac.compare_digest(want, got)
+        return isinstance(want, str) and bool(want) and isinstance(got, str) and hmac.compare_digest(want, got)
 
     def guard(request: Request, *, tl: bool = False, html: bool = True):
         user = _user(request)

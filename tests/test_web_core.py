@@ -57,7 +57,7 @@ def test_incremental_summaries_equal_full_replay(tmp_path_factory, cuts, batch, 
     summaries.ensure_schema(conn)
     bounds = sorted(set([0, len(arrival)] + cuts))
     for lo, hi in zip(bounds, bounds[1:]):
-        store.ingest(_messages(arrival[lo:hi]))
+        assert store.ingest(_messages(arrival[lo:hi])).get("dead", 0) == 0
         summaries.refresh(conn, batch=batch)
         got = [summaries.follow_up_row(r) for r in summaries.day_rows(conn)]
         assert got == summaries.replay_rows(conn)

@@ -260,6 +260,10 @@ def _validate(d: dict) -> None:
     if d["ui"]["size"] not in ("800x480", "1280x720", "720x1280"):
         raise ConfigError("ui.size", "must be 800x480, 1280x720 or 720x1280")
 
+    # -- delivery (kiosk/central/delivery): [[notify.targets]], [billing], [followup], [clock_alerts] --
+    from .central.delivery.config import validate as _validate_delivery
+    _validate_delivery(d)
+
 
 def parse(text: str, source: str = "<string>") -> Config:
     default = tomllib.loads(default_text())

@@ -29,9 +29,10 @@ def _secrets(url: str) -> list[str]:
     except ValueError:
         return [url]
     out = [url]
-    for part in (p.username, p.password):
-        if part:
-            out += [part, urllib.parse.unquote(part)]
+    if p.password:
+        out += [p.password, urllib.parse.unquote(p.password)]
+    if p.username and len(p.username) >= 4:
+        out += [p.username, urllib.parse.unquote(p.username)]
     for seg in p.path.split("/"):
         if len(seg) >= 4:
             out += [seg, urllib.parse.unquote(seg)]

@@ -26,7 +26,10 @@ def _utcnow() -> dt.datetime:
 def install_log_filter(cfg: DeliveryConfig) -> None:
     """Scrub the targets' secrets from Apprise's and our own log lines."""
     urls = [t.url for t in cfg.targets] + ([cfg.billing_url] if cfg.billing_url else [])
-    for name in ("apprise", __name__.rsplit(".", 1)[0]):
+    # logger filters act only where a record is made, so every logger that may see a URL is named
+    names = ("apprise", "urllib3", "urllib3.connectionpool", "urllib3.util.retry", "requests",
+             __name__, __name__.rsplit(".", 1)[0] + ".clock", __name__.rsplit(".", 1)[0] + ".send")
+    for name in names:
         lg = logging.getLogger(name)
         for f in list(lg.filters):
             if isinstance(f, send.ScrubFilter):

@@ -348,3 +348,14 @@ def test_config_errors_name_the_key():
         parse('[clock_alerts]\nextra_holidays = ["24 dec"]\n')
     with pytest.raises(ConfigError, match="billing.separator"):
         parse('[billing]\nseparator = ";;"\n')
+
+
+@pytest.mark.slow
+def test_the_delivery_bench_runs_end_to_end(tmp_path, capsys):
+    """kiosk bestridan command -> mosquitto -> central -> outbox -> webhook, a few times (figures
+    are printed, never asserted)."""
+    from kiosk_dev import delivery_bench
+
+    out = delivery_bench.run(alerts=3, interval=0.05, workdir=str(tmp_path))
+    assert out["lost"] == 0 and len(out["delivery_ms"]) == 3 and len(out["baseline_ms"]) == 3
+    assert "bestridan command -> webhook received" in capsys.readouterr().out

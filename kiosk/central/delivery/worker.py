@@ -40,6 +40,7 @@ def install_log_filter(cfg: DeliveryConfig) -> None:
 def run_once(cfg: DeliveryConfig, db_path: str | Path, now: dt.datetime | None = None,
              clock_now: Callable[[], dt.datetime] | None = None, conn=None) -> dict:
     """One pass at `now` (default: the wall clock). Returns counts: raised, made, delivered, failed."""
+    live = now is None  # the wall clock: marks carry the time the target answered
     now = now or _utcnow()
     own = conn is None
     conn = conn or outbox.connect(db_path)
@@ -50,7 +51,7 @@ def run_once(cfg: DeliveryConfig, db_path: str | Path, now: dt.datetime | None =
         delivered = failed = 0
         for row in outbox.due(conn, now):
             error = send.deliver(row, cfg, str(db_path), now)
-            at = clock_now() if clock_now else now
+            at = clock_now() if clock_now else (_utcnow() if live else now)
             if error is None:
                 if outbox.mark_delivered(conn, row["n"], at):
                     delivered += 1

@@ -359,3 +359,23 @@ def test_the_delivery_bench_runs_end_to_end(tmp_path, capsys):
     out = delivery_bench.run(alerts=3, interval=0.05, workdir=str(tmp_path))
     assert out["lost"] == 0 and len(out["delivery_ms"]) == 3 and len(out["baseline_ms"]) == 3
     assert "bestridan command -> webhook received" in capsys.readouterr().out
+
+
+def test_the_followup_workbook_is_also_written_at_the_configured_time_once_a_working_day(tmp_path):
+    c = Central(tmp_path, f'[followup]\ndir = "{tmp_path}/teams"\ntime = "16:00"\n')
+    k = c.kiosk
+    k.send(k.event(T0, "signed_in", {"operator": "ANNA"}), k.event(T0, "sorted", {"pile": "leta_kund"}))
+    book = tmp_path / "teams" / "uppfoljning-2026-11.xlsx"
+    c.run(T0.replace(hour=15, minute=59))
+    assert not book.exists()
+    c.run(T0.replace(hour=16, minute=0))
+    assert book.exists()
+    first = book.stat().st_mtime_ns
+    c.run(T0.replace(hour=16, minute=30))
+    c.run(T0.replace(hour=23, minute=0))
+    assert book.stat().st_mtime_ns == first and len(c.rows()) == 1
+    c.run(dt.datetime(2026, 11, 28, 16, 30, tzinfo=TZ))  # Saturday: not a working day
+    assert len(c.rows()) == 1
+    c.run(dt.datetime(2026, 11, 30, 16, 30, tzinfo=TZ))  # Monday
+    assert [r["state"] for r in c.rows()] == ["delivered", "delivered"]
+    c.close()

@@ -238,10 +238,18 @@ def test_sigkill_between_send_and_mark_the_target_sees_one_delivery(tmp_path, ho
     [st] = state.alert_notifications(c.db, alert)
     assert st["state"] == "pending" and st["attempts"] == 0  # sent, never marked
     hook.on_request = None
-    # central again, later (the retry is due right away: the row was never marked failing)
-    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.splitlines()[0])["delivered"] == 1
+    # central again: the dead process' claim keeps the row until its lease lapses (so a second
+    # central process would not send it meanwhile), then it is sent again
+    delivered = 0
+    for _ in range(60):
+        out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        delivered = json.loads(out.stdout.splitlines()[0])["delivered"]
+        if delivered:
+            break
+        assert len(hook.requests) == 1
+        threading.Event().wait(1.0)
+    assert delivered == 1
     assert len(hook.requests) == 2
     assert len(set(hook.keys())) == 1  # the same idempotency key: a deduping target sees one
     [st] = state.alert_notifications(c.db, alert)
@@ -378,4 +386,20 @@ def test_the_followup_workbook_is_also_written_at_the_configured_time_once_a_wor
     assert len(c.rows()) == 1
     c.run(dt.datetime(2026, 11, 30, 16, 30, tzinfo=TZ))  # Monday
     assert [r["state"] for r in c.rows()] == ["delivered", "delivered"]
+    c.close()
+
+
+def test_two_central_workers_at_once_send_each_delivery_once(tmp_path, hook):
+    c = Central(tmp_path, json_target(hook))
+    for i in range(5):
+        c.bestridan(T0 + dt.timedelta(seconds=i))
+    hook.sleep = 0.2  # each send takes a while: the two workers overlap
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(worker.run_once(c.cfg, c.db))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum(r["delivered"] for r in results) == 5
+    assert len(hook.requests) == 5 and len(set(hook.keys())) == 5
     c.close()

@@ -64,6 +64,7 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
             next_attempt_at text not null,
             last_attempt_at text,
             delivered_at text,
+            claimed_until text,                -- a worker is sending it until then (several centrals)
             unique (cause, target, version)
         );
         create index if not exists delivery_outbox_due on delivery_outbox(state, next_attempt_at);
@@ -261,16 +262,25 @@ def derive(conn, cfg: DeliveryConfig, now: dt.datetime) -> int:
     return made
 
 
-def due(conn, now: dt.datetime, limit: int = 100) -> list[sqlite3.Row]:
-    return conn.execute("select * from delivery_outbox where state in (?, ?) and next_attempt_at <= ? "
-                        "order by n limit ?", (*OPEN, utc_iso(now), limit)).fetchall()
+def claim(conn, now: dt.datetime, lease_s: float, limit: int = 100) -> list[sqlite3.Row]:
+    """The due rows, claimed for `lease_s` seconds: another worker (a second central process)
+    does not take them meanwhile; a worker that dies lets its claim lapse, and the row is sent
+    again (with the same idempotency key) after the lease."""
+    stamp = utc_iso(now)
+    with Begin(conn):
+        rows = conn.execute("select * from delivery_outbox where state in (?, ?) and next_attempt_at <= ? "
+                            "and (claimed_until is null or claimed_until <= ?) order by n limit ?",
+                            (*OPEN, stamp, stamp, limit)).fetchall()
+        until = utc_iso(now + dt.timedelta(seconds=lease_s))
+        conn.executemany("update delivery_outbox set claimed_until = ? where n = ?", [(until, r["n"]) for r in rows])
+    return rows
 
 
 def mark_delivered(conn, n: int, now: dt.datetime) -> bool:
     """Marked delivered once: a second mark of the same row changes nothing."""
     with Begin(conn):
         cur = conn.execute("update delivery_outbox set state = ?, delivered_at = ?, last_attempt_at = ?, "
-                           "attempts = attempts + 1, last_error = null where n = ? and state in (?, ?)",
+                           "attempts = attempts + 1, last_error = null, claimed_until = null where n = ? and state in (?, ?)",
                            (DELIVERED, utc_iso(now), utc_iso(now), n, *OPEN))
     return cur.rowcount == 1
 
@@ -281,7 +291,7 @@ def mark_failed(conn, n: int, now: dt.datetime, error: str, cfg: DeliveryConfig)
         attempts = (row[0] if row else 0) + 1
         delay = min(cfg.backoff_max_s, cfg.backoff_min_s * 2 ** (attempts - 1))
         conn.execute("update delivery_outbox set state = ?, attempts = ?, last_error = ?, last_attempt_at = ?, "
-                     "next_attempt_at = ? where n = ? and state in (?, ?)",
+                     "next_attempt_at = ?, claimed_until = null where n = ? and state in (?, ?)",
                      (FAILING, attempts, error[:500], utc_iso(now), utc_iso(now + dt.timedelta(seconds=delay)),
                       n, *OPEN))
 

@@ -17,6 +17,8 @@ from . import clock, outbox, send
 from .config import DeliveryConfig, read
 
 log = logging.getLogger(__name__)
+LEASE_FACTOR = 3  # a claim lasts this many send timeouts (plus 5 s)
+MAX_SENDS = 1000  # sends per pass at most (the next pass goes on)
 
 
 def _utcnow() -> dt.datetime:
@@ -49,7 +51,13 @@ def run_once(cfg: DeliveryConfig, db_path: str | Path, now: dt.datetime | None =
         raised = clock.raise_due(conn, now, cfg.rules) if cfg.clock_enabled else []
         made = outbox.derive(conn, cfg, now)
         delivered = failed = 0
-        for row in outbox.due(conn, now):
+        for _ in range(MAX_SENDS):
+            # one row claimed at a time, so no claim lapses while it waits behind slow sends
+            claimed = outbox.claim(conn, _utcnow() if live else now, lease_s=LEASE_FACTOR * cfg.timeout_s + 5.0,
+                                   limit=1)
+            if not claimed:
+                break
+            row = claimed[0]
             error = send.deliver(row, cfg, str(db_path), now)
             at = clock_now() if clock_now else (_utcnow() if live else now)
             if error is None:

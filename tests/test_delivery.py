@@ -91,7 +91,7 @@ def test_email_notification_reaches_the_smtp_server_in_swedish(tmp_path):
         assert msg["To"] == "tl@example.se"
         body = msg.get_body(preferencelist=("plain",)).get_content()
         for part in (BESTRIDAN, "Kiosk: kiosk-1", "Plats: sthlm", "Tid: 2026-11-24 10:42", "Gör så här:",
-                     f"https://returpost.example.lan/larm/{alert}"):
+                     f"https://returpost.example.lan/larm#larm-{alert}"):
             assert part in body, part
         key = c.rows()[0]["key"]
         assert msg["X-Idempotency-Key"] == key
@@ -402,4 +402,24 @@ def test_two_central_workers_at_once_send_each_delivery_once(tmp_path, hook):
         t.join(60)
     assert sum(r["delivered"] for r in results) == 5
     assert len(hook.requests) == 5 and len(set(hook.keys())) == 5
+    c.close()
+
+
+def test_the_minimal_workbook_until_the_web_apps_is_there(tmp_path):
+    """The stand-in writer (used while kiosk.central.followup is absent) gives a row per day and kiosk."""
+    from openpyxl import load_workbook
+
+    from kiosk.central.delivery import followup
+
+    c = Central(tmp_path, "")
+    k = c.kiosk
+    k.send(k.event(T0, "signed_in", {"operator": "ANNA"}), k.event(T0, "sorted", {"pile": "faktura"}),
+           k.event(T0, "scan_phase_started", {}),
+           k.event(T0, "scan_accepted", {"code": "73000001", "pile": "faktura"}))
+    path = followup._write_minimal(c.db, "2026-11-01", "2026-11-30", tmp_path / "u.xlsx", T0)
+    ws = load_workbook(path).worksheets[0]
+    header = [x.value for x in ws[1]]
+    [row] = [[x.value for x in r] for r in ws.iter_rows(min_row=2)]
+    assert row[:3][1:] == ["sthlm", "kiosk-1"] and row[header.index("Skannade")] == 1
+    assert row[header.index("Före 14:00")] == "Nej"  # unfinished, the deadline long passed
     c.close()

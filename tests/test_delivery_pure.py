@@ -66,7 +66,7 @@ def test_notification_names_kiosk_site_local_time_what_to_do_and_the_link():
                                          "ts": "2026-07-01T08:15:00.000Z"}, "https://tl.example.lan/")
     assert title == "Tillfälligt utskick – besked behövs – kiosk-2, sthlm"
     assert "Tid: 2026-07-01 10:15" in body  # summer time: UTC+2
-    assert "Gör så här: Svara i webbappen" in body and "https://tl.example.lan/larm/a1" in body
+    assert "Gör så här: Svara i webbappen" in body and "https://tl.example.lan/larm#larm-a1" in body
     _, body = messages.notification({"id": "x", "site": "sthlm", "kiosk": "*", "kind": "no_activity", "text": "t",
                                      "ts": "2026-11-24T09:00:00.000Z"})
     assert "Kiosk: alla kiosker" in body and "webbappen:" not in body

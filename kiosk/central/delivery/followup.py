@@ -32,6 +32,7 @@ def write(db_path: str, month: str, path: Path, now: dt.datetime) -> Path:
         return _write_minimal(db_path, lo, hi, path, now)
     conn = summaries.connect(db_path)
     try:
+        summaries.ensure_schema(conn)
         summaries.refresh(conn, now)
         days = summaries.day_rows(conn, lo, hi)
     finally:

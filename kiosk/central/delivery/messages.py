@@ -24,11 +24,11 @@ WHAT_TO_DO = {
     "printer": "Fyll på papper eller kontrollera skrivaren; väntande utskrifter skrivs ut när den fungerar igen.",
 }
 
-ALERT_PATH = "/larm/"  # the web app's page of one alert: <base_url>/larm/<alert id>
+ALERT_LINK = "{base}/larm#larm-{id}"  # the web app's alert list, at the alert's own entry
 
 
 def alert_link(base_url: str, alert_id: str) -> str:
-    return f"{base_url.rstrip('/')}{ALERT_PATH}{alert_id}" if base_url else ""
+    return ALERT_LINK.format(base=base_url.rstrip("/"), id=alert_id) if base_url else ""
 
 
 def local_time(ts: str | None) -> str:

@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 
 from ... import report, routine
-from ...clock import TZ, parse_iso
+from ...clock import TZ, deadline_for, parse_iso
 from ...domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
 
 
@@ -49,7 +49,7 @@ _COLUMNS = (["Datum", "Plats", "Kiosk"] + [PILE_NAMES[p] for p in PILES]
             + ["Lägenhetsnummer", "Skannade", "Avvisade", "Saknade skanningar", "Klart kl", "Före 14:00", "Larm"])
 
 
-def rows(conn: sqlite3.Connection, lo: str, hi: str) -> list[list]:
+def rows(conn: sqlite3.Connection, lo: str, hi: str, now: dt.datetime) -> list[list]:
     out = []
     keys = conn.execute("select distinct day, site, kiosk from events where day >= ? and day <= ? "
                         "order by day, site, kiosk", (lo, hi)).fetchall()
@@ -62,7 +62,10 @@ def rows(conn: sqlite3.Connection, lo: str, hi: str) -> list[list]:
         r = report.follow_up_row(s, site, kiosk)
         done = s.get("scan_done_at")
         at = parse_iso(done).astimezone(TZ).time().replace(second=0, microsecond=0) if done else None
-        met = ("Ja" if r["deadline_met"] else "Nej") if done else ("Nej" if state.phase == routine.CLOSED else "pågår")
+        if done:
+            met = "Ja" if r["deadline_met"] else "Nej"
+        else:  # unfinished: "pågår" only until the day's deadline has passed
+            met = "pågår" if state.phase != routine.CLOSED and now < deadline_for(dt.date.fromisoformat(day)) else "Nej"
         out.append([dt.date.fromisoformat(day), site, kiosk] + [r[f"count_{p}"] for p in PILES]
                    + [r[f"leta_kund_{t}"] for t in LETA_KUND_TYPES]
                    + [r["leta_kund_apartments"], r["scans_accepted"], r["scans_rejected"], r["missing_scans"],
@@ -76,7 +79,7 @@ def _write_minimal(db_path: str, lo: str, hi: str, path: Path, now: dt.datetime)
 
     conn = sqlite3.connect(str(db_path), timeout=30.0)
     try:
-        data = rows(conn, lo, hi) if conn.execute(
+        data = rows(conn, lo, hi, now) if conn.execute(
             "select 1 from sqlite_master where name = 'events'").fetchone() else []
     finally:
         conn.close()

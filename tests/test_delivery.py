@@ -416,10 +416,11 @@ def test_the_minimal_workbook_until_the_web_apps_is_there(tmp_path):
     k.send(k.event(T0, "signed_in", {"operator": "ANNA"}), k.event(T0, "sorted", {"pile": "faktura"}),
            k.event(T0, "scan_phase_started", {}),
            k.event(T0, "scan_accepted", {"code": "73000001", "pile": "faktura"}))
-    path = followup._write_minimal(c.db, "2026-11-01", "2026-11-30", tmp_path / "u.xlsx", T0)
-    ws = load_workbook(path).worksheets[0]
-    header = [x.value for x in ws[1]]
-    [row] = [[x.value for x in r] for r in ws.iter_rows(min_row=2)]
-    assert row[:3][1:] == ["sthlm", "kiosk-1"] and row[header.index("Skannade")] == 1
-    assert row[header.index("Före 14:00")] == "Nej"  # unfinished, the deadline long passed
+    for now, want in ((T0, "pågår"), (T0 + dt.timedelta(hours=4), "Nej")):  # unfinished at 10:42 / 14:42
+        path = followup._write_minimal(c.db, "2026-11-01", "2026-11-30", tmp_path / "u.xlsx", now)
+        ws = load_workbook(path).worksheets[0]
+        header = [x.value for x in ws[1]]
+        [row] = [[x.value for x in r] for r in ws.iter_rows(min_row=2)]
+        assert row[1:3] == ["sthlm", "kiosk-1"] and row[header.index("Skannade")] == 1
+        assert row[header.index("Före 14:00")] == want
     c.close()

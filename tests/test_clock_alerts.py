@@ -199,7 +199,14 @@ def test_printer_out_of_paper_in_the_status_raises_printer_once(central):
     store, cfg, db = central
     k = Kiosk(store)
     k.send(k.event(at(2026, 11, 24, 8, 1), "signed_in", {"operator": "ANNA"}))
-    k.status(True, at(2026, 11, 24, 9, 0), printer={"state": "out_of_paper", "kept": 2})
+    k.status(True, at(2026, 11, 24, 8, 30), printer={"state": "offline", "kept": 0})  # off, nothing waiting
+    _pass(cfg, db, at(2026, 11, 24, 8, 31))
+    assert _alerts(db) == []
+    k.status(True, at(2026, 11, 24, 9, 0), printer={"state": "no_paper", "kept": 2})
     _pass(cfg, db, at(2026, 11, 24, 9, 1))
-    _pass(cfg, db, at(2026, 11, 24, 9, 2))
+    k.status(True, at(2026, 11, 24, 9, 5), printer={"state": "offline", "kept": 3})
+    _pass(cfg, db, at(2026, 11, 24, 9, 6))
     assert [a[0] for a in _alerts(db)] == ["printer"]
+    conn = outbox.connect(db)
+    assert "slut på papper" in conn.execute("select text from alerts").fetchone()[0]
+    conn.close()

@@ -10,7 +10,8 @@ package, plus configured extra holidays; optionally the eves most offices close 
   alert's kiosk is `*`).
 - `kiosk_offline`: during working hours, a kiosk's retained status has said offline for
   `offline_minutes`, or (when `silent_minutes` > 0) nothing was heard from it for that long.
-- `printer`: a kiosk's status reports its printer out of paper, or offline with print jobs kept.
+- `printer`: a kiosk's retained status reports its printer (`"printer": {"state", "kept"}`, the
+  states of kiosk/hw/printer.py) out of paper, or offline/erroring with print jobs kept.
 
 Each is raised once per (site, kiosk, kind, day): its id is derived from those, and a kiosk's own
 alert of the same kind that day (e.g. its own `deadline_missed`) counts as already raised.
@@ -96,7 +97,7 @@ class KioskFacts:
     status_at: dt.datetime | None = None  # when that status was received
     last_seen: dt.datetime | None = None  # latest status or event received
     unscanned: tuple[str, ...] = ()  # barcoded piles with sorted items whose scanning is not done
-    printer: dict | None = None  # the status' printer report: {"state": ..., "kept": N}
+    printer: dict | None = None  # the status' printer report: {"state": hw.printer's ok|offline|no_paper|error, "kept": N}
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,9 @@ def evaluate(now: dt.datetime, sites: Iterable[SiteFacts], raised: set[tuple[str
                         f"{_hhmm(k.last_seen, rules.tz)}. Kontrollera att den har ström och nätverk.")
             p = k.printer or {}
             state, kept = p.get("state"), p.get("kept") or 0
-            if state == "out_of_paper" or (state == "offline" and kept > 0):
-                what = "har slut på papper" if state == "out_of_paper" else "är inte ansluten"
+            no_paper = state in ("no_paper", "out_of_paper")
+            if no_paper or (state in ("offline", "error") and kept > 0):
+                what = "har slut på papper" if no_paper else "fungerar inte (offline eller fel)"
                 add(k.site, k.kiosk, "printer",
                     f"Skrivaren vid kiosken {k.kiosk} ({k.site}) {what}"
                     + (f"; {kept} utskrift(er) väntar" if kept else "")

@@ -89,7 +89,7 @@ def test_email_notification_reaches_the_smtp_server_in_swedish(tmp_path):
         [msg] = smtp.messages
         assert msg["Subject"] == "Bestridan av faktura – kiosk-1, sthlm"
         assert msg["To"] == "tl@example.se"
-        body = msg.get_body(preferencelist=("plain",)).get_content()
+        body = msg.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
         assert msg.get_content_type() == "text/plain"
         assert body.startswith(BESTRIDAN + "\n\nKiosk: kiosk-1\nPlats: sthlm\nTid: 2026-11-24 10:42\n\nGör så här: ")
         for part in (BESTRIDAN, "Kiosk: kiosk-1", "Plats: sthlm", "Tid: 2026-11-24 10:42", "Gör så här:",

@@ -99,6 +99,9 @@ def test_unscanned_piles_from_the_day_state():
 @pytest.fixture
 def central(tmp_path):
     store = store_class()(tmp_path / "central.db")
+    conn = outbox.connect(tmp_path / "central.db")
+    outbox.ensure_schema(conn)
+    conn.close()
     cfg = read(parse('[[notify.targets]]\nurl = "json://127.0.0.1:9/none"\n'))
     yield store, cfg, str(tmp_path / "central.db")
     store.conn.close()

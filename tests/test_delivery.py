@@ -44,6 +44,9 @@ class Central:
     def __init__(self, tmp_path: Path, text: str):
         self.db = str(tmp_path / "central.db")
         self.store = store_class()(self.db)
+        conn = outbox.connect(self.db)
+        outbox.ensure_schema(conn)  # delivery is on from the start (history before it is not sent)
+        conn.close()
         self.config_path = write_config(tmp_path, text)
         self.cfg = read(load(self.config_path))
         self.kiosk = Kiosk(self.store)
@@ -426,3 +429,20 @@ def test_the_minimal_workbook_until_the_web_apps_is_there(tmp_path):
         assert row[1:3] == ["sthlm", "kiosk-1"] and row[header.index("Skannade")] == 1
         assert row[header.index("Före 14:00")] == want
     c.close()
+
+
+def test_turning_delivery_on_does_not_send_the_history(tmp_path, hook):
+    db = str(tmp_path / "central.db")
+    store = store_class()(db)
+    old = Kiosk(store)
+    old.send(old.event(T0 - dt.timedelta(days=30), "alert_raised", {"kind": "bestridan", "text": "gammal"}),
+             old.event(T0 - dt.timedelta(days=30), "scan_accepted", {"code": "73000009", "pile": "faktura"}))
+    cfg = read(load(write_config(tmp_path, json_target(hook) + f'[billing]\ndir = "{tmp_path}/billing"\n')))
+    worker.run_once(cfg, db, now=T0)
+    assert hook.requests == [] and not (tmp_path / "billing").exists()
+    new = old.event(T0, "alert_raised", {"kind": "bestridan", "text": BESTRIDAN})
+    old.send(new)
+    worker.run_once(cfg, db, now=T0 + dt.timedelta(seconds=1))
+    [req] = hook.requests
+    assert BESTRIDAN in req["json"]["message"]
+    store.conn.close()

@@ -26,8 +26,6 @@ from functools import lru_cache
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from ..clock import TZ, utc_iso
 from ..domain import PILE_NAMES, SCAN_ORDER
 
@@ -43,6 +41,8 @@ def alert_id(site: str, kiosk: str, kind: str, day: dt.date | str) -> str:
 
 @lru_cache(maxsize=64)
 def _public_holidays(country: str, subdiv: str | None, year: int) -> frozenset[dt.date]:
+    import holidays  # late: the config check runs this module with the system python (installer)
+
     return frozenset(holidays.country_holidays(country, subdiv=subdiv or None, years=year))
 
 

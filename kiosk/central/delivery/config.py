@@ -125,7 +125,11 @@ def read(cfg) -> DeliveryConfig:
         raise _config_error("clock_alerts.offline_minutes", "must be at least 1 (silent_minutes 0 or more)")
     try:
         import holidays
-        holidays.country_holidays(c["country"], subdiv=c["subdiv"] or None)
+    except ImportError:  # the installer checks a config with the system python, before the venv
+        holidays = None
+    try:
+        if holidays is not None:
+            holidays.country_holidays(c["country"], subdiv=c["subdiv"] or None)
     except Exception:
         raise _config_error("clock_alerts.country", "unknown country or subdivision for the holidays package") from None
     sep = b["separator"]

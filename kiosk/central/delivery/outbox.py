@@ -44,9 +44,25 @@ def connect(path: str | Path) -> sqlite3.Connection:
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript("""
-        create table if not exists delivery_cursor (name text primary key, pos integer not null);
-        create table if not exists delivery_outbox (
+    """Create the delivery tables (idempotent). The first time, on a central that already holds
+    events and alerts, the cursors start after them: turning delivery on does not send years of
+    history to the TLs and billing. From then on nothing that is stored is skipped."""
+    if "delivery_cursor" in _tables(conn) and "delivery_outbox" in _tables(conn):
+        return
+    with Begin(conn):
+        have = _tables(conn)
+        if "delivery_cursor" not in have:
+            conn.execute("create table delivery_cursor (name text primary key, pos integer not null)")
+            for source in ("alerts", "events"):
+                if source in have:
+                    top = conn.execute(f"select coalesce(max(rowid), 0) from {source}").fetchone()[0]
+                    conn.execute("insert into delivery_cursor(name, pos) values (?, ?)", (source, top))
+        for sql in _SCHEMA:
+            conn.execute(sql)
+
+
+_SCHEMA = [
+    """create table if not exists delivery_outbox (
             n integer primary key autoincrement,
             key text not null unique,          -- idempotency key sent to the target
             channel text not null,             -- notify | billing_file | billing_post | followup
@@ -66,10 +82,10 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
             delivered_at text,
             claimed_until text,                -- a worker is sending it until then (several centrals)
             unique (cause, target, version)
-        );
-        create index if not exists delivery_outbox_due on delivery_outbox(state, next_attempt_at);
-        create index if not exists delivery_outbox_alert on delivery_outbox(alert_id);
-    """)
+        )""",
+    "create index if not exists delivery_outbox_due on delivery_outbox(state, next_attempt_at)",
+    "create index if not exists delivery_outbox_alert on delivery_outbox(alert_id)",
+]
 
 
 def idempotency_key(channel: str, cause: str, target: str, version: int) -> str:

@@ -81,6 +81,8 @@ def run(config, db_path: str | Path, stop_event: threading.Event) -> None:
     `stop_event` is set. A failing pass is logged and retried; it never stops central."""
     cfg = config if isinstance(config, DeliveryConfig) else read(config)
     install_log_filter(cfg)
+    if cfg.targets:
+        import apprise  # noqa: F401  (loading its plugins takes a second: not on the first alert)
     conn = outbox.connect(db_path)
     log.info("delivery worker: %d notification target(s), billing %s, follow-up %s", len(cfg.targets),
              "on" if (cfg.billing_dir or cfg.billing_url) else "off", "on" if cfg.followup_dir else "off")

@@ -446,3 +446,49 @@ def test_turning_delivery_on_does_not_send_the_history(tmp_path, hook):
     [req] = hook.requests
     assert BESTRIDAN in req["json"]["message"]
     store.conn.close()
+
+
+def test_billing_list_from_a_real_kiosk_day_through_the_controller(tmp_path):
+    """The events a real controller commits (as the publisher sends them, byte for byte) give the
+    billing CSV: accepted scans in order, an undone one gone, a late one marked."""
+    from kiosk.clock import FixedClock
+    from kiosk.controller import Controller
+    from kiosk.journal import Journal
+
+    c = Central(tmp_path, f'[billing]\ndir = "{tmp_path}/billing"\n')
+    config = parse('[kiosk]\nsite = "sthlm"\nid = "kiosk-1"\n')
+    journal = Journal(tmp_path / "journal.db", "sthlm", "kiosk-1")
+    clock = FixedClock(T0.replace(hour=9))
+    ctl = Controller(config, journal, clock)
+
+    def do(minute: int, **cmd):
+        clock.now_value = T0.replace(hour=9, minute=minute)
+        r = ctl.handle(cmd)
+        assert r.status == "ok", r
+        return r
+
+    do(0, cmd="login", operator="ANNA")
+    for _ in range(3):
+        do(1, cmd="sort", pile="faktura")
+    do(2, cmd="scan_phase")
+    for _ in ("dodsbo", "sekretess"):
+        do(3, cmd="next_pile")
+    do(4, cmd="scan", code="73000001")
+    do(5, cmd="scan", code="73000002")
+    do(6, cmd="undo", what="scan", code="73000001")
+    do(7, cmd="scan", code="73000003")
+    do(8, cmd="next_pile", confirm=True)  # faktura: 3 sorted, 2 scanned
+    do(8, cmd="next_pile")
+    do(30, cmd="late", pile="faktura", code="73000004")
+    topic = "returpost/v1/sthlm/kiosk-1/events"
+    payloads = [(topic, row[0].encode()) for row in journal.db.execute("select payload from events order by seq")]
+    journal.close()
+    assert not c.store.ingest(payloads)["dead"]
+    c.run(T0.replace(hour=9, minute=31))
+    f = tmp_path / "billing" / "returnerade-fakturor_2026-11-24_sthlm_kiosk-1.csv"
+    rows = list(csv.reader(io.StringIO(f.read_bytes().decode("utf-8-sig")), delimiter=";"))
+    assert [(r[1], r[2], r[3], r[6], r[7]) for r in rows[1:]] == [
+        ("09:05:00", "73000002", "Faktura/påminnelse", "ANNA", ""),
+        ("09:07:00", "73000003", "Faktura/påminnelse", "ANNA", ""),
+        ("09:30:00", "73000004", "Faktura/påminnelse", "ANNA", "Ja")]
+    c.close()

@@ -304,7 +304,7 @@ def test_secrets_in_urls_never_reach_logs_status_or_cli(tmp_path, hook, caplog):
     with caplog.at_level(logging.DEBUG):
         c.run(T0 + dt.timedelta(seconds=1))
     assert hook.requests  # it did try, with the credentials
-    seen = caplog.text + json.dumps(state.alert_notifications(c.db, alert)) + json.dumps(state.summary(c.db)) + \
+    seen = caplog.text + repr(c.cfg) + repr(load(c.config_path)) + json.dumps(state.alert_notifications(c.db, alert)) + json.dumps(state.summary(c.db)) + \
         "\n".join(state.summary_lines(c.db))
     out = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(c.config_path), "central", "deliver",
                           "--once", "--db", c.db], cwd=REPO, capture_output=True, text=True, timeout=60)

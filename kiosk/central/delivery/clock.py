@@ -36,6 +36,14 @@ def facts(conn, now: dt.datetime, r: rules.Rules) -> tuple[list[rules.SiteFacts]
         return [], set()
     day = now.astimezone(r.tz).date()
     iso = day.isoformat()
+    raised: set[tuple[str, str, str]] = set()
+    if "alerts" in have:
+        lo, hi = _day_bounds(day, r.tz)
+        for a in conn.execute("select site, kiosk, kind from alerts where ts >= ? and ts < ?", (lo, hi)):
+            raised.add((a[0], a[1], a[2]))
+    for (payload,) in conn.execute("select payload from events where day = ? and type = 'alert_raised'", (iso,)):
+        ev = json.loads(payload)
+        raised.add((ev["site"], ev["kiosk"], (ev.get("data") or {}).get("kind")))
     cols = {row[1] for row in conn.execute("pragma table_info(kiosks)")}
     kiosks: dict[str, list[rules.KioskFacts]] = {}
     for k in conn.execute("select * from kiosks order by site, kiosk").fetchall():
@@ -46,7 +54,8 @@ def facts(conn, now: dt.datetime, r: rules.Rules) -> tuple[list[rules.SiteFacts]
         except ValueError:
             pass
         state = routine.DayState()
-        if now.astimezone(r.tz).time() >= r.deadline:  # the day's piles matter only after the deadline
+        if now.astimezone(r.tz).time() >= r.deadline and (k["site"], k["kiosk"], "deadline_missed") not in raised:
+            # the day's piles matter only after the deadline, and only until it is raised
             state = routine.replay(json.loads(row[0]) for row in conn.execute(
                 "select payload from events where site = ? and kiosk = ? and day = ? order by ts, seq",
                 (k["site"], k["kiosk"], iso)))
@@ -63,14 +72,6 @@ def facts(conn, now: dt.datetime, r: rules.Rules) -> tuple[list[rules.SiteFacts]
         signed = conn.execute("select 1 from events where site = ? and day = ? and type = 'signed_in' limit 1",
                               (site, iso)).fetchone() is not None
         sites.append(rules.SiteFacts(site, signed, tuple(ks)))
-    raised: set[tuple[str, str, str]] = set()
-    if "alerts" in have:
-        lo, hi = _day_bounds(day, r.tz)
-        for a in conn.execute("select site, kiosk, kind from alerts where ts >= ? and ts < ?", (lo, hi)):
-            raised.add((a[0], a[1], a[2]))
-    for (payload,) in conn.execute("select payload from events where day = ? and type = 'alert_raised'", (iso,)):
-        ev = json.loads(payload)
-        raised.add((ev["site"], ev["kiosk"], (ev.get("data") or {}).get("kind")))
     return sites, raised
 
 

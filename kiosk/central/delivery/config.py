@@ -26,7 +26,7 @@ def _config_error(key: str, problem: str) -> Exception:
 
 @dataclass(frozen=True)
 class Target:
-    url: str
+    url: str = field(repr=False)  # may hold a secret: never in a repr or a log
     kinds: tuple[str, ...]
     sites: tuple[str, ...] = ()
 
@@ -44,7 +44,7 @@ class DeliveryConfig:
     targets: tuple[Target, ...] = ()
     base_url: str = ""
     billing_dir: Path | None = None
-    billing_url: str = ""
+    billing_url: str = field(default="", repr=False)
     separator: str = ";"
     post_delay_s: float = 60.0
     followup_dir: Path | None = None

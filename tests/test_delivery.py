@@ -410,27 +410,6 @@ def test_two_central_workers_at_once_send_each_delivery_once(tmp_path, hook):
     c.close()
 
 
-def test_the_minimal_workbook_until_the_web_apps_is_there(tmp_path):
-    """The stand-in writer (used while kiosk.central.followup is absent) gives a row per day and kiosk."""
-    from openpyxl import load_workbook
-
-    from kiosk.central.delivery import followup
-
-    c = Central(tmp_path, "")
-    k = c.kiosk
-    k.send(k.event(T0, "signed_in", {"operator": "ANNA"}), k.event(T0, "sorted", {"pile": "faktura"}),
-           k.event(T0, "scan_phase_started", {}),
-           k.event(T0, "scan_accepted", {"code": "73000001", "pile": "faktura"}))
-    for now, want in ((T0, "pågår"), (T0 + dt.timedelta(hours=4), "Nej")):  # unfinished at 10:42 / 14:42
-        path = followup._write_minimal(c.db, "2026-11-01", "2026-11-30", tmp_path / "u.xlsx", now)
-        ws = load_workbook(path).worksheets[0]
-        header = [x.value for x in ws[1]]
-        [row] = [[x.value for x in r] for r in ws.iter_rows(min_row=2)]
-        assert row[1:3] == ["sthlm", "kiosk-1"] and row[header.index("Skannade")] == 1
-        assert row[header.index("Före 14:00")] == want
-    c.close()
-
-
 def test_turning_delivery_on_does_not_send_the_history(tmp_path, hook):
     db = str(tmp_path / "central.db")
     store = store_class()(db)

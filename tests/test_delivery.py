@@ -471,3 +471,20 @@ def test_billing_list_from_a_real_kiosk_day_through_the_controller(tmp_path):
         ("09:07:00", "73000003", "Faktura/påminnelse", "ANNA", ""),
         ("09:30:00", "73000004", "Faktura/påminnelse", "ANNA", "Ja")]
     c.close()
+
+
+def test_deliver_runs_until_sigterm_and_delivers_what_arrives_meanwhile(tmp_path, hook):
+    c = Central(tmp_path, json_target(hook))
+    env = {**os.environ, "KIOSK_CONFIG": str(c.config_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "central", "deliver", "--db", c.db], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        c.bestridan()  # arrives while the worker runs
+        assert hook.received.wait(60), "the running worker did not deliver"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert len(hook.requests) == 1 and state.summary(c.db)["delivered"] == 1
+    c.close()

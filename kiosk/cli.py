@@ -105,6 +105,13 @@ def _central(args) -> int:
     return central_cli.main(args)
 
 
+# -- delivery (kiosk/central/delivery) --
+def _deliver(args) -> int:
+    from .central.delivery import cli as delivery_cli
+
+    return delivery_cli.main(args)
+
+
 def _bench_sync(args) -> int:
     from .sync import cli as sync_cli
 
@@ -189,6 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--db", help="central database (default: central.db in the config)")
     s.add_argument("--gaps", action="store_true", help="print per kiosk journal the seq gaps, dead-letter counts and last status, then exit")
     s.set_defaults(func=_central)
+    # -- delivery (kiosk/central/delivery) --
+    cs = s.add_subparsers(dest="central_command")
+    dl = cs.add_parser("deliver", help="central's delivery outbox: clock alerts, notifications, billing, follow-up")
+    dl.add_argument("--once", action="store_true", help="one pass, then exit (tests, cron)")
+    dl.add_argument("--db", help="central database (default: central.db in the config)")
+    dl.set_defaults(func=_deliver)
     s = sub.add_parser("bench-sync", help="benchmark: outbox drain vs bare paho; central ingest vs bare insert")
     s.add_argument("--events", type=int, default=20000)
     s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")

@@ -203,6 +203,63 @@ class EnvelopeSection:
     label_bottom_mm: int
 
 
+# -- delivery (kiosk/central/delivery): its tables; the checks are in delivery/config.py ------------
+@dataclass(frozen=True)
+class DeliverySection:
+    interval_s: float
+    timeout_s: float
+    backoff_min_s: float
+    backoff_max_s: float
+
+
+@dataclass(frozen=True)
+class WebSection:
+    base_url: str
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    """One [[notify.targets]] table (an array of tables): an Apprise URL, the alert kinds it
+    wants, the sites (empty = every site)."""
+    url: str = field(repr=False)  # may hold a secret: never in a repr or a log
+    kinds: tuple[str, ...] = ("bestridan", "tillfalliga", "deadline_missed", "no_activity", "kiosk_offline",
+                              "printer")
+    sites: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotifySection:
+    targets: tuple[NotifyTarget, ...]
+
+
+@dataclass(frozen=True)
+class BillingSection:
+    dir: str
+    url: str = field(repr=False)
+    separator: str
+    post_delay_s: float
+
+
+@dataclass(frozen=True)
+class FollowupSection:
+    dir: str
+    time: str
+
+
+@dataclass(frozen=True)
+class ClockAlertsSection:
+    enabled: bool
+    no_activity: str
+    offline_minutes: int
+    silent_minutes: int
+    working_hours: str
+    country: str
+    subdiv: str
+    eves_off: bool
+    extra_holidays: tuple[str, ...]
+    extra_working_days: tuple[str, ...]
+
+
 _NOT_A_TABLE = {"table": False}  # Config fields that are not a table of the TOML file
 
 
@@ -221,6 +278,13 @@ class Config:
     retention: RetentionSection
     ui: UiSection
     envelope: EnvelopeSection
+    # -- delivery (kiosk/central/delivery) --
+    delivery: DeliverySection
+    web: WebSection
+    notify: NotifySection
+    billing: BillingSection
+    followup: FollowupSection
+    clock_alerts: ClockAlertsSection
     # not tables: where the config came from, and the merged tables as plain dicts
     source: str = field(default="<default>", metadata=_NOT_A_TABLE)
     data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, metadata=_NOT_A_TABLE)
@@ -514,6 +578,10 @@ def _validate(d: dict) -> None:
         raise ConfigError("retention.purge_synced_after_days", "must be at least 1")
     if d["ui"]["size"] not in ("800x480", "1280x720", "720x1280"):
         raise ConfigError("ui.size", "must be 800x480, 1280x720 or 720x1280")
+
+    # -- delivery (kiosk/central/delivery): [[notify.targets]], [billing], [followup], [clock_alerts] --
+    from .central.delivery.config import validate as _validate_delivery
+    _validate_delivery(d)
 
 
 def _short(text: str, n: int = 24) -> str:

@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--db", help="central database (default: central.db in the config)")
     s.add_argument("--gaps", action="store_true", help="print the per-kiosk seq gaps and last status, then exit")
     s.set_defaults(func=_central)
+    from .central import backup as central_backup  # `kiosk central backup|restore` (stdlib only)
+
+    central_backup.add_commands(s)
     s = sub.add_parser("bench-sync", help="benchmark: outbox drain vs bare paho; central ingest vs bare insert")
     s.add_argument("--events", type=int, default=20000)
     s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")

@@ -133,6 +133,7 @@ def wait_until(predicate, timeout: float = 60.0, interval: float = 0.05, what: s
 
 def read_rows(db: Path, sql: str, args=()) -> list[tuple]:
     """Rows from a SQLite file read-only ([] while it does not exist or has no such table)."""
+    db = Path(db)
     if not db.exists():
         return []
     try:

@@ -26,7 +26,7 @@ needs_x = pytest.mark.skipif(shutil.which("Xvfb") is None or shutil.which("xdoto
 
 @pytest.fixture(scope="module")
 def xdisplay():
-    from kiosk.ui.xvfb import Xvfb
+    from kiosk_dev.xvfb import Xvfb
 
     x = Xvfb(1280, 1280)
     x.start()

@@ -45,9 +45,9 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     from kiosk import routine
     from kiosk.clock import TZ
     from kiosk.config import parse
+    from kiosk.runtime import Kiosk
     from kiosk.ui.app import KioskApp
-    from kiosk.ui.driver import Driver, find_button, tap, type_keys
-    from kiosk.ui.shell import Kiosk
+    from kiosk_dev.ui_driver import Driver, find_button, tap, type_keys
 
     paper = Path(data_dir).parent / "paper"
     cfg = parse(f'[kiosk]\ndata_dir = "{data_dir}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n'

@@ -1,5 +1,5 @@
-"""The Kivy app: status bar, message banner, the screens, the on-screen shelf (simulator), the
-keyboard scanner (simulator), printout previews, the controller tick and the systemd watchdog.
+"""The Kivy app: status bar, message banner, the screens (kiosk/ui/screens/), the simulator's parts
+(kiosk/ui/simulator.py), printout previews, the controller tick and the systemd watchdog.
 
 Import only after `kivyenv.prepare()`.
 """
@@ -12,27 +12,27 @@ from concurrent.futures import ThreadPoolExecutor
 
 from kivy.app import App
 from kivy.clock import Clock
-from kivy.graphics.texture import Texture
 from kivy.core.window import Window
+from kivy.graphics.texture import Texture
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.image import Image
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from ..watchdog import WatchdogFeeder
-from .. import preview, printouts, routine, sdnotify
+from .. import preview, printouts, sdnotify
 from ..clock import TZ
 from ..controller import Result
 from ..effects import Print
+from ..runtime import Kiosk
+from ..watchdog import WatchdogFeeder
 from .screens import PAGES
-from .shell import Kiosk
-from .widgets import AMBER, BG, GREEN, GREY, MUTED, PANEL, RED, Btn, Scale, ShelfView, Txt, mm, paint, row, set_bg
+from .simulator import KeyboardScanner, ShelfView
+from .widgets import AMBER, BG, GREEN, GREY, PANEL, RED, Btn, Scale, Txt, mm, paint, row, set_bg
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 5.0
 PREVIEW_HIDE_SECONDS = 20  # a preview holding a personnummer closes itself
-ENTER_KEYS = (13, 271)  # Enter, keypad Enter
 
 
 class PreviewView(ModalView):
@@ -69,8 +69,8 @@ class KioskApp(App):
         self.config_ = kiosk.config
         self.simulator = kiosk.simulator
         self.on_ready_hook = on_ready
-        self.scan_buffer = ""
         self.last_result: Result | None = None
+        self.keyboard_scanner: KeyboardScanner | None = None  # the simulator's keyboard as the scanner
         self.preview_view: ModalView | None = None  # the open preview, None when closed
         self.preview_view_: ModalView | None = None  # built on the first preview, then reused
         self._preview_timeout = Clock.create_trigger(lambda dt: self.preview_view and self.preview_view.dismiss(),
@@ -128,7 +128,9 @@ class KioskApp(App):
         # Scanner and badge reader threads hand their commands to the UI thread.
         self.kiosk.devices.attach(self.controller, dispatch=lambda fn: Clock.schedule_once(lambda dt: fn(), 0))
         self.kiosk.devices.print_listeners.append(self._print_outcome)
-        Window.bind(on_key_down=self._on_key_down, on_textinput=self._on_textinput)
+        self.keyboard_scanner = KeyboardScanner(self) if self.simulator else None
+        if self.keyboard_scanner is not None:
+            self.keyboard_scanner.bind(Window)
         Window.bind(on_flip=self._first_flip)
         Clock.schedule_interval(self._every_second, 1.0)
         Clock.schedule_interval(self._tick, TICK_SECONDS)
@@ -293,53 +295,10 @@ class KioskApp(App):
         view.img.texture = None  # a dödsbo label's personnummer leaves the screen with the preview
         self.preview_view = None
 
-    # -- simulator: the physical keyboard is the scanner; on the sign-in screen, the badge reader
-    # (while the on-screen text keyboard is open, the physical keyboard types into its field)
-    def _typing(self):
-        kb = getattr(self, "text_keyboard", None)
-        return kb if kb is not None and kb.parent is not None else None
-
-    def _on_textinput(self, window, text):
-        if not self.simulator:
-            return False
-        kb = self._typing()
-        if kb is not None:
-            for ch in text:
-                if ch.isprintable():
-                    kb.press(ch, as_typed=True)
-            return True
-        if text.isprintable():
-            self.scan_buffer += text
-        return True
-
-    def _on_key_down(self, window, key, scancode, codepoint, modifiers):
-        kb = self._typing() if self.simulator else None
-        if kb is not None and key in (8, *ENTER_KEYS):
-            if key == 8:
-                kb.backspace()
-            else:
-                kb.finish()
-            return True
-        if key == 8 and self.scan_buffer:  # backspace
-            self.scan_buffer = self.scan_buffer[:-1]
-            return True
-        if key not in ENTER_KEYS or not self.simulator:
-            return False
-        code, self.scan_buffer = self.scan_buffer, ""
-        if not code:
-            return True
-        devices = self.kiosk.devices
-        if self.sm.current == "signin":
-            reader, command = devices.badge, {"cmd": "badge", "badge": code}
-        else:
-            if self.sm.current != "scan" and self.state.phase == routine.SCANNING:
-                self.go("scan")
-            reader, command = devices.scanner, {"cmd": "scan", "code": code}
-        if hasattr(reader, "inject"):
-            reader.inject(code)  # the simulated reader: the same path a real scan takes
-        else:
-            self.do(command)
-        return True
+    @property
+    def scan_buffer(self) -> str:
+        """What the simulator's keyboard scanner has typed so far ("" on real hardware)."""
+        return self.keyboard_scanner.buffer if self.keyboard_scanner is not None else ""
 
     # -- clocks ---------------------------------------------------------------------------------
     def _tick(self, dt) -> None:

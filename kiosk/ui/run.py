@@ -18,6 +18,10 @@ NO_DISPLAY = """kiosk run: no display found (no $DISPLAY or $WAYLAND_DISPLAY).
   or run a scripted day headless: kiosk simulate SCRIPT.jsonl / kiosk example."""
 
 
+NO_KIOSK_DEV = """kiosk run --xvfb: the Xvfb helper (kiosk_dev) is part of a source checkout only, not of an
+  installed kiosk. Run it from a checkout (scripts/run --xvfb), or give the kiosk a display."""
+
+
 def _stop_on_sigterm(app) -> None:
     """systemd stops the kiosk with SIGTERM: close the app cleanly (publisher, devices, journal)."""
     import signal
@@ -37,7 +41,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def main(args) -> int:
     from ..config import load
-    from .shell import Kiosk, simulator_mode
+    from ..runtime import Kiosk, simulator_mode
 
     cfg = load(args.config)
     width, height = parse_size(args.size or cfg.ui.size)
@@ -47,8 +51,11 @@ def main(args) -> int:
         if args.xvfb:
             import os
 
-            from .xvfb import Xvfb
-
+            try:
+                from kiosk_dev.xvfb import Xvfb
+            except ImportError:
+                print(NO_KIOSK_DEV, file=sys.stderr)
+                return 3
             xvfb = Xvfb(max(width, 1280), max(height, 1280))
             os.environ["DISPLAY"] = xvfb.start()
             log.info("started Xvfb on %s", os.environ["DISPLAY"])

@@ -1,19 +1,24 @@
-"""Building blocks sized in millimetres of the physical screen, so a 9 mm target is 9 mm on the
-7" 800x480 display and on the 7" Touch Display 2 (720x1280 / 1280x720) alike."""
+"""The shared building blocks of every screen, sized in millimetres of the physical screen, so a
+9 mm target is 9 mm on the 7" 800x480 display and on the 7" Touch Display 2 (720x1280 /
+1280x720) alike: colours, Btn, Txt, rows, columns, grids, scrolling, and `Page`, the base of
+every screen in `kiosk/ui/screens/`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from kivy.clock import Clock
-from kivy.graphics import Color, Ellipse, Rectangle
+from kivy.graphics import Color, Rectangle
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
+from kivy.uix.screenmanager import Screen
+from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
-from ..domain import SLOT_NAMES, SLOTS
+from .. import routine
 
 # Colours (r, g, b, a): dark background, high-contrast text, colour only as a second signal.
 BG = (0.11, 0.13, 0.16, 1)
@@ -174,70 +179,71 @@ def column(*children, spacing_mm: float = 1.5, padding_mm: float = 0, **kw) -> B
 
 
 # ---------------------------------------------------------------------------------------------
-# The on-screen shelf (simulator): every slot's LED, live, blinking as the real one does.
+# Screens
 # ---------------------------------------------------------------------------------------------
 
-SHORT_SLOT = {
-    "dodsbo": "Dödsbo", "sekretess": "Sekretess", "faktura": "Faktura", "ovriga_streckkod": "Övr. m kod",
-    "leta_kund": "Leta Kund", "ovriga_brev": "Övr. brev", "inkomna_brev": "Inkomna",
-    "tillfalliga": "Tillfälliga", "oversta_facket": "Översta f.", "sekretesslada": "Sekr.låda",
-    "skicka_om": "Skicka om",
-}
-BLINK_HZ = {"slow_blink": 1.0, "fast_blink": 4.0}
+WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
+MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september",
+          "oktober", "november", "december")
 
 
-class ShelfView(GridLayout):
-    """One cell per slot: a round LED and the slot's short name. `patterns` is read from the
-    devices' shelf on every frame tick, so what is shown is what the GPIO pins show."""
+def in_words(day: dt.date) -> str:
+    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
 
-    def __init__(self, read_pattern, **kw):
-        super().__init__(cols=6 if Scale.portrait else len(SLOTS), spacing=mm(0.6), padding=(mm(0.6), mm(0.4)),
-                         **kw)
-        paint(self, PANEL)
-        self.read_pattern = read_pattern
-        self.cells: dict[str, tuple[Color, Ellipse, Widget]] = {}
-        self.lit: dict[str, bool] = {}
-        self.patterns: dict[str, str] = {}
-        for slot in SLOTS:
-            cell = BoxLayout(orientation="vertical")
-            led = Widget(size_hint_y=0.45)
-            with led.canvas:
-                color = Color(*LED_OFF)
-                dot = Ellipse()
-            led.bind(pos=self._place, size=self._place)
-            cell.add_widget(led)
-            cell.add_widget(Txt(SHORT_SLOT.get(slot, slot), font_mm=1.9, color=MUTED, halign="center",
-                                fixed=True, size_hint_y=0.55, shorten=True, shorten_from="right"))
-            self.cells[slot] = (color, dot, led)
-            self.add_widget(cell)
-        self._t0 = Clock.get_boottime()
-        Clock.schedule_interval(self._tick, 1 / 16)
 
-    def _place(self, led, *_):
-        d = min(led.width, led.height) * 0.9
-        for color, dot, w in self.cells.values():
-            if w is led:
-                dot.pos = (led.center_x - d / 2, led.center_y - d / 2)
-                dot.size = (d, d)
+def scroll(child: Widget) -> ScrollView:
+    sv = ScrollView(do_scroll_x=False, bar_width=mm(1.5), scroll_type=["bars", "content"])
+    child.size_hint_y = None
+    child.bind(minimum_height=child.setter("height"))
+    sv.add_widget(child)
+    return sv
 
-    def _tick(self, dt):
-        t = Clock.get_boottime() - self._t0
-        for slot, (color, dot, led) in self.cells.items():
-            try:
-                pattern = self.read_pattern(slot)
-            except Exception:
-                pattern = "off"
-            self.patterns[slot] = pattern
-            if pattern == "steady":
-                on = True
-            elif pattern in BLINK_HZ:
-                on = (t * BLINK_HZ[pattern] * 2) % 2 < 1
-            else:
-                on = False
-            if self.lit.get(slot) != on:  # touch the canvas only on a change: no redraw otherwise
-                color.rgba = LED_ON if on else LED_OFF
-            self.lit[slot] = on
 
-    @staticmethod
-    def names() -> dict[str, str]:
-        return dict(SLOT_NAMES)
+def grid(cols: int, spacing_mm: float = 1.5, **kw) -> GridLayout:
+    return GridLayout(cols=cols, spacing=mm(spacing_mm), **kw)
+
+
+def panel(*children, color=PANEL, padding_mm: float = 2, spacing_mm: float = 1.2, **kw) -> BoxLayout:
+    box = column(*children, padding_mm=padding_mm, spacing_mm=spacing_mm, **kw)
+    paint(box, color)
+    return box
+
+
+class Page(Screen):
+    """A screen with a header row (Hem + title) and a body."""
+
+    title = ""
+    home_button = True
+
+    def __init__(self, app, **kw):
+        super().__init__(**kw)
+        self.app = app
+        outer = BoxLayout(orientation="vertical", padding=mm(1.5), spacing=mm(1.5))
+        head = row(10)
+        if self.home_button:
+            head.add_widget(Btn("Hem", self.app.go_home, color=GREY, size_hint_x=None, width=mm(22),
+                                font_mm=3.8))
+        self.title_label = Txt(f"[b]{self.title}[/b]", font_mm=4.6, fixed=True, min_ratio=0.55)
+        head.add_widget(self.title_label)
+        self.head = head
+        outer.add_widget(head)
+        self.body = BoxLayout(orientation="vertical", spacing=mm(1.5))
+        outer.add_widget(self.body)
+        self.add_widget(outer)
+        self.build()
+
+    @property
+    def state(self) -> routine.DayState:
+        return self.app.controller.state
+
+    def build(self) -> None:  # pragma: no cover - overridden
+        pass
+
+    def refresh(self) -> None:
+        pass
+
+    def on_pre_enter(self, *args):
+        self.refresh()
+
+    def on_result(self, result) -> None:
+        """A command result arrived while this page is shown."""

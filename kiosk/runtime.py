@@ -11,17 +11,17 @@ import threading
 import time
 from pathlib import Path
 
-from ..clock import SystemClock
-from ..config import Config
-from ..controller import Controller, Result
-from ..journal import Journal, connect
+from .clock import SystemClock
+from .config import Config
+from .controller import Controller
+from .journal import Journal, connect
 
 log = logging.getLogger(__name__)
 
 
 def simulator_mode(config: Config) -> bool:
     """kiosk.hardware: simulator | pi | auto (the simulator unless this is a Raspberry Pi)."""
-    from ..hw import want_simulator
+    from .hw import want_simulator
 
     return want_simulator(config, None)
 
@@ -29,7 +29,7 @@ def simulator_mode(config: Config) -> bool:
 def build_devices(config: Config, simulator: bool, **kw):
     """The hardware helper's devices (kiosk.hw): real on a Pi, simulated (mock pins, keyboard
     scanner, file printer) elsewhere."""
-    from .. import hw
+    from . import hw
 
     return hw.build(config, None, simulator, **kw)
 
@@ -38,7 +38,7 @@ def build_publisher(config: Config, journal_path: Path):
     if not config.mqtt.enabled:
         return None
     try:
-        from ..sync.publisher import Publisher
+        from .sync.publisher import Publisher
     except ImportError:
         return None
     return Publisher(config, journal_path)

@@ -20,7 +20,7 @@ SHOTS = ("signin", "home", "sort", "scan", "dodsbo", "preview", "sekretess", "le
 
 
 def demo_config(data_dir: Path):
-    from ..config import parse
+    from kiosk.config import parse
 
     return parse(f'[kiosk]\ndata_dir = "{data_dir}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n'
                  f'[gpio]\npin_factory = "mock"\n[printer]\nbackend = "dummy"\npreview_dir = "{data_dir}/previews"\n')
@@ -33,7 +33,7 @@ def main(args) -> int:
     failed = 0
     with display_env() as env:
         for size in sizes:
-            proc = subprocess.run([sys.executable, "-m", "kiosk.ui.screenshots", size, str(out)], env=env,
+            proc = subprocess.run([sys.executable, "-m", "kiosk_dev.screenshots", size, str(out)], env=env,
                                   timeout=180)
             if proc.returncode != 0:
                 failed += 1
@@ -44,17 +44,18 @@ def main(args) -> int:
 
 
 def child(size: str, out: Path) -> int:
-    from . import kivyenv
+    from kiosk.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
     kivyenv.prepare(w, h)
     kivyenv.register_fonts()
     from kivy.core.window import Window
 
-    from ..clock import TZ, FixedClock
-    from .app import KioskApp
-    from .driver import Driver
-    from .shell import Kiosk
+    from kiosk.clock import TZ, FixedClock
+    from kiosk.runtime import Kiosk
+    from kiosk.ui.app import KioskApp
+
+    from .ui_driver import Driver
 
     tmp = Path(tempfile.mkdtemp(prefix="kiosk-shots-"))
     clock = FixedClock(dt.datetime(2026, 11, 23, 10, 42, tzinfo=TZ))

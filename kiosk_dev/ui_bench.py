@@ -2,7 +2,7 @@
 $NOTIFY_SOCKET, as systemd sees it) and RSS after a simulated day, each beside a baseline measured
 in the same run (a one-label Kivy app). Goal on a Pi-class machine: < 3 s and < 150 MB.
 
-    python -m kiosk.ui.bench            (or `run(args)` from `kiosk bench`)
+    python -m kiosk_dev.ui_bench            (or `run(args)` from `kiosk bench`)
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .xvfb import display_env
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _rss_mb() -> float:
@@ -71,18 +71,18 @@ def run(args=None) -> None:
         cfg = Path(tmp) / "bench.toml"
         cfg.write_text(_config_text(Path(tmp)))
         kiosk_cmd = [sys.executable, "-m", "kiosk", "--config", str(cfg), "run", "--size", "800x480"]
-        base_cmd = [sys.executable, "-m", "kiosk.ui.bench", "--child-minimal"]
+        base_cmd = [sys.executable, "-m", "kiosk_dev.ui_bench", "--child-minimal"]
         _time_to_ready(base_cmd, env)  # warm the page cache once for both
         base = [_time_to_ready(base_cmd, env) for _ in range(rounds)]
         kiosk = [_time_to_ready(kiosk_cmd, env) for _ in range(rounds)]
         print(f"ui cold start to first screen: kiosk run {statistics.median(kiosk):.2f} s "
               f"(median of {rounds}; goal < 3 s) | baseline one-label Kivy app {statistics.median(base):.2f} s")
-        out = subprocess.run([sys.executable, "-m", "kiosk.ui.bench", "--child-day", tmp], env=env,
+        out = subprocess.run([sys.executable, "-m", "kiosk_dev.ui_bench", "--child-day", tmp], env=env,
                              capture_output=True, text=True, timeout=300)
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RSS")]
         if out.returncode != 0 or not lines:
             print("ui day RSS: failed:", out.stderr[-2000:])
-        base_rss = subprocess.run([sys.executable, "-m", "kiosk.ui.bench", "--child-minimal", "--rss"], env=env,
+        base_rss = subprocess.run([sys.executable, "-m", "kiosk_dev.ui_bench", "--child-minimal", "--rss"], env=env,
                                   capture_output=True, text=True, timeout=120).stdout.strip()
         for ln in lines:
             print(f"ui {ln} (goal < 150 MB) | baseline one-label Kivy app {base_rss}")
@@ -99,7 +99,7 @@ def run(args=None) -> None:
 
 
 def _child_minimal(report_rss: bool) -> int:
-    from . import kivyenv
+    from kiosk.ui import kivyenv
 
     kivyenv.prepare(800, 480)
     from kivy.app import App
@@ -107,7 +107,7 @@ def _child_minimal(report_rss: bool) -> int:
     from kivy.core.window import Window
     from kivy.uix.label import Label
 
-    from .. import sdnotify
+    from kiosk import sdnotify
 
     class Minimal(App):
         def build(self):
@@ -125,16 +125,17 @@ def _child_minimal(report_rss: bool) -> int:
 
 def _child_day(tmp: str) -> int:
     """A busy simulated day through the app (same commands the taps send), then RSS."""
-    from . import kivyenv
+    from kiosk.ui import kivyenv
 
     kivyenv.prepare(800, 480)
     kivyenv.register_fonts()
-    from ..clock import TZ, FixedClock
-    from ..config import parse
-    from ..domain import PILES, SCAN_ORDER
-    from .app import KioskApp
-    from .driver import Driver
-    from .shell import Kiosk
+    from kiosk.clock import TZ, FixedClock
+    from kiosk.config import parse
+    from kiosk.domain import PILES, SCAN_ORDER
+    from kiosk.runtime import Kiosk
+    from kiosk.ui.app import KioskApp
+
+    from .ui_driver import Driver
 
     clock = FixedClock(dt.datetime(2026, 11, 23, 8, 0, tzinfo=TZ))
     kiosk = Kiosk(parse(_config_text(Path(tmp) / "day")), clock=clock, simulator=True, sync=False)

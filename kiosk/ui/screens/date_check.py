@@ -1,0 +1,77 @@
+"""Steps 6-7: the date check (discard or re-send)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kivy.uix.boxlayout import BoxLayout
+
+from ... import routine
+from ...clock import TZ
+from ...domain import DATE_CHECK_KINDS, DECISION_NAMES, STROMAVBROTT_ATGARD_TITLE
+from ..widgets import BLUE, GREEN, GREY, PANEL, RED, Btn, Page, Scale, Txt, column, in_words, mm, paint, row, set_bg
+
+
+class DateCheckPage(Page):
+    title = "6–7. Datumkontroll – kasta eller skicka om"
+
+    def build(self):
+        self.kind = "planerat_stromavbrott"
+        self.date = self.app.now().astimezone(TZ).date()
+        self.kind_btns = {}
+        kinds = row(10)
+        for kind, name in DATE_CHECK_KINDS.items():
+            b = Btn(name, lambda k=kind: self._kind(k), font_mm=3.4)
+            self.kind_btns[kind] = b
+            kinds.add_widget(b)
+        self.body.add_widget(kinds)
+        self.date_label = Txt("", font_mm=5, bold=True, halign="center", fixed=True, size_hint_y=None, height=mm(8))
+        self.body.add_widget(self.date_label)
+        steps = row(10)
+        for label, delta in (("−1 mån", -30), ("−1 dag", -1), ("I dag", 0), ("+1 dag", 1), ("+1 mån", 30)):
+            steps.add_widget(Btn(label, lambda d=delta: self._step(d), color=GREY, font_mm=3.6))
+        self.body.add_widget(steps)
+        self.decision = Txt("", font_mm=3.6, halign="center", fixed=True, padding=(mm(1), mm(0.5)))
+        paint(self.decision, PANEL)
+        register = Btn("Registrera beslutet", self._register, color=GREEN, font_mm=3.8)
+        always = Btn(f"\"{STROMAVBROTT_ATGARD_TITLE}\": skicka alltid om",
+                     lambda: self.app.do({"cmd": "stromavbrott_atgard"}), color=GREY, font_mm=2.9)
+        if Scale.portrait:
+            self.body.add_widget(self.decision)
+            self.body.add_widget(row(13, register, always))
+        else:  # landscape: the decision beside its buttons, so nothing is squeezed
+            bottom = BoxLayout(orientation="horizontal", spacing=mm(1.5))
+            bottom.add_widget(self.decision)
+            bottom.add_widget(column(register, always, spacing_mm=1.2, size_hint_x=0.42))
+            self.body.add_widget(bottom)
+
+    def _kind(self, kind):
+        self.kind = kind
+        self.refresh()
+
+    def _step(self, delta):
+        if delta == 0:
+            self.date = self.app.now().astimezone(TZ).date()
+        else:
+            self.date += dt.timedelta(days=delta)
+        self.refresh()
+
+    def _register(self):
+        self.app.do({"cmd": "date_check", "kind": self.kind, "date": self.date.isoformat()})
+
+    def refresh(self):
+        for kind, b in self.kind_btns.items():
+            b.set_color(BLUE if kind == self.kind else GREY)
+        self.date_label.text = f"Datum på brevet: {in_words(self.date)}"
+        today = self.app.now().astimezone(TZ).date()
+        decision = routine.date_decision(self.date, today)
+        if decision == "kasta":
+            text = (f"[b]{DECISION_NAMES['kasta'].upper()}[/b] – datumet har passerat eller är inom 3 dagar.\n"
+                    "Lägg brevet i sekretesslådan.")
+        else:
+            text = (f"[b]{DECISION_NAMES['skicka_om'].upper()}[/b] – sök ny adress och skicka om.\n"
+                    "Lägg brevet i facket Skicka om tills adressen är hittad.")
+        if self.kind == "planerat_stromavbrott":
+            text += "\nTa bort aviseringsadressen i WMS om den finns."
+        self.decision.text = text
+        set_bg(self.decision, RED if decision == "kasta" else BLUE)

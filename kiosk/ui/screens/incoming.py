@@ -1,0 +1,123 @@
+"""Step 8: incoming letters: which CAB case to create."""
+
+from __future__ import annotations
+
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.widget import Widget
+from kivy.utils import escape_markup
+
+from ...domain import INCOMING_KINDS
+from ..keyboard import shared as text_keyboard
+from ..widgets import BLUE, GREEN, GREY, MUTED, PANEL, RED, Btn, Page, Scale, Txt, column, grid, mm, paint, row, set_bg
+
+
+class IncomingPage(Page):
+    """Two steps in one place: first the kind of letter, then (when needed) private/business and
+    what it is about; then the exact CAB case is shown."""
+
+    title = "8. Inkomna brev – vilket CAB-ärende?"
+
+    ABOUT = ("Handskrivet brev", "Adressändring", "Fråga om faktura", "Avtal", "Övrigt")
+    OWN = "Annat … (skriv själv)"
+
+    def build(self):
+        self.kind = None
+        self.segment = None
+        self.about = None
+        portrait = Scale.portrait
+        main = BoxLayout(orientation="vertical" if portrait else "horizontal", spacing=mm(2))
+        self.choices = column(spacing_mm=1.2)
+        self.kind_grid = grid(2, spacing_mm=1.2)
+        self.kind_grid.add_widget(Txt("Vad är det för brev?", font_mm=3.6, color=MUTED, fixed=True))
+        for kind, name in INCOMING_KINDS.items():
+            self.kind_grid.add_widget(Btn(name, lambda k=kind: self._set("kind", k), font_mm=3.3))
+        self.detail = column(spacing_mm=1.2)
+        self.kind_row = row(10, Btn("Byt typ", lambda: self._set("kind", None), color=GREY, size_hint_x=0.35,
+                                    font_mm=3.2))
+        self.kind_name = Txt("", font_mm=3.6, fixed=True, bold=True)
+        self.kind_row.add_widget(self.kind_name)
+        self.seg_row = row(10)
+        self.seg_btns = {}
+        for seg, name in (("privat", "Privatkund"), ("foretag", "Företagskund")):
+            b = Btn(name, lambda s=seg: self._set("segment", s), font_mm=3.2)
+            self.seg_btns[seg] = b
+            self.seg_row.add_widget(b)
+        self.about_grid = grid(3, spacing_mm=1.2, size_hint_y=None, height=mm(21.2))
+        self.about_btns = {}
+        for about in self.ABOUT:
+            b = Btn(about, lambda a=about: self._set("about", a), font_mm=3.0)
+            self.about_btns[about] = b
+            self.about_grid.add_widget(b)
+        self.own_btn = Btn(self.OWN, self._type_about, font_mm=3.0)
+        self.about_grid.add_widget(self.own_btn)
+        self.register = Btn("Registrera och visa ärendet", self._register, color=GREEN, size_hint_y=None,
+                            height=mm(11), font_mm=3.4)
+        self.case = Txt("Välj vad det är för brev. Kioskens svar är ärendet du ska skapa i CAB.", font_mm=3.4,
+                        valign="top", fixed=True, padding=(mm(1.5), mm(1)))
+        paint(self.case, PANEL)
+        if portrait:
+            self.case.size_hint_y = 0.8
+        main.add_widget(self.choices)
+        main.add_widget(self.case)
+        self.body.add_widget(main)
+
+    def _set(self, field, value):
+        setattr(self, field, value)
+        if field == "kind":
+            self.segment = self.about = None
+        self.refresh()
+
+    def _type_about(self):
+        own = self.about if self.about and self.about not in self.ABOUT else ""
+        text_keyboard(self.app).open_for("Vad handlar brevet om? (blir ärenderubriken i CAB)",
+                                         lambda text: self._set("about", text), own)
+
+    def needs(self):
+        k = self.kind
+        return (k in ("ovrigt", "fullmakt_med_brev", "bestridan"), k in ("ovrigt", "fullmakt_med_brev"))
+
+    def _register(self):
+        if self.kind is None:
+            return
+        need_seg, need_about = self.needs()
+        cmd = {"cmd": "incoming", "kind": self.kind}
+        if need_seg:
+            cmd["segment"] = self.segment
+        if need_about:
+            cmd["about"] = self.about
+        result = self.app.do(cmd)
+        if result.ok:
+            case = result.data["cab"]
+            text = (f"[b]Skapa i CAB:[/b]\nTyp: [b]{case['type']}[/b]\nÄrenderubrik: [b]{case['subject']}[/b]\n"
+                    f"Status: [b]{case['status']}[/b]\nGrupp: [b]{case['group']}[/b]\n{case['action']}")
+            if self.kind == "bestridan":
+                text += "\n[b]TL har larmats om bestridan.[/b]"
+            self.case.text = text
+            set_bg(self.case, RED if self.kind == "bestridan" else PANEL)
+            self.kind = self.segment = self.about = None
+            self.refresh()
+
+    def refresh(self):
+        self.choices.clear_widgets()
+        if self.kind is None:
+            self.choices.add_widget(self.kind_grid)
+            return
+        need_seg, need_about = self.needs()
+        self.kind_name.text = INCOMING_KINDS[self.kind]
+        self.choices.add_widget(self.kind_row)
+        if need_seg:
+            self.choices.add_widget(self.seg_row)
+        if need_about:
+            self.choices.add_widget(self.about_grid)
+        self.choices.add_widget(self.register)
+        self.choices.add_widget(Widget())
+        for s, b in self.seg_btns.items():
+            b.set_color(BLUE if s == self.segment else GREY)
+        for a, b in self.about_btns.items():
+            b.set_color(BLUE if a == self.about else GREY)
+        own = self.about is not None and self.about not in self.ABOUT
+        short = self.about if own and len(self.about) <= 28 else f"{(self.about or '')[:26]}…"
+        self.own_btn.text = f"Annat: {escape_markup(short)}" if own else self.OWN
+        self.own_btn.set_color(BLUE if own else GREY)
+        ready = (not need_seg or self.segment) and (not need_about or self.about)
+        self.register.disabled = not ready

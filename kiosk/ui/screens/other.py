@@ -1,0 +1,63 @@
+"""Steps 9-10: temporary mailings and envelope remarks."""
+
+from __future__ import annotations
+
+from kivy.uix.boxlayout import BoxLayout
+
+from ...domain import REMARK_CODES
+from ..keyboard import shared as text_keyboard
+from ..widgets import GREY, MUTED, PANEL, Btn, Page, Scale, Txt, column, grid, mm, paint
+
+
+class OtherPage(Page):
+    title = "9–10. Tillfälliga utskick och kuvertanmärkningar"
+
+    TEMPORARY = ("Bristfällig anläggning", "Priskompensation", "Annat tillfälligt utskick")
+    OWN = "Annat … (skriv själv)"
+
+    def build(self):
+        portrait = Scale.portrait
+        main = BoxLayout(orientation="vertical" if portrait else "horizontal", spacing=mm(2))
+        left = column(spacing_mm=1.2)
+        self.temp_label = Txt("", font_mm=3.4, color=MUTED)
+        left.add_widget(self.temp_label)
+        for about in self.TEMPORARY:
+            left.add_widget(Btn(about, lambda a=about: self.app.do({"cmd": "temporary", "about": a}), font_mm=3.3))
+        left.add_widget(Btn(self.OWN, self._type_temporary, font_mm=3.3, color=GREY))
+        right = column(spacing_mm=1.2)
+        right.add_widget(Txt("[b]Anmärkning på kuvertet[/b] → kundloggen:", font_mm=3.4, color=MUTED))
+        g = grid(2, spacing_mm=1.2, size_hint_y=None, height=mm(3 * 9.5 + 2 * 1.2), row_force_default=True,
+                 row_default_height=mm(9.5))
+        for code, name in REMARK_CODES.items():
+            g.add_widget(Btn(name, lambda c=code: self.app.do({"cmd": "remark", "code": c}), font_mm=3.0, color=GREY))
+        right.add_widget(g)
+        self.note = Txt("", font_mm=3.1, valign="top", fixed=True, padding=(mm(1), mm(0.5)), min_ratio=0.5)
+        paint(self.note, PANEL)
+        right.add_widget(self.note)
+        main.add_widget(left)
+        main.add_widget(right)
+        self.body.add_widget(main)
+
+    def _type_temporary(self):
+        text_keyboard(self.app).open_for("Vilket tillfälligt utskick? (TL får en fråga om hanteringen)",
+                                         lambda text: self.app.do({"cmd": "temporary", "about": text}))
+
+    def refresh(self):
+        s = self.state
+        self.temp_label.text = (f"[b]Tillfälliga utskick[/b] i dag: {len(s.temporary)}. "
+                                "Tryck per brev – TL får en fråga om hanteringen.")
+        if not self.note.text:
+            self.note.text = f"Anmärkningar i dag: {len(s.remarks)}"
+
+    def on_result(self, result):
+        if result.code == "remark_logged":
+            if result.data.get("checklist"):  # the banner above already says what to log
+                # short forms: the banner above shows the whole checklist in full
+                self.note.text = ("[b]Poste Restante – gör också:[/b]\n"
+                                  "☐ Upplysning.se: är adressen borttagen?\n"
+                                  "☐ Om ja: radera särskild postadress i CAB.")
+            else:
+                self.note.text = f"[b]{result.message}[/b]"
+        elif result.code == "temporary_counted":
+            self.note.text = f"[b]{result.message}[/b]"
+        self.refresh()

@@ -1,0 +1,59 @@
+"""Step 4: the sekretess cover slip and the envelope checklist."""
+
+from __future__ import annotations
+
+from kivy.uix.boxlayout import BoxLayout
+
+from ...domain import BILLING_ADDRESS
+from ..widgets import GREEN, GREY, MUTED, Btn, Page, Scale, Txt, column, mm, paint
+
+
+class SekretessPage(Page):
+    title = "4. Sekretess – försättsblad"
+
+    CHECKS = (
+        "Försättsbladet ligger först i kuvertet",
+        "Inget kundnamn syns i kuvertets fönster",
+        "Kuvertet går till Fakturering (adressen intill)",
+        "Kuvertet lämnat i internposten",
+    )
+
+    def build(self):
+        portrait = Scale.portrait
+        main = BoxLayout(orientation="vertical" if portrait else "horizontal", spacing=mm(2))
+        left = column(spacing_mm=1.5)
+        self.count = Txt("", font_mm=4.2, halign="center", fixed=True, size_hint_y=None, height=mm(16))
+        left.add_widget(self.count)
+        self.print_btn = Btn("Skriv ut försättsblad", lambda: self.app.do({"cmd": "cover_slip"}), color=GREEN,
+                             size_hint_y=None, height=mm(14), font_mm=4.2)
+        left.add_widget(self.print_btn)
+        addr = Txt("[b]Adress[/b]\n" + "\n".join(BILLING_ADDRESS), font_mm=4, color=(0, 0, 0, 1),
+                   halign="center", fixed=True)
+        paint(addr, (0.96, 0.96, 0.92, 1))
+        left.add_widget(addr)
+        right = column(spacing_mm=1.2)
+        right.add_widget(Txt("[b]Kuvertet[/b] – tryck när det är gjort:", font_mm=3.4, color=MUTED))
+        self.ticks: dict[int, bool] = {}
+        self.check_btns = []
+        for i, text in enumerate(self.CHECKS):
+            b = Btn("", lambda i=i: self._tick(i), color=GREY, font_mm=3.3)
+            self.check_btns.append(b)
+            right.add_widget(b)
+        main.add_widget(left)
+        main.add_widget(right)
+        self.body.add_widget(main)
+
+    def _tick(self, i):
+        self.ticks[i] = not self.ticks.get(i)
+        self.refresh()
+
+    def refresh(self):
+        s = self.state
+        n = s.scanned["sekretess"]
+        done = f"\nUtskrivna försättsblad i dag: {s.cover_slips_printed}" if s.cover_slips_printed else ""
+        self.count.text = f"[b]{n}[/b] sekretessfakturor skannade i dag{done}"
+        self.print_btn.disabled = not (s.pile_scanned("sekretess") and n > 0)
+        for i, b in enumerate(self.check_btns):
+            on = self.ticks.get(i, False)
+            b.text = ("☑  " if on else "☐  ") + self.CHECKS[i]
+            b.set_color(GREEN if on else GREY)

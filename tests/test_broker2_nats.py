@@ -164,3 +164,42 @@ def test_refusals_wrong_password_v5_share_and_the_nats_port(nats):
         while b"\r\n" not in answer and time.monotonic() < deadline:
             answer += s.recv(4096)
     assert answer.startswith(b"-ERR") and b"Authorization" in answer
+
+
+def test_another_user_taking_centrals_client_id_gets_no_events(nats):
+    """No client-id binding in NATS 2.9: kiosk-2's credentials with central's client id resume
+    central's persistent session (and kick central off) but the permissions are checked again,
+    so its queued events stay with central, which gets them when it is back."""
+    def persistent(user, client_id):
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
+                        clean_session=False)
+        c.username_pw_set(user, USERS[user])
+        c.tls_set(ca_certs=str(nats.ca_file))
+        c.got, c.present = [], []
+        c.on_message = lambda cl, u, m: c.got.append(m.payload)
+        c.on_connect = lambda cl, u, flags, rc, p: c.present.append((rc.is_failure, flags.session_present))
+        c.connect("127.0.0.1", nats.port)
+        c.loop_start()
+        wait_until(lambda: c.present, timeout=10, what=f"CONNACK for {user}")
+        return c
+
+    central = persistent("central", "returpost-central")
+    central.subscribe("returpost/v1/+/+/events", qos=1)
+    wait_until(lambda: "returpost.v1.*.*.events" in nats.subscriptions("returpost-central"), what="the subscription")
+    close(central)
+    k1 = client(nats, "demo/kiosk-1", "t-k1")
+    k1.publish("returpost/v1/demo/kiosk-1/events", b"queued-for-central", qos=1).wait_for_publish(10)
+    close(k1)
+    thief = persistent("demo/kiosk-2", "returpost-central")
+    try:
+        assert thief.present == [(False, True)]  # it did resume central's session
+        wait_until(lambda: "Subscription Violation" in nats.log_text(), timeout=15, what="the refusal")
+    finally:
+        close(thief)
+    assert thief.got == []  # and had it got the event, it would have acked it away from central:
+    back = persistent("central", "returpost-central")
+    try:
+        wait_until(lambda: back.got, timeout=15, what="central's queued event")
+        assert back.got == [b"queued-for-central"]
+    finally:
+        close(back)

@@ -7,12 +7,16 @@ nats-server 2.9 speaks MQTT 3.1.1 only: kiosks and central run with `mqtt.protoc
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from kiosk_dev.natsbroker import PROVISIONING
 from .broker2_harness import (USERS, CentralProcess, central_ids, config, example_script, journal_ids,  # noqa: F401
                               nats, needs_nats, report, run_cli, simulate, wait_until)
 
@@ -97,6 +101,7 @@ def test_permissions_mirror_the_mosquitto_acl(nats):
         assert not central.rc.is_failure and not k1.rc.is_failure
         assert subscribe(central, "returpost/v1/+/+/events")
         assert subscribe(central, "returpost/v1/+/+/alerts")
+        assert subscribe(central, "returpost/v1/+/+/ack")  # central reads back the acks on the broker
         # a kiosk may read only its own ack and inbox
         assert subscribe(k1, "returpost/v1/demo/kiosk-1/ack")
         assert subscribe(k1, "returpost/v1/demo/kiosk-1/inbox")
@@ -203,3 +208,28 @@ def test_another_user_taking_centrals_client_id_gets_no_events(nats):
         assert back.got == [b"queued-for-central"]
     finally:
         close(back)
+
+
+def test_make_users_rejects_bad_users_and_writes_snippets(tmp_path):
+    make = [sys.executable, str(PROVISIONING / "make-users")]
+    fast = dict(os.environ, RETURPOST_BCRYPT_ROUNDS="4")
+    for bad in ("demo/kiosk-1/x", "Central", "demo/kiosk.1", "demo/kiosk-1 pass\"word"):
+        done = subprocess.run(make + [str(tmp_path / "bad")], input=bad + "\n", text=True,
+                              capture_output=True, env=fast)
+        assert done.returncode == 2, bad
+    assert not (tmp_path / "bad" / "users.conf").exists()
+    done = subprocess.run(make + [str(tmp_path / "out")], input="# kiosks\ncentral s3cret-c\ncentral-2\nnorr/k9 s3cret-k\n",
+                          text=True, capture_output=True, env=fast)
+    assert done.returncode == 0, done.stderr
+    assert "s3cret" not in done.stdout + done.stderr
+    conf = (tmp_path / "out" / "users.conf").read_text()
+    assert "s3cret" not in conf and conf.count('"$2a$04$') == 3
+    users = {json.loads(line)["user"]: json.loads(line) for line in conf.splitlines() if line.startswith("    {")}
+    assert users["central-2"]["permissions"] == users["central"]["permissions"]
+    assert users["norr/k9"]["permissions"]["publish"]["allow"] == [
+        "returpost.v1.norr.k9.events", "returpost.v1.norr.k9.status", "returpost.v1.norr.k9.alerts"]
+    assert all(u["allowed_connection_types"] == ["MQTT"] for u in users.values())
+    assert oct((tmp_path / "out" / "users.conf").stat().st_mode & 0o777) == "0o600"
+    snippet = (tmp_path / "out" / "credentials" / "norr__k9.toml").read_text()
+    assert snippet == '[mqtt]\nusername = "norr/k9"\npassword = "s3cret-k"\n'
+    assert (tmp_path / "out" / "credentials" / "central-2.toml").read_text().startswith("[central]\n")

@@ -38,7 +38,7 @@ def test_nats_sigkilled_mid_stream_twice_every_event_once(nats, tmp_path):
     stored = lambda: len(central_ids(central_db))  # noqa: E731
     try:
         for kill, at in enumerate((200, 700)):
-            wait_until(lambda: stored() >= at, what=f"{at} events at central")
+            wait_until(lambda at=at: stored() >= at, what=f"{at} events at central")
             nats.kill()  # SIGKILL: sessions, queue and retained messages only as JetStream had them
             assert stored() < total, "the stream finished before the broker could be killed"
             # the kiosk keeps working while the broker is away: another day of commands

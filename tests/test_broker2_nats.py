@@ -39,7 +39,7 @@ def test_round_trip_two_kiosks_over_tls_rows_equal_the_kiosks(nats, tmp_path):
             assert done.returncode == 0, done.stderr
         for kiosk in kiosks:
             want = journal_ids(tmp_path / f"{kiosk}.db")
-            wait_until(lambda: len(central_ids(central_db, kiosk=kiosk)) >= len(want),
+            wait_until(lambda kiosk=kiosk, want=want: len(central_ids(central_db, kiosk=kiosk)) >= len(want),
                        what=f"central to store {kiosk}'s events")
     finally:
         central.stop()

@@ -163,6 +163,7 @@ class MqttSection:
     backoff_min: float
     backoff_max: float
     status_interval: float
+    ack_timeout: float
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,10 @@ class CentralSection:
     password: str = field(repr=False)
     session_expiry: int
     batch_size: int
+    dead_letters_max: int
+    dead_letters_keep_days: int
+    dead_letter_bytes: int
+    dead_letters_per_kiosk_minute: int
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,17 @@ class RetentionSection:
 class UiSection:
     size: str
     fullscreen: bool
+
+
+@dataclass(frozen=True)
+class EnvelopeSection:
+    """The sekretess envelope (step 4): a windowless envelope and where the address label goes."""
+
+    name: str
+    width_mm: int
+    height_mm: int
+    label_right_mm: int
+    label_bottom_mm: int
 
 
 _NOT_A_TABLE = {"table": False}  # Config fields that are not a table of the TOML file
@@ -204,6 +220,7 @@ class Config:
     central: CentralSection
     retention: RetentionSection
     ui: UiSection
+    envelope: EnvelopeSection
     # not tables: where the config came from, and the merged tables as plain dicts
     source: str = field(default="<default>", metadata=_NOT_A_TABLE)
     data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, metadata=_NOT_A_TABLE)
@@ -468,6 +485,11 @@ def _validate(d: dict) -> None:
         raise ConfigError("central.client_id", "use 1-64 letters, digits, - or _")
     if not 1 <= c["batch_size"] <= 10000:
         raise ConfigError("central.batch_size", "must be 1..10000")
+    for key in ("dead_letters_max", "dead_letters_keep_days", "dead_letter_bytes", "dead_letters_per_kiosk_minute"):
+        if c[key] < 1:
+            raise ConfigError(f"central.{key}", "must be at least 1")
+    if d["mqtt"]["ack_timeout"] <= 0:
+        raise ConfigError("mqtt.ack_timeout", "must be more than 0 seconds")
     if c["session_expiry"] < 0:
         raise ConfigError("central.session_expiry", "must be 0 or more seconds")
 

@@ -81,6 +81,7 @@ class Context:
     barcode: BarcodeRules = field(default_factory=BarcodeRules)
     deadline: dt.time = DEADLINE
     tz: Any = TZ
+    envelope: str = "C5-kuvert utan fönster"  # config [envelope] name: the sekretess envelope
 
     @property
     def deadline_text(self) -> str:
@@ -280,7 +281,7 @@ def _a_undone(s: DayState, d: dict, at: str) -> DayState:
 
 
 def _a_scan_phase_started(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, phase=SCANNING, scan_index=0)
+    return replace(s, phase=SCANNING, scan_index=0, last_scan_rejected=False)
 
 
 def _a_scan_accepted(s: DayState, d: dict, at: str) -> DayState:
@@ -298,8 +299,9 @@ def _a_scan_accepted(s: DayState, d: dict, at: str) -> DayState:
 
 
 def _a_scan_rejected(s: DayState, d: dict, at: str) -> DayState:
+    # a refused late letter is not the current pile's scan: plain undo still takes that pile's last
     return replace(s, rejected=s.rejected + ({"code": d["code"], "reason": d["reason"], "pile": d.get("pile"), "at": at},),
-                   last_scan_rejected=True)
+                   last_scan_rejected=s.last_scan_rejected if d.get("late") else True)
 
 
 def _a_pile_done(s: DayState, d: dict, at: str) -> DayState:
@@ -449,11 +451,11 @@ def warnings(s: DayState, closing: bool = False) -> list[dict]:
     if (s.pile_scanned("dodsbo") or closing) and s.scanned["dodsbo"] > s.labels_printed:
         n = s.scanned["dodsbo"] - s.labels_printed
         out.append({"kind": "labels_missing", "pile": "dodsbo", "scanned": s.scanned["dodsbo"],
-                    "labels": s.labels_printed, "text": f"Dödsbo: {n} personnummer-etikett(er) saknas."})
+                    "labels": s.labels_printed, "text": f"Dödsbo: {n} utan personnummer-etikett."})
     if (s.pile_scanned("sekretess") or closing) and s.scanned["sekretess"] > s.covered:
         out.append({"kind": "cover_slip_missing", "pile": "sekretess", "scanned": s.scanned["sekretess"],
                     "covered": s.covered,
-                    "text": f"Sekretess: försättsblad saknas för {s.scanned['sekretess'] - s.covered} faktur(or)."})
+                    "text": f"Sekretess: {s.scanned['sekretess'] - s.covered} utan försättsblad."})
     return out
 
 
@@ -711,7 +713,7 @@ def _late(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     if reason:
         stored = journal_code(raw)
         return Decision(REJECTED, reason, message,
-                        events=(("scan_rejected", {"code": stored, "reason": reason, "pile": pile}),),
+                        events=(("scan_rejected", {"code": stored, "reason": reason, "pile": pile, "late": True}),),
                         effects=Effects(lights=Lights.of(**{pile: FAST_BLINK}), sound=Sound("reject")),
                         data={"code": stored, "reason": reason, "pile": pile, "late": True})
     notes = []
@@ -993,18 +995,19 @@ def _cover_slip(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decisio
     uncovered = total - s.covered
     reprint = uncovered <= 0
     count = total if reprint else uncovered
-    layout = printouts.cover_slip(local_day(now, ctx.tz), count, ctx.site, ctx.kiosk, s.operator or "")
+    layout = printouts.cover_slip(local_day(now, ctx.tz), count, ctx.site, ctx.kiosk, s.operator or "", ctx.envelope)
     data = {"count": count}
     if reprint:
         data["reprint"] = True
     return _ok(
         "cover_slip_printed",
-        f"Försättsblad för {count} sekretessfakturor skrivs ut. {printouts.COVER_SLIP_PLACEMENT}",
+        f"Försättsblad och adressetikett för {count} sekretessfakturor skrivs ut. "
+        + printouts.COVER_SLIP_PLACEMENT.format(envelope=ctx.envelope),
         [("cover_slip_printed", data)],
         effects=Effects(
             lights=Lights.of(sekretess=SLOW_BLINK),
-            prints=(Print("cover_slip", layout),),
-            notes=("Kontrollera att bara Faktureringens adress syns i kuvertets fönster.",),
+            prints=(Print("address_label", printouts.address_label()), Print("cover_slip", layout)),
+            notes=("Använd aldrig fönsterkuvert: remsan täcker inte fönstret, och kundens adress skulle synas.",),
         ),
         data={"count": count, "reprint": reprint},
     )

@@ -258,9 +258,9 @@ def fleet(conn: sqlite3.Connection) -> list[dict]:
         parts = str(topic).split("/")
         if len(parts) >= 4:
             dead[(parts[2], parts[3])] = dead.get((parts[2], parts[3]), 0) + n
-    synced = {(s, k): v for s, k, v in conn.execute(
-        "select site, kiosk, clock_synced from web_days w where clock_synced is not null and day = "
-        "(select max(day) from web_days x where x.site = w.site and x.kiosk = w.kiosk and x.clock_synced is not null)")}
+    # SQLite: with max(), the bare column comes from the row holding the maximum (the latest day)
+    synced = {(s, k): v for s, k, v, _ in conn.execute(
+        "select site, kiosk, clock_synced, max(day) from web_days where clock_synced is not null group by site, kiosk")}
     out = []
     for k in _kiosk_rows(conn):
         key = (k["site"], k["kiosk"])

@@ -106,10 +106,8 @@ def _db_path(conn: sqlite3.Connection) -> str:
 
 
 def _central_store_class():
-    try:  # where the sync engineer moves it this round
-        from .store import CentralStore
-    except ImportError:
-        from ..sync.central import CentralStore
+    from .store import CentralStore
+
     return CentralStore
 
 

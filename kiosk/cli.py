@@ -184,14 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_status)
     s = sub.add_parser("central", help="the central collector: store every kiosk's events from MQTT; "
                        "`kiosk central import JOURNAL.db` loads a journal file")
-    s.add_argument("action", nargs="?", choices=("import",), help="import: load a kiosk journal file")
-    s.add_argument("journal", nargs="?", help="with import: the kiosk's journal.db")
+    s.add_argument("action", nargs="?", choices=("import", "backup", "restore"),
+                   help="import: load a kiosk journal file; backup --out FILE / restore FILE: central's "
+                   "SQLite database (kiosk/central/backup.py)")
+    s.add_argument("journal", nargs="?", help="with import: the kiosk's journal.db; with restore: the backup file")
     s.add_argument("--db", help="central database (default: central.db in the config)")
     s.add_argument("--gaps", action="store_true", help="print per kiosk journal the seq gaps, dead-letter counts and last status, then exit")
+    s.add_argument("--out", help="with backup: the backup file (replaced atomically when complete)")
+    s.add_argument("--force", action="store_true", help="with restore: even while another process has the database open")
     s.set_defaults(func=_central)
-    from .central import backup as central_backup  # `kiosk central backup|restore` (stdlib only)
-
-    central_backup.add_commands(s)
     s = sub.add_parser("bench-sync", help="benchmark: outbox drain vs bare paho; central ingest vs bare insert")
     s.add_argument("--events", type=int, default=20000)
     s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")

@@ -105,6 +105,13 @@ def _central(args) -> int:
     return central_cli.main(args)
 
 
+# -- delivery (kiosk/central/delivery) --
+def _deliver(args) -> int:
+    from .central.delivery import cli as delivery_cli
+
+    return delivery_cli.main(args)
+
+
 def _bench_sync(args) -> int:
     from .sync import cli as sync_cli
 
@@ -182,17 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="the journal's outbox: confirmed by central, sent, pending, oldest unconfirmed")
     s.add_argument("--db", help="journal file (default: the configured one)")
     s.set_defaults(func=_status)
-    s = sub.add_parser("central", help="the central collector: store every kiosk's events from MQTT; "
-                       "`kiosk central import JOURNAL.db` loads a journal file")
-    s.add_argument("action", nargs="?", choices=("import", "backup", "restore"),
-                   help="import: load a kiosk journal file; backup --out FILE / restore FILE: central's "
-                   "SQLite database (kiosk/central/backup.py)")
-    s.add_argument("journal", nargs="?", help="with import: the kiosk's journal.db; with restore: the backup file")
+    s = sub.add_parser("central", help="the central collector: store every kiosk's events from MQTT "
+                       "(no subcommand); import, deliver, backup, restore")
     s.add_argument("--db", help="central database (default: central.db in the config)")
     s.add_argument("--gaps", action="store_true", help="print per kiosk journal the seq gaps, dead-letter counts and last status, then exit")
-    s.add_argument("--out", help="with backup: the backup file (replaced atomically when complete)")
-    s.add_argument("--force", action="store_true", help="with restore: even while another process has the database open")
-    s.set_defaults(func=_central)
+    s.set_defaults(func=_central, action=None)
+    cs = s.add_subparsers(dest="central_command", metavar="{import,deliver,backup,restore}")
+    im = cs.add_parser("import", help="load a kiosk's journal file through the same validation and dedupe as MQTT")
+    im.add_argument("journal", help="the kiosk's journal.db")
+    im.add_argument("--db", default=argparse.SUPPRESS, help="central database (default: central.db in the config)")
+    im.set_defaults(func=_central, action="import")
+    # -- delivery (kiosk/central/delivery) --
+    dl = cs.add_parser("deliver", help="central's delivery outbox: clock alerts, notifications, billing, follow-up")
+    dl.add_argument("--once", action="store_true", help="one pass, then exit (tests, cron)")
+    dl.add_argument("--db", default=argparse.SUPPRESS, help="central database (default: central.db in the config)")
+    dl.set_defaults(func=_deliver)
+    from .central import backup as central_backup  # `kiosk central backup|restore` (stdlib only)
+
+    central_backup.add_commands(cs)
     s = sub.add_parser("bench-sync", help="benchmark: outbox drain vs bare paho; central ingest vs bare insert")
     s.add_argument("--events", type=int, default=20000)
     s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")

@@ -29,6 +29,7 @@ PostgreSQL has its own tools for this: `pg_dump`/`pg_restore` (README, "Backups 
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import errno
 import fcntl
@@ -187,38 +188,43 @@ def _central_db(args) -> Path | str:
     return value if "://" in value else config.data_path(value)
 
 
-def main(args) -> int:
-    """`kiosk central backup --out FILE [--db CENTRAL]`, `kiosk central restore FILE [--db CENTRAL] [--force]`
-    (args.action; the restore FILE comes in args.journal, the central parser's second positional)."""
-    action = args.action
-    if action == "backup" and not getattr(args, "out", None):
-        print("usage: kiosk central backup --out FILE [--db CENTRAL]", file=sys.stderr)
-        return 2
-    if action == "restore" and not getattr(args, "journal", None):
-        print("usage: kiosk central restore FILE [--db CENTRAL] [--force]", file=sys.stderr)
-        return 2
+def _main(args) -> int:
     db = _central_db(args)
     if "://" in str(db):
         print(f"{db} is not a SQLite file: back up PostgreSQL with pg_dump and pg_restore "
               "(README, \"Backups of central\")", file=sys.stderr)
         return 2
     try:
-        if action == "backup":
+        if args.central_command == "backup":
             doc = backup(db, args.out)
         else:
-            doc = restore(args.journal, db, force=args.force)
+            doc = restore(args.file, db, force=args.force)
     except BackupError as exc:
-        print(f"{action}: {exc}", file=sys.stderr)
+        print(f"{args.central_command}: {exc}", file=sys.stderr)
         return 2
     except (OSError, sqlite3.Error) as exc:
-        print(f"{action} failed: {exc}", file=sys.stderr)
+        print(f"{args.central_command} failed: {exc}", file=sys.stderr)
         return 1
-    if action == "restore":
+    if args.central_command == "restore":
         if doc["forced_while_open"]:
             print(f"restore: {db} was open by another process; restart it now, it still holds what it "
                   "read before the restore", file=sys.stderr)
-        kept = f"; the previous database is kept as {doc['kept']}" if doc["kept"] else ""
-        print(f"restore: kiosks resend what is newer than the backup once central runs again{kept}",
-              file=sys.stderr)
+        print(f"restore: kiosks resend what is newer than the backup once central runs again; the "
+              f"previous database is kept as {doc['kept']}" if doc["kept"] else
+              "restore: kiosks resend what is newer than the backup once central runs again", file=sys.stderr)
     print(json.dumps(doc))
     return 0
+
+
+def add_commands(sub) -> None:
+    """Add `backup` and `restore` to the subcommands of `kiosk central` (which stays the collector
+    when no subcommand is given)."""
+    b = sub.add_parser("backup", help="copy central's SQLite database, consistent while central runs")
+    b.add_argument("--db", default=argparse.SUPPRESS, help="central database (default: central.db in the config)")
+    b.add_argument("--out", required=True, help="the backup file (replaced atomically when complete)")
+    b.set_defaults(func=_main)
+    r = sub.add_parser("restore", help="put a backup in place of central's database (keeps the old one)")
+    r.add_argument("file", help="a file made by kiosk central backup")
+    r.add_argument("--db", default=argparse.SUPPRESS, help="central database (default: central.db in the config)")
+    r.add_argument("--force", action="store_true", help="restore even while another process has the database open")
+    r.set_defaults(func=_main)

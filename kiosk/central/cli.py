@@ -54,10 +54,6 @@ def store_now() -> str:
 
 
 def main(args) -> int:
-    if getattr(args, "action", None) in ("backup", "restore"):  # kiosk/central/backup.py
-        from .backup import main as backup_main
-
-        return backup_main(args)
     from ..config import load
     from .store import CentralStore, gaps_report
 

@@ -18,6 +18,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.image import Image
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.utils import escape_markup
 
 from .. import preview, printouts, sdnotify
 from ..clock import TZ
@@ -334,6 +335,9 @@ class KioskApp(App):
         clock_ok = snap.get("clock_synced")
         parts.append("Klocka: " + ("synkad" if clock_ok else "[color=ffb86b]ej synkad[/color]"
                                    if clock_ok is False else "okänd"))
+        tl = tl_status(snap.get("inbox"), self.controller.state)
+        if tl:
+            parts.append(tl)
         op = self.controller.operator
         parts.append(f"Inloggad: [b]{op}[/b]" if op else "Ej inloggad")
         parts.append(self.now().astimezone(TZ).strftime("%H:%M"))
@@ -361,3 +365,16 @@ class KioskApp(App):
                 self.problem.add_widget(self.retry_btn)
             elif has_retry and not want_retry:
                 self.problem.remove_widget(self.retry_btn)
+
+
+def tl_status(doc, state) -> str:
+    """The status area's word on today's newest TL alert (kiosk/sync/inbox.py), "" without one."""
+    from ..sync import inbox
+
+    ids = [a["id"] for a in state.alerts if a.get("id") and not a.get("cancelled")]
+    aid = inbox.latest(doc, ids)
+    if aid is None:
+        return ""
+    text, severity = inbox.notice(doc, aid)
+    color = {"ok": "7ee787", "warning": "ffb86b"}.get(severity, "ff7b72")
+    return f"TL-larm: [color={color}]{escape_markup(text)}[/color]"

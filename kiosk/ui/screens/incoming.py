@@ -8,7 +8,8 @@ from kivy.utils import escape_markup
 
 from ...domain import INCOMING_KINDS
 from ..keyboard import shared as text_keyboard
-from ..widgets import BLUE, GREEN, GREY, MUTED, PANEL, RED, Btn, Page, Scale, Txt, column, grid, mm, paint, row, set_bg
+from ..widgets import (BLUE, GREEN, GREY, MUTED, PANEL, RED, Btn, Page, Scale, TLNote, Txt, column, grid, mm, paint,
+                       raised_alert, row, set_bg)
 
 
 class IncomingPage(Page):
@@ -60,6 +61,8 @@ class IncomingPage(Page):
         main.add_widget(self.choices)
         main.add_widget(self.case)
         self.body.add_widget(main)
+        self.tl_note = TLNote(self.app)  # a bestridan: where the TL alert is (central's inbox)
+        self.body.add_widget(self.tl_note)
 
     def _set(self, field, value):
         setattr(self, field, value)
@@ -94,6 +97,7 @@ class IncomingPage(Page):
                 text += "\n[b]TL har larmats om bestridan.[/b]"
             self.case.text = text
             set_bg(self.case, RED if self.kind == "bestridan" else PANEL)
+            self.tl_note.track(raised_alert(result))
             self.kind = self.segment = self.about = None
             self.refresh()
 

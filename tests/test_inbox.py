@@ -13,8 +13,11 @@ import datetime as dt
 import json
 import logging
 import signal
+import shutil
 import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -33,6 +36,7 @@ from kiosk.sync.publisher import Publisher
 from .delivery_servers import Hook, free_port
 from .mqtt_broker import broker, env, kiosk_cmd, kiosk_config, load, needs_mosquitto, wait_until  # noqa: F401
 
+ROOT = Path(__file__).resolve().parent.parent
 GOOD = {"v": 1, "day": "2026-12-01", "alerts": [
     {"id": "a1", "kind": "bestridan", "notified": {"state": "delivered", "at": "2026-12-01T09:42:10.000Z"},
      "acknowledged": {"by": "Karin", "at": "2026-12-01T09:45:00.000Z"}, "answer": None},
@@ -58,6 +62,9 @@ def test_good_document_parses_and_says_the_right_things_in_local_time():
     delivered = json.loads(json.dumps(GOOD))
     delivered["alerts"][0]["acknowledged"] = None
     assert inbox.notice(inbox.parse(_bytes(delivered)), "a1") == ("TL har fått larmet 10:42", "ok")
+    assert inbox.short(doc, "a1") == ("kvitterat (Karin 10:45)", "ok")
+    assert inbox.short(doc, "a2") == ("ej skickat – säg till TL", "error")
+    assert inbox.short(doc, "a3") == ("skickas …", "warning")
     assert inbox.answers(doc) == ["TL:s besked: Lägg dem i lådan till TL. (Karin 11:05)"]
     assert inbox.latest(doc, ["a1", "a3"]) == "a3" and inbox.latest(doc, ["a1"]) == "a1"
     assert inbox.latest(doc, []) is None
@@ -122,6 +129,41 @@ def test_notified_from_the_targets_rows():
     assert central_inbox.notified([failing])["state"] == "failed"
     done = dict(row, state="delivered", delivered_at="2026-12-01T09:02:00.000Z")
     assert central_inbox.notified([failing, done]) == {"state": "delivered", "at": "2026-12-01T09:02:00.000Z"}
+
+
+# -- the real app under Xvfb -----------------------------------------------------------------------
+needs_x = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is needed (scripts/setup test installs it)")
+
+
+@needs_x
+def test_the_screens_show_the_inbox(tmp_path):
+    from kiosk_dev.xvfb import Xvfb
+
+    x = Xvfb(1280, 1280)
+    x.start()
+    try:
+        e = x.env()
+        e["PYTHONPATH"] = str(ROOT)
+        e.pop("NOTIFY_SOCKET", None)
+        out = tmp_path / "seen.json"
+        proc = subprocess.run([sys.executable, str(ROOT / "tests" / "inbox_ui_driver.py"), str(out), "800x480"],
+                              env=e, capture_output=True, text=True, timeout=240)
+    finally:
+        x.stop()
+    seen = json.loads(out.read_text()) if out.exists() else {}
+    assert proc.returncode == 0, (seen.get("error"), proc.stderr[-3000:])
+    st_ = seen["steps"]
+    assert st_["before"]["note"] == "[b]Larmet skickas till TL …[/b]"  # nothing from central yet
+    assert st_["inbox-sending"]["note"] == "[b]Larmet skickas till TL …[/b]"
+    assert st_["inbox-delivered"]["note"] == "[b]TL har fått larmet 10:40[/b]"  # 09:40Z is 10:40 in Stockholm
+    assert st_["inbox-failed"]["note"] == "[b]Larmet kunde inte skickas till TL – säg till TL direkt[/b]"
+    assert "ej skickat – säg till TL" in st_["inbox-failed"]["status"]
+    assert st_["inbox-acknowledged"]["note"] == "[b]TL har kvitterat (Karin 10:44)[/b]"
+    assert "TL-larm: [color=7ee787]kvitterat (Karin 10:44)" in st_["inbox-acknowledged"]["status"]
+    answer = st_["inbox-answer"]["note"]
+    assert "TL:s besked: Lägg breven i TL:s fack" in answer
+    assert "&bl;b&br;inte fet" in answer  # the TL's text is shown as text, never as markup
+    assert "besked" not in st_["answer-cleared"]["note"]
 
 
 # -- end to end -----------------------------------------------------------------------------------

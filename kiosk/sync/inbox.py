@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from ..clock import TZ
-from ..limits import ID_MAX, SIGNATURE_MAX, text_problem
+from ..limits import ID_MAX, text_problem
 
 MAX_BYTES = 64 * 1024  # a whole inbox document
 MAX_ALERTS = 200  # alerts in one document (one kiosk's day, plus the site's temporary answers)
@@ -155,6 +155,18 @@ def notice(doc: dict | None, alert_id: str, tz: ZoneInfo = TZ) -> tuple[str, str
     if n and n["state"] == "failed":
         return "Larmet kunde inte skickas till TL – säg till TL direkt", "error"
     return SENDING, "warning"
+
+
+SHORT = {"Larmet skickas till TL …": "skickas …",
+         "Larmet kunde inte skickas till TL – säg till TL direkt": "ej skickat – säg till TL"}
+
+
+def short(doc: dict | None, alert_id: str, tz: ZoneInfo = TZ) -> tuple[str, str]:
+    """`notice` in the few words the status area has room for."""
+    text, severity = notice(doc, alert_id, tz)
+    if text in SHORT:
+        return SHORT[text], severity
+    return text.replace("TL har fått larmet", "mottaget").replace("TL har kvitterat", "kvitterat"), severity
 
 
 def answers(doc: dict | None, tz: ZoneInfo = TZ) -> list[str]:

@@ -375,6 +375,6 @@ def tl_status(doc, state) -> str:
     aid = inbox.latest(doc, ids)
     if aid is None:
         return ""
-    text, severity = inbox.notice(doc, aid)
+    text, severity = inbox.short(doc, aid)
     color = {"ok": "7ee787", "warning": "ffb86b"}.get(severity, "ff7b72")
     return f"TL-larm: [color={color}]{escape_markup(text)}[/color]"

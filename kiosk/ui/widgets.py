@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
+from typing import Callable
 
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
@@ -30,6 +32,8 @@ GREY = (0.29, 0.33, 0.39, 1)
 GREEN = (0.10, 0.52, 0.24, 1)
 AMBER = (0.80, 0.52, 0.05, 1)
 RED = (0.78, 0.16, 0.16, 1)
+# Severity (Result.severity) -> colour: green done, amber warning, red error and TL alert.
+SEVERITY_COLOURS = {"ok": GREEN, "warning": AMBER, "error": RED, "alert": RED}
 LED_ON = (1.0, 0.85, 0.20, 1)
 LED_OFF = (0.25, 0.27, 0.30, 1)
 
@@ -73,11 +77,33 @@ def set_bg(widget: Widget, rgba) -> None:
     widget._bg[0].rgba = rgba
 
 
+# A button that records something (guard=True) ignores a second activation within this window
+# (measured from the end of the first one's command, so a tap queued while the command ran is
+# ignored too), while a command is in flight, and right after the screen under the finger changed
+# (a new screen, a closed keyboard or preview: `Btn.hush()`): a hurried double tap counts once.
+# One-tap-per-item buttons (sorting, keypad and keyboard keys) and navigation stay unguarded.
+TAP_GUARD_S = 0.4
+
+
 class Btn(Button):
-    """A large touch target with wrapped, centred text; fires on release (once per tap)."""
+    """A large touch target with wrapped, centred text; fires on release (once per tap).
+
+    guard=True: a tap within TAP_GUARD_S of the end of this button's last action or of the last
+    `Btn.hush()`, or while `Btn.in_flight()`, is ignored and counted in `ignored`."""
+
+    in_flight: Callable[[], bool] = staticmethod(lambda: False)  # the app sets this
+    quiet_all_until = 0.0
+
+    @classmethod
+    def hush(cls) -> None:
+        """The screen under the finger changed: guarded buttons wait out the window."""
+        cls.quiet_all_until = time.monotonic() + TAP_GUARD_S
+
+    def quiet(self) -> bool:
+        return self.guard and (time.monotonic() < max(self.quiet_until, Btn.quiet_all_until) or Btn.in_flight())
 
     def __init__(self, text: str = "", on_tap=None, color=BLUE, font_mm: float = 4.0,
-                 min_mm: float = MIN_TARGET_MM, **kw):
+                 min_mm: float = MIN_TARGET_MM, guard: bool = False, **kw):
         kw.setdefault("markup", True)
         kw.setdefault("halign", "center")
         super().__init__(text=text, font_size=font_px(font_mm), valign="middle",
@@ -90,6 +116,9 @@ class Btn(Button):
         if self.size_hint_x is None and self.width < self.min_px:
             self.width = self.min_px
         self._on_tap = on_tap
+        self.guard = guard
+        self.quiet_until = 0.0
+        self.ignored = 0
         self.bind(size=self._fit)
 
     def _fit(self, *_):
@@ -104,8 +133,16 @@ class Btn(Button):
 
     def on_release(self):
         self.background_color = self.base_color
-        if self._on_tap is not None and not self.disabled:
+        if self._on_tap is None or self.disabled:
+            return
+        if self.quiet():
+            self.ignored += 1
+            return
+        try:
             self._on_tap()
+        finally:
+            if self.guard:
+                self.quiet_until = time.monotonic() + TAP_GUARD_S
 
     def set_color(self, color) -> None:
         self.base_color = color
@@ -232,6 +269,12 @@ class Page(Screen):
         self.add_widget(outer)
         self.build()
 
+    def header_button(self, text: str, on_tap, width_mm: float = 34, guard: bool = True) -> "Btn":
+        """A button at the right end of the header row (e.g. the step's undo)."""
+        b = Btn(text, on_tap, color=GREY, size_hint_x=None, width=mm(width_mm), font_mm=3.0, guard=guard)
+        self.head.add_widget(b)
+        return b
+
     @property
     def state(self) -> routine.DayState:
         return self.app.controller.state
@@ -243,7 +286,46 @@ class Page(Screen):
         pass
 
     def on_pre_enter(self, *args):
+        self.pending = {}
         self.refresh()
+
+    def on_leave(self, *args):
+        self.pending = {}
 
     def on_result(self, result) -> None:
         """A command result arrived while this page is shown."""
+
+    # -- confirming second taps (the controller's "confirm_needed") ---------------------------
+    pending: dict = {}
+
+    def confirmable(self, btn: "Btn", make_command) -> Callable[[], None]:
+        """The tap handler of a button whose command may answer `confirm_needed`: the first tap
+        sends the command; on confirm_needed the button turns amber and says "Tryck igen"; the
+        next tap on it (after the double-tap window) sends it again with "confirm": true. Any
+        other result, or leaving the screen, drops the pending confirmation."""
+
+        def tap():
+            pending = self.pending.pop(btn, None)
+            command = dict(pending, confirm=True) if pending else make_command()
+            if command is None:
+                return
+            result = self.app.do(command)
+            if result.code == "confirm_needed" and not pending:
+                self.pending = {btn: command}
+            self.refresh()
+
+        return tap
+
+    def result_arrived(self, result) -> None:
+        if result.code != "confirm_needed":
+            self.pending = {}
+        self.on_result(result)
+
+    def confirm_look(self, btn: "Btn", text: str, color, confirm_text: str) -> None:
+        """A confirmable button's face: amber "Tryck igen ..." while a confirmation is pending."""
+        if btn in self.pending:
+            btn.text = confirm_text
+            btn.set_color(AMBER)
+        else:
+            btn.text = text
+            btn.set_color(color)

@@ -149,12 +149,13 @@ def screen_point(widget) -> tuple[int, int]:
 
 
 def wait_out_guard(widget) -> None:
-    """A guarded button (kiosk.ui.widgets.Btn, guard=True) ignores a tap within its double-tap
-    window: a script that means a new, deliberate tap waits the window out first."""
-    quiet = getattr(widget, "quiet_until", None)
-    if quiet is None or not getattr(widget, "guard", False):
-        return
-    until = max(quiet, getattr(type(widget), "quiet_all_until", 0.0))
+    """kiosk.ui.widgets.Btn ignores taps for a moment after the screen changed (any button) and
+    within its double-tap window (a guarded one): a script that means a new, deliberate tap
+    waits that out first, as a person reading the screen would."""
+    cls = type(widget)
+    until = getattr(cls, "quiet_all_until", 0.0)
+    if getattr(widget, "guard", False):
+        until = max(until, getattr(widget, "quiet_until", 0.0))
     wait = until - time.monotonic()
     if wait > 0:
         time.sleep(wait + 0.02)
@@ -176,6 +177,7 @@ def tap(widget, patient: bool = True) -> None:
 def double_tap(widget, interval_s: float) -> subprocess.Popen:
     """Two real X clicks on the widget `interval_s` apart, sent by xdotool in its own process
     (so the app's loop keeps running between them); wait for the returned process to end."""
+    wait_out_guard(widget)  # the first tap is a deliberate one
     x, y = screen_point(widget)
     return subprocess.Popen(["xdotool", "mousemove", str(x), str(y), "click", "1", "sleep", f"{interval_s:.3f}",
                              "click", "1"])

@@ -256,7 +256,7 @@ class KioskApp(App):
         self._activity()
         current = self.sm.current
         if current == "signin":
-            self.say("Logga in först: tryck på din signatur eller blippa din tagg på kortläsaren. "
+            self.say("⚠ Logga in först: tryck på din signatur eller blippa din tagg på kortläsaren. "
                      "Skannern loggar inte in.", WARNING)
             return
         if current == "dodsbo":
@@ -384,7 +384,7 @@ class KioskApp(App):
         what, left = self.idle.state(self.idle_time())
         if what == "warn":
             self.idle_warning = True
-            self.say(f"Ingen aktivitet: du loggas ut om {int(left) + 1} s. Tryck var som helst för att "
+            self.say(f"⚠ Ingen aktivitet: du loggas ut om {int(left) + 1} s. Tryck var som helst för att "
                      "fortsätta.", WARNING)
         elif what == "logout":
             self.idle_warning = False

@@ -77,30 +77,37 @@ def set_bg(widget: Widget, rgba) -> None:
     widget._bg[0].rgba = rgba
 
 
-# A button that records something (guard=True) ignores a second activation within this window
-# (measured from the end of the first one's command, so a tap queued while the command ran is
-# ignored too), while a command is in flight, and right after the screen under the finger changed
-# (a new screen, a closed keyboard or preview: `Btn.hush()`): a hurried double tap counts once.
-# One-tap-per-item buttons (sorting, keypad and keyboard keys) and navigation stay unguarded.
-TAP_GUARD_S = 0.4
+# A button that records something (guard=True) ignores a second activation within TAP_GUARD_S
+# (measured from the end of the first one's command, so a tap queued while the command ran, or
+# delayed by a busy machine, is ignored too) and while a command is in flight. Every button, any
+# kind, ignores taps for HUSH_S after what is under the finger changed (a new screen, a closed
+# keyboard or preview, a button replaced by others: `Btn.hush()`): the second tap of a double tap
+# never lands on what the first one brought up. Sorting, keypad and keyboard keys and navigation
+# are unguarded: one tap, one item.
+TAP_GUARD_S = 0.6
+HUSH_S = 0.45
 
 
 class Btn(Button):
     """A large touch target with wrapped, centred text; fires on release (once per tap).
 
-    guard=True: a tap within TAP_GUARD_S of the end of this button's last action or of the last
-    `Btn.hush()`, or while `Btn.in_flight()`, is ignored and counted in `ignored`."""
+    guard=True: a tap within TAP_GUARD_S of the end of this button's last action, or while
+    `Btn.in_flight()`, is ignored; any button: a tap within HUSH_S of the last `Btn.hush()` is
+    ignored. Ignored taps are counted in `ignored`."""
 
     in_flight: Callable[[], bool] = staticmethod(lambda: False)  # the app sets this
     quiet_all_until = 0.0
 
     @classmethod
     def hush(cls) -> None:
-        """The screen under the finger changed: guarded buttons wait out the window."""
-        cls.quiet_all_until = time.monotonic() + TAP_GUARD_S
+        """What is under the finger changed: every button waits HUSH_S."""
+        cls.quiet_all_until = time.monotonic() + HUSH_S
 
     def quiet(self) -> bool:
-        return self.guard and (time.monotonic() < max(self.quiet_until, Btn.quiet_all_until) or Btn.in_flight())
+        now = time.monotonic()
+        if now < Btn.quiet_all_until:
+            return True
+        return self.guard and (now < self.quiet_until or Btn.in_flight())
 
     def __init__(self, text: str = "", on_tap=None, color=BLUE, font_mm: float = 4.0,
                  min_mm: float = MIN_TARGET_MM, guard: bool = False, **kw):

@@ -122,6 +122,7 @@ class IncomingPage(Page):
             self.case_shown = True
             self.cab_done = False
             self.kind = self.segment = self.about = None
+            Btn.hush()  # the choices are replaced by the kind grid under the finger
             self.refresh()
 
     def refresh(self):

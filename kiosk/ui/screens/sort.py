@@ -84,6 +84,7 @@ class SortPage(Page):
                 self.chooser = LetaKundChooser(self)
             self.chooser.refresh(s)
             self.chooser.open(animation=False)
+            Btn.hush()  # the chooser's buttons now lie under the finger
             return
         if pile in SCAN_ORDER and s.pile_scan_started(pile) and s.current_pile != pile:
             # Scanning of this pile is finished: a late letter, sorted and scanned in one step.

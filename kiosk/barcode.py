@@ -16,6 +16,7 @@ class BarcodeRules:
     max_length: int = 64
     check_digit: str = "none"  # none | luhn | mod10_31 (EAN/GS1 style weights 3,1)
     patterns: dict[str, str] = field(default_factory=dict)  # pile -> regex (full match)
+    charset: str = "printable"  # printable | digits; the embedded config default is digits 8-30
 
     def compiled(self, pile: str) -> re.Pattern[str] | None:
         pattern = self.patterns.get(pile)
@@ -65,6 +66,9 @@ def check(code: str, rules: BarcodeRules, pile: str | None) -> Rejection | None:
         return Rejection("invalid", "Streckkoden innehåller otillåtna tecken. Skanna igen.")
     if code != code.strip():
         return Rejection("invalid", "Streckkoden har mellanslag i början eller slutet. Skanna igen.")
+    if rules.charset == "digits" and not (code.isascii() and code.isdigit()):
+        return Rejection("invalid", "Streckkoden får bara innehålla siffror – det här är inte en faktura- eller "
+                                    "brevstreckkod. Skanna igen eller lägg brevet åt sidan.")
     if len(code) < rules.min_length:
         return Rejection("invalid", f"Streckkoden är för kort (minst {rules.min_length} tecken). Skanna igen.")
     if len(code) > rules.max_length:

@@ -1,4 +1,6 @@
-"""The `kiosk` command. Each subcommand lives in its own module; this file only wires them."""
+"""The `kiosk` command. One CLI convention: each room's commands live in `<room>/cli.py`
+(`hw/cli.py`, `sync/cli.py`, `doctor/cli.py`, ...); this file wires them and holds the core room's
+own small commands (`kiosk report`); `simulate` and `example` keep their `main` beside their code."""
 
 from __future__ import annotations
 
@@ -17,15 +19,64 @@ def _simulate(args) -> int:
 
 
 def _report(args) -> int:
-    from . import report_cli
+    """`kiosk report`: the follow-up sheet from a kiosk journal file."""
+    from pathlib import Path
 
-    return report_cli.main(args)
+    from . import report
+    from .config import load
+    from .journal import Journal
+
+    if getattr(args, "central", None):  # the sheet from central's database (kiosk/sync)
+        from .sync import central_report
+
+        return central_report.main(args)
+    config = load(args.config)
+    db = Path(args.db) if args.db else config.journal_path
+    if not db.exists():
+        print(f"no journal at {db}", file=sys.stderr)
+        return 2
+    try:
+        journal = Journal.open_existing(db)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    days = [d for d in journal.days()
+            if (not args.date_from or d >= args.date_from) and (not args.date_to or d <= args.date_to)]
+    rows = [report.follow_up_row(s, journal.site, journal.kiosk) for s in report.day_summaries(journal, days)]
+    if args.format == "xlsx" or getattr(args, "out", None):  # file output (kiosk/sync)
+        from .sync import central_report
+
+        return central_report.write(rows, args.format, args.out, source=str(db))
+    sys.stdout.write(report.to_csv(rows) if args.format == "csv" else report.to_json(rows) + "\n")
+    return 0
+
+
+class DevToolsMissing(RuntimeError):
+    """Development tooling (kiosk_dev) is not here: an installed kiosk, not a source checkout."""
+
+
+def dev_module(name: str):
+    """Import `kiosk_dev.<name>` lazily: benchmarks, fakes and the screenshot maker live in a source
+    checkout beside `kiosk/` and are never installed on a kiosk."""
+    import importlib
+    from pathlib import Path
+
+    try:
+        return importlib.import_module(f"kiosk_dev.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("kiosk_dev", f"kiosk_dev.{name}"):
+            raise
+    checkout = Path(__file__).resolve().parents[1]  # an editable install: kiosk/ inside the checkout
+    if (checkout / "kiosk_dev" / "__init__.py").is_file() and str(checkout) not in sys.path:
+        sys.path.append(str(checkout))
+        return importlib.import_module(f"kiosk_dev.{name}")
+    raise DevToolsMissing(
+        f"this command needs the development tools (kiosk_dev.{name}), which are not installed on a kiosk:"
+        " run it from a source checkout (scripts/setup test, then .venv/bin/kiosk ...)")
 
 
 def _bench(args) -> int:
-    from . import bench
-
-    return bench.main(args)
+    return dev_module("bench").main(args)
 
 
 def _example(args) -> int:
@@ -188,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except DevToolsMissing as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

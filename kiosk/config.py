@@ -116,7 +116,7 @@ class Config:
 
     def barcode_rules(self) -> BarcodeRules:
         b = self.data["barcode"]
-        return BarcodeRules(b["min_length"], b["max_length"], b["check_digit"], dict(b["patterns"]))
+        return BarcodeRules(b["min_length"], b["max_length"], b["check_digit"], dict(b["patterns"]), b["charset"])
 
     def data_path(self, value: str) -> Path:
         """A path from the config: relative paths are under the directory of the config file,
@@ -172,6 +172,8 @@ def _validate(d: dict) -> None:
         raise ConfigError("barcode.min_length", "need 1 <= min_length <= max_length <= 512")
     if b["check_digit"] not in ("none", "luhn", "mod10_31"):
         raise ConfigError("barcode.check_digit", "must be none, luhn or mod10_31")
+    if b["charset"] not in ("digits", "printable"):
+        raise ConfigError("barcode.charset", "must be digits or printable")
     for pile, pattern in b["patterns"].items():
         if pile not in PILES:
             raise ConfigError(f"barcode.patterns.{pile}", "not a pile id")

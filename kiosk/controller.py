@@ -36,6 +36,7 @@ class Result:
     effects: Effects = field(default_factory=Effects)
     events: tuple[dict, ...] = ()  # the events committed for this command
     data: dict = field(default_factory=dict)
+    severity: str = "ok"  # ok | warning | error | alert: what the screen colours by
 
     @property
     def ok(self) -> bool:
@@ -81,7 +82,9 @@ class Controller:
             command = {**command, "clock_synced": bool(getattr(self.clock, "synced", False))}
         with self._lock:
             now = now or self.clock.now()
-            return self._commit(routine.step(self.state, command, now, self.ctx), now)
+            new_day = self._rollover(now)
+            result = self._commit(routine.step(self.state, command, now, self.ctx), now)
+            return _after(new_day, result)
 
     def tick(self, now: dt.datetime | None = None) -> Result | None:
         """Let time pass (the UI calls this every few seconds): raises the 14:00 alert once."""
@@ -89,18 +92,27 @@ class Controller:
             return self._tick(now or self.clock.now())
 
     def _tick(self, now: dt.datetime) -> Result | None:
+        new_day = self._rollover(now)
         decision = routine.step(self.state, routine.TICK, now, self.ctx)
         if decision.events:
-            return self._commit(decision, now)
-        return None
+            return _after(new_day, self._commit(decision, now))
+        return new_day
+
+    def _rollover(self, now: dt.datetime) -> Result | None:
+        """Midnight with the old day unfinished: settle the old day first (its own commit)."""
+        decision = routine.rollover(self.state, now, self.ctx)
+        if decision is None:
+            return None
+        result = self._commit(decision, now)
+        return result if result.events else None
 
     def _commit(self, decision: Decision, now: dt.datetime) -> Result:
         events: list[dict] = []
         if decision.events:
-            day = local_day(now, self.ctx.tz)
+            day = decision.day or local_day(now, self.ctx.tz)
             # The state after these events: the committed events differ only in id and seq, which
             # the state does not hold, so this fold is the new state once the commit succeeds.
-            folded = routine.replay(routine.provisional(decision.events, now, self.ctx), self.state)
+            folded = routine.replay(routine.provisional(decision.events, now, self.ctx, day), self.state)
             # a sign-in carries the new operator, a sign-out the leaving one
             operator = folded.operator or routine.roll(self.state, day).operator
             try:
@@ -108,10 +120,12 @@ class Controller:
             except sqlite3.Error as exc:
                 log.error("journal write failed, nothing recorded: %s", exc)
                 return Result(routine.ERROR, "storage_error", _storage_message(exc),
-                              effects=Effects(sound=Sound("error")))
-            self.state = folded
+                              effects=Effects(sound=Sound("error")), severity="error")
+            # Alerts are referred to by their event id (an undo cancels that alert), which only
+            # the committed events carry: fold those ids into the state.
+            self.state = _with_alert_ids(folded, events)
         result = Result(decision.status, decision.code, decision.message, decision.effects,
-                        tuple(events), decision.data)
+                        tuple(events), decision.data, decision.severity)
         for listener in list(self.listeners):
             try:
                 listener(result)
@@ -127,6 +141,31 @@ class Controller:
     @property
     def operator(self) -> str | None:
         return self.state.operator
+
+
+def _with_alert_ids(state: DayState, events: list[dict]) -> DayState:
+    """The provisional fold with the committed ids of its new alerts (same order, same day)."""
+    ids = [e["id"] for e in events if e["type"] == "alert_raised" and e["day"] == (state.day and state.day.isoformat())]
+    if not ids:
+        return state
+    from dataclasses import replace
+
+    alerts = list(state.alerts)
+    for i, event_id in zip(range(len(alerts) - len(ids), len(alerts)), ids):
+        alerts[i] = {**alerts[i], "id": event_id}
+    return replace(state, alerts=tuple(alerts))
+
+
+def _after(new_day: Result | None, result: Result) -> Result:
+    """A command's result, preceded by the day change it triggered (message and events)."""
+    if new_day is None:
+        return result
+    from dataclasses import replace
+
+    effects = replace(result.effects, alerts=new_day.effects.alerts + result.effects.alerts)
+    severity = "alert" if effects.alerts else ("warning" if result.severity == "ok" else result.severity)
+    return replace(result, message=f"{new_day.message} {result.message}".strip(), events=new_day.events + result.events,
+                   effects=effects, severity=severity, data={**result.data, "new_day": new_day.data})
 
 
 def _storage_message(exc: Exception) -> str:

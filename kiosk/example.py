@@ -24,11 +24,13 @@ def main(args) -> int:
             print(f"  {pile:18} {n:3d} sorterade")
         scans = day["scans"]
         print(f"  skannade: {len(scans['accepted'])} godkända, {len(scans['rejected'])} avvisade")
-        print(f"  klart före 14:00: {'ja' if day['deadline_met'] else 'nej'}")
+        deadline = config.deadline.strftime("%H:%M")
+        met = {True: "ja", False: "nej"}.get(day["deadline_met"], "pågår")
+        print(f"  klart före {deadline}: {met}")
         for w in day["warnings"]:
-            print(f"  varning: {w['pile']} sorterat {w['sorted']}, skannat {w['scanned']}")
+            print(f"  varning: {w['text']}")
         for a in day["alerts"]:
-            print(f"  larm till TL ({a['kind']}): {a['text']}")
+            print(f"  larm till TL ({a['kind']}){' – återkallat' if a.get('cancelled') else ''}: {a['text']}")
         for p in day["prints"]:
             print(f"  utskrift {p['kind']}: {p['preview']}")
     for e in doc["errors"]:

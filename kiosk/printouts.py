@@ -13,6 +13,10 @@ from .domain import BILLING_ADDRESS, LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES,
 
 COLUMNS = 48
 
+# How the cover slip goes into its envelope (said on the slip and on screen); see `cover_slip`.
+COVER_SLIP_PLACEMENT = ("Vik bladet längs den streckade linjen så att adressen hamnar överst, lägg det först i "
+                        "kuvertet med adressen mot fönstret och fakturorna bakom.")
+
 
 @dataclass(frozen=True)
 class Line:
@@ -110,16 +114,39 @@ def day_summary(summary: dict, site: str, kiosk: str, deadline: str = "14:00") -
         _pair("Godkända", str(len(scans["accepted"]))),
         _pair("Avvisade", str(len(scans["rejected"]))),
         _pair("Klar", _clock(summary.get("scan_done_at")) or "ej klar"),
-        _pair(f"Före {deadline}", "JA" if summary.get("deadline_met") else "NEJ", COLUMNS),
+        _pair(f"Före {deadline}", {True: "JA", False: "NEJ"}.get(summary.get("deadline_met"), "PÅGÅR"), COLUMNS),
     ]
+    late = summary.get("late", [])
+    if late:
+        items.append(_pair("Sena brev (sorterade och skannade sent)", str(len(late))))
     warnings = summary.get("warnings", [])
-    if warnings:
-        items.append(Line("Varningar", bold=True))
-        for w in warnings:
-            items.append(Line(f"- {PILE_NAMES.get(w['pile'], w['pile'])}: sorterat {w['sorted']}, skannat {w['scanned']}"))
+    items += [Rule(), Line(f"Varningar ({len(warnings)})" if warnings else "Varningar: inga", bold=True)]
+    for w in warnings:
+        items.append(Line(f"- {w.get('text') or _warning_text(w)}"))
+    items += [Rule(), Line("Utskrifter och avbockningar", bold=True),
+              _pair("Dödsboetiketter", str(summary.get("labels_printed", 0))
+                    + (f" (+{summary['label_reprints']} omutskr.)" if summary.get("label_reprints") else "")),
+              _pair("Försättsblad", str(summary.get("cover_slips_printed", 0)))]
+    for item, n in (summary.get("checklist") or {}).items():
+        items.append(_pair(CHECKLIST_NAMES.get(item, item), str(n)))
     alerts = summary.get("alerts", [])
-    items += [Rule(), _pair("Larm till TL", str(len(alerts)))]
+    active = [a for a in alerts if not a.get("cancelled")]
+    items += [Rule(), _pair("Larm till TL", str(len(active)))]
+    cancelled = len(alerts) - len(active)
+    if cancelled:
+        items.append(_pair("Återkallade larm", str(cancelled)))
+    if summary.get("reopened"):
+        items.append(_pair("Dagen öppnad igen", f"{summary['reopened']} gång(er)"))
     return Layout(title="Dagssammanställning", items=tuple(items))
+
+
+CHECKLIST_NAMES = {"envelope_sent": "Kuvert skickat", "wms_ticked": "Bockat i WMS",
+                   "cab_case_created": "Klart i CAB"}
+
+
+def _warning_text(w: dict) -> str:
+    pile = PILE_NAMES.get(w.get("pile", ""), w.get("pile", ""))
+    return f"{pile}: {w.get('kind')} (sorterat {w.get('sorted', '-')}, skannat {w.get('scanned', '-')})"
 
 
 def test_slip(site: str, kiosk: str, when: dt.datetime) -> Layout:

@@ -12,16 +12,18 @@ No I/O, no clock reads, no randomness: the controller stamps events (id, seq, ts
 Each routine step has one function below, named after it:
   step 1 `_sort`, step 2 `_scan_phase` / `_scan` / `_next_pile`, step 3 `_dodsbo_label`,
   step 4 `_cover_slip`, step 5 `_leta_kund`, steps 6-7 `_date_check` / `_stromavbrott_atgard`,
-  step 8 `_incoming`, step 9 `_temporary`, step 10 `_remark`; the 14:00 deadline `_tick`.
+  step 8 `_incoming`, step 9 `_temporary`, step 10 `_remark`; the deadline `_tick`; midnight `rollover`;
+  corrections `_undo`, `_close_day` / `_reopen_day`, `_late`, `_checklist`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from . import printouts
+from . import limits, printouts
 from .barcode import BarcodeRules, check
 from .clock import DEADLINE, TZ, deadline_for, local_day, parse_iso
 from .domain import (
@@ -41,16 +43,30 @@ from .domain import (
     TO_SEKRETESSLADA_AFTER_SCAN,
 )
 from .effects import FAST_BLINK, SLOW_BLINK, STEADY, Alert, Effects, Lights, Print, Sound
-from .personnummer import PersonnummerError
+from .personnummer import CENTURIES, CenturyNeeded, PersonnummerError
 from .personnummer import parse as parse_personnummer
 
 SORTING, SCANNING, SCANNED, CLOSED = "sorting", "scanning", "scanned", "closed"
 MAX_CODE_IN_JOURNAL = 128
+LETTERS_PER_COMMAND_MAX = 500  # `count` of one leta_kund command: a day's pile, not a typo's 10^15
 
 # Outcome statuses of a decision.
 OK = "ok"  # done, events to commit
-REJECTED = "rejected"  # a domain rejection that is itself recorded (e.g. a duplicate scan)
+REJECTED = "rejected"  # a domain rejection (a duplicate scan, recorded) or a question (confirm_needed)
 ERROR = "error"  # refused: nothing is recorded
+
+# Severity: the one thing a screen colours by (green / amber / red / red), with words and an icon.
+SEVERITIES = ("ok", "warning", "error", "alert")
+
+# The record kinds `undo` can take back (`what`).
+UNDO_KINDS = ("sort", "scan", "next_pile", "leta_kund", "date_check", "remark", "temporary", "incoming")
+UNDO_NAMES = {"sort": "sortering", "scan": "skanning", "next_pile": "Klar – nästa hög", "leta_kund": "Leta Kund-brev",
+              "date_check": "datumbeslut", "remark": "anmärkning", "temporary": "tillfälligt utskick",
+              "incoming": "inkommet brev"}
+CHECKLIST_ITEMS = {"envelope_sent": "Kuvertet till Faktureringen skickat",
+                   "wms_ticked": "Bockat i WMS (Leta Kund)",
+                   "cab_case_created": "Ärendet klart i CAB (inkomna brev)"}
+WARNING_KINDS = ("missing_scans", "extra_scans", "labels_missing", "cover_slip_missing", "unscanned")
 
 
 @dataclass(frozen=True)
@@ -65,32 +81,50 @@ class Context:
     deadline: dt.time = DEADLINE
     tz: Any = TZ
 
+    @property
+    def deadline_text(self) -> str:
+        return self.deadline.strftime("%H:%M")
+
 
 @dataclass(frozen=True)
 class DayState:
     day: dt.date | None = None
     operator: str | None = None
     phase: str = SORTING
+    phase_before_close: str | None = None  # what reopen_day returns to
     counts: dict[str, int] = field(default_factory=lambda: {p: 0 for p in PILES})
     scan_index: int = 0  # index into SCAN_ORDER while scanning
     scanned: dict[str, int] = field(default_factory=lambda: {p: 0 for p in SCAN_ORDER})
     accepted: tuple[dict, ...] = ()
     rejected: tuple[dict, ...] = ()
-    undoable: tuple[tuple[str, str, str | None], ...] = ()  # (what, pile, code)
-    warnings: tuple[dict, ...] = ()
+    last_scan_rejected: bool = False  # the latest scan of the current pile was refused
+    sorts: tuple[str, ...] = ()  # step 1 sorts in order (pile ids), for undo
+    recent: tuple[str, ...] = ()  # undoable record kinds in order (see UNDO_KINDS)
     scan_done_at: str | None = None
-    deadline_met: bool = False
+    deadline_met: bool | None = None  # None: pending (deadline not passed, scanning unfinished)
+    deadline_met_before_close: bool | None = None
     leta_kund: dict[str, int] = field(default_factory=lambda: {**{t: 0 for t in LETA_KUND_TYPES}, "apartments": 0})
+    leta_kund_log: tuple[dict, ...] = ()
     decisions: tuple[dict, ...] = ()
     cab: tuple[dict, ...] = ()
-    alerts: tuple[dict, ...] = ()
+    alerts: tuple[dict, ...] = ()  # {"kind","text","at","id","link","cancelled"}
     temporary: tuple[dict, ...] = ()
     remarks: tuple[dict, ...] = ()
+    checklist: dict[str, int] = field(default_factory=lambda: {k: 0 for k in CHECKLIST_ITEMS})
     labels_printed: int = 0
+    label_reprints: int = 0
     cover_slips_printed: int = 0
+    covered: int = 0  # sekretess invoices covered by a printed cover slip
     summary_printed: int = 0
+    closed_by: str | None = None  # "operator" | "midnight"
+    reopened: int = 0
     started: bool = False  # anything happened this day
     accepted_codes: frozenset[str] = frozenset()  # derived from `accepted`, kept for speed
+
+    @property
+    def scan_phase(self) -> str:
+        """The scanning phase, also of a closed day (what it was when it closed)."""
+        return (self.phase_before_close or SORTING) if self.phase == CLOSED else self.phase
 
     @property
     def current_pile(self) -> str | None:
@@ -100,16 +134,32 @@ class DayState:
 
     def pile_scan_started(self, pile: str) -> bool:
         """Has scanning reached this pile (it is current or finished)?"""
-        if pile not in SCAN_ORDER or self.phase == SORTING:
+        phase = self.scan_phase
+        if pile not in SCAN_ORDER or phase == SORTING:
             return False
-        if self.phase in (SCANNED, CLOSED):
+        if phase == SCANNED:
             return True
         return SCAN_ORDER.index(pile) <= self.scan_index
 
     def pile_scanned(self, pile: str) -> bool:
-        if self.phase in (SCANNED, CLOSED):
+        """Is this pile's scanning finished?"""
+        phase = self.scan_phase
+        if phase == SCANNED:
             return True
-        return self.phase == SCANNING and SCAN_ORDER.index(pile) < self.scan_index
+        return phase == SCANNING and SCAN_ORDER.index(pile) < self.scan_index
+
+    def unfinished_piles(self) -> list[str]:
+        """Barcoded piles with letters sorted whose scanning is not finished."""
+        return [p for p in SCAN_ORDER if self.counts.get(p, 0) > 0 and not self.pile_scanned(p)]
+
+    def deadline_alerted(self) -> bool:
+        return any(a["kind"] == "deadline_missed" and not a["cancelled"] for a in self.alerts)
+
+
+def _default_severity(status: str, effects: Effects) -> str:
+    if effects.alerts:
+        return "alert"
+    return {OK: "ok", REJECTED: "warning"}.get(status, "error")
 
 
 @dataclass(frozen=True)
@@ -120,14 +170,22 @@ class Decision:
     events: tuple[tuple[str, dict], ...] = ()
     effects: Effects = field(default_factory=Effects)
     data: dict = field(default_factory=dict)  # extra result for the caller (CAB case, decision, ...)
+    severity: str = ""  # ok | warning | error | alert; "" = from status and effects
+    day: dt.date | None = None  # the day the events belong to; None = the local day of `now`
+
+    def __post_init__(self):
+        if not self.severity:
+            object.__setattr__(self, "severity", _default_severity(self.status, self.effects))
+        elif self.effects.alerts:
+            object.__setattr__(self, "severity", "alert")
 
     @property
     def ok(self) -> bool:
         return self.status == OK
 
 
-def _error(code: str, message: str) -> Decision:
-    return Decision(ERROR, code, message, effects=Effects(sound=Sound("error")))
+def _error(code: str, message: str, **kw) -> Decision:
+    return Decision(ERROR, code, message, effects=Effects(sound=Sound("error")), **kw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,6 +206,8 @@ def apply(state: DayState, event: dict) -> DayState:
     state = roll(state, day)
     kind, data, at = event["type"], event.get("data") or {}, event["ts"]
     state = replace(state, started=True) if kind not in ("signed_in", "signed_out") else state
+    if kind == "alert_raised":
+        return _a_alert_raised(state, data, at, event.get("id"))
     handler = _APPLY.get(kind)
     return handler(state, data, at) if handler else state
 
@@ -160,7 +220,14 @@ def replay(events, state: DayState | None = None) -> DayState:
 
 
 def _bump(mapping: dict[str, int], key: str, by: int = 1) -> dict[str, int]:
-    return {**mapping, key: mapping.get(key, 0) + by}
+    return {**mapping, key: max(0, mapping.get(key, 0) + by)}
+
+
+def _drop_last(items: tuple, match: Callable[[Any], bool]) -> tuple[tuple, Any]:
+    for i in range(len(items) - 1, -1, -1):
+        if match(items[i]):
+            return items[:i] + items[i + 1:], items[i]
+    return items, None
 
 
 def _a_signed_in(s: DayState, d: dict, at: str) -> DayState:
@@ -172,20 +239,43 @@ def _a_signed_out(s: DayState, d: dict, at: str) -> DayState:
 
 
 def _a_sorted(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, counts=_bump(s.counts, d["pile"]), undoable=s.undoable + (("sort", d["pile"], None),))
+    s = replace(s, counts=_bump(s.counts, d["pile"]))
+    if d.get("late"):
+        return s
+    return replace(s, sorts=s.sorts + (d["pile"],), recent=s.recent + ("sort",))
 
 
 def _a_undone(s: DayState, d: dict, at: str) -> DayState:
-    s = replace(s, undoable=s.undoable[:-1])
-    if d["what"] == "sort":
-        return replace(s, counts=_bump(s.counts, d["pile"], -1))
-    accepted = list(s.accepted)
-    for i in range(len(accepted) - 1, -1, -1):
-        if accepted[i]["code"] == d["code"]:
-            del accepted[i]
-            break
-    return replace(s, accepted=tuple(accepted), accepted_codes=s.accepted_codes - {d["code"]},
-                   scanned=_bump(s.scanned, d["pile"], -1))
+    what = d["what"]
+    recent, _ = _drop_last(s.recent, lambda w: w == what)
+    s = replace(s, recent=recent)
+    if what == "sort":
+        sorts, _ = _drop_last(s.sorts, lambda p: p == d["pile"])
+        return replace(s, counts=_bump(s.counts, d["pile"], -1), sorts=sorts)
+    if what == "scan":
+        accepted, gone = _drop_last(s.accepted, lambda a: a["code"] == d["code"])
+        if gone is None:
+            return s
+        s = replace(s, accepted=accepted, accepted_codes=s.accepted_codes - {d["code"]},
+                    scanned=_bump(s.scanned, gone["pile"], -1), last_scan_rejected=False)
+        if gone.get("late"):
+            s = replace(s, counts=_bump(s.counts, gone["pile"], -1))
+        return s
+    if what == "next_pile":
+        if s.phase == SCANNED:
+            return replace(s, phase=SCANNING, scan_index=len(SCAN_ORDER) - 1, scan_done_at=None,
+                           deadline_met=False if s.deadline_alerted() else None, last_scan_rejected=False)
+        return replace(s, scan_index=max(0, s.scan_index - 1), last_scan_rejected=False)
+    if what == "leta_kund":
+        log, gone = _drop_last(s.leta_kund_log, lambda e: True)
+        if gone is None:
+            return s
+        lk = _bump(_bump(s.leta_kund, gone["letter"], -gone["count"]), "apartments", -gone["apartments"])
+        return replace(s, leta_kund_log=log, leta_kund=lk, counts=_bump(s.counts, "leta_kund", -gone["count"]))
+    if what in ("date_check", "remark", "temporary", "incoming"):
+        attr = {"date_check": "decisions", "remark": "remarks", "temporary": "temporary", "incoming": "cab"}[what]
+        return replace(s, **{attr: getattr(s, attr)[:-1]})
+    return s
 
 
 def _a_scan_phase_started(s: DayState, d: dict, at: str) -> DayState:
@@ -193,67 +283,117 @@ def _a_scan_phase_started(s: DayState, d: dict, at: str) -> DayState:
 
 
 def _a_scan_accepted(s: DayState, d: dict, at: str) -> DayState:
+    entry = {"code": d["code"], "pile": d["pile"], "at": at}
+    if d.get("late"):
+        entry["late"] = True
     return replace(
         s,
-        accepted=s.accepted + ({"code": d["code"], "pile": d["pile"], "at": at},),
+        accepted=s.accepted + (entry,),
         accepted_codes=s.accepted_codes | {d["code"]},
         scanned=_bump(s.scanned, d["pile"]),
-        undoable=s.undoable + (("scan", d["pile"], d["code"]),),
+        recent=s.recent + ("scan",),
+        last_scan_rejected=False,
     )
 
 
 def _a_scan_rejected(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, rejected=s.rejected + ({"code": d["code"], "reason": d["reason"], "pile": d.get("pile"), "at": at},))
+    return replace(s, rejected=s.rejected + ({"code": d["code"], "reason": d["reason"], "pile": d.get("pile"), "at": at},),
+                   last_scan_rejected=True)
 
 
 def _a_pile_done(s: DayState, d: dict, at: str) -> DayState:
-    warnings = s.warnings
-    if d["scanned"] < d["sorted"]:
-        warnings += ({"kind": "missing_scans", "pile": d["pile"], "sorted": d["sorted"], "scanned": d["scanned"]},)
-    return replace(s, scan_index=s.scan_index + 1, warnings=warnings)
+    return replace(s, scan_index=s.scan_index + 1, recent=s.recent + ("next_pile",), last_scan_rejected=False)
 
 
 def _a_scanning_done(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, phase=SCANNED, scan_done_at=at, deadline_met=bool(d["deadline_met"]))
+    met = False if s.deadline_met is False else bool(d["deadline_met"])
+    return replace(s, phase=SCANNED, scan_done_at=at, deadline_met=met)
 
 
 def _a_dodsbo_label_printed(s: DayState, d: dict, at: str) -> DayState:
+    if d.get("reprint"):
+        return replace(s, label_reprints=s.label_reprints + 1)
     return replace(s, labels_printed=s.labels_printed + 1)
 
 
 def _a_cover_slip_printed(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, cover_slips_printed=s.cover_slips_printed + 1)
+    covered = s.covered if d.get("reprint") else s.covered + int(d.get("count", 0))
+    return replace(s, cover_slips_printed=s.cover_slips_printed + 1, covered=covered)
 
 
 def _a_leta_kund_counted(s: DayState, d: dict, at: str) -> DayState:
-    lk = _bump(s.leta_kund, d["letter"])
-    lk = _bump(lk, "apartments", int(d.get("apartments", 0)))
-    return replace(s, leta_kund=lk)
+    count, apartments = int(d.get("count", 1)), int(d.get("apartments", 0))
+    lk = _bump(_bump(s.leta_kund, d["letter"], count), "apartments", apartments)
+    entry = {"letter": d["letter"], "count": count, "apartments": apartments}
+    return replace(s, leta_kund=lk, counts=_bump(s.counts, "leta_kund", count),
+                   leta_kund_log=s.leta_kund_log + (entry,), recent=s.recent + ("leta_kund",))
 
 
 def _a_date_checked(s: DayState, d: dict, at: str) -> DayState:
     entry = {"kind": d["kind"], "date": d.get("date"), "decision": d["decision"], "slot": d["slot"]}
-    return replace(s, decisions=s.decisions + (entry,))
+    return replace(s, decisions=s.decisions + (entry,), recent=s.recent + ("date_check",))
 
 
 def _a_incoming_registered(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, cab=s.cab + (dict(d["cab"]),))
+    return replace(s, cab=s.cab + (dict(d["cab"]),), recent=s.recent + ("incoming",))
 
 
 def _a_temporary_counted(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, temporary=s.temporary + ({"about": d["about"], "at": at},))
+    return replace(s, temporary=s.temporary + ({"about": d["about"], "at": at},), recent=s.recent + ("temporary",))
 
 
-def _a_alert_raised(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, alerts=s.alerts + ({"kind": d["kind"], "text": d["text"], "at": at},))
+# The record an alert of this kind belongs to: the one folded just before it, in the same command.
+_ALERT_RECORD = {"bestridan": ("incoming", "cab"), "tillfalliga": ("temporary", "temporary")}
+
+
+def _a_alert_raised(s: DayState, d: dict, at: str, event_id: str | None = None) -> DayState:
+    link = None
+    if d["kind"] in _ALERT_RECORD:
+        what, attr = _ALERT_RECORD[d["kind"]]
+        link = [what, len(getattr(s, attr)) - 1]
+    entry = {"kind": d["kind"], "text": d["text"], "at": at, "id": event_id, "link": link, "cancelled": False}
+    s = replace(s, alerts=s.alerts + (entry,))
+    if d["kind"] == "deadline_missed":
+        s = replace(s, deadline_met=False)
+    return s
+
+
+def _a_alert_cancelled(s: DayState, d: dict, at: str) -> DayState:
+    alerts = list(s.alerts)
+    for i in range(len(alerts) - 1, -1, -1):
+        a = alerts[i]
+        if not a["cancelled"] and a["kind"] == d["kind"] and (d.get("alert") is None or a["id"] == d["alert"]):
+            alerts[i] = {**a, "cancelled": True}
+            break
+    return replace(s, alerts=tuple(alerts))
 
 
 def _a_remark_logged(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, remarks=s.remarks + (dict(d),))
+    return replace(s, remarks=s.remarks + (dict(d),), recent=s.recent + ("remark",))
+
+
+def _a_checklist_ticked(s: DayState, d: dict, at: str) -> DayState:
+    return replace(s, checklist=_bump(s.checklist, d["item"], 1 if d.get("done", True) else -1))
 
 
 def _a_day_closed(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, phase=CLOSED, summary_printed=s.summary_printed + 1)
+    if s.phase == CLOSED:
+        return s
+    met = s.deadline_met
+    if met is None:
+        met = not s.unfinished_piles()
+    by = d.get("reason") or "operator"
+    return replace(s, phase=CLOSED, phase_before_close=s.phase, deadline_met_before_close=s.deadline_met,
+                   deadline_met=met, closed_by=by,
+                   summary_printed=s.summary_printed + (0 if by == "midnight" else 1))
+
+
+def _a_day_reopened(s: DayState, d: dict, at: str) -> DayState:
+    if s.phase != CLOSED:
+        return s
+    met = False if s.deadline_alerted() else s.deadline_met_before_close
+    return replace(s, phase=s.phase_before_close or SORTING, phase_before_close=None, deadline_met=met,
+                   closed_by=None, reopened=s.reopened + 1)
 
 
 _APPLY: dict[str, Callable[[DayState, dict, str], DayState]] = {
@@ -273,11 +413,47 @@ _APPLY: dict[str, Callable[[DayState, dict, str], DayState]] = {
     "incoming_registered": _a_incoming_registered,
     "temporary_counted": _a_temporary_counted,
     "alert_raised": _a_alert_raised,
+    "alert_cancelled": _a_alert_cancelled,
     "remark_logged": _a_remark_logged,
+    "checklist_ticked": _a_checklist_ticked,
     "day_closed": _a_day_closed,
+    "day_reopened": _a_day_reopened,
 }
 
 EVENT_TYPES: frozenset[str] = frozenset(_APPLY)
+
+
+# ---------------------------------------------------------------------------------------------
+# Warnings a TL reads (derived from the state, so an undo corrects them)
+# ---------------------------------------------------------------------------------------------
+
+
+def warnings(s: DayState, closing: bool = False) -> list[dict]:
+    """The day's warnings. `closing`: as if the day closed now (adds `unscanned` piles)."""
+    closing = closing or s.phase == CLOSED
+    out: list[dict] = []
+    for pile in SCAN_ORDER:
+        sorted_, scanned = s.counts.get(pile, 0), s.scanned.get(pile, 0)
+        name = PILE_NAMES[pile]
+        if scanned > sorted_:
+            out.append({"kind": "extra_scans", "pile": pile, "sorted": sorted_, "scanned": scanned,
+                        "text": f"{name}: fler skannade ({scanned}) än sorterade ({sorted_})."})
+        if s.pile_scanned(pile):
+            if scanned < sorted_:
+                out.append({"kind": "missing_scans", "pile": pile, "sorted": sorted_, "scanned": scanned,
+                            "text": f"{name}: {sorted_ - scanned} av {sorted_} är inte skannade."})
+        elif closing and sorted_ > 0:
+            out.append({"kind": "unscanned", "pile": pile, "sorted": sorted_, "scanned": scanned,
+                        "text": f"{name}: högen skannades aldrig klart ({scanned} av {sorted_})."})
+    if (s.pile_scanned("dodsbo") or closing) and s.scanned["dodsbo"] > s.labels_printed:
+        n = s.scanned["dodsbo"] - s.labels_printed
+        out.append({"kind": "labels_missing", "pile": "dodsbo", "scanned": s.scanned["dodsbo"],
+                    "labels": s.labels_printed, "text": f"Dödsbo: {n} personnummer-etikett(er) saknas."})
+    if (s.pile_scanned("sekretess") or closing) and s.scanned["sekretess"] > s.covered:
+        out.append({"kind": "cover_slip_missing", "pile": "sekretess", "scanned": s.scanned["sekretess"],
+                    "covered": s.covered,
+                    "text": f"Sekretess: försättsblad saknas för {s.scanned['sekretess'] - s.covered} faktur(or)."})
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,10 +461,17 @@ EVENT_TYPES: frozenset[str] = frozenset(_APPLY)
 # ---------------------------------------------------------------------------------------------
 
 COMMANDS_WITHOUT_LOGIN = frozenset({"login", "badge", "tick"})
+# What a closed day still takes: sign-in/out, time, reopening it, a bestridan that needs the TL
+# now (incoming), and the checklist ticks of work done.
+COMMANDS_ON_CLOSED_DAY = frozenset({"login", "badge", "logout", "tick", "reopen_day", "incoming", "checklist"})
 
 
 class ArgError(ValueError):
     """A command lacks an argument or carries a malformed one (message in Swedish)."""
+
+    def __init__(self, message: str, code: str = "bad_argument"):
+        super().__init__(message)
+        self.code = code
 
 
 def _arg(cmd: dict, name: str, kind: type = str, choices=None, required: bool = True, default=None):
@@ -310,6 +493,60 @@ def _arg(cmd: dict, name: str, kind: type = str, choices=None, required: bool = 
     return value
 
 
+def _text_arg(cmd: dict, name: str, required: bool = True) -> str | None:
+    """Free text (`about`): trimmed, at most limits.FREE_TEXT_MAX printable characters."""
+    value = _arg(cmd, name, required=required)
+    if value is None:
+        return None
+    value = limits.clean_text(value)
+    if not value:
+        if required:
+            raise ArgError(f"Uppgift saknas: {name}.")
+        return None
+    if len(value) > limits.FREE_TEXT_MAX:
+        raise ArgError(f"Texten är för lång: högst {limits.FREE_TEXT_MAX} tecken (nu {len(value)}).")
+    if limits.unprintable(value) is not None:
+        raise ArgError(f"Texten innehåller ett otillåtet tecken. Använd bokstäver, siffror, skiljetecken och "
+                       f"mellanslag (högst {limits.FREE_TEXT_MAX} tecken).")
+    return value
+
+
+def _int_arg(cmd: dict, name: str, default: int, low: int, high: int) -> int:
+    value = _arg(cmd, name, int, required=False, default=default)
+    if not low <= value <= high:
+        raise ArgError(f"{name} ska vara mellan {low} och {high}.")
+    return value
+
+
+def _bool_arg(cmd: dict, name: str, default: bool = False) -> bool:
+    value = cmd.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ArgError(f"{name} ska vara true eller false.")
+    return value
+
+
+def _date_arg(cmd: dict, name: str, today: dt.date) -> dt.date:
+    """A letter's date: strictly ÅÅÅÅ-MM-DD, from a year back to two years ahead."""
+    first = today - dt.timedelta(days=limits.DATE_PAST_DAYS)
+    last = today + dt.timedelta(days=limits.DATE_FUTURE_DAYS)
+    message = f"Datumet ska skrivas ÅÅÅÅ-MM-DD och ligga mellan {first.isoformat()} och {last.isoformat()}."
+    value = cmd.get(name)
+    if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
+        raise ArgError(message)
+    try:
+        date = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ArgError(message) from None
+    if not first <= date <= last:
+        raise ArgError(message)
+    return date
+
+
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def decide(state: DayState, command: dict, now: dt.datetime, ctx: Context) -> Decision:
     """Check one command against the state of the day at `now`."""
     today = local_day(now, ctx.tz)
@@ -320,21 +557,24 @@ def decide(state: DayState, command: dict, now: dt.datetime, ctx: Context) -> De
         return _error("unknown_command", "Okänt kommando.")
     if name not in COMMANDS_WITHOUT_LOGIN and not state.operator:
         return _error("not_signed_in", "Logga in först: tryck på din signatur eller blippa din tagg.")
-    if state.phase == CLOSED and name not in ("login", "badge", "logout", "tick"):
-        return _error("day_closed", "Dagen är avslutad. Nya brev registreras i morgon.")
+    if state.phase == CLOSED and name not in COMMANDS_ON_CLOSED_DAY:
+        return _error("day_closed", "Dagen är avslutad. Öppna dagen igen för att registrera mer, "
+                                    "eller registrera brevet i morgon.")
     try:
         return handler(state, command, now, ctx)
     except ArgError as exc:
-        return _error("bad_argument", str(exc))
+        return _error(exc.code, str(exc))
 
 
 TICK = {"cmd": "tick"}
 
 
 def step(state: DayState, command: dict, now: dt.datetime, ctx: Context) -> Decision:
-    """A command as the kiosk runs it: the 14:00 check, the command, the 14:00 check again (a
-    sign-in after 14:00 may start the day late), as one decision whose events are committed
-    together, so a crash keeps all of them or none."""
+    """A command as the kiosk runs it: the deadline check, the command, the deadline check again
+    (a sign-in after the deadline may start the day late), as one decision whose events are
+    committed together, so a crash keeps all of them or none.
+
+    A day change is not part of it: call `rollover` first (its events belong to the old day)."""
     pre = decide(state, TICK, now, ctx)
     if command.get("cmd") == "tick":
         return pre
@@ -345,20 +585,49 @@ def step(state: DayState, command: dict, now: dt.datetime, ctx: Context) -> Deci
     if not pre.events and not post.events:
         return main
     alerts = pre.effects.alerts + main.effects.alerts + post.effects.alerts
-    return replace(main, events=pre.events + main.events + post.events,
+    message = " ".join(m for m in (pre.message, main.message, post.message) if m)
+    return replace(main, events=pre.events + main.events + post.events, message=message,
                    effects=replace(main.effects, alerts=alerts))
 
 
-def provisional(items, now: dt.datetime, ctx: Context) -> list[dict]:
+def rollover(state: DayState, now: dt.datetime, ctx: Context) -> Decision | None:
+    """Midnight: the local day changed while the old day's scanning was unfinished. The old day
+    gets its warnings (a `day_closed` with reason "midnight" and what was unfinished) and, if a
+    barcoded pile was left and no TL alert went yet, the deadline alert; the new day starts in
+    sorting. Returns None when there is nothing to settle. The events belong to `state.day`."""
+    today = local_day(now, ctx.tz)
+    if state.day is None or state.day >= today or not state.started or state.phase == CLOSED:
+        return None
+    if state.phase != SCANNING and not state.unfinished_piles():
+        return None
+    events: list[tuple[str, dict]] = []
+    alerts: tuple[Alert, ...] = ()
+    if state.unfinished_piles() and not state.deadline_alerted():
+        text = _deadline_text(ctx)
+        events.append(("alert_raised", {"kind": "deadline_missed", "text": text}))
+        alerts = (Alert("deadline_missed", text),)
+    events.append(("day_closed", {"reason": "midnight", "unfinished": warnings(state, closing=True)}))
+    message = (f"En ny dag har börjat ({today.isoformat()}): börja med att sortera. Skanningen "
+               f"{state.day.isoformat()} blev inte klar – det står i den dagens sammanställning.")
+    return Decision(OK, "new_day", message, tuple(events), effects=Effects(lights=Lights(), alerts=alerts),
+                    data={"day": today.isoformat(), "previous_day": state.day.isoformat()},
+                    severity="warning", day=state.day)
+
+
+def provisional(items, now: dt.datetime, ctx: Context, day: dt.date | None = None) -> list[dict]:
     """Events as the journal will stamp them (without id and seq), to fold before committing."""
     from .clock import utc_iso
 
-    ts, day = utc_iso(now), local_day(now, ctx.tz).isoformat()
-    return [{"type": kind, "data": data, "ts": ts, "day": day} for kind, data in items]
+    ts, day_text = utc_iso(now), (day or local_day(now, ctx.tz)).isoformat()
+    return [{"type": kind, "data": data, "ts": ts, "day": day_text} for kind, data in items]
 
 
 def _ok(code: str, message: str, events=(), **kw) -> Decision:
     return Decision(OK, code, message, events=tuple(events), **kw)
+
+
+def _confirm(code_data: dict, message: str) -> Decision:
+    return Decision(REJECTED, "confirm_needed", message, data=code_data, severity="warning")
 
 
 def _signed_in(operator: str, c: dict) -> Decision:
@@ -366,15 +635,19 @@ def _signed_in(operator: str, c: dict) -> Decision:
     synced = c.get("clock_synced")
     data = {"operator": operator}
     message = f"Inloggad som {operator}."
+    severity = "ok"
     if synced is not None:
         data["clock_synced"] = bool(synced)
         if not synced:
             message += " Obs: klockan är inte synkroniserad – meddela TL eller tekniker."
-    return _ok("signed_in", message, [("signed_in", data)])
+            severity = "warning"
+    return _ok("signed_in", message, [("signed_in", data)], severity=severity)
 
 
 def _login(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     operator = _arg(c, "operator")
+    if len(operator) > limits.SIGNATURE_MAX or limits.unprintable(operator) is not None:
+        raise ArgError(f"Signaturen får vara högst {limits.SIGNATURE_MAX} tecken, bokstäver och siffror.")
     if ctx.operators and operator not in ctx.operators:
         return _error("unknown_operator", "Okänd signatur. Be TL lägga till dig i kioskens inställningar.")
     return _signed_in(operator, c)
@@ -389,38 +662,170 @@ def _badge(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
 
 
 def _logout(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
-    return _ok("signed_out", "Utloggad.", [("signed_out", {})], effects=Effects(lights=Lights()))
+    reason = _arg(c, "reason", choices=("idle", "operator"), required=False)
+    data = {"reason": reason} if reason else {}
+    message = "Utloggad automatiskt efter en stund utan aktivitet." if reason == "idle" else "Utloggad."
+    return _ok("signed_out", message, [("signed_out", data)], effects=Effects(lights=Lights()))
 
 
 def _sort(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
-    """Step 1: one item onto a pile; the pile lights steady (put here)."""
+    """Step 1: one item onto a pile; the pile lights steady (put here). A Leta Kund letter is
+    counted by its type (step 5's count), so the pile's count is the sum of the types."""
     pile = _arg(c, "pile", choices=PILES)
     if s.pile_scan_started(pile):
-        return _error("step_order", f"{PILE_NAMES[pile]} skannas redan eller är klar. Lägg brevet i nästa dags hög.")
+        return _error("step_order", f"{PILE_NAMES[pile]} skannas redan eller är klar. "
+                                    "Ett sent brev registreras med \"Sent brev\" (sorteras och skannas på en gång).")
     count = s.counts[pile] + 1
-    return _ok(
-        "sorted",
-        f"{PILE_NAMES[pile]}: {count}",
-        [("sorted", {"pile": pile})],
-        effects=Effects(lights=Lights.of(**{pile: STEADY})),
-        data={"pile": pile, "count": count},
-    )
+    lights = Effects(lights=Lights.of(**{pile: STEADY}))
+    if pile == "leta_kund":
+        if c.get("letter") is None:
+            raise ArgError("Välj brevtyp för Leta Kund-brevet (A, B, C, D eller H).", code="letter_needed")
+        counted = _leta_kund(s, {**c, "count": 1}, now, ctx)
+        return replace(counted, code="sorted", message=f"{PILE_NAMES[pile]}: {count} (brev {c['letter']})",
+                       effects=lights, data={**counted.data, "pile": pile, "count": count})
+    return _ok("sorted", f"{PILE_NAMES[pile]}: {count}", [("sorted", {"pile": pile})],
+               effects=lights, data={"pile": pile, "count": count})
+
+
+def _late(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
+    """A letter for a pile whose scanning is finished, handled today (dödsbo "omgående"):
+    sorted and scanned in one step, marked late in the summary."""
+    pile = _arg(c, "pile", choices=PILES)
+    if pile not in SCAN_ORDER:
+        d = _ok("sorted", f"{PILE_NAMES[pile]}: {s.counts[pile] + 1} (sent brev)",
+                [("sorted", {"pile": pile, "late": True})],
+                effects=Effects(lights=Lights.of(**{pile: STEADY})), data={"pile": pile, "late": True})
+        if pile == "leta_kund":
+            raise ArgError("Leta Kund-brev räknas per brevtyp i steg 5.", code="letter_needed")
+        return d
+    if not s.pile_scanned(pile):
+        return _error("step_order", f"{PILE_NAMES[pile]} är inte färdigskannad – sortera och skanna brevet som vanligt.")
+    raw = c.get("code")
+    if not isinstance(raw, str):
+        raise ArgError("Skanna brevets streckkod (code).")
+    problem = check(raw, ctx.barcode, pile)
+    reason, message = (problem.reason, problem.message) if problem else (None, "")
+    if problem is None and raw in s.accepted_codes:
+        reason, message = "duplicate", "Redan skannad i dag – räknas inte igen."
+    if reason:
+        stored = raw[:MAX_CODE_IN_JOURNAL]
+        return Decision(REJECTED, reason, message,
+                        events=(("scan_rejected", {"code": stored, "reason": reason, "pile": pile}),),
+                        effects=Effects(lights=Lights.of(**{pile: FAST_BLINK}), sound=Sound("reject")),
+                        data={"code": stored, "reason": reason, "pile": pile, "late": True})
+    notes = []
+    if pile == "dodsbo":
+        follow = "Skriv ut en personnummer-etikett för brevet (steg 3)."
+    elif pile == "sekretess":
+        follow = "Skriv ut ett nytt försättsblad för brevet (steg 4)."
+    else:
+        follow = "Lägg brevet i sekretesslådan."
+        notes.append(f"Lägg {PILE_NAMES[pile]} i sekretesslådan vid skrivaren på våning 3.")
+    lights = {"sekretesslada": STEADY} if pile in TO_SEKRETESSLADA_AFTER_SCAN else {pile: STEADY}
+    return _ok("late_accepted", f"Sent brev i {PILE_NAMES[pile]} registrerat ({raw}). {follow}",
+               [("sorted", {"pile": pile, "late": True}), ("scan_accepted", {"code": raw, "pile": pile, "late": True})],
+               effects=Effects(lights=Lights(tuple(lights.items())), sound=Sound("accept"), notes=tuple(notes)),
+               data={"code": raw, "pile": pile, "late": True})
 
 
 def _undo(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
-    if not s.undoable:
+    """Take back a record. Plain `undo`: while scanning the current pile's last scan, or (no
+    scans in it yet) the `next_pile` that made it current; while sorting the last sort.
+    With `what`: the latest record of that kind today; `what: "scan"` with `code`: that scan."""
+    what = _arg(c, "what", choices=UNDO_KINDS, required=False)
+    code = _arg(c, "code", required=False)
+    if what is None:
+        if code is not None:
+            what = "scan"
+        elif s.phase == SCANNING:
+            pile = s.current_pile
+            if s.last_scan_rejected:
+                last = next((a for a in reversed(s.accepted) if a["pile"] == pile and not a.get("late")), None)
+                hint = f" Senast godkända: {last['code']} – välj den i listan för att ta bort den." if last else ""
+                return Decision(OK, "rejected_not_counted",
+                                "Den avvisade skanningen räknades inte – inget togs bort." + hint,
+                                data={"pile": pile, "last_accepted": last["code"] if last else None},
+                                severity="warning")
+            if any(a["pile"] == pile and not a.get("late") for a in s.accepted):
+                return _undo_scan(s, next(a for a in reversed(s.accepted) if a["pile"] == pile and not a.get("late")))
+            return _undo_next_pile(s)
+        elif s.phase == SCANNED:
+            return _undo_next_pile(s)
+        else:
+            kinds = [w for w in s.recent if w in ("sort", "leta_kund")]
+            if not kinds:
+                return _error("nothing_to_undo", "Det finns inget att ångra.")
+            what = kinds[-1]
+    if what == "sort":
+        return _undo_sort(s)
+    if what == "scan":
+        if code is not None:
+            entry = next((a for a in reversed(s.accepted) if a["code"] == code), None)
+            if entry is None:
+                return _error("nothing_to_undo", "Koden finns inte bland dagens godkända skanningar.")
+        else:
+            entry = s.accepted[-1] if s.accepted else None
+            if entry is None:
+                return _error("nothing_to_undo", "Det finns ingen skanning att ångra.")
+        return _undo_scan(s, entry)
+    if what == "next_pile":
+        return _undo_next_pile(s)
+    if what == "leta_kund":
+        if not s.leta_kund_log:
+            return _error("nothing_to_undo", "Det finns inget Leta Kund-brev att ångra.")
+        e = s.leta_kund_log[-1]
+        data = {"what": what, "letter": e["letter"], "count": e["count"], "apartments": e["apartments"]}
+        return _ok("undone", f"Ångrat: {e['count']} Leta Kund-brev {e['letter']}.", [("undone", data)], data=data)
+    attr = {"date_check": "decisions", "remark": "remarks", "temporary": "temporary", "incoming": "cab"}[what]
+    records = getattr(s, attr)
+    if not records:
+        return _error("nothing_to_undo", f"Det finns inget {UNDO_NAMES[what]} att ångra i dag.")
+    events: list[tuple[str, dict]] = [("undone", {"what": what})]
+    link = [what, len(records) - 1]
+    message = f"Ångrat: {UNDO_NAMES[what]}."
+    for a in s.alerts:
+        if a["link"] == link and not a["cancelled"]:
+            events.append(("alert_cancelled", {"alert": a["id"], "kind": a["kind"]}))
+            message += " TL har fått besked att larmet är återkallat."
+    return _ok("undone", message, events, data={"what": what}, severity="ok")
+
+
+def _undo_sort(s: DayState) -> Decision:
+    if not s.sorts:
+        return _error("nothing_to_undo", "Det finns ingen sortering att ångra.")
+    pile = s.sorts[-1]
+    if s.pile_scan_started(pile):
+        return _error("step_order", f"Kan inte ångras: {PILE_NAMES[pile]} skannas redan eller är klar.")
+    data = {"what": "sort", "pile": pile}
+    return _ok("undone", f"Ångrat: sortering i {PILE_NAMES[pile]} (nu {s.counts[pile] - 1}).", [("undone", data)],
+               effects=Effects(lights=Lights.of(**{pile: STEADY})), data=data)
+
+
+def _undo_scan(s: DayState, entry: dict) -> Decision:
+    pile, code = entry["pile"], entry["code"]
+    data = {"what": "scan", "pile": pile, "code": code}
+    left = s.scanned[pile] - 1
+    return _ok("undone", f"Ångrat: skanning {code} i {PILE_NAMES[pile]} (nu {left} av "
+                         f"{s.counts[pile] - (1 if entry.get('late') else 0)}).",
+               [("undone", data)], effects=Effects(lights=_scan_lights(s.current_pile)),
+               data={**data, "scanned": left, "sorted": s.counts[pile]})
+
+
+def _undo_next_pile(s: DayState) -> Decision:
+    phase = s.phase
+    if phase == SCANNED:
+        back = len(SCAN_ORDER) - 1
+    elif phase == SCANNING and s.scan_index > 0:
+        back = s.scan_index - 1
+    else:
         return _error("nothing_to_undo", "Det finns inget att ångra.")
-    what, pile, code = s.undoable[-1]
-    if what == "sort" and s.pile_scan_started(pile):
-        return _error("step_order", "Kan inte ångras: högen skannas redan.")
-    if what == "scan" and s.current_pile != pile:
-        return _error("step_order", "Kan inte ångras: högen är redan klar.")
-    data = {"what": what, "pile": pile}
-    if code is not None:
-        data["code"] = code
-    text = f"Ångrat: {'sortering' if what == 'sort' else 'skanning'} i {PILE_NAMES[pile]}."
-    lights = Lights.of(**{pile: SLOW_BLINK if what == "scan" else STEADY})
-    return _ok("undone", text, [("undone", data)], effects=Effects(lights=lights), data=data)
+    current = s.current_pile
+    if current is not None and any(a["pile"] == current and not a.get("late") for a in s.accepted):
+        return _error("step_order", f"Ångra först skanningarna i {PILE_NAMES[current]}.")
+    pile = SCAN_ORDER[back]
+    data = {"what": "next_pile", "pile": pile}
+    return _ok("undone", f"Ångrat: {PILE_NAMES[pile]} är aktuell hög igen ({s.scanned[pile]} av {s.counts[pile]}).",
+               [("undone", data)], effects=Effects(lights=_scan_lights(pile)), data={**data, "current": pile})
 
 
 def _scan_lights(pile: str | None) -> Lights:
@@ -467,26 +872,42 @@ def _scan(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     if raw in s.accepted_codes:
         return reject("duplicate", "Redan skannad i dag – räknas inte igen.")
     scanned = s.scanned[pile] + 1
-    extra = " Fler än sorterat – kontrollera antalet." if scanned > s.counts[pile] else ""
+    extra = scanned > s.counts[pile]
     return _ok(
         "accepted",
-        f"{PILE_NAMES[pile]}: {scanned} av {s.counts[pile]}.{extra}",
+        f"{PILE_NAMES[pile]}: {scanned} av {s.counts[pile]}." + (" Fler än sorterat – kontrollera antalet." if extra else ""),
         [("scan_accepted", {"code": raw, "pile": pile})],
         effects=Effects(lights=_scan_lights(pile), sound=Sound("accept")),
         data={"code": raw, "pile": pile, "scanned": scanned, "sorted": s.counts[pile]},
+        severity="warning" if extra else "ok",
     )
 
 
+def _deadline_text(ctx: Context) -> str:
+    return f"Skanningen av returpost var inte klar kl. {ctx.deadline_text}."
+
+
 def _next_pile(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
-    """Step 2: the current pile is done; warn on missing scans; after the last, the deadline."""
+    """Step 2: the current pile is done; with missing scans only after a confirming second tap;
+    after the last pile, whether the deadline was met."""
     pile = s.current_pile
     if pile is None:
         return _error("step_order", "Ingen hög skannas just nu.")
     sorted_, scanned = s.counts[pile], s.scanned[pile]
+    if scanned < sorted_ and not _bool_arg(c, "confirm"):
+        missing = sorted_ - scanned
+        return _confirm({"missing": missing, "pile": pile, "sorted": sorted_, "scanned": scanned},
+                        f"{PILE_NAMES[pile]}: {missing} av {sorted_} är inte skannade. "
+                        "Tryck igen för att ändå gå vidare till nästa hög.")
     events: list[tuple[str, dict]] = [("pile_done", {"pile": pile, "sorted": sorted_, "scanned": scanned})]
     parts = []
+    severity = "ok"
     if scanned < sorted_:
         parts.append(f"Varning: {PILE_NAMES[pile]} – {sorted_ - scanned} av {sorted_} är inte skannade.")
+        severity = "warning"
+    elif scanned > sorted_:
+        parts.append(f"Varning: {PILE_NAMES[pile]} – fler skannade ({scanned}) än sorterade ({sorted_}).")
+        severity = "warning"
     notes: list[str] = []
     lights: dict[str, str] = {}
     if pile in TO_SEKRETESSLADA_AFTER_SCAN:
@@ -504,68 +925,106 @@ def _next_pile(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision
         parts.append(f"Skanna nu {PILE_NAMES[nxt]} ({s.counts[nxt]} st).")
         data["next"] = nxt
     else:
-        met = now < deadline_for(local_day(now, ctx.tz), ctx.deadline, ctx.tz)
+        before = now < deadline_for(local_day(now, ctx.tz), ctx.deadline, ctx.tz)
+        # after the deadline it was still met if no barcoded letter was waiting then (no alert)
+        met = before or not s.deadline_alerted()
         events.append(("scanning_done", {"deadline_met": met}))
-        parts.append("Skanningen är klar" + (" före 14:00." if met else " – efter 14:00."))
+        if before:
+            parts.append(f"Skanningen är klar före {ctx.deadline_text}.")
+        elif met:
+            parts.append(f"Skanningen är klar (inga streckkodsbrev väntade kl. {ctx.deadline_text}).")
+        else:
+            parts.append(f"Skanningen är klar – efter {ctx.deadline_text}.")
         data["deadline_met"] = met
-    return _ok("pile_done", " ".join(parts), events, effects=Effects(lights=Lights(tuple(lights.items())), notes=tuple(notes)), data=data)
+    return _ok("pile_done", " ".join(parts), events, effects=Effects(lights=Lights(tuple(lights.items())), notes=tuple(notes)),
+               data=data, severity=severity)
+
+
+DODSBO_ATTACH = ("Etiketten skrivs ut på kvittopapper. Tejpa fast den med en tejpbit upptill på fakturans "
+                 "framsida, bredvid adressfältet – täck inte streckkoden – och lägg fakturan i översta facket.")
 
 
 def _dodsbo_label(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     """Step 3: validate the personnummer from CAB and print it on a label; then the top compartment.
 
-    The number goes into the print effect only (persist=False), never into an event.
-    """
+    The number goes into the print effect only (persist=False), never into an event. Ten digits
+    without `+` need the century chosen (`century`); more labels than the day's dödsbo invoices
+    need `confirm` and count as reprints."""
     if not s.pile_scanned("dodsbo"):
         return _error("step_order", "Skanna dödsbofakturorna först (steg 2).")
+    century = _arg(c, "century", choices=CENTURIES, required=False)
+    today = local_day(now, ctx.tz)
     try:
-        pnr = parse_personnummer(_arg(c, "personnummer"), local_day(now, ctx.tz))
+        pnr = parse_personnummer(_arg(c, "personnummer"), today, century)
+    except CenturyNeeded as exc:
+        return Decision(REJECTED, "century_needed",
+                        "Välj födelseår som i CAB: " + " eller ".join(r["date"] for r in exc.readings) + ".",
+                        data={"readings": exc.readings}, severity="warning")
     except PersonnummerError as exc:
         return _error("invalid_personnummer", f"Ogiltigt personnummer: {exc}")
-    layout = printouts.dodsbo_label(pnr.formatted(), local_day(now, ctx.tz))
+    invoices = s.scanned["dodsbo"]
+    reprint = s.labels_printed >= invoices
+    if reprint and not _bool_arg(c, "confirm"):
+        return _confirm({"labels": s.labels_printed, "invoices": invoices},
+                        f"Redan {s.labels_printed} etikett(er) för {invoices} dödsbofaktur(or) i dag. "
+                        "Tryck igen för att skriva ut en extra etikett (räknas som omutskrift).")
+    layout = printouts.dodsbo_label(pnr.formatted(), today)
+    data = {"samordningsnummer": pnr.samordning}
+    if reprint:
+        data["reprint"] = True
     return _ok(
         "label_printed",
-        "Etiketten skrivs ut. Sätt den på fakturan och lägg fakturan i översta facket.",
-        [("dodsbo_label_printed", {"samordningsnummer": pnr.samordning})],
+        DODSBO_ATTACH,
+        [("dodsbo_label_printed", data)],
         effects=Effects(lights=Lights.of(oversta_facket=STEADY), prints=(Print("dodsbo_label", layout, persist=False),)),
+        data={"reprint": reprint},
     )
 
 
 def _cover_slip(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
-    """Step 4: the cover slip for the envelope to billing; no customer data on it."""
+    """Step 4: the cover slip for the envelope to billing; no customer data on it. It covers the
+    invoices not yet covered (a late letter gets its own slip); with none left, a reprint."""
     if not s.pile_scanned("sekretess"):
         return _error("step_order", "Skanna sekretessfakturorna först (steg 2).")
-    count = s.scanned["sekretess"]
-    if count == 0:
+    total = s.scanned["sekretess"]
+    if total == 0:
         return _error("nothing_to_send", "Inga sekretessfakturor skannades i dag – inget försättsblad behövs.")
+    uncovered = total - s.covered
+    reprint = uncovered <= 0
+    count = total if reprint else uncovered
     layout = printouts.cover_slip(local_day(now, ctx.tz), count, ctx.site, ctx.kiosk, s.operator or "")
+    data = {"count": count}
+    if reprint:
+        data["reprint"] = True
     return _ok(
         "cover_slip_printed",
-        f"Försättsblad för {count} sekretessfakturor skrivs ut. Lägg bladet först i kuvertet och skicka till Faktureringen.",
-        [("cover_slip_printed", {"count": count})],
+        f"Försättsblad för {count} sekretessfakturor skrivs ut. {printouts.COVER_SLIP_PLACEMENT}",
+        [("cover_slip_printed", data)],
         effects=Effects(
             lights=Lights.of(sekretess=SLOW_BLINK),
             prints=(Print("cover_slip", layout),),
-            notes=("Kontrollera att inget kundnamn syns i kuvertets fönster.",),
+            notes=("Kontrollera att bara Faktureringens adress syns i kuvertets fönster.",),
         ),
-        data={"count": count},
+        data={"count": count, "reprint": reprint},
     )
 
 
 def _leta_kund(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
-    """Step 5: count a Leta Kund letter by type; for A also its apartment numbers."""
+    """Step 5: count Leta Kund letters of one type (`count`, default 1); for A also how many of
+    them carry an apartment number. The types are the count: the pile's count is their sum."""
     letter = _arg(c, "letter", choices=LETA_KUND_TYPES)
-    apartments = _arg(c, "apartments", int, required=False, default=0)
-    if apartments < 0:
-        raise ArgError("apartments kan inte vara negativt.")
+    count = _int_arg(c, "count", 1, 1, LETTERS_PER_COMMAND_MAX)
+    apartments = _int_arg(c, "apartments", 0, 0, LETTERS_PER_COMMAND_MAX)
     if apartments and letter != "A":
         raise ArgError("Lägenhetsnummer räknas bara för brev A.")
+    if apartments > count:
+        raise ArgError(f"apartments ska vara mellan 0 och antalet brev A ({count}).")
     wms = LETA_KUND_WMS[letter]
     return _ok(
         "leta_kund_counted",
-        f"Brev {letter} räknat. Bocka i \"{wms} retur\" i Leta Kund-ärendet i WMS och spara (inget görs om ärendet är avslutat).",
-        [("leta_kund_counted", {"letter": letter, "apartments": apartments})],
-        data={"letter": letter, "wms": wms, "apartments": apartments},
+        f"{count} brev {letter} räknat. Bocka i \"{wms} retur\" i Leta Kund-ärendet i WMS och spara (inget görs om ärendet är avslutat).",
+        [("leta_kund_counted", {"letter": letter, "count": count, "apartments": apartments})],
+        data={"letter": letter, "wms": wms, "count": count, "apartments": apartments},
     )
 
 
@@ -579,21 +1038,26 @@ SLOT_FOR_DECISION = {"kasta": "sekretesslada", "skicka_om": "skicka_om"}
 
 def _date_check(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     kind = _arg(c, "kind", choices=DATE_CHECK_KINDS)
-    try:
-        letter_date = dt.date.fromisoformat(_arg(c, "date"))
-    except ValueError:
-        raise ArgError("Datumet ska skrivas ÅÅÅÅ-MM-DD.") from None
-    decision = date_decision(letter_date, local_day(now, ctx.tz))
-    slot = SLOT_FOR_DECISION[decision]
+    today = local_day(now, ctx.tz)
     notes = []
-    if decision == "kasta":
-        message = f"Kasta brevet i {DESTINATION_NAMES[slot].lower()}: datumet har passerat eller är inom 3 dagar."
-    else:
-        message = "Sök ny adress och skicka om brevet. Uppdatera kundbilden om kunden är aktiv."
+    if c.get("date") is None:
+        if kind == "planerat_stromavbrott":
+            raise ArgError("Ett planerat strömavbrott har alltid ett datum: skriv det ÅÅÅÅ-MM-DD.")
+        decision, letter_date = "skicka_om", None
+        message = "Brevet saknar datum: sök ny adress och skicka om brevet. Uppdatera kundbilden om kunden är aktiv."
         notes.append("Lägg brevet i facket Skicka om tills ny adress är hittad.")
+    else:
+        letter_date = _date_arg(c, "date", today)
+        decision = date_decision(letter_date, today)
+        if decision == "kasta":
+            message = f"Kasta brevet i {DESTINATION_NAMES['sekretesslada'].lower()}: datumet har passerat eller är inom 3 dagar."
+        else:
+            message = "Sök ny adress och skicka om brevet. Uppdatera kundbilden om kunden är aktiv."
+            notes.append("Lägg brevet i facket Skicka om tills ny adress är hittad.")
+    slot = SLOT_FOR_DECISION[decision]
     if kind == "planerat_stromavbrott":
         notes.append("Kolla i WMS om det finns en aviseringsadress – ta bort den.")
-    entry = {"kind": kind, "date": letter_date.isoformat(), "decision": decision, "slot": slot}
+    entry = {"kind": kind, "date": letter_date.isoformat() if letter_date else None, "decision": decision, "slot": slot}
     return _ok("date_checked", message, [("date_checked", entry)],
                effects=Effects(lights=Lights.of(**{slot: STEADY}), notes=tuple(notes)), data=entry)
 
@@ -631,7 +1095,7 @@ def _incoming(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     kind = _arg(c, "kind", choices=INCOMING_KINDS)
     needs_segment = kind in ("ovrigt", "fullmakt_med_brev", "bestridan")
     segment = _arg(c, "segment", choices=SEGMENTS, required=needs_segment)
-    about = _arg(c, "about", required=kind in ("ovrigt", "fullmakt_med_brev"))
+    about = _text_arg(c, "about", required=kind in ("ovrigt", "fullmakt_med_brev"))
     case = cab_case(kind, segment, about)
     events: list[tuple[str, dict]] = [("incoming_registered", {"kind": kind, "segment": segment, "about": about, "cab": case})]
     alerts: tuple[Alert, ...] = ()
@@ -644,16 +1108,27 @@ def _incoming(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     return _ok("cab_case", message, events, effects=Effects(alerts=alerts), data={"cab": case})
 
 
+def _mailing_kind(about: str) -> str:
+    return about.casefold()
+
+
 def _temporary(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
-    """Step 9: count and ask the TL how to handle."""
-    about = _arg(c, "about")
+    """Step 9: count; the first letter of a kind of mailing today asks the TL how to handle it,
+    later letters of that kind are counted (the count is in the summary the TL sees)."""
+    about = _text_arg(c, "about")
+    key = _mailing_kind(about)
+    same = sum(1 for t in s.temporary if _mailing_kind(t["about"]) == key) + 1
+    asked = any(a["kind"] == "tillfalliga" and not a["cancelled"] and a["link"][1] < len(s.temporary)
+                and _mailing_kind(s.temporary[a["link"][1]]["about"]) == key for a in s.alerts)
+    events: list[tuple[str, dict]] = [("temporary_counted", {"about": about})]
+    if asked:
+        return _ok("temporary_counted",
+                   f"Registrerat: {same} brev \"{about}\" i dag. TL har redan fått frågan om utskicket.",
+                   events, data={"about": about, "count": same, "alerted": False})
     text = f"Tillfälligt utskick i retur: {about}. Hur ska det hanteras?"
-    return _ok(
-        "temporary_counted",
-        "Registrerat. TL har fått en fråga om hur utskicket ska hanteras.",
-        [("temporary_counted", {"about": about}), ("alert_raised", {"kind": "tillfalliga", "text": text})],
-        effects=Effects(alerts=(Alert("tillfalliga", text),)),
-    )
+    events.append(("alert_raised", {"kind": "tillfalliga", "text": text}))
+    return _ok("temporary_counted", "Registrerat. TL har fått en fråga om hur utskicket ska hanteras.", events,
+               effects=Effects(alerts=(Alert("tillfalliga", text),)), data={"about": about, "count": same, "alerted": True})
 
 
 def _remark(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
@@ -669,31 +1144,48 @@ def _remark(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
                effects=Effects(notes=checklist), data=entry)
 
 
+def _checklist(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
+    """A ticked checklist item (envelope sent, WMS ticked, done in CAB): the kiosk records it."""
+    item = _arg(c, "item", choices=CHECKLIST_ITEMS)
+    done = _bool_arg(c, "done", True)
+    message = f"{CHECKLIST_ITEMS[item]}: {'bockat' if done else 'avbockat'}."
+    return _ok("checklist_ticked", message, [("checklist_ticked", {"item": item, "done": done})],
+               data={"item": item, "done": done})
+
+
 def _close_day(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
-    events: list[tuple[str, dict]] = []
-    alerts: tuple[Alert, ...] = ()
-    if s.phase != SCANNED and not _deadline_alerted(s):
-        text = "Dagen avslutades utan att skanningen blev klar."
-        events.append(("alert_raised", {"kind": "deadline_missed", "text": text}))
-        alerts = (Alert("deadline_missed", text),)
-    events.append(("day_closed", {}))
+    """Close the day; with anything unfinished only after a confirming second tap, and what was
+    unfinished is recorded. Closing never raises the deadline alert (the tick does, at the deadline)."""
+    unfinished = warnings(s, closing=True)
+    if unfinished and not _bool_arg(c, "confirm"):
+        return _confirm({"unfinished": unfinished},
+                        "Inte klart: " + " ".join(w["text"] for w in unfinished) + " Tryck igen för att avsluta dagen ändå.")
+    events: list[tuple[str, dict]] = [("day_closed", {"unfinished": unfinished} if unfinished else {})]
     closed = replay(provisional(events, now, ctx), s)
-    layout = printouts.day_summary(summary(closed), ctx.site, ctx.kiosk, ctx.deadline.strftime("%H:%M"))
-    return _ok("day_closed", "Dagen är avslutad. Dagssammanställningen skrivs ut.", events,
-               effects=Effects(lights=Lights(), prints=(Print("day_summary", layout),), alerts=alerts))
+    layout = printouts.day_summary(summary(closed), ctx.site, ctx.kiosk, ctx.deadline_text)
+    message = "Dagen är avslutad. Dagssammanställningen skrivs ut."
+    if unfinished:
+        message += f" {len(unfinished)} varning(ar) finns med i sammanställningen."
+    return _ok("day_closed", message, events,
+               effects=Effects(lights=Lights(), prints=(Print("day_summary", layout),)),
+               data={"unfinished": unfinished}, severity="warning" if unfinished else "ok")
 
 
-def _deadline_alerted(s: DayState) -> bool:
-    return any(a["kind"] == "deadline_missed" for a in s.alerts)
+def _reopen_day(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
+    if s.phase != CLOSED:
+        return _error("step_order", "Dagen är inte avslutad.")
+    return _ok("day_reopened", f"Dagen är öppnad igen av {s.operator}. Avsluta den igen när allt är klart.",
+               [("day_reopened", {})], data={"phase": s.phase_before_close or SORTING})
 
 
 def _tick(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
-    """The 14:00 deadline: once it has passed on a day with activity and scanning is not done,
-    alert the TL (once a day)."""
+    """The deadline: once it has passed with a barcoded pile sorted and its scanning not finished,
+    alert the TL (once a day). Never on a day without barcoded letters, never on a closed day."""
     late = now >= deadline_for(local_day(now, ctx.tz), ctx.deadline, ctx.tz)
-    if s.started and late and s.phase not in (SCANNED, CLOSED) and not _deadline_alerted(s):
-        text = f"Skanningen av returpost var inte klar kl. {ctx.deadline.strftime('%H:%M')}."
-        return _ok("deadline_missed", "Klockan har passerat 14:00 och skanningen är inte klar. TL har larmats.",
+    if late and s.phase != CLOSED and s.unfinished_piles() and not s.deadline_alerted():
+        text = _deadline_text(ctx)
+        return _ok("deadline_missed",
+                   f"Klockan har passerat {ctx.deadline_text} och skanningen är inte klar. TL har larmats.",
                    [("alert_raised", {"kind": "deadline_missed", "text": text})],
                    effects=Effects(alerts=(Alert("deadline_missed", text),)))
     return _ok("idle", "")
@@ -704,6 +1196,7 @@ _DECIDE: dict[str, Callable[[DayState, dict, dt.datetime, Context], Decision]] =
     "badge": _badge,
     "logout": _logout,
     "sort": _sort,
+    "late": _late,
     "undo": _undo,
     "scan_phase": _scan_phase,
     "scan": _scan,
@@ -716,7 +1209,9 @@ _DECIDE: dict[str, Callable[[DayState, dict, dt.datetime, Context], Decision]] =
     "incoming": _incoming,
     "temporary": _temporary,
     "remark": _remark,
+    "checklist": _checklist,
     "close_day": _close_day,
+    "reopen_day": _reopen_day,
     "tick": _tick,
 }
 
@@ -730,26 +1225,36 @@ COMMANDS: frozenset[str] = frozenset(_DECIDE)
 
 def summary(s: DayState) -> dict:
     """The day summary (the follow-up row) as plain JSON-able data."""
+    kinds: dict[str, dict] = {}
+    for t in s.temporary:
+        kinds.setdefault(_mailing_kind(t["about"]), {"about": t["about"], "count": 0})["count"] += 1
     return {
         "day": s.day.isoformat() if s.day else None,
         "phase": s.phase,
         "counts": {p: s.counts.get(p, 0) for p in PILES},
         "leta_kund": dict(s.leta_kund),
         "scans": {
-            "accepted": [{"code": a["code"], "pile": a["pile"], "at": a["at"]} for a in s.accepted],
+            "accepted": [{"code": a["code"], "pile": a["pile"], "at": a["at"], **({"late": True} if a.get("late") else {})}
+                         for a in s.accepted],
             "rejected": [{"code": r["code"], "reason": r["reason"], "pile": r.get("pile"), "at": r["at"]} for r in s.rejected],
         },
         "scanned": dict(s.scanned),
-        "warnings": [dict(w) for w in s.warnings],
+        "late": [{"code": a["code"], "pile": a["pile"], "at": a["at"]} for a in s.accepted if a.get("late")],
+        "warnings": warnings(s),
         "scan_done_at": s.scan_done_at,
         "deadline_met": s.deadline_met,
         "decisions": [dict(d) for d in s.decisions],
         "cab": [dict(c) for c in s.cab],
-        "alerts": [{"kind": a["kind"], "text": a["text"]} for a in s.alerts],
+        "alerts": [{"kind": a["kind"], "text": a["text"], "id": a["id"], "cancelled": a["cancelled"]} for a in s.alerts],
         "temporary": [dict(t) for t in s.temporary],
+        "temporary_kinds": list(kinds.values()),
         "remarks": [dict(r) for r in s.remarks],
+        "checklist": dict(s.checklist),
         "labels_printed": s.labels_printed,
+        "label_reprints": s.label_reprints,
         "cover_slips_printed": s.cover_slips_printed,
+        "closed_by": s.closed_by,
+        "reopened": s.reopened,
     }
 
 

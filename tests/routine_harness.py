@@ -15,16 +15,24 @@ class PureDay:
         self.state = state or DayState()
         self.events: list[dict] = []
         self.seq = 0
+        self.new_day: routine.Decision | None = None
 
     def run(self, command: dict, now: dt.datetime) -> routine.Decision:
+        """As the controller runs a command: a day change first (its own commit), then the step."""
+        self.new_day = routine.rollover(self.state, now, self.ctx)
+        if self.new_day is not None:
+            self._commit(self.new_day, now)
         decision = routine.step(self.state, command, now, self.ctx)
+        self._commit(decision, now)
+        return decision
+
+    def _commit(self, decision: routine.Decision, now: dt.datetime) -> None:
         for kind, data in decision.events:
             self.seq += 1
-            event = {"seq": self.seq, "type": kind, "data": data, "ts": utc_iso(now),
-                     "day": local_day(now).isoformat()}
+            event = {"seq": self.seq, "id": f"event-{self.seq}", "type": kind, "data": data, "ts": utc_iso(now),
+                     "day": (decision.day or local_day(now)).isoformat()}
             self.events.append(event)
             self.state = routine.apply(self.state, event)
-        return decision
 
     def summary(self) -> dict:
         return routine.summary(self.state)

@@ -18,7 +18,7 @@ from kiosk.controller import Controller
 from kiosk.effects import FAST_BLINK, SLOW_BLINK, STEADY, Effects, Lights, Print, Sound
 from kiosk.hw import build, want_simulator
 from kiosk.hw.escpos_render import decode_text
-from kiosk.hw.fakeinput import FakeBus, typed
+from kiosk_dev.fakeinput import FakeBus, typed
 from kiosk.hw.inputs import InputWatcher, SimulatedInput
 from kiosk.journal import Journal
 from kiosk import printouts

@@ -1,6 +1,6 @@
 """Scanner and badge reader: discovery, exclusive grab, decoding in the reader thread, unplug and
 replug, two devices with two roles. Real evdev.InputEvents through objects with the evdev
-InputDevice API (kiosk.hw.fakeinput): a real pipe behind fileno(), ENODEV on unplug."""
+InputDevice API (kiosk_dev.fakeinput): a real pipe behind fileno(), ENODEV on unplug."""
 
 import os
 import queue
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from kiosk.hw.fakeinput import FakeBus, FakeInputDevice, typed
+from kiosk_dev.fakeinput import FakeBus, FakeInputDevice, typed
 from kiosk.hw.inputs import Finder, InputWatcher, name_matches
 from kiosk.hw.keymap import Decoder
 

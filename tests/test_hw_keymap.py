@@ -6,7 +6,7 @@ import pytest
 from evdev import InputEvent, ecodes as e
 from hypothesis import given, settings, strategies as st
 
-from kiosk.hw.fakeinput import key_events, typed
+from kiosk_dev.fakeinput import key_events, typed
 from kiosk.hw.keymap import Decoder, alphabet, encode
 
 T0 = 1_700_000_000.0

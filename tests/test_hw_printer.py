@@ -474,7 +474,7 @@ def test_config_rejects_an_unknown_code_page_and_silly_timings():
 
 def test_bench_prints_figures_beside_its_baselines(capsys):
     import argparse
-    from kiosk.hw import bench
+    from kiosk_dev import hw_bench as bench
     bench.run(argparse.Namespace(hw_repeat=5))
     out = capsys.readouterr().out
     assert "day summary -> ESC/POS" in out and "PNG preview (baseline)" in out

@@ -32,25 +32,26 @@ def at(hhmm: str, day: str = "2026-11-23") -> str:
 def day_script(tmp_path):
     lines = [
         {"at": at("08:00"), "cmd": "login", "operator": "ANNA"},
-        *[{"at": at("08:01"), "cmd": "sort", "pile": p} for p in ["dodsbo", "sekretess", "sekretess", "faktura", "leta_kund"]],
+        *[{"at": at("08:01"), "cmd": "sort", "pile": p} for p in ["dodsbo", "sekretess", "sekretess", "faktura"]],
+        {"at": at("08:01"), "cmd": "sort", "pile": "leta_kund", "letter": "A", "apartments": 1},
         {"at": at("08:30"), "cmd": "scan_phase"},
-        {"at": at("08:31"), "cmd": "scan", "code": "DODSBO-0001"},
+        {"at": at("08:31"), "cmd": "scan", "code": "7350001000011"},
         {"at": at("08:32"), "cmd": "next_pile"},
-        {"at": at("08:33"), "cmd": "scan", "code": "SEKR-00001"},
-        {"at": at("08:33"), "cmd": "scan", "code": "SEKR-00001"},
-        {"at": at("08:34"), "cmd": "next_pile"},
+        {"at": at("08:33"), "cmd": "scan", "code": "7350002000017"},
+        {"at": at("08:33"), "cmd": "scan", "code": "7350002000017"},
+        {"at": at("08:34"), "cmd": "next_pile", "confirm": True},
         {"at": at("08:35"), "cmd": "scan", "code": "x"},
-        {"at": at("08:36"), "cmd": "next_pile"},
+        {"at": at("08:36"), "cmd": "next_pile", "confirm": True},
         {"at": at("08:37"), "cmd": "next_pile"},
         {"at": at("09:00"), "cmd": "dodsbo_label", "personnummer": PNR},
         {"at": at("09:01"), "cmd": "cover_slip"},
-        {"at": at("09:02"), "cmd": "leta_kund", "letter": "A", "apartments": 2},
+        {"at": at("09:02"), "cmd": "leta_kund", "letter": "A", "count": 2, "apartments": 1},
         {"at": at("09:03"), "cmd": "date_check", "kind": "ovriga_brev", "date": "2026-11-25"},
         {"at": at("09:04"), "cmd": "stromavbrott_atgard"},
         {"at": at("09:05"), "cmd": "incoming", "kind": "bestridan", "segment": "privat", "about": "faktura"},
         {"at": at("09:06"), "cmd": "temporary", "about": "Elpriskompensation"},
         {"at": at("09:07"), "cmd": "remark", "code": "poste_restante"},
-        {"at": at("16:00"), "cmd": "close_day"},
+        {"at": at("16:00"), "cmd": "close_day", "confirm": True},
     ]
     return write_script(tmp_path / "day.jsonl", lines)
 
@@ -64,12 +65,13 @@ def test_a_whole_day_gives_the_documented_summary(tmp_path, day_script):
     [day] = doc["days"]
     assert day["day"] == "2026-11-23"
     assert set(day["counts"]) == set(PILES) and day["counts"]["sekretess"] == 2 and day["counts"]["tillfalliga"] == 0
-    assert day["leta_kund"] == {"A": 1, "B": 0, "C": 0, "D": 0, "H": 0, "apartments": 2}
-    assert [(a["code"], a["pile"]) for a in day["scans"]["accepted"]] == [("DODSBO-0001", "dodsbo"), ("SEKR-00001", "sekretess")]
+    assert day["leta_kund"] == {"A": 3, "B": 0, "C": 0, "D": 0, "H": 0, "apartments": 2}
+    assert day["counts"]["leta_kund"] == 3  # counted once: the sum of the types
+    assert [(a["code"], a["pile"]) for a in day["scans"]["accepted"]] == [("7350001000011", "dodsbo"), ("7350002000017", "sekretess")]
     assert day["scans"]["accepted"][0]["at"] == "2026-11-23T07:31:00.000Z"
     assert [r["reason"] for r in day["scans"]["rejected"]] == ["duplicate", "invalid"]
-    assert {"kind": "missing_scans", "pile": "sekretess", "sorted": 2, "scanned": 1} in day["warnings"]
-    assert {"kind": "missing_scans", "pile": "faktura", "sorted": 1, "scanned": 0} in day["warnings"]
+    kinds = {(w["kind"], w["pile"], w.get("sorted"), w["scanned"]) for w in day["warnings"]}
+    assert kinds == {("missing_scans", "sekretess", 2, 1), ("missing_scans", "faktura", 1, 0)}
     assert day["scan_done_at"] == "2026-11-23T07:37:00.000Z" and day["deadline_met"] is True
     assert [(d["kind"], d["decision"], d["slot"]) for d in day["decisions"]] == [
         ("ovriga_brev", "kasta", "sekretesslada"), ("stromavbrott_atgard", "skicka_om", "skicka_om")]
@@ -152,3 +154,98 @@ def test_report_prints_the_follow_up_row_as_json_and_csv(tmp_path, day_script):
 def test_report_on_a_missing_journal_fails_clearly(tmp_path):
     done = kiosk("report", "--db", str(tmp_path / "nope.db"))
     assert done.returncode == 2 and "no journal" in done.stderr
+
+
+def test_every_new_command_and_argument_through_the_simulator(tmp_path):
+    """Issue 12 item 2 and issue 13: undo kinds, confirm, reopen_day, late, century, count, no date,
+    checklist and idle logout, as a script drives them."""
+    lines = [
+        {"at": at("08:00"), "cmd": "login", "operator": "ANNA"},
+        {"at": at("08:01"), "cmd": "sort", "pile": "dodsbo"},
+        {"at": at("08:01"), "cmd": "sort", "pile": "sekretess"},
+        {"at": at("08:02"), "cmd": "sort", "pile": "leta_kund", "letter": "A", "apartments": 1},
+        {"at": at("08:02"), "cmd": "sort", "pile": "ovriga_brev"},
+        {"at": at("08:03"), "cmd": "undo", "what": "sort"},                                   # the ovriga_brev sort
+        {"at": at("08:10"), "cmd": "scan_phase"},
+        {"at": at("08:11"), "cmd": "scan", "code": "7350001000011"},
+        {"at": at("08:12"), "cmd": "next_pile"},
+        {"at": at("08:12"), "cmd": "next_pile"},                                              # double tap: confirm_needed
+        {"at": at("08:13"), "cmd": "scan", "code": "7350002000017"},
+        {"at": at("08:13"), "cmd": "scan", "code": "7350002000024"},                          # extra
+        {"at": at("08:14"), "cmd": "undo", "what": "scan", "code": "7350002000024"},
+        {"at": at("08:15"), "cmd": "next_pile"},
+        {"at": at("08:15"), "cmd": "undo"},                                                   # next_pile back
+        {"at": at("08:16"), "cmd": "next_pile"},
+        {"at": at("08:16"), "cmd": "next_pile"},
+        {"at": at("08:16"), "cmd": "next_pile"},
+        {"at": at("08:20"), "cmd": "dodsbo_label", "personnummer": "250101-1239"},           # century_needed
+        {"at": at("08:21"), "cmd": "dodsbo_label", "personnummer": "250101-1239", "century": "19"},
+        {"at": at("08:22"), "cmd": "dodsbo_label", "personnummer": "250101-1239", "century": "19", "confirm": True},
+        {"at": at("08:23"), "cmd": "cover_slip"},
+        {"at": at("08:24"), "cmd": "checklist", "item": "envelope_sent"},
+        {"at": at("08:25"), "cmd": "leta_kund", "letter": "A", "count": 3, "apartments": 2},
+        {"at": at("08:25"), "cmd": "checklist", "item": "wms_ticked"},
+        {"at": at("08:25"), "cmd": "checklist", "item": "wms_ticked", "done": False},
+        {"at": at("08:26"), "cmd": "leta_kund", "letter": "C"},
+        {"at": at("08:26"), "cmd": "undo", "what": "leta_kund"},
+        {"at": at("08:27"), "cmd": "date_check", "kind": "ovriga_brev"},                      # no date
+        {"at": at("08:27"), "cmd": "date_check", "kind": "ovriga_brev", "date": "2026-11-24"},
+        {"at": at("08:28"), "cmd": "undo", "what": "date_check"},
+        {"at": at("08:29"), "cmd": "incoming", "kind": "bestridan", "segment": "privat"},
+        {"at": at("08:29"), "cmd": "undo", "what": "incoming"},                               # alert cancelled
+        {"at": at("08:30"), "cmd": "temporary", "about": "Elpriskompensation"},
+        {"at": at("08:30"), "cmd": "temporary", "about": "Elpriskompensation"},
+        {"at": at("08:31"), "cmd": "undo", "what": "temporary"},
+        {"at": at("08:32"), "cmd": "remark", "code": "vagrad"},
+        {"at": at("08:32"), "cmd": "undo", "what": "remark"},
+        {"at": at("08:33"), "cmd": "checklist", "item": "cab_case_created"},
+        {"at": at("10:00"), "cmd": "late", "pile": "dodsbo", "code": "7350001000035"},
+        {"at": at("10:01"), "cmd": "dodsbo_label", "personnummer": "19121212-1212"},
+        {"at": at("10:30"), "cmd": "logout", "reason": "idle"},
+        {"at": at("10:31"), "cmd": "login", "operator": "BERT"},
+        {"at": at("11:00"), "cmd": "close_day"},
+        {"at": at("11:05"), "cmd": "reopen_day"},
+        {"at": at("11:06"), "cmd": "close_day"},
+    ]
+    script = write_script(tmp_path / "new.jsonl", lines)
+    done = kiosk("simulate", str(script), "--out", str(tmp_path / "o"), "--db", str(tmp_path / "j.db"))
+    doc = json.loads(done.stdout)
+    assert done.returncode == 0 and doc["errors"] == [], doc["errors"]
+    [day] = doc["days"]
+    assert day["counts"] == {**{p: 0 for p in PILES}, "dodsbo": 2, "sekretess": 1, "leta_kund": 4}
+    assert day["leta_kund"] == {"A": 4, "B": 0, "C": 0, "D": 0, "H": 0, "apartments": 3}
+    assert day["scanned"] == {"dodsbo": 2, "sekretess": 1, "faktura": 0, "ovriga_streckkod": 0}
+    assert [a["pile"] for a in day["late"]] == ["dodsbo"]
+    assert day["warnings"] == [] and day["deadline_met"] is True and day["phase"] == "closed"
+    assert day["labels_printed"] == 2 and day["label_reprints"] == 1 and day["cover_slips_printed"] == 1
+    assert day["checklist"] == {"envelope_sent": 1, "wms_ticked": 0, "cab_case_created": 1}
+    assert [(d["kind"], d["date"], d["decision"]) for d in day["decisions"]] == [("ovriga_brev", None, "skicka_om")]
+    assert day["cab"] == [] and day["remarks"] == [] and len(day["temporary"]) == 1
+    assert [(a["kind"], a["cancelled"]) for a in day["alerts"]] == [("bestridan", True), ("tillfalliga", False)]
+    assert day["reopened"] == 1 and day["closed_by"] == "operator"
+    assert [p["kind"] for p in day["prints"]].count("day_summary") == 2
+    rows = json.loads(kiosk("report", "--db", str(tmp_path / "j.db")).stdout)
+    assert rows[0]["alerts"] == 1 and rows[0]["alerts_cancelled"] == 1 and rows[0]["late_letters"] == 1
+    assert rows[0]["label_reprints"] == 1 and rows[0]["warnings"] == ""
+
+
+def test_a_day_crossing_midnight_in_the_simulator_gets_its_warning_and_alert(tmp_path):
+    script = write_script(tmp_path / "night.jsonl", [
+        {"at": at("21:00"), "cmd": "login", "operator": "ANNA"},
+        {"at": at("21:01"), "cmd": "sort", "pile": "faktura"},
+        {"at": at("21:01"), "cmd": "sort", "pile": "faktura"},
+        {"at": at("23:50"), "cmd": "scan_phase"},
+        {"at": at("23:51"), "cmd": "next_pile"},
+        {"at": at("23:51"), "cmd": "next_pile"},
+        {"at": at("23:55"), "cmd": "scan", "code": "7350003000013"},
+        {"at": at("00:05", "2026-11-24"), "cmd": "scan", "code": "7350003000020"},
+        {"at": at("00:06", "2026-11-24"), "cmd": "sort", "pile": "dodsbo"},
+    ])
+    doc = json.loads(kiosk("simulate", str(script), "--out", str(tmp_path / "o")).stdout)
+    old, new = doc["days"]
+    assert old["day"] == "2026-11-23" and old["phase"] == "closed" and old["closed_by"] == "midnight"
+    assert [(w["kind"], w["pile"], w["sorted"], w["scanned"]) for w in old["warnings"]] == [("unscanned", "faktura", 2, 1)]
+    assert [a["kind"] for a in old["alerts"]] == ["deadline_missed"] and old["deadline_met"] is False
+    assert new["phase"] == "sorting" and new["counts"]["dodsbo"] == 1 and new["scans"]["accepted"] == []
+    assert [r["reason"] for r in new["scans"]["rejected"]] == ["not_scan_phase"]
+    assert new["deadline_met"] is None  # pending: before the deadline, a barcoded pile unfinished

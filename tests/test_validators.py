@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.barcode import BarcodeRules, check, luhn_ok, mod10_31_ok
-from kiosk.personnummer import PersonnummerError, parse
+from kiosk.personnummer import CenturyNeeded, PersonnummerError, parse
 
 TODAY = dt.date(2026, 11, 26)
 
@@ -39,8 +39,14 @@ def test_every_written_form_of_a_valid_number_formats_the_same(n):
     forms = [full + last4, f"{full}-{last4}", f"{yymmdd}{short_sep}{last4}", f" {full}-{last4} "]
     if short_sep == "-" and birth.year > TODAY.year - 100:
         forms.append(yymmdd + last4)
+    century = f"{birth.year // 100}"
     for form in forms:
-        assert parse(form, TODAY).formatted() == want, form
+        # ten digits without "+" need the century chosen (issue 13 item 5); all others as typed
+        ambiguous = len(form.strip()) in (10, 11) and "+" not in form
+        assert parse(form, TODAY, century if ambiguous else None).formatted() == want, form
+        if ambiguous:
+            with pytest.raises(CenturyNeeded):
+                parse(form, TODAY)
     del age_100
 
 
@@ -114,3 +120,28 @@ def test_gs1_check_digit_detects_single_digit_errors(body):
     for i in range(len(code)):
         wrong = code[:i] + str((int(code[i]) + 1) % 10) + code[i + 1:]
         assert not mod10_31_ok(wrong)
+
+
+def test_ten_digits_with_a_dash_ask_for_the_century_with_both_readings_and_never_the_number():
+    with pytest.raises(CenturyNeeded) as info:
+        parse("250101-1239", TODAY)
+    assert info.value.readings == [{"century": "19", "date": "1925-01-01"}, {"century": "20", "date": "2025-01-01"}]
+    assert "1239" not in str(info.value) and "250101" not in str(info.value)
+    assert parse("250101-1239", TODAY, "19").formatted() == "19250101-1239"
+    assert parse("250101-1239", TODAY, "20").formatted() == "20250101-1239"
+    assert parse("250101+1239", TODAY).formatted() == "19250101-1239"  # + : 100 years or older
+    assert parse("19250101-1239", TODAY).formatted() == "19250101-1239"  # twelve digits as typed
+    with pytest.raises(PersonnummerError, match="stämmer inte"):
+        parse("19250101-1239", TODAY, "20")
+    with pytest.raises(PersonnummerError, match="Kontrollsiffran"):
+        parse("250101-1238", TODAY)  # a typo is caught before the century question
+
+
+def test_a_reading_in_the_future_is_not_offered():
+    with pytest.raises(CenturyNeeded) as info:
+        parse(_valid("301212"), TODAY)  # 2030-12-12 is in the future
+    assert [r["century"] for r in info.value.readings] == ["19"]
+
+
+def _valid(yymmdd: str) -> str:
+    return f"{yymmdd}-123{luhn_digit(yymmdd + '123')}"

@@ -218,7 +218,7 @@ def test_schedule_uses_a_callback_kivy_keeps():
 
 
 def test_bench_runs_and_prints_both_figures(capsys):
-    from kiosk import watchdog_bench
+    from kiosk_dev import watchdog_bench
 
     watchdog_bench.run(None, n=200)
     out = capsys.readouterr().out.splitlines()

@@ -21,7 +21,7 @@ import sys
 import warnings
 
 from ..domain import SLOT_NAMES, SLOTS
-from . import is_raspberry_pi, want_simulator
+from .devices import is_raspberry_pi, want_simulator
 from .inputs import Finder, _evdev_list
 from .printer import OK, PrintService, make_transport
 from .shelf import Buzzer, Shelf, factory_name, make_pin_factory

@@ -7,7 +7,7 @@ it logs once, shows `present = False`, and looks for the device again every `rec
 script) injects codes.
 
 Device discovery is injectable (`Finder(list_paths, opener)`) so tests drive the real watcher with
-objects that have the evdev `InputDevice` API (see `kiosk.hw.fakeinput`).
+objects that have the evdev `InputDevice` API (see `kiosk_dev.fakeinput`).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ DATA_FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     "signed_in": {"operator": (S, True)},
     "signed_out": {},
     "sorted": {"pile": (S, True)},
-    "undone": {"what": (S, True), "pile": (S, True), "code": (S, False)},
+    "undone": {"what": (S, True), "pile": (S, False), "code": (S, False)},
     "scan_phase_started": {},
     "scan_accepted": {"code": (S, True), "pile": (S, True)},
     "scan_rejected": {"code": (S, True), "reason": (S, True), "pile": (S, False)},
@@ -40,6 +40,9 @@ DATA_FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     "incoming_registered": {"cab": (D, True)},
     "temporary_counted": {"about": (S, True)},
     "alert_raised": {"kind": (S, True), "text": (S, True)},
+    "alert_cancelled": {"kind": (S, True), "alert": (S, False)},
+    "checklist_ticked": {"item": (S, True), "done": (B, False)},
+    "day_reopened": {},
     "remark_logged": {},
     "day_closed": {},
 }
@@ -147,9 +150,11 @@ def check_event(doc: object, site: str, kiosk: str) -> dict:
             continue
         if not _kind_ok(data[field], want):
             raise Invalid(f"{kind}: data.{field} must be {want}")
-    if kind == "undone" and (data["what"] not in ("sort", "scan") or
-                             (data["what"] == "scan" and not isinstance(data.get("code"), str))):
-        raise Invalid("undone: data.what must be sort or scan (a scan with its code)")
+    if kind == "undone" and (data["what"] not in routine.UNDO_KINDS or
+                             (data["what"] == "scan" and not isinstance(data.get("code"), str)) or
+                             (data["what"] in ("sort", "next_pile") and not isinstance(data.get("pile"), str))):
+        raise Invalid("undone: data.what must be one of the undo kinds (a scan with its code, a sort or "
+                      "next_pile with its pile)")
     # DATA_FIELDS is the contract with routine.apply; tests/test_sync_fuzz.py proves that every
     # accepted event folds and makes a follow-up row (folding here would halve the ingest rate).
     return doc

@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import sdnotify
-from .watchdog import WatchdogFeeder
+from kiosk import sdnotify
+from kiosk.watchdog import WatchdogFeeder
 
 
 def _per_call(fn, n: int) -> float:

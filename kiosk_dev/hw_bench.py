@@ -30,9 +30,9 @@ def _ms(samples: list[float]) -> str:
 def _day_summary_layout():
     from importlib import resources
 
-    from .. import printouts
-    from ..config import parse
-    from ..simulate import run as simulate
+    from kiosk import printouts
+    from kiosk.config import parse
+    from kiosk.simulate import run as simulate
 
     script = resources.files("kiosk").joinpath("examples/example-day.jsonl").read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory() as tmp:
@@ -41,10 +41,11 @@ def _day_summary_layout():
 
 
 def run(args=None) -> None:
-    from .. import preview
-    from .escpos_render import render
+    from kiosk import preview
+    from kiosk.hw.escpos_render import render
+    from kiosk.hw.keymap import Decoder, encode
+
     from .fakeinput import key_events
-    from .keymap import Decoder, encode
 
     repeat = max(5, int(getattr(args, "hw_repeat", 50) or 50))
     layout = _day_summary_layout()

@@ -1,0 +1,98 @@
+"""The installed package is the runtime only: the wheel built from this checkout holds no
+development tooling (kiosk_dev/, benchmarks, fakes, the local broker, the X driver), and
+`kiosk bench` says clearly when the tooling is absent (an installed kiosk)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import kiosk
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The ten modules of development tooling (contract: "Destination names of moved tooling"), by
+# their old in-package names: none of them may be in the wheel, under the old name or the new.
+MOVED = {
+    "kiosk/bench.py": "kiosk_dev/bench.py",
+    "kiosk/watchdog_bench.py": "kiosk_dev/watchdog_bench.py",
+    "kiosk/hw/bench.py": "kiosk_dev/hw_bench.py",
+    "kiosk/hw/fakeinput.py": "kiosk_dev/fakeinput.py",
+    "kiosk/sync/bench.py": "kiosk_dev/sync_bench.py",
+    "kiosk/sync/localbroker.py": "kiosk_dev/localbroker.py",
+    "kiosk/ui/bench.py": "kiosk_dev/ui_bench.py",
+    "kiosk/ui/driver.py": "kiosk_dev/ui_driver.py",
+    "kiosk/ui/xvfb.py": "kiosk_dev/xvfb.py",
+    "kiosk/ui/screenshots.py": "kiosk_dev/screenshots.py",
+}
+
+
+@pytest.fixture(scope="module")
+def wheel_names(tmp_path_factory) -> list[str]:
+    """Build the wheel from a copy of the checkout (no build/ or egg-info left in the tree)."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for pkg in ("kiosk", "kiosk_dev"):
+        shutil.copytree(ROOT / pkg, src / pkg, ignore=ignore)
+    out = tmp / "dist"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (wheel,) = out.glob("returpost_kiosk-*.whl")
+    assert wheel.name.startswith(f"returpost_kiosk-{kiosk.__version__}-"), wheel.name
+    with zipfile.ZipFile(wheel) as zf:
+        return zf.namelist()
+
+
+def test_wheel_holds_the_runtime_and_no_development_tooling(wheel_names):
+    # the runtime is there (so an empty or broken wheel cannot pass)
+    for needed in ("kiosk/__init__.py", "kiosk/cli.py", "kiosk/routine.py", "kiosk/default_config.toml",
+                   "kiosk/examples/example-day.jsonl", "kiosk/hw/__init__.py"):
+        assert needed in wheel_names, needed
+    assert not [n for n in wheel_names if n.startswith("kiosk_dev/")]
+    assert not [n for n in wheel_names if n.split("/")[0] == "tests"]
+
+
+# The ui and sync rooms move their own tooling this round; until a file has left kiosk/ in this
+# checkout its case is an expected (strict) failure, and a real check from the moment it moves.
+OTHER_ROOMS = {"kiosk/sync/bench.py", "kiosk/sync/localbroker.py", "kiosk/ui/bench.py", "kiosk/ui/driver.py",
+               "kiosk/ui/xvfb.py", "kiosk/ui/screenshots.py"}
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_moved_tooling_is_not_in_the_wheel(wheel_names, old, request):
+    if old in OTHER_ROOMS and (ROOT / old).exists():
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{old} not moved to {MOVED[old]} yet"))
+    assert old not in wheel_names, f"{old} ships in the wheel: move it to {MOVED[old]}"
+    assert MOVED[old] not in wheel_names
+
+
+def test_wheel_metadata_carries_the_single_sourced_version(wheel_names):
+    assert f"returpost_kiosk-{kiosk.__version__}.dist-info/METADATA" in wheel_names
+
+
+def test_bench_without_development_tools_says_so(tmp_path):
+    """An installed kiosk (kiosk/ outside a checkout, no kiosk_dev): a clear message, exit 2."""
+    shutil.copytree(ROOT / "kiosk", tmp_path / "kiosk", ignore=shutil.ignore_patterns("__pycache__"))
+    code = "import sys, kiosk; from kiosk.cli import main; print(kiosk.__file__); sys.exit(main(['bench']))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == str(tmp_path / "kiosk" / "__init__.py")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "development tools" in proc.stderr and "kiosk_dev.bench" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bench_from_a_checkout_finds_the_tools():
+    from kiosk.cli import dev_module
+
+    assert dev_module("bench").__name__ == "kiosk_dev.bench"

@@ -93,13 +93,7 @@ def _run(args) -> int:
 
 
 def _screenshots(args) -> int:
-    try:
-        from kiosk_dev import screenshots
-    except ImportError:
-        print("kiosk screenshots: the screenshot maker (kiosk_dev) is part of a source checkout only, "
-              "not of an installed kiosk; run it from a checkout.", file=sys.stderr)
-        return 2
-    return screenshots.main(args)
+    return dev_module("screenshots").main(args)
 
 
 # -- hw: shelf hardware commands (kiosk/hw/cli.py) --

@@ -143,6 +143,12 @@ def test_a_whole_day_by_touch(tmp_path, xdisplay, size):
     assert "TL har larmats" in seen["case_text"]
     assert "Upplysning.se" in seen["remark_note"]
     assert seen["preview_kind"] == "cover_slip" and seen["summary_kind"] == "day_summary"
+    # One label for two dödsbo invoices: closing the day names what is unfinished and asks again.
+    answer = seen["close_answer"]
+    assert answer["code"] == "confirm_needed", answer
+    assert "labels_missing" in [w["kind"] for w in answer["data"]["unfinished"]]
+    assert answer["button"].startswith("Tryck igen: avsluta ändå")
+    assert types.count("day_closed") == 1
 
 
 def test_run_without_display_says_what_to_do(tmp_path):

@@ -332,6 +332,12 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield 2
         assert s().phase != routine.CLOSED, "one tap must not close the day"
         press("Tryck igen")
+        yield lambda: app.last_shown is not None and app.last_shown.code in ("confirm_needed", "day_closed")
+        yield 2
+        seen["close_answer"] = {"code": app.last_shown.code, "data": app.last_shown.data,
+                                "button": app.pages["summary"].close_btn.text, "banner": app.banner.text}
+        if s().phase != routine.CLOSED:  # something is unfinished: the controller asks once more
+            press("avsluta ändå")
         yield lambda: s().phase == routine.CLOSED and app.preview_view is not None
         seen["summary_kind"] = app.preview_view.kind
         seen["summary"] = ctl.summary()

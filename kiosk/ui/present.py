@@ -62,10 +62,11 @@ def standing_lights(state: routine.DayState) -> Lights:
 
 
 def last_scan_in(state: routine.DayState, pile: str | None) -> dict | None:
+    """The pile's latest accepted scan of its scanning (late letters are not part of it)."""
     if pile is None:
         return None
     for entry in reversed(state.accepted):
-        if entry.get("pile") == pile:
+        if entry.get("pile") == pile and not entry.get("late"):
             return entry
     return None
 
@@ -80,23 +81,34 @@ def short_code(code: str, keep: int = 8) -> str:
     return code if len(code) <= keep + 1 else "…" + code[-keep:]
 
 
+def last_sort(state: routine.DayState) -> str | None:
+    sorts = getattr(state, "sorts", None)
+    if sorts is not None:
+        return sorts[-1] if sorts else None
+    return next((p for what, p, _ in reversed(getattr(state, "undoable", ())) if what == "sort"), None)
+
+
 def undo_label(state: routine.DayState, last_code: str | None = None) -> str:
     """The undo button's text, naming what a plain undo removes (contract: while scanning the
     current pile's last accepted scan, else the next_pile that made it current; right after a
     rejected scan nothing; while sorting the last sort)."""
     if state.phase == routine.SORTING:
-        pile = next((p for what, p, _ in reversed(getattr(state, "undoable", ())) if what == "sort"), None)
+        pile = last_sort(state)
         return f"Ångra sortering: {PILE_NAMES[pile]}" if pile else "Inget att ångra"
-    if state.phase == routine.SCANNING:
-        if last_code in ("duplicate", "invalid") or (last_code and last_code not in ("accepted", "undone")):
+    if state.phase == routine.SCANNING and state.current_pile is not None:
+        rejected = getattr(state, "last_scan_rejected", None)
+        if rejected is None:
+            rejected = last_code is not None and last_code not in ("accepted", "undone", "pile_done")
+        if rejected:
             return "Ångra: den avvisade skanningen räknades inte"
-        pile = state.current_pile
-        scan = last_scan_in(state, pile)
+        scan = last_scan_in(state, state.current_pile)
         if scan is not None:
             return f"Ångra skanning {short_code(scan['code'])}"
         if state.scan_index > 0:
             return f"Ångra \"Klar\" för {PILE_NAMES[SCAN_ORDER[state.scan_index - 1]]}"
         return "Inget att ångra"
+    if state.phase == routine.SCANNED:
+        return f"Ångra \"Klar\" för {PILE_NAMES[SCAN_ORDER[-1]]}"
     return "Inget att ångra"
 
 

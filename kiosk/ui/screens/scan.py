@@ -91,7 +91,7 @@ class ScanPage(Page):
             lines.append(f"{mark} {PILE_NAMES[pile]}: {s.scanned[pile]} av {s.counts[pile]}")
         self.order.text = "[b]Ordning[/b]\n" + "\n".join(lines)
         pile = s.current_pile
-        self.undo.disabled = s.phase != routine.SCANNING
+        self.undo.disabled = s.phase not in (routine.SCANNING, routine.SCANNED)
         self.undo.text = escape_markup(undo_label(s, self.last.code if self.last is not None else None))
         scans = scans_in(s, pile, LIST_LEN)
         for i, b in enumerate(self.list_btns):

@@ -9,7 +9,7 @@ from kivy.utils import escape_markup
 
 from ... import routine
 from ...domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES, SCAN_ORDER
-from ..present import undo_label
+from ..present import last_sort
 from ..widgets import AMBER, BLUE, GREEN, GREY, PANEL, Btn, Page, Scale, Txt, column, grid, mm, paint, row
 
 # The Leta Kund chooser: (button key, letter, apartments)
@@ -128,6 +128,6 @@ class SortPage(Page):
             else:
                 b.text = f"{PILE_NAMES[pile]}\n[b][size={big}]{s.counts[pile]}[/size][/b]"
                 b.set_color(BLUE)
-        label = undo_label(routine.DayState(phase=routine.SORTING, undoable=s.undoable)) \
-            if hasattr(s, "undoable") else "Ångra senaste sortering"
-        self.undo.text = escape_markup(label)
+        pile = last_sort(s)
+        self.undo.text = escape_markup(f"Ångra sortering: {PILE_NAMES[pile]}" if pile else "Ångra sortering")
+        self.undo.disabled = pile is None

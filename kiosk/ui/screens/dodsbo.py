@@ -153,7 +153,7 @@ class DodsboPage(Page):
         else:
             self.action.add_widget(self.print_btn)
         self.print_btn.disabled = not ok
-        self.confirm_look(self.print_btn, "Skriv ut etikett", GREEN, "Fler etiketter än fakturor –\ntryck igen för omtryck")
+        self.confirm_look(self.print_btn, "Skriv ut etikett", GREEN, "Tryck igen för omtryck\n(fler etiketter än fakturor)")
         n = s.scanned["dodsbo"]
         self.progress.text = (f"Etiketter i dag: [b]{s.labels_printed}[/b] av {n} dödsbofakturor.\n"
                               "Etiketten är kvittopapper: tejpa den på fakturan (inte över adressen) och "

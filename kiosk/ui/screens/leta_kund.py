@@ -42,6 +42,9 @@ class LetaKundPage(Page):
             self.buttons[t].text = f"{t} · {LETA_KUND_WMS[t]}\n[b][size={big}]{lk[t]}[/size][/b]"
         self.reminder.text = ("Bocka i \"Brev N retur\" i Leta Kund-ärendet i WMS och spara "
                               "(inget görs om ärendet är avslutat).")
+        recorded = getattr(self.state, "checklist", None)
+        if isinstance(recorded, dict) and "wms_ticked" in recorded:  # the journal's word wins
+            self.wms_ticked = bool(recorded["wms_ticked"])
         self.wms.text = ("☑  Bockat i WMS" if self.wms_ticked else "☐  Bockat i WMS")
         self.wms.set_color(GREEN if self.wms_ticked else GREY)
 

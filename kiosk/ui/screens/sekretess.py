@@ -64,6 +64,9 @@ class SekretessPage(Page):
                                     else "\nInga sekretessfakturor i dag: inget försättsblad behövs.")
         self.count.text = f"[b]{n}[/b] sekretessfakturor skannade i dag{done}{why}"
         self.print_btn.disabled = not can_print
+        recorded = getattr(s, "checklist", None)
+        if isinstance(recorded, dict) and "envelope_sent" in recorded:  # the journal's word wins
+            self.ticks[RECORDED] = bool(recorded["envelope_sent"])
         for i, b in enumerate(self.check_btns):
             on = self.ticks.get(i, False)
             b.text = ("☑  " if on else "☐  ") + self.CHECKS[i]

@@ -91,7 +91,7 @@ class SortPage(Page):
             self.late_pile = None if self.late_pile == pile else pile
             self.app.late_pile = self.late_pile
             if self.late_pile:
-                self.app.say(f"Sent brev till {PILE_NAMES[pile]}: skanna streckkoden nu. "
+                self.app.say(f"⚠ Sent brev till {PILE_NAMES[pile]}: skanna streckkoden nu. "
                              "(Tryck på högen igen för att avbryta.)", "warning")
             else:
                 self.app.say("")

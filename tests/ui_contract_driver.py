@@ -181,7 +181,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield from go("6–7. Datumkoll", "datecheck")
         press("Övrigt brev med datum")
         yield 2
-        press("Brevet har inget datum")
+        press("Inget datum")
         yield lambda: len(s().decisions) == 1
         seen["no_date_decision"] = dict(s().decisions[0])
         press("Ångra senaste beslut")

@@ -124,7 +124,8 @@ class KioskApp(App):
         self.problem.add_widget(self.problem_text)
         paint(self.problem, RED)
         root.add_widget(self.problem)
-        self.banner = Txt("", font_mm=3.3, fixed=True, size_hint_y=None, height=mm(9), padding=(mm(1.5), 0))
+        self.banner = Txt("", font_mm=3.3, fixed=True, size_hint_y=None, height=mm(12 if Scale.portrait else 9),
+                          padding=(mm(1.5), 0), min_ratio=0.5)
         paint(self.banner, BG)
         root.add_widget(self.banner)
         self.sm = ScreenManager(transition=NoTransition())

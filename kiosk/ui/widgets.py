@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import time
 from typing import Callable
 
@@ -188,8 +189,36 @@ class Txt(Label):
         fit_text(self, self.base_font, self.min_ratio, self.width - pad_x, self.height - pad_y)
 
 
+_MARKUP = re.compile(r"\[/?[a-z]+(=[^\]]*)?\]")
+
+
+def longest_word_px(label: Label, size: float) -> float:
+    """The widest word of the label's text at font size `size` (bold, to be safe), in pixels:
+    Kivy breaks a word wider than the wrapping width inside the word."""
+    from kivy.core.text import Label as CoreLabel
+
+    text = _MARKUP.sub("", label.text) if label.markup else label.text
+    words = sorted(set(text.split()), key=len, reverse=True)[:4]
+    if not words:
+        return 0.0
+    widest = 0.0
+    for w in words:
+        key = (w, size, label.font_name)
+        px = _WORD_PX.get(key)
+        if px is None:
+            if len(_WORD_PX) > 4000:
+                _WORD_PX.clear()
+            px = _WORD_PX[key] = CoreLabel(font_size=size, bold=True, font_name=label.font_name).get_extents(w)[0]
+        widest = max(widest, px)
+    return widest
+
+
+_WORD_PX: dict[tuple, float] = {}  # (word, size, font) -> pixels: the same words come back all day
+
+
 def fit_text(label: Label, base: float, min_ratio: float, width: float, height: float) -> None:
-    """Largest font size from `base` down to base*min_ratio at which the wrapped text fits."""
+    """Largest font size from `base` down to base*min_ratio at which the wrapped text fits: in
+    height, and with no word wider than the line (no break inside a word)."""
     if width <= 1 or height <= 1:
         return
     label.text_size = (width, None)
@@ -197,10 +226,12 @@ def fit_text(label: Label, base: float, min_ratio: float, width: float, height: 
     while True:
         label.font_size = size
         label.texture_update()
-        if label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1 or size <= floor:
+        fits_h = label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1
+        if (fits_h and longest_word_px(label, size) <= width) or size <= floor:
             break
         size = max(floor, min(size - 1, round(size * 0.9)))
     fits = label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1
+    label.text_overflow = not fits  # the layout audit (kiosk_dev/layout_audit.py) reads this
     if not (fits and label.valign == "middle"):
         label.text_size = (width, height)
     # else: the texture stays as tall as the text (Kivy centres it in the widget, as "middle"
@@ -274,12 +305,20 @@ class Page(Screen):
         self.body = BoxLayout(orientation="vertical", spacing=mm(1.5))
         outer.add_widget(self.body)
         self.add_widget(outer)
+        self.footer = row(11)
         self.build()
+        if self.footer.children:
+            self.body.add_widget(self.footer)
 
     def header_button(self, text: str, on_tap, width_mm: float = 34, guard: bool = True) -> "Btn":
-        """A button at the right end of the header row (e.g. the step's undo)."""
-        b = Btn(text, on_tap, color=GREY, size_hint_x=None, width=mm(width_mm), font_mm=3.0, guard=guard)
-        self.head.add_widget(b)
+        """A button at the right end of the header row (e.g. the step's undo); in portrait, where
+        the header is narrow, in a row at the bottom of the screen instead."""
+        if Scale.portrait:
+            b = Btn(text, on_tap, color=GREY, font_mm=3.2, guard=guard)
+            self.footer.add_widget(b)
+        else:
+            b = Btn(text, on_tap, color=GREY, size_hint_x=None, width=mm(width_mm), font_mm=3.0, guard=guard)
+            self.head.add_widget(b)
         return b
 
     @property

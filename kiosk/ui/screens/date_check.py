@@ -26,28 +26,31 @@ class DateCheckPage(Page):
             b = Btn(name, lambda k=kind: self._kind(k), font_mm=3.4)
             self.kind_btns[kind] = b
             kinds.add_widget(b)
+        self.always = Btn(f"\"{STROMAVBROTT_ATGARD_TITLE}\": skicka alltid om",
+                          lambda: self.app.do({"cmd": "stromavbrott_atgard"}), color=GREY, font_mm=2.8, guard=True)
+        kinds.add_widget(self.always)
         self.body.add_widget(kinds)
-        self.date_label = Txt("", font_mm=4.6, bold=True, halign="center", fixed=True, size_hint_y=None, height=mm(8),
+        self.date_label = Txt("", font_mm=4.4, bold=True, halign="center", fixed=True, size_hint_y=None, height=mm(7),
                               min_ratio=0.6)
         self.body.add_widget(self.date_label)
         steps = row(10)
         for label, delta in (("−1 mån", -30), ("−1 dag", -1), ("I dag", 0), ("+1 dag", 1), ("+1 mån", 30)):
             steps.add_widget(Btn(label, lambda d=delta: self._step(d), color=GREY, font_mm=3.6))
         self.body.add_widget(steps)
+        self.no_date = Btn("Inget datum på brevet", self._no_date, color=GREY, font_mm=3.0, guard=True)
+        if not Scale.portrait:  # landscape: the last choice of the date row, so the buttons stay >= 9 mm
+            self.no_date.text = "Inget datum"
+            steps.add_widget(self.no_date)
         self.decision = Txt("", font_mm=3.4, halign="center", fixed=True, padding=(mm(1), mm(0.5)), min_ratio=0.55)
         paint(self.decision, PANEL)
         register = Btn("Registrera beslutet", self._register, color=GREEN, font_mm=3.6, guard=True)
-        self.no_date = Btn("Brevet har inget datum", self._no_date, color=GREY, font_mm=3.0, guard=True)
-        always = Btn(f"\"{STROMAVBROTT_ATGARD_TITLE}\": skicka alltid om",
-                     lambda: self.app.do({"cmd": "stromavbrott_atgard"}), color=GREY, font_mm=2.8, guard=True)
         if Scale.portrait:
             self.body.add_widget(self.decision)
             self.body.add_widget(row(12, register, self.no_date))
-            self.body.add_widget(row(11, always))
         else:  # landscape: the decision beside its buttons, so nothing is squeezed
             bottom = BoxLayout(orientation="horizontal", spacing=mm(1.5))
             bottom.add_widget(self.decision)
-            bottom.add_widget(column(register, self.no_date, always, spacing_mm=1.2, size_hint_x=0.42))
+            bottom.add_widget(column(register, spacing_mm=1.2, size_hint_x=0.42))
             self.body.add_widget(bottom)
 
     def today(self) -> dt.date:

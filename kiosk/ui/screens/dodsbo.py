@@ -12,7 +12,8 @@ from ...personnummer import PersonnummerError
 from ...personnummer import parse as parse_personnummer
 from ..widgets import AMBER, BLUE, GREEN, GREY, MUTED, PANEL, TEXT, Btn, Page, Scale, Txt, column, grid, mm, paint, row
 
-KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "-", "0", "+")
+# Four columns, four rows: every key stays >= 9 mm at 1280x720 too.
+KEYS = ("1", "2", "3", "⌫", "4", "5", "6", "Töm", "7", "8", "9", "-", "", "0", "", "+")
 MAX_CHARS = 13
 PNR_CHARS = frozenset("0123456789-+")
 
@@ -26,8 +27,6 @@ class DodsboPage(Page):
         portrait = Scale.portrait
         main = BoxLayout(orientation="vertical" if portrait else "horizontal", spacing=mm(2))
         left = column(spacing_mm=1.2)
-        left.add_widget(Txt("Hämta personnumret i CAB och slå in det (eller skanna det):", font_mm=3.2, color=MUTED,
-                            fixed=True, size_hint_y=None, height=mm(6), min_ratio=0.6))
         self.display = Txt("", font_mm=7, bold=True, halign="center", fixed=True, size_hint_y=None,
                            height=mm(12), markup=False)
         paint(self.display, PANEL)
@@ -46,15 +45,17 @@ class DodsboPage(Page):
         left.add_widget(self.action)
         self.progress = Txt("", font_mm=3.0, color=MUTED, valign="top", fixed=True, min_ratio=0.6)
         left.add_widget(self.progress)
-        pad = grid(3, spacing_mm=1.2)
+        pad = grid(4, spacing_mm=1.2)
         if not portrait:
             pad.size_hint_x = None
-            pad.width = mm(62)
+            pad.width = mm(66)
         for key in KEYS:
-            pad.add_widget(Btn(key, lambda k=key: self.press(k), color=GREY, font_mm=6))
-        pad.add_widget(Btn("Töm", self.clear_typed, color=GREY, font_mm=3.6))
-        pad.add_widget(Widget())
-        pad.add_widget(Btn("⌫", lambda: self.press("⌫"), color=GREY, font_mm=6))
+            if not key:
+                pad.add_widget(Widget())
+            elif key == "Töm":
+                pad.add_widget(Btn("Töm", self.clear_typed, color=GREY, font_mm=3.6))
+            else:
+                pad.add_widget(Btn(key, lambda k=key: self.press(k), color=GREY, font_mm=6))
         main.add_widget(left)
         main.add_widget(pad)
         self.body.add_widget(main)
@@ -127,7 +128,7 @@ class DodsboPage(Page):
             self.validation.text = "Vilket födelseår visar CAB? Välj:"
             self.validation.color = AMBER
         elif not self.digits:
-            self.validation.text = "10 eller 12 siffror (+ för 100 år eller äldre)."
+            self.validation.text = "Slå in (eller skanna) numret från CAB: 10 eller 12 siffror, + för 100 år eller äldre."
             self.validation.color = MUTED
         else:
             try:
@@ -155,6 +156,6 @@ class DodsboPage(Page):
         self.print_btn.disabled = not ok
         self.confirm_look(self.print_btn, "Skriv ut etikett", GREEN, "Tryck igen för omtryck\n(fler etiketter än fakturor)")
         n = s.scanned["dodsbo"]
-        self.progress.text = (f"Etiketter i dag: [b]{s.labels_printed}[/b] av {n} dödsbofakturor.\n"
-                              "Etiketten är kvittopapper: tejpa den på fakturan (inte över adressen) och "
-                              "lägg fakturan i översta facket (lyser på hyllan).")
+        self.progress.text = (f"Etiketter i dag: [b]{s.labels_printed}[/b] av {n} dödsbofakturor. "
+                              "Tejpa etiketten (kvittopapper) på fakturan, inte över adressen, och lägg den i "
+                              "översta facket (lyser).")

@@ -33,17 +33,24 @@ class IncomingPage(Page):
         for kind, name in INCOMING_KINDS.items():
             self.kind_grid.add_widget(Btn(name, lambda k=kind: self._set("kind", k), font_mm=3.3))
         self.detail = column(spacing_mm=1.2)
-        self.kind_row = row(10, Btn("Byt typ", lambda: self._set("kind", None), color=GREY, size_hint_x=0.35,
-                                    font_mm=3.2))
-        self.kind_name = Txt("", font_mm=3.6, fixed=True, bold=True)
-        self.kind_row.add_widget(self.kind_name)
-        self.seg_row = row(10)
+        # The chosen kind, and "Byt typ" in the header (a row of its own left too little room).
+        self.kind_name = Txt("", font_mm=3.4, fixed=True, bold=True, size_hint_y=None, height=mm(6), min_ratio=0.6)
+        if portrait:  # room enough: the kind and "Byt typ" in a row of their own
+            self.change_kind = Btn("Byt typ", lambda: self._set("kind", None), color=GREY, size_hint_x=0.35,
+                                   font_mm=3.2)
+            self.kind_name.size_hint_y = 1
+            self.kind_row = row(10, self.change_kind, self.kind_name)
+        else:
+            self.kind_row = self.kind_name
+            self.change_kind = self.header_button("Byt typ", lambda: self._set("kind", None), width_mm=22,
+                                                  guard=False)
+        self.seg_row = row(9.5)
         self.seg_btns = {}
         for seg, name in (("privat", "Privatkund"), ("foretag", "Företagskund")):
             b = Btn(name, lambda s=seg: self._set("segment", s), font_mm=3.2)
             self.seg_btns[seg] = b
             self.seg_row.add_widget(b)
-        self.about_grid = grid(3, spacing_mm=1.2, size_hint_y=None, height=mm(21.2))
+        self.about_grid = grid(3, spacing_mm=1.2, size_hint_y=None, height=mm(2 * 9.5 + 1.2))
         self.about_btns = {}
         for about in self.ABOUT:
             b = Btn(about, lambda a=about: self._set("about", a), font_mm=3.0)
@@ -52,7 +59,7 @@ class IncomingPage(Page):
         self.own_btn = Btn(self.OWN, self._type_about, font_mm=3.0)
         self.about_grid.add_widget(self.own_btn)
         self.register = Btn("Registrera och visa ärendet", self._register, color=GREEN, size_hint_y=None,
-                            height=mm(11), font_mm=3.4, guard=True)
+                            height=mm(10), font_mm=3.4, guard=True)
         self.case = Txt(self.HINT, font_mm=3.4, valign="top", fixed=True, padding=(mm(1.5), mm(1)), min_ratio=0.55)
         paint(self.case, PANEL)
         self.case_shown = False
@@ -60,7 +67,7 @@ class IncomingPage(Page):
         self.cab_btn = Btn("", self._cab_tick, color=GREY, size_hint_y=None, height=mm(11), font_mm=3.3, guard=True)
         self.case_box = column(self.case, self.cab_btn, spacing_mm=1.2)
         if portrait:
-            self.case_box.size_hint_y = 0.8
+            self.case_box.size_hint_y = 0.6
         self.undo = self.header_button("Ångra senaste ärende", lambda: self.app.do({"cmd": "undo", "what": "incoming"}))
         main.add_widget(self.choices)
         main.add_widget(self.case_box)
@@ -131,6 +138,8 @@ class IncomingPage(Page):
         self.cab_btn.opacity = 1 if self.case_shown else 0
         self.cab_btn.text = "☑  Klart i CAB" if self.cab_done else "☐  Klart i CAB (tryck när ärendet är skapat)"
         self.cab_btn.set_color(GREEN if self.cab_done else GREY)
+        self.change_kind.opacity = 0 if self.kind is None else 1
+        self.change_kind.disabled = self.kind is None
         self.choices.clear_widgets()
         if self.kind is None:
             self.choices.add_widget(self.kind_grid)

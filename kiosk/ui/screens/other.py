@@ -24,10 +24,12 @@ class OtherPage(Page):
         for about in self.TEMPORARY:
             left.add_widget(Btn(about, lambda a=about: self.app.do({"cmd": "temporary", "about": a}), font_mm=3.3,
                                 guard=True))
-        left.add_widget(Btn(self.OWN, self._type_temporary, font_mm=3.3, color=GREY))
         self.undo_temporary = Btn("Ångra senaste utskick", lambda: self.app.do({"cmd": "undo", "what": "temporary"}),
                                   font_mm=3.0, color=GREY, guard=True)
-        left.add_widget(self.undo_temporary)
+        pair = BoxLayout(orientation="horizontal", spacing=mm(1.2))
+        pair.add_widget(Btn(self.OWN, self._type_temporary, font_mm=3.3, color=GREY))
+        pair.add_widget(self.undo_temporary)
+        left.add_widget(pair)
         right = column(spacing_mm=1.2)
         right.add_widget(Txt("[b]Anmärkning på kuvertet[/b] → kundloggen:", font_mm=3.4, color=MUTED))
         g = grid(2, spacing_mm=1.2, size_hint_y=None, height=mm(3 * 9.5 + 2 * 1.2), row_force_default=True,

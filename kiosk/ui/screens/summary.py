@@ -11,7 +11,7 @@ from kivy.utils import escape_markup
 from ... import routine
 from ...domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
 from ...report import COLUMNS, follow_up_row
-from ..widgets import AMBER, GREEN, GREY, MUTED, PANEL, Btn, Page, Scale, Txt, grid, mm, paint, row, scroll
+from ..widgets import AMBER, GREEN, GREY, MUTED, PANEL, Btn, Page, Txt, grid, mm, paint, row, scroll
 
 COLUMN_NAMES = {
     "day": "Dag", "site": "Kontor", "kiosk": "Kiosk",
@@ -21,7 +21,10 @@ COLUMN_NAMES = {
     "scans_rejected": "Avvisade skanningar", "missing_scans": "Saknade skanningar",
     "scan_done_at": "Skanning klar", "deadline_met": "Klar före deadline", "alerts": "Larm till TL",
     "alerts_bestridan": "– varav bestridan", "alerts_tillfalliga": "– varav tillfälliga utskick",
-    "alerts_deadline_missed": "– varav missad deadline",
+    "alerts_deadline_missed": "– varav missad deadline", "extra_scans": "Fler skannade än sorterat",
+    "unscanned": "Oskannade högar", "labels_missing": "Saknade etiketter", "cover_slip_missing": "Saknat försättsblad",
+    "late_letters": "Sena brev", "labels_printed": "Etiketter", "label_reprints": "Omtryck av etiketter",
+    "cover_slips_printed": "Försättsblad", "alerts_cancelled": "Återkallade larm", "warnings": "Varningar",
 }
 
 SHORT_PILE = {"dodsbo": "Dödsbo", "sekretess": "Sekretess", "faktura": "Faktura", "ovriga_streckkod": "Övr. m kod",
@@ -94,8 +97,7 @@ class SummaryPage(Page):
         self.body.add_widget(self.area)
         self.overview = Txt("", font_mm=3.2, valign="top", fixed=True, min_ratio=0.6, padding=(mm(1.5), mm(1)))
         paint(self.overview, PANEL)
-        self.table = grid(4 if not Scale.portrait else 2, spacing_mm=0.5, row_default_height=mm(7.5),
-                          row_force_default=True)
+        self.table = grid(2, spacing_mm=0.8, size_hint_y=None)  # name, value: long values get the width
         self.table_view = scroll(self.table)
         self.values: dict[str, Txt] = {}
         self.confirming = False
@@ -164,9 +166,8 @@ class SummaryPage(Page):
         row_ = follow_up_row(summary, cfg.kiosk.site, cfg.kiosk.id)
         if not self.values:  # the labels are built once; a refresh only changes their text
             for key in COLUMNS:
-                self.table.add_widget(Txt(COLUMN_NAMES.get(key, key), font_mm=2.9, color=MUTED, fixed=True,
-                                          min_ratio=0.7))
-                self.values[key] = Txt("", font_mm=3.1, fixed=True, min_ratio=0.7)
+                self.table.add_widget(Txt(COLUMN_NAMES.get(key, key), font_mm=2.9, color=MUTED, size_hint_x=0.45))
+                self.values[key] = Txt("", font_mm=3.0, size_hint_x=0.55)
                 self.table.add_widget(self.values[key])
         for key in COLUMNS:
             value = row_.get(key)

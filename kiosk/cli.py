@@ -5,11 +5,12 @@ own small commands (`kiosk report`); `simulate` and `example` keep their `main` 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from . import __version__
+from . import __version__, logs
 from .config import ConfigError
+from .devtools import DevToolsMissing, dev_module
+from .journal_errors import JournalError
 
 
 def _simulate(args) -> int:
@@ -51,30 +52,6 @@ def _report(args) -> int:
     return 0
 
 
-class DevToolsMissing(RuntimeError):
-    """Development tooling (kiosk_dev) is not here: an installed kiosk, not a source checkout."""
-
-
-def dev_module(name: str):
-    """Import `kiosk_dev.<name>` lazily: benchmarks, fakes and the screenshot maker live in a source
-    checkout beside `kiosk/` and are never installed on a kiosk."""
-    import importlib
-    from pathlib import Path
-
-    try:
-        return importlib.import_module(f"kiosk_dev.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("kiosk_dev", f"kiosk_dev.{name}"):
-            raise
-    checkout = Path(__file__).resolve().parents[1]  # an editable install: kiosk/ inside the checkout
-    if (checkout / "kiosk_dev" / "__init__.py").is_file() and str(checkout) not in sys.path:
-        sys.path.append(str(checkout))
-        return importlib.import_module(f"kiosk_dev.{name}")
-    raise DevToolsMissing(
-        f"this command needs the development tools (kiosk_dev.{name}), which are not installed on a kiosk:"
-        " run it from a source checkout (scripts/setup test, then .venv/bin/kiosk ...)")
-
-
 def _bench(args) -> int:
     return dev_module("bench").main(args)
 
@@ -93,7 +70,7 @@ def _run(args) -> int:
 
 
 def _screenshots(args) -> int:
-    return dev_module("screenshots").main(args)
+    return dev_module("screenshots").main(args)  # DevToolsMissing on an installed kiosk: exit 2
 
 
 # -- hw: shelf hardware commands (kiosk/hw/cli.py) --
@@ -134,11 +111,11 @@ def _bench_sync(args) -> int:
     return sync_cli.bench_main(args)
 
 
-# -- deployment (kiosk/doctor.py) --
+# -- deployment (kiosk/doctor/) --
 def _doctor(args) -> int:
-    from . import doctor
+    from .doctor import cli as doctor_cli
 
-    return doctor.main(args)
+    return doctor_cli.main(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,7 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     s.add_argument("--dir", help="working folder (default: a temp folder)")
     s.set_defaults(func=_bench_sync)
-    # -- deployment (kiosk/doctor.py) --
+    # -- web: the TL web app at central (kiosk/central/web/cli.py) --
+    from .central.web import cli as web_cli
+
+    web_cli.add_parsers(sub)
+    # -- deployment (kiosk/doctor/) --
     d = sub.add_parser("doctor", help="check an installed kiosk end to end (Swedish; exit 1 on FEL)")
     d.add_argument("--json", action="store_true", help="the checks as JSON")
     d.add_argument("--central", action="store_true", help="check the central host instead of a kiosk")
@@ -224,21 +205,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# the commands that open the broker connection (kiosk doctor checks the same in Swedish itself)
+CONNECTING_COMMANDS = {"run", "sync", "central"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(verbose=args.verbose)  # journald priorities under systemd (kiosk/logs.py)
     try:
+        if args.command in CONNECTING_COMMANDS:  # a missing TLS file stops them at start, named
+            from .config import check_files, load
+
+            check_files(load(args.config))
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except JournalError as exc:  # a read-only data dir, a damaged journal: no traceback
+        print(f"journal error: {exc}", file=sys.stderr)
         return 2
     except DevToolsMissing as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a script or folder that cannot be read or written: say which, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

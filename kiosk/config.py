@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import codecs
 import copy
+import dataclasses
 import datetime as dt
+import functools
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .barcode import BarcodeRules
 from .domain import PILES, SLOTS
+from .limits import SIGNATURE_MAX, unprintable
 
 FREE_MAPS = {"barcode.patterns", "slots"}  # tables whose keys are not fixed by the default
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -72,23 +76,20 @@ def _merge(default: dict, user: dict, prefix: str = "") -> dict:
     return out
 
 
-class Section:
-    """Attribute access to one table of the config."""
+# -- typed sections ---------------------------------------------------------------------------------
+# One frozen dataclass per table of default_config.toml, one field per key, so `config.mqtt.port`
+# is known to editors and mypy. The TOML file stays the documentation, the defaults and the schema
+# of keys and types; these classes must match it key for key (checked at the first parse and by
+# tests/test_config_journal.py): adding a key is one TOML line plus one typed field here.
 
-    def __init__(self, name: str, data: dict):
-        self._name, self._data = name, data
 
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self._data[key]
-        except KeyError:
-            raise AttributeError(f"{self._name}.{key}") from None
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._data.get(key, default)
-
-    def as_dict(self) -> dict:
-        return copy.deepcopy(self._data)
+@dataclass(frozen=True)
+class KioskSection:
+    site: str
+    id: str
+    data_dir: str
+    deadline: str
+    hardware: str
 
 
 @dataclass(frozen=True)
@@ -98,25 +99,131 @@ class Operator:
     badge: str = ""
 
 
-class Config:
-    def __init__(self, data: dict, source: str = "<default>"):
-        self.data = data
-        self.source = source
-        self.operators = tuple(Operator(**o) for o in data["operators"])
+@dataclass(frozen=True)
+class BarcodeSection:
+    charset: str
+    min_length: int
+    max_length: int
+    check_digit: str
+    patterns: dict[str, str]
 
-    def __getattr__(self, name: str) -> Section:
-        data = self.__dict__.get("data", {})
-        if name in data and isinstance(data[name], dict):
-            return Section(name, data[name])
-        raise AttributeError(name)
+
+@dataclass(frozen=True)
+class ReaderSection:
+    """[scanner] and [badge_reader]."""
+    device: str
+    layout: str
+    terminator: str
+    gap_ms: int
+
+
+@dataclass(frozen=True)
+class GpioSection:
+    pin_factory: str
+    status_led: int
+    buzzer: int
+    beep_on_accept: bool
+
+
+@dataclass(frozen=True)
+class PrinterSection:
+    backend: str
+    path: str
+    usb_vendor: int
+    usb_product: int
+    usb_in_ep: int
+    usb_out_ep: int
+    serial_port: str
+    baudrate: int
+    host: str
+    port: int
+    codepage: str
+    profile: str
+    preview_dir: str
+    retry_s: float
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class MqttSection:
+    enabled: bool
+    host: str
+    port: int
+    username: str
+    password: str = field(repr=False)
+    tls: bool
+    ca_file: str
+    cert_file: str
+    key_file: str
+    keepalive: int
+    max_inflight: int
+    protocol: str
+    client_id: str
+    connect_timeout: float
+    backoff_min: float
+    backoff_max: float
+    status_interval: float
+
+
+@dataclass(frozen=True)
+class CentralSection:
+    db: str
+    shared_group: str
+    client_id: str
+    username: str
+    password: str = field(repr=False)
+    session_expiry: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class RetentionSection:
+    purge_synced_after_days: int
+
+
+@dataclass(frozen=True)
+class UiSection:
+    size: str
+    fullscreen: bool
+
+
+_NOT_A_TABLE = {"table": False}  # Config fields that are not a table of the TOML file
+
+
+@dataclass(frozen=True)
+class Config:
+    kiosk: KioskSection
+    operators: tuple[Operator, ...]
+    barcode: BarcodeSection
+    scanner: ReaderSection
+    badge_reader: ReaderSection
+    gpio: GpioSection
+    slots: dict[str, int]
+    printer: PrinterSection
+    mqtt: MqttSection
+    central: CentralSection
+    retention: RetentionSection
+    ui: UiSection
+    # not tables: where the config came from, and the merged tables as plain dicts
+    source: str = field(default="<default>", metadata=_NOT_A_TABLE)
+    data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, metadata=_NOT_A_TABLE)
+
+    @classmethod
+    def from_data(cls, data: dict, source: str = "<default>") -> Config:
+        """The typed config from merged, validated tables (see `parse`)."""
+        problems = schema_problems(default_text())
+        if problems:
+            raise ConfigSchemaError("\n".join(problems))
+        built = _build(cls, data, "", skip_meta=True)
+        return dataclasses.replace(built, source=source, data=data)
 
     @property
     def deadline(self) -> dt.time:
-        return dt.time.fromisoformat(self.data["kiosk"]["deadline"])
+        return dt.time.fromisoformat(self.kiosk.deadline)
 
     def barcode_rules(self) -> BarcodeRules:
-        b = self.data["barcode"]
-        return BarcodeRules(b["min_length"], b["max_length"], b["check_digit"], dict(b["patterns"]), b["charset"])
+        b = self.barcode
+        return BarcodeRules(b.min_length, b.max_length, b.check_digit, dict(b.patterns), b.charset)
 
     def data_path(self, value: str) -> Path:
         """A path from the config: relative paths are under the directory of the config file,
@@ -129,7 +236,105 @@ class Config:
 
     @property
     def journal_path(self) -> Path:
-        return self.data_path(self.data["kiosk"]["data_dir"]) / "journal.db"
+        return self.data_path(self.kiosk.data_dir) / "journal.db"
+
+
+class ConfigSchemaError(RuntimeError):
+    """default_config.toml and the typed sections above disagree: a developer's mistake (a key
+    added on one side only), never a user's."""
+
+
+def _fields(cls, skip_meta: bool = False) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(cls) if not (skip_meta and f.metadata.get("table") is False)]
+
+
+def _build(tp: Any, value: Any, path: str, skip_meta: bool = False) -> Any:
+    """`value` (from TOML) as type `tp`: a dataclass from a table, tuple/list/dict of them, or a
+    scalar; a wrong type or an unknown key is a ConfigError naming the key."""
+    where = path or "config"
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(where, "must be a table")
+        hints = typing.get_type_hints(tp)
+        fs = _fields(tp, skip_meta)
+        names = {f.name for f in fs}
+        for key in value:
+            if key not in names:
+                raise ConfigError(f"{path}.{key}" if path else key, "unknown key")
+        kwargs = {}
+        for f in fs:
+            sub = f"{path}.{f.name}" if path else f.name
+            if f.name in value:
+                kwargs[f.name] = _build(hints[f.name], value[f.name], sub)
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(sub, "required")
+        return typing.cast(Any, tp)(**kwargs)
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise ConfigError(where, "must be a list")
+        element = typing.get_args(tp)[0]
+        return origin(_build(element, v, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(where, "must be a table")
+        element = typing.get_args(tp)[1]
+        return {k: _build(element, v, f"{path}.{k}") for k, v in value.items()}
+    if tp is float and type(value) in (int, float):
+        return float(value)
+    if tp is Any or type(value) is tp:
+        return value
+    want = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(tp, str(tp))
+    raise ConfigError(where, f"must be {want}, got {_type_name(value)}")
+
+
+def _type_hint_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a new @dataclass(frozen=True) section"
+    if isinstance(value, list):
+        return "list[...]"
+    return type(value).__name__
+
+
+@functools.cache
+def schema_problems(default_toml: str) -> tuple[str, ...]:
+    """Where `default_toml` (default_config.toml's text) and the typed sections disagree; empty
+    when they match."""
+    problems: list[str] = []
+
+    def walk(cls, table: dict, path: str, skip_meta: bool = False, every_field: bool = True) -> None:
+        hints = typing.get_type_hints(cls)
+        fs = {f.name: f for f in _fields(cls, skip_meta)}
+        for key, value in table.items():
+            sub = f"{path}.{key}" if path else key
+            if key not in fs:
+                problems.append(f"default_config.toml has {sub} but kiosk.config.{cls.__name__} has no field "
+                                f"{key!r}: add `{key}: {_type_hint_text(value)}` to it")
+                continue
+            tp = hints[key]
+            origin = typing.get_origin(tp)
+            if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+                walk(tp, value, sub)
+            elif origin in (list, tuple) and isinstance(value, list) and dataclasses.is_dataclass(typing.get_args(tp)[0]):
+                for i, element in enumerate(value):
+                    if isinstance(element, dict):
+                        walk(typing.get_args(tp)[0], element, f"{sub}[{i}]", every_field=False)
+                        continue
+                    problems.append(f"default_config.toml {sub}[{i}] is not a table")
+            else:
+                try:
+                    _build(tp, value, sub)
+                except ConfigError as exc:
+                    problems.append(f"default_config.toml {sub} does not fit its typed field "
+                                    f"{cls.__name__}.{key}: {exc.problem}")
+        if every_field:  # an array-of-tables element may leave out fields that have defaults
+            for name in fs:
+                if name not in table:
+                    problems.append(f"kiosk.config.{cls.__name__}.{name} has no key in default_config.toml "
+                                    f"({(path + '.') if path else ''}{name}): add it there, documented")
+
+    walk(Config, tomllib.loads(default_toml), "", skip_meta=True)
+    return tuple(problems)
 
 
 def _validate(d: dict) -> None:
@@ -155,6 +360,13 @@ def _validate(d: dict) -> None:
         sig = op.get("signature")
         if not isinstance(sig, str) or not sig.strip():
             raise ConfigError(f"{where}.signature", "required, a non-empty string")
+        if len(sig) > SIGNATURE_MAX:
+            raise ConfigError(f"{where}.signature", f"{_short(sig)} is longer than {SIGNATURE_MAX} characters"
+                              " (central refuses events signed so)")
+        bad = unprintable(sig)
+        if bad is not None:
+            raise ConfigError(f"{where}.signature", f"{_short(sig)} has the character U+{ord(bad):04X}, which is"
+                              " not allowed in a signature (central refuses events signed so)")
         if sig in seen_sig:
             raise ConfigError(f"{where}.signature", f"{sig!r} appears twice")
         seen_sig.add(sig)
@@ -237,6 +449,8 @@ def _validate(d: dict) -> None:
         raise ConfigError("mqtt.protocol", "must be v5 or v311")
     if not 1 <= m["max_inflight"] <= 1000:
         raise ConfigError("mqtt.max_inflight", "must be 1..1000")
+    if m["keepalive"] <= 0:
+        raise ConfigError("mqtt.keepalive", f"must be more than 0 seconds, got {m['keepalive']}")
     if m["tls"] and m["ca_file"] == "":
         raise ConfigError("mqtt.ca_file", "required when mqtt.tls is true")
 
@@ -263,6 +477,22 @@ def _validate(d: dict) -> None:
         raise ConfigError("ui.size", "must be 800x480, 1280x720 or 720x1280")
 
 
+def _short(text: str, n: int = 24) -> str:
+    return repr(text if len(text) <= n else text[:n] + "...")
+
+
+def check_files(cfg: Config) -> None:
+    """The TLS files the broker connection needs exist (for the commands that connect: `kiosk run`,
+    `sync`, `central`; `kiosk doctor` reports a missing one in Swedish instead)."""
+    m = cfg.mqtt
+    if not (m.enabled and m.tls):
+        return
+    for key in ("ca_file", "cert_file", "key_file"):
+        value = getattr(m, key)
+        if value and not cfg.data_path(value).is_file():
+            raise ConfigError(f"mqtt.{key}", f"no such file: {cfg.data_path(value)}")
+
+
 def parse(text: str, source: str = "<string>") -> Config:
     default = tomllib.loads(default_text())
     try:
@@ -271,7 +501,7 @@ def parse(text: str, source: str = "<string>") -> Config:
         raise ConfigError(source, f"not valid TOML: {exc}") from None
     data = _merge(default, user)
     _validate(data)
-    return Config(data, source)
+    return Config.from_data(data, source)
 
 
 def load(path: str | os.PathLike | None = None) -> Config:
@@ -281,8 +511,26 @@ def load(path: str | os.PathLike | None = None) -> Config:
         return parse("", "<default>")
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(str(p), f"cannot read: {exc.strerror}") from None
-    cfg = parse(text, str(p))
-    return cfg
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(str(p), f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} on line {line}): save the file"
+                                  " as UTF-8") from None
+    # An empty file is refused rather than run as the embedded defaults (site "demo", the
+    # simulator's printer): on an installed kiosk it is a config that was lost, not a choice.
+    if not text.strip() or _no_settings(text):
+        raise ConfigError(str(p), "the file is empty (no settings): refusing to run on the embedded defaults;"
+                                  " give the settings, or leave out --config and $KIOSK_CONFIG to run the"
+                                  " defaults on purpose")
+    return parse(text, str(p))
+
+
+def _no_settings(text: str) -> bool:
+    try:
+        return tomllib.loads(text) == {}
+    except tomllib.TOMLDecodeError:
+        return False  # parse() names the TOML error

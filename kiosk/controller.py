@@ -18,8 +18,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import report, routine
-from .clock import local_day
+from . import report, routine, schema
+from .clock import local_day, utc_iso
 from .config import Config
 from .effects import Effects, Sound
 from .journal import Journal
@@ -115,6 +115,14 @@ class Controller:
             folded = routine.replay(routine.provisional(decision.events, now, self.ctx, day), self.state)
             # a sign-in carries the new operator, a sign-out the leaving one
             operator = folded.operator or routine.roll(self.state, day).operator
+            try:  # the event schema central checks too: what is committed is what central accepts
+                schema.check_decided(decision.events, ts=utc_iso(now), day=day.isoformat(), operator=operator,
+                                     site=self.journal.site, kiosk=self.journal.kiosk,
+                                     journal=getattr(self.journal, "journal_id", None))
+            except schema.Invalid as exc:
+                log.error("refused by the event schema, nothing recorded: %s (%s)", exc, decision.code)
+                return Result(routine.ERROR, "invalid_event", schema.refusal_sv(exc),
+                              effects=Effects(sound=Sound("error")), severity="error")
             try:
                 events = self.journal.append(decision.events, now, day, operator)
             except sqlite3.Error as exc:

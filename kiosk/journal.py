@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -21,6 +22,10 @@ import sqlite_utils
 from .clock import utc_iso
 
 SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+
+from .journal_errors import JournalError  # noqa: E402  (stdlib-only, the CLI imports it)
 
 
 def connect(path: str | Path) -> sqlite_utils.Database:
@@ -52,9 +57,22 @@ class Journal:
     def __init__(self, path: str | Path, site: str, kiosk: str):
         self.path = Path(path)
         self.site, self.kiosk = site, kiosk
-        self.db = connect(self.path)
         self._lock = threading.Lock()
-        self._ensure_schema()
+        empty = self.path.is_file() and self.path.stat().st_size == 0
+        try:
+            self.db = connect(self.path)
+        except (OSError, sqlite3.Error) as exc:
+            raise JournalError.from_exception(self.path, exc) from None
+        try:
+            if empty:
+                log.warning("journal %s is an empty file: starting a new journal in it", self.path)
+            self._ensure_schema()
+        except (OSError, sqlite3.Error) as exc:
+            self.db.conn.close()
+            raise JournalError.from_exception(self.path, exc) from None
+        except ValueError:
+            self.db.conn.close()
+            raise
 
     @classmethod
     def open_existing(cls, path: str | Path) -> "Journal":
@@ -62,40 +80,61 @@ class Journal:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no journal at {path}")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        if path.stat().st_size == 0:
+            raise JournalError(f"journal {path} is empty (zero bytes): it holds no events",
+                               "Journalen är tom. Kontakta tekniker.")
         try:
-            meta = dict(conn.execute("select key, value from meta").fetchall())
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                meta = dict(conn.execute("select key, value from meta").fetchall())
+            finally:
+                conn.close()
         except sqlite3.Error as exc:
-            raise ValueError(f"{path} is not a kiosk journal: {exc}") from None
-        finally:
-            conn.close()
+            if "no such table" in str(exc):
+                raise JournalError(f"{path} is not a kiosk journal: {exc}",
+                                   "Filen är ingen journal. Kontakta tekniker.") from None
+            raise JournalError.from_exception(path, exc) from None
+        if "site" not in meta or "kiosk" not in meta:
+            raise JournalError(f"{path} is not a kiosk journal: its meta table names no kiosk",
+                               "Filen är ingen journal. Kontakta tekniker.")
         return cls(path, meta["site"], meta["kiosk"])
 
     # -- schema ---------------------------------------------------------------------------------
     def _ensure_schema(self) -> None:
-        db = self.db
-        if "events" not in db.table_names():
-            db["events"].create(
-                {"seq": int, "id": str, "ts": str, "day": str, "type": str, "operator": str,
-                 "payload": str, "sent_at": str},
-                pk="seq", not_null={"id", "ts", "day", "type", "payload"},
-            )
-            db["events"].create_index(["id"], unique=True)
-            db["events"].create_index(["day"])
-        if "meta" not in db.table_names():
-            db["meta"].create({"key": str, "value": str}, pk="key")
-        existing = self._meta("kiosk")
-        if existing is None:
-            with self.transaction():
+        """Create the tables and the meta rows if missing, in one write transaction, so two
+        processes opening a new journal at once never both create (nor see half of) it. A file
+        that is not a sound SQLite database raises sqlite3.DatabaseError before anything is
+        written (quick_check reads every page: a truncated file is caught here)."""
+        conn = self.db.conn
+        ok = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if ok != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed ({ok})")
+        with self.transaction():
+            conn.execute("CREATE TABLE IF NOT EXISTS [events] ([seq] INTEGER PRIMARY KEY, [id] TEXT NOT NULL, "
+                         "[ts] TEXT NOT NULL, [day] TEXT NOT NULL, [type] TEXT NOT NULL, [operator] TEXT, "
+                         "[payload] TEXT NOT NULL, [sent_at] TEXT)")
+            conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS [idx_events_id] ON [events] ([id])")
+            conn.execute("CREATE INDEX IF NOT EXISTS [idx_events_day] ON [events] ([day])")
+            conn.execute("CREATE TABLE IF NOT EXISTS [meta] ([key] TEXT PRIMARY KEY, [value] TEXT)")
+            existing = self._meta("kiosk")
+            if existing is None:
                 self._set_meta("kiosk", self.kiosk)
                 self._set_meta("site", self.site)
                 self._set_meta("schema", str(SCHEMA_VERSION))
                 self._set_meta("last_seq", "0")
-        elif existing != self.kiosk or self._meta("site") != self.site:
+            if self._meta("journal_id") is None:  # made at creation; an older journal gets one now
+                self._set_meta("journal_id", str(uuid.uuid4()))
+        if existing is not None and (existing != self.kiosk or self._meta("site") != self.site):
             raise ValueError(
                 f"journal {self.path} belongs to {self._meta('site')}/{existing}, "
                 f"not {self.site}/{self.kiosk}"
             )
+        self._journal_id = self._meta("journal_id")
+
+    @property
+    def journal_id(self) -> str:
+        """The journal's random id (uuid4), made when the journal was created; events carry it."""
+        return self._journal_id
 
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
@@ -130,7 +169,8 @@ class Journal:
             events = []
             for kind, data in items:
                 seq += 1
-                event = {"v": 1, "id": str(uuid.uuid4()), "kiosk": self.kiosk, "site": self.site,
+                event = {"v": 1, "id": str(uuid.uuid4()), "journal": self._journal_id,
+                         "kiosk": self.kiosk, "site": self.site,
                          "seq": seq, "ts": ts, "day": day.isoformat(), "operator": operator,
                          "type": kind, "data": data}
                 events.append(event)

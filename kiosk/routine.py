@@ -45,6 +45,7 @@ from .domain import (
 from .effects import FAST_BLINK, SLOW_BLINK, STEADY, Alert, Effects, Lights, Print, Sound
 from .personnummer import CENTURIES, CenturyNeeded, PersonnummerError
 from .personnummer import parse as parse_personnummer
+from .schema import journal_code
 
 SORTING, SCANNING, SCANNED, CLOSED = "sorting", "scanning", "scanned", "closed"
 MAX_CODE_IN_JOURNAL = 128
@@ -708,7 +709,7 @@ def _late(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     if problem is None and raw in s.accepted_codes:
         reason, message = "duplicate", "Redan skannad i dag – räknas inte igen."
     if reason:
-        stored = raw[:MAX_CODE_IN_JOURNAL]
+        stored = journal_code(raw)
         return Decision(REJECTED, reason, message,
                         events=(("scan_rejected", {"code": stored, "reason": reason, "pile": pile}),),
                         effects=Effects(lights=Lights.of(**{pile: FAST_BLINK}), sound=Sound("reject")),
@@ -851,7 +852,7 @@ def _scan(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     raw = c.get("code")
     if not isinstance(raw, str):
         raise ArgError("Uppgift saknas: code.")
-    stored = raw[:MAX_CODE_IN_JOURNAL]
+    stored = journal_code(raw)  # printable, at most MAX_CODE_IN_JOURNAL (the event schema)
     pile = s.current_pile
 
     def reject(reason: str, message: str) -> Decision:
@@ -1139,7 +1140,7 @@ def _remark(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     checklist = POSTE_RESTANTE_CHECKLIST if code == "poste_restante" else ()
     entry = {"code": code, "note": note, "checklist": list(checklist)}
     if barcode:
-        entry["barcode"] = barcode[:MAX_CODE_IN_JOURNAL]
+        entry["barcode"] = journal_code(barcode)
     return _ok("remark_logged", f"Skriv i kundloggen: \"{REMARK_CODES[code]}\".", [("remark_logged", entry)],
                effects=Effects(notes=checklist), data=entry)
 

@@ -26,7 +26,7 @@ AREAS = (
     ("kiosk_dev.hw_bench",),
     ("kiosk_dev.watchdog_bench",),
     ("kiosk_dev.sync_bench", "kiosk.sync.bench"),
-    ("kiosk_dev.ui_bench", "kiosk.ui.bench"),
+    ("kiosk_dev.ui_bench",),
 )
 
 

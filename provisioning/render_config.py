@@ -177,11 +177,31 @@ def _printer(data: dict, spec: str) -> None:
             if not port.isdigit():
                 raise RenderError(f"--printer {spec}: the port must be a number")
             _set(data, "printer.port", int(port))
-    elif kind in ("file", "dummy") and not rest:
-        _set(data, "printer.backend", kind)
+    elif kind == "file" and rest.startswith("/dev/"):
+        _set(data, "printer.backend", "file")
+        _set(data, "printer.path", rest)
+    elif kind in ("file", "dummy"):
+        raise RenderError(f"--printer {spec}: {PRINTER_NOT_REAL}")
     else:
-        raise RenderError(f"--printer {spec}: want usb:VID:PID, serial[:PORT[@BAUD]], "
-                          "serial-usb:VID:PID, network:HOST[:PORT] or file")
+        raise RenderError(f"--printer {spec}: want {PRINTER_SPECS}")
+
+
+PRINTER_SPECS = ("usb:VID:PID, serial-usb:VID:PID, serial[:PORT[@BAUD]], network:HOST[:PORT] "
+                 "or file:/dev/NODE (a printer device node such as /dev/usb/lp0)")
+PRINTER_NOT_REAL = ("a kiosk needs a real printer: a file backend only for a device node (file:/dev/usb/lp0), "
+                    "never a file on disk (it would keep every dödsbo label's personnummer), and no dummy")
+
+
+def _check_printer(data: dict) -> None:
+    """The kiosk's printer is real (issue 9 item 7): usb, serial, network, or a device node."""
+    backend = _get(data, "printer.backend")
+    path = _get(data, "printer.path") or ""
+    if backend is None:
+        raise RenderError(f"printer: required for a kiosk: give --printer ({PRINTER_SPECS}), or a config file "
+                          "(--config/--bundle) with a [printer] backend")
+    if backend in ("file", "dummy") and not (backend == "file" and str(path).startswith("/dev/")):
+        raise RenderError(f"printer.backend = {backend!r}" + (f", printer.path = {path!r}" if path else "")
+                          + f": {PRINTER_NOT_REAL}; give --printer ({PRINTER_SPECS})")
 
 
 DISPLAY_SIZES = {"official-7": "800x480", "td2": "720x1280", "td2-landscape": "1280x720"}
@@ -231,8 +251,7 @@ def build(args, env=os.environ) -> dict:
             raise RenderError("kiosk.data_dir: must be an absolute path on an installed kiosk "
                               f"(the default is {KIOSK_DATA})")
         _set(data, "kiosk.data_dir", data_dir)
-        if _get(data, "printer.path") is None:
-            _set(data, "printer.path", f"{data_dir}/printer.bin")
+        _check_printer(data)
         if _get(data, "printer.preview_dir") is None:
             _set(data, "printer.preview_dir", f"{data_dir}/previews")
         if _get(data, "ui.fullscreen") is None:

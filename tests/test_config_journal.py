@@ -83,7 +83,7 @@ def test_journal_seq_stays_gapless_across_purges_and_restarts(tmp_path):
     j = Journal(path, "s", "k")
     [e] = j.append([("sorted", {"pile": "faktura"})], t0 + dt.timedelta(days=11), (t0 + dt.timedelta(days=11)).date(), "A")
     assert e["seq"] == 11
-    assert set(e) == {"v", "id", "kiosk", "site", "seq", "ts", "day", "operator", "type", "data"}
+    assert set(e) == {"v", "id", "journal", "kiosk", "site", "seq", "ts", "day", "operator", "type", "data"}
     assert json.loads(json.dumps(e)) == e
 
 

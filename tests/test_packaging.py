@@ -57,7 +57,8 @@ def wheel_names(tmp_path_factory) -> list[str]:
 def test_wheel_holds_the_runtime_and_no_development_tooling(wheel_names):
     # the runtime is there (so an empty or broken wheel cannot pass)
     for needed in ("kiosk/__init__.py", "kiosk/cli.py", "kiosk/routine.py", "kiosk/default_config.toml",
-                   "kiosk/examples/example-day.jsonl", "kiosk/hw/__init__.py"):
+                   "kiosk/examples/example-day.jsonl", "kiosk/hw/__init__.py",
+                   "kiosk/central/web/templates/base.html", "kiosk/central/web/static/htmx.min.js"):  # web
         assert needed in wheel_names, needed
     assert not [n for n in wheel_names if n.startswith("kiosk_dev/")]
     assert not [n for n in wheel_names if n.split("/")[0] == "tests"]
@@ -81,18 +82,35 @@ def test_wheel_metadata_carries_the_single_sourced_version(wheel_names):
     assert f"returpost_kiosk-{kiosk.__version__}.dist-info/METADATA" in wheel_names
 
 
-def test_bench_without_development_tools_says_so(tmp_path):
+@pytest.mark.parametrize("command, module", [("bench", "bench"), ("screenshots", "screenshots")])
+def test_dev_commands_without_development_tools_say_so(tmp_path, command, module):
     """An installed kiosk (kiosk/ outside a checkout, no kiosk_dev): a clear message, exit 2."""
     shutil.copytree(ROOT / "kiosk", tmp_path / "kiosk", ignore=shutil.ignore_patterns("__pycache__"))
-    code = "import sys, kiosk; from kiosk.cli import main; print(kiosk.__file__); sys.exit(main(['bench']))"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert proc.stdout.strip() == str(tmp_path / "kiosk" / "__init__.py")
+    code = f"import sys, kiosk; from kiosk.cli import main; print(kiosk.__file__); sys.exit(main([{command!r}]))"
+    # -S: no site-packages, so neither the editable install nor the checkout's .pth is seen
+    proc = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.strip() == str(tmp_path / "kiosk" / "__init__.py"), proc.stderr
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "development tools" in proc.stderr and "kiosk_dev.bench" in proc.stderr
+    assert "development tools" in proc.stderr and f"kiosk_dev.{module}" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-def test_bench_from_a_checkout_finds_the_tools():
-    from kiosk.cli import dev_module
+def test_bench_from_a_checkout_finds_the_tools(tmp_path):
+    """The venv (an editable install), run outside the checkout, still finds kiosk_dev beside kiosk/."""
+    code = "from kiosk.devtools import dev_module; print(dev_module('bench').__file__)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(ROOT / "kiosk_dev" / "bench.py")
 
-    assert dev_module("bench").__name__ == "kiosk_dev.bench"
+
+def test_constraints_pin_every_runtime_dependency_as_tested():
+    """constraints.txt holds the closure of the runtime dependencies at the versions installed in
+    this venv (scripts/setup installs with it): a dependency added without a pin fails here."""
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts/constraints.py"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    pins = {line.split("==")[0] for line in (ROOT / "constraints.txt").read_text().splitlines()
+            if "==" in line and not line.startswith("#")}
+    for needed in ("kivy", "evdev", "gpiozero", "python-escpos", "sqlite-utils", "paho-mqtt", "pillow", "lgpio"):
+        assert needed in pins, needed

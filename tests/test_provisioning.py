@@ -27,6 +27,9 @@ KIOSK_ARGS = ["--site", "sthlm", "--kiosk-id", "k1", "--broker-host", "broker.ex
               "--display", "td2", "--data-device", "/dev/disk/by-label/returpost-data"]
 
 
+USB = ("--printer", "usb:0416:5011")  # a kiosk needs a real printer (issue 9 item 7)
+
+
 def install(root: Path, *args: str, env: dict | None = None, check: bool = True):
     done = subprocess.run(["bash", str(INSTALL), *args, "--root", str(root)],
                           capture_output=True, text=True, env={**os.environ, **(env or {})},
@@ -98,7 +101,8 @@ def test_kiosk_install_writes_config_units_udev_and_boot(tmp_path, pw_file):
     assert (cfg.printer.backend, cfg.printer.usb_vendor, cfg.printer.usb_product) == ("usb", 0x0416, 0x5011)
     # everything the kiosk writes is in the state directory (the only writable place)
     assert cfg.printer.preview_dir.startswith("/var/lib/returpost-kiosk/")
-    assert cfg.printer.path.startswith("/var/lib/returpost-kiosk/")
+    # no printer file on disk (issue 9 item 7): dödsbo labels carry personnummer
+    assert cfg.printer.backend != "file" and "printer.bin" not in cfg_path.read_text()
     assert cfg.journal_path == Path("/var/lib/returpost-kiosk/journal.db")
     assert (cfg.ui.size, cfg.ui.fullscreen) == ("720x1280", True)
     # the password file is readable by root and the kiosk group only
@@ -180,7 +184,8 @@ def test_changed_option_rewrites_only_what_it_touches(tmp_path):
 
 def test_td2_landscape_turns_kivy_not_the_kernel(tmp_path):
     root = fake_pi(tmp_path / "root")
-    install(root, "kiosk", "--site", "s", "--kiosk-id", "k", "--broker-host", "b", "--display", "td2-landscape")
+    install(root, "kiosk", "--site", "s", "--kiosk-id", "k", "--broker-host", "b", "--display", "td2-landscape",
+            *USB)
     dropin = root / "etc/systemd/system/returpost-kiosk.service.d/display.conf"
     assert "Environment=KCFG_GRAPHICS_ROTATION=90" in dropin.read_text()
     assert kconfig.load(root / "etc/returpost-kiosk/config.toml").ui.size == "1280x720"
@@ -188,16 +193,16 @@ def test_td2_landscape_turns_kivy_not_the_kernel(tmp_path):
 
 def test_bad_values_stop_the_installer_naming_the_key(tmp_path):
     root = fake_pi(tmp_path / "root")
-    done = install(root, "kiosk", "--site", "bad site!", "--kiosk-id", "k1", "--broker-host", "b",
+    done = install(root, "kiosk", "--site", "bad site!", "--kiosk-id", "k1", "--broker-host", "b", *USB,
                    check=False)
     assert done.returncode == 2
     assert "kiosk.site" in done.stderr
     assert not (root / "etc/returpost-kiosk/config.toml").exists()
 
-    done = install(root, "kiosk", "--site", "s", check=False)
+    done = install(root, "kiosk", "--site", "s", *USB, check=False)
     assert done.returncode == 2 and "kiosk.id" in done.stderr
 
-    done = install(root, "kiosk", "--site", "s", "--kiosk-id", "k", check=False)
+    done = install(root, "kiosk", "--site", "s", "--kiosk-id", "k", *USB, check=False)
     assert done.returncode == 2 and "mqtt.host" in done.stderr
 
     done = install(root, "kiosk", "--site", "s", "--kiosk-id", "k", "--broker-host", "b",
@@ -213,9 +218,31 @@ def test_bad_values_stop_the_installer_naming_the_key(tmp_path):
     assert done.returncode == 2 and "unknown argument: --bogus" in done.stderr
 
 
+def test_a_kiosk_needs_a_real_printer(tmp_path):
+    """Issue 9 item 7: no printer file on disk by default (dödsbo labels carry personnummer)."""
+    root = fake_pi(tmp_path / "root")
+    base = ["kiosk", "--site", "s", "--kiosk-id", "k", "--broker-host", "b"]
+    done = install(root, *base, check=False)
+    assert done.returncode == 2 and "a kiosk needs a real printer: give --printer usb:VID:PID" in done.stderr
+    assert not (root / "etc/returpost-kiosk").exists() and not (root / "opt").exists()  # nothing changed
+    for spec in ("file", "file:/var/lib/returpost-kiosk/printer.bin", "dummy"):
+        done = install(root, *base, "--printer", spec, check=False)
+        assert done.returncode == 2 and "personnummer" in done.stderr, (spec, done.stderr)
+        assert not (root / "etc/returpost-kiosk/config.toml").exists()
+    on_disk = tmp_path / "on-disk.toml"
+    on_disk.write_text('[printer]\nbackend = "file"\npath = "/tmp/labels.bin"\n')
+    done = install(root, *base, "--config", str(on_disk), check=False)
+    assert done.returncode == 2 and "printer.path = '/tmp/labels.bin'" in done.stderr
+    install(root, *base, "--printer", "file:/dev/usb/lp0")
+    cfg = kconfig.load(root / "etc/returpost-kiosk/config.toml")
+    assert (cfg.printer.backend, cfg.printer.path) == ("file", "/dev/usb/lp0")
+    again = install(root, *base)  # a re-run keeps the installed printer
+    assert "done: 0 changes" in again.stdout
+
+
 def test_not_a_pi_leaves_boot_alone(tmp_path):
     root = tmp_path / "root"
-    done = install(root, "kiosk", "--site", "s", "--kiosk-id", "k", "--broker-host", "b")
+    done = install(root, "kiosk", "--site", "s", "--kiosk-id", "k", "--broker-host", "b", *USB)
     assert "not a Raspberry Pi" in done.stdout
     assert not (root / "boot").exists()
     # no groups file in this root: no usermod planned, and an empty SupplementaryGroups=
@@ -244,6 +271,7 @@ def test_central_install_and_kiosk_from_bundle(tmp_path):
     p = plans(done)
     assert "chown mosquitto:mosquitto /etc/mosquitto/returpost/passwd" in p
     assert "systemctl enable returpost-central.service" in p
+    assert "systemctl enable returpost-web.service" in p  # web: the TL web app
     # the server certificate names the broker and is signed by the CA the kiosks get
     out = subprocess.run(["openssl", "verify", "-CAfile", str(mosq / "returpost/certs/ca.crt"),
                           str(mosq / "returpost/certs/server.crt")], capture_output=True, text=True)
@@ -268,7 +296,7 @@ def test_central_install_and_kiosk_from_bundle(tmp_path):
 
     bundle = etc / "central/kiosks/gbg__k2"
     kiosk = fake_pi(tmp_path / "kiosk")
-    install(kiosk, "kiosk", "--bundle", str(bundle), "--scanner", "05e0:1200")
+    install(kiosk, "kiosk", "--bundle", str(bundle), "--scanner", "05e0:1200", *USB)
     kcfg = kconfig.load(kiosk / "etc/returpost-kiosk/config.toml")
     assert (kcfg.kiosk.site, kcfg.kiosk.id) == ("gbg", "k2")
     assert (kcfg.mqtt.username, kcfg.mqtt.password) == ("gbg/k2", users["gbg/k2"])
@@ -346,7 +374,7 @@ def verify_root(tmp_path_factory):
 
 
 def test_units_pass_systemd_analyze_verify(verify_root):
-    done = _verify(verify_root, "returpost-kiosk.service", "returpost-central.service",
+    done = _verify(verify_root, "returpost-kiosk.service", "returpost-central.service", "returpost-web.service",
                    "var-lib-returpost\\x2dkiosk.mount")
     # verify exits 0 on unknown keys and bad values too: it only prints them. So: no output.
     assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done.stderr
@@ -420,3 +448,38 @@ def test_firmware_fragment_is_plain_config_txt():
             if line.strip() and not line.startswith("#"):
                 assert re.fullmatch(r"\[[a-z0-9]+\]|[a-z_0-9]+=[A-Za-z0-9_,=.:-]+", line), (f, line)
     assert "dtparam=watchdog=on" in (ROOT / "firmware/config.txt").read_text().splitlines()
+
+
+def test_each_role_has_its_own_script_with_the_same_behaviour(tmp_path):
+    """install-kiosk.sh / install-central.sh run directly are `install.sh kiosk|central`."""
+    for role in ("kiosk", "central"):
+        script = ROOT / "provisioning" / f"install-{role}.sh"
+        done = subprocess.run(["bash", str(script), "--root", str(tmp_path / role), "--bogus"],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "unknown argument: --bogus" in done.stderr
+    done = subprocess.run(["bash", str(ROOT / "provisioning/install-kiosk.sh"), "--root", str(tmp_path / "k"),
+                           "--site", "s", "--kiosk-id", "k", "--broker-host", "b"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "a kiosk needs a real printer" in done.stderr  # the kiosk role ran
+    lib = (ROOT / "provisioning/lib.sh").read_text()
+    assert "put_file()" in lib and "install_kiosk()" not in lib and "install_central()" not in lib
+
+
+def test_wheelhouse_for_a_fleet_and_pinned_installs(tmp_path):
+    """`install.sh wheelhouse DIR` builds the wheels once; `--wheelhouse DIR` installs from them;
+    every install is pinned by constraints.txt (plans under --root)."""
+    done = install(tmp_path / "w", "wheelhouse", str(tmp_path / "wheels"), "--no-packages")
+    assert (f"plan: python3 -m pip wheel -q -c {ROOT}/constraints.txt -w {tmp_path / 'wheels'} {ROOT}[pi]"
+            in done.stdout)
+    done = install(tmp_path / "w", "wheelhouse", check=False)
+    assert done.returncode == 2 and "install.sh wheelhouse DIR" in done.stderr
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    root = fake_pi(tmp_path / "root")
+    done = install(root, "kiosk", *KIOSK_ARGS, "--wheelhouse", str(wheels))
+    assert (f"plan: /opt/returpost-kiosk/venv/bin/pip install -c /opt/returpost-kiosk/src/constraints.txt "
+            f"--find-links {wheels} /opt/returpost-kiosk/src[pi]") in done.stdout
+    assert (root / "opt/returpost-kiosk/src/constraints.txt").read_bytes() == (ROOT / "constraints.txt").read_bytes()
+    done = install(root, "kiosk", *KIOSK_ARGS, "--wheelhouse", str(tmp_path / "nope"), check=False)
+    assert done.returncode == 2 and "no such folder" in done.stderr

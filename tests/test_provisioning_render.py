@@ -51,6 +51,9 @@ def test_dumps_round_trips_through_tomllib(doc):
     assert render_config.dumps(tomllib.loads(text)) == text   # stable: a second render is identical
 
 
+USB = ("--printer", "usb:0416:5011")  # a kiosk needs a real printer
+
+
 def args(*argv):
     return render_config.parser().parse_args(list(argv))
 
@@ -58,7 +61,7 @@ def args(*argv):
 @settings(max_examples=100, deadline=None)
 @given(st.text(min_size=1, max_size=40).filter(lambda s: "\x00" not in s))
 def test_any_password_survives(password):
-    text = render_config.render(args("kiosk", "--site", "s", "--kiosk-id", "k", "--broker-host", "h"),
+    text = render_config.render(args("kiosk", "--site", "s", "--kiosk-id", "k", "--broker-host", "h", *USB),
                                 env={"RETURPOST_MQTT_PASSWORD": password})
     assert kconfig.parse(text).mqtt.password == password
 
@@ -67,14 +70,14 @@ def test_existing_config_is_kept_and_options_override(tmp_path):
     existing = tmp_path / "config.toml"
     existing.write_text('[kiosk]\nsite = "a"\nid = "b"\n[mqtt]\nhost = "old"\nkeepalive = 45\n'
                         '[[operators]]\nsignature = "CC"\nname = "Cecilia"\n')
-    text = render_config.render(args("kiosk", "--existing", str(existing), "--broker-host", "new"), env={})
+    text = render_config.render(args("kiosk", "--existing", str(existing), "--broker-host", "new", *USB), env={})
     cfg = kconfig.parse(text)
     assert (cfg.kiosk.site, cfg.kiosk.id, cfg.mqtt.host, cfg.mqtt.keepalive) == ("a", "b", "new", 45)
     assert [o.signature for o in cfg.operators] == ["CC"]
     # a given base wins over the existing file
     base = tmp_path / "base.toml"
     base.write_text('[kiosk]\nsite = "x"\nid = "y"\n[mqtt]\nhost = "h"\n')
-    cfg = kconfig.parse(render_config.render(args("kiosk", "--existing", str(existing), "--base", str(base)), env={}))
+    cfg = kconfig.parse(render_config.render(args("kiosk", "--existing", str(existing), "--base", str(base), *USB), env={}))
     assert (cfg.kiosk.site, cfg.kiosk.id) == ("x", "y") and cfg.operators[0].signature == "ANNA"
 
 
@@ -91,7 +94,7 @@ def test_relative_data_dir_is_refused(tmp_path):
     ("serial-usb:1a86:7523", {"backend": "serial", "serial_port": "/dev/returpost-printer"}),
     ("network:10.0.0.5:9100", {"backend": "network", "host": "10.0.0.5", "port": 9100}),
     ("network:printer.lan", {"backend": "network", "host": "printer.lan", "port": 9100}),
-    ("file", {"backend": "file"}),
+    ("file:/dev/usb/lp0", {"backend": "file", "path": "/dev/usb/lp0"}),
 ])
 def test_printer_specs(spec, expect):
     cfg = kconfig.parse(render_config.render(
@@ -99,8 +102,24 @@ def test_printer_specs(spec, expect):
     assert {k: getattr(cfg.printer, k) for k in expect} == expect
 
 
-@pytest.mark.parametrize("spec", ["usb:1:2", "network:", "serial:/dev/x@fast", "laser", "file:x"])
+@pytest.mark.parametrize("spec", ["usb:1:2", "network:", "serial:/dev/x@fast", "laser", "file:x", "file",
+                                  "file:/var/lib/returpost-kiosk/printer.bin", "dummy"])
 def test_bad_printer_specs(spec):
     with pytest.raises(render_config.RenderError, match="--printer"):
         render_config.render(args("kiosk", "--site", "s", "--kiosk-id", "k", "--broker-host", "h",
                                   "--printer", spec), env={})
+
+
+def test_a_kiosk_without_a_real_printer_is_refused(tmp_path):
+    """Issue 9 item 7: no default printer file (it would hold every dödsbo label's personnummer)."""
+    base = ["kiosk", "--site", "s", "--kiosk-id", "k", "--broker-host", "h"]
+    with pytest.raises(render_config.RenderError, match="printer: required for a kiosk: give --printer"):
+        render_config.render(args(*base), env={})
+    on_disk = tmp_path / "base.toml"
+    on_disk.write_text('[printer]\nbackend = "file"\npath = "/var/lib/returpost-kiosk/printer.bin"\n')
+    with pytest.raises(render_config.RenderError, match="personnummer"):
+        render_config.render(args(*base, "--base", str(on_disk)), env={})
+    # a base config with a real printer needs no --printer (a re-run, a bundle with one)
+    real = tmp_path / "real.toml"
+    real.write_text('[printer]\nbackend = "usb"\n')
+    assert kconfig.parse(render_config.render(args(*base, "--base", str(real)), env={})).printer.backend == "usb"

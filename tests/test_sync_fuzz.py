@@ -19,7 +19,8 @@ from .mqtt_broker import broker, kiosk_config, load, needs_mosquitto, wait_until
 
 TOPIC = "returpost/v1/demo/kiosk-1/events"
 
-VALID = {"v": 1, "id": "00000000-0000-4000-8000-000000000000", "kiosk": "kiosk-1", "site": "demo",
+VALID = {"v": 1, "id": "00000000-0000-4000-8000-000000000000",
+         "journal": "11111111-1111-4111-8111-111111111111", "kiosk": "kiosk-1", "site": "demo",
          "seq": 1, "ts": "2026-11-23T07:05:00.000Z", "day": "2026-11-23", "operator": "ANNA",
          "type": "sorted", "data": {"pile": "dodsbo"}}
 SAMPLES = [

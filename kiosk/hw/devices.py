@@ -298,7 +298,7 @@ def build(config, controller=None, simulator: bool | None = None, *, finder: Fin
         except Exception as exc:
             factory_error = f"{type(exc).__name__}: {exc}"
     shelf = Shelf(dict(config.data["slots"]), g.status_led, factory, factory_error)
-    buzzer = Buzzer(g.buzzer, factory, beep_on_accept=g.get("beep_on_accept", False))
+    buzzer = Buzzer(g.buzzer, factory, beep_on_accept=g.beep_on_accept)
 
     p = config.data["printer"]
     if queue_path is None:

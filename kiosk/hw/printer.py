@@ -43,6 +43,10 @@ STATUS_SV = {
     ERROR: "Skrivaren rapporterar ett fel. Stäng luckan och kontrollera pappret.",
 }
 PAPER_LOW_SV = "Skrivaren är klar, men pappret tar snart slut."
+# A job that holds a personnummer (persist=False) on a printer whose bytes stay on disk.
+NOT_ON_DISK_SV = ("{title} skrevs inte ut: skrivaren är inställd på att spara utskrifterna i en fil, och ett "
+                  "personnummer får aldrig sparas på disk. Etiketten visas bara på skärmen. Kontakta tekniker "
+                  "om en riktig skrivare ska användas.")
 
 
 class PrinterUnavailable(Exception):
@@ -67,6 +71,7 @@ class DummyTransport:
     switched by the simulator and tests to play a printer that is off or out of paper."""
 
     name = "dummy"
+    keeps_bytes = False  # memory only: gone when the process ends
 
     def __init__(self):
         self.online = True
@@ -105,6 +110,15 @@ class FileTransport:
 
     def _is_device(self) -> bool:
         return str(self.path).startswith("/dev/")
+
+    @property
+    def keeps_bytes(self) -> bool:
+        """True when what is sent stays on disk: anything but a character device (a printer's
+        device node such as /dev/usb/lp0). A label with a personnummer is never sent here."""
+        try:
+            return not stat.S_ISCHR(os.stat(self.path).st_mode)
+        except OSError:
+            return not self._is_device()  # a missing /dev node: offline; a missing file: would be made
 
     def status(self) -> tuple[str, str]:
         if self._is_device():
@@ -157,6 +171,8 @@ class EscposTransport:
     `paper_status()` (DLE EOT). A network printer is connected per job (many take only one
     connection at a time); USB and serial stay open (python-escpos resets a USB printer on every
     open) and are reopened once when the kept connection turns out stale (unplugged, power cycled)."""
+
+    keeps_bytes = False  # the bytes go to the printer, nowhere else
 
     def __init__(self, name: str, factory: Callable[[], object], description: str,
                  query_status: bool = True, keep_open: bool = False):
@@ -321,6 +337,7 @@ class PrintService:
         self._lock = threading.RLock()  # one sender at a time (held while the printer is slow)
         self._state = threading.RLock()  # the queue and the memory jobs (held only briefly)
         self._memory: dict[str, _Job] = {}  # persist=False jobs waiting: RAM only
+        self._refused: dict[str, str] = {}  # persist=False jobs this transport would keep on disk: id -> title
         self._mem_ids = itertools.count(1)
         self._previews: dict[str, bytes] = {}
         self.last_state = OK
@@ -406,12 +423,18 @@ class PrintService:
         with self._state:
             if job.persist:
                 return self._store(job)
+            if self._refuses(job):
+                job_id = f"r{next(self._mem_ids)}"
+                self._refused[job_id] = job.layout.title
+                return job_id
             job_id = f"m{next(self._mem_ids)}"
             self._memory[job_id] = _Job(job_id, job.kind, job.layout, False, self.clock().isoformat())
             return job_id
 
     def flush(self, job_id: str) -> PrintOutcome:
         """Print what waits, oldest first; the outcome for `job_id` (kept if it did not print)."""
+        if job_id in self._refused:
+            return self._refusal(self._refused.pop(job_id), job_id)
         with self._lock:
             for outcome in self.retry():
                 if outcome.job_id == job_id:
@@ -429,6 +452,8 @@ class PrintService:
 
     def print_now(self, job: Print) -> PrintOutcome:
         """Send once, without the queue (`kiosk print-test`; a queue that cannot be written)."""
+        if self._refuses(job):
+            return self._refusal(job.layout.title, None)
         try:
             self.transport.send(render(job.layout, self.codepage, self.profile))
             self.last_state = OK
@@ -570,6 +595,16 @@ class PrintService:
             self._db_jobs, self._db_ids = {}, itertools.count(1)
 
     # -- helpers -------------------------------------------------------------------------------
+    def _refuses(self, job: Print) -> bool:
+        """A job that holds a personnummer is never sent to a transport that keeps the bytes."""
+        return not job.persist and bool(getattr(self.transport, "keeps_bytes", True))
+
+    def _refusal(self, title: str, job_id: str | None) -> PrintOutcome:
+        log.warning("a print job holding a personnummer was not printed: the printer (%s) would keep it on "
+                    "disk; only its on-screen preview exists. Configure a real printer (printer.backend), "
+                    "or printer.path as a device node such as /dev/usb/lp0", self.transport.describe())
+        return PrintOutcome(False, NOT_ON_DISK_SV.format(title=title), job_id, ERROR)
+
     def _preview(self, job: Print) -> None:
         try:
             png = preview.png_bytes(job.layout, self.codepage)

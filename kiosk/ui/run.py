@@ -51,9 +51,11 @@ def main(args) -> int:
         if args.xvfb:
             import os
 
+            from ..devtools import DevToolsMissing, dev_module
+
             try:
-                from kiosk_dev.xvfb import Xvfb
-            except ImportError:
+                Xvfb = dev_module("xvfb").Xvfb
+            except DevToolsMissing:
                 print(NO_KIOSK_DEV, file=sys.stderr)
                 return 3
             xvfb = Xvfb(max(width, 1280), max(height, 1280))

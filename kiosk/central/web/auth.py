@@ -1,0 +1,130 @@
+"""Who may use the web app: users with argon2 password hashes, login throttling, the audit table.
+
+Tables:
+  web_users(username, role 'tl'|'viewer', hash, created_at)
+  web_login_failures(n, at, username, ip)     - failed sign-ins, for throttling
+  web_audit(n, at, who, action, detail, ip)   - every write (sign-in, acknowledge, answer, users)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+ROLES = ("tl", "viewer")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
+PASSWORD_MIN = 8
+THROTTLE_WINDOW = dt.timedelta(minutes=15)
+THROTTLE_MAX = 5  # failures per username, or per address, within the window
+
+SCHEMA = [
+    "create table if not exists web_users (username text primary key, role text not null, "
+    "hash text not null, created_at text not null)",
+    "create table if not exists web_login_failures (n integer primary key, at text not null, "
+    "username text, ip text)",
+    "create index if not exists web_login_failures_at on web_login_failures(at)",
+    "create table if not exists web_audit (n integer primary key, at text not null, who text, "
+    "action text not null, detail text, ip text)",
+]
+
+_hasher = PasswordHasher()
+_DUMMY = _hasher.hash("not a password of anyone")
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    for sql in SCHEMA:
+        conn.execute(sql)
+
+
+def _iso(now: dt.datetime) -> str:
+    return now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class UserError(ValueError):
+    pass
+
+
+def audit(conn: sqlite3.Connection, now: dt.datetime, who: str | None, action: str, detail=None,
+          ip: str | None = None) -> None:
+    text = detail if isinstance(detail, str) or detail is None else json.dumps(detail, ensure_ascii=False)
+    conn.execute("insert into web_audit(at, who, action, detail, ip) values (?,?,?,?,?)",
+                 [_iso(now), who, action, text, ip])
+
+
+def add_user(conn: sqlite3.Connection, username: str, role: str, password: str, now: dt.datetime) -> None:
+    if not USERNAME_RE.match(username or ""):
+        raise UserError("username: 1-64 of A-Z a-z 0-9 . _ @ -")
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < PASSWORD_MIN:
+        raise UserError(f"password: at least {PASSWORD_MIN} characters")
+    conn.execute("insert into web_users(username, role, hash, created_at) values (?,?,?,?) "
+                 "on conflict(username) do update set role = excluded.role, hash = excluded.hash",
+                 [username, role, _hasher.hash(password), _iso(now)])
+    audit(conn, now, None, "user_add", {"username": username, "role": role})
+
+
+def remove_user(conn: sqlite3.Connection, username: str, now: dt.datetime) -> bool:
+    gone = conn.execute("delete from web_users where username = ?", [username]).rowcount > 0
+    if gone:
+        audit(conn, now, None, "user_remove", {"username": username})
+    return gone
+
+
+def users(conn: sqlite3.Connection) -> list[dict]:
+    return [{"username": u, "role": r, "created_at": c}
+            for u, r, c in conn.execute("select username, role, created_at from web_users order by username")]
+
+
+def role_of(conn: sqlite3.Connection, username: str) -> str | None:
+    row = conn.execute("select role from web_users where username = ?", [username]).fetchone()
+    return row[0] if row else None
+
+
+def throttled(conn: sqlite3.Connection, username: str, ip: str | None, now: dt.datetime) -> dt.datetime | None:
+    """When sign-in is possible again for this username or address, or None if it is now."""
+    since = _iso(now - THROTTLE_WINDOW)
+    later = None
+    for col, value in (("username", username), ("ip", ip)):
+        if not value:
+            continue
+        rows = conn.execute(f"select at from web_login_failures where {col} = ? and at > ? order by at desc",
+                            [value, since]).fetchall()
+        if len(rows) >= THROTTLE_MAX:
+            oldest = dt.datetime.fromisoformat(rows[THROTTLE_MAX - 1][0].replace("Z", "+00:00"))
+            free = oldest + THROTTLE_WINDOW
+            later = free if later is None or free > later else later
+    return later
+
+
+def check_login(conn: sqlite3.Connection, username: str, password: str, ip: str | None,
+                now: dt.datetime) -> tuple[str | None, str | None]:
+    """(role, None) on success; (None, Swedish reason) otherwise. Throttled attempts are refused
+    whatever the password, and every failure counts."""
+    free_at = throttled(conn, username, ip, now)
+    if free_at is not None:
+        minutes = max(1, int((free_at - now).total_seconds() // 60) + 1)
+        audit(conn, now, username[:64], "login_throttled", None, ip)
+        return None, f"För många misslyckade inloggningar. Försök igen om {minutes} minuter."
+    row = conn.execute("select role, hash from web_users where username = ?", [username]).fetchone()
+    ok = False
+    try:
+        if row is None:
+            _hasher.verify(_DUMMY, password + "x")  # the same work as for a real user
+        else:
+            ok = _hasher.verify(row[1], password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        conn.execute("insert into web_login_failures(at, username, ip) values (?,?,?)",
+                     [_iso(now), username[:64], ip])
+        audit(conn, now, username[:64], "login_failed", None, ip)
+        return None, "Fel användarnamn eller lösenord."
+    conn.execute("delete from web_login_failures where username = ?", [username])
+    audit(conn, now, username, "login", None, ip)
+    return row[0], None

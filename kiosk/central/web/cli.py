@@ -1,0 +1,119 @@
+"""`kiosk web` (serve the TL web app) and `kiosk web-user add|list|remove`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import secrets
+import sys
+from pathlib import Path
+
+
+def _db_path(args) -> Path:
+    if getattr(args, "db", None):
+        return Path(args.db)
+    from ...config import load
+
+    config = load(args.config)
+    return config.data_path(config.central.db)
+
+
+def _secret(path: Path) -> str:
+    """The session-signing key: read from `path`, made there (mode 0600) the first time."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+        if len(text) >= 32:
+            return text
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = secrets.token_hex(32)
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    return text
+
+
+def web_main(args) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    db = _db_path(args)
+    secret_file = Path(args.secret_file) if args.secret_file else db.with_name("web-secret")
+    try:
+        app = create_app(db, secret=_secret(secret_file), https_only=args.https_only)
+    except OSError as exc:
+        print(f"cannot open the central database {db}: {exc}", file=sys.stderr)
+        return 2
+    if bool(args.certfile) != bool(args.keyfile):
+        print("web: --certfile and --keyfile go together", file=sys.stderr)
+        return 2
+    scheme = "https" if args.certfile else "http"
+    print(f"web: serving {db} on {scheme}://{args.host}:{args.port}/", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True,
+                forwarded_allow_ips=args.forwarded_allow_ips, server_header=False,
+                ssl_certfile=args.certfile, ssl_keyfile=args.keyfile)
+    return 0
+
+
+def user_main(args) -> int:
+    from ..summaries import connect
+    from . import auth, state
+
+    conn = connect(_db_path(args))
+    state.ensure_schema(conn)
+    auth.ensure_schema(conn)
+    now = dt.datetime.now(dt.timezone.utc)
+    if args.action == "list":
+        for u in auth.users(conn):
+            print(f"{u['username']}\t{u['role']}\t{u['created_at']}")
+        return 0
+    if not args.name:
+        print("web-user: NAME is needed", file=sys.stderr)
+        return 2
+    if args.action == "remove":
+        if not auth.remove_user(conn, args.name, now):
+            print(f"web-user: no user {args.name!r}", file=sys.stderr)
+            return 1
+        print(f"removed {args.name}")
+        return 0
+    if args.password_file:
+        password = Path(args.password_file).read_text(encoding="utf-8").rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("web-user: the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        auth.add_user(conn, args.name, args.role, password, now)
+    except auth.UserError as exc:
+        print(f"web-user: {exc}", file=sys.stderr)
+        return 2
+    print(f"added {args.name} ({args.role})")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """The `web` and `web-user` subcommands (called from kiosk/cli.py)."""
+    w = sub.add_parser("web", help="the team lead's web app at central (Swedish; reads central's database)")
+    w.add_argument("--db", help="central database (default: central.db in the config)")
+    w.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1: behind the TLS proxy)")
+    w.add_argument("--port", type=int, default=8080)
+    w.add_argument("--secret-file", help="session-signing key (default: web-secret beside the database; made if absent)")
+    w.add_argument("--https-only", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
+    w.add_argument("--certfile", help="serve HTTPS itself with this certificate (instead of a reverse proxy)")
+    w.add_argument("--keyfile", help="the certificate's private key")
+    w.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                   help="proxies whose X-Forwarded-For is trusted (for throttling by address)")
+    w.set_defaults(func=web_main)
+    u = sub.add_parser("web-user", help="web app users: add NAME --role tl|viewer, list, remove NAME")
+    u.add_argument("action", choices=("add", "list", "remove"))
+    u.add_argument("name", nargs="?")
+    u.add_argument("--role", choices=("tl", "viewer"), default="viewer")
+    u.add_argument("--password-file", help="read the password from this file (else stdin; never the command line)")
+    u.add_argument("--db", help="central database (default: central.db in the config)")
+    u.set_defaults(func=user_main)

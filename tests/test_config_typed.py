@@ -1,0 +1,166 @@
+"""Typed config: every table of default_config.toml is a typed section (`config.mqtt.port` is an
+int to mypy and editors), the TOML file stays the schema, and a key added on one side only fails
+loudly. Config-file errors (issue 9 item 8) are one English line naming the key, never a traceback."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import tomllib
+import typing
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from kiosk import config as kconfig
+from kiosk.config import ConfigError, parse
+from kiosk.limits import SIGNATURE_MAX
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = tomllib.loads(kconfig.default_text())
+
+
+def test_typed_sections_match_default_config_key_for_key():
+    assert kconfig.schema_problems(kconfig.default_text()) == ()
+    cfg = parse("")
+    for section, table in DEFAULT.items():
+        typed = getattr(cfg, section)
+        if isinstance(table, dict) and section not in ("slots",):
+            assert dataclasses.is_dataclass(typed), section
+            for key, value in table.items():
+                got = getattr(typed, key)
+                assert got == value and type(got) in (type(value), float), f"{section}.{key}"
+    assert cfg.slots == DEFAULT["slots"]
+    assert cfg.operators[0].signature == DEFAULT["operators"][0]["signature"]
+    hints = typing.get_type_hints(kconfig.MqttSection)
+    assert hints["port"] is int and hints["tls"] is bool and hints["backoff_min"] is float
+
+
+def test_a_key_added_to_the_toml_without_a_typed_field_fails_loudly():
+    text = kconfig.default_text().replace("[mqtt]\n", "[mqtt]\nnew_knob = 3            # documented\n", 1)
+    problems = kconfig.schema_problems(text)
+    assert len(problems) == 1 and "mqtt.new_knob" in problems[0] and "MqttSection" in problems[0]
+    assert "new_knob: int" in problems[0]
+    new_table = kconfig.default_text() + "\n[web]\nport = 8080\n"
+    (problem,) = kconfig.schema_problems(new_table)
+    assert "has web but kiosk.config.Config has no field 'web'" in problem
+
+
+def test_a_toml_default_of_another_type_than_its_field_fails_loudly():
+    text = kconfig.default_text().replace("port = 1883", 'port = "1883"', 1)
+    (problem,) = kconfig.schema_problems(text)
+    assert "mqtt.port" in problem and "MqttSection.port" in problem and "integer" in problem
+
+
+def test_typed_lists_of_tables_name_the_element():
+    with pytest.raises(ConfigError) as info:
+        kconfig._build(tuple[kconfig.Operator, ...], [{"signature": "A"}, {"signature": 3}], "operators")
+    assert info.value.key == "operators[1].signature" and "string" in info.value.problem
+    with pytest.raises(ConfigError) as info:
+        kconfig._build(tuple[kconfig.Operator, ...], [{"signature": "A", "colour": "red"}], "operators")
+    assert info.value.key == "operators[0].colour" and "unknown key" in info.value.problem
+    built = kconfig._build(list[kconfig.Operator], [{"signature": "A"}], "x")
+    assert built == [kconfig.Operator("A", "", "")]
+
+
+SCALARS = [(section, key) for section, table in DEFAULT.items() if isinstance(table, dict)
+           for key, value in table.items() if not isinstance(value, (dict, list)) and section != "slots"]
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + "".join(f"\\u{ord(c):04x}" if ord(c) < 0x20 or c in '\x7f"\\' else c for c in value) + '"'
+    return repr(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(SCALARS),
+       st.one_of(st.booleans(), st.integers(-10**6, 10**6), st.floats(-1e6, 1e6, allow_nan=False),
+                 st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)))
+def test_any_scalar_override_is_typed_or_refused_naming_its_section(where, value):
+    section, key = where
+    try:
+        cfg = parse(f"[{section}]\n{key} = {_toml(value)}\n")
+    except ConfigError as exc:
+        assert exc.key.startswith(section + "."), exc  # the key, or its partner in a cross-key rule
+        return
+    got = getattr(getattr(cfg, section), key)
+    want = DEFAULT[section][key]
+    assert got == value and type(got) is type(want)
+
+
+# -- config-file errors at the CLI (issue 9 item 8) -----------------------------------------------
+
+def kiosk(*args, cwd=ROOT):
+    env = {k: v for k, v in os.environ.items() if k != "KIOSK_CONFIG"}
+    return subprocess.run([sys.executable, "-m", "kiosk", *args], capture_output=True, text=True,
+                          cwd=cwd, env={**env, "PYTHONPATH": str(ROOT)}, timeout=120)
+
+
+def refused(cfg_file: Path, *command: str) -> str:
+    done = kiosk("--config", str(cfg_file), *command)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()  # one line, no traceback
+    assert line.startswith("config error: ")
+    return line
+
+
+def test_invalid_utf8_names_the_file_and_the_line(tmp_path):
+    f = tmp_path / "kiosk.toml"
+    f.write_bytes(b'[kiosk]\nsite = "sthlm"\n[[operators]]\nsignature = "\xc5SA"\n')  # Latin-1 Å
+    line = refused(f, "report")
+    assert str(f) in line and "UTF-8" in line and "0xc5" in line and "line 4" in line
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n", b"# only a comment\n"])
+def test_an_empty_config_file_is_refused_saying_so(tmp_path, content):
+    f = tmp_path / "kiosk.toml"
+    f.write_bytes(content)
+    line = refused(f, "report")
+    assert str(f) in line and "empty" in line and "embedded defaults" in line
+
+
+@pytest.mark.parametrize("value", [0, -5])
+def test_keepalive_must_be_positive(tmp_path, value):
+    f = tmp_path / "kiosk.toml"
+    f.write_text(f"[mqtt]\nkeepalive = {value}\n")
+    line = refused(f, "report")
+    assert line == f"config error: mqtt.keepalive: must be more than 0 seconds, got {value}"
+
+
+@pytest.mark.parametrize("key", ["ca_file", "cert_file", "key_file"])
+def test_a_tls_file_that_does_not_exist_names_key_and_path(tmp_path, key):
+    ca = tmp_path / "ca.crt"
+    ca.write_text("not checked here\n")
+    files = {"ca_file": str(ca), key: f"certs/{key}.pem"}
+    f = tmp_path / "kiosk.toml"
+    f.write_text("[mqtt]\ntls = true\n" + "".join(f'{k} = "{v}"\n' for k, v in files.items()))
+    line = refused(f, "sync", "--once", "--timeout", "1")
+    assert line == f"config error: mqtt.{key}: no such file: {tmp_path / 'certs' / (key + '.pem')}"
+    # the report does not connect: the same file is fine for it (doctor reports it in Swedish)
+    assert kconfig.load(f).mqtt.tls
+
+
+@pytest.mark.parametrize("signature, words", [
+    ("A" * (SIGNATURE_MAX + 1), f"longer than {SIGNATURE_MAX} characters"),
+    ("AN\u202eNA", "U+202E"),
+    ("AN\\tNA", "U+0009"),
+    ("AN\\u0000NA", "U+0000"),
+])
+def test_an_operator_signature_central_would_refuse_stops_the_kiosk(tmp_path, signature, words):
+    f = tmp_path / "kiosk.toml"
+    f.write_text(f'[[operators]]\nsignature = "OK"\n[[operators]]\nsignature = "{signature}"\n', encoding="utf-8")
+    line = refused(f, "report")
+    assert line.startswith("config error: operators[1].signature: ") and words in line
+    assert "central refuses" in line
+
+
+def test_a_signature_of_exactly_the_limit_is_accepted():
+    cfg = parse(f'[[operators]]\nsignature = "{"Ö" * SIGNATURE_MAX}"\n')
+    assert cfg.operators[0].signature == "Ö" * SIGNATURE_MAX

@@ -1,0 +1,203 @@
+"""The web app's core: materialised summaries equal full replay however events arrive, the
+follow-up sheet's Ja/Nej/pågår rule, the XLSX writer, alert states, `kiosk web-user`, SVG charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import subprocess
+import sys
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kiosk import report
+from kiosk.central import followup, summaries
+from kiosk.central.web import charts, state
+from kiosk.clock import TZ
+from kiosk_dev.web_bench import day_events, day_script
+
+from .web_helpers import CentralStore
+
+DAY = dt.date(2026, 11, 23)
+
+
+def _days(seed: int, kiosks: int = 2, days: int = 3) -> list[dict]:
+    rng = random.Random(seed)
+    out = []
+    for k in range(kiosks):
+        seq, state_ = 0, None
+        for d in range(days):
+            evs, state_ = day_events(day_script(rng, DAY + dt.timedelta(days=d)), "s", f"k{k}", seq, state=state_)
+            seq += len(evs)
+            out += evs
+    return out
+
+
+def _messages(events):
+    return [(f"returpost/v1/{e['site']}/{e['kiosk']}/events", json.dumps(e, ensure_ascii=False).encode()) for e in events]
+
+
+EVENTS = _days(1)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.integers(0, len(EVENTS)), max_size=6), batch=st.integers(1, 400),
+       order=st.randoms(use_true_random=False))
+def test_incremental_summaries_equal_full_replay(tmp_path_factory, cuts, batch, order):
+    """Events arrive in any order (kiosks interleaved, a kiosk's seq out of order as after a gap
+    and a resend), in chunks, refreshed between chunks (and in small refresh batches): the
+    materialised rows always equal the rows replayed from scratch."""
+    db = tmp_path_factory.mktemp("c") / "central.db"
+    arrival = list(EVENTS)
+    order.shuffle(arrival)
+    store = CentralStore(db)
+    conn = summaries.connect(db)
+    summaries.ensure_schema(conn)
+    bounds = sorted(set([0, len(arrival)] + cuts))
+    for lo, hi in zip(bounds, bounds[1:]):
+        store.ingest(_messages(arrival[lo:hi]))
+        summaries.refresh(conn, batch=batch)
+        got = [summaries.follow_up_row(r) for r in summaries.day_rows(conn)]
+        assert got == summaries.replay_rows(conn)
+    store.close()
+    assert len(got) == 6
+
+
+def test_materialised_row_equals_the_kiosks_own_row(tmp_path):
+    """Against the kiosk's own `kiosk report` row (report.follow_up_row over its journal)."""
+    from .web_helpers import KioskDay, example_day, ingest
+
+    k = KioskDay(tmp_path / "k", None)
+    example_day(k, DAY)
+    ingest(tmp_path / "central.db", k.messages())
+    conn = summaries.connect(tmp_path / "central.db")
+    summaries.ensure_schema(conn)
+    assert summaries.refresh(conn) == 1
+    mine = [report.follow_up_row(s, "demo", "kiosk-1") for s in report.day_summaries(k.journal)]
+    assert [summaries.follow_up_row(r) for r in summaries.day_rows(conn)] == mine
+    assert summaries.refresh(conn) == 0  # nothing new: nothing re-folded
+
+
+@given(minutes=st.integers(0, 24 * 60 - 1), met=st.sampled_from([None, 0, 1]), offset=st.integers(-2, 2))
+def test_no_nej_before_the_deadline_of_a_day_in_progress(minutes, met, offset):
+    day = DAY + dt.timedelta(days=offset)
+    now = dt.datetime.combine(DAY, dt.time(minutes // 60, minutes % 60), tzinfo=TZ)
+    text = followup.deadline_text({"day": day.isoformat(), "deadline_met": met}, now)
+    deadline = dt.datetime.combine(day, dt.time(14, 0), tzinfo=TZ)
+    if met is None:  # pending: in progress until its 14:00
+        assert text == ("pågår" if now < deadline else "Nej")
+    else:
+        assert text == ("Ja" if met else "Nej")
+
+
+def test_workbook_round_trip(tmp_path):
+    from openpyxl import load_workbook
+
+    db = tmp_path / "central.db"
+    store = CentralStore(db)
+    store.ingest(_messages(EVENTS))
+    store.close()
+    conn = summaries.connect(db)
+    summaries.ensure_schema(conn)
+    summaries.refresh(conn)
+    days = summaries.day_rows(conn)
+    now = dt.datetime.combine(DAY + dt.timedelta(days=5), dt.time(9), tzinfo=TZ)
+    rows = followup.sheet_rows(days, now)
+    path = followup.write_workbook(rows, followup.case_rows(days), tmp_path / "out" / "u.xlsx", followup.totals(rows))
+    wb = load_workbook(path)
+    ws = wb[followup.SHEET_TITLE]
+    assert [c.value for c in ws[1]] == list(followup.COLUMNS)
+    assert ws.max_row == len(rows) + 2 and ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
+    back = [{h: v for h, v in zip(followup.COLUMNS, r)} for r in ws.iter_rows(min_row=2, max_row=len(rows) + 1,
+                                                                               values_only=True)]
+    for want, got in zip(rows, back):
+        assert got["Datum"].date() == want["Datum"] and got["Skannade"] == want["Skannade"]
+        assert got["Före 14:00"] in ("Ja", "Nej")
+    assert wb[followup.CASES_TITLE].max_row >= 2
+    text = followup.to_csv(rows, followup.totals(rows))
+    assert text.count("\r\n") == len(rows) + 2
+
+
+def test_page_totals_by_sql_equal_the_sheets_totals(tmp_path):
+    from kiosk.central.web import views
+
+    db = tmp_path / "central.db"
+    store = CentralStore(db)
+    store.ingest(_messages(EVENTS[: len(EVENTS) - 40]))  # the last day unfinished
+    store.close()
+    conn = summaries.connect(db)
+    summaries.ensure_schema(conn)
+    summaries.refresh(conn)
+    last = DAY + dt.timedelta(days=2)
+    for now in (dt.datetime.combine(last, dt.time(h), tzinfo=TZ) for h in (9, 13, 14, 18)):
+        rows = followup.sheet_rows(summaries.day_rows(conn), now)
+        lo, hi = DAY.isoformat(), last.isoformat()
+        assert views.sql_totals(conn, lo, hi, now) == followup.totals(rows), now
+        page = views.followup_page(conn, now, DAY, last, show=2)
+        assert page["count"] == len(rows) and page["rows"] == rows[:2]
+
+
+def test_alert_states_for_a_kiosk(tmp_path):
+    db = tmp_path / "central.db"
+    store = CentralStore(db)
+    store.ingest(_messages(EVENTS))
+    # a device alert on the alerts topic
+    store.ingest([("returpost/v1/s/k0/alerts", json.dumps({"v": 1, "id": "dev-1", "site": "s", "kiosk": "k0",
+                   "kind": "printer", "text": "Skrivaren har slut på papper.", "ts": "2026-11-23T09:00:00.000Z"}).encode())])
+    store.close()
+    got = state.alert_states(db, "s", "k0", DAY.isoformat())
+    kinds = [a["kind"] for a in got]
+    assert "printer" in kinds
+    assert all(a["acknowledged"] is None and a["answer"] is None for a in got)
+    conn = summaries.connect(db)
+    now = dt.datetime.combine(DAY, dt.time(10), tzinfo=TZ)
+    state.record(conn, "dev-1", "ack", "tl1", now)
+    try:
+        state.record(conn, "dev-1", "answer", "tl1", now, "x")
+        raise AssertionError("a device alert cannot get an answer")
+    except state.ActionError as exc:
+        assert "tillfälligt utskick" in str(exc)
+    ack = [a for a in state.alert_states(conn, "s", "k0", DAY.isoformat()) if a["alert"] == "dev-1"][0]
+    assert ack["acknowledged"] == {"by": "tl1", "at": "2026-11-23T09:00:00.000Z"}
+
+
+def test_web_user_cli_add_list_remove(tmp_path):
+    db = tmp_path / "central.db"
+    run = lambda *a, stdin="": subprocess.run([sys.executable, "-m", "kiosk", "web-user", *a, "--db", str(db)],  # noqa: E731
+                                              input=stdin, capture_output=True, text=True, timeout=60)
+    r = run("add", "anna", "--role", "tl", stdin="ett långt lösenord\n")
+    assert r.returncode == 0, r.stderr
+    assert run("add", "kort", stdin="kort\n").returncode == 2  # too short
+    pw = tmp_path / "pw"
+    pw.write_text("läsarens lösenord\n", encoding="utf-8")
+    assert run("add", "bo", "--password-file", str(pw)).returncode == 0
+    listed = run("list").stdout.splitlines()
+    assert [line.split("\t")[:2] for line in listed] == [["anna", "tl"], ["bo", "viewer"]]
+    assert run("remove", "bo").returncode == 0 and run("remove", "bo").returncode == 1
+    conn = summaries.connect(db)
+    h = conn.execute("select hash from web_users where username = 'anna'").fetchone()[0]
+    assert h.startswith("$argon2") and "lösenord" not in h
+    assert [a for (a,) in conn.execute("select action from web_audit order by n")] == ["user_add", "user_add", "user_remove"]
+    help_text = subprocess.run([sys.executable, "-m", "kiosk", "web-user", "--help"], capture_output=True, text=True).stdout
+    assert "--password " not in help_text  # never on the command line
+
+
+def test_bar_chart_is_svg_with_a_bar_per_label():
+    svg = charts.bar_chart("Test <&>", ["a", "b", "c"], [("x", [1, 2, 0]), ("y", [0, 1, 3])])
+    assert svg.startswith("<svg") and svg.endswith("</svg>") and "Test &lt;&amp;&gt;" in svg
+    assert svg.count("<rect") == 4 + 2  # four non-zero segments, two legend keys
+    assert "Inga data" in charts.bar_chart("t", [], [("x", [])])
+
+
+def test_small_benchmark_runs_and_agrees(tmp_path):
+    """The benchmark of issue 10 item 8 at a small size (the full one: python -m kiosk_dev.web_bench)."""
+    import io
+
+    from kiosk_dev import web_bench
+
+    out = io.StringIO()
+    res = web_bench.run(2, 10, 2, tmp_path, out=out)
+    assert res["same"] and res["rows"] > 0, out.getvalue()
+    assert "/uppfoljning (year)" in out.getvalue() and "full replay" in out.getvalue()

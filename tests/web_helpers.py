@@ -1,0 +1,153 @@
+"""Helpers for the web tests: a central database with users, kiosk days made by the real
+controller and journal, ingest into central's store, a served app, a headless chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from kiosk.clock import TZ, FixedClock
+from kiosk.config import load as load_config
+from kiosk.controller import Controller
+from kiosk.journal import Journal
+
+try:  # this round moves the store and collector into kiosk/central/
+    from kiosk.central.store import CentralStore  # type: ignore[import-not-found]
+except ImportError:
+    from kiosk.sync.central import CentralStore
+try:
+    from kiosk.central.collector import Central  # type: ignore[import-not-found]
+except ImportError:
+    from kiosk.sync.central import Central
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+needs_chromium = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+                                    reason="chromium and chromedriver are not installed")
+
+PASSWORDS = {"tl1": "tl1-lösenord", "tl2": "tl2-lösenord", "lasare": "läsare-lösenord"}
+ROLES = {"tl1": "tl", "tl2": "tl", "lasare": "viewer"}
+# the personnummer the example day prints on its dödsbo labels
+PERSONNUMMER = ("19121212-1212", "191212121212", "121212-1212", "1212121212", "8112189876", "811218-9876",
+                "198112189876")
+
+
+class MutableClock:
+    def __init__(self, now: dt.datetime):
+        self.value = now
+
+    def __call__(self) -> dt.datetime:
+        return self.value
+
+
+def add_users(db: Path, now: dt.datetime) -> None:
+    from kiosk.central.summaries import connect
+    from kiosk.central.web import auth, state
+
+    conn = connect(db)
+    state.ensure_schema(conn)
+    auth.ensure_schema(conn)
+    for name, pw in PASSWORDS.items():
+        auth.add_user(conn, name, ROLES[name], pw, now)
+    conn.close()
+
+
+class KioskDay:
+    """A kiosk's journal and controller on a fixed clock (the real rules and the real journal)."""
+
+    def __init__(self, folder: Path, config_path: Path | None, site: str = "demo", kiosk: str = "kiosk-1",
+                 start: dt.datetime | None = None):
+        folder.mkdir(parents=True, exist_ok=True)
+        if config_path is None:
+            config_path = folder / "kiosk.toml"
+            config_path.write_text(f'[kiosk]\nsite = "{site}"\nid = "{kiosk}"\n', encoding="utf-8")
+        self.config = load_config(config_path)
+        self.db = folder / "journal.db"
+        self.journal = Journal(self.db, site, kiosk)
+        self.clock = FixedClock(start or dt.datetime(2026, 11, 23, 8, 0, tzinfo=TZ))
+        self.controller = Controller(self.config, self.journal, self.clock)
+
+    def do(self, at: dt.datetime, **cmd):
+        self.clock.set(at)
+        result = self.controller.handle(cmd, at)
+        assert result.status != "error", (cmd, result.message)
+        return result
+
+    def messages(self, after_seq: int = 0) -> list[tuple[str, bytes]]:
+        """The journal's events as the publisher sends them (topic, payload bytes)."""
+        rows = self.journal.db.execute("select payload from events where seq > ? order by seq", [after_seq]).fetchall()
+        out = []
+        for (payload,) in rows:
+            ev = json.loads(payload)
+            out.append((f"returpost/v1/{ev['site']}/{ev['kiosk']}/events", payload.encode("utf-8")))
+        return out
+
+
+def ingest(central_db: Path, messages) -> None:
+    store = CentralStore(central_db)
+    try:
+        counts = store.ingest(messages)
+        assert counts.get("dead", 0) == 0, counts
+    finally:
+        store.close()
+
+
+def example_day(k: KioskDay, day: dt.date) -> None:
+    """The bundled example day's commands, moved to `day`."""
+    from kiosk.clock import parse_iso
+
+    lines = (Path(__file__).resolve().parent.parent / "kiosk" / "examples" / "example-day.jsonl").read_text(
+        encoding="utf-8").splitlines()
+    for raw in lines:
+        if not raw.strip():
+            continue
+        cmd = json.loads(raw)
+        at = parse_iso(cmd.pop("at")).astimezone(TZ)
+        at = dt.datetime.combine(day, at.time(), tzinfo=TZ)
+        k.do(at, **cmd)
+
+
+def chrome(download_dir: Path | None = None, size: str = "1366,768"):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = Path(tempfile.mkdtemp(prefix="web-chromium-"))
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 f"--user-data-dir={profile}", f"--window-size={size}", "--lang=sv-SE"):
+        opts.add_argument(flag)
+    if download_dir is not None:
+        opts.add_experimental_option("prefs", {"download.default_directory": str(download_dir),
+                                               "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver._profile_dir = profile  # removed in quit_chrome
+    if download_dir is not None:
+        driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)})
+    return driver
+
+
+def quit_chrome(driver) -> None:
+    try:
+        driver.quit()
+    finally:
+        shutil.rmtree(getattr(driver, "_profile_dir", ""), ignore_errors=True)
+
+
+def browser_login(driver, base: str, username: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(base + "/login")
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(PASSWORDS[username])
+    driver.find_element(By.ID, "login-button").click()
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60, poll_frequency=0.05).until(
+        lambda d: "/login" not in d.current_url and d.find_elements(By.CSS_SELECTOR, "form.who"))

@@ -185,6 +185,7 @@ class RetentionSection:
 class UiSection:
     size: str
     fullscreen: bool
+    idle_logout_minutes: int  # automatic sign-out after this idle time; 0 = never
 
 
 _NOT_A_TABLE = {"table": False}  # Config fields that are not a table of the TOML file
@@ -475,6 +476,8 @@ def _validate(d: dict) -> None:
         raise ConfigError("retention.purge_synced_after_days", "must be at least 1")
     if d["ui"]["size"] not in ("800x480", "1280x720", "720x1280"):
         raise ConfigError("ui.size", "must be 800x480, 1280x720 or 720x1280")
+    if not 0 <= d["ui"]["idle_logout_minutes"] <= 24 * 60:
+        raise ConfigError("ui.idle_logout_minutes", "must be 0 (never) to 1440 minutes")
 
 
 def _short(text: str, n: int = 24) -> str:

@@ -48,8 +48,8 @@ class PreviewView(ModalView):
 
 
 class Pages(dict):
-    """The screens by name, each built the first time it is shown (or looked up): the first
-    screen comes up without building the other ten, and a page never visited costs nothing."""
+    """The screens by name, each built the first time it is looked up: the first screen comes
+    up without building the other ten; after READY the app builds the rest in the background."""
 
     def __init__(self, app):
         super().__init__()
@@ -177,6 +177,16 @@ class KioskApp(App):
         sdnotify.ready("first screen shown")
         if self.on_ready_hook is not None:
             Clock.schedule_once(lambda dt: self.on_ready_hook(self), 0)
+        Clock.schedule_once(self._build_next_page, 0.1)  # READY first, then the other screens
+
+    def _build_next_page(self, *_) -> None:
+        """The screens not shown yet, one per frame in the background after READY: the first
+        visit to a screen shows a built screen instead of building it on the tap."""
+        todo = [name for name in PAGES if name not in self.pages]
+        if not todo:
+            return
+        self.pages[todo[0]]  # builds it and adds it to the screen manager (not shown)
+        Clock.schedule_once(self._build_next_page, 0)
 
     # -- commands ------------------------------------------------------------------------------
     def now(self):

@@ -142,27 +142,28 @@ def install_config(tmp_path: Path, printer: str) -> Path:
     return root / "etc/returpost-kiosk/config.toml"
 
 
-@pytest.mark.parametrize("printer", ["file", "usb:0416:5011"])
+@pytest.mark.parametrize("printer", ["file:/dev/null", "usb:0416:5011"])
 def test_installer_config_the_label_never_reaches_disk(tmp_path, printer):
+    """The installer takes a device node for the file backend (here /dev/null, a character
+    device like /dev/usb/lp0: the label prints) or a USB printer (absent here: the label waits
+    in memory); either way nothing on disk holds the personnummer."""
     config = kconfig.load(install_config(tmp_path, printer))
     p = config.data["printer"]
-    assert config.data_path(p["path"]).is_relative_to(config.kiosk.data_dir)  # the kiosk's state dir
-    p["path"] = str(tmp_path / "state" / "printer.bin")  # ... here a folder of this test's own
-    paper = config.data_path(p["path"])
-    before = paper.read_bytes() if paper.exists() else None
     devices, journal, outcome = run_day_to_the_label(config, tmp_path, tmp_path / "print_queue.db")
     try:
-        assert not outcome.ok  # refused (file) or kept in memory (no USB printer here)
-        if printer == "file":
-            assert "visas bara på skärmen" in outcome.message and not outcome.kept
+        if printer.startswith("file:"):
+            assert p["backend"] == "file" and config.data_path(p["path"]) == Path("/dev/null")
+            assert outcome.ok, outcome.message
         else:
-            assert outcome.kept and "sparas inte" in outcome.message
-        after = paper.read_bytes() if paper.exists() else None
-        assert after == before
+            assert p["backend"] == "usb"
+            assert not outcome.ok and outcome.kept and "sparas inte" in outcome.message
         assert all(o.ok or o.kept for o in devices.printer.retry())
     finally:
         devices.close()
         journal.close()
     assert_nowhere_on_disk(tmp_path)
-    if paper.exists():
-        assert not any(f.encode() in paper.read_bytes() for f in FORMS)
+
+
+def test_the_installer_refuses_a_file_printer_on_disk(tmp_path):
+    with pytest.raises(AssertionError, match="printer"):
+        install_config(tmp_path, "file")

@@ -51,6 +51,7 @@ def context_from(config: Config) -> Context:
         badges={o.badge: o.signature for o in config.operators if o.badge},
         barcode=config.barcode_rules(),
         deadline=config.deadline,
+        envelope=config.envelope.name,
     )
 
 

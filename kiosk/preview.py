@@ -113,3 +113,70 @@ def png_bytes(layout: Layout, codepage: str = DEFAULT_CODEPAGE) -> bytes:
     buf = io.BytesIO()
     render(layout, codepage).save(buf, format="PNG")
     return buf.getvalue()
+
+
+# -- the sekretess envelope to scale (docs/cover-slip-envelope.png) --------------------------------
+C5_WINDOW = (15.0, 44.0, 105.0, 35.0)  # x, y, w, h in mm: the C5 window envelope's address window
+
+
+def envelope_image(fit, window: tuple[float, float, float, float] = C5_WINDOW, px_per_mm: int = 4,
+                   codepage: str = DEFAULT_CODEPAGE) -> Image.Image:
+    """Two envelopes to scale, front view: left the C5 window envelope with the 80 mm slip laid as
+    well as it can be (the uncovered part of the window, where an invoice's customer address would
+    show, in red); right the windowless envelope with the cut address label where `fit` puts it."""
+    from .printouts import PAPER_MM, PRINT_MM, address_label, cover_slip
+
+    import datetime as dt
+
+    s = px_per_mm
+    pad, title_h = 10 * s, 14 * s
+    w_mm, h_mm = fit.width_mm, fit.height_mm
+    img = Image.new("RGB", (int(2 * w_mm * s + 3 * pad), int(h_mm * s + title_h + 2 * pad)), "white")
+    draw = ImageDraw.Draw(img)
+    font = _font(1, True)[0]
+
+    def paper(layout, width_mm: float) -> Image.Image:
+        """A printout as a strip of `width_mm` paper (72 mm printed in the middle), to scale."""
+        printed = render(layout, codepage).convert("RGB")
+        scale = PRINT_MM * s / printed.width
+        printed = printed.resize((int(printed.width * scale), int(printed.height * scale)))
+        strip = Image.new("RGB", (int(width_mm * s), printed.height), (250, 250, 245))
+        strip.paste(printed, (int((width_mm - PRINT_MM) / 2 * s), 0))
+        return strip
+
+    def envelope(x0: int, y0: int, label: str) -> None:
+        draw.text((x0, y0 - title_h + 2 * s), label, fill="black", font=font)
+        draw.rectangle([x0, y0, x0 + w_mm * s, y0 + h_mm * s], fill=(236, 228, 206), outline="black", width=2)
+
+    # left: the window envelope, slip upright at the window's left edge
+    x0, y0 = pad, pad + title_h
+    envelope(x0, y0, "Fönsterkuvert C5: FEL – remsan täcker inte fönstret")
+    wx, wy, ww, wh = window
+    draw.rectangle([x0 + wx * s, y0 + wy * s, x0 + (wx + ww) * s, y0 + (wy + wh) * s], fill=(220, 60, 60))
+    slip = paper(cover_slip(dt.date(2026, 11, 23), 3, "demo", "kiosk-1", "ANNA"), PAPER_MM)
+    crop = Image.new("RGB", (slip.width, int(h_mm * s)), (250, 250, 245))  # however long the strip
+    crop.paste(slip.crop((0, 0, slip.width, min(slip.height, crop.height))), (0, 0))
+    sx = x0 + int((wx - 2) * s)
+    img.paste(crop, (sx, y0))
+    draw.rectangle([sx, y0, sx + crop.width, y0 + crop.height], outline=(90, 90, 90), width=1)
+    draw.text((x0 + (wx + PAPER_MM) * s + 2 * s, y0 + (wy + wh) * s + 2 * s),
+              f"fönster {ww:g} x {wh:g} mm, remsan {PAPER_MM:g} mm:", fill=(160, 0, 0), font=font)
+    draw.text((x0 + (wx + PAPER_MM) * s + 2 * s, y0 + (wy + wh) * s + 7 * s), "rött = kundens adress syns",
+              fill=(160, 0, 0), font=font)
+    # right: the windowless envelope with the address label
+    x1 = 2 * pad + int(w_mm * s)
+    envelope(x1, y0, "C5-kuvert utan fönster: RÄTT – adressetiketten på framsidan")
+    label = paper(address_label(), PAPER_MM)
+    lx, ly, _, _ = fit.label
+    img.paste(label, (x1 + int(lx * s), y0 + int(ly * s)))
+    draw.rectangle([x1 + int(lx * s), y0 + int(ly * s), x1 + int(lx * s) + label.width, y0 + int(ly * s) + label.height],
+                   outline=(90, 90, 90), width=1)
+    draw.text((x1 + 8 * s, y0 + 8 * s), "inget fönster: inget inifrån syns", fill=(0, 110, 0), font=font)
+    return img
+
+
+def save_envelope_png(fit, path: str | Path, **kw) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    envelope_image(fit, **kw).save(path, format="PNG")
+    return path

@@ -13,9 +13,17 @@ from .domain import BILLING_ADDRESS, LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES,
 
 COLUMNS = 48
 
-# How the cover slip goes into its envelope (said on the slip and on screen); see `cover_slip`.
-COVER_SLIP_PLACEMENT = ("Vik bladet längs den streckade linjen så att adressen hamnar överst, lägg det först i "
-                        "kuvertet med adressen mot fönstret och fakturorna bakom.")
+# The sekretess envelope (step 4). An 80 mm receipt strip prints 72 mm across: it cannot cover a
+# standard address window (the C5 window envelope's window is 105 x 35 mm, 15 mm from the left
+# and 44 mm from the top; DIN 680's is 90 x 45 mm), so an invoice's customer address would show
+# beside the slip. The kiosk therefore prints the billing address as a separate, cut address label
+# for a windowless envelope (default_config.toml [envelope]); the cover slip goes inside, first.
+# `envelope_fit` says where the label goes; docs/cover-slip-envelope.png draws both to scale.
+PAPER_MM = 80.0
+PRINT_MM = 72.0  # 576 dots at 8 dots/mm
+DOT_MM = 1 / 8
+COVER_SLIP_PLACEMENT = ("Tejpa fast adressetiketten på framsidan av ett {envelope} (i rutan nere till höger), "
+                        "lägg försättsbladet överst och fakturorna bakom det, och klistra igen kuvertet.")
 
 
 @dataclass(frozen=True)
@@ -56,26 +64,75 @@ def _pair(left: str, right: str, width: int = COLUMNS) -> Line:
     return Line(left + " " * gap + right)
 
 
-def cover_slip(day: dt.date, count: int, site: str, kiosk: str, operator: str) -> Layout:
-    """Step 4: the sekretess cover slip. Billing's address only; nothing customer-specific."""
+def cover_slip(day: dt.date, count: int, site: str, kiosk: str, operator: str,
+               envelope: str = "C5-kuvert utan fönster") -> Layout:
+    """Step 4: the sekretess cover slip, inside the envelope in front of the invoices. Billing's
+    address only; nothing customer-specific."""
     items: list[Line | Rule | Feed] = [
         Line("FÖRSÄTTSBLAD", size=2, bold=True, align="center"),
         Line("Sekretessfakturor i retur", align="center"),
-        Feed(2),
+        Feed(),
     ]
-    items += [Line(row, size=2, bold=(i == 0)) for i, row in enumerate(BILLING_ADDRESS)]
+    items += [Line(row, bold=(i == 0)) for i, row in enumerate(BILLING_ADDRESS)]
     items += [
-        Feed(2),
+        Feed(),
         Rule(),
         _pair("Datum:", day.isoformat()),
         _pair("Antal fakturor:", str(count)),
         _pair("Kiosk:", f"{site}/{kiosk}"),
         _pair("Signatur:", operator),
         Rule(),
-        Line("Lägg fakturorna i kuvertet bakom detta blad.", align="center"),
-        Line("Inget kundnamn får synas i fönstret.", align="center"),
+        Line(f"Kuvert: {envelope} – aldrig fönsterkuvert.", align="center"),
+        Line("Adressetiketten tejpas på kuvertets framsida.", align="center"),
+        Line("Detta blad överst, fakturorna bakom.", align="center"),
     ]
     return Layout(title="Försättsblad sekretess", items=tuple(items))
+
+
+def address_label() -> Layout:
+    """Step 4: billing's address as a label for the windowless envelope (cut off by the printer)."""
+    items: list[Line | Rule | Feed] = [Line("SEKRETESS – öppnas av Faktureringen", bold=True, align="center"), Feed()]
+    items += [Line(row, size=2, bold=(i == 0)) for i, row in enumerate(BILLING_ADDRESS)]
+    return Layout(title="Adressetikett sekretess", items=tuple(items))
+
+
+@dataclass(frozen=True)
+class EnvelopeFit:
+    """Where the address label sits on the envelope, in mm from the envelope's top left corner."""
+
+    width_mm: float
+    height_mm: float
+    label: tuple[float, float, float, float]  # x, y, w, h of the cut label
+    address: tuple[float, float, float, float]  # the printed address block on it
+    fits: bool  # the whole label lies on the envelope's front, clear of the edges
+
+
+def label_height_mm(layout: Layout, margin_dots: int = 16, cell_h: int = 24) -> float:
+    """The printed length of a layout on the paper (as the preview draws it), in mm."""
+    rows = 0
+    for item in layout.items:
+        if isinstance(item, Line):
+            rows += len(line_rows(item)) * max(1, min(3, item.size))
+        elif isinstance(item, Feed):
+            rows += item.lines
+        else:
+            rows += 1
+    return (2 * margin_dots + rows * cell_h + (cell_h if layout.cut else 0)) * DOT_MM
+
+
+def envelope_fit(width_mm: float, height_mm: float, label_right_mm: float, label_bottom_mm: float,
+                 layout: Layout | None = None) -> EnvelopeFit:
+    """The label placed in the envelope's recipient area: its right edge `label_right_mm` from the
+    envelope's right edge and its bottom `label_bottom_mm` above the bottom edge."""
+    layout = layout or address_label()
+    h = label_height_mm(layout)
+    x = width_mm - label_right_mm - PAPER_MM
+    y = height_mm - label_bottom_mm - h
+    widest = max(len(r) * max(1, min(3, it.size)) for it in layout.items if isinstance(it, Line) for r in line_rows(it))
+    text_w = widest * (PRINT_MM / COLUMNS)
+    address = (x + (PAPER_MM - PRINT_MM) / 2, y + 16 * DOT_MM, min(text_w, PRINT_MM), h - 32 * DOT_MM)
+    fits = x >= 5 and y >= 5 and x + PAPER_MM <= width_mm - 5 and y + h <= height_mm - 5
+    return EnvelopeFit(width_mm, height_mm, (x, y, PAPER_MM, h), address, fits)
 
 
 def dodsbo_label(formatted_personnummer: str, day: dt.date) -> Layout:

@@ -28,7 +28,6 @@ from .barcode import BarcodeRules, check
 from .clock import DEADLINE, TZ, deadline_for, local_day, parse_iso
 from .domain import (
     DATE_CHECK_KINDS,
-    DECISION_NAMES,
     DESTINATION_NAMES,
     DISCARD_WITHIN_DAYS,
     INCOMING_KINDS,
@@ -81,6 +80,7 @@ class Context:
     barcode: BarcodeRules = field(default_factory=BarcodeRules)
     deadline: dt.time = DEADLINE
     tz: Any = TZ
+    envelope: str = "C5-kuvert utan fönster"  # config [envelope] name: the sekretess envelope
 
     @property
     def deadline_text(self) -> str:
@@ -280,7 +280,7 @@ def _a_undone(s: DayState, d: dict, at: str) -> DayState:
 
 
 def _a_scan_phase_started(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, phase=SCANNING, scan_index=0)
+    return replace(s, phase=SCANNING, scan_index=0, last_scan_rejected=False)
 
 
 def _a_scan_accepted(s: DayState, d: dict, at: str) -> DayState:
@@ -298,8 +298,9 @@ def _a_scan_accepted(s: DayState, d: dict, at: str) -> DayState:
 
 
 def _a_scan_rejected(s: DayState, d: dict, at: str) -> DayState:
+    # a refused late letter is not the current pile's scan: plain undo still takes that pile's last
     return replace(s, rejected=s.rejected + ({"code": d["code"], "reason": d["reason"], "pile": d.get("pile"), "at": at},),
-                   last_scan_rejected=True)
+                   last_scan_rejected=s.last_scan_rejected if d.get("late") else True)
 
 
 def _a_pile_done(s: DayState, d: dict, at: str) -> DayState:
@@ -449,11 +450,11 @@ def warnings(s: DayState, closing: bool = False) -> list[dict]:
     if (s.pile_scanned("dodsbo") or closing) and s.scanned["dodsbo"] > s.labels_printed:
         n = s.scanned["dodsbo"] - s.labels_printed
         out.append({"kind": "labels_missing", "pile": "dodsbo", "scanned": s.scanned["dodsbo"],
-                    "labels": s.labels_printed, "text": f"Dödsbo: {n} personnummer-etikett(er) saknas."})
+                    "labels": s.labels_printed, "text": f"Dödsbo: {n} utan personnummer-etikett."})
     if (s.pile_scanned("sekretess") or closing) and s.scanned["sekretess"] > s.covered:
         out.append({"kind": "cover_slip_missing", "pile": "sekretess", "scanned": s.scanned["sekretess"],
                     "covered": s.covered,
-                    "text": f"Sekretess: försättsblad saknas för {s.scanned['sekretess'] - s.covered} faktur(or)."})
+                    "text": f"Sekretess: {s.scanned['sekretess'] - s.covered} utan försättsblad."})
     return out
 
 
@@ -485,7 +486,7 @@ def _arg(cmd: dict, name: str, kind: type = str, choices=None, required: bool = 
         raise ArgError(f"{name} måste vara ett heltal.")
     if not isinstance(value, kind):
         raise ArgError(f"{name} har fel typ.")
-    if kind is str:
+    if kind is str and isinstance(value, str):
         value = value.strip() if name != "code" else value
         if required and value == "" and name != "code":
             raise ArgError(f"Uppgift saknas: {name}.")
@@ -634,7 +635,7 @@ def _confirm(code_data: dict, message: str) -> Decision:
 def _signed_in(operator: str, c: dict) -> Decision:
     """Sign-in records whether the kiosk's clock was NTP-synchronised (the shell says so)."""
     synced = c.get("clock_synced")
-    data = {"operator": operator}
+    data: dict[str, object] = {"operator": operator}
     message = f"Inloggad som {operator}."
     severity = "ok"
     if synced is not None:
@@ -711,7 +712,7 @@ def _late(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     if reason:
         stored = journal_code(raw)
         return Decision(REJECTED, reason, message,
-                        events=(("scan_rejected", {"code": stored, "reason": reason, "pile": pile}),),
+                        events=(("scan_rejected", {"code": stored, "reason": reason, "pile": pile, "late": True}),),
                         effects=Effects(lights=Lights.of(**{pile: FAST_BLINK}), sound=Sound("reject")),
                         data={"code": stored, "reason": reason, "pile": pile, "late": True})
     notes = []
@@ -993,18 +994,19 @@ def _cover_slip(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decisio
     uncovered = total - s.covered
     reprint = uncovered <= 0
     count = total if reprint else uncovered
-    layout = printouts.cover_slip(local_day(now, ctx.tz), count, ctx.site, ctx.kiosk, s.operator or "")
+    layout = printouts.cover_slip(local_day(now, ctx.tz), count, ctx.site, ctx.kiosk, s.operator or "", ctx.envelope)
     data = {"count": count}
     if reprint:
         data["reprint"] = True
     return _ok(
         "cover_slip_printed",
-        f"Försättsblad för {count} sekretessfakturor skrivs ut. {printouts.COVER_SLIP_PLACEMENT}",
+        f"Försättsblad och adressetikett för {count} sekretessfakturor skrivs ut. "
+        + printouts.COVER_SLIP_PLACEMENT.format(envelope=ctx.envelope),
         [("cover_slip_printed", data)],
         effects=Effects(
             lights=Lights.of(sekretess=SLOW_BLINK),
-            prints=(Print("cover_slip", layout),),
-            notes=("Kontrollera att bara Faktureringens adress syns i kuvertets fönster.",),
+            prints=(Print("address_label", printouts.address_label()), Print("cover_slip", layout)),
+            notes=("Använd aldrig fönsterkuvert: remsan täcker inte fönstret, och kundens adress skulle synas.",),
         ),
         data={"count": count, "reprint": reprint},
     )
@@ -1117,6 +1119,7 @@ def _temporary(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision
     """Step 9: count; the first letter of a kind of mailing today asks the TL how to handle it,
     later letters of that kind are counted (the count is in the summary the TL sees)."""
     about = _text_arg(c, "about")
+    assert about is not None  # required: _text_arg refuses an empty one
     key = _mailing_kind(about)
     same = sum(1 for t in s.temporary if _mailing_kind(t["about"]) == key) + 1
     asked = any(a["kind"] == "tillfalliga" and not a["cancelled"] and a["link"][1] < len(s.temporary)

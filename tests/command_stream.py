@@ -24,6 +24,11 @@ def stream(seed: int, n: int) -> list[tuple[dt.datetime, dict]]:
             cmd = {"cmd": "login", "operator": "ANNA"}
         elif r < 0.30:
             cmd = {"cmd": "sort", "pile": rnd.choice(PILES)}
+            if cmd["pile"] == "leta_kund":
+                cmd["letter"] = rnd.choice(LETA_KUND_TYPES)
+        elif r < 0.31:
+            cmd = {"cmd": "undo", "what": rnd.choice(["sort", "scan", "next_pile", "leta_kund", "date_check",
+                                                      "remark", "temporary", "incoming"])}
         elif r < 0.33:
             cmd = {"cmd": "undo"}
         elif r < 0.36:
@@ -33,7 +38,7 @@ def stream(seed: int, n: int) -> list[tuple[dt.datetime, dict]]:
         elif r < 0.63:
             cmd = {"cmd": "scan", "code": rnd.choice(["", "x", "bad\x07code"])}
         elif r < 0.70:
-            cmd = {"cmd": "next_pile"}
+            cmd = {"cmd": "next_pile", "confirm": rnd.random() < 0.7}
         elif r < 0.76:
             cmd = {"cmd": "leta_kund", "letter": rnd.choice(LETA_KUND_TYPES), "apartments": 0}
         elif r < 0.82:
@@ -47,7 +52,10 @@ def stream(seed: int, n: int) -> list[tuple[dt.datetime, dict]]:
         elif r < 0.92:
             cmd = {"cmd": "cover_slip"}
         elif r < 0.925:
-            cmd = {"cmd": "close_day"}
+            cmd = {"cmd": "close_day", "confirm": rnd.random() < 0.5}
+        elif r < 0.93:
+            cmd = {"cmd": rnd.choice(["reopen_day", "checklist", "late"]), "item": "wms_ticked",
+                   "pile": rnd.choice(PILES), "code": f"7350{rnd.randint(0, 400):09d}"}
         else:
             cmd = {"cmd": "sort", "pile": "faktura"}
         out.append((t, cmd))

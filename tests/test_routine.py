@@ -287,7 +287,7 @@ def test_cover_slip_counts_the_scanned_sekretess_invoices_and_carries_no_custome
     scan_through(day, {"sekretess": ["SEK-00001", "SEK-00002"], "faktura": ["FAK-00001"]})
     d = day.run({"cmd": "cover_slip"}, local(*MON, 10))
     assert d.ok and d.data["count"] == 2
-    text = "\n".join(d.effects.prints[0].layout.text_lines())
+    text = "\n".join(d.effects.prints[1].layout.text_lines())  # [0] is the address label
     for line in ("Ellevio AB (publ)", "Fakturering", "Box 24207", "104 51 Stockholm", "2026-11-23", "ANNA"):
         assert line in text
     for code in ("SEK-00001", "SEK-00002", "FAK-00001"):

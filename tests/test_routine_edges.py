@@ -213,7 +213,7 @@ def test_closing_with_dodsbo_and_sekretess_scanned_but_no_label_or_slip_is_named
     assert [w["kind"] for w in ask.data["unfinished"]] == ["labels_missing", "cover_slip_missing"]
     closed = run(day, {"cmd": "close_day", "confirm": True}, 16)
     text = "\n".join(closed.effects.prints[0].layout.text_lines())
-    assert "personnummer-etikett" in text and "försättsblad saknas" in text
+    assert "utan personnummer-etikett" in text and "utan försättsblad" in text
 
 
 # -- item 5: dödsbo labels carry the century CAB shows ------------------------------------------
@@ -425,3 +425,42 @@ def test_deadline_missed_exists_iff_the_deadline_passed_with_a_barcoded_pile_unf
     met = day.summary()["deadline_met"]
     if expected:
         assert met is False
+
+
+# -- item 11: the cover slip in its envelope ----------------------------------------------------
+
+def test_the_cover_slip_comes_with_a_cut_address_label_and_says_how_to_place_both():
+    day = signed_in()
+    run(day, {"cmd": "sort", "pile": "sekretess"}, 8, 5)
+    finish_scanning(day)
+    d = run(day, {"cmd": "cover_slip"})
+    assert [p.kind for p in d.effects.prints] == ["address_label", "cover_slip"]
+    label = "\n".join(d.effects.prints[0].layout.text_lines())
+    for row in ("Ellevio AB (publ)", "Fakturering", "Box 24207", "104 51 Stockholm"):
+        assert row in label
+    assert d.effects.prints[0].layout.cut and "utan fönster" in d.message and "Tejpa" in d.message
+    assert "fönsterkuvert" in "\n".join(d.effects.prints[1].layout.text_lines())
+
+
+def test_an_80_mm_strip_cannot_cover_a_standard_window_and_the_label_fits_the_c5_front():
+    from kiosk import preview, printouts
+
+    for _, _, width, _ in (preview.C5_WINDOW, (20, 50, 90, 45)):  # C5 window envelope, DIN 680
+        assert printouts.PAPER_MM < width  # any placement leaves part of the window uncovered
+    cfg = load(None).envelope
+    fit = printouts.envelope_fit(cfg.width_mm, cfg.height_mm, cfg.label_right_mm, cfg.label_bottom_mm)
+    assert fit.fits and (cfg.width_mm, cfg.height_mm) == (229, 162)
+    x, y, w, h = fit.label
+    ax, ay, aw, ah = fit.address
+    assert x <= ax and ax + aw <= x + w and y <= ay and ay + ah <= y + h  # the address is on the label
+    assert x > cfg.width_mm / 2 and y > cfg.height_mm / 2  # in the recipient area, bottom right
+
+
+def test_the_to_scale_rendering_shows_the_uncovered_window_only_on_the_window_envelope(tmp_path):
+    from kiosk import preview, printouts
+    from PIL import Image
+
+    fit = printouts.envelope_fit(229, 162, 15, 15)
+    img = Image.open(preview.save_envelope_png(fit, tmp_path / "e.png")).convert("RGB")
+    red = [(x, y) for x in range(0, img.width, 4) for y in range(0, img.height, 4) if img.getpixel((x, y)) == (220, 60, 60)]
+    assert red and max(x for x, _ in red) < img.width // 2  # uncovered window: left panel only

@@ -77,7 +77,7 @@ def test_a_whole_day_gives_the_documented_summary(tmp_path, day_script):
         ("ovriga_brev", "kasta", "sekretesslada"), ("stromavbrott_atgard", "skicka_om", "skicka_om")]
     assert day["cab"][0]["subject"] == "Inscannat brev: Bestridan"
     assert [a["kind"] for a in day["alerts"]] == ["bestridan", "tillfalliga"]
-    assert [p["kind"] for p in day["prints"]] == ["dodsbo_label", "cover_slip", "day_summary"]
+    assert [p["kind"] for p in day["prints"]] == ["dodsbo_label", "address_label", "cover_slip", "day_summary"]
     for p in day["prints"]:
         assert Path(p["preview"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -249,3 +249,18 @@ def test_a_day_crossing_midnight_in_the_simulator_gets_its_warning_and_alert(tmp
     assert new["phase"] == "sorting" and new["counts"]["dodsbo"] == 1 and new["scans"]["accepted"] == []
     assert [r["reason"] for r in new["scans"]["rejected"]] == ["not_scan_phase"]
     assert new["deadline_met"] is None  # pending: before the deadline, a barcoded pile unfinished
+
+
+def test_the_example_day_journals_the_event_count_the_sync_tests_expect(tmp_path):
+    from kiosk.journal import Journal
+
+    from .mqtt_broker import EXAMPLE_EVENTS
+
+    db = tmp_path / "j.db"
+    done = kiosk("simulate", str(ROOT / "kiosk" / "examples" / "example-day.jsonl"), "--db", str(db), "--out", str(tmp_path / "o"))
+    assert done.returncode == 0, done.stdout[-2000:]
+    j = Journal.open_existing(db)
+    try:
+        assert j.last_seq == EXAMPLE_EVENTS
+    finally:
+        j.close()

@@ -27,8 +27,8 @@ def _report(args) -> int:
     from .config import load
     from .journal import Journal
 
-    if getattr(args, "central", None):  # the sheet from central's database (kiosk/sync)
-        from .sync import central_report
+    if getattr(args, "central", None):  # the sheet from central's database (kiosk/central)
+        from .central import report as central_report
 
         return central_report.main(args)
     config = load(args.config)
@@ -44,8 +44,8 @@ def _report(args) -> int:
     days = [d for d in journal.days()
             if (not args.date_from or d >= args.date_from) and (not args.date_to or d <= args.date_to)]
     rows = [report.follow_up_row(s, journal.site, journal.kiosk) for s in report.day_summaries(journal, days)]
-    if args.format == "xlsx" or getattr(args, "out", None):  # file output (kiosk/sync)
-        from .sync import central_report
+    if args.format == "xlsx" or getattr(args, "out", None):  # file output (kiosk/central/report.py)
+        from .central import report as central_report
 
         return central_report.write(rows, args.format, args.out, source=str(db))
     sys.stdout.write(report.to_csv(rows) if args.format == "csv" else report.to_json(rows) + "\n")
@@ -100,9 +100,16 @@ def _status(args) -> int:
 
 
 def _central(args) -> int:
-    from .sync import cli as sync_cli
+    from .central import cli as central_cli
 
-    return sync_cli.central_main(args)
+    return central_cli.main(args)
+
+
+# -- delivery (kiosk/central/delivery) --
+def _deliver(args) -> int:
+    from .central.delivery import cli as delivery_cli
+
+    return delivery_cli.main(args)
 
 
 def _bench_sync(args) -> int:
@@ -175,18 +182,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     # -- sync and central (kiosk/sync) --
     s = sub.add_parser("sync", help="publish the journal's unsent events to the MQTT broker")
-    s.add_argument("--once", action="store_true", help="drain the outbox and exit (0 = all acknowledged)")
+    s.add_argument("--once", action="store_true", help="drain the outbox and exit (0 = all confirmed by central)")
     s.add_argument("--db", help="journal file (default: the configured one)")
     s.add_argument("--timeout", type=float, default=30.0, help="seconds --once may take (default 30)")
-    s.add_argument("--resend-from", type=int, metavar="SEQ", help="queue events from SEQ on again (after central reports a gap)")
     s.set_defaults(func=_sync)
-    s = sub.add_parser("status", help="the journal's outbox: pending events, last sent seq")
+    s = sub.add_parser("status", help="the journal's outbox: confirmed by central, sent, pending, oldest unconfirmed")
     s.add_argument("--db", help="journal file (default: the configured one)")
     s.set_defaults(func=_status)
-    s = sub.add_parser("central", help="the central collector: store every kiosk's events from MQTT")
+    s = sub.add_parser("central", help="the central collector: store every kiosk's events from MQTT "
+                       "(no subcommand); import, deliver, backup, restore")
     s.add_argument("--db", help="central database (default: central.db in the config)")
-    s.add_argument("--gaps", action="store_true", help="print the per-kiosk seq gaps and last status, then exit")
-    s.set_defaults(func=_central)
+    s.add_argument("--gaps", action="store_true", help="print per kiosk journal the seq gaps, dead-letter counts and last status, then exit")
+    s.set_defaults(func=_central, action=None)
+    cs = s.add_subparsers(dest="central_command", metavar="{import,deliver,backup,restore}")
+    im = cs.add_parser("import", help="load a kiosk's journal file through the same validation and dedupe as MQTT")
+    im.add_argument("journal", help="the kiosk's journal.db")
+    im.add_argument("--db", default=argparse.SUPPRESS, help="central database (default: central.db in the config)")
+    im.set_defaults(func=_central, action="import")
+    # -- delivery (kiosk/central/delivery) --
+    dl = cs.add_parser("deliver", help="central's delivery outbox: clock alerts, notifications, billing, follow-up")
+    dl.add_argument("--once", action="store_true", help="one pass, then exit (tests, cron)")
+    dl.add_argument("--db", default=argparse.SUPPRESS, help="central database (default: central.db in the config)")
+    dl.set_defaults(func=_deliver)
+    from .central import backup as central_backup  # `kiosk central backup|restore` (stdlib only)
+
+    central_backup.add_commands(cs)
     s = sub.add_parser("bench-sync", help="benchmark: outbox drain vs bare paho; central ingest vs bare insert")
     s.add_argument("--events", type=int, default=20000)
     s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")

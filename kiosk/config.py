@@ -163,6 +163,7 @@ class MqttSection:
     backoff_min: float
     backoff_max: float
     status_interval: float
+    ack_timeout: float
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,10 @@ class CentralSection:
     password: str = field(repr=False)
     session_expiry: int
     batch_size: int
+    dead_letters_max: int
+    dead_letters_keep_days: int
+    dead_letter_bytes: int
+    dead_letters_per_kiosk_minute: int
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,63 @@ class EnvelopeSection:
     label_bottom_mm: int
 
 
+# -- delivery (kiosk/central/delivery): its tables; the checks are in delivery/config.py ------------
+@dataclass(frozen=True)
+class DeliverySection:
+    interval_s: float
+    timeout_s: float
+    backoff_min_s: float
+    backoff_max_s: float
+
+
+@dataclass(frozen=True)
+class WebSection:
+    base_url: str
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    """One [[notify.targets]] table (an array of tables): an Apprise URL, the alert kinds it
+    wants, the sites (empty = every site)."""
+    url: str = field(repr=False)  # may hold a secret: never in a repr or a log
+    kinds: tuple[str, ...] = ("bestridan", "tillfalliga", "deadline_missed", "no_activity", "kiosk_offline",
+                              "printer")
+    sites: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotifySection:
+    targets: tuple[NotifyTarget, ...]
+
+
+@dataclass(frozen=True)
+class BillingSection:
+    dir: str
+    url: str = field(repr=False)
+    separator: str
+    post_delay_s: float
+
+
+@dataclass(frozen=True)
+class FollowupSection:
+    dir: str
+    time: str
+
+
+@dataclass(frozen=True)
+class ClockAlertsSection:
+    enabled: bool
+    no_activity: str
+    offline_minutes: int
+    silent_minutes: int
+    working_hours: str
+    country: str
+    subdiv: str
+    eves_off: bool
+    extra_holidays: tuple[str, ...]
+    extra_working_days: tuple[str, ...]
+
+
 _NOT_A_TABLE = {"table": False}  # Config fields that are not a table of the TOML file
 
 
@@ -216,6 +278,13 @@ class Config:
     retention: RetentionSection
     ui: UiSection
     envelope: EnvelopeSection
+    # -- delivery (kiosk/central/delivery) --
+    delivery: DeliverySection
+    web: WebSection
+    notify: NotifySection
+    billing: BillingSection
+    followup: FollowupSection
+    clock_alerts: ClockAlertsSection
     # not tables: where the config came from, and the merged tables as plain dicts
     source: str = field(default="<default>", metadata=_NOT_A_TABLE)
     data: dict[str, Any] = field(default_factory=dict, repr=False, compare=False, metadata=_NOT_A_TABLE)
@@ -304,8 +373,22 @@ def _type_hint_text(value: Any) -> str:
     if isinstance(value, dict):
         return "a new @dataclass(frozen=True) section"
     if isinstance(value, list):
+        kinds = {type(v).__name__ for v in value}
+        if len(kinds) == 1 and not isinstance(value[0], (dict, list)):
+            return f"list[{kinds.pop()}]"
         return "list[...]"
     return type(value).__name__
+
+
+def section_stub(name: str, table: dict) -> str:
+    """The dataclass a new TOML table needs, to paste into kiosk/config.py (arrays of tables and
+    empty lists get a `list[...]` to fill in)."""
+    cls = "".join(part.capitalize() for part in name.split("_")) + "Section"
+    lines = ["@dataclass(frozen=True)", f"class {cls}:"]
+    for key, value in table.items():
+        hint = _type_hint_text(value)
+        lines.append(f"    {key}: {'dict[str, Any]' if hint.startswith('a new') else hint}")
+    return "\n".join(lines) + f"\n\n# and in Config:  {name}: {cls}"
 
 
 @functools.cache
@@ -320,8 +403,11 @@ def schema_problems(default_toml: str) -> tuple[str, ...]:
         for key, value in table.items():
             sub = f"{path}.{key}" if path else key
             if key not in fs:
+                hint = _type_hint_text(value)
+                if isinstance(value, dict) and cls is Config:
+                    hint += ":\n" + section_stub(key, value)
                 problems.append(f"default_config.toml has {sub} but kiosk.config.{cls.__name__} has no field "
-                                f"{key!r}: add `{key}: {_type_hint_text(value)}` to it")
+                                f"{key!r}: add `{key}: {hint}` to it")
                 continue
             tp = hints[key]
             origin = typing.get_origin(tp)
@@ -480,6 +566,11 @@ def _validate(d: dict) -> None:
         raise ConfigError("central.client_id", "use 1-64 letters, digits, - or _")
     if not 1 <= c["batch_size"] <= 10000:
         raise ConfigError("central.batch_size", "must be 1..10000")
+    for key in ("dead_letters_max", "dead_letters_keep_days", "dead_letter_bytes", "dead_letters_per_kiosk_minute"):
+        if c[key] < 1:
+            raise ConfigError(f"central.{key}", "must be at least 1")
+    if d["mqtt"]["ack_timeout"] <= 0:
+        raise ConfigError("mqtt.ack_timeout", "must be more than 0 seconds")
     if c["session_expiry"] < 0:
         raise ConfigError("central.session_expiry", "must be 0 or more seconds")
 
@@ -487,6 +578,10 @@ def _validate(d: dict) -> None:
         raise ConfigError("retention.purge_synced_after_days", "must be at least 1")
     if d["ui"]["size"] not in ("800x480", "1280x720", "720x1280"):
         raise ConfigError("ui.size", "must be 800x480, 1280x720 or 720x1280")
+
+    # -- delivery (kiosk/central/delivery): [[notify.targets]], [billing], [followup], [clock_alerts] --
+    from .central.delivery.config import validate as _validate_delivery
+    _validate_delivery(d)
 
 
 def _short(text: str, n: int = 24) -> str:

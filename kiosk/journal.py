@@ -3,6 +3,18 @@
 A real SQLite file (sqlite-utils), WAL with synchronous=FULL: `append` returns only after the
 events are committed to disk, and only then does the controller confirm anything to a person.
 `seq` is per kiosk and gapless; it survives purging through the `meta` table.
+
+Journal identity (DESIGN.md §5): every journal has a random `journal_id` (uuid4, canonical
+lowercase) in its `meta` table, made at creation (an older journal without one gets one when it is
+first opened); every event carries it as `"journal"`. Central keys dedupe, gaps and acks by
+(site, kiosk, journal, seq), so a re-imaged kiosk or a deleted journal starts a journal central has
+never seen instead of colliding with the old one's seqs.
+
+Outbox columns: `sent_at` = the broker acknowledged the publish (PUBACK; moves the in-flight
+window only). meta `confirmed_seq` = the highest seq central's end-to-end ack says it has stored,
+with every seq before it, for the current journal id; only that makes an event synced and
+purgeable. meta `journal_start` = the first seq of the current journal id (1, or the seq after
+which the id was rotated, see `rotate_journal_id`).
 """
 
 from __future__ import annotations
@@ -26,6 +38,28 @@ log = logging.getLogger(__name__)
 
 
 from .journal_errors import JournalError  # noqa: E402  (stdlib-only, the CLI imports it)
+
+
+def new_journal_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _dumps(event: dict) -> str:
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+
+
+def _with_journal(event: dict, jid: str) -> dict:
+    """The event with `journal` set, keys in envelope order (DESIGN.md §5)."""
+    out = {}
+    for key, value in event.items():
+        if key == "journal":
+            continue
+        out[key] = value
+        if key == "id":
+            out["journal"] = jid
+    if "journal" not in out:
+        out["journal"] = jid
+    return out
 
 
 def connect(path: str | Path) -> sqlite_utils.Database:
@@ -123,18 +157,26 @@ class Journal:
                 self._set_meta("schema", str(SCHEMA_VERSION))
                 self._set_meta("last_seq", "0")
             if self._meta("journal_id") is None:  # made at creation; an older journal gets one now
-                self._set_meta("journal_id", str(uuid.uuid4()))
+                jid = new_journal_id()
+                self._set_meta("journal_id", jid)
+                self._set_meta("journal_start", "1")
+                self._restamp(jid, 0)  # (its events, if any, carry it too)
         if existing is not None and (existing != self.kiosk or self._meta("site") != self.site):
             raise ValueError(
                 f"journal {self.path} belongs to {self._meta('site')}/{existing}, "
                 f"not {self.site}/{self.kiosk}"
             )
-        self._journal_id = self._meta("journal_id")
 
-    @property
-    def journal_id(self) -> str:
-        """The journal's random id (uuid4), made when the journal was created; events carry it."""
-        return self._journal_id
+    def _restamp(self, jid: str, after_seq: int) -> int:
+        """Give the events after `after_seq` the journal id `jid` (inside a transaction)."""
+        rows = self.db.execute("select seq, payload from events where seq > ?", [after_seq]).fetchall()
+        out = []
+        for seq, payload in rows:
+            ev = json.loads(payload)
+            ev = _with_journal(ev, jid)
+            out.append((_dumps(ev), seq))
+        self.db.conn.executemany("update events set payload = ? where seq = ?", out)
+        return len(out)
 
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
@@ -147,6 +189,16 @@ class Journal:
         return _Transaction(self.db.conn, self._lock)
 
     # -- writing --------------------------------------------------------------------------------
+    @property
+    def journal_id(self) -> str:
+        """This journal's random id (uuid4, canonical lowercase); every event carries it."""
+        return self._meta("journal_id") or ""
+
+    @property
+    def journal_start(self) -> int:
+        """The first seq stamped with the current `journal_id`."""
+        return int(self._meta("journal_start") or 1)
+
     @property
     def last_seq(self) -> int:
         return self._last_seq()
@@ -166,24 +218,25 @@ class Journal:
         ts = utc_iso(now)
         with self.transaction():
             seq = self._last_seq()
+            jid = self._meta("journal_id")
             events = []
             for kind, data in items:
                 seq += 1
-                event = {"v": 1, "id": str(uuid.uuid4()), "journal": self._journal_id,
-                         "kiosk": self.kiosk, "site": self.site,
+                event = {"v": 1, "id": str(uuid.uuid4()), "journal": jid, "kiosk": self.kiosk, "site": self.site,
                          "seq": seq, "ts": ts, "day": day.isoformat(), "operator": operator,
                          "type": kind, "data": data}
                 events.append(event)
             self.db.conn.executemany(
                 "insert into events(seq, id, ts, day, type, operator, payload) values (?,?,?,?,?,?,?)",
                 [(e["seq"], e["id"], e["ts"], e["day"], e["type"], e["operator"],
-                  json.dumps(e, ensure_ascii=False, separators=(",", ":"))) for e in events],
+                  _dumps(e)) for e in events],
             )
         return events
 
     # -- reading --------------------------------------------------------------------------------
     def events(self, day: str | dt.date | None = None, after_seq: int = 0) -> Iterator[dict]:
-        sql, args = "select payload from events where seq > ?", [after_seq]
+        sql = "select payload from events where seq > ?"
+        args: list = [after_seq]
         if day is not None:
             sql += " and day = ?"
             args.append(str(day))
@@ -214,7 +267,51 @@ class Journal:
         return [json.loads(r[0]) for r in rows]
 
     def pending_count(self) -> int:
-        return self.db.execute("select count(*) from events where sent_at is null").fetchone()[0]
+        """Events central has not confirmed (the end-to-end ack), whether sent or not."""
+        return self.db.execute("select count(*) from events where seq > ?",
+                               [self.confirmed_seq]).fetchone()[0]
+
+    @property
+    def confirmed_seq(self) -> int:
+        """Central stored every event up to this seq (its end-to-end ack for our journal id)."""
+        return int(self._meta("confirmed_seq") or 0)
+
+    def set_confirmed(self, seq: int) -> None:
+        """Record central's ack. It may go down (central restored from a backup): then the events
+        after it are unconfirmed again and will be resent."""
+        with self.transaction():
+            self._set_meta("confirmed_seq", str(int(seq)))
+
+    def event_id_at(self, seq: int) -> str | None:
+        row = self.db.execute("select id from events where seq = ?", [seq]).fetchone()
+        return row[0] if row else None
+
+    def rotate_journal_id(self, reason: str = "") -> str:
+        """Start a new journal id (central has events of the current id this journal does not:
+        it was restored from a backup). Every event central has not confirmed is re-stamped with
+        the new id from `confirmed_seq + 1` on, so central accepts each of them as new (or, for an
+        event it already has under the old id with the same content, as a duplicate)."""
+        with self.transaction():
+            jid = new_journal_id()
+            start = int(self._meta("confirmed_seq") or 0) + 1
+            self._set_meta("previous_journal_id", self._meta("journal_id") or "")
+            self._set_meta("journal_id", jid)
+            self._set_meta("journal_start", str(start))
+            self._restamp(jid, start - 1)
+            self.db.execute("update events set sent_at = null where seq >= ?", [start])
+        return jid
+
+    def outbox(self) -> dict:
+        """The sync state for `kiosk status`: confirmed by central, sent to the broker, pending."""
+        confirmed = self.confirmed_seq
+        pending, oldest_seq, oldest_ts = self.db.execute(
+            "select count(*), min(seq), min(ts) from events where seq > ?", [confirmed]).fetchone()
+        sent_seq, sent_at = self.db.execute(
+            "select max(seq), max(sent_at) from events where sent_at is not null").fetchone()
+        return {"journal_id": self.journal_id, "journal_start": self.journal_start,
+                "last_seq": self.last_seq, "confirmed_seq": confirmed, "sent_seq": sent_seq or 0,
+                "last_sent_at": sent_at, "pending": pending, "oldest_unconfirmed_seq": oldest_seq,
+                "oldest_unconfirmed_ts": oldest_ts}
 
     def mark_sent(self, seqs: Iterable[int], now: dt.datetime) -> None:
         seqs = list(seqs)
@@ -227,11 +324,12 @@ class Journal:
             )
 
     def purge_synced(self, older_than: dt.datetime) -> int:
-        """Delete events that central has acknowledged and that are older than the cut-off."""
+        """Delete events central has confirmed (end-to-end ack) that are older than the cut-off."""
         with self.transaction():
             self._set_meta("last_seq", str(self._last_seq()))
             cur = self.db.execute(
-                "delete from events where sent_at is not null and ts < ?", [utc_iso(older_than)]
+                "delete from events where seq <= ? and ts < ?",
+                [int(self._meta("confirmed_seq") or 0), utc_iso(older_than)],
             )
             return cur.rowcount
 

@@ -28,7 +28,6 @@ from .barcode import BarcodeRules, check
 from .clock import DEADLINE, TZ, deadline_for, local_day, parse_iso
 from .domain import (
     DATE_CHECK_KINDS,
-    DECISION_NAMES,
     DESTINATION_NAMES,
     DISCARD_WITHIN_DAYS,
     INCOMING_KINDS,
@@ -487,7 +486,7 @@ def _arg(cmd: dict, name: str, kind: type = str, choices=None, required: bool = 
         raise ArgError(f"{name} måste vara ett heltal.")
     if not isinstance(value, kind):
         raise ArgError(f"{name} har fel typ.")
-    if kind is str:
+    if kind is str and isinstance(value, str):
         value = value.strip() if name != "code" else value
         if required and value == "" and name != "code":
             raise ArgError(f"Uppgift saknas: {name}.")
@@ -636,7 +635,7 @@ def _confirm(code_data: dict, message: str) -> Decision:
 def _signed_in(operator: str, c: dict) -> Decision:
     """Sign-in records whether the kiosk's clock was NTP-synchronised (the shell says so)."""
     synced = c.get("clock_synced")
-    data = {"operator": operator}
+    data: dict[str, object] = {"operator": operator}
     message = f"Inloggad som {operator}."
     severity = "ok"
     if synced is not None:
@@ -1120,6 +1119,7 @@ def _temporary(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision
     """Step 9: count; the first letter of a kind of mailing today asks the TL how to handle it,
     later letters of that kind are counted (the count is in the summary the TL sees)."""
     about = _text_arg(c, "about")
+    assert about is not None  # required: _text_arg refuses an empty one
     key = _mailing_kind(about)
     same = sum(1 for t in s.temporary if _mailing_kind(t["about"]) == key) + 1
     asked = any(a["kind"] == "tillfalliga" and not a["cancelled"] and a["link"][1] < len(s.temporary)

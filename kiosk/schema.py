@@ -347,17 +347,22 @@ _PATTERN_NAMES = {
 
 
 def _invalid(exc: msgspec.ValidationError, prefix: str = "") -> Invalid:
+    """msgspec's message ("Expected ... - at `$.data.about`", or a __post_init__ message that
+    starts with its field: "operator: ...") as Invalid("<field>: <reason>", field)."""
     text = str(exc)
     for pattern, name in _PATTERN_NAMES.items():
         text = text.replace(f"matching regex {pattern!r}", name)
     m = _AT.search(text)
     if m:
-        field = prefix + m.group(1) if m.group(1) else prefix.rstrip(".") or None
-        return Invalid(f"{field}: {text[:m.start()]}" if field else text[:m.start()], field)
-    # a __post_init__ message starts with the field name
-    head = text.split(":", 1)[0]
-    field = prefix + head if re.fullmatch(r"[a-z_.\[\]0-9]+", head) else (prefix.rstrip(".") or None)
-    return Invalid(f"{prefix}{text}" if prefix and field != prefix.rstrip(".") else text, field)
+        path, reason = m.group(1), text[:m.start()]
+    else:
+        head, _, rest = text.partition(": ")
+        path, reason = (head, rest) if rest and re.fullmatch(r"[a-z_.\[\]0-9]+", head) else ("", text)
+    unknown = re.search(r"unknown field `([^`]{0,64})", reason)
+    if unknown and not path:
+        path = unknown.group(1)
+    field = (prefix + path) if path else (prefix.rstrip(".") or None)
+    return Invalid(f"{field}: {reason}" if field else reason, field)
 
 
 def _convert(obj: object, struct, prefix: str = ""):

@@ -25,7 +25,7 @@ from kiosk.journal import Journal, connect
 AREAS = (
     ("kiosk_dev.hw_bench",),
     ("kiosk_dev.watchdog_bench",),
-    ("kiosk_dev.sync_bench", "kiosk.sync.bench"),
+    ("kiosk_dev.sync_bench",),
     ("kiosk_dev.ui_bench",),
 )
 

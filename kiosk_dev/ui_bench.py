@@ -52,7 +52,7 @@ def _time_to_ready(cmd: list[str], env: dict, timeout: float = 60.0) -> float:
                         return time.perf_counter() - t0
                 except socket.timeout:
                     if proc.poll() is not None:
-                        raise RuntimeError(f"{cmd} exited with {proc.returncode} before READY")
+                        raise RuntimeError(f"{cmd} exited with {proc.returncode} before READY") from None
             raise RuntimeError("no READY=1 in time")
         finally:
             proc.terminate()

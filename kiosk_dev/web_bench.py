@@ -93,9 +93,15 @@ def day_script(rng: random.Random, day: dt.date, operator: str = "ANNA", late: b
     return out
 
 
+def journal_id(site: str, kiosk: str) -> str:
+    """A stable journal id per kiosk (a canonical uuid4, as the journal's meta table holds)."""
+    return str(uuid.UUID(int=random.Random(f"{site}/{kiosk}").getrandbits(128), version=4))
+
+
 def day_events(script, site: str, kiosk: str, seq0: int = 0, ctx: routine.Context | None = None,
-               state: routine.DayState | None = None) -> tuple[list[dict], routine.DayState]:
+               state: routine.DayState | None = None, journal: str | None = None) -> tuple[list[dict], routine.DayState]:
     """Run a script through the rules; events stamped as the journal stamps them (seq from seq0+1)."""
+    journal = journal or journal_id(site, kiosk)
     ctx = ctx or routine.Context(site=site, kiosk=kiosk)
     state = state or routine.DayState()
     events: list[dict] = []
@@ -110,7 +116,7 @@ def day_events(script, site: str, kiosk: str, seq0: int = 0, ctx: routine.Contex
         operator = folded.operator or routine.roll(state, now.astimezone(TZ).date()).operator
         for kind, data in decision.events:
             seq += 1
-            events.append({"v": 1, "id": str(uuid.uuid4()), "kiosk": kiosk, "site": site, "seq": seq,
+            events.append({"v": 1, "id": str(uuid.uuid4()), "journal": journal, "kiosk": kiosk, "site": site, "seq": seq,
                            "ts": utc_iso(now), "day": now.astimezone(TZ).date().isoformat(),
                            "operator": operator, "type": kind, "data": data})
         state = folded
@@ -155,8 +161,7 @@ def fill(db: Path, kiosks: int, days: int, last_day: dt.date, seed: int = 7, tem
             evs = _restamp(rng.choice(pool), site, kiosk, day, seq)
             seq += len(evs)
             for e in evs:
-                if "journal" in cols:
-                    e["journal"] = journal
+                e["journal"] = journal
                 value = {"id": e["id"], "site": site, "kiosk": kiosk, "journal": journal, "seq": e["seq"],
                          "ts": e["ts"], "day": e["day"], "type": e["type"], "operator": e["operator"],
                          "payload": json.dumps(e, ensure_ascii=False, separators=(",", ":")),
@@ -275,7 +280,7 @@ def _pages(client, days: int, last_day: dt.date, repeat: int) -> dict:
         rep = repeat if "xlsx" not in name else max(3, repeat // 5)
         status = client.get(url)[0]
         assert status == 200, (url, status)
-        results[name] = _time(lambda: client.get(url), rep)
+        results[name] = _time(lambda u=url: client.get(u), rep)
     return results
 
 

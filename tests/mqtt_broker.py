@@ -12,6 +12,7 @@ Both are stopped at the end of the test, whatever happened.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import sys
@@ -22,7 +23,7 @@ import pytest
 
 from kiosk import config as kconfig
 from kiosk.clock import TZ
-from kiosk.sync.localbroker import MOSQUITTO, LocalBroker
+from kiosk_dev.localbroker import MOSQUITTO, LocalBroker
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "kiosk" / "examples" / "example-day.jsonl"
@@ -113,3 +114,22 @@ def env() -> dict:
     e = dict(os.environ)
     e["PYTHONPATH"] = str(ROOT) + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
     return e
+
+
+@functools.lru_cache(maxsize=None)
+def day_n() -> int:
+    """How many events the bundled example day makes (the routine decides; tests follow it)."""
+    import tempfile
+
+    from kiosk import simulate
+    from kiosk.journal import Journal
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "j.db"
+        config = kconfig.load(None)
+        simulate.run(example_lines(1), config, db, Path(tmp) / "sim")
+        j = Journal(db, config.kiosk.site, config.kiosk.id)
+        try:
+            return j.last_seq
+        finally:
+            j.close()

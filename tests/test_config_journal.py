@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import uuid
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +78,8 @@ def test_journal_seq_stays_gapless_across_purges_and_restarts(tmp_path):
         j.append([("sorted", {"pile": "faktura"}), ("sorted", {"pile": "dodsbo"})], t0 + dt.timedelta(days=i), (t0 + dt.timedelta(days=i)).date(), "A")
     assert j.last_seq == 10 and j.pending_count() == 10
     j.mark_sent(range(1, 11), t0)
+    assert j.purge_synced(t0 + dt.timedelta(days=10)) == 0  # sent is not confirmed by central
+    j.set_confirmed(10)
     assert j.purge_synced(t0 + dt.timedelta(days=10)) == 10
     assert list(j.events()) == []
     j.close()
@@ -84,16 +87,37 @@ def test_journal_seq_stays_gapless_across_purges_and_restarts(tmp_path):
     [e] = j.append([("sorted", {"pile": "faktura"})], t0 + dt.timedelta(days=11), (t0 + dt.timedelta(days=11)).date(), "A")
     assert e["seq"] == 11
     assert set(e) == {"v", "id", "journal", "kiosk", "site", "seq", "ts", "day", "operator", "type", "data"}
+    assert e["journal"] == j.journal_id and str(uuid.UUID(e["journal"])) == e["journal"]
     assert json.loads(json.dumps(e)) == e
 
 
-def test_unsent_events_are_only_deleted_when_synced(tmp_path):
+def test_only_events_central_confirmed_are_deleted(tmp_path):
     j = Journal(tmp_path / "j.db", "s", "k")
     t0 = dt.datetime(2026, 1, 1, 9, tzinfo=TZ)
     j.append([("sorted", {"pile": "faktura"})] * 3, t0, t0.date(), "A")
-    j.mark_sent([2], t0)
-    assert j.purge_synced(t0 + dt.timedelta(days=100)) == 1
-    assert [e["seq"] for e in j.unsent()] == [1, 3]
+    j.mark_sent([1, 2, 3], t0)
+    j.set_confirmed(2)
+    assert j.purge_synced(t0 + dt.timedelta(days=100)) == 2
+    assert [e["seq"] for e in j.events()] == [3] and j.pending_count() == 1
+
+
+def test_journal_id_made_at_creation_and_given_to_an_old_journal(tmp_path):
+    j = Journal(tmp_path / "j.db", "s", "k")
+    jid = j.journal_id
+    assert str(uuid.UUID(jid, version=4)) == jid
+    j.close()
+    assert Journal(tmp_path / "j.db", "s", "k").journal_id == jid  # stable across opens
+    # a journal from before journal ids: its events get the id on first open
+    old = tmp_path / "old.db"
+    j = Journal(old, "s", "k")
+    t0 = dt.datetime(2026, 1, 1, 9, tzinfo=TZ)
+    j.append([("sorted", {"pile": "faktura"})] * 2, t0, t0.date(), "A")
+    j.db.execute("delete from meta where key in ('journal_id', 'journal_start')")
+    j.db.execute("update events set payload = json_remove(payload, '$.journal')")
+    j.close()
+    j = Journal(old, "s", "k")
+    assert j.journal_id != jid and [e["journal"] for e in j.events()] == [j.journal_id] * 2
+    j.close()
 
 
 def test_a_journal_belongs_to_one_kiosk(tmp_path):

@@ -21,7 +21,7 @@ from kiosk import config as kconfig
 from kiosk import doctor
 from kiosk.clock import utc_iso
 from kiosk.journal import Journal
-from kiosk.sync.localbroker import free_port, port_open
+from kiosk_dev.localbroker import free_port, port_open
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "provisioning" / "install.sh"
@@ -377,6 +377,9 @@ def test_journal_states(tmp_path):
     p = doctor.check_journal(cfg, later)[1]
     assert p.status == "FEL" and "2 händelser väntar" in p.detail and utc_iso(now) in p.detail
     journal.mark_sent([e["seq"] for e in events], now)
+    p = doctor.check_journal(cfg, later)[1]  # the broker took them; central has not confirmed
+    assert p.status == "FEL" and "inte bekräftade av centralen" in p.detail and "v311" in p.fix
+    journal.set_confirmed(events[-1]["seq"])
     assert doctor.check_journal(cfg, later)[1].status == "OK"
     assert doctor.check_journal(cfg, other)[0].status == "FEL"
     journal.db.conn.close()

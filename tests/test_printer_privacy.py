@@ -103,7 +103,8 @@ def run_day_to_the_label(config, tmp_path: Path, queue: Path):
     devices.attach(ctl)
     operator = config.operators[0].signature if config.operators else "ANNA"
     for cmd in ({"cmd": "login", "operator": operator}, {"cmd": "sort", "pile": "dodsbo"},
-                {"cmd": "scan_phase"}, {"cmd": "scan", "code": "7350001000011"}, {"cmd": "next_pile"}):
+                {"cmd": "scan_phase"}, {"cmd": "scan", "code": "7350012345678"},
+                {"cmd": "next_pile", "confirm": True}):
         assert ctl.handle(cmd, at).status != "error", cmd
     result = ctl.handle({"cmd": "dodsbo_label", "personnummer": PNR}, at)
     assert result.ok, result.message

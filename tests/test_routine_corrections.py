@@ -3,7 +3,6 @@ the pure decide/apply with time injected."""
 
 import datetime as dt
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

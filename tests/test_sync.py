@@ -13,10 +13,11 @@ from kiosk import simulate
 from kiosk.clock import TZ, FixedClock
 from kiosk.controller import Controller
 from kiosk.journal import Journal
-from kiosk.sync import central_report
-from kiosk.sync.central import Central, CentralStore
+from kiosk.central import report as central_report
+from kiosk.central.collector import Central
+from kiosk.central.store import CentralStore
 from kiosk.sync.publisher import Publisher
-from .mqtt_broker import (EXAMPLE_EVENTS, broker, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
+from .mqtt_broker import (day_n, broker, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, wait_until)
 
 pytestmark = needs_mosquitto
@@ -41,7 +42,7 @@ def test_round_trip_report_equals_kiosk_report(broker, tmp_path):
         assert central.wait_subscribed(10)
         done = run_cli("--config", str(cfg_path), "sync", "--once", "--db", str(db), "--timeout", "20")
         assert done.returncode == 0, done.stderr
-        assert "all events acknowledged" in done.stdout
+        assert "all events confirmed by central" in done.stdout
         journal = Journal(db, "demo", "kiosk-1")
         n = journal.last_seq
         assert journal.pending_count() == 0
@@ -99,6 +100,7 @@ def test_kiosk_works_without_broker_and_catches_up(broker, tmp_path):
     broker.stop()
     pub = Publisher(config, db)
     pub.start()
+    central = Central(config, tmp_path / "central.db").start()  # keeps trying until the broker is back
     try:
         for cmd in ({"cmd": "login", "operator": "ANNA"}, {"cmd": "sort", "pile": "dodsbo"},
                     {"cmd": "sort", "pile": "faktura"}):
@@ -110,9 +112,10 @@ def test_kiosk_works_without_broker_and_catches_up(broker, tmp_path):
         st = pub.status()
         assert st["online"] is True and st["pending"] == 0 and st["last_seq"] == 3 and st["last_error"] is None
         assert controller.handle({"cmd": "sort", "pile": "dodsbo"}).ok  # live events flow too
-        wait_until(lambda: pub.status()["last_seq"] == 4, what="the live event acknowledged")
+        wait_until(lambda: pub.status()["last_seq"] == 4, what="the live event confirmed by central")
     finally:
         pub.stop()
+        central.stop()
     sent = journal.db.execute("select seq, sent_at from events order by seq").fetchall()
     assert [s for s, _ in sent] == [1, 2, 3, 4] and all(at for _, at in sent)
     journal.close()
@@ -123,6 +126,8 @@ def test_status_topic_retained_and_alerts_published(broker, tmp_path):
     config = load(cfg_path)
     db = tmp_path / "journal.db"
     simulate.run(example_lines(1), config, db, tmp_path / "sim")
+    central = Central(config, tmp_path / "central.db").start()
+    assert central.wait_subscribed(10)
     pub = Publisher(config, db)
     pub.publish_alert({"kind": "printer", "text": "Skrivaren har slut på papper."})
     pub.start()
@@ -146,28 +151,27 @@ def test_status_topic_retained_and_alerts_published(broker, tmp_path):
         sub.disconnect()
     retained, doc = status[0]
     assert retained is True
-    assert doc["online"] is False and doc["pending"] == 0 and doc["last_seq"] == EXAMPLE_EVENTS and doc["version"]
+    assert doc["online"] is False and doc["pending"] == 0 and doc["last_seq"] == day_n() and doc["version"]
+    assert doc["confirmed_seq"] == day_n() and doc["journal_start"] == 1 and len(doc["journal"]) == 36
 
     # central got the journal's alerts (alert_raised events) and the extra one, each once
-    central = Central(config, tmp_path / "central.db").start()
     try:
-        assert central.wait_subscribed(10)
-        # The day was published before central subscribed; publish it again (as after a lost
-        # mark): central stores each event and each alert once.
+        # A lost confirmation: the retained ack confirms again; central keeps each event and
+        # each alert (the journal's and the extra one) once.
         conn = Journal(db, "demo", "kiosk-1")
-        conn.db.execute("update events set sent_at = null")
+        conn.set_confirmed(0)
         conn.close()
         pub2 = Publisher(config, db)
         pub2.start()
         assert pub2.wait_drained(15)
         pub2.stop()
-        wait_until(lambda: central.snapshot().get("stored", 0) == EXAMPLE_EVENTS, what="events at central")
+        assert central.snapshot()["stored"] == day_n()
     finally:
         central.stop()
     store = CentralStore(tmp_path / "central.db")
     kinds = sorted(r[0] for r in store.conn.execute("select kind from alerts"))
     store.close()
-    assert kinds == ["bestridan", "tillfalliga"]
+    assert kinds == ["bestridan", "printer", "tillfalliga"]
 
 
 def test_publish_alert_reaches_central(broker, tmp_path):
@@ -200,16 +204,21 @@ def test_purge_synced_events_after_retention(broker, tmp_path):
     new = dt.datetime(2026, 11, 20, 9, tzinfo=TZ)
     journal.append([("sorted", {"pile": "faktura"})], new, new.date(), "ANNA")
     clock = FixedClock(dt.datetime(2026, 11, 23, 9, tzinfo=TZ))
-    pub = Publisher(config, db, clock=clock)
-    pub.start()
-    assert pub.wait_drained(15)
-    pub.stop()
-    assert journal.pending_count() == 0
-    # first start purged nothing yet (nothing was synced); the next start purges the old ones
-    pub = Publisher(config, db, clock=clock)
-    pub.start()
-    assert pub.wait_drained(15)
-    pub.stop()
+    central = Central(config, tmp_path / "central.db").start()
+    try:
+        assert central.wait_subscribed(10)
+        pub = Publisher(config, db, clock=clock)
+        pub.start()
+        assert pub.wait_drained(15)
+        pub.stop()
+        assert journal.pending_count() == 0
+        # first start purged nothing yet (nothing was confirmed); the next start purges the old ones
+        pub = Publisher(config, db, clock=clock)
+        pub.start()
+        assert pub.wait_drained(15)
+        pub.stop()
+    finally:
+        central.stop()
     left = [r[0] for r in journal.db.execute("select seq from events order by seq")]
     assert left == [3]
     assert journal.last_seq == 3  # seq stays gapless after a purge

@@ -11,8 +11,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk import simulate
 from kiosk.journal import Journal
-from kiosk.sync import central_report
-from kiosk.sync.central import CentralStore
+from kiosk.central import report as central_report
+from kiosk.central.collector import Central
+from kiosk.central.store import CentralStore
 from kiosk.sync.publisher import Publisher
 from .mqtt_broker import broker, env, example_lines, kiosk_cmd, kiosk_config, load, needs_mosquitto, wait_until  # noqa: F401
 
@@ -55,12 +56,14 @@ def test_gaps_are_found_and_named_in_the_report(tmp_path):
     store = CentralStore(tmp_path / "central.db")
     try:
         store.ingest([(T, p) for i, p in enumerate(raw) if i not in (9, 10, 11)])
-        assert store.gaps() == [{"site": "demo", "kiosk": "kiosk-1", "from_seq": 10, "to_seq": 12}]
+        jid = events[0]["journal"]
+        assert store.gaps() == [{"site": "demo", "kiosk": "kiosk-1", "journal": jid, "from_seq": 10, "to_seq": 12}]
         status = {"v": 1, "site": "demo", "kiosk": "kiosk-1", "online": True, "pending": 0,
-                  "last_seq": len(raw) + 5, "version": "x"}
+                  "last_seq": len(raw) + 5, "journal": jid, "journal_start": 1, "version": "x"}
         assert store.ingest([("returpost/v1/demo/kiosk-1/status", json.dumps(status).encode())])["status"] == 1
         gaps = store.gaps()
         assert gaps[-1]["from_seq"] == len(raw) + 1 and gaps[-1]["to_seq"] == len(raw) + 5
+        assert gaps[-1]["note"] == "the kiosk has these, not (yet) received"
         assert store.kiosks()[0]["online"] is True
     finally:
         store.close()
@@ -119,7 +122,9 @@ def test_no_personnummer_ever_reaches_mqtt(broker, tmp_path):
     sub.connect("127.0.0.1", broker.port)
     sub.subscribe("#", qos=1)
     sub.loop_start()
+    central = Central(config, tmp_path / "central.db").start()
     try:
+        assert central.wait_subscribed(10)
         day_events(tmp_path, config)
         pub = Publisher(config, tmp_path / "journal.db")
         pub.start()
@@ -127,6 +132,7 @@ def test_no_personnummer_ever_reaches_mqtt(broker, tmp_path):
         pub.stop()
         wait_until(lambda: len(seen) >= 63, what="the day on the wire")
     finally:
+        central.stop()
         sub.loop_stop()
         sub.disconnect()
     wire = b"\n".join(seen)

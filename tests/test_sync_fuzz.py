@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk import report, routine
-from kiosk.sync.central import Central, CentralStore
+from kiosk.central.collector import Central
+from kiosk.central.store import CentralStore
 from kiosk.sync.validate import Invalid, check_event, parse_json
 from .mqtt_broker import broker, kiosk_config, load, needs_mosquitto, wait_until  # noqa: F401
 

@@ -1,4 +1,4 @@
-"""Protocol details against a real mosquitto: the v3.1.1 fallback, shared subscriptions, topics."""
+"""Protocol details against a real mosquitto: v3.1.1 as a setting, shared subscriptions, topics."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import threading
 
 from kiosk import simulate
 from kiosk.sync import topics
-from kiosk.sync.central import Central, CentralStore
-from kiosk.sync.localbroker import free_port
+from kiosk.central.collector import Central
+from kiosk.central.store import CentralStore
+from kiosk_dev.localbroker import free_port
 from kiosk.sync.publisher import Publisher
-from .mqtt_broker import (EXAMPLE_EVENTS, broker, bulk_events, example_lines, kiosk_config, load,  # noqa: F401
+from .mqtt_broker import (day_n, broker, bulk_events, example_lines, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, wait_until)
 
 
@@ -93,24 +94,36 @@ class OldBrokerProxy:
 
 
 @needs_mosquitto
-def test_falls_back_to_v311_when_the_broker_refuses_v5(broker, tmp_path):
+def test_an_old_broker_is_named_and_v311_is_a_setting_not_a_fallback(broker, tmp_path):
+    """No silent v5 -> v3.1.1 fallback any more (under v3.1.1 a refused publish looks accepted):
+    a v3.1.1-only broker is named in the status; `protocol = "v311"` works end to end."""
     proxy = OldBrokerProxy(broker.port)
     try:
         config = load(kiosk_config(tmp_path / "kiosk.toml", proxy.port))
-        central = Central(config, tmp_path / "central.db").start()
-        assert central.wait_subscribed(10)
         db = tmp_path / "journal.db"
         simulate.run(example_lines(1), config, db, tmp_path / "sim")
         pub = Publisher(config, db)
         pub.start()
         try:
+            st = wait_until(lambda: (s := pub.status())["last_error"] and s, what="the refusal")
+            assert "refused" in st["last_error"] and "protocol" in st["last_error"].lower()
+            assert st["online"] is False
+        finally:
+            pub.stop()
+        assert set(proxy.levels) == {5}
+        config = load(kiosk_config(tmp_path / "kiosk311.toml", proxy.port, mqtt='protocol = "v311"'))
+        central = Central(config, tmp_path / "central.db").start()
+        assert central.wait_subscribed(10)
+        pub = Publisher(config, db)
+        pub.start()
+        try:
             assert pub.wait_drained(15)
             assert pub.status()["protocol"] == "v311"
-            wait_until(lambda: central.snapshot().get("stored", 0) == EXAMPLE_EVENTS, what="events at central")
+            wait_until(lambda: central.snapshot().get("stored", 0) == day_n(), what="events at central")
         finally:
             pub.stop()
             central.stop()
-        assert proxy.levels[0] == 5 and 4 in proxy.levels  # tried v5 first, then v3.1.1
+        assert 4 in proxy.levels
     finally:
         proxy.close()
 

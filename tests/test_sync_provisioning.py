@@ -13,10 +13,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk import simulate
 from kiosk.journal import Journal
-from kiosk.sync.central import Central, CentralStore
-from kiosk.sync.localbroker import PROVISIONING
+from kiosk.central.collector import Central
+from kiosk.central.store import CentralStore
+from kiosk_dev.localbroker import PROVISIONING
 from kiosk.sync.publisher import Publisher
-from .mqtt_broker import (EXAMPLE_EVENTS, USERS, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
+from .mqtt_broker import (day_n, USERS, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, prov_broker, wait_until)
 
 pytestmark = needs_mosquitto
@@ -75,19 +76,19 @@ def test_kiosk_cannot_publish_into_another_kiosks_topic(prov_broker, tmp_path):
         good.start()
         assert good.wait_drained(15)
         good.stop()
-        wait_until(lambda: central.snapshot().get("stored", 0) >= EXAMPLE_EVENTS, what="kiosk-1's events at central")
+        wait_until(lambda: central.snapshot().get("stored", 0) >= day_n(), what="kiosk-1's events at central")
         st = bad.status()
         bad.stop()
     finally:
         central.stop()
-    assert st["pending"] == EXAMPLE_EVENTS and st["last_seq"] == 0  # nothing marked sent
+    assert st["pending"] == day_n() and st["last_seq"] == 0  # nothing marked sent
     j = Journal(bad_db, "demo", "kiosk-2")
-    assert j.pending_count() == EXAMPLE_EVENTS
+    assert j.pending_count() == day_n()
     j.close()
     store = CentralStore(tmp_path / "central.db")
     try:
         per_kiosk = store.conn.execute("select site, kiosk, count(*) from events group by 1, 2").fetchall()
-        assert per_kiosk == [("demo", "kiosk-1", EXAMPLE_EVENTS)]
+        assert per_kiosk == [("demo", "kiosk-1", day_n())]
         assert store.count("dead_letters") == 0  # never reached central at all
     finally:
         store.close()
@@ -104,7 +105,7 @@ def test_tls_listener_with_test_ca(prov_broker, tmp_path):
                                         "--timeout", "20"), env=env(), capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert f"mqtts://demo/kiosk-1@127.0.0.1:{b.tls_port}" in done.stdout
-        wait_until(lambda: central.snapshot().get("stored", 0) == EXAMPLE_EVENTS, what="events over TLS at central")
+        wait_until(lambda: central.snapshot().get("stored", 0) == day_n(), what="events over TLS at central")
     finally:
         central.stop()
     # secrets never in the output

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -375,3 +374,12 @@ def test_follow_up_csv_and_returns_csv(tmp_path, central_db, served, clock):
     assert rows[0] == "Datum;Streckkod;Hög;Plats;Kiosk;Tid"
     assert rows[1] == f"{DAY};7350001000011;Dödsbofakturor;demo;kiosk-1;08:08"
     assert len(rows) - 1 == kiosk.controller.summary(DAY.isoformat())["scans"]["accepted"].__len__()
+
+
+@needs_chromium
+def test_an_open_page_goes_to_sign_in_when_the_session_ends(served, browser, clock):
+    browser_login(browser, served.url, "lasare")
+    assert browser.find_elements("css selector", "#cards")
+    clock.value = clock.value + dt.timedelta(hours=11)  # past the session's 10 hours
+    _wait(browser, lambda d: "/login" in d.current_url and d.find_elements("id", "login-button"),
+          what="the live page to go to the sign-in form")

@@ -57,7 +57,7 @@ def test_incremental_summaries_equal_full_replay(tmp_path_factory, cuts, batch, 
     summaries.ensure_schema(conn)
     bounds = sorted(set([0, len(arrival)] + cuts))
     for lo, hi in zip(bounds, bounds[1:]):
-        store.ingest(_messages(arrival[lo:hi]))
+        assert store.ingest(_messages(arrival[lo:hi])).get("dead", 0) == 0
         summaries.refresh(conn, batch=batch)
         got = [summaries.follow_up_row(r) for r in summaries.day_rows(conn)]
         assert got == summaries.replay_rows(conn)
@@ -201,3 +201,52 @@ def test_small_benchmark_runs_and_agrees(tmp_path):
     res = web_bench.run(2, 10, 2, tmp_path, out=out)
     assert res["same"] and res["rows"] > 0, out.getvalue()
     assert "/uppfoljning (year)" in out.getvalue() and "full replay" in out.getvalue()
+
+
+def test_kiosk_web_command_serves_the_login_page(tmp_path):
+    """`kiosk web` as the unit runs it: a real process on a free port, the session key file made 0600."""
+    import os
+    import stat
+    import time
+    import urllib.request
+
+    from kiosk_dev.web_serve import free_port
+
+    port = free_port()
+    db = tmp_path / "central.db"
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "web", "--db", str(db), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
+                    body = r.read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read() if proc.poll() else "slow"
+                time.sleep(0.2)
+        assert "Logga in" in body and 'name="csrf"' in body
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/htmx.min.js", timeout=5) as r:
+            assert r.status == 200 and b"htmx" in r.read()[:2000]
+        secret = db.with_name("web-secret")
+        assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600 and len(secret.read_text().strip()) == 64
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_free_text_that_looks_like_a_formula_stays_text(tmp_path):
+    from openpyxl import load_workbook
+
+    day = {"day": DAY.isoformat(), "site": "s", "kiosk": "k", "deadline_met": 1, "scan_done_at": None,
+           "summary": json.dumps({"temporary": [{"about": "=HYPERLINK(\"http://x\")"}], "cab": [], "decisions": [],
+                                  "remarks": [{"note": "+46 70", "checklist": []}]})}
+    cases = followup.case_rows([day])
+    path = followup.write_workbook([], cases, tmp_path / "f.xlsx")
+    ws = load_workbook(path)[followup.CASES_TITLE]
+    values = [c.value for row in ws.iter_rows(min_row=2) for c in row]
+    assert '=HYPERLINK("http://x")' in values and "+46 70" in values
+    assert all(c.data_type == "s" for row in ws.iter_rows(min_row=2) for c in row if isinstance(c.value, str))
+    rows = followup.sheet_rows([{**day, "warnings": "=cmd"}], dt.datetime.now(dt.timezone.utc))
+    assert ";'=cmd" in followup.to_csv(rows)

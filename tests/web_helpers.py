@@ -16,14 +16,8 @@ from kiosk.config import load as load_config
 from kiosk.controller import Controller
 from kiosk.journal import Journal
 
-try:  # this round moves the store and collector into kiosk/central/
-    from kiosk.central.store import CentralStore  # type: ignore[import-not-found]
-except ImportError:
-    from kiosk.sync.central import CentralStore
-try:
-    from kiosk.central.collector import Central  # type: ignore[import-not-found]
-except ImportError:
-    from kiosk.sync.central import Central
+from kiosk.central.collector import Central  # noqa: F401  (re-exported for test_web)
+from kiosk.central.store import CentralStore
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -132,7 +132,17 @@ def case_rows(day_rows, limit: int | None = None) -> list[dict]:
     return out[:limit] if limit is not None else out
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defused(text: str) -> str:
+    """Free text from a kiosk that a spreadsheet would take for a formula gets a leading '."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def _text(value) -> str:
+    if isinstance(value, str):
+        return _defused(value)
     if value is None:
         return ""
     if isinstance(value, dt.time):
@@ -178,6 +188,9 @@ def write_workbook(rows: list[dict], cases: list[dict], path: str | Path, total:
             cell.alignment = Alignment(wrap_text=False)
         for row in data:
             ws.append([row[c] for c in columns])
+            for cell in ws[ws.max_row]:
+                if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
+                    cell.data_type = "s"  # text, never a formula
         if ws is wb.active and total is not None:
             ws.append([total[c] for c in columns])
             for cell in ws[ws.max_row]:

@@ -102,7 +102,7 @@ def _db_path(conn: sqlite3.Connection) -> str:
 
 def _central_store_class():
     try:  # where the sync engineer moves it this round
-        from .store import CentralStore  # type: ignore[import-not-found]
+        from .store import CentralStore
     except ImportError:
         from ..sync.central import CentralStore
     return CentralStore

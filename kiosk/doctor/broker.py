@@ -23,17 +23,17 @@ def check_broker(cfg, system: System, central: bool = False) -> Check:
         return info(name, "mqtt.enabled = false: ingen synk till central")
     import paho.mqtt.client as mqtt
 
-    from ..sync import topics
+    from ..sync import mqtt as session
 
-    where = topics.describe(m, username=user)
+    where = session.describe(m, username=user)
     if m.tls and m.ca_file and not cfg.data_path(m.ca_file).exists():
         return fel(name, f"CA-certifikatet {m.ca_file} saknas",
                    "Kopiera ca.crt från centralens paket och kör installationen igen.")
     client_id = f"returpost-doctor-{cfg.kiosk.site}-{cfg.kiosk.id}-{os.getpid()}"[:64]
     result: dict = {}
     try:
-        client = topics.make_client(m, client_id, m.protocol, username=user, password=secret,
-                                    base=Path(cfg.source).parent if cfg.source != "<default>" else None)
+        client = session.make_client(m, client_id, m.protocol, username=user, password=secret,
+                                     base=Path(cfg.source).parent if cfg.source != "<default>" else None)
     except (OSError, ssl.SSLError, ValueError) as exc:
         return fel(name, f"TLS-inställningen går inte att använda: {exc}",
                    "Kontrollera mqtt.ca_file (och cert_file/key_file) i inställningsfilen.")

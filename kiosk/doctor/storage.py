@@ -129,8 +129,10 @@ def check_journal(cfg, system: System) -> tuple[Check, Check]:
         newest = conn.execute("select max(seq) from events").fetchone()[0] or 0
         last_seq = max(newest, int(meta.get("last_seq") or 0))  # meta holds it only across purges
         journal_check = ok(name, f"{path} går att skriva ({last_seq} händelser hittills)")
-        count, oldest = conn.execute(
-            "select count(*), min(ts) from events where sent_at is null").fetchone()
+        # unconfirmed = not yet covered by central's end-to-end ack (kiosk/sync/publisher.py)
+        count, oldest, sent = conn.execute(
+            "select count(*), min(ts), count(sent_at) from events where seq > ?",
+            [int(meta.get("confirmed_seq") or 0)]).fetchone()
     except sqlite3.OperationalError as exc:
         return (fel(name, f"{path} går inte att skriva ({exc})",
                     "Är disken full eller skrivskyddad? Kör doctor som kioskanvändaren."),
@@ -138,10 +140,18 @@ def check_journal(cfg, system: System) -> tuple[Check, Check]:
     finally:
         conn.close()
     if not count:
-        return journal_check, ok(pname, "inga: allt är skickat till centralen")
+        return journal_check, ok(pname, "inga: centralen har bekräftat allt")
     age = system.now() - dt.datetime.fromisoformat(oldest.replace("Z", "+00:00"))
+    if age > UNSENT_STALE and sent:
+        return journal_check, fel(pname, f"{count} händelser är inte bekräftade av centralen, den äldsta "
+                                         f"sedan {oldest} ({sent} av dem har mäklaren tagit emot)",
+                                  "Mäklaren tar emot men centralen bekräftar inte: kör `kiosk doctor "
+                                  "--central` på centralen (körs returpost-central?). Med mqtt.protocol "
+                                  "= \"v311\" kan mäklarens ACL tyst neka kioskens händelser: kontrollera "
+                                  "att kioskens användarnamn är <site>/<kiosk> och använd v5. Inget går "
+                                  "förlorat; kiosken skickar igen tills centralen bekräftar.")
     if age > UNSENT_STALE:
         return journal_check, fel(pname, f"{count} händelser väntar, den äldsta sedan {oldest}",
                                   "Kiosken har inte nått centralen på länge: se raden Central (MQTT). "
                                   "Inget går förlorat; allt skickas när förbindelsen fungerar.")
-    return journal_check, ok(pname, f"{count} väntar på att skickas (den äldsta {oldest})")
+    return journal_check, ok(pname, f"{count} väntar på centralens bekräftelse (den äldsta {oldest})")

@@ -1,7 +1,4 @@
-"""Sync to central over MQTT (DESIGN.md §5).
-
-- `publisher.Publisher`: the kiosk's outbox publisher (journal -> broker), its own thread.
-- `central.Central`: the collector (broker -> central SQLite), `central_report` the follow-up sheet.
-- `topics`: topic names and MQTT client setup shared by both sides.
-- `localbroker`: start a throwaway mosquitto on a free port (tests and benchmarks).
-"""
+"""The kiosk's side of sync (DESIGN.md §5): `publisher.Publisher` (journal -> MQTT, confirmed end
+to end by central's ack), `mqtt` (the one MQTT session module: client, TLS, connect, backoff),
+`topics` (topic names), `validate` (the payload checks central applies), `cli` (`kiosk sync`,
+`kiosk status`). Central's side is `kiosk/central/`."""

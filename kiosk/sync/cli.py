@@ -1,4 +1,4 @@
-"""`kiosk sync`, `kiosk status`, `kiosk central`, `kiosk bench-sync` (wired in kiosk/cli.py)."""
+"""`kiosk sync`, `kiosk status`, `kiosk bench-sync` (wired in kiosk/cli.py; `kiosk central` is kiosk/central/cli.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 from ..config import load
 
 EXIT_UNREACHABLE = 3  # the broker could not be reached in time
-EXIT_UNACKED = 4  # connected, but not everything was acknowledged in time
+EXIT_UNACKED = 4  # connected, but central did not confirm everything in time
+EXIT_LOCKED = 5  # another process (the kiosk itself) already sends this journal
 
 
 def _journal_path(args, config) -> Path:
@@ -31,8 +32,8 @@ def _stop_on_signals() -> threading.Event:
 
 
 def sync_main(args) -> int:
-    from . import topics
-    from .publisher import Publisher
+    from . import mqtt as session
+    from .publisher import Publisher, SyncLock
 
     config = load(args.config)
     if not config.mqtt.enabled:
@@ -42,10 +43,14 @@ def sync_main(args) -> int:
     if args.once and not db.exists():
         print(f"no journal at {db}", file=sys.stderr)
         return 2
-    where = topics.describe(config.mqtt)
-    if args.resend_from is not None:
-        n = resend_from(config, db, args.resend_from)
-        print(f"{n} events from seq {args.resend_from} on are queued again")
+    lock = SyncLock(db)
+    why = lock.acquire()
+    if why is not None:
+        print(f"kiosk sync: {why}. Nothing to do: that process confirms the events with central "
+              "by itself (see `kiosk status`).", file=sys.stderr)
+        return EXIT_LOCKED
+    lock.release()
+    where = session.describe(config.mqtt)
     pub = Publisher(config, db)
     stop = _stop_on_signals()
     pub.start()
@@ -54,7 +59,7 @@ def sync_main(args) -> int:
             last = None
             while not stop.wait(1.0):
                 st = pub.status()
-                key = (st["online"], st["pending"], st["last_error"])
+                key = (st["online"], st["pending"], st["confirmed_seq"], st["last_error"])
                 if key != last:
                     print(json.dumps(st), flush=True)
                     last = key
@@ -65,7 +70,7 @@ def sync_main(args) -> int:
         while time.monotonic() < deadline and not stop.is_set():
             if pub.wait_drained(min(0.2, max(0.0, deadline - time.monotonic()))):
                 st = pub.status()
-                print(f"all events acknowledged by {where}: last seq {st['last_seq']}, pending 0")
+                print(f"all events confirmed by central (via {where}): seq {st['confirmed_seq']}, pending 0")
                 return 0
             if not pub.running:
                 break
@@ -75,32 +80,18 @@ def sync_main(args) -> int:
                   f"{st['last_error'] or 'no answer'}; {st['pending']} events stay queued",
                   file=sys.stderr)
             return EXIT_UNREACHABLE
-        print(f"{st['pending']} events not acknowledged by {where} within {args.timeout:g} s "
-              f"(last seq acknowledged {st['last_seq']}): {st['last_error'] or 'still sending'}",
+        print(f"{st['pending']} events not confirmed by central within {args.timeout:g} s "
+              f"(confirmed up to seq {st['confirmed_seq']}, sent to {where} up to seq {st['sent_seq']}): "
+              f"{st['last_error'] or 'central has not confirmed them yet (is central running?)'}",
               file=sys.stderr)
         return EXIT_UNACKED
     finally:
         pub.stop()
 
 
-def resend_from(config, db: Path, seq: int) -> int:
-    """Queue events from `seq` on again (they are still in the journal unless purged): the
-    recovery when central reports a gap, e.g. after a broker lost its queue in a crash.
-    Central drops what it already has by id."""
-    from ..journal import Journal
-
-    journal = Journal(db, config.kiosk.site, config.kiosk.id)
-    try:
-        with journal.transaction():
-            cur = journal.db.execute("update events set sent_at = null where seq >= ? and sent_at is not null", [seq])
-            return cur.rowcount
-    finally:
-        journal.close()
-
-
 def status_main(args) -> int:
     from ..journal import Journal
-    from . import topics
+    from . import mqtt as session
 
     config = load(args.config)
     db = _journal_path(args, config)
@@ -109,31 +100,40 @@ def status_main(args) -> int:
         return 2
     journal = Journal(db, config.kiosk.site, config.kiosk.id)
     try:
-        row = journal.db.execute(
-            "select min(seq), min(ts), count(*) from events where sent_at is null").fetchone()
-        sent = journal.db.execute(
-            "select max(seq), max(sent_at) from events where sent_at is not null").fetchone()
+        box = journal.outbox()
+        age = None
+        if box["oldest_unconfirmed_ts"]:
+            import datetime as dt
+
+            oldest = dt.datetime.fromisoformat(box["oldest_unconfirmed_ts"].replace("Z", "+00:00"))
+            age = round((dt.datetime.now(dt.timezone.utc) - oldest).total_seconds(), 1)
         doc = {
             "site": journal.site, "kiosk": journal.kiosk, "journal": str(db),
-            "last_seq": journal.last_seq, "pending": row[2],
-            "oldest_pending_seq": row[0], "oldest_pending_ts": row[1],
-            "last_sent_seq": sent[0], "last_sent_at": sent[1],
-            "broker": topics.describe(config.mqtt) if config.mqtt.enabled else None,
+            "journal_id": box["journal_id"], "journal_start": box["journal_start"],
+            "last_seq": box["last_seq"],
+            "confirmed_by_central": box["confirmed_seq"],
+            "sent": box["sent_seq"], "last_sent_at": box["last_sent_at"],
+            "pending": box["pending"],
+            "oldest_unconfirmed_seq": box["oldest_unconfirmed_seq"],
+            "oldest_unconfirmed_ts": box["oldest_unconfirmed_ts"],
+            "oldest_unconfirmed_age_s": age,
+            "broker": session.describe(config.mqtt) if config.mqtt.enabled else None,
         }
+        if box["pending"] and box["sent_seq"] > box["confirmed_seq"]:
+            doc["why"] = ("sent to the broker but not confirmed by central: central is down or "
+                          "behind, or (MQTT v3.1.1) the broker's ACL dropped the events silently")
     finally:
         journal.close()
     print(json.dumps(doc, indent=2))
     return 0
 
 
-def central_main(args) -> int:
-    from .central import run_central
-
-    return run_central(args)
-
-
 def bench_main(args) -> int:
-    from . import bench
-
-    bench.run(args)
+    try:
+        from kiosk_dev import sync_bench
+    except ImportError:
+        print("kiosk bench-sync runs from a source checkout (kiosk_dev/ is not installed here)",
+              file=sys.stderr)
+        return 2
+    sync_bench.run(args)
     return 0

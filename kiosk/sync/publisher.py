@@ -1,45 +1,55 @@
-"""The outbox publisher: journal -> MQTT, at least once, in seq order (DESIGN.md §5).
+"""The outbox publisher: journal -> MQTT, confirmed end to end by central (DESIGN.md §5).
 
     pub = Publisher(config, config.journal_path)
     pub.start()          # returns at once; a kiosk boots and works with no broker
-    pub.status()         # {"online", "pending", "last_seq", "last_error", ...} for the UI
+    pub.status()         # {"online", "pending", "confirmed_seq", "sent_seq", "last_error", ...}
     pub.stop()
 
 One thread owns the paho client (callbacks run in it, `client.loop()` is called from it) and its
 own SQLite connection to the journal (the controller writes from another thread; WAL lets both).
+Only one process drives a journal's outbox at a time: a lock file beside the journal
+(`<journal>.sync.lock`); a second publisher (`kiosk sync` while the kiosk runs) says so and waits.
 
-- Unsent events are published to `returpost/v1/<site>/<kiosk>/events` at QoS 1 in `seq` order,
-  at most `mqtt.max_inflight` unacknowledged at a time.
-- An event is marked sent only after its PUBACK (a refusing reason code is not an ack) and only
-  as part of the acknowledged prefix, so the unsent events are always a suffix in publish order.
-  Marks are written in small batches; a crash between PUBACK and the mark means a resend, which
-  central drops by `id`.
-- After a lost connection or a restart everything not yet marked is sent again.
+- Events are published to `returpost/v1/<site>/<kiosk>/events` at QoS 1 in `seq` order, at most
+  `mqtt.max_inflight` unacknowledged at a time. A PUBACK marks an event *sent* (`sent_at`): it
+  only moves the window.
+- Central's retained end-to-end ack (`.../ack`, kiosk/central/ack.py) says up to which seq it has
+  stored every event of this journal id: that, and only that, makes events *confirmed*
+  (`Journal.confirmed_seq`); only confirmed events are purged. The ack may go down (central
+  restored from a backup): the events after it are unconfirmed again.
+- Everything central has not confirmed is sent again after a (re)connect, after a restart, and
+  when the ack has not moved for `mqtt.ack_timeout` seconds while events are sent but
+  unconfirmed (the timeout doubles, up to 16x, while nothing moves). So a broker that crashed and
+  lost its queue, or was restored from an old persistence file, heals with no person.
+- An ack for our journal id that names a seq beyond our journal, or another event id at a seq
+  we have, means this journal file was restored from a backup: the journal gets a new id
+  (`Journal.rotate_journal_id`) and every unconfirmed event is re-stamped and sent under it.
 - Reconnects back off exponentially (`mqtt.backoff_min` .. `backoff_max`) with jitter.
-- MQTT v5 first; a broker that refuses the protocol version gets v3.1.1 on the next attempt.
-- A retained `status` message (online, pending, last_seq, version) is kept current; the last will
-  sets it to offline. `alert_raised` events also go to `alerts` at QoS 1, and so do alerts handed
-  to `publish_alert`.
-- Synced events older than `retention.purge_synced_after_days` are purged now and then.
+- A retained `status` message (online, pending, last_seq, confirmed_seq, sent_seq, journal,
+  journal_start, version) is kept current; the last will sets it to offline. `alert_raised`
+  events also go to `alerts` at QoS 1, and so do alerts handed to `publish_alert`.
 """
 
 from __future__ import annotations
 
 import collections
 import datetime as dt
+import fcntl
 import json
 import logging
-import random
+import os
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import IO
 
 import paho.mqtt.client as mqtt
 
 from .. import __version__
 from ..clock import SystemClock, utc_iso
 from ..journal import Journal
+from . import mqtt as session
 from . import topics
 
 log = logging.getLogger(__name__)
@@ -47,19 +57,79 @@ log = logging.getLogger(__name__)
 READ_BATCH = 500  # events read from the journal per query
 MARK_EVERY = 0.25  # seconds between batched mark_sent writes while busy
 PURGE_EVERY = 3600.0  # seconds between purges
-UNSUPPORTED_PROTOCOL = (1, 132)  # CONNACK codes: v3.1.1 "unacceptable protocol", v5 0x84
+ACK_GRACE = 1.0  # seconds after SUBACK to wait for the retained ack before sending events
+ACK_TIMEOUT_MAX_FACTOR = 16
 
 
 def _unsent_raw(journal: Journal, limit: int, after_seq: int) -> list[tuple[int, str, str]]:
-    """`Journal.unsent` without the JSON round trip: (seq, type, payload text) in seq order.
-    The payload is published byte for byte as the journal committed it."""
+    """(seq, type, payload text) after `after_seq` in seq order, published byte for byte."""
     return journal.db.execute(
-        "select seq, type, payload from events where sent_at is null and seq > ? order by seq limit ?",
+        "select seq, type, payload from events where seq > ? order by seq limit ?",
         [after_seq, limit]).fetchall()
 
 
 def _dumps(obj) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def read_ack(doc: object, journal_id: str, journal_start: int, last_seq: int, id_at) -> tuple[str, int | None]:
+    """What central's ack means for this journal (pure; `id_at(seq)` -> our event id or None).
+
+    ("confirmed", N): central stored every event up to N; ("restored", N): central holds events of
+    our journal id that we do not (this file was restored from a backup); ("none", None): the
+    ack says nothing about our journal (yet)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("journals"), dict):
+        return "none", None
+    entry = doc["journals"].get(journal_id)
+    if not isinstance(entry, dict):
+        return "none", None
+    upto, start = entry.get("upto"), entry.get("start", 1)
+    if not isinstance(upto, int) or isinstance(upto, bool) or start != journal_start:
+        return "none", None
+    if upto < journal_start:
+        return "confirmed", journal_start - 1
+    if upto > last_seq:
+        return "restored", upto
+    ours = id_at(upto)
+    if ours is not None and entry.get("id") not in (None, ours):
+        return "restored", upto
+    return "confirmed", upto
+
+
+class SyncLock:
+    """An exclusive lock on a journal's outbox (flock on `<journal>.sync.lock`)."""
+
+    def __init__(self, journal_path: Path):
+        self.path = Path(str(journal_path) + ".sync.lock")
+        self.fh: IO[str] | None = None
+
+    def acquire(self) -> str | None:
+        """None when we hold it now; else why not (who holds it)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            who = fh.read().strip() or "another process"
+            fh.close()
+            return (f"another process ({who}) already sends this journal's events: only one may "
+                    f"(the kiosk's own publisher or `kiosk sync`); lock {self.path}")
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        self.fh = fh
+        return None
+
+    def release(self) -> None:
+        if self.fh is not None:
+            try:
+                fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
+                self.fh.close()
+            except OSError:
+                pass
+            self.fh = None
 
 
 class Publisher:
@@ -75,26 +145,35 @@ class Publisher:
         self.t_events = topics.topic(self.site, self.kiosk, "events")
         self.t_status = topics.topic(self.site, self.kiosk, "status")
         self.t_alerts = topics.topic(self.site, self.kiosk, "alerts")
+        self.t_ack = topics.topic(self.site, self.kiosk, "ack")
         self._base = config.data_path(".")
-        self._protocol = self.mqtt.protocol
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._drained = threading.Event()
         self._thread: threading.Thread | None = None
         self._alerts: collections.deque = collections.deque(maxlen=1000)
-        self._rand = random.Random()
-        self._snap = {"online": False, "pending": 0, "last_seq": 0, "last_error": None,
-                      "connected_at": None, "last_ack_at": None, "protocol": None}
+        self._backoff = session.Backoff(self.mqtt.backoff_min, self.mqtt.backoff_max)
+        self._sync_lock = SyncLock(self.journal_path)
+        # last_seq = confirmed_seq (kept for the UI); journal_last_seq = the journal's newest seq
+        self._snap = {"online": False, "pending": 0, "last_seq": 0, "confirmed_seq": 0, "sent_seq": 0,
+                      "journal_last_seq": 0,
+                      "oldest_unconfirmed_ts": None, "last_error": None, "connected_at": None,
+                      "last_ack_at": None, "last_confirmed_at": None, "protocol": self.mqtt.protocol,
+                      "journal": None}
         # worker-thread state
         self.journal: Journal | None = None
         self.client: mqtt.Client | None = None
         self._connected = False
-        self._conn_failed: str | None = None
-        self._failures = 0
         self._refusals = 0
+        self._acks: list[bytes] = []
+        self._ack_ready = False
+        self._ack_wait_until = 0.0
+        self._confirmed = 0
+        self._confirm_dirty = False
+        self._progress_at = time.monotonic()
+        self._timeout_factor = 1
         self._reset_stream()
-        self.ack_upto = 0  # highest seq of the acknowledged prefix (this process)
-        self._sent_before = 0  # highest seq already marked sent when the journal was opened
+        self.sent_upto = 0  # highest seq of the PUBACKed prefix (this connection)
         self._to_mark: list[int] = []
         self._last_mark = 0.0
         self._last_purge = 0.0
@@ -129,13 +208,13 @@ class Publisher:
         self._alerts.append(alert)
 
     def wait_drained(self, timeout: float) -> bool:
-        """Block until every journal event is acknowledged and marked sent (or `timeout`)."""
+        """Block until central has confirmed every journal event (or `timeout`)."""
         return self._drained.wait(timeout)
 
     @property
     def last_seq(self) -> int:
-        """The highest seq the broker has acknowledged (as far as this journal knows)."""
-        return max(self.ack_upto, self._sent_before)
+        """The highest seq central has confirmed (end to end)."""
+        return self._confirmed
 
     @property
     def running(self) -> bool:
@@ -146,21 +225,25 @@ class Publisher:
         with self._lock:
             self._snap.update(kw)
 
-    def _error(self, text: str) -> None:
-        if text != self._snap.get("last_error"):
+    def _error(self, text: str | None) -> None:
+        if text is not None and text != self._snap.get("last_error"):
             log.warning("sync: %s", text)
         self._set(last_error=text)
 
-    def _reset_stream(self) -> None:
-        """Forget the per-connection publish state (after a disconnect everything unmarked is resent)."""
+    def _reset_stream(self, cursor: int | None = None) -> None:
+        """Forget the per-connection publish state; the next events sent are those after `cursor`
+        (default: everything central has not confirmed)."""
         self._buffer: collections.deque = collections.deque()
-        self._cursor = getattr(self, "ack_upto", 0)
+        self._cursor = self._confirmed if cursor is None else cursor
         self._order: collections.deque = collections.deque()  # [seq, outstanding acks] in publish order
         self._entries: dict[int, list] = {}
         self._inflight: dict[int, object] = {}  # mid -> seq (int) or alert dict
 
     def _run(self) -> None:
         try:
+            self._take_lock()
+            if self._stop.is_set():
+                return
             self._open_journal()
             if self.journal is None:
                 return
@@ -197,15 +280,24 @@ class Publisher:
                     self.journal.close()
                 except Exception:
                     pass
+            self._sync_lock.release()
+
+    def _take_lock(self) -> None:
+        while not self._stop.is_set():
+            why = self._sync_lock.acquire()
+            if why is None:
+                return
+            self._error(why)
+            self._stop.wait(2.0)
 
     def _open_journal(self) -> None:
         delay = 0.5
         while not self._stop.is_set():
             try:
                 self.journal = Journal(self.journal_path, self.site, self.kiosk)
-                row = self.journal.db.execute(
-                    "select max(seq) from events where sent_at is not null").fetchone()
-                self._sent_before = row[0] or 0
+                self._confirmed = self.journal.confirmed_seq
+                self._set(journal=self.journal.journal_id, confirmed_seq=self._confirmed)
+                self._reset_stream()
                 return
             except ValueError as exc:  # a journal of another kiosk: configuration error, stop
                 self._error(str(exc))
@@ -217,11 +309,8 @@ class Publisher:
 
     # connection ------------------------------------------------------------------------------
     def _wait_backoff(self, failures: int | None = None) -> None:
-        if failures is None:
-            self._failures += 1
-            failures = self._failures
-        base = min(self.mqtt.backoff_max, self.mqtt.backoff_min * 2 ** min(failures - 1, 30))
-        until = time.monotonic() + self._rand.uniform(base / 2, base)
+        delay = self._backoff.next()
+        until = time.monotonic() + delay
         while not self._stop.is_set():
             left = until - time.monotonic()
             if left <= 0:
@@ -230,88 +319,62 @@ class Publisher:
             self._refresh_pending()  # the UI sees the queue grow while offline
 
     def _status_payload(self, online: bool) -> bytes:
+        j = self.journal
+        snap = self.status()
         return _dumps({"v": 1, "site": self.site, "kiosk": self.kiosk, "online": online,
-                       "pending": self._pending, "last_seq": self.last_seq,
+                       "pending": self._pending, "last_seq": j.last_seq if j else 0,
+                       "confirmed_seq": self._confirmed, "sent_seq": snap.get("sent_seq") or 0,
+                       "journal": j.journal_id if j else None,
+                       "journal_start": j.journal_start if j else 1,
                        "version": __version__, "ts": utc_iso(self.clock.now())})
 
     def _connect_once(self) -> None:
         m = self.mqtt
-        self._conn_failed = None
-        # A v3.1.1 attempt after a v5 refusal; if it fails too, the next attempt is v5 again.
-        trying_fallback = self._protocol == "v311" and m.protocol == "v5"
         try:
-            client = topics.make_client(m, self.client_id, self._protocol, base=self._base)
+            client = session.make_client(m, self.client_id, base=self._base)
         except Exception as exc:  # bad CA file path and the like
             self._error(f"MQTT client setup failed: {exc}")
             return
         client.max_inflight_messages_set(m.max_inflight)  # our window; paho never queues
         client.will_set(self.t_status, self._status_payload(False), qos=1, retain=True)
-        client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self.client = client
-        where = topics.describe(m)
-        log.debug("sync: connecting to %s (%s)", where, self._protocol)
-        try:
-            if self._protocol == "v5":
-                client.connect(m.host, m.port, keepalive=m.keepalive, clean_start=True)
-            else:
-                client.connect(m.host, m.port, keepalive=m.keepalive)
-        except Exception as exc:
-            self._error(f"cannot connect to {where}: {exc}")
+        where = session.describe(m)
+        log.debug("sync: connecting to %s (%s)", where, m.protocol)
+        self._acks, self._ack_ready = [], False
+        res = session.connect(client, m, clean_start=True, stop=self._stop)
+        if not res:
+            self._error(f"cannot connect to {where}: {res.reason}")
             self._drop_client()
-            if trying_fallback:
-                self._protocol = "v5"
             return
-        deadline = time.monotonic() + float(m.connect_timeout)
-        while not self._connected and self._conn_failed is None and not self._stop.is_set():
-            if time.monotonic() > deadline:
-                self._conn_failed = "no CONNACK in time"
-                break
-            rc = self._loop(client, 0.05)
-            if rc != mqtt.MQTT_ERR_SUCCESS and not self._connected:
-                self._conn_failed = self._conn_failed or f"connection lost during connect ({mqtt.error_string(rc)})"
-                if self._protocol == "v5" and self.mqtt.protocol == "v5":
-                    self._fallback("broker closed the v5 connection")
-                break
-        if not self._connected:
-            self._error(f"cannot connect to {where}: {self._conn_failed or 'stopped'}")
-            self._drop_client()
-            if trying_fallback:
-                self._protocol = "v5"
-            return
-        self._failures = 0
-        self._reset_stream()
+        self._connected = True
+        self._backoff.reset()
+        self._ack_wait_until = time.monotonic() + float(m.connect_timeout)
+        client.subscribe(self.t_ack, qos=1)
+        self._reset_stream()  # after a reconnect: everything central has not confirmed again
+        self._progress_at = time.monotonic()
         with self._lock:  # a refusal stays visible until something is acknowledged again
-            self._snap.update(online=True, connected_at=utc_iso(self.clock.now()), protocol=self._protocol)
+            self._snap.update(online=True, connected_at=utc_iso(self.clock.now()), protocol=m.protocol)
             if not self._refusals:
                 self._snap["last_error"] = None
-        log.info("sync: connected to %s (%s)", where, self._protocol)
+        log.info("sync: connected to %s (%s)", where, m.protocol)
         self._publish_status(force=True)
 
-    def _loop(self, client, timeout: float):
-        """client.loop() that turns a broker's protocol violation into a lost connection."""
-        try:
-            return client.loop(timeout)
-        except Exception as exc:
-            self._conn_failed = self._conn_failed or f"protocol error: {exc}"
-            self._error(f"protocol error from the broker: {exc}")
-            return mqtt.MQTT_ERR_PROTOCOL
-
-    def _fallback(self, why: str) -> None:
-        log.info("sync: %s; trying MQTT v3.1.1 next", why)
-        self._protocol = "v311"
-        self._failures = 0
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if client is not self.client:
             return
-        if reason_code.is_failure:
-            self._conn_failed = f"broker refused: {reason_code}"
-            if reason_code.value in UNSUPPORTED_PROTOCOL and self._protocol == "v5":
-                self._fallback("broker refused MQTT v5")
-        else:
-            self._connected = True
+        if any(rc.is_failure for rc in reason_codes):
+            self._error(f"the broker refused the ack subscription ({self.t_ack}): central's "
+                        "confirmations cannot arrive; check the broker ACL")
+        # The retained ack, if any, follows the SUBACK at once; give it a moment.
+        self._ack_wait_until = time.monotonic() + ACK_GRACE
+
+    def _on_message(self, client, userdata, msg) -> None:
+        if client is self.client and msg.topic == self.t_ack:
+            self._acks.append(bytes(msg.payload))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if client is not self.client:
@@ -337,7 +400,7 @@ class Publisher:
             self._connected = False
             self._set(online=False)
             try:
-                client.disconnect()
+                client.disconnect()  # type: ignore[union-attr]
             except Exception:
                 pass
             return
@@ -348,7 +411,7 @@ class Publisher:
             while self._order and self._order[0][1] <= 0:
                 seq, _ = self._order.popleft()
                 self._entries.pop(seq, None)
-                self.ack_upto = seq
+                self.sent_upto = seq
                 self._to_mark.append(seq)
                 if self._refusals:
                     self._refusals = 0
@@ -358,20 +421,75 @@ class Publisher:
         client, self.client = self.client, None
         self._connected = False
         self._set(online=False)
-        if client is not None:
+        session.close(client)
+
+    # the end-to-end ack ---------------------------------------------------------------------
+    def _handle_acks(self) -> None:
+        docs, self._acks = self._acks, []
+        self._ack_ready = True
+        for raw in docs[-1:]:  # the newest says it all
             try:
-                client.disconnect()
-            except Exception:
-                pass
-            try:
-                client.loop(0.01)
-            except Exception:
-                pass
+                doc = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                self._error("unreadable ack from the broker (ignored)")
+                continue
+            j = self.journal
+            assert j is not None  # acks arrive only while connected, after the journal opened
+            verdict, seq = read_ack(doc, j.journal_id, j.journal_start, j.last_seq, j.event_id_at)
+            if verdict == "restored":
+                if self._confirm_dirty:
+                    j.set_confirmed(self._confirmed)
+                    self._confirm_dirty = False
+                old = j.journal_id
+                new = j.rotate_journal_id()
+                log.warning("sync: central holds events of journal %s up to seq %s that this journal "
+                            "does not have (restored from a backup?); continuing as journal %s from seq %d",
+                            old, seq, new, j.journal_start)
+                self._set(journal=new)
+                self._reset_stream()
+                self._publish_status(force=True)
+                continue
+            if verdict != "confirmed" or seq is None or seq == self._confirmed:
+                continue
+            if seq < self._confirmed:
+                log.warning("sync: central now confirms only up to seq %d (was %d; restored from a "
+                            "backup?): resending from %d", seq, self._confirmed, seq + 1)
+                self._reset_stream(seq)
+            self._confirmed = seq
+            self._confirm_dirty = True  # written to the journal with the sent marks (batched)
+            if self._cursor < seq and not self._inflight:  # nothing to send before it
+                self._buffer.clear()
+                self._cursor = seq
+            self._progress_at = time.monotonic()
+            self._timeout_factor = 1
+            self._set(confirmed_seq=seq, last_seq=seq, last_confirmed_at=utc_iso(self.clock.now()))
+            if "not confirmed" in (self.status().get("last_error") or ""):
+                self._error(None)
+
+    def _check_ack_timeout(self) -> None:
+        """Sent but unconfirmed for too long: resend from the last confirmed seq, and say so."""
+        if self._pending == 0 or self.sent_upto <= self._confirmed and self._cursor <= self._confirmed:
+            self._progress_at = time.monotonic()
+            return
+        limit = float(self.mqtt.ack_timeout) * self._timeout_factor
+        if time.monotonic() - self._progress_at < limit or self._inflight:
+            return
+        self._error(f"central has not confirmed seq {self._confirmed + 1}.. within {limit:g} s although the "
+                    f"broker took them (is central running? under MQTT v3.1.1 a publish the broker's "
+                    f"ACL refuses looks accepted); sending them again")
+        self._timeout_factor = min(self._timeout_factor * 2, ACK_TIMEOUT_MAX_FACTOR)
+        self._progress_at = time.monotonic()
+        self._reset_stream()
 
     # publishing ------------------------------------------------------------------------------
     def _pump(self) -> None:
         client = self.client
+        assert client is not None and self.journal is not None  # only called while connected
         window = self.mqtt.max_inflight
+        if self._acks:
+            self._handle_acks()
+        elif not self._ack_ready and time.monotonic() >= self._ack_wait_until:
+            self._ack_ready = True  # no retained ack: central has confirmed nothing (yet)
         while self._alerts and len(self._inflight) < window and self._connected:
             alert = self._alerts.popleft()
             info = client.publish(self.t_alerts, _dumps(alert), qos=1)
@@ -379,7 +497,7 @@ class Publisher:
                 self._alerts.appendleft(alert)
                 break
             self._inflight[info.mid] = alert
-        while len(self._inflight) < window and self._connected:
+        while self._ack_ready and len(self._inflight) < window and self._connected:
             if not self._buffer:
                 self._buffer.extend(_unsent_raw(self.journal, READ_BATCH, self._cursor))
                 if not self._buffer:
@@ -388,7 +506,11 @@ class Publisher:
             if not self._publish_event(client, event):
                 break
         busy = bool(self._inflight)
-        rc = self._loop(client, 0.01 if busy else 0.2)
+        try:
+            rc = client.loop(0.01 if busy else 0.2)
+        except Exception as exc:  # a protocol violation from the broker
+            self._error(f"protocol error from the broker: {exc}")
+            rc = mqtt.MQTT_ERR_PROTOCOL
         if rc != mqtt.MQTT_ERR_SUCCESS or not self._connected:
             if self._connected or rc != mqtt.MQTT_ERR_SUCCESS:
                 self._error(f"connection lost ({mqtt.error_string(rc)})")
@@ -398,10 +520,11 @@ class Publisher:
                 self._wait_backoff(self._refusals)
             return
         self._flush_marks(force=not busy and not self._buffer)
-        if not busy and not self._buffer and not self._to_mark:
+        if not busy and not self._buffer and not self._to_mark and not self._confirm_dirty:
             self._refresh_pending()
             if self._pending == 0 and not self._alerts:
                 self._drained.set()
+            self._check_ack_timeout()
         self._publish_status(force=False)
         if time.monotonic() - self._last_purge > PURGE_EVERY:
             self._purge()
@@ -431,11 +554,22 @@ class Publisher:
         return True
 
     def _flush_marks(self, force: bool) -> None:
-        if not self._to_mark or self.journal is None:
+        if self.journal is None or not self._to_mark and not self._confirm_dirty:
             return
         now = time.monotonic()
         if not force and now - self._last_mark < MARK_EVERY and len(self._to_mark) < 2000:
             return
+        if self._confirm_dirty:
+            try:
+                self.journal.set_confirmed(self._confirmed)
+                self._confirm_dirty = False
+            except Exception as exc:  # busy or full: try again with the next marks
+                self._error(f"cannot record central's confirmation: {exc}")
+            self._last_mark = now
+            self._refresh_pending()
+            self._publish_status(force=False)
+            if not self._to_mark:
+                return
         seqs, self._to_mark = self._to_mark, []
         try:
             self.journal.mark_sent(seqs, self.clock.now())
@@ -444,23 +578,26 @@ class Publisher:
             self._error(f"cannot mark events sent: {exc}")
             return
         self._last_mark = now
-        self._set(last_seq=self.last_seq, last_ack_at=utc_iso(self.clock.now()))
-        self._refresh_pending()
+        self._set(sent_seq=max(self.status().get("sent_seq") or 0, max(seqs)),
+                  last_ack_at=utc_iso(self.clock.now()))
 
     def _refresh_pending(self) -> None:
         if self.journal is None:
             return
         try:
-            self._pending = self.journal.pending_count()
+            box = self.journal.outbox()
         except Exception as exc:
             self._error(f"cannot read journal: {exc}")
             return
+        self._pending = box["pending"]
         if self._pending:
             self._drained.clear()
-        self._set(pending=self._pending, last_seq=self.last_seq)
+        self._set(pending=self._pending, last_seq=box["confirmed_seq"], journal_last_seq=box["last_seq"],
+                  confirmed_seq=box["confirmed_seq"],
+                  sent_seq=box["sent_seq"], oldest_unconfirmed_ts=box["oldest_unconfirmed_ts"])
 
     def _publish_status(self, force: bool) -> None:
-        key = (self._pending, self.last_seq)
+        key = (self._pending, self._confirmed)
         now = time.monotonic()
         if not force:
             if key == self._status_sent:
@@ -476,6 +613,8 @@ class Publisher:
 
     def _purge(self) -> None:
         self._last_purge = time.monotonic()
+        if self.journal is None:
+            return
         days = self.config.retention.purge_synced_after_days
         try:
             n = self.journal.purge_synced(self.clock.now() - dt.timedelta(days=days))
@@ -483,7 +622,7 @@ class Publisher:
             self._error(f"purge failed: {exc}")
             return
         if n:
-            log.info("sync: purged %d synced events older than %d days", n, days)
+            log.info("sync: purged %d confirmed events older than %d days", n, days)
 
     def _shutdown(self) -> None:
         """Clean stop: say offline (retained), wait briefly for outstanding acks, record marks."""

@@ -110,7 +110,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
     def _csrf_ok(request: Request, form) -> bool:
         want = request.session.get("csrf")
         got = form.get("csrf")
-        return bool(want) and isinstance(got, str) and hmac.compare_digest(want, got)
+        return isinstance(want, str) and bool(want) and isinstance(got, str) and hmac.compare_digest(want, got)
 
     def guard(request: Request, *, tl: bool = False, html: bool = True):
         user = _user(request)
@@ -119,7 +119,8 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
                 return None, RedirectResponse("/login?next=" + quote(str(request.url.path)
                                               + (f"?{request.url.query}" if request.url.query else ""), safe=""),
                                               status_code=303)
-            return None, PlainTextResponse("Logga in först.", status_code=401)
+            # htmx follows HX-Redirect: a page left open past the session's end goes to sign-in
+            return None, PlainTextResponse("Logga in först.", status_code=401, headers={"HX-Redirect": "/login"})
         if tl and not user["tl"]:
             return None, page(request, "error.html", 403, title="Inte tillåtet",
                               message="Bara en TL får kvittera larm och svara på tillfälliga utskick.")
@@ -318,7 +319,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [Middleware(SessionMiddleware, secret_key=secret if isinstance(secret, str) else secret.hex(),
-                             session_cookie=COOKIE, max_age=SESSION_HOURS * 3600, same_site="strict",
+                             session_cookie=COOKIE, max_age=SESSION_HOURS * 3600, same_site="lax",
                              https_only=https_only)]
     app = Starlette(routes=routes, middleware=middleware)
     app.state.db = db

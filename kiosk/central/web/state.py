@@ -69,7 +69,7 @@ def record(conn: sqlite3.Connection, alert_id: str, action: str, who: str, now: 
 
 
 def _fold(actions) -> dict:
-    state = {"acknowledged": None, "answer": None, "cleared": None}
+    state: dict[str, dict | None] = {"acknowledged": None, "answer": None, "cleared": None}
     for action, who, at, text in actions:
         if action == "ack" and state["acknowledged"] is None:
             state["acknowledged"] = {"by": who, "at": at}

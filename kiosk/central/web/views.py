@@ -102,7 +102,7 @@ def today(conn: sqlite3.Connection, now: dt.datetime) -> dict:
             "online": k.get("online"), "seen": local(seen, "%Y-%m-%d %H:%M") if seen else "aldrig",
             "seen_today": bool(seen) and local(seen, "%Y-%m-%d") == day,
             "operator": (r or {}).get("operator"),
-            "phase": PHASE_NAMES.get((r or {}).get("phase"), "") if r else "Ingen aktivitet i dag",
+            "phase": PHASE_NAMES.get((r or {}).get("phase") or "", "") if r else "Ingen aktivitet i dag",
             "current_pile": PILE_NAMES.get((r or {}).get("current_pile") or "", ""),
             "piles": piles, "deadline": deadline_view(day, r, now),
             "labels": (r or {}).get("labels_printed", 0), "cover_slips": (r or {}).get("cover_slips_printed", 0),

@@ -20,15 +20,17 @@ SHEET_TITLE = "Uppföljning"
 
 
 def _events(conn: sqlite3.Connection, site: str, kiosk: str, day: str):
+    # One day of one kiosk may span two journals (a re-imaged kiosk): the older journal first.
     for (payload,) in conn.execute(
-            "select payload from events where site = ? and kiosk = ? and day = ? order by seq",
-            [site, kiosk, day]):
+            "select e.payload from events e left join journals j on j.site = e.site and "
+            "j.kiosk = e.kiosk and j.journal = e.journal where e.site = ? and e.kiosk = ? and e.day = ? "
+            "order by coalesce(j.n, 0), e.seq", [site, kiosk, day]):
         yield json.loads(payload)
 
 
 def rows(db_path: str | Path, date_from: str | None = None, date_to: str | None = None) -> tuple[list[dict], list[str]]:
     """(rows, problems) for the days in [date_from, date_to] (inclusive, YYYY-MM-DD)."""
-    from .central import CentralStore
+    from .store import CentralStore
 
     store = CentralStore(db_path)
     conn = store.conn
@@ -56,6 +58,7 @@ def rows(db_path: str | Path, date_from: str | None = None, date_to: str | None 
             if hit or not days:
                 problems.append(
                     f"{gap['site']}/{gap['kiosk']}: seq {gap['from_seq']}..{gap['to_seq']} missing"
+                    + (f" (journal {gap['journal']})" if gap.get("journal") else "")
                     + (f"; rows for {', '.join(hit)} may be incomplete" if hit else ""))
         return out, problems
     finally:
@@ -64,10 +67,11 @@ def rows(db_path: str | Path, date_from: str | None = None, date_to: str | None 
 
 def _gap_days(conn, gap: dict) -> set[str]:
     """The days an open seq range may belong to: from the day before it to the day after it."""
-    before = conn.execute("select day from events where site=? and kiosk=? and seq<? order by seq desc limit 1",
-                          [gap["site"], gap["kiosk"], gap["from_seq"]]).fetchone()
-    after = conn.execute("select day from events where site=? and kiosk=? and seq>? order by seq limit 1",
-                         [gap["site"], gap["kiosk"], gap["to_seq"]]).fetchone()
+    jid = gap.get("journal") or ""
+    before = conn.execute("select day from events where site=? and kiosk=? and journal=? and seq<? "
+                          "order by seq desc limit 1", [gap["site"], gap["kiosk"], jid, gap["from_seq"]]).fetchone()
+    after = conn.execute("select day from events where site=? and kiosk=? and journal=? and seq>? "
+                         "order by seq limit 1", [gap["site"], gap["kiosk"], jid, gap["to_seq"]]).fetchone()
     if not before and not after:
         return set()
     lo = dt.date.fromisoformat((before or after)[0])

@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 
 MOSQUITTO = os.environ.get("MOSQUITTO", shutil.which("mosquitto") or "/usr/sbin/mosquitto")
-PROVISIONING = Path(__file__).resolve().parents[2] / "provisioning" / "mosquitto"
+# kiosk_dev/ lives only in a source checkout, beside provisioning/ ($RETURPOST_PROVISIONING overrides).
+PROVISIONING = Path(os.environ.get("RETURPOST_PROVISIONING")
+                    or Path(__file__).resolve().parents[1] / "provisioning") / "mosquitto"
 ETC = "/etc/mosquitto/returpost/"
 
 
@@ -87,7 +89,7 @@ class LocalBroker:
         shutil.copy(PROVISIONING / "acl", self.dir / "acl")
 
     def render(self) -> str:
-        head = [f"# rendered by kiosk/sync/localbroker.py for a test broker in {self.dir}"]
+        head = [f"# rendered by kiosk_dev/localbroker.py for a test broker in {self.dir}"]
         if os.geteuid() == 0:
             head.append(f"user {getpass.getuser()}")  # mosquitto would drop to user mosquitto
         log = ["log_dest stderr", "log_type error", "log_type warning", "log_type notice"]

@@ -1,0 +1,284 @@
+"""Central's collector: MQTT in -> CentralStore, acks out (DESIGN.md §5).
+
+`Central` (paho 2.x, one thread) keeps a persistent session (clean start off, session expiry
+`central.session_expiry`), QoS 1 subscriptions to `returpost/v1/+/+/events|alerts` (optionally as
+`$share/<central.shared_group>/...`), `returpost/v1/+/+/status`, and `returpost/v1/+/+/ack` (to
+correct a retained ack that claims more than the store holds). It acknowledges a message to the
+broker (manual ack) only after the batch holding it is committed, and then publishes the
+end-to-end ack (`kiosk/central/ack.py`) of every kiosk whose journal moved: a crash at any point
+means a redelivery, which the store drops by id; every event lands exactly once.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import select
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from ..sync import mqtt as session
+from ..sync import topics
+from . import ack
+from .store import CentralStore
+
+log = logging.getLogger(__name__)
+
+FILL_WAIT = 0.005  # seconds to wait for more messages before committing a batch
+MAX_BATCH_AGE = 0.05  # seconds the oldest message of a batch may wait for its commit
+REPORT_EVERY = 300.0  # seconds between summary lines (counts, open gaps) in the log
+
+
+class Central:
+    """The collector: MQTT -> CentralStore. `run()` blocks; `start()` runs it in a thread."""
+
+    def __init__(self, config, db_path: str | Path):
+        self.config = config
+        self.db_path = Path(db_path)
+        c = config.central
+        self.batch_size = c.batch_size
+        self.client_id = c.client_id
+        self.username = c.username or config.mqtt.username
+        self.password = c.password or config.mqtt.password
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.stats: collections.Counter = collections.Counter()
+        self.last_error: str | None = None
+        self.connected = False
+        self.store: CentralStore | None = None
+        self._pending: list = []
+        self._acks_seen: list = []
+        self._client = None
+        self._subscribed = threading.Event()
+        self._next_report = time.monotonic() + REPORT_EVERY
+
+    # -- control -------------------------------------------------------------------------------
+    def start(self) -> "Central":
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="central", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        return self._subscribed.wait(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._thread and self._thread.is_alive())
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return dict(self.stats)
+
+    # -- loop ----------------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None) -> None:
+        if stop is not None:
+            self._stop = stop
+        self.store = CentralStore.from_config(self.config, self.db_path)
+        m = self.config.mqtt
+        backoff = session.Backoff(m.backoff_min, m.backoff_max)
+        where = session.describe(m, self.username)
+        try:
+            while not self._stop.is_set():
+                try:
+                    ok = self._session(where)
+                except Exception as exc:  # a bug must not stop the collector for good
+                    log.exception("central: unexpected error; reconnecting")
+                    self._error(f"unexpected error: {type(exc).__name__}: {exc}")
+                    ok = False
+                if self._stop.is_set():
+                    break
+                if ok:
+                    backoff.reset()
+                self._stop.wait(backoff.next())
+        finally:
+            self.store.close()
+
+    def _subscriptions(self) -> list[str]:
+        group = self.config.central.shared_group
+        shared = f"$share/{group}/" if group else ""
+        return [f"{shared}{topics.PREFIX}/+/+/events", f"{shared}{topics.PREFIX}/+/+/alerts",
+                f"{topics.PREFIX}/+/+/status", f"{topics.PREFIX}/+/+/ack"]
+
+    def _session(self, where: str) -> bool:
+        """One connection, until it drops or we stop. True if it got connected at all."""
+        m = self.config.mqtt
+        try:
+            client = session.make_client(m, self.client_id, username=self.username, password=self.password,
+                                         base=self.config.data_path("."), manual_ack=True, persistent=True)
+        except Exception as exc:
+            self._error(f"MQTT client setup failed: {exc}")
+            return False
+        state = {"connected": False}
+
+        def on_connect(c, u, flags, rc, props):
+            if not rc.is_failure:
+                state["connected"] = True
+                c.subscribe([(t, 1) for t in self._subscriptions()])
+
+        def on_subscribe(c, u, mid, rcs, props):
+            bad = [str(r) for r in rcs if r.is_failure]
+            if bad:
+                self._error(f"subscription refused: {', '.join(bad)}")
+            else:
+                self._subscribed.set()
+
+        def on_disconnect(c, u, flags, rc, props):
+            state["connected"] = False
+
+        def on_message(c, u, msg):
+            try:
+                topic = msg.topic
+            except UnicodeDecodeError:
+                topic = bytes(msg._topic)
+            if isinstance(topic, str) and topic.endswith("/ack"):
+                self._acks_seen.append((topic, msg.payload, msg.mid, msg.qos))
+                return
+            self._pending.append((topic, msg.payload, msg.mid, msg.qos))
+
+        client.on_connect, client.on_subscribe = on_connect, on_subscribe
+        client.on_disconnect, client.on_message = on_disconnect, on_message
+        res = session.connect(client, m, clean_start=False,
+                              session_expiry=int(self.config.central.session_expiry), stop=self._stop)
+        if not res:
+            self._error(f"cannot connect to {where}: {res.reason}")
+            session.close(client)
+            return False
+        self._client = client
+        log.info("central: connected to %s, subscribed to %s", where, ", ".join(self._subscriptions()))
+        self.connected, self.last_error = True, None
+        # Today's acks for every kiosk: a broker restored from old persistence holds old ones.
+        ack.publish(client, self.store, self.store.all_kiosks())
+        try:
+            while not self._stop.is_set() and state["connected"]:
+                before = len(self._pending)
+                try:
+                    rc = client.loop(FILL_WAIT if self._pending else 0.5)
+                except Exception as exc:  # a protocol violation: drop the connection, reconnect
+                    self._error(f"protocol error from the broker: {exc}")
+                    break
+                if rc != mqtt.MQTT_ERR_SUCCESS:
+                    break
+                # paho reads one packet per loop(): read what is already on the socket in one
+                # burst (no select per message), up to a batch
+                while self._pending and len(self._pending) < self.batch_size:
+                    n0 = len(self._pending)
+                    try:
+                        rc = client.loop_read()
+                    except Exception as exc:
+                        self._error(f"protocol error from the broker: {exc}")
+                        rc = mqtt.MQTT_ERR_PROTOCOL
+                    if rc != mqtt.MQTT_ERR_SUCCESS or len(self._pending) == n0:
+                        break
+                if rc != mqtt.MQTT_ERR_SUCCESS:
+                    break
+                if self._acks_seen:
+                    self._check_acks(client)
+                if not self._pending:
+                    if time.monotonic() >= self._next_report:
+                        self._report()
+                    continue
+                if before == 0:
+                    first = time.monotonic()
+                # One commit (one fsync) per batch: flush when full, when the line has gone
+                # quiet, or when the oldest message has waited long enough.
+                if time.monotonic() >= self._next_report:
+                    self._report()
+                quiet = len(self._pending) == before and not self._more(client)
+                if (len(self._pending) >= self.batch_size or quiet
+                        or time.monotonic() - first >= MAX_BATCH_AGE):
+                    if not self._flush(client):
+                        break
+        finally:
+            # Store what arrived (idempotent); unacknowledged messages come again after reconnect.
+            if self._pending:
+                self._flush(None)
+            self.connected = False
+            session.close(client)
+        if not self._stop.is_set():
+            self._error(f"connection to {where} lost")
+        return True
+
+    def _check_acks(self, client) -> None:
+        """An ack on the broker that claims more than the store holds is replaced by ours."""
+        seen, self._acks_seen = self._acks_seen, []
+        wrong = set()
+        for topic, payload, mid, qos in seen:
+            parsed = topics.parse_topic(topic) if isinstance(topic, str) else None
+            if qos:
+                client.ack(mid, qos)
+            if parsed is None:
+                continue
+            try:
+                doc = json.loads(bytes(payload).decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                doc = None
+            if ack.claims_more(doc, self.store.ack(parsed[0], parsed[1])):
+                wrong.add((parsed[0], parsed[1]))
+        if wrong:
+            log.info("central: correcting %d acks on the broker", len(wrong))
+            ack.publish(client, self.store, sorted(wrong))
+
+    @staticmethod
+    def _more(client) -> bool:
+        """Is another packet already waiting on the socket?"""
+        sock = client.socket()
+        if sock is None:
+            return False
+        if hasattr(sock, "pending") and sock.pending():
+            return True
+        try:
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
+    def _flush(self, client) -> bool:
+        batch, self._pending = self._pending, []
+        try:
+            counts = self.store.ingest((t, p) for t, p, _, _ in batch)
+        except sqlite3.Error as exc:
+            # Nothing committed, nothing acknowledged: the broker delivers them again.
+            self._error(f"storage failed, {len(batch)} messages not acknowledged: {exc}")
+            return False
+        with self._lock:
+            self.stats.update(counts)
+            self.stats["messages"] += len(batch)
+        if client is not None:
+            for _, _, mid, qos in batch:
+                if qos:
+                    client.ack(mid, qos)
+            changed = self.store.changed_acks()
+            if changed:
+                ack.publish(client, self.store, changed)
+        return True
+
+    def _report(self) -> None:
+        """Now and then: what central holds, and every open seq gap (they should close by themselves)."""
+        self._next_report = time.monotonic() + REPORT_EVERY
+        try:
+            gaps = self.store.gaps()
+            log.info("central: %d events, %d dead letters (%d ever), %d kiosks, %d open gaps",
+                     self.store.count("events"), self.store.count("dead_letters"),
+                     self.store.dead_letters_total(), len(self.store.max_seq), len(gaps))
+            for g in gaps[:20]:
+                log.warning("central: open gap %s/%s journal %s seq %d..%d%s", g["site"], g["kiosk"],
+                            g["journal"] or "-", g["from_seq"], g["to_seq"],
+                            f" ({g['note']})" if g.get("note") else "")
+        except sqlite3.Error as exc:
+            self._error(f"cannot read the store: {exc}")
+
+    def _error(self, text: str) -> None:
+        if text != self.last_error:
+            log.warning("central: %s", text)
+        self.last_error = text

@@ -1,0 +1,170 @@
+"""The delivery settings, read from the config in one place (`read`), checked by `validate`
+(which kiosk/config.py calls at start, so a bad target stops central with the key named)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..clock_alerts import KINDS as CLOCK_KINDS
+from ..clock_alerts import Calendar, Rules
+
+NOTIFY_KINDS = ("bestridan", "tillfalliga") + CLOCK_KINDS
+TARGET_KEYS = ("url", "kinds", "sites")
+
+
+class _Err(ValueError):
+    pass
+
+
+def _config_error(key: str, problem: str) -> Exception:
+    from ...config import ConfigError  # late: kiosk/config.py calls validate() from inside
+    return ConfigError(key, problem)
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str = field(repr=False)  # may hold a secret: never in a repr or a log
+    kinds: tuple[str, ...]
+    sites: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        """A stable id for the outbox that does not reveal the URL."""
+        return "notify:" + hashlib.sha256(self.url.encode("utf-8")).hexdigest()[:12]
+
+    def wants(self, kind: str, site: str) -> bool:
+        return kind in self.kinds and (not self.sites or site in self.sites)
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    targets: tuple[Target, ...] = ()
+    base_url: str = ""
+    billing_dir: Path | None = None
+    billing_url: str = field(default="", repr=False)
+    separator: str = ";"
+    post_delay_s: float = 60.0
+    followup_dir: Path | None = None
+    followup_time: dt.time = dt.time(16, 0)
+    clock_enabled: bool = True
+    rules: Rules = field(default_factory=Rules)
+    interval_s: float = 5.0
+    timeout_s: float = 10.0
+    backoff_min_s: float = 10.0
+    backoff_max_s: float = 600.0
+    deadline: dt.time = dt.time(14, 0)
+
+    def target(self, target_id: str) -> Target | None:
+        return next((t for t in self.targets if t.id == target_id), None)
+
+
+def _time(value: str, key: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise _config_error(key, "must be HH:MM") from None
+
+
+def _days(values: list, key: str) -> frozenset[dt.date]:
+    out = set()
+    for i, v in enumerate(values):
+        try:
+            out.add(dt.date.fromisoformat(v))
+        except (TypeError, ValueError):
+            raise _config_error(f"{key}[{i}]", "must be a date YYYY-MM-DD") from None
+    return frozenset(out)
+
+
+def _targets(raw: list) -> tuple[Target, ...]:
+    out = []
+    for i, t in enumerate(raw):
+        where = f"notify.targets[{i}]"
+        if not isinstance(t, dict):
+            raise _config_error(where, "must be a table with url, kinds, sites")
+        for key in t:
+            if key not in TARGET_KEYS:
+                raise _config_error(f"{where}.{key}", "unknown key")
+        url = t.get("url")
+        if not isinstance(url, str) or "://" not in url:
+            raise _config_error(f"{where}.url", "required, an Apprise URL such as json://host/path")
+        kinds = t.get("kinds", list(NOTIFY_KINDS))
+        if not isinstance(kinds, list) or not kinds:
+            raise _config_error(f"{where}.kinds", "must be a non-empty list of alert kinds")
+        for kind in kinds:
+            if kind not in NOTIFY_KINDS:
+                raise _config_error(f"{where}.kinds", f"{kind!r} is not one of {', '.join(NOTIFY_KINDS)}")
+        sites = t.get("sites", [])
+        if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
+            raise _config_error(f"{where}.sites", "must be a list of site ids (empty = every site)")
+        out.append(Target(url, tuple(kinds), tuple(sites)))
+    return tuple(out)
+
+
+def read(cfg) -> DeliveryConfig:
+    """The delivery settings of a loaded `kiosk.config.Config` (raises ConfigError)."""
+    d = cfg.data
+    dl, n, b, f, c = d["delivery"], d["notify"], d["billing"], d["followup"], d["clock_alerts"]
+    web = d.get("web", {})
+    start, _, end = c["working_hours"].partition("-")
+    rules = Rules(
+        calendar=Calendar(country=c["country"], subdiv=c["subdiv"] or None,
+                          extra_holidays=_days(c["extra_holidays"], "clock_alerts.extra_holidays"),
+                          extra_working_days=_days(c["extra_working_days"], "clock_alerts.extra_working_days"),
+                          eves_off=c["eves_off"]),
+        deadline=_time(d["kiosk"]["deadline"], "kiosk.deadline"),
+        no_activity_at=_time(c["no_activity"], "clock_alerts.no_activity"),
+        offline_minutes=c["offline_minutes"], silent_minutes=c["silent_minutes"],
+        work_start=_time(start, "clock_alerts.working_hours"), work_end=_time(end, "clock_alerts.working_hours"),
+    )
+    if rules.work_start >= rules.work_end:
+        raise _config_error("clock_alerts.working_hours", "must be HH:MM-HH:MM with the start before the end")
+    if c["offline_minutes"] < 1 or c["silent_minutes"] < 0:
+        raise _config_error("clock_alerts.offline_minutes", "must be at least 1 (silent_minutes 0 or more)")
+    try:
+        import holidays
+    except ImportError:  # the installer checks a config with the system python, before the venv
+        holidays = None
+    try:
+        if holidays is not None:
+            holidays.country_holidays(c["country"], subdiv=c["subdiv"] or None)
+    except Exception:
+        raise _config_error("clock_alerts.country", "unknown country or subdivision for the holidays package") from None
+    sep = b["separator"]
+    if len(sep) != 1 or sep in "\"\r\n":
+        raise _config_error("billing.separator", "must be one character (not a quote or newline)")
+    if b["url"] and not b["url"].startswith(("http://", "https://")):
+        raise _config_error("billing.url", "must be an http:// or https:// URL")
+    if not 0 < dl["backoff_min_s"] <= dl["backoff_max_s"]:
+        raise _config_error("delivery.backoff_min_s", "need 0 < backoff_min_s <= backoff_max_s")
+    if dl["timeout_s"] <= 0 or dl["interval_s"] <= 0:
+        raise _config_error("delivery.timeout_s", "timeout_s and interval_s must be more than 0")
+    return DeliveryConfig(
+        targets=_targets(n["targets"]),
+        base_url=str(web.get("base_url", "")).rstrip("/"),
+        billing_dir=cfg.data_path(b["dir"]) if b["dir"] else None,
+        billing_url=b["url"], separator=sep, post_delay_s=float(b["post_delay_s"]),
+        followup_dir=cfg.data_path(f["dir"]) if f["dir"] else None,
+        followup_time=_time(f["time"], "followup.time"),
+        clock_enabled=c["enabled"], rules=rules,
+        interval_s=float(dl["interval_s"]), timeout_s=float(dl["timeout_s"]),
+        backoff_min_s=float(dl["backoff_min_s"]), backoff_max_s=float(dl["backoff_max_s"]),
+        deadline=rules.deadline,
+    )
+
+
+class _Data:
+    """Enough of a Config for `read` during validation (before the Config exists)."""
+
+    def __init__(self, data: dict):
+        self.data = data
+
+    def data_path(self, value: str) -> Path:
+        return Path(value)
+
+
+def validate(data: dict) -> None:
+    """Called by kiosk/config.py's validation with the merged config dict."""
+    read(_Data(data))

@@ -1,0 +1,30 @@
+"""The month's follow-up workbook for the folder (issue 11 item 5): one row per day and kiosk,
+the web app's own sheet (`kiosk.central.summaries` for the rows, `kiosk.central.followup` for
+the Swedish columns and the XLSX), so the file in Teams equals what the TLs see in the web app."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from pathlib import Path
+
+from .. import followup as sheet
+from .. import summaries
+
+
+def _month_range(month: str) -> tuple[str, str]:
+    y, m = (int(x) for x in month.split("-"))
+    return f"{month}-01", f"{month}-{calendar.monthrange(y, m)[1]:02d}"
+
+
+def write(db_path: str, month: str, path: Path, now: dt.datetime) -> Path:
+    lo, hi = _month_range(month)
+    conn = summaries.connect(db_path)
+    try:
+        summaries.ensure_schema(conn)
+        summaries.refresh(conn, now)
+        days = summaries.day_rows(conn, lo, hi)
+    finally:
+        conn.close()
+    rows = sheet.sheet_rows(days, now)
+    return sheet.write_workbook(rows, sheet.case_rows(days), path, sheet.totals(rows))

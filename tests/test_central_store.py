@@ -1,0 +1,246 @@
+"""Central's store without a broker (issue 9 items 2, 4, 6): the poison message, an id reused
+with other content, the re-imaged kiosk, a journal restored from a backup, dead-letter cap and
+retention, and `kiosk central import`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import uuid
+
+from kiosk import report, simulate
+from kiosk.central import report as central_report
+from kiosk.central.store import CentralStore
+from kiosk.clock import TZ
+from kiosk.journal import Journal
+from kiosk.sync.publisher import read_ack
+from .mqtt_broker import env, example_lines, kiosk_cmd, kiosk_config, load
+
+T = "returpost/v1/demo/kiosk-1/events"
+T2 = "returpost/v1/demo/kiosk-2/events"
+
+
+def journal_day(tmp_path, name="journal.db", kiosk="kiosk-1", days=1):
+    """The example day in a real journal: (path, raw payloads in seq order)."""
+    config = load(kiosk_config(tmp_path / f"{name}.toml", 1883, kiosk=kiosk))
+    db = tmp_path / name
+    simulate.run(example_lines(days), config, db, tmp_path / f"sim-{name}")
+    return db, raw_payloads(db)
+
+
+def raw_payloads(db) -> list[bytes]:
+    j = Journal.open_existing(db)
+    try:
+        return [p.encode() for (p,) in j.db.execute("select payload from events order by seq")]
+    finally:
+        j.close()
+
+
+def test_a_lone_surrogate_is_dead_lettered_alone_and_the_batch_is_stored(tmp_path):
+    """The poison message of issue 9: valid JSON whose `operator` holds a lone surrogate (which
+    SQLite cannot encode; kiosk/schema.py now refuses it at validation, the store's isolation is
+    the backstop: see the next test). It is dead-lettered on its own; the rest of its batch, from
+    this and other kiosks, is stored and acknowledged; the next batch is stored as usual."""
+    _, raw1 = journal_day(tmp_path, "k1.db")
+    _, raw2 = journal_day(tmp_path, "k2.db", kiosk="kiosk-2")
+    poison = json.loads(raw1[0])
+    poison.update({"id": str(uuid.uuid4()), "seq": 500, "operator": "AN\ud800NA"})
+    text = json.dumps(poison)  # ensure_ascii: the surrogate travels as the escape \ud800
+    assert "\\ud800" in text
+    store = CentralStore(tmp_path / "central.db")
+    try:
+        batch = [(T, p) for p in raw1[:30]] + [(T, text.encode())] + [(T2, p) for p in raw2]
+        counts = store.ingest(batch)
+        assert counts["dead"] == 1 and counts["stored"] == 30 + len(raw2)
+        reason = store.conn.execute("select reason from dead_letters").fetchone()[0]
+        assert "UnicodeEncodeError" in reason or "surrogate" in reason
+        assert store.ingest([(T, p) for p in raw1[30:]])["stored"] == len(raw1) - 30
+        assert store.count("events") == len(raw1) + len(raw2)
+        assert store.kiosks()[0]["dead_letters"] == 1
+        # the ack covers every stored event of both journals
+        for site, kiosk, raws in (("demo", "kiosk-1", raw1), ("demo", "kiosk-2", raw2)):
+            jid = json.loads(raws[0])["journal"]
+            assert store.ack(site, kiosk)["journals"][jid]["upto"] == len(raws)
+    finally:
+        store.close()
+
+
+def test_an_id_reused_with_other_content_is_dead_lettered_not_a_redelivery(tmp_path):
+    _, raw = journal_day(tmp_path)
+    store = CentralStore(tmp_path / "central.db")
+    try:
+        assert store.ingest([(T, p) for p in raw[:10]])["stored"] == 10
+        first = json.loads(raw[0])
+        other = {**first, "seq": 11, "data": {"pile": "faktura"}, "type": "sorted"}
+        assert store.ingest([(T, raw[0])])["duplicate"] == 1  # the same event again: a redelivery
+        out = store.ingest([(T, json.dumps(other).encode())])
+        assert out["dead"] == 1 and out.get("duplicate", 0) == 0
+        reason = store.conn.execute("select reason from dead_letters order by n desc").fetchone()[0]
+        assert "already stored with other content" in reason
+        # the same id from another kiosk is not a redelivery either
+        theirs = {**first, "kiosk": "kiosk-2"}
+        assert store.ingest([(T2, json.dumps(theirs).encode())])["dead"] == 1
+        assert store.count("events") == 10
+    finally:
+        store.close()
+
+
+def test_a_reimaged_kiosk_gets_every_new_event_in_and_the_old_tail_is_reported(tmp_path):
+    """A kiosk re-imaged before its journal was all sent: the new journal starts at seq 1 again
+    under a new journal id. Every new event is accepted; the old journal's unsent tail is a
+    named gap; the sheet holds both journals' days."""
+    old_db, old_raw = journal_day(tmp_path, "old.db")  # 2026-11-23
+    old_jid = json.loads(old_raw[0])["journal"]
+    store = CentralStore(tmp_path / "central.db")
+    try:
+        store.ingest([(T, p) for p in old_raw[:40]])  # the rest never left the old SD card
+        status = {"v": 1, "site": "demo", "kiosk": "kiosk-1", "online": True, "pending": len(old_raw) - 40,
+                  "last_seq": len(old_raw), "journal": old_jid, "journal_start": 1}
+        store.ingest([("returpost/v1/demo/kiosk-1/status", json.dumps(status).encode())])
+        # re-imaged: a new journal file, seq from 1 again, the next day
+        config = load(kiosk_config(tmp_path / "new.toml", 1883))
+        new_db = tmp_path / "new.db"
+        lines = example_lines(1, start=dt.date(2026, 11, 24))
+        simulate.run(lines, config, new_db, tmp_path / "sim-new")
+        new_raw = raw_payloads(new_db)
+        new_jid = json.loads(new_raw[0])["journal"]
+        assert new_jid != old_jid and json.loads(new_raw[0])["seq"] == 1
+        counts = store.ingest([(T, p) for p in new_raw])
+        assert counts["stored"] == len(new_raw) and counts.get("dead", 0) == 0
+        status = {**status, "pending": 0, "last_seq": len(new_raw), "journal": new_jid}
+        store.ingest([("returpost/v1/demo/kiosk-1/status", json.dumps(status).encode())])
+        ack = store.ack("demo", "kiosk-1")["journals"]
+        assert ack[new_jid]["upto"] == len(new_raw) and ack[old_jid]["upto"] == 40
+        assert store.gaps() == [{"site": "demo", "kiosk": "kiosk-1", "journal": old_jid, "from_seq": 41,
+                                 "to_seq": len(old_raw),
+                                 "note": "missing tail of an old journal (the kiosk has a new one)"}]
+    finally:
+        store.close()
+    rows, problems = central_report.rows(tmp_path / "central.db")
+    assert [r["day"] for r in rows] == ["2026-11-23", "2026-11-24"]
+    j = Journal(new_db, "demo", "kiosk-1")
+    assert rows[1] == report.follow_up_row(report.day_summaries(j)[0], "demo", "kiosk-1")
+    j.close()
+    assert any("41.." in p and old_jid in p for p in problems)
+
+
+def test_a_journal_restored_from_backup_takes_a_new_id_and_nothing_is_lost(tmp_path):
+    """Central has seq 1..N of journal J; the kiosk's file is restored from a backup taken at
+    seq M < N and then records new events under J at seqs central already has. The ack shows the
+    kiosk its journal is not central's: it takes a new id and re-stamps what central has not
+    confirmed; central takes the new events as new and the re-stamped old ones as duplicates."""
+    db = tmp_path / "journal.db"
+    j = Journal(db, "demo", "kiosk-1")
+    t0 = dt.datetime(2026, 12, 1, 9, tzinfo=TZ)
+    j.append([("signed_in", {"operator": "ANNA"})], t0, t0.date(), "ANNA")
+    j.append([("sorted", {"pile": "dodsbo"})] * 19, t0, t0.date(), "ANNA")  # seq 1..20
+    j.set_confirmed(10)
+    j.close()
+    backup = tmp_path / "backup.db"
+    backup.write_bytes(db.read_bytes())  # the backup: seq 1..20, confirmed 10 (WAL checkpointed on close)
+    j = Journal(db, "demo", "kiosk-1")
+    j.append([("sorted", {"pile": "faktura"})] * 10, t0, t0.date(), "ANNA")  # seq 21..30
+    store = CentralStore(tmp_path / "central.db")
+    store.ingest([(T, p.encode()) for (p,) in j.db.execute("select payload from events order by seq")])
+    jid = j.journal_id
+    j.close()
+    db.unlink()
+    backup.rename(db)  # restored: seq 1..20 again
+    j = Journal(db, "demo", "kiosk-1")
+    j.append([("sorted", {"pile": "leta_kund"})] * 5, t0, t0.date(), "ANNA")  # new seq 21..25
+    assert j.journal_id == jid
+    ack = store.ack("demo", "kiosk-1")
+    verdict, seq = read_ack(ack, j.journal_id, j.journal_start, j.last_seq, j.event_id_at)
+    assert (verdict, seq) == ("restored", 30)
+    new = j.rotate_journal_id()
+    assert new != jid and j.journal_start == 11
+    events = list(j.events())
+    assert [e["journal"] for e in events] == [jid] * 10 + [new] * 15
+    status = {"v": 1, "site": "demo", "kiosk": "kiosk-1", "online": True, "pending": 15,
+              "last_seq": 25, "journal": new, "journal_start": 11}
+    store.ingest([("returpost/v1/demo/kiosk-1/status", json.dumps(status).encode())])
+    counts = store.ingest([(T, json.dumps(e).encode()) for e in events[10:]])
+    assert counts["stored"] == 5 and counts["duplicate"] == 10 and counts.get("dead", 0) == 0
+    verdict, seq = read_ack(store.ack("demo", "kiosk-1"), j.journal_id, j.journal_start, j.last_seq,
+                            j.event_id_at)
+    assert (verdict, seq) == ("confirmed", 25)
+    piles = [json.loads(p)["data"].get("pile") for (p,) in store.conn.execute(
+        "select payload from events where type = 'sorted' order by received_at, seq")]
+    assert piles.count("leta_kund") == 5 and piles.count("faktura") == 10 and piles.count("dodsbo") == 19
+    j.close()
+    store.close()
+
+
+def test_dead_letters_have_a_cap_a_retention_and_counts_that_stay(tmp_path):
+    store = CentralStore(tmp_path / "central.db", dead_letters_max=50, dead_letters_keep_days=30,
+                         dead_letter_bytes=100, dead_letters_per_kiosk_minute=10000)
+    try:
+        for _ in range(4):
+            store.ingest([(T, b"{not json " + b"x" * 5000) for _ in range(40)])
+        store.prune()
+        assert store.count("dead_letters") == 50
+        assert store.dead_letters_total() == 160
+        assert store.kiosks()[0]["dead_letters"] == 160
+        assert max(r[0] for r in store.conn.execute("select length(payload) from dead_letters")) == 100
+        store.conn.execute("update dead_letters set received_at = '2020-01-01T00:00:00.000Z'")
+        store.prune()
+        assert store.count("dead_letters") == 0 and store.dead_letters_total() == 160
+    finally:
+        store.close()
+    # a flood from one sender keeps only its first rows a minute; the count stays exact
+    store = CentralStore(tmp_path / "c2.db", dead_letters_per_kiosk_minute=20)
+    try:
+        store.ingest([(T, b"garbage") for _ in range(500)])
+        assert store.count("dead_letters") == 20 and store.dead_letters_total() == 500
+    finally:
+        store.close()
+    gaps = subprocess.run(kiosk_cmd("central", "--gaps", "--db", str(tmp_path / "c2.db")),
+                          env=env(), capture_output=True, text=True, timeout=60)
+    doc = json.loads(gaps.stdout)
+    assert doc["dead_letters"] == 20 and doc["dead_letters_total"] == 500
+    assert doc["kiosks"][0]["dead_letters"] == 500
+
+
+def test_central_import_is_idempotent_and_validates(tmp_path):
+    db, raw = journal_day(tmp_path, days=2)
+    central_db = tmp_path / "central.db"
+    cmd = kiosk_cmd("central", "import", str(db), "--db", str(central_db))
+    first = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    doc = json.loads(first.stdout)
+    assert doc["stored"] == len(raw) and doc["duplicate"] == 0 and doc["dead"] == 0
+    again = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=60)
+    assert json.loads(again.stdout)["stored"] == 0 and json.loads(again.stdout)["duplicate"] == len(raw)
+    rows, problems = central_report.rows(central_db)
+    j = Journal(db, "demo", "kiosk-1")
+    assert rows == [report.follow_up_row(s, "demo", "kiosk-1") for s in report.day_summaries(j)]
+    j.close()
+    assert problems == []
+    missing = subprocess.run(kiosk_cmd("central", "import", str(tmp_path / "nope.db"), "--db", str(central_db)),
+                             env=env(), capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "nope.db" in missing.stderr
+
+
+def test_a_message_that_fails_to_store_for_its_own_reason_does_not_stall_the_batch(tmp_path):
+    """Whatever makes one valid message fail in SQLite (here a real trigger refusing one operator,
+    standing in for the unforeseen) dead-letters that message alone; the rest of the batch and
+    the next batches are stored, and the ack moves past it only when it is in."""
+    _, raw1 = journal_day(tmp_path, "k1.db")
+    _, raw2 = journal_day(tmp_path, "k2.db", kiosk="kiosk-2")
+    store = CentralStore(tmp_path / "central.db")
+    try:
+        store.conn.execute("create trigger poison before insert on events when new.seq = 7 and "
+                           "new.kiosk = 'kiosk-1' begin select raise(abort, 'refused by a trigger'); end")
+        counts = store.ingest([(T, p) for p in raw1] + [(T2, p) for p in raw2])
+        assert counts["dead"] == 1 and counts["stored"] == len(raw1) - 1 + len(raw2)
+        reason = store.conn.execute("select reason from dead_letters").fetchone()[0]
+        assert "cannot store" in reason and "refused by a trigger" in reason
+        jid1, jid2 = json.loads(raw1[0])["journal"], json.loads(raw2[0])["journal"]
+        assert store.ack("demo", "kiosk-1")["journals"][jid1]["upto"] == 6  # not past the hole
+        assert store.ack("demo", "kiosk-2")["journals"][jid2]["upto"] == len(raw2)
+        store.conn.execute("drop trigger poison")
+        assert store.ingest([(T, raw1[6])])["stored"] == 1  # the kiosk's resend fills the hole
+        assert store.ack("demo", "kiosk-1")["journals"][jid1]["upto"] == len(raw1)
+    finally:
+        store.close()

@@ -49,14 +49,23 @@ def on_journal(stream=None) -> bool:
     return (st.st_dev, st.st_ino) == (int(dev), int(ino))
 
 
-def setup(verbose: bool = False, stream=None) -> logging.Handler:
-    """Configure the root logger once for a command; returns the handler."""
-    stream = stream or sys.stderr
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JournalFormatter() if on_journal(stream) else logging.Formatter(PLAIN_FORMAT))
+class _KioskHandler(logging.StreamHandler):
+    """The handler `setup` installs (a later `setup` replaces it, and only it)."""
+
+
+def setup(verbose: bool = False, stream=None) -> logging.Handler | None:
+    """Configure the root logger for a command, like logging.basicConfig: when someone else
+    already put a handler there (pytest's capture, an embedding program) it is left alone and None
+    is returned; a handler of an earlier `setup` is replaced."""
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if isinstance(old, _KioskHandler):
+            root.removeHandler(old)
+    if root.handlers:
+        return None
+    stream = stream or sys.stderr
+    handler = _KioskHandler(stream)
+    handler.setFormatter(JournalFormatter() if on_journal(stream) else logging.Formatter(PLAIN_FORMAT))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     return handler

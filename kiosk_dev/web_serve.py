@@ -57,7 +57,7 @@ class Client:
         opener = self.opener if follow else urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect())
         try:
-            with opener.open(req, timeout=60) as resp:
+            with opener.open(req, timeout=600) as resp:
                 return resp.status, dict(resp.headers), resp.read()
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers), exc.read()

@@ -142,21 +142,18 @@ def install_config(tmp_path: Path, printer: str) -> Path:
     return root / "etc/returpost-kiosk/config.toml"
 
 
-@pytest.mark.parametrize("printer", ["file", "usb:0416:5011"])
+@pytest.mark.parametrize("printer", ["usb:0416:5011"])  # `--printer file` is refused (test_provisioning)
 def test_installer_config_the_label_never_reaches_disk(tmp_path, printer):
     config = kconfig.load(install_config(tmp_path, printer))
     p = config.data["printer"]
-    assert config.data_path(p["path"]).is_relative_to(config.kiosk.data_dir)  # the kiosk's state dir
+    assert p["backend"] == "usb"  # a real printer: the installer sets up no printer file
     p["path"] = str(tmp_path / "state" / "printer.bin")  # ... here a folder of this test's own
     paper = config.data_path(p["path"])
     before = paper.read_bytes() if paper.exists() else None
     devices, journal, outcome = run_day_to_the_label(config, tmp_path, tmp_path / "print_queue.db")
     try:
-        assert not outcome.ok  # refused (file) or kept in memory (no USB printer here)
-        if printer == "file":
-            assert "visas bara på skärmen" in outcome.message and not outcome.kept
-        else:
-            assert outcome.kept and "sparas inte" in outcome.message
+        assert not outcome.ok  # kept in memory (no USB printer here)
+        assert outcome.kept and "sparas inte" in outcome.message
         after = paper.read_bytes() if paper.exists() else None
         assert after == before
         assert all(o.ok or o.kept for o in devices.printer.retry())

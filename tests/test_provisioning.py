@@ -120,7 +120,8 @@ def test_kiosk_install_writes_config_units_udev_and_boot(tmp_path, pw_file):
     assert "systemctl enable returpost-kiosk.service" in p
     assert "systemctl enable systemd-time-wait-sync.service" in p
     assert any(x.startswith("apt-get install") and "python3-venv" in x for x in p)
-    assert "/opt/returpost-kiosk/venv/bin/pip install /opt/returpost-kiosk/src[pi]" in p
+    assert ("/opt/returpost-kiosk/venv/bin/pip install -c /opt/returpost-kiosk/src/constraints.txt "
+            "/opt/returpost-kiosk/src[pi]") in p  # pinned versions
 
     units = root / "etc/systemd/system"
     assert (units / "returpost-kiosk.service").read_text() == (ROOT / "systemd/returpost-kiosk.service").read_text()

@@ -129,7 +129,7 @@ def test_real_mode_kiosk_in_a_private_namespace(tmp_path):
     assert first.index("systemctl daemon-reload") < first.index("systemctl enable --quiet returpost-kiosk.service")
     assert "systemctl disable --quiet getty@tty1.service" in calls
     pip = (tmp_path / "pip.log").read_text().splitlines()
-    assert any("install -q /opt/returpost-kiosk/src[pi]" in p for p in pip)
+    assert any("install -q -c /opt/returpost-kiosk/src/constraints.txt /opt/returpost-kiosk/src[pi]" in p for p in pip)
     assert (tmp_path / "udevadm.log").read_text().startswith("udevadm control --reload")
     assert "reboot" in out1                          # the boot config changed
 

@@ -250,3 +250,20 @@ def test_free_text_that_looks_like_a_formula_stays_text(tmp_path):
     assert all(c.data_type == "s" for row in ws.iter_rows(min_row=2) for c in row if isinstance(c.value, str))
     rows = followup.sheet_rows([{**day, "warnings": "=cmd"}], dt.datetime.now(dt.timezone.utc))
     assert ";'=cmd" in followup.to_csv(rows)
+
+
+def test_fleet_shows_the_same_gaps_as_the_store(tmp_path):
+    from kiosk.central.web import views
+
+    db = tmp_path / "central.db"
+    store = CentralStore(db)
+    mine = [e for e in EVENTS if e["kiosk"] == "k0"]
+    store.ingest(_messages([e for e in mine if e["seq"] not in (3, 4, 10)]))
+    want = [(g["from_seq"], g["to_seq"]) for g in store.gaps() if g["kiosk"] == "k0"]
+    store.close()
+    assert want == [(3, 4), (10, 10)]
+    conn = summaries.connect(db)
+    summaries.ensure_schema(conn)
+    summaries.refresh(conn)
+    (k0,) = [k for k in views.fleet(conn) if k["kiosk"] == "k0"]
+    assert k0["gaps"] == ["3–4", "10–10"]

@@ -64,7 +64,12 @@ SCHEMA = [
     "create table if not exists web_cursor (name text primary key, pos integer not null)",
     "create table if not exists web_days (site text not null, kiosk text not null, day text not null, "
     + ", ".join(f"[{c}] {t}" for c, t in DAY_COLUMNS.items()) + ", primary key (site, kiosk, day))",
-    "create index if not exists web_days_day on web_days(day)",
+    # pages read days in (day, site, kiosk) order: an index in that order streams them unsorted
+    "create index if not exists web_days_order on web_days(day, site, kiosk)",
+    # totals and history charts sum these over a range: a covering index keeps the wide summary
+    # JSON of each row out of those scans
+    "create index if not exists web_days_numbers on web_days(day, site, kiosk, deadline_met, "
+    + ", ".join(f"[{c}]" for c in ROW_INT_COLUMNS) + ")",
     "create table if not exists web_alerts (id text primary key, site text not null, kiosk text not null, "
     "day text, kind text, text text, ts text, source text, cancelled_at text)",
     "create index if not exists web_alerts_where on web_alerts(site, kiosk, day)",
@@ -101,10 +106,8 @@ def _db_path(conn: sqlite3.Connection) -> str:
 
 
 def _central_store_class():
-    try:  # where the sync engineer moves it this round
-        from .store import CentralStore
-    except ImportError:
-        from ..sync.central import CentralStore
+    from .store import CentralStore
+
     return CentralStore
 
 

@@ -258,9 +258,9 @@ def fleet(conn: sqlite3.Connection) -> list[dict]:
         parts = str(topic).split("/")
         if len(parts) >= 4:
             dead[(parts[2], parts[3])] = dead.get((parts[2], parts[3]), 0) + n
-    synced = {(s, k): v for s, k, v in conn.execute(
-        "select site, kiosk, clock_synced from web_days w where clock_synced is not null and day = "
-        "(select max(day) from web_days x where x.site = w.site and x.kiosk = w.kiosk and x.clock_synced is not null)")}
+    # SQLite: with max(), the bare column comes from the row holding the maximum (the latest day)
+    synced = {(s, k): v for s, k, v, _ in conn.execute(
+        "select site, kiosk, clock_synced, max(day) from web_days where clock_synced is not null group by site, kiosk")}
     out = []
     for k in _kiosk_rows(conn):
         key = (k["site"], k["kiosk"])
@@ -273,26 +273,30 @@ def fleet(conn: sqlite3.Connection) -> list[dict]:
             "last_event_at": local(k.get("last_event_at"), "%Y-%m-%d %H:%M"),
             "pending": k.get("status_pending"), "unconfirmed": max(0, acked - (k.get("max_seq") or 0)),
             "max_seq": k.get("max_seq") or 0, "events": k.get("events") or 0, "gaps": gaps,
-            "dead": dead.get(key, 0), "clock_synced": synced.get(key),
+            "dead": max(dead.get(key, 0), k.get("dead_letters") or 0), "clock_synced": synced.get(key),
         })
     return out
 
 
 def _gaps(conn: sqlite3.Connection, k: dict) -> list[str]:
-    """Missing seq ranges of one kiosk (as `kiosk central --gaps`): cheap when there are none
-    (count equals the seq range), a window query over that kiosk's events otherwise."""
-    site, kiosk, top, count = k["site"], k["kiosk"], k.get("max_seq") or 0, k.get("events") or 0
+    """Missing seq ranges of one kiosk, per journal, as `kiosk central --gaps` finds them: above
+    each journal's contiguous `acked_seq` (central's `journals` table), between the events stored
+    above it, and up to what the kiosk's status says it has. Cheap when there are none."""
+    site, kiosk = k["site"], k["kiosk"]
     out = []
-    first = conn.execute("select min(seq) from events where site = ? and kiosk = ?", [site, kiosk]).fetchone()[0]
-    if first is not None:
-        if first > 1:
-            out.append(f"1–{first - 1}")
-        if count != top - first + 1:
-            for seq, nxt in conn.execute(
-                    "select seq, nxt from (select seq, lead(seq) over (order by seq) as nxt from events "
-                    "where site = ? and kiosk = ?) where nxt > seq + 1", [site, kiosk]):
-                out.append(f"{seq + 1}–{nxt - 1}")
-    acked = k.get("status_last_seq") or 0
-    if acked > top:
-        out.append(f"{top + 1}–{acked} (ej mottagna än)")
+    rows = conn.execute("select journal, acked_seq, max_seq, kiosk_last_seq from journals where site = ? and kiosk = ? "
+                        "order by n", [site, kiosk]).fetchall()
+    several = len(rows) > 1
+    for jid, acked, top, last in rows:
+        acked, top = acked or 0, top or 0
+        name = f" (journal {str(jid)[:8]})" if several and jid else ""
+        prev = acked
+        if top > acked:
+            for (seq,) in conn.execute("select seq from events where site = ? and kiosk = ? and journal is ? "
+                                       "and seq > ? order by seq", [site, kiosk, jid, acked]):
+                if seq > prev + 1:
+                    out.append(f"{prev + 1}–{seq - 1}{name}")
+                prev = seq
+        if last is not None and last > prev:
+            out.append(f"{prev + 1}–{last} (ej mottagna än){name}")
     return out

@@ -294,3 +294,34 @@ def test_acknowledgement_answer_and_delivery_outcomes_reach_the_kiosk(broker, tm
     report = json.loads(gaps.stdout)
     assert report["deliveries"]["delivered"] == 1 and report["deliveries"]["failing"] == 1
     assert "deliveries: 0 pending, 1 failing, 1 delivered" in gaps.stderr
+
+
+@needs_mosquitto
+def test_the_kiosk_status_on_the_wire_carries_the_printer_state(broker, tmp_path):  # noqa: F811
+    """The kiosk's status poller hands the printer's state to the publisher; the retained status
+    central reads (kiosk/central/clock_alerts.py `printer`) carries it."""
+    from kiosk.runtime import Kiosk
+
+    data = tmp_path / "data"
+    cfg = load(kiosk_config(tmp_path / "kiosk.toml", broker.port, tail=(
+        f'[printer]\nbackend = "dummy"\npreview_dir = "{data}/previews"\n[gpio]\npin_factory = "mock"\n')))
+    got: list = []
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="watcher")
+    sub.on_message = lambda c, u, m: got.append(json.loads(m.payload)) if m.payload else None
+    sub.connect("127.0.0.1", broker.port)
+    sub.subscribe("returpost/v1/demo/kiosk-1/status", qos=1)
+    sub.loop_start()
+    k = Kiosk(cfg, simulator=True, journal_path=data / "journal.db")
+    try:
+        k.start()
+        k.poller.poll()
+        wait_until(lambda: any(s.get("printer") == {"state": "ok", "kept": 0} for s in got), timeout=20,
+                   what="the printer state in the retained status")
+        k.devices.printer.transport.paper = 0  # out of paper
+        k.poller.snapshot = k.poller.poll()
+        wait_until(lambda: got[-1].get("printer", {}).get("state") == "no_paper", timeout=20,
+                   what="the printer's new state in the status")
+    finally:
+        k.stop()
+        sub.loop_stop()
+        sub.disconnect()

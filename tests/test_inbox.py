@@ -325,3 +325,45 @@ def test_the_kiosk_status_on_the_wire_carries_the_printer_state(broker, tmp_path
         k.stop()
         sub.loop_stop()
         sub.disconnect()
+
+
+def test_the_collectors_batched_documents_equal_compose_per_kiosk(tmp_path):
+    """The poll composes per site (one refresh, one query); the result is `compose` per kiosk."""
+    from kiosk.central.delivery import outbox
+
+    from .delivery_servers import Kiosk as FakeKiosk
+    from .delivery_servers import store_class
+
+    db = tmp_path / "central.db"
+    store = store_class()(str(db))
+    conn = outbox.connect(db)
+    outbox.ensure_schema(conn)
+    conn.close()
+    now = dt.datetime.now(TZ)
+    ids = {}
+    for k in ("kiosk-1", "kiosk-2"):
+        fk = FakeKiosk(store, site="demo", kiosk=k)
+        for kind, text in (("bestridan", "Bestridan."), ("tillfalliga", f"Tillfälligt utskick i retur: {k}.")):
+            ev = fk.event(now, "alert_raised", {"kind": kind, "text": text})
+            fk.send(ev)
+            ids[(k, kind)] = ev["id"]
+    store.conn.close()
+    _tl(db, ids[("kiosk-2", "tillfalliga")], "answer", "Karin", "Spara dem.")
+    _tl(db, ids[("kiosk-1", "bestridan")], "ack", "Olle")
+    published: dict = {}
+    pub = central_inbox.InboxPublisher(db)
+    assert pub.poll([("demo", "kiosk-1"), ("demo", "kiosk-2")], lambda t, p: published.setdefault(t, p) or True) == 2
+    assert pub.poll([("demo", "kiosk-1"), ("demo", "kiosk-2")], lambda t, p: True) == 0  # unchanged: not again
+    pub.close()
+    conn = web_state.connect(db)
+    try:
+        for k in ("kiosk-1", "kiosk-2"):
+            doc = inbox.parse(published[f"returpost/v1/demo/{k}/inbox"])
+            assert doc == central_inbox.compose(conn, "demo", k, now.date().isoformat())
+    finally:
+        conn.close()
+    one = inbox.parse(published["returpost/v1/demo/kiosk-1/inbox"])
+    assert [a["id"] for a in one["alerts"]] == [ids[("kiosk-1", "bestridan")], ids[("kiosk-1", "tillfalliga")],
+                                                ids[("kiosk-2", "tillfalliga")]]  # the site's answer too
+    assert inbox.notice(one, ids[("kiosk-1", "bestridan")])[0].startswith("TL har kvitterat (Olle ")
+    assert inbox.answers(one)[0].startswith("TL:s besked: Spara dem. (Karin ")

@@ -20,6 +20,7 @@ from ..limits import clean_text
 from ..sync import inbox as fmt
 from ..sync import topics
 from .delivery import outbox
+from .summaries import refresh
 from .delivery import state as delivery_state
 from .web import state as web_state
 
@@ -60,9 +61,9 @@ def _path(conn: sqlite3.Connection) -> str:
     return next(r[2] for r in conn.execute("pragma database_list") if r[1] == "main")
 
 
-def _compose(conn, dconn, site: str, kiosk: str, day: str) -> dict:
+def _compose(conn, dconn, site: str, kiosk: str, day: str, states: list[dict] | None = None) -> dict:
     alerts = []
-    for a in web_state.alert_states(conn, site, kiosk, day):
+    for a in web_state.alert_states(conn, site, kiosk, day) if states is None else states:
         if a["cancelled"] or not a["kind"]:
             continue  # an undone alert: nothing to show
         answer = a["answer"] if not a["cleared"] else None
@@ -77,6 +78,19 @@ def _compose(conn, dconn, site: str, kiosk: str, day: str) -> dict:
 
 def _who(x: dict | None) -> dict | None:
     return {"by": clean_text(x["by"])[:fmt.NAME_MAX] or "TL", "at": x["at"]} if x else None
+
+
+def _site_states(conn, site: str, day: str) -> list[dict]:
+    """`web.state.alerts` of a site's day (already refreshed), for `_kiosk_states`."""
+    return sorted(web_state.alerts(conn, day=day, site=site), key=lambda a: (a["ts"] or "", a["alert"]))
+
+
+def _kiosk_states(site_states: list[dict], kiosk: str) -> list[dict]:
+    """What `web.state.alert_states` gives for one kiosk, from its site's alerts (one query per
+    site and poll instead of one refresh and query per kiosk): its own alerts, and the uncleared
+    answers to the site's other temporary mailings."""
+    return [dict(a, cancelled=a["cancelled_at"] is not None) for a in site_states
+            if a["kiosk"] == kiosk or (a["kind"] == "tillfalliga" and a["answer"] and not a["cleared"])]
 
 
 class InboxPublisher:
@@ -112,8 +126,13 @@ class InboxPublisher:
                 self.close()
                 self._conn = web_state.connect(self.db_path)
                 self._dconn = outbox.connect(self.db_path)
+            web_state.ensure_schema(self._conn)
+            refresh(self._conn)  # the web side's materialised alerts, once per poll
+            sites: dict[str, list[dict]] = {}
             for site, kiosk in kiosks:
-                doc = compose(self._conn, site, kiosk, day, self._dconn)
+                if site not in sites:
+                    sites[site] = _site_states(self._conn, site, day)
+                doc = _compose(self._conn, self._dconn, site, kiosk, day, _kiosk_states(sites[site], kiosk))
                 payload = fmt.dumps(doc)
                 if self.sent.get((site, kiosk)) == payload:
                     continue

@@ -367,3 +367,24 @@ def test_the_collectors_batched_documents_equal_compose_per_kiosk(tmp_path):
                                                 ids[("kiosk-2", "tillfalliga")]]  # the site's answer too
     assert inbox.notice(one, ids[("kiosk-1", "bestridan")])[0].startswith("TL har kvitterat (Olle ")
     assert inbox.answers(one)[0].startswith("TL:s besked: Spara dem. (Karin ")
+
+
+@needs_mosquitto
+@pytest.mark.parametrize("protocol", ["v5", "v311"])
+def test_the_publisher_takes_a_retained_inbox_under_both_protocols(broker, tmp_path, protocol):  # noqa: F811
+    """A retained inbox waiting on the broker reaches the publisher when it connects, under MQTT 5
+    and 3.1.1 (the second broker engines speak only 3.1.1)."""
+    central = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="central-stand-in")
+    central.connect("127.0.0.1", broker.port)
+    central.loop_start()
+    central.publish("returpost/v1/demo/kiosk-1/inbox", inbox.dumps(GOOD), qos=1, retain=True).wait_for_publish(10)
+    central.loop_stop()
+    central.disconnect()
+    config = load(kiosk_config(tmp_path / "kiosk.toml", broker.port, mqtt=f'protocol = "{protocol}"\n'))
+    pub = Publisher(config, tmp_path / "journal.db")
+    try:
+        pub.start()
+        wait_until(lambda: pub.inbox() == GOOD, timeout=20, what="the retained inbox at the publisher")
+        assert pub.status()["protocol"] == protocol
+    finally:
+        pub.stop()

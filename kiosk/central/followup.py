@@ -186,15 +186,19 @@ def write_workbook(rows: list[dict], cases: list[dict], path: str | Path, total:
         for cell in ws[1]:
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=False)
+        n = 1  # rows written (ws.max_row scans every cell: too slow to ask per row)
         for row in data:
             ws.append([row[c] for c in columns])
-            for cell in ws[ws.max_row]:
-                if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_START):
-                    cell.data_type = "s"  # text, never a formula
+            n += 1
+            for j, c in enumerate(columns, start=1):
+                value = row[c]
+                if isinstance(value, str) and value.startswith(_FORMULA_START):
+                    ws.cell(n, j).data_type = "s"  # text, never a formula
         if ws is wb.active and total is not None:
             ws.append([total[c] for c in columns])
-            for cell in ws[ws.max_row]:
-                cell.font = Font(bold=True)
+            n += 1
+            for j in range(1, len(columns) + 1):
+                ws.cell(n, j).font = Font(bold=True)
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(1, len(data) + 1)}"
         for i, name in enumerate(columns, start=1):

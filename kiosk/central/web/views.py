@@ -283,7 +283,9 @@ def _gaps(conn: sqlite3.Connection, k: dict) -> list[str]:
     each journal's contiguous `acked_seq` (central's `journals` table), between the events stored
     above it, and up to what the kiosk's status says it has. Cheap when there are none."""
     site, kiosk = k["site"], k["kiosk"]
-    out = []
+    out: list[str] = []
+    if not conn.execute("select 1 from sqlite_master where type = 'table' and name = 'journals'").fetchone():
+        return out  # a central database from before journal ids: `kiosk central` adds the table
     rows = conn.execute("select journal, acked_seq, max_seq, kiosk_last_seq from journals where site = ? and kiosk = ? "
                         "order by n", [site, kiosk]).fetchall()
     several = len(rows) > 1

@@ -190,6 +190,7 @@ class RetentionSection:
 class UiSection:
     size: str
     fullscreen: bool
+    idle_logout_minutes: int  # automatic sign-out after this idle time; 0 = never
 
 
 @dataclass(frozen=True)
@@ -578,6 +579,8 @@ def _validate(d: dict) -> None:
         raise ConfigError("retention.purge_synced_after_days", "must be at least 1")
     if d["ui"]["size"] not in ("800x480", "1280x720", "720x1280"):
         raise ConfigError("ui.size", "must be 800x480, 1280x720 or 720x1280")
+    if not 0 <= d["ui"]["idle_logout_minutes"] <= 24 * 60:
+        raise ConfigError("ui.idle_logout_minutes", "must be 0 (never) to 1440 minutes")
 
     # -- delivery (kiosk/central/delivery): [[notify.targets]], [billing], [followup], [clock_alerts] --
     from .central.delivery.config import validate as _validate_delivery

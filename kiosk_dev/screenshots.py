@@ -11,12 +11,14 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from .xvfb import display_env
 
-SHOTS = ("signin", "home", "sort", "scan", "dodsbo", "preview", "sekretess", "letakund", "datecheck",
-         "incoming", "keyboard", "incoming_own", "other", "summary")
+SHOTS = ("signin", "home", "sort", "sort_letakund", "scan", "scan_confirm", "dodsbo", "dodsbo_century", "preview",
+         "sekretess", "letakund", "datecheck", "incoming_choose", "incoming", "keyboard", "incoming_own", "other",
+         "summary", "summary_full")
 
 
 def demo_config(data_dir: Path):
@@ -43,7 +45,9 @@ def main(args) -> int:
     return 1 if failed else 0
 
 
-def child(size: str, out: Path) -> int:
+def child(size: str, out: Path | None, on_screen=None) -> int:
+    """Run the demo day at `size`; at every state worth seeing call `on_screen(app, name)` (the
+    layout audit) or, by default, save `out/SIZE-NAME.png`."""
     from kiosk.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
@@ -62,72 +66,104 @@ def child(size: str, out: Path) -> int:
     kiosk = Kiosk(demo_config(tmp), clock=clock, simulator=True, sync=False)
 
     def shot(name: str) -> None:
+        if on_screen is not None:
+            on_screen(kiosk_app[0], name)
+            return
         path = Window.screenshot(name=str(tmp / f"{name}.png"))
         os.replace(path, out / f"{size}-{name}.png")
 
+    kiosk_app: list = []
+
     def script(d: Driver):
         app = d.app
-        yield 3
+        kiosk_app.append(app)
+
+        def settle():
+            """Three frames, and the device strip gone (a preview print still queued shows it and
+            takes the body's room): every shot and audit sees the same layout."""
+            yield 3
+            until = time.monotonic() + 5
+            yield lambda: not app.problem_text.text or time.monotonic() > until
+            yield 2
+        yield from settle()
         shot("signin")
         app.do({"cmd": "login", "operator": "ANNA"})
         for pile, n in (("dodsbo", 2), ("sekretess", 3), ("faktura", 5), ("ovriga_streckkod", 2),
-                        ("leta_kund", 4), ("ovriga_brev", 2), ("inkomna_brev", 2), ("tillfalliga", 1)):
+                        ("ovriga_brev", 2), ("inkomna_brev", 2), ("tillfalliga", 1)):
             for _ in range(n):
                 app.do({"cmd": "sort", "pile": pile})
+        for letter in "AABH":
+            app.do({"cmd": "leta_kund", "letter": letter, "count": 1, "apartments": 0})
         app.do({"cmd": "scan_phase"})
-        for code in ("735001000001", "735001000002"):
+        for code in ("7350010000011", "7350010000021"):
             app.do({"cmd": "scan", "code": code})
         app.do({"cmd": "next_pile"})
-        for code in ("735002000001", "735002000002", "735002000003"):
+        for code in ("7350020000011", "7350020000021", "7350020000031"):
             app.do({"cmd": "scan", "code": code})
         app.do({"cmd": "next_pile"})
-        for code in ("735003000001", "735003000002", "735003000002"):
+        for code in ("7350030000011", "7350030000021", "7350030000021"):
             app.do({"cmd": "scan", "code": code})
         app.go("home")
-        yield 3
+        yield from settle()
         shot("home")
         app.go("sort")
-        yield 3
+        yield from settle()
         shot("sort")
+        app.pages["sort"]._tap("leta_kund")
+        yield from settle()
+        shot("sort_letakund")
+        app.pages["sort"].chooser.dismiss(animation=False)
         app.go("scan")
-        app.do({"cmd": "scan", "code": "735003000002"})
-        yield 3
+        app.do({"cmd": "scan", "code": "7350030000021"})
+        yield from settle()
         shot("scan")
-        for code in ("735003000003", "735003000004", "735003000005"):
+        scan = app.pages["scan"]
+        scan.next._on_tap()  # Klar with 3 of 5 scanned: the controller asks for a second tap
+        yield from settle()
+        shot("scan_confirm")
+        for code in ("7350030000031", "7350030000041"):
             app.do({"cmd": "scan", "code": code})
-        app.do({"cmd": "next_pile"})
-        app.do({"cmd": "scan", "code": "735004000001"})
-        app.do({"cmd": "next_pile"})
+        app.do({"cmd": "next_pile", "confirm": True})
+        app.do({"cmd": "scan", "code": "7350040000011"})
+        app.do({"cmd": "next_pile", "confirm": True})
         app.go("dodsbo")
         page = app.pages["dodsbo"]
         for k in "19121212-121":
             page.press(k)
-        yield 3
+        yield from settle()
         shot("dodsbo")
+        page.clear_typed()
+        for k in "121212-1212":
+            page.press(k)
+        page.print_btn._on_tap()
+        yield from settle()
+        shot("dodsbo_century")
         app.go("sekretess")
         app.do({"cmd": "cover_slip"})
         yield lambda: app.preview_view is not None
-        yield 3
+        yield from settle()
         shot("preview")
         app.preview_view.dismiss()
         app.pages["sekretess"]._tick(0)
-        yield 3
+        yield from settle()
         shot("sekretess")
         app.go("letakund")
-        for cmd in ({"letter": "A", "apartments": 1}, {"letter": "A"}, {"letter": "B"}, {"letter": "H"}):
-            app.do({"cmd": "leta_kund", **cmd})
-        yield 3
+        for cmd in ({"letter": "A", "apartments": 1}, {"letter": "B"}):
+            app.do({"cmd": "leta_kund", "count": 1, **cmd})
+        yield from settle()
         shot("letakund")
         app.go("datecheck")
         app.pages["datecheck"]._step(1)
-        yield 3
+        yield from settle()
         shot("datecheck")
         app.go("incoming")
         inc = app.pages["incoming"]
         inc._set("kind", "bestridan")
         inc._set("segment", "privat")
+        yield from settle()
+        shot("incoming_choose")
         inc._register()
-        yield 3
+        yield from settle()
         shot("incoming")
         # The free-text keyboard for "what is the letter about", half typed, then its result.
         inc._set("kind", "ovrigt")
@@ -136,18 +172,22 @@ def child(size: str, out: Path) -> int:
         kb = app.text_keyboard
         for ch in "ändrad leveransadress för 2 kö":
             kb.press(ch)
-        yield 3
+        yield from settle()
         shot("keyboard")
         kb.finish()
-        yield 3
+        yield from settle()
         shot("incoming_own")
         app.go("other")
         app.do({"cmd": "remark", "code": "poste_restante"})
-        yield 3
+        yield from settle()
         shot("other")
         app.go("summary")
-        yield 3
+        yield from settle()
         shot("summary")
+        app.pages["summary"]._toggle()
+        yield from settle()
+        shot("summary_full")
+        app.pages["summary"]._toggle()
 
     drivers = []
 

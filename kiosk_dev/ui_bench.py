@@ -1,6 +1,7 @@
 """UI benchmark: cold start of `kiosk run` to the first shown screen (READY=1 over a real
-$NOTIFY_SOCKET, as systemd sees it) and RSS after a simulated day, each beside a baseline measured
-in the same run (a one-label Kivy app). Goal on a Pi-class machine: < 3 s and < 150 MB.
+$NOTIFY_SOCKET, as systemd sees it), RSS after a simulated day, and tap -> first changed pixel
+over a scripted day (kiosk_dev/ui_tap_bench.py), each beside a baseline measured in the same run
+(a one-label Kivy app). Goal on a Pi-class machine: < 3 s and < 150 MB.
 
     python -m kiosk_dev.ui_bench            (or `run(args)` from `kiosk bench`)
 """
@@ -93,6 +94,9 @@ def run(args=None) -> None:
                       f"after the day +{day - base:.0f} MB")
             except ValueError:
                 pass
+    from . import ui_tap_bench
+
+    ui_tap_bench.run(args)  # tap -> first changed pixel over a scripted day, beside the baseline
 
 
 # -- children ------------------------------------------------------------------------------------

@@ -148,13 +148,39 @@ def screen_point(widget) -> tuple[int, int]:
     return int(Window.left + x), int(Window.top + Window.height - y)
 
 
-def tap(widget) -> None:
+def wait_out_guard(widget) -> None:
+    """kiosk.ui.widgets.Btn ignores taps for a moment after the screen changed (any button) and
+    within its double-tap window (a guarded one): a script that means a new, deliberate tap
+    waits that out first, as a person reading the screen would."""
+    cls = type(widget)
+    until = getattr(cls, "quiet_all_until", 0.0)
+    if getattr(widget, "guard", False):
+        until = max(until, getattr(widget, "quiet_until", 0.0))
+    wait = until - time.monotonic()
+    if wait > 0:
+        time.sleep(wait + 0.02)
+
+
+def tap(widget, patient: bool = True) -> None:
+    """A real X click at the widget's centre; `patient`: first wait out a guarded button's
+    double-tap window (so the tap is a deliberate one, as a person's second letter would be)."""
+    if patient:
+        wait_out_guard(widget)
     x, y = screen_point(widget)
     xt = _XTest.get()
     if xt is not None:
         xt.click(x, y)
         return
     subprocess.run(["xdotool", "mousemove", str(x), str(y), "click", "1"], check=True, timeout=10)
+
+
+def double_tap(widget, interval_s: float) -> subprocess.Popen:
+    """Two real X clicks on the widget `interval_s` apart, sent by xdotool in its own process
+    (so the app's loop keeps running between them); wait for the returned process to end."""
+    wait_out_guard(widget)  # the first tap is a deliberate one
+    x, y = screen_point(widget)
+    return subprocess.Popen(["xdotool", "mousemove", str(x), str(y), "click", "1", "sleep", f"{interval_s:.3f}",
+                             "click", "1"])
 
 
 def type_keys(text: str, enter: bool = True) -> None:

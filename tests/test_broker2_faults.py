@@ -61,3 +61,57 @@ def test_nats_sigkilled_mid_stream_twice_every_event_once(nats, tmp_path):
     assert problems == ""
     assert json.loads(central_rows) == json.loads(mine)
     assert len(json.loads(mine)) == 26
+
+
+
+def test_central_restored_from_an_older_backup_on_nats_kiosks_resend_by_themselves(nats, tmp_path):
+    """`kiosk central restore` of a backup older than what the kiosks have had confirmed, on NATS.
+    kiosk-1 had events in the backup and more after it; kiosk-2 started only after the backup, so
+    the restored database has never heard of it, and only the broker's retained messages (its
+    status and its stale ack, seen through central's wildcard subscriptions) tell central about
+    it. The running `kiosk sync` of each kiosk sends what central lacks, with no person involved."""
+    kiosks = ("kiosk-1", "kiosk-2")
+    cfg = {k: config(tmp_path / f"{k}.toml", nats, f"demo/{k}", kiosk=k) for k in kiosks}
+    db = {k: tmp_path / f"{k}.db" for k in kiosks}
+    central_db = tmp_path / "central.db"
+    central = CentralProcess(config(tmp_path / "central.toml", nats, "central", central=True),
+                             central_db, tmp_path / "central.log").start(nats)
+    try:
+        simulate(cfg["kiosk-1"], example_script(tmp_path / "a.jsonl", days=1, first_day=23), db["kiosk-1"])
+        assert run_cli("--config", str(cfg["kiosk-1"]), "sync", "--once", "--db", str(db["kiosk-1"])).returncode == 0
+        in_backup = len(journal_ids(db["kiosk-1"]))
+        assert run_cli("central", "backup", "--db", str(central_db), "--out", str(tmp_path / "old.db")).returncode == 0
+        simulate(cfg["kiosk-1"], example_script(tmp_path / "b.jsonl", days=1, first_day=24), db["kiosk-1"])
+        simulate(cfg["kiosk-2"], example_script(tmp_path / "c.jsonl", days=2, first_day=23), db["kiosk-2"])
+        for k in kiosks:
+            assert run_cli("--config", str(cfg[k]), "sync", "--once", "--db", str(db[k])).returncode == 0
+            assert central_ids(central_db, kiosk=k) == journal_ids(db[k])
+    finally:
+        central.stop()
+    done = run_cli("central", "restore", str(tmp_path / "old.db"), "--db", str(central_db))
+    assert done.returncode == 0, done.stderr
+    assert len(central_ids(central_db, kiosk="kiosk-1")) == in_backup and central_ids(central_db, kiosk="kiosk-2") == []
+    assert all(pending(cfg[k], db[k]) == 0 for k in kiosks)  # both had everything confirmed
+    logs, syncs = {}, {}
+    central.start(nats)
+    try:
+        for k in kiosks:
+            logs[k] = open(tmp_path / f"sync-{k}.log", "ab")
+            syncs[k] = subprocess.Popen(kiosk_cmd("--config", str(cfg[k]), "sync", "--db", str(db[k])),
+                                        env=env(), stdout=logs[k], stderr=logs[k], stdin=subprocess.DEVNULL)
+        for k in kiosks:
+            want = journal_ids(db[k])
+            wait_until(lambda k=k, want=want: central_ids(central_db, kiosk=k) == want, timeout=120,
+                       what=f"{k}'s events since the backup")
+    finally:
+        for k, proc in syncs.items():
+            proc.terminate()
+            proc.wait(20)
+            logs[k].close()
+        central.stop()
+    central_rows, problems = report("--central", str(central_db))
+    assert problems == ""
+    rows = json.loads(central_rows)
+    for k in kiosks:
+        mine, _ = report("--db", str(db[k]), cfg=cfg[k])
+        assert [r for r in rows if r["kiosk"] == k] == json.loads(mine)

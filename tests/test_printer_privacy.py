@@ -142,24 +142,28 @@ def install_config(tmp_path: Path, printer: str) -> Path:
     return root / "etc/returpost-kiosk/config.toml"
 
 
-@pytest.mark.parametrize("printer", ["usb:0416:5011"])  # `--printer file` is refused (test_provisioning)
+@pytest.mark.parametrize("printer", ["file:/dev/null", "usb:0416:5011"])
 def test_installer_config_the_label_never_reaches_disk(tmp_path, printer):
+    """The installer takes a device node for the file backend (here /dev/null, a character
+    device like /dev/usb/lp0: the label prints) or a USB printer (absent here: the label waits
+    in memory); either way nothing on disk holds the personnummer."""
     config = kconfig.load(install_config(tmp_path, printer))
     p = config.data["printer"]
-    assert p["backend"] == "usb"  # a real printer: the installer sets up no printer file
-    p["path"] = str(tmp_path / "state" / "printer.bin")  # ... here a folder of this test's own
-    paper = config.data_path(p["path"])
-    before = paper.read_bytes() if paper.exists() else None
     devices, journal, outcome = run_day_to_the_label(config, tmp_path, tmp_path / "print_queue.db")
     try:
-        assert not outcome.ok  # kept in memory (no USB printer here)
-        assert outcome.kept and "sparas inte" in outcome.message
-        after = paper.read_bytes() if paper.exists() else None
-        assert after == before
+        if printer.startswith("file:"):
+            assert p["backend"] == "file" and config.data_path(p["path"]) == Path("/dev/null")
+            assert outcome.ok, outcome.message
+        else:
+            assert p["backend"] == "usb"
+            assert not outcome.ok and outcome.kept and "sparas inte" in outcome.message
         assert all(o.ok or o.kept for o in devices.printer.retry())
     finally:
         devices.close()
         journal.close()
     assert_nowhere_on_disk(tmp_path)
-    if paper.exists():
-        assert not any(f.encode() in paper.read_bytes() for f in FORMS)
+
+
+def test_the_installer_refuses_a_file_printer_on_disk(tmp_path):
+    with pytest.raises(AssertionError, match="printer"):
+        install_config(tmp_path, "file")

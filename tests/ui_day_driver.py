@@ -65,6 +65,12 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         def press(text, exact=False):
             tap(find_button(text, exact))
 
+        def has_button(text, exact=False):
+            try:
+                return find_button(text, exact) is not None
+            except LookupError:
+                return False
+
         def kb_open():
             kb = getattr(app, "text_keyboard", None)
             return kb is not None and kb.parent is not None
@@ -122,7 +128,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield lambda: app.sm.current == "sort"
         plan = [("dodsbo", "Dödsbofakturor", 2), ("sekretess", "Sekretessfakturor", 2),
                 ("faktura", "Faktura/påminnelse", 3), ("ovriga_streckkod", "Övriga brev med streckkod", 1),
-                ("leta_kund", "Leta Kund-brev", 2), ("inkomna_brev", "Inkomna brev", 2)]
+                ("inkomna_brev", "Inkomna brev", 2)]
         for pile, name, n in plan:
             for i in range(n):
                 before = s().counts[pile]
@@ -132,7 +138,18 @@ def main(data_dir: str, out_path: str, size: str) -> int:
                 assert s().counts[pile] == before + 1, f"one tap gave {s().counts[pile] - before} items"
         seen["shelf_after_sort"] = shelf()
         seen["pins_after_sort"] = pins()
-        press("Ångra senaste")
+        # Leta Kund on the sorting screen asks the letter type: one tap per letter in the chooser.
+        press("Leta Kund-brev")
+        yield lambda: has_button("C · ") and has_button("Klar", exact=True)
+        yield 2
+        for _ in range(2):
+            n = s().leta_kund["C"]
+            press("C · ")
+            yield lambda n=n: s().leta_kund["C"] == n + 1
+        press("Klar", exact=True)
+        yield 2
+        seen["undo_label_sort"] = find_button("Ångra sortering").text
+        press("Ångra sortering")
         yield lambda: s().counts["inkomna_brev"] == 1
 
         # Step 2: scan in the fixed order; the keyboard is the scanner.
@@ -315,6 +332,12 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield 2
         assert s().phase != routine.CLOSED, "one tap must not close the day"
         press("Tryck igen")
+        yield lambda: app.last_shown is not None and app.last_shown.code in ("confirm_needed", "day_closed")
+        yield 2
+        seen["close_answer"] = {"code": app.last_shown.code, "data": app.last_shown.data,
+                                "button": app.pages["summary"].close_btn.text, "banner": app.banner.text}
+        if s().phase != routine.CLOSED:  # something is unfinished: the controller asks once more
+            press("avsluta ändå")
         yield lambda: s().phase == routine.CLOSED and app.preview_view is not None
         seen["summary_kind"] = app.preview_view.kind
         seen["summary"] = ctl.summary()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from kivy.app import App
@@ -18,16 +19,18 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.image import Image
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.utils import escape_markup
 
-from .. import preview, printouts, sdnotify
+from .. import preview, printouts, routine, sdnotify
 from ..clock import TZ
 from ..controller import Result
 from ..effects import Print
 from ..runtime import Kiosk
 from ..watchdog import WatchdogFeeder
+from .present import OK, WARNING, IdleClock, banner_text, severity, standing_lights
 from .screens import PAGES
 from .simulator import KeyboardScanner, ShelfView
-from .widgets import AMBER, BG, GREEN, GREY, PANEL, RED, Btn, Scale, Txt, mm, paint, row, set_bg
+from .widgets import AMBER, BG, GREY, PANEL, RED, SEVERITY_COLOURS, Btn, Scale, Txt, mm, paint, row, set_bg
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +48,8 @@ class PreviewView(ModalView):
 
 
 class Pages(dict):
-    """The screens by name, each built the first time it is shown (or looked up): the first
-    screen comes up without building the other ten, and a page never visited costs nothing."""
+    """The screens by name, each built the first time it is looked up: the first screen comes
+    up without building the other ten; after READY the app builds the rest in the background."""
 
     def __init__(self, app):
         super().__init__()
@@ -78,6 +81,15 @@ class KioskApp(App):
         self.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ui-preview")
         self.ui_thread = threading.get_ident()
         self._ready_sent = False
+        self.in_flight = False  # a command is being handled: guarded buttons ignore taps
+        Btn.in_flight = staticmethod(lambda: self.in_flight)
+        minutes = getattr(kiosk.config.ui, "idle_logout_minutes", 15)
+        self.idle = IdleClock(minutes, warn_s=min(60.0, float(minutes) * 30.0))
+        self.idle_time = getattr(kiosk.clock, "monotonic", time.monotonic)  # injectable for tests
+        self.idle.touch(self.idle_time())
+        self.idle_warning = False
+        self.last_shown: Result | None = None  # the last result the screen showed
+        self.late_pile: str | None = None  # the sorting screen armed a late letter for this pile
         self.pages: Pages = Pages(self)
 
     # The Kivy App has a `config` attribute of its own (ConfigParser); keep ours separate.
@@ -112,7 +124,8 @@ class KioskApp(App):
         self.problem.add_widget(self.problem_text)
         paint(self.problem, RED)
         root.add_widget(self.problem)
-        self.banner = Txt("", font_mm=3.3, fixed=True, size_hint_y=None, height=mm(9), padding=(mm(1.5), 0))
+        self.banner = Txt("", font_mm=3.3, fixed=True, size_hint_y=None, height=mm(12 if Scale.portrait else 9),
+                          padding=(mm(1.5), 0), min_ratio=0.5)
         paint(self.banner, BG)
         root.add_widget(self.banner)
         self.sm = ScreenManager(transition=NoTransition())
@@ -127,10 +140,16 @@ class KioskApp(App):
         self.controller.listeners.append(self._listener)
         # Scanner and badge reader threads hand their commands to the UI thread.
         self.kiosk.devices.attach(self.controller, dispatch=lambda fn: Clock.schedule_once(lambda dt: fn(), 0))
+        # The scanner's codes go through the UI (on the UI thread): on the sign-in screen a scan
+        # signs no one in, on the dödsbo screen it is a personnummer for the keypad's field.
+        if self.kiosk.devices.scanner is not None:
+            self.kiosk.devices.scanner.on_code = lambda code: Clock.schedule_once(lambda dt: self.scanner_code(code), 0)
         self.kiosk.devices.print_listeners.append(self._print_outcome)
         self.keyboard_scanner = KeyboardScanner(self) if self.simulator else None
         if self.keyboard_scanner is not None:
             self.keyboard_scanner.bind(Window)
+        # Bound last, so called first (and passes every event on): any touch or key is activity.
+        Window.bind(on_touch_down=self._activity, on_key_down=self._activity)
         Window.bind(on_flip=self._first_flip)
         Clock.schedule_interval(self._every_second, 1.0)
         Clock.schedule_interval(self._tick, TICK_SECONDS)
@@ -143,6 +162,7 @@ class KioskApp(App):
 
     def on_start(self):
         self.kiosk.start()
+        self.restore_lights()  # after a restart the shelf shows the rebuilt day at once
 
     def on_stop(self):
         sdnotify.stopping()
@@ -157,6 +177,16 @@ class KioskApp(App):
         sdnotify.ready("first screen shown")
         if self.on_ready_hook is not None:
             Clock.schedule_once(lambda dt: self.on_ready_hook(self), 0)
+        Clock.schedule_once(self._build_next_page, 0.1)  # READY first, then the other screens
+
+    def _build_next_page(self, *_) -> None:
+        """The screens not shown yet, one per frame in the background after READY: the first
+        visit to a screen shows a built screen instead of building it on the tap."""
+        todo = [name for name in PAGES if name not in self.pages]
+        if not todo:
+            return
+        self.pages[todo[0]]  # builds it and adds it to the screen manager (not shown)
+        Clock.schedule_once(self._build_next_page, 0)
 
     # -- commands ------------------------------------------------------------------------------
     def now(self):
@@ -169,7 +199,11 @@ class KioskApp(App):
     def do(self, command: dict) -> Result:
         """Every tap that changes the day: through the controller (a fast local SQLite commit)."""
         self.last_result = None
-        result = self.controller.handle(command)
+        self.in_flight = True
+        try:
+            result = self.controller.handle(command)
+        finally:
+            self.in_flight = False
         if self.last_result is not result:  # e.g. a storage error never reaches the listeners
             self._show(result)
         return result
@@ -186,25 +220,24 @@ class KioskApp(App):
     def _show(self, result: Result) -> None:
         if result.code == "idle":
             return
-        color = {"ok": GREEN, "rejected": AMBER}.get(result.status, RED)
-        text = result.message
-        if result.effects.alerts:
-            text += "  [b]TL larmad.[/b]" if "TL" not in text else ""
-        if result.effects.notes:
-            text += "  " + " ".join(result.effects.notes)
-        self.banner.text = text
-        set_bg(self.banner, color if text else BG)
-        for job in result.effects.prints:
-            self.show_preview(job)
+        self.last_shown = result
         types = {e["type"] for e in result.events}
         if "signed_in" in types:
             self.go("home")
         elif "signed_out" in types:
             self.go("signin")
+        self.say(banner_text(result) if result.message else "", severity(result))
+        for job in result.effects.prints:
+            self.show_preview(job)
         page = self.sm.current_screen
-        page.on_result(result)
+        page.result_arrived(result)
         page.refresh()
         self._status()
+
+    def say(self, text: str, sev: str = OK) -> None:
+        """The banner: one line in words with an icon, coloured by severity (never colour alone)."""
+        self.banner.text = escape_markup(text)
+        set_bg(self.banner, SEVERITY_COLOURS[sev] if text else BG)
 
     def go(self, name: str) -> None:
         if name != "signin" and not self.controller.operator:
@@ -212,7 +245,48 @@ class KioskApp(App):
         if name == "signin" and getattr(self, "text_keyboard", None) is not None:
             self.text_keyboard.cancel()  # a half-typed text is not left for the next person
         self.pages[name]  # built on first use
+        if self.sm.current != name:
+            # A new step: the last step's banner and lights go; its buttons cannot catch a
+            # second tap meant for the screen that was there.
+            self.say("")
+            self.idle_warning = False
+            Btn.hush()
+            self.restore_lights()
         self.sm.current = name
+
+    def restore_lights(self) -> None:
+        """The shelf's standing picture from the day's state (after a restart: the current pile
+        blinks again); a step's own lights are off once the step is left."""
+        try:
+            self.kiosk.devices.shelf.show(standing_lights(self.controller.state))
+        except Exception:
+            log.exception("shelf restore failed")
+
+    def scanner_code(self, code: str) -> None:
+        """A code from the (hardware or simulated) scanner, on the UI thread."""
+        self._activity()
+        current = self.sm.current
+        if current == "signin":
+            self.say("⚠ Logga in först: tryck på din signatur eller blippa din tagg på kortläsaren. "
+                     "Skannern loggar inte in.", WARNING)
+            return
+        if current == "dodsbo":
+            self.pages["dodsbo"].scanned_personnummer(code)  # memory only: never a scan command
+            return
+        if self.late_pile is not None:  # armed on the sorting screen: a letter for a finished pile
+            pile, self.late_pile = self.late_pile, None
+            self.do({"cmd": "late", "pile": pile, "code": code})
+            return
+        if current != "scan" and self.state.phase == routine.SCANNING:
+            self.go("scan")
+        self.do({"cmd": "scan", "code": code})
+
+    def _activity(self, *args) -> bool:
+        self.idle.touch(self.idle_time())
+        if self.idle_warning:
+            self.idle_warning = False
+            self.say("")
+        return False  # the touch goes on to the widgets
 
     def go_home(self) -> None:
         self.go("home")
@@ -309,9 +383,24 @@ class KioskApp(App):
 
     def _every_second(self, dt) -> None:
         self._status()
+        self._check_idle()
         page = self.sm.current_screen
         if page is not None and page.name == "home":
             page.refresh()
+
+    def _check_idle(self) -> None:
+        """Sign out automatically after ui.idle_logout_minutes; say so during the last minute."""
+        if not self.controller.operator:
+            return
+        what, left = self.idle.state(self.idle_time())
+        if what == "warn":
+            self.idle_warning = True
+            self.say(f"⚠ Ingen aktivitet: du loggas ut om {int(left) + 1} s. Tryck var som helst för att "
+                     "fortsätta.", WARNING)
+        elif what == "logout":
+            self.idle_warning = False
+            self.idle.touch(self.idle_time())
+            self.do({"cmd": "logout", "reason": "idle"})
 
     def _status(self) -> None:
         snap = self.kiosk.poller.snapshot

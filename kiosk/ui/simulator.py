@@ -9,7 +9,6 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
 
-from .. import routine
 from ..domain import SLOT_NAMES, SLOTS
 from .widgets import LED_OFF, LED_ON, MUTED, PANEL, Scale, Txt, mm, paint
 
@@ -67,15 +66,15 @@ class KeyboardScanner:
         app = self.app
         devices = app.kiosk.devices
         if app.sm.current == "signin":
-            reader, command = devices.badge, {"cmd": "badge", "badge": code}
+            reader = devices.badge
         else:
-            if app.sm.current != "scan" and app.state.phase == routine.SCANNING:
-                app.go("scan")
-            reader, command = devices.scanner, {"cmd": "scan", "code": code}
+            reader = devices.scanner
         if hasattr(reader, "inject"):
             reader.inject(code)  # the simulated reader: the same path a real scan takes
+        elif reader is devices.badge:
+            app.do({"cmd": "badge", "badge": code})
         else:
-            app.do(command)
+            app.scanner_code(code)
         return True
 
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+import time
+from typing import Callable
 
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
@@ -30,6 +33,8 @@ GREY = (0.29, 0.33, 0.39, 1)
 GREEN = (0.10, 0.52, 0.24, 1)
 AMBER = (0.80, 0.52, 0.05, 1)
 RED = (0.78, 0.16, 0.16, 1)
+# Severity (Result.severity) -> colour: green done, amber warning, red error and TL alert.
+SEVERITY_COLOURS = {"ok": GREEN, "warning": AMBER, "error": RED, "alert": RED}
 LED_ON = (1.0, 0.85, 0.20, 1)
 LED_OFF = (0.25, 0.27, 0.30, 1)
 
@@ -73,11 +78,40 @@ def set_bg(widget: Widget, rgba) -> None:
     widget._bg[0].rgba = rgba
 
 
+# A button that records something (guard=True) ignores a second activation within TAP_GUARD_S
+# (measured from the end of the first one's command, so a tap queued while the command ran, or
+# delayed by a busy machine, is ignored too) and while a command is in flight. Every button, any
+# kind, ignores taps for HUSH_S after what is under the finger changed (a new screen, a closed
+# keyboard or preview, a button replaced by others: `Btn.hush()`): the second tap of a double tap
+# never lands on what the first one brought up. Sorting, keypad and keyboard keys and navigation
+# are unguarded: one tap, one item.
+TAP_GUARD_S = 0.6
+HUSH_S = 0.45
+
+
 class Btn(Button):
-    """A large touch target with wrapped, centred text; fires on release (once per tap)."""
+    """A large touch target with wrapped, centred text; fires on release (once per tap).
+
+    guard=True: a tap within TAP_GUARD_S of the end of this button's last action, or while
+    `Btn.in_flight()`, is ignored; any button: a tap within HUSH_S of the last `Btn.hush()` is
+    ignored. Ignored taps are counted in `ignored`."""
+
+    in_flight: Callable[[], bool] = staticmethod(lambda: False)  # the app sets this
+    quiet_all_until = 0.0
+
+    @classmethod
+    def hush(cls) -> None:
+        """What is under the finger changed: every button waits HUSH_S."""
+        cls.quiet_all_until = time.monotonic() + HUSH_S
+
+    def quiet(self) -> bool:
+        now = time.monotonic()
+        if now < Btn.quiet_all_until:
+            return True
+        return self.guard and (now < self.quiet_until or Btn.in_flight())
 
     def __init__(self, text: str = "", on_tap=None, color=BLUE, font_mm: float = 4.0,
-                 min_mm: float = MIN_TARGET_MM, **kw):
+                 min_mm: float = MIN_TARGET_MM, guard: bool = False, **kw):
         kw.setdefault("markup", True)
         kw.setdefault("halign", "center")
         super().__init__(text=text, font_size=font_px(font_mm), valign="middle",
@@ -90,6 +124,9 @@ class Btn(Button):
         if self.size_hint_x is None and self.width < self.min_px:
             self.width = self.min_px
         self._on_tap = on_tap
+        self.guard = guard
+        self.quiet_until = 0.0
+        self.ignored = 0
         self.bind(size=self._fit)
 
     def _fit(self, *_):
@@ -104,8 +141,16 @@ class Btn(Button):
 
     def on_release(self):
         self.background_color = self.base_color
-        if self._on_tap is not None and not self.disabled:
+        if self._on_tap is None or self.disabled:
+            return
+        if self.quiet():
+            self.ignored += 1
+            return
+        try:
             self._on_tap()
+        finally:
+            if self.guard:
+                self.quiet_until = time.monotonic() + TAP_GUARD_S
 
     def set_color(self, color) -> None:
         self.base_color = color
@@ -144,8 +189,36 @@ class Txt(Label):
         fit_text(self, self.base_font, self.min_ratio, self.width - pad_x, self.height - pad_y)
 
 
+_MARKUP = re.compile(r"\[/?[a-z]+(=[^\]]*)?\]")
+
+
+def longest_word_px(label: Label, size: float) -> float:
+    """The widest word of the label's text at font size `size` (bold, to be safe), in pixels:
+    Kivy breaks a word wider than the wrapping width inside the word."""
+    from kivy.core.text import Label as CoreLabel
+
+    text = _MARKUP.sub("", label.text) if label.markup else label.text
+    words = sorted(set(text.split()), key=len, reverse=True)[:4]
+    if not words:
+        return 0.0
+    widest = 0.0
+    for w in words:
+        key = (w, size, label.font_name)
+        px = _WORD_PX.get(key)
+        if px is None:
+            if len(_WORD_PX) > 4000:
+                _WORD_PX.clear()
+            px = _WORD_PX[key] = CoreLabel(font_size=size, bold=True, font_name=label.font_name).get_extents(w)[0]
+        widest = max(widest, px)
+    return widest
+
+
+_WORD_PX: dict[tuple, float] = {}  # (word, size, font) -> pixels: the same words come back all day
+
+
 def fit_text(label: Label, base: float, min_ratio: float, width: float, height: float) -> None:
-    """Largest font size from `base` down to base*min_ratio at which the wrapped text fits."""
+    """Largest font size from `base` down to base*min_ratio at which the wrapped text fits: in
+    height, and with no word wider than the line (no break inside a word)."""
     if width <= 1 or height <= 1:
         return
     label.text_size = (width, None)
@@ -153,10 +226,12 @@ def fit_text(label: Label, base: float, min_ratio: float, width: float, height: 
     while True:
         label.font_size = size
         label.texture_update()
-        if label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1 or size <= floor:
+        fits_h = label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1
+        if (fits_h and longest_word_px(label, size) <= width) or size <= floor:
             break
         size = max(floor, min(size - 1, round(size * 0.9)))
     fits = label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1
+    label.text_overflow = not fits  # the layout audit (kiosk_dev/layout_audit.py) reads this
     if not (fits and label.valign == "middle"):
         label.text_size = (width, height)
     # else: the texture stays as tall as the text (Kivy centres it in the widget, as "middle"
@@ -230,7 +305,21 @@ class Page(Screen):
         self.body = BoxLayout(orientation="vertical", spacing=mm(1.5))
         outer.add_widget(self.body)
         self.add_widget(outer)
+        self.footer = row(11)
         self.build()
+        if self.footer.children:
+            self.body.add_widget(self.footer)
+
+    def header_button(self, text: str, on_tap, width_mm: float = 34, guard: bool = True) -> "Btn":
+        """A button at the right end of the header row (e.g. the step's undo); in portrait, where
+        the header is narrow, in a row at the bottom of the screen instead."""
+        if Scale.portrait:
+            b = Btn(text, on_tap, color=GREY, font_mm=3.2, guard=guard)
+            self.footer.add_widget(b)
+        else:
+            b = Btn(text, on_tap, color=GREY, size_hint_x=None, width=mm(width_mm), font_mm=3.0, guard=guard)
+            self.head.add_widget(b)
+        return b
 
     @property
     def state(self) -> routine.DayState:
@@ -243,7 +332,46 @@ class Page(Screen):
         pass
 
     def on_pre_enter(self, *args):
+        self.pending = {}
         self.refresh()
+
+    def on_leave(self, *args):
+        self.pending = {}
 
     def on_result(self, result) -> None:
         """A command result arrived while this page is shown."""
+
+    # -- confirming second taps (the controller's "confirm_needed") ---------------------------
+    pending: dict = {}
+
+    def confirmable(self, btn: "Btn", make_command) -> Callable[[], None]:
+        """The tap handler of a button whose command may answer `confirm_needed`: the first tap
+        sends the command; on confirm_needed the button turns amber and says "Tryck igen"; the
+        next tap on it (after the double-tap window) sends it again with "confirm": true. Any
+        other result, or leaving the screen, drops the pending confirmation."""
+
+        def tap():
+            pending = self.pending.pop(btn, None)
+            command = dict(pending, confirm=True) if pending else make_command()
+            if command is None:
+                return
+            result = self.app.do(command)
+            if result.code == "confirm_needed" and not pending:
+                self.pending = {btn: command}
+            self.refresh()
+
+        return tap
+
+    def result_arrived(self, result) -> None:
+        if result.code != "confirm_needed":
+            self.pending = {}
+        self.on_result(result)
+
+    def confirm_look(self, btn: "Btn", text: str, color, confirm_text: str) -> None:
+        """A confirmable button's face: amber "Tryck igen ..." while a confirmation is pending."""
+        if btn in self.pending:
+            btn.text = confirm_text
+            btn.set_color(AMBER)
+        else:
+            btn.text = text
+            btn.set_color(color)

@@ -1,4 +1,5 @@
-"""Steps 6-7: the date check (discard or re-send)."""
+"""Steps 6-7: the date check (discard or re-send). Each new letter starts at today's date; a
+letter without an activity date is re-sent after a new address search."""
 
 from __future__ import annotations
 
@@ -13,37 +14,51 @@ from ..widgets import BLUE, GREEN, GREY, PANEL, RED, Btn, Page, Scale, Txt, colu
 
 
 class DateCheckPage(Page):
-    title = "6–7. Datumkontroll – kasta eller skicka om"
+    title = "6–7. Datumkoll: kasta eller skicka om"
 
     def build(self):
         self.kind = "planerat_stromavbrott"
-        self.date = self.app.now().astimezone(TZ).date()
+        self.date = self.today()
+        self.undo = self.header_button("Ångra senaste beslut", lambda: self.app.do({"cmd": "undo", "what": "date_check"}))
         self.kind_btns = {}
         kinds = row(10)
         for kind, name in DATE_CHECK_KINDS.items():
             b = Btn(name, lambda k=kind: self._kind(k), font_mm=3.4)
             self.kind_btns[kind] = b
             kinds.add_widget(b)
+        self.always = Btn(f"\"{STROMAVBROTT_ATGARD_TITLE}\": skicka alltid om",
+                          lambda: self.app.do({"cmd": "stromavbrott_atgard"}), color=GREY, font_mm=2.8, guard=True)
+        kinds.add_widget(self.always)
         self.body.add_widget(kinds)
-        self.date_label = Txt("", font_mm=5, bold=True, halign="center", fixed=True, size_hint_y=None, height=mm(8))
+        self.date_label = Txt("", font_mm=4.4, bold=True, halign="center", fixed=True, size_hint_y=None, height=mm(7),
+                              min_ratio=0.6)
         self.body.add_widget(self.date_label)
         steps = row(10)
         for label, delta in (("−1 mån", -30), ("−1 dag", -1), ("I dag", 0), ("+1 dag", 1), ("+1 mån", 30)):
             steps.add_widget(Btn(label, lambda d=delta: self._step(d), color=GREY, font_mm=3.6))
         self.body.add_widget(steps)
-        self.decision = Txt("", font_mm=3.6, halign="center", fixed=True, padding=(mm(1), mm(0.5)))
+        self.no_date = Btn("Inget datum på brevet", self._no_date, color=GREY, font_mm=3.0, guard=True)
+        if not Scale.portrait:  # landscape: the last choice of the date row, so the buttons stay >= 9 mm
+            self.no_date.text = "Inget datum"
+            steps.add_widget(self.no_date)
+        self.decision = Txt("", font_mm=3.4, halign="center", fixed=True, padding=(mm(1), mm(0.5)), min_ratio=0.55)
         paint(self.decision, PANEL)
-        register = Btn("Registrera beslutet", self._register, color=GREEN, font_mm=3.8)
-        always = Btn(f"\"{STROMAVBROTT_ATGARD_TITLE}\": skicka alltid om",
-                     lambda: self.app.do({"cmd": "stromavbrott_atgard"}), color=GREY, font_mm=2.9)
+        register = Btn("Registrera beslutet", self._register, color=GREEN, font_mm=3.6, guard=True)
         if Scale.portrait:
             self.body.add_widget(self.decision)
-            self.body.add_widget(row(13, register, always))
+            self.body.add_widget(row(12, register, self.no_date))
         else:  # landscape: the decision beside its buttons, so nothing is squeezed
             bottom = BoxLayout(orientation="horizontal", spacing=mm(1.5))
             bottom.add_widget(self.decision)
-            bottom.add_widget(column(register, always, spacing_mm=1.2, size_hint_x=0.42))
+            bottom.add_widget(column(register, spacing_mm=1.2, size_hint_x=0.42))
             self.body.add_widget(bottom)
+
+    def today(self) -> dt.date:
+        return self.app.now().astimezone(TZ).date()
+
+    def on_pre_enter(self, *args):
+        self.date = self.today()  # a new letter starts at today, never at the last letter's date
+        super().on_pre_enter(*args)
 
     def _kind(self, kind):
         self.kind = kind
@@ -51,20 +66,32 @@ class DateCheckPage(Page):
 
     def _step(self, delta):
         if delta == 0:
-            self.date = self.app.now().astimezone(TZ).date()
+            self.date = self.today()
         else:
             self.date += dt.timedelta(days=delta)
         self.refresh()
 
     def _register(self):
-        self.app.do({"cmd": "date_check", "kind": self.kind, "date": self.date.isoformat()})
+        result = self.app.do({"cmd": "date_check", "kind": self.kind, "date": self.date.isoformat()})
+        if result.ok:
+            self.date = self.today()
+        self.refresh()
+
+    def _no_date(self):
+        result = self.app.do({"cmd": "date_check", "kind": self.kind})
+        if result.ok:
+            self.date = self.today()
+        self.refresh()
 
     def refresh(self):
+        s = self.state
         for kind, b in self.kind_btns.items():
             b.set_color(BLUE if kind == self.kind else GREY)
+        # Outage notices always carry a date; only another letter can lack one.
+        self.no_date.disabled = self.kind == "planerat_stromavbrott"
+        self.undo.disabled = not s.decisions
         self.date_label.text = f"Datum på brevet: {in_words(self.date)}"
-        today = self.app.now().astimezone(TZ).date()
-        decision = routine.date_decision(self.date, today)
+        decision = routine.date_decision(self.date, self.today())
         if decision == "kasta":
             text = (f"[b]{DECISION_NAMES['kasta'].upper()}[/b] – datumet har passerat eller är inom 3 dagar.\n"
                     "Lägg brevet i sekretesslådan.")
@@ -73,5 +100,7 @@ class DateCheckPage(Page):
                     "Lägg brevet i facket Skicka om tills adressen är hittad.")
         if self.kind == "planerat_stromavbrott":
             text += "\nTa bort aviseringsadressen i WMS om den finns."
+        else:
+            text += "\nInget datum på brevet: skicka om efter ny adressökning."
         self.decision.text = text
         set_bg(self.decision, RED if decision == "kasta" else BLUE)

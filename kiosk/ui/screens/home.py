@@ -7,7 +7,7 @@ import datetime as dt
 from ... import routine
 from ...clock import TZ, deadline_for
 from ...domain import LETA_KUND_TYPES, SCAN_ORDER
-from ..widgets import AMBER, BLUE, GREEN, GREY, RED, Btn, Page, Scale, Txt, grid, in_words, mm, paint, scroll, set_bg
+from ..widgets import AMBER, BLUE, GREEN, GREY, RED, Btn, Page, Scale, Txt, grid, in_words, mm, paint, set_bg
 
 
 class HomePage(Page):
@@ -34,14 +34,14 @@ class HomePage(Page):
         paint(self.countdown, GREY)
         self.body.add_widget(self.countdown)
         cols = 1 if Scale.portrait else 3
-        g = grid(cols, spacing_mm=1.0, row_default_height=mm(9.6 if Scale.portrait else 13.2), row_force_default=True)
+        g = grid(cols, spacing_mm=1.0)  # the rows share the body: every step visible without scrolling
         self.buttons: dict[str, Btn] = {}
         for name, label in self.STEPS:
             b = Btn(label, lambda n=name: self.app.go(n), font_mm=3.5, halign="left")
             b.halign = "left"
             self.buttons[name] = b
             g.add_widget(b)
-        self.body.add_widget(scroll(g))
+        self.body.add_widget(g)
 
     def refresh(self):
         s = self.state

@@ -17,6 +17,7 @@ class IncomingPage(Page):
 
     title = "8. Inkomna brev – vilket CAB-ärende?"
 
+    HINT = "Välj vad det är för brev. Kioskens svar är ärendet du ska skapa i CAB."
     ABOUT = ("Handskrivet brev", "Adressändring", "Fråga om faktura", "Avtal", "Övrigt")
     OWN = "Annat … (skriv själv)"
 
@@ -32,17 +33,24 @@ class IncomingPage(Page):
         for kind, name in INCOMING_KINDS.items():
             self.kind_grid.add_widget(Btn(name, lambda k=kind: self._set("kind", k), font_mm=3.3))
         self.detail = column(spacing_mm=1.2)
-        self.kind_row = row(10, Btn("Byt typ", lambda: self._set("kind", None), color=GREY, size_hint_x=0.35,
-                                    font_mm=3.2))
-        self.kind_name = Txt("", font_mm=3.6, fixed=True, bold=True)
-        self.kind_row.add_widget(self.kind_name)
-        self.seg_row = row(10)
+        # The chosen kind, and "Byt typ" in the header (a row of its own left too little room).
+        self.kind_name = Txt("", font_mm=3.4, fixed=True, bold=True, size_hint_y=None, height=mm(6), min_ratio=0.6)
+        if portrait:  # room enough: the kind and "Byt typ" in a row of their own
+            self.change_kind = Btn("Byt typ", lambda: self._set("kind", None), color=GREY, size_hint_x=0.35,
+                                   font_mm=3.2)
+            self.kind_name.size_hint_y = 1
+            self.kind_row = row(10, self.change_kind, self.kind_name)
+        else:
+            self.kind_row = self.kind_name
+            self.change_kind = self.header_button("Byt typ", lambda: self._set("kind", None), width_mm=22,
+                                                  guard=False)
+        self.seg_row = row(9.5)
         self.seg_btns = {}
         for seg, name in (("privat", "Privatkund"), ("foretag", "Företagskund")):
             b = Btn(name, lambda s=seg: self._set("segment", s), font_mm=3.2)
             self.seg_btns[seg] = b
             self.seg_row.add_widget(b)
-        self.about_grid = grid(3, spacing_mm=1.2, size_hint_y=None, height=mm(21.2))
+        self.about_grid = grid(3, spacing_mm=1.2, size_hint_y=None, height=mm(2 * 9.5 + 1.2))
         self.about_btns = {}
         for about in self.ABOUT:
             b = Btn(about, lambda a=about: self._set("about", a), font_mm=3.0)
@@ -51,21 +59,45 @@ class IncomingPage(Page):
         self.own_btn = Btn(self.OWN, self._type_about, font_mm=3.0)
         self.about_grid.add_widget(self.own_btn)
         self.register = Btn("Registrera och visa ärendet", self._register, color=GREEN, size_hint_y=None,
-                            height=mm(11), font_mm=3.4)
-        self.case = Txt("Välj vad det är för brev. Kioskens svar är ärendet du ska skapa i CAB.", font_mm=3.4,
-                        valign="top", fixed=True, padding=(mm(1.5), mm(1)))
+                            height=mm(10), font_mm=3.4, guard=True)
+        self.case = Txt(self.HINT, font_mm=3.4, valign="top", fixed=True, padding=(mm(1.5), mm(1)), min_ratio=0.55)
         paint(self.case, PANEL)
+        self.case_shown = False
+        self.cab_done = False
+        self.cab_btn = Btn("", self._cab_tick, color=GREY, size_hint_y=None, height=mm(11), font_mm=3.3, guard=True)
+        self.case_box = column(self.case, self.cab_btn, spacing_mm=1.2)
         if portrait:
-            self.case.size_hint_y = 0.8
+            self.case_box.size_hint_y = 0.6
+        self.undo = self.header_button("Ångra senaste ärende", lambda: self.app.do({"cmd": "undo", "what": "incoming"}))
         main.add_widget(self.choices)
-        main.add_widget(self.case)
+        main.add_widget(self.case_box)
         self.body.add_widget(main)
 
     def _set(self, field, value):
         setattr(self, field, value)
         if field == "kind":
             self.segment = self.about = None
+            if value is not None:
+                self._clear_case()  # the next letter: the last letter's CAB case box goes
         self.refresh()
+
+    def _clear_case(self):
+        self.case.text = self.HINT
+        set_bg(self.case, PANEL)
+        self.case_shown = False
+        self.cab_done = False
+
+    def _cab_tick(self):
+        on = not self.cab_done
+        result = self.app.do({"cmd": "checklist", "item": "cab_case_created", **({} if on else {"done": False})})
+        if result.ok:
+            self.cab_done = on
+        self.refresh()
+
+    def on_leave(self, *args):
+        super().on_leave(*args)
+        self.kind = self.segment = self.about = None
+        self._clear_case()
 
     def _type_about(self):
         own = self.about if self.about and self.about not in self.ABOUT else ""
@@ -94,10 +126,20 @@ class IncomingPage(Page):
                 text += "\n[b]TL har larmats om bestridan.[/b]"
             self.case.text = text
             set_bg(self.case, RED if self.kind == "bestridan" else PANEL)
+            self.case_shown = True
+            self.cab_done = False
             self.kind = self.segment = self.about = None
+            Btn.hush()  # the choices are replaced by the kind grid under the finger
             self.refresh()
 
     def refresh(self):
+        self.undo.disabled = not self.state.cab
+        self.cab_btn.disabled = not self.case_shown
+        self.cab_btn.opacity = 1 if self.case_shown else 0
+        self.cab_btn.text = "☑  Klart i CAB" if self.cab_done else "☐  Klart i CAB (tryck när ärendet är skapat)"
+        self.cab_btn.set_color(GREEN if self.cab_done else GREY)
+        self.change_kind.opacity = 0 if self.kind is None else 1
+        self.change_kind.disabled = self.kind is None
         self.choices.clear_widgets()
         if self.kind is None:
             self.choices.add_widget(self.kind_grid)

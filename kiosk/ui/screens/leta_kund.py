@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...domain import LETA_KUND_WMS
-from ..widgets import PANEL, Btn, Page, Scale, Txt, grid, mm, paint
+from ..widgets import GREEN, GREY, PANEL, Btn, Page, Scale, Txt, grid, mm, paint, row
 
 
 class LetaKundPage(Page):
@@ -15,16 +15,22 @@ class LetaKundPage(Page):
         self.buttons = {}
         for key in ("A", "A+", "B", "C", "D", "H"):
             letter = key[0]
-            cmd = {"cmd": "leta_kund", "letter": letter}
-            if key == "A+":
-                cmd["apartments"] = 1
+            cmd = {"cmd": "leta_kund", "letter": letter, "count": 1, "apartments": 1 if key == "A+" else 0}
             b = Btn("", lambda c=cmd: self.app.do(dict(c)), font_mm=3.6)
             self.buttons[key] = b
             g.add_widget(b)
         self.body.add_widget(g)
-        self.reminder = Txt("", font_mm=3.3, fixed=True, size_hint_y=None, height=mm(16), valign="top")
+        self.reminder = Txt("", font_mm=3.1, fixed=True, valign="middle", min_ratio=0.6, padding=(mm(1), mm(0.5)))
         paint(self.reminder, PANEL)
-        self.body.add_widget(self.reminder)
+        self.wms = Btn("", self._wms, color=GREY, font_mm=3.1, guard=True, size_hint_x=0.6)
+        self.undo = Btn("Ångra senaste Leta Kund-brev", lambda: self.app.do({"cmd": "undo", "what": "leta_kund"}),
+                        color=GREY, font_mm=3.1, guard=True, size_hint_x=0.6)
+        if Scale.portrait:
+            self.body.add_widget(row(16, self.reminder))
+            self.body.add_widget(row(12, self.wms, self.undo))
+        else:
+            self.body.add_widget(row(16, self.reminder, self.wms, self.undo))
+        self.wms_ticked = False
 
     def refresh(self):
         lk = self.state.leta_kund
@@ -34,8 +40,20 @@ class LetaKundPage(Page):
         self.buttons["A+"].text = f"A med lgh-nr · {LETA_KUND_WMS['A']}\n[b][size={big}]{apartments}[/size][/b]"
         for t in ("B", "C", "D", "H"):
             self.buttons[t].text = f"{t} · {LETA_KUND_WMS[t]}\n[b][size={big}]{lk[t]}[/size][/b]"
-        self.reminder.text = ("Påminnelse: bocka i \"Brev N retur\" i Leta Kund-ärendet i WMS och spara "
+        self.reminder.text = ("Bocka i \"Brev N retur\" i Leta Kund-ärendet i WMS och spara "
                               "(inget görs om ärendet är avslutat).")
+        recorded = getattr(self.state, "checklist", None)
+        if isinstance(recorded, dict) and "wms_ticked" in recorded:  # the journal's word wins
+            self.wms_ticked = bool(recorded["wms_ticked"])
+        self.wms.text = ("☑  Bockat i WMS" if self.wms_ticked else "☐  Bockat i WMS")
+        self.wms.set_color(GREEN if self.wms_ticked else GREY)
+
+    def _wms(self):
+        on = not self.wms_ticked
+        result = self.app.do({"cmd": "checklist", "item": "wms_ticked", **({} if on else {"done": False})})
+        if result.ok:
+            self.wms_ticked = on
+        self.refresh()
 
     def on_result(self, result):
         if result.code == "leta_kund_counted":

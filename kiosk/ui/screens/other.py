@@ -22,14 +22,24 @@ class OtherPage(Page):
         self.temp_label = Txt("", font_mm=3.4, color=MUTED)
         left.add_widget(self.temp_label)
         for about in self.TEMPORARY:
-            left.add_widget(Btn(about, lambda a=about: self.app.do({"cmd": "temporary", "about": a}), font_mm=3.3))
-        left.add_widget(Btn(self.OWN, self._type_temporary, font_mm=3.3, color=GREY))
+            left.add_widget(Btn(about, lambda a=about: self.app.do({"cmd": "temporary", "about": a}), font_mm=3.3,
+                                guard=True))
+        self.undo_temporary = Btn("Ångra senaste utskick", lambda: self.app.do({"cmd": "undo", "what": "temporary"}),
+                                  font_mm=3.0, color=GREY, guard=True)
+        pair = BoxLayout(orientation="horizontal", spacing=mm(1.2))
+        pair.add_widget(Btn(self.OWN, self._type_temporary, font_mm=3.3, color=GREY))
+        pair.add_widget(self.undo_temporary)
+        left.add_widget(pair)
         right = column(spacing_mm=1.2)
         right.add_widget(Txt("[b]Anmärkning på kuvertet[/b] → kundloggen:", font_mm=3.4, color=MUTED))
         g = grid(2, spacing_mm=1.2, size_hint_y=None, height=mm(3 * 9.5 + 2 * 1.2), row_force_default=True,
                  row_default_height=mm(9.5))
         for code, name in REMARK_CODES.items():
-            g.add_widget(Btn(name, lambda c=code: self.app.do({"cmd": "remark", "code": c}), font_mm=3.0, color=GREY))
+            g.add_widget(Btn(name, lambda c=code: self.app.do({"cmd": "remark", "code": c}), font_mm=3.0, color=GREY,
+                             guard=True))
+        self.undo_remark = Btn("Ångra senaste anmärkning", lambda: self.app.do({"cmd": "undo", "what": "remark"}),
+                               font_mm=3.0, color=GREY, guard=True)
+        g.add_widget(self.undo_remark)
         right.add_widget(g)
         self.note = Txt("", font_mm=3.1, valign="top", fixed=True, padding=(mm(1), mm(0.5)), min_ratio=0.5)
         paint(self.note, PANEL)
@@ -44,6 +54,8 @@ class OtherPage(Page):
 
     def refresh(self):
         s = self.state
+        self.undo_temporary.disabled = not s.temporary
+        self.undo_remark.disabled = not s.remarks
         self.temp_label.text = (f"[b]Tillfälliga utskick[/b] i dag: {len(s.temporary)}. "
                                 "Tryck per brev – TL får en fråga om hanteringen.")
         if not self.note.text:

@@ -7,6 +7,8 @@ from kivy.uix.boxlayout import BoxLayout
 from ...domain import BILLING_ADDRESS
 from ..widgets import GREEN, GREY, MUTED, Btn, Page, Scale, Txt, column, mm, paint
 
+RECORDED = 3  # the tick that is recorded: "Kuvertet lämnat i internposten" (checklist envelope_sent)
+
 
 class SekretessPage(Page):
     title = "4. Sekretess – försättsblad"
@@ -25,7 +27,7 @@ class SekretessPage(Page):
         self.count = Txt("", font_mm=4.2, halign="center", fixed=True, size_hint_y=None, height=mm(16))
         left.add_widget(self.count)
         self.print_btn = Btn("Skriv ut försättsblad", lambda: self.app.do({"cmd": "cover_slip"}), color=GREEN,
-                             size_hint_y=None, height=mm(14), font_mm=4.2)
+                             size_hint_y=None, height=mm(14), font_mm=4.2, guard=True)
         left.add_widget(self.print_btn)
         addr = Txt("[b]Adress[/b]\n" + "\n".join(BILLING_ADDRESS), font_mm=4, color=(0, 0, 0, 1),
                    halign="center", fixed=True)
@@ -36,7 +38,7 @@ class SekretessPage(Page):
         self.ticks: dict[int, bool] = {}
         self.check_btns = []
         for i, text in enumerate(self.CHECKS):
-            b = Btn("", lambda i=i: self._tick(i), color=GREY, font_mm=3.3)
+            b = Btn("", lambda i=i: self._tick(i), color=GREY, font_mm=3.3, guard=True)
             self.check_btns.append(b)
             right.add_widget(b)
         main.add_widget(left)
@@ -44,15 +46,27 @@ class SekretessPage(Page):
         self.body.add_widget(main)
 
     def _tick(self, i):
-        self.ticks[i] = not self.ticks.get(i)
+        on = not self.ticks.get(i)
+        if i == RECORDED:  # the envelope has gone: recorded as an event (the day summary shows it)
+            result = self.app.do({"cmd": "checklist", "item": "envelope_sent", **({} if on else {"done": False})})
+            if not result.ok:
+                self.refresh()
+                return
+        self.ticks[i] = on
         self.refresh()
 
     def refresh(self):
         s = self.state
         n = s.scanned["sekretess"]
         done = f"\nUtskrivna försättsblad i dag: {s.cover_slips_printed}" if s.cover_slips_printed else ""
-        self.count.text = f"[b]{n}[/b] sekretessfakturor skannade i dag{done}"
-        self.print_btn.disabled = not (s.pile_scanned("sekretess") and n > 0)
+        can_print = s.pile_scanned("sekretess") and n > 0
+        why = "" if can_print else ("\nSkanna sekretessfakturorna först (steg 2)." if not s.pile_scanned("sekretess")
+                                    else "\nInga sekretessfakturor i dag: inget försättsblad behövs.")
+        self.count.text = f"[b]{n}[/b] sekretessfakturor skannade i dag{done}{why}"
+        self.print_btn.disabled = not can_print
+        recorded = getattr(s, "checklist", None)
+        if isinstance(recorded, dict) and "envelope_sent" in recorded:  # the journal's word wins
+            self.ticks[RECORDED] = bool(recorded["envelope_sent"])
         for i, b in enumerate(self.check_btns):
             on = self.ticks.get(i, False)
             b.text = ("☑  " if on else "☐  ") + self.CHECKS[i]

@@ -1,29 +1,133 @@
-"""Step 1: sort the day's mail into piles, one tap per letter."""
+"""Step 1: sort the day's mail into piles, one tap per letter. A Leta Kund letter is counted by
+its type (the pile's count is the sum of the types); a letter for a pile whose scanning is
+finished is a late letter, scanned at once."""
 
 from __future__ import annotations
 
-from ...domain import PILE_NAMES, PILES
-from ..widgets import BLUE, GREEN, GREY, Btn, Page, Scale, grid, mm, row
+from kivy.uix.modalview import ModalView
+from kivy.utils import escape_markup
+
+from ... import routine
+from ...domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES, SCAN_ORDER
+from ..present import last_sort
+from ..widgets import AMBER, BLUE, GREEN, GREY, PANEL, Btn, Page, Scale, Txt, column, grid, mm, paint, row
+
+# The Leta Kund chooser: (button key, letter, apartments)
+LK_CHOICES = (("A", "A", 0), ("A+", "A", 1), *((t, t, 0) for t in LETA_KUND_TYPES if t != "A"))
+
+
+def lk_name(key: str) -> str:
+    if key == "A":
+        return f"A utan lgh-nr · {LETA_KUND_WMS['A']}"
+    if key == "A+":
+        return f"A med lgh-nr · {LETA_KUND_WMS['A']}"
+    return f"{key} · {LETA_KUND_WMS[key]}"
+
+
+class LetaKundChooser(ModalView):
+    """Which Leta Kund letter is it? One tap per letter (the view stays open for the next one)."""
+
+    def __init__(self, page, **kw):
+        super().__init__(size_hint=(0.96, 0.9), auto_dismiss=False, background="", background_color=(0, 0, 0, 0.7),
+                         **kw)
+        self.page = page
+        box = column(padding_mm=1.5, spacing_mm=1.2)
+        paint(box, PANEL)
+        box.add_widget(Txt("[b]Leta Kund-brev:[/b] vilken brevtyp? Ett tryck per brev.", font_mm=3.6, fixed=True,
+                           size_hint_y=None, height=mm(9), min_ratio=0.6))
+        g = grid(2 if Scale.portrait else 3, spacing_mm=1.2)
+        self.buttons: dict[str, Btn] = {}
+        for key, letter, apartments in LK_CHOICES:
+            cmd = {"cmd": "leta_kund", "letter": letter, "count": 1, "apartments": apartments}
+            b = Btn(lk_name(key), lambda c=cmd: page.app.do(dict(c)), font_mm=3.4)
+            self.buttons[key] = b
+            g.add_widget(b)
+        box.add_widget(g)
+        box.add_widget(row(12, Btn("Klar", lambda: self.dismiss(animation=False), color=GREEN, font_mm=4)))
+        self.add_widget(box)
+        self.bind(on_dismiss=self._closed)
+
+    def _closed(self, *_) -> None:  # returns None: a true value would cancel the dismissal
+        Btn.hush()
+        self.page.refresh()
+
+    def refresh(self, s: routine.DayState) -> None:
+        lk = s.leta_kund
+        big = int(mm(5.5))
+        counts = {"A": lk["A"] - lk["apartments"], "A+": lk["apartments"], **{t: lk[t] for t in LETA_KUND_TYPES if t != "A"}}
+        for key, b in self.buttons.items():
+            b.text = f"{lk_name(key)}\n[b][size={big}]{counts[key]}[/size][/b]"
 
 
 class SortPage(Page):
     title = "1. Sortera – ett tryck per brev"
 
     def build(self):
+        self.late_pile: str | None = None
         cols = 2 if Scale.portrait else 4
         g = grid(cols)
         self.buttons: dict[str, Btn] = {}
         for pile in PILES:
-            b = Btn("", lambda p=pile: self.app.do({"cmd": "sort", "pile": p}), font_mm=3.6)
+            b = Btn("", lambda p=pile: self._tap(p), font_mm=3.6)
             self.buttons[pile] = b
             g.add_widget(b)
         self.body.add_widget(g)
-        self.body.add_widget(row(12, Btn("Ångra senaste", lambda: self.app.do({"cmd": "undo"}), color=GREY),
-                                 Btn("Klar – till skanning", lambda: self.app.go("scan"), color=GREEN)))
+        self.undo = Btn("", lambda: self.app.do({"cmd": "undo", "what": "sort"}), color=GREY, font_mm=3.3,
+                        guard=True)
+        self.body.add_widget(row(12, self.undo, Btn("Klar – till skanning", lambda: self.app.go("scan"), color=GREEN)))
+        self.chooser: LetaKundChooser | None = None
+
+    def _tap(self, pile: str) -> None:
+        s = self.state
+        if pile == "leta_kund":
+            if self.chooser is None:
+                self.chooser = LetaKundChooser(self)
+            self.chooser.refresh(s)
+            self.chooser.open(animation=False)
+            Btn.hush()  # the chooser's buttons now lie under the finger
+            return
+        if pile in SCAN_ORDER and s.pile_scan_started(pile) and s.current_pile != pile:
+            # Scanning of this pile is finished: a late letter, sorted and scanned in one step.
+            self.late_pile = None if self.late_pile == pile else pile
+            self.app.late_pile = self.late_pile
+            if self.late_pile:
+                self.app.say(f"⚠ Sent brev till {PILE_NAMES[pile]}: skanna streckkoden nu. "
+                             "(Tryck på högen igen för att avbryta.)", "warning")
+            else:
+                self.app.say("")
+            self.refresh()
+            return
+        self.app.do({"cmd": "sort", "pile": pile})
+
+    def on_leave(self, *args):
+        super().on_leave(*args)
+        self.late_pile = None
+        self.app.late_pile = None
+
+    def on_result(self, result):
+        if self.chooser is not None and self.chooser.parent is not None:
+            self.chooser.refresh(self.state)
+        if result.code == "late" or any(e.get("type") == "late" for e in result.events) or \
+                (self.late_pile and result.data.get("pile") == self.late_pile and result.ok):
+            self.late_pile = None
 
     def refresh(self):
         s = self.state
         big = int(mm(7))
         for pile, b in self.buttons.items():
-            b.text = f"{PILE_NAMES[pile]}\n[b][size={big}]{s.counts[pile]}[/size][/b]"
-            b.set_color(GREY if s.pile_scan_started(pile) else BLUE)
+            finished = pile in SCAN_ORDER and s.pile_scan_started(pile) and s.current_pile != pile
+            if pile == self.late_pile:
+                b.text = f"{PILE_NAMES[pile]}\n[b]Skanna det sena brevet[/b]"
+                b.set_color(AMBER)
+            elif finished:
+                b.text = f"{PILE_NAMES[pile]}: {s.counts[pile]}\n[size={int(mm(3))}]Skannad · sent brev? Tryck[/size]"
+                b.set_color(GREY)
+            elif pile == s.current_pile:
+                b.text = f"{PILE_NAMES[pile]}\n[b][size={big}]{s.counts[pile]}[/size][/b]"
+                b.set_color(GREY)
+            else:
+                b.text = f"{PILE_NAMES[pile]}\n[b][size={big}]{s.counts[pile]}[/size][/b]"
+                b.set_color(BLUE)
+        pile = last_sort(s)
+        self.undo.text = escape_markup(f"Ångra sortering: {PILE_NAMES[pile]}" if pile else "Ångra sortering")
+        self.undo.disabled = pile is None

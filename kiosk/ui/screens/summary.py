@@ -1,11 +1,17 @@
-"""The day summary (the follow-up row) and closing the day."""
+"""The day summary and closing the day: an overview that fits the screen without scrolling (the
+counts, scanning and the deadline, Leta Kund, TL alerts, warnings, the checklist), the whole
+follow-up row on demand (a deliberate, visible scroll), print, close the day with a confirming
+tap (and another when something is unfinished), reopen a closed day."""
 
 from __future__ import annotations
+
+from kivy.uix.boxlayout import BoxLayout
+from kivy.utils import escape_markup
 
 from ... import routine
 from ...domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
 from ...report import COLUMNS, follow_up_row
-from ..widgets import AMBER, GREEN, GREY, MUTED, Btn, Page, Scale, Txt, grid, mm, row, scroll
+from ..widgets import AMBER, GREEN, GREY, MUTED, PANEL, Btn, Page, Txt, grid, mm, paint, row, scroll
 
 COLUMN_NAMES = {
     "day": "Dag", "site": "Kontor", "kiosk": "Kiosk",
@@ -13,58 +19,162 @@ COLUMN_NAMES = {
     **{f"leta_kund_{t}": f"Leta Kund {t} ({LETA_KUND_WMS[t]})" for t in LETA_KUND_TYPES},
     "leta_kund_apartments": "Leta Kund A med lgh-nr", "scans_accepted": "Godkända skanningar",
     "scans_rejected": "Avvisade skanningar", "missing_scans": "Saknade skanningar",
-    "scan_done_at": "Skanning klar", "deadline_met": "Klar före 14:00", "alerts": "Larm till TL",
+    "scan_done_at": "Skanning klar", "deadline_met": "Klar före deadline", "alerts": "Larm till TL",
     "alerts_bestridan": "– varav bestridan", "alerts_tillfalliga": "– varav tillfälliga utskick",
-    "alerts_deadline_missed": "– varav missad 14:00",
+    "alerts_deadline_missed": "– varav missad deadline", "extra_scans": "Fler skannade än sorterat",
+    "unscanned": "Oskannade högar", "labels_missing": "Saknade etiketter", "cover_slip_missing": "Saknat försättsblad",
+    "late_letters": "Sena brev", "labels_printed": "Etiketter", "label_reprints": "Omtryck av etiketter",
+    "cover_slips_printed": "Försättsblad", "alerts_cancelled": "Återkallade larm", "warnings": "Varningar",
 }
+
+SHORT_PILE = {"dodsbo": "Dödsbo", "sekretess": "Sekretess", "faktura": "Faktura", "ovriga_streckkod": "Övr. m kod",
+              "leta_kund": "Leta Kund", "ovriga_brev": "Övr. brev", "inkomna_brev": "Inkomna",
+              "tillfalliga": "Tillfälliga"}
+
+WARNING_TEXT = {
+    "missing_scans": "{pile}: {missing} av {sorted} inte skannade",
+    "extra_scans": "{pile}: fler skannade ({scanned}) än sorterade ({sorted})",
+    "labels_missing": "Dödsbo: etiketter saknas",
+    "cover_slip_missing": "Sekretess: inget försättsblad",
+    "unscanned": "{pile}: aldrig skannad",
+}
+
+CHECKLIST_NAMES = {"envelope_sent": "kuvertet skickat", "wms_ticked": "bockat i WMS",
+                   "cab_case_created": "klart i CAB"}
+
+
+def warning_text(w: dict) -> str:
+    template = WARNING_TEXT.get(w.get("kind"), w.get("kind", "?"))
+    pile = PILE_NAMES.get(w.get("pile", ""), w.get("pile", ""))
+    sorted_, scanned = w.get("sorted", 0) or 0, w.get("scanned", 0) or 0
+    try:
+        return template.format(pile=pile, sorted=sorted_, scanned=scanned, missing=sorted_ - scanned)
+    except (KeyError, ValueError):
+        return str(w.get("kind"))
+
+
+def overview(summary: dict, deadline: str) -> str:
+    """The essential lines of the day, in words (markup: bold labels)."""
+    c = summary["counts"]
+    lk = summary["leta_kund"]
+    accepted, rejected = len(summary["scans"]["accepted"]), len(summary["scans"]["rejected"])
+    done = summary.get("scan_done_at")
+    met = summary.get("deadline_met")
+    when = f"klar kl. {routine.at_local(done)}" if done else "inte klar"
+    met_text = "Ja" if met else ("pågår" if met is None else "Nej")
+    alerts = summary.get("alerts", [])
+    kinds = {k: sum(1 for a in alerts if a["kind"] == k) for k in ("bestridan", "tillfalliga", "deadline_missed")}
+    warnings = summary.get("warnings", [])
+    lines = [
+        "[b]Sorterat:[/b] " + " · ".join(f"{SHORT_PILE[p]} {c.get(p, 0)}" for p in PILES),
+        f"[b]Skannat:[/b] {accepted} godkända, {rejected} avvisade · {when} · före {deadline}: [b]{met_text}[/b]",
+        "[b]Leta Kund:[/b] " + ", ".join(f"{t} {lk.get(t, 0)}" for t in LETA_KUND_TYPES)
+        + f" (A med lgh-nr {lk.get('apartments', 0)})",
+        f"[b]Datumkoll:[/b] {len(summary.get('decisions', []))} · [b]CAB-ärenden:[/b] {len(summary.get('cab', []))}"
+        f" · [b]Utskick:[/b] {len(summary.get('temporary', []))} · [b]Anmärkn.:[/b] {len(summary.get('remarks', []))}"
+        f" · [b]Etiketter:[/b] {summary.get('labels_printed', 0)} · [b]Försättsblad:[/b] "
+        f"{summary.get('cover_slips_printed', 0)}",
+        f"[b]Larm till TL:[/b] {len(alerts)} (bestridan {kinds['bestridan']}, tillfälliga {kinds['tillfalliga']}, "
+        f"missad deadline {kinds['deadline_missed']})",
+    ]
+    checklist = summary.get("checklist")
+    if isinstance(checklist, dict) and checklist:
+        ticked = [CHECKLIST_NAMES.get(k, k) for k, v in checklist.items() if v]
+        lines.append("[b]Checklista:[/b] " + (", ".join(ticked) if ticked else "inget bockat"))
+    if warnings:
+        lines.append("[b]⚠ Varningar:[/b] " + escape_markup("; ".join(warning_text(w) for w in warnings)))
+    else:
+        lines.append("[b]✓ Inga varningar[/b]")
+    return "\n".join(lines)
 
 
 class SummaryPage(Page):
-    title = "Dagssammanställning – uppföljningsraden"
+    title = "Dagens summering"
 
     def build(self):
-        self.table = grid(4 if not Scale.portrait else 2, spacing_mm=0.5, row_default_height=mm(7.5),
-                          row_force_default=True)
-        self.body.add_widget(scroll(self.table))
+        self.full = False
+        self.area = BoxLayout(orientation="vertical")
+        self.body.add_widget(self.area)
+        self.overview = Txt("", font_mm=3.2, valign="top", fixed=True, min_ratio=0.6, padding=(mm(1.5), mm(1)))
+        paint(self.overview, PANEL)
+        self.table = grid(2, spacing_mm=0.8, size_hint_y=None)  # name, value: long values get the width
+        self.table_view = scroll(self.table)
         self.values: dict[str, Txt] = {}
         self.confirming = False
-        self.print_btn = Btn("Skriv ut sammanställning", self.app.print_summary, color=GREY, font_mm=3.6)
-        self.close_btn = Btn("Avsluta dagen", self._close, color=GREEN, font_mm=3.6)
-        self.body.add_widget(row(13, self.print_btn, self.close_btn))
+        self.print_btn = Btn("Skriv ut sammanställning", self.app.print_summary, color=GREY, font_mm=3.4, guard=True)
+        self.toggle_btn = Btn("", self._toggle, color=GREY, font_mm=3.2)
+        self.close_btn = Btn("Avsluta dagen", self._close, color=GREEN, font_mm=3.4, guard=True)
+        self.body.add_widget(row(13, self.print_btn, self.toggle_btn, self.close_btn))
+
+    def _toggle(self):
+        self.full = not self.full
+        self.refresh()
 
     def _close(self):
-        if not self.confirming:
-            self.confirming = True
+        s = self.state
+        closed = s.phase == routine.CLOSED
+        if not self.confirming and self.close_btn not in self.pending:
+            self.confirming = True  # the first tap only asks
             self.refresh()
             return
         self.confirming = False
-        self.app.do({"cmd": "close_day"})
+        pending = self.pending.pop(self.close_btn, None)
+        if closed:
+            self.app.do({"cmd": "reopen_day"})
+        else:
+            result = self.app.do(dict(pending, confirm=True) if pending else {"cmd": "close_day"})
+            if result.code == "confirm_needed" and not pending:
+                self.pending = {self.close_btn: {"cmd": "close_day"}}
         self.refresh()
 
     def on_leave(self, *args):
+        super().on_leave(*args)
         self.confirming = False
 
     def refresh(self):
         s = self.state
         cfg = self.app.config
-        row_ = follow_up_row(self.app.controller.summary(), cfg.kiosk.site, cfg.kiosk.id)
+        summary = self.app.controller.summary()
+        deadline = self.app.controller.ctx.deadline.strftime("%H:%M")
+        self.area.clear_widgets()
+        if self.full:
+            self._fill_table(summary, cfg)
+            self.area.add_widget(self.table_view)
+            self.toggle_btn.text = "Visa översikt"
+        else:
+            self.overview.text = overview(summary, deadline)
+            self.area.add_widget(self.overview)
+            self.toggle_btn.text = "Hela uppföljningsraden"
+        closed = s.phase == routine.CLOSED
+        if self.close_btn in self.pending:
+            unfinished = len(self.pending_unfinished())
+            self.close_btn.text = f"Tryck igen: avsluta ändå ({unfinished} ofärdiga)" if unfinished else \
+                "Tryck igen: avsluta ändå"
+            self.close_btn.set_color(AMBER)
+        elif closed:
+            self.close_btn.text = "Tryck igen för att öppna dagen" if self.confirming else "Dagen är avslutad – öppna igen"
+            self.close_btn.set_color(AMBER if self.confirming else GREY)
+        else:
+            self.close_btn.text = "Tryck igen för att avsluta dagen" if self.confirming else "Avsluta dagen"
+            self.close_btn.set_color(AMBER if self.confirming else GREEN)
+
+    def pending_unfinished(self) -> list:
+        r = self.app.last_shown
+        return list((r.data or {}).get("unfinished") or []) if r is not None and r.code == "confirm_needed" else []
+
+    def _fill_table(self, summary, cfg):
+        row_ = follow_up_row(summary, cfg.kiosk.site, cfg.kiosk.id)
         if not self.values:  # the labels are built once; a refresh only changes their text
             for key in COLUMNS:
-                self.table.add_widget(Txt(COLUMN_NAMES.get(key, key), font_mm=2.9, color=MUTED, fixed=True,
-                                          min_ratio=0.7))
-                self.values[key] = Txt("", font_mm=3.1, fixed=True, min_ratio=0.7)
+                self.table.add_widget(Txt(COLUMN_NAMES.get(key, key), font_mm=2.9, color=MUTED, size_hint_x=0.45))
+                self.values[key] = Txt("", font_mm=3.0, size_hint_x=0.55)
                 self.table.add_widget(self.values[key])
         for key in COLUMNS:
-            value = row_[key]
+            value = row_.get(key)
             if key == "deadline_met":
-                value = "Ja" if value else "Nej"
+                value = "Ja" if value else ("pågår" if value is None else "Nej")
             elif key == "scan_done_at":
                 value = routine.at_local(value) if value else "–"
             elif value is None:
                 value = "–"
-            self.values[key].text = f"[b]{value}[/b]"
-        closed = s.phase == routine.CLOSED
-        self.close_btn.disabled = closed
-        self.close_btn.text = ("Dagen är avslutad" if closed else
-                               "Tryck igen för att avsluta dagen" if self.confirming else "Avsluta dagen")
-        self.close_btn.set_color(AMBER if self.confirming else GREEN)
+            self.values[key].text = f"[b]{escape_markup(str(value))}[/b]"

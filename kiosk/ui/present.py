@@ -1,0 +1,136 @@
+"""What the screen says and shows, decided without Kivy (pure functions, tested on their own):
+the severity a result is coloured by, the banner's icon and words, the shelf's standing picture,
+what a plain undo would remove, and the idle sign-out clock."""
+
+from __future__ import annotations
+
+from .. import routine
+from ..domain import PILE_NAMES, SCAN_ORDER
+from ..effects import SLOW_BLINK, Lights
+
+OK, WARNING, ERROR, ALERT = "ok", "warning", "error", "alert"
+
+# Severity -> (icon, leading word): colour is never the only signal.
+STYLE = {
+    OK: ("✓", ""),
+    WARNING: ("⚠", "Obs"),
+    ERROR: ("✗", "Stopp"),
+    ALERT: ("⚠", "Larm till TL"),
+}
+
+
+def severity(result) -> str:
+    """Result.severity when the controller gives it; until then derived from the status (a
+    recorded rejection is a warning, a refusal an error, an alert to the TL an alert)."""
+    given = getattr(result, "severity", None)
+    if given in STYLE:
+        return given
+    effects = getattr(result, "effects", None)
+    if result.status == routine.OK:
+        if effects is not None and effects.alerts:
+            return ALERT
+        return WARNING if "Varning" in (result.message or "") else OK
+    if result.status == routine.REJECTED:
+        return WARNING
+    return ERROR
+
+
+def banner_text(result) -> str:
+    """The banner line: icon, word, the controller's Swedish message, and what else to do."""
+    sev = severity(result)
+    icon, word = STYLE[sev]
+    text = result.message or ""
+    if word and not text.startswith(word) and not (sev == WARNING and text.startswith("Varning")):
+        text = f"{word}: {text}"
+    text = f"{icon} {text}".strip()
+    effects = getattr(result, "effects", None)
+    if effects is not None:
+        if effects.alerts and "TL" not in text:
+            text += "  TL larmad."
+        if effects.notes:
+            text += "  " + " ".join(effects.notes)
+    return text
+
+
+def standing_lights(state: routine.DayState) -> Lights:
+    """The shelf picture a screen starts from (on start, after a restart, and whenever a step is
+    left): while scanning, the current pile blinks; otherwise every slot is off. A step's own
+    lights (the pile just sorted, the top compartment after a label, ...) come from its results
+    and go off when the step is left."""
+    pile = state.current_pile
+    return Lights.of(**{pile: SLOW_BLINK}) if pile else Lights()
+
+
+def last_scan_in(state: routine.DayState, pile: str | None) -> dict | None:
+    """The pile's latest accepted scan of its scanning (late letters are not part of it)."""
+    if pile is None:
+        return None
+    for entry in reversed(state.accepted):
+        if entry.get("pile") == pile and not entry.get("late"):
+            return entry
+    return None
+
+
+def scans_in(state: routine.DayState, pile: str | None, limit: int) -> list[dict]:
+    """The pile's accepted scans today, latest first."""
+    out = [e for e in reversed(state.accepted) if e.get("pile") == pile] if pile else []
+    return out[:limit]
+
+
+def short_code(code: str, keep: int = 8) -> str:
+    return code if len(code) <= keep + 1 else "…" + code[-keep:]
+
+
+def last_sort(state: routine.DayState) -> str | None:
+    sorts = getattr(state, "sorts", None)
+    if sorts is not None:
+        return sorts[-1] if sorts else None
+    return next((p for what, p, _ in reversed(getattr(state, "undoable", ())) if what == "sort"), None)
+
+
+def undo_label(state: routine.DayState, last_code: str | None = None) -> str:
+    """The undo button's text, naming what a plain undo removes (contract: while scanning the
+    current pile's last accepted scan, else the next_pile that made it current; right after a
+    rejected scan nothing; while sorting the last sort)."""
+    if state.phase == routine.SORTING:
+        pile = last_sort(state)
+        return f"Ångra sortering: {PILE_NAMES[pile]}" if pile else "Inget att ångra"
+    if state.phase == routine.SCANNING and state.current_pile is not None:
+        rejected = getattr(state, "last_scan_rejected", None)
+        if rejected is None:
+            rejected = last_code is not None and last_code not in ("accepted", "undone", "pile_done")
+        if rejected:
+            return "Ångra: den avvisade skanningen räknades inte"
+        scan = last_scan_in(state, state.current_pile)
+        if scan is not None:
+            return f"Ångra skanning {short_code(scan['code'])}"
+        if state.scan_index > 0:
+            return f"Ångra \"Klar\" för {PILE_NAMES[SCAN_ORDER[state.scan_index - 1]]}"
+        return "Inget att ångra"
+    if state.phase == routine.SCANNED:
+        return f"Ångra \"Klar\" för {PILE_NAMES[SCAN_ORDER[-1]]}"
+    return "Inget att ångra"
+
+
+class IdleClock:
+    """Automatic sign-out after `minutes` without a touch, a key or a scan, with a warning the
+    last `warn_s` seconds. Pure: the caller passes the time (monotonic seconds)."""
+
+    def __init__(self, minutes: float, warn_s: float = 60.0):
+        self.limit = max(0.0, float(minutes)) * 60.0
+        self.warn_s = warn_s
+        self.last = 0.0
+
+    def touch(self, now: float) -> None:
+        self.last = now
+
+    def state(self, now: float) -> tuple[str, float]:
+        """("off"|"active"|"warn"|"logout", seconds left)."""
+        if self.limit <= 0:
+            return "off", float("inf")
+        left = self.limit - (now - self.last)
+        if left <= 0:
+            return "logout", 0.0
+        if left <= self.warn_s:
+            return "warn", left
+        return "active", left

@@ -1,0 +1,321 @@
+"""UI benchmark: tap -> first changed pixel, with real X input under Xvfb, over a scripted day of
+the kiosk (p50/p90/p99 of every tap, and the first visit to every screen), beside a one-label
+Kivy app measured the same way in the same run. Goal on this machine: p99 < 100 ms and every
+first visit < 150 ms.
+
+The app runs in a child process that says where to tap next (a line `TAP x y what` on stdout)
+and waits for `NEXT` on stdin; this process clicks through XTest and polls the window's pixels
+(XGetSubImage) until the first one changes. Nothing here is timed against an assert.
+
+    python -m kiosk_dev.ui_tap_bench      (also run by `kiosk bench` through kiosk_dev.ui_bench)
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+W, H = 800, 480
+PW, PH = 120, 60  # the region watched around each tap
+
+
+class _XImage(ctypes.Structure):
+    _fields_ = [("width", ctypes.c_int), ("height", ctypes.c_int), ("xoffset", ctypes.c_int),
+                ("format", ctypes.c_int), ("data", ctypes.c_void_p), ("byte_order", ctypes.c_int),
+                ("bitmap_unit", ctypes.c_int), ("bitmap_bit_order", ctypes.c_int), ("bitmap_pad", ctypes.c_int),
+                ("depth", ctypes.c_int), ("bytes_per_line", ctypes.c_int), ("bits_per_pixel", ctypes.c_int)]
+
+
+class Screen:
+    """Clicks and pixel reads on the X display in $DISPLAY (libX11 + libXtst via ctypes)."""
+
+    def __init__(self):
+        self.x11 = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+        self.xtst = ctypes.CDLL(ctypes.util.find_library("Xtst") or "libXtst.so.6")
+        x = self.x11
+        x.XOpenDisplay.restype = ctypes.c_void_p
+        x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        x.XDefaultRootWindow.restype = ctypes.c_ulong
+        x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+        x.XGetImage.restype = ctypes.POINTER(_XImage)
+        x.XGetImage.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint,
+                                ctypes.c_uint, ctypes.c_ulong, ctypes.c_int]
+        x.XGetSubImage.restype = ctypes.POINTER(_XImage)
+        x.XGetSubImage.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int, ctypes.c_uint,
+                                   ctypes.c_uint, ctypes.c_ulong, ctypes.c_int, ctypes.POINTER(_XImage),
+                                   ctypes.c_int, ctypes.c_int]
+        x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        self.xtst.XTestFakeMotionEvent.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                                   ctypes.c_ulong]
+        self.xtst.XTestFakeButtonEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
+        self.dpy = x.XOpenDisplay(None)
+        if not self.dpy:
+            raise OSError("no X display")
+        self.root = x.XDefaultRootWindow(self.dpy)
+        self.image = x.XGetImage(self.dpy, self.root, 0, 0, PW, PH, ctypes.c_ulong(-1).value, 2)  # ZPixmap
+        self.size = self.image.contents.bytes_per_line * PH
+
+    def pixels(self, x: int, y: int) -> bytes:
+        """The PWxPH pixels around (x, y): the tapped button is there, so is any new screen; a
+        small region keeps the observer from loading the machine it measures."""
+        x0, y0 = max(0, min(W - PW, x - PW // 2)), max(0, min(H - PH, y - PH // 2))
+        self.x11.XGetSubImage(self.dpy, self.root, x0, y0, PW, PH, ctypes.c_ulong(-1).value, 2, self.image, 0, 0)
+        return ctypes.string_at(self.image.contents.data, self.size)
+
+    def tap_and_time(self, x: int, y: int, timeout: float = 3.0) -> float | None:
+        """Click at (x, y); seconds until the first pixel of the window changes (None: never)."""
+        self.xtst.XTestFakeMotionEvent(self.dpy, -1, x, y, 0)
+        self.x11.XSync(self.dpy, 0)
+        time.sleep(0.03)  # the pointer move alone repaints nothing, but let it settle
+        before = self.pixels(x, y)
+        t0 = time.perf_counter()
+        self.xtst.XTestFakeButtonEvent(self.dpy, 1, True, 0)
+        self.xtst.XTestFakeButtonEvent(self.dpy, 1, False, 0)
+        self.x11.XSync(self.dpy, 0)
+        while time.perf_counter() - t0 < timeout:
+            if self.pixels(x, y) != before:
+                return time.perf_counter() - t0
+            time.sleep(0.001)
+        return None
+
+
+def measure(cmd: list[str], env: dict, timeout: float = 240.0) -> list[tuple[str, float | None]]:
+    """Run a child that announces taps; click each, time it, tell it to go on."""
+    screen = Screen()
+    err = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                            text=True, bufsize=1)
+    out: list[tuple[str, float | None]] = []
+    end = time.monotonic() + timeout
+    try:
+        while time.monotonic() < end:
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith("END"):
+                break
+            if not line.startswith("TAP "):
+                continue
+            _, x, y, what = line.rstrip("\n").split(" ", 3)
+            out.append((what, screen.tap_and_time(int(x), int(y))))
+            proc.stdin.write("NEXT\n")
+            proc.stdin.flush()
+    finally:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.returncode:
+            err.seek(0)
+            print(f"ui tap bench: {cmd[-1]} child failed:\n" + err.read()[-1500:], file=sys.stderr)
+        err.close()
+    return out
+
+
+def _pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def summary(name: str, taps: list[tuple[str, float | None]]) -> str:
+    ms = [t * 1000 for _, t in taps if t is not None]
+    missing = sum(1 for _, t in taps if t is None)
+    if not ms:
+        return f"{name}: no taps measured"
+    return (f"{name}: {len(ms)} taps, median {statistics.median(ms):.0f} ms, p90 {_pct(ms, 90):.0f} ms, "
+            f"p99 {_pct(ms, 99):.0f} ms, max {max(ms):.0f} ms" + (f", {missing} without a change" if missing else ""))
+
+
+def run(args=None) -> None:
+    from .xvfb import display_env
+
+    with display_env() as env, tempfile.TemporaryDirectory() as tmp:
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        old = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = env.get("DISPLAY", "")
+        try:
+            base = measure([sys.executable, "-m", "kiosk_dev.ui_tap_bench", "--child-baseline"], env)
+            day = measure([sys.executable, "-m", "kiosk_dev.ui_tap_bench", "--child-kiosk", tmp], env)
+        finally:
+            if old is None:
+                os.environ.pop("DISPLAY", None)
+            else:
+                os.environ["DISPLAY"] = old
+    print("ui tap -> first changed pixel (real X input, Xvfb, 800x480; goal p99 < 100 ms, first visits < 150 ms)")
+    print("  " + summary("kiosk, a scripted day", day))
+    print("  " + summary("baseline one-label Kivy app", base))
+    firsts = [(what.split(":", 1)[1], t) for what, t in day if what.startswith("first:")]
+    if firsts:
+        print("  first visit per screen: " + ", ".join(
+            f"{name} {t * 1000:.0f} ms" if t is not None else f"{name} –" for name, t in firsts))
+
+
+# -- children -------------------------------------------------------------------------------------
+
+
+def _announce(widget, what: str) -> None:
+    from kivy.core.window import Window
+
+    x, y = widget.to_window(*widget.center)
+    print(f"TAP {int(Window.left + x)} {int(Window.top + Window.height - y)} {what}", flush=True)
+
+
+def _next_line() -> bool:
+    ready, _, _ = select.select([sys.stdin], [], [], 0)
+    return bool(ready) and sys.stdin.readline() != ""
+
+
+def _child_baseline() -> int:
+    from kiosk.ui import kivyenv
+
+    kivyenv.prepare(W, H)
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.uix.button import Button
+
+    class Baseline(App):
+        def build(self):
+            self.n = 0
+            self.btn = Button(text="Returpost", font_size=40)
+            self.btn.bind(on_release=self.tapped)
+            Clock.schedule_once(self.step, 1.0)
+            return self.btn
+
+        def tapped(self, *_):
+            self.n += 1
+            self.btn.text = f"Returpost {self.n}"
+
+        def step(self, *_):
+            if self.n >= 40:
+                print("END", flush=True)
+                self.stop()
+                return
+            _announce(self.btn, "tap")
+            Clock.schedule_interval(self.wait, 0)
+
+        def wait(self, *_):
+            if _next_line():
+                Clock.unschedule(self.wait)
+                Clock.schedule_once(self.step, 0.15)
+
+    Baseline().run()
+    return 0
+
+
+def _child_kiosk(tmp: str) -> int:
+    import datetime as dt
+
+    from kiosk.ui import kivyenv
+
+    kivyenv.prepare(W, H)
+    kivyenv.register_fonts()
+    from kiosk import routine
+    from kiosk.clock import TZ
+    from kiosk.config import parse
+    from kiosk.runtime import Kiosk
+    from kiosk.ui.app import KioskApp
+    from kiosk.ui.screens import PAGES
+
+    from .ui_driver import Driver, find_button, wait_out_guard
+
+    class Clock_:
+        def __init__(self):
+            self.start, self.t0, self.synced = dt.datetime(2026, 11, 23, 8, 0, tzinfo=TZ), time.monotonic(), True
+
+        def now(self):
+            return self.start + dt.timedelta(seconds=time.monotonic() - self.t0)
+
+    cfg = parse(f'[kiosk]\ndata_dir = "{tmp}/data"\nhardware = "simulator"\n[mqtt]\nenabled = false\n'
+                f'[gpio]\npin_factory = "mock"\n[printer]\nbackend = "dummy"\npreview_dir = "{tmp}/previews"\n')
+    kiosk = Kiosk(cfg, clock=Clock_(), simulator=True, sync=False)
+
+    def script(d: Driver):
+        app = d.app
+        ctl = app.controller
+        d.timeout = 60
+
+        def tap(text, what="tap", exact=False):
+            w = find_button(text, exact)
+            wait_out_guard(w)
+            yield 3  # the screen is still before the tap
+            _announce(w, what)
+            yield _next_line
+
+        yield lambda: all(name in app.pages for name in PAGES)  # built in the background after READY
+        yield 10
+        yield from tap("ANNA", "first:home")
+        yield lambda: app.sm.current == "home"
+        yield from tap("1. Sortera", "first:sort")
+        piles = ("Dödsbofakturor", "Sekretessfakturor", "Faktura/påminnelse", "Övriga brev med", "Övriga brev utan",
+                 "Inkomna brev", "Tillfälliga")
+        for i in range(35):
+            yield from tap(piles[i % len(piles)], "sort")
+        yield from tap("Klar – till skanning", "first:scan")
+        yield from tap("Starta skanningen")
+        n = 0
+        while ctl.state.phase == routine.SCANNING:
+            pile = ctl.state.current_pile
+            for _ in range(ctl.state.counts[pile] - ctl.state.scanned[pile]):
+                n += 1
+                app.do({"cmd": "scan", "code": f"73500{n:07d}1"})
+            yield 3
+            yield from tap("Klar – ", "next_pile")
+        for step, screen, taps in (("3. Dödsbo", "dodsbo", ()),
+                                   ("4. Sekretess", "sekretess", ("Skriv ut försättsblad",)),
+                                   ("5. Leta Kund", "letakund", ("B · ", "C · ", "B · ")),
+                                   ("6–7. Datumkoll", "datecheck", ("+1 dag", "Registrera beslutet")),
+                                   ("8. Inkomna brev", "incoming", ("Autogiroblankett", "Registrera och visa")),
+                                   ("9–10. Övrigt", "other", ("Priskompensation", "Brevlådan full")),
+                                   ("Dagens summering", "summary", ("Hela uppföljningsraden", "Visa översikt"))):
+            if app.preview_view is not None:
+                app.preview_view.dismiss()
+                yield 3
+            yield from tap("Hem", exact=True)
+            yield lambda: app.sm.current == "home"
+            yield from tap(step, f"first:{screen}")
+            yield lambda s=screen: app.sm.current == s
+            for text in taps:
+                if app.preview_view is not None:
+                    app.preview_view.dismiss()
+                    yield 3
+                yield from tap(text, exact=len(text) == 1)
+        print("END", flush=True)
+
+    drivers: list = []
+
+    def ready(a):
+        drivers.append(Driver(a, script, timeout=60))
+        drivers[0].start()
+
+    KioskApp(kiosk, on_ready=ready).run()
+    if drivers and drivers[0].error:
+        print(drivers[0].error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    if "--child-baseline" in sys.argv:
+        sys.exit(_child_baseline())
+    if "--child-kiosk" in sys.argv:
+        sys.exit(_child_kiosk(sys.argv[sys.argv.index("--child-kiosk") + 1]))
+    run()

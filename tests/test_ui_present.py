@@ -1,0 +1,92 @@
+"""kiosk/ui/present.py (Kivy-free): severity and banner words, the shelf's standing picture, the
+undo label, the idle clock; and the ui.idle_logout_minutes config key."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kiosk import routine
+from kiosk.clock import TZ
+from kiosk.config import ConfigError, load, parse
+from kiosk.controller import Controller
+from kiosk.journal import Journal
+from kiosk.ui import present
+
+
+class R:
+    def __init__(self, status, message="", severity=None, alerts=(), notes=()):
+        from kiosk.effects import Effects
+
+        self.status, self.message, self.effects = status, message, Effects(alerts=alerts, notes=notes)
+        if severity is not None:
+            self.severity = severity
+
+
+def test_severity_follows_the_result_and_falls_back_to_the_status():
+    assert present.severity(R("ok", "x", severity="warning")) == "warning"
+    assert present.severity(R("ok", "Dödsbo: 2")) == "ok"
+    assert present.severity(R("rejected", "Redan skannad")) == "warning"
+    assert present.severity(R("error", "Nej")) == "error"
+    assert present.severity(R("ok", "Varning: 1 av 2 inte skannade")) == "warning"
+
+
+@given(st.sampled_from(["ok", "warning", "error", "alert"]), st.text(max_size=80))
+def test_every_banner_has_an_icon_and_words(sev, message):
+    text = present.banner_text(R("ok", message or "x", severity=sev))
+    icon, word = present.STYLE[sev]
+    assert text.startswith(icon)
+    if word:
+        assert word in text or "Varning" in text
+
+
+def test_standing_lights_blink_the_current_pile_only_while_scanning():
+    s = routine.DayState(phase=routine.SCANNING, scan_index=1)
+    assert present.standing_lights(s).on == (("sekretess", "slow_blink"),)
+    assert present.standing_lights(routine.DayState()).on == ()
+    assert present.standing_lights(routine.DayState(phase=routine.SCANNED)).on == ()
+
+
+def test_undo_label_names_what_a_plain_undo_removes(tmp_path):
+    cfg = parse(f'[kiosk]\ndata_dir = "{tmp_path}"\n[mqtt]\nenabled = false\n')
+    now = dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
+    from kiosk.clock import FixedClock
+
+    c = Controller(cfg, Journal(tmp_path / "j.db", "s", "k"), FixedClock(now))
+    for cmd in ({"cmd": "login", "operator": "ANNA"}, {"cmd": "sort", "pile": "dodsbo"},
+                {"cmd": "sort", "pile": "sekretess"}):
+        c.handle(cmd)
+    assert present.undo_label(c.state) == "Ångra sortering: Sekretessfakturor"
+    c.handle({"cmd": "scan_phase"})
+    assert present.undo_label(c.state) == "Inget att ångra"
+    c.handle({"cmd": "scan", "code": "7350010000011"})
+    assert present.undo_label(c.state) == "Ångra skanning …10000011"
+    c.handle({"cmd": "scan", "code": "7350010000011"})  # a duplicate: nothing accepted to take back
+    assert present.undo_label(c.state) == "Ångra: den avvisade skanningen räknades inte"
+    c.handle({"cmd": "next_pile"})
+    assert present.undo_label(c.state) == 'Ångra "Klar" för Dödsbofakturor'
+
+
+@given(st.integers(min_value=1, max_value=120), st.floats(min_value=0, max_value=10_000))
+def test_idle_clock(minutes, idle):
+    clock = present.IdleClock(minutes, warn_s=60)
+    clock.touch(1000.0)
+    what, left = clock.state(1000.0 + idle)
+    limit = minutes * 60
+    if idle >= limit:
+        assert what == "logout"
+    elif limit - idle <= 60:
+        assert what == "warn" and 0 < left <= 60
+    else:
+        assert what == "active"
+    assert present.IdleClock(0).state(1e9)[0] == "off"
+
+
+def test_idle_logout_minutes_config():
+    assert load(None).ui.idle_logout_minutes == 15
+    assert parse("[ui]\nidle_logout_minutes = 0\n").ui.idle_logout_minutes == 0
+    with pytest.raises(ConfigError, match="ui.idle_logout_minutes"):
+        parse("[ui]\nidle_logout_minutes = -5\n")

@@ -534,7 +534,7 @@ def _validate(d: dict) -> None:
     # -- hw: printer code page, retry and timeout --
     try:
         codecs.lookup(p["codepage"].lower().replace("_", "-"))
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         raise ConfigError("printer.codepage", "unknown code page (use e.g. CP858, CP850 or CP437)") from None
     if not 0.05 <= p["retry_s"] <= 3600:
         raise ConfigError("printer.retry_s", "must be between 0.05 and 3600 seconds")

@@ -260,7 +260,7 @@ def wrap(text: str, width: int) -> list[str]:
             rows.append(rest[:width])
             rest = rest[width:]
         else:
-            rows.append(rest[:cut].rstrip())
+            rows.append(rest[:cut].rstrip(" "))  # only spaces: a no-break space is printed
             rest = rest[cut + 1:]
     if rest:
         rows.append(rest)

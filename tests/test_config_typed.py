@@ -164,6 +164,12 @@ def test_an_operator_signature_central_would_refuse_stops_the_kiosk(tmp_path, si
     assert "central refuses" in line
 
 
+def test_a_codepage_with_a_nul_is_refused_naming_the_key():  # found by the property test above
+    with pytest.raises(ConfigError) as info:
+        parse('[printer]\ncodepage = "\\u0000"\n')
+    assert info.value.key == "printer.codepage"
+
+
 def test_a_signature_of_exactly_the_limit_is_accepted():
     cfg = parse(f'[[operators]]\nsignature = "{"Ö" * SIGNATURE_MAX}"\n')
     assert cfg.operators[0].signature == "Ö" * SIGNATURE_MAX

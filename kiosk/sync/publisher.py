@@ -572,7 +572,9 @@ class Publisher:
         self._flush_marks(force=not busy and not self._buffer)
         if not busy and not self._buffer and not self._to_mark and not self._confirm_dirty:
             self._refresh_pending()
-            if self._pending == 0 and not self._alerts:
+            # only once central's retained ack has been read (or has surely not come): a kiosk
+            # whose own marks say "all confirmed" may face a central restored from a backup
+            if self._pending == 0 and not self._alerts and self._ack_ready:
                 self._drained.set()
             self._check_ack_timeout()
         self._publish_status(force=False)

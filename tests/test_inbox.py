@@ -153,7 +153,7 @@ def test_the_screens_show_the_inbox(tmp_path):
     seen = json.loads(out.read_text()) if out.exists() else {}
     assert proc.returncode == 0, (seen.get("error"), proc.stderr[-3000:])
     st_ = seen["steps"]
-    assert st_["before"]["note"] == "[b]Larmet skickas till TL …[/b]"  # nothing from central yet
+    assert st_["before"]["note"] == "" and "TL-larm: [color=ffb86b]skickas …" in st_["before"]["status"]
     assert st_["inbox-sending"]["note"] == "[b]Larmet skickas till TL …[/b]"
     assert st_["inbox-delivered"]["note"] == "[b]TL har fått larmet 10:40[/b]"  # 09:40Z is 10:40 in Stockholm
     assert st_["inbox-failed"]["note"] == "[b]Larmet kunde inte skickas till TL – säg till TL direkt[/b]"

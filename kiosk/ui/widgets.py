@@ -386,9 +386,11 @@ SEVERITY_COLORS = {"ok": GREEN, "warning": AMBER, "error": RED, "alert": RED}
 class TLNote(Txt):
     """One alert the operator just raised: whether the TL got it and acknowledged it, and (with
     `answers`) the TLs' answers to today's temporary mailings. Reads the inbox the status poller
-    keeps (`app.kiosk.poller.snapshot["inbox"]`) once a second; hidden while it has nothing to say."""
+    keeps (`app.kiosk.poller.snapshot["inbox"]`) once a second; hidden while it has nothing to say,
+    also while no inbox has come from central (sync off, never connected): the screens have no
+    room to spare, and the status bar still says the alert is being sent."""
 
-    def __init__(self, app, answers: bool = False, **kw):
+    def __init__(self, app, answers: bool = False, home=None, **kw):
         kw.setdefault("font_mm", 3.2)
         super().__init__("", fixed=True, size_hint_y=None, height=0, padding=(mm(1.5), mm(0.5)),
                          min_ratio=0.5, **kw)
@@ -397,6 +399,7 @@ class TLNote(Txt):
         self.answers = answers
         self.alert_id: str | None = None
         self.opacity = 0
+        self.home = home  # the layout it joins only while shown (no spacing taken while hidden)
         Clock.schedule_interval(lambda dt: self.update(), 1.0)
 
     def track(self, alert_id: str | None) -> None:
@@ -410,7 +413,7 @@ class TLNote(Txt):
 
         doc = (getattr(getattr(self.app, "kiosk", None), "poller", None) or _NoPoller).snapshot.get("inbox")
         lines, severity = [], "ok"
-        if self.alert_id:
+        if self.alert_id and doc is not None:  # nothing from central yet: only the status bar says so
             text, severity = inbox.notice(doc, self.alert_id)
             lines.append(f"[b]{escape_markup(text)}[/b]")
         if self.answers:
@@ -422,6 +425,11 @@ class TLNote(Txt):
         set_bg(self, SEVERITY_COLORS.get(severity, AMBER) if text else BG)
         self.height = mm(7.5 + 5 * (len(lines) - 1)) if text else 0
         self.opacity = 1 if text else 0
+        if self.home is not None:
+            if text and self.parent is None:
+                self.home.add_widget(self)
+            elif not text and self.parent is not None:
+                self.parent.remove_widget(self)
 
 
 class _NoPoller:

@@ -73,8 +73,7 @@ class IncomingPage(Page):
         main.add_widget(self.choices)
         main.add_widget(self.case_box)
         self.body.add_widget(main)
-        self.tl_note = TLNote(self.app)  # a bestridan: where the TL alert is (central's inbox)
-        self.body.add_widget(self.tl_note)
+        self.tl_note = TLNote(self.app, home=self.body)  # a bestridan: where the TL alert is (central's inbox)
 
     def _set(self, field, value):
         setattr(self, field, value)

@@ -47,8 +47,7 @@ class OtherPage(Page):
         main.add_widget(left)
         main.add_widget(right)
         self.body.add_widget(main)
-        self.tl_note = TLNote(self.app, answers=True)  # the TL alert and the TLs' answers (central's inbox)
-        self.body.add_widget(self.tl_note)
+        self.tl_note = TLNote(self.app, answers=True, home=self.body)  # the TL alert, the TLs' answers (inbox)
 
     def _type_temporary(self):
         text_keyboard(self.app).open_for("Vilket tillfälligt utskick? (TL får en fråga om hanteringen)",

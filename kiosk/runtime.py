@@ -108,6 +108,12 @@ class StatusPoller:
         except Exception as exc:
             snap["printer"] = {"ok": False, "state": "error", "message": f"Skrivaren svarar inte ({exc}).",
                                "pending": 0}
+        if k.publisher is not None:  # central's printer alert reads it from the retained status
+            try:
+                k.publisher.set_printer(snap["printer"]["state"], snap["printer"]["pending"] or 0)
+                snap["inbox"] = k.publisher.inbox()
+            except Exception:
+                log.exception("printer state / inbox for sync failed")
         snap["scanner"] = bool(getattr(k.devices.scanner, "present", False))
         try:
             snap["faults"] = list(k.devices.faults())

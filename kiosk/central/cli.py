@@ -81,7 +81,13 @@ def main(args) -> int:
         if not db.exists():
             print(f"no central database at {db}", file=sys.stderr)
             return 2
-        print(json.dumps(gaps_report(db), indent=2, ensure_ascii=False))
+        from .delivery import state as delivery_state
+
+        report = gaps_report(db)
+        report["deliveries"] = delivery_state.summary(db)
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        for line in delivery_state.summary_lines(db):
+            print(line, file=sys.stderr)
         return 0
     from .collector import Central
 
@@ -94,7 +100,40 @@ def main(args) -> int:
         print(f"cannot open the central database {db}: {exc}", file=sys.stderr)
         return 2
     central = Central(config, db)
+    deliveries = start_delivery(config, db, stop)
     log.info("central: storing into %s", db)
-    central.run(stop)
+    try:
+        central.run(stop)
+    finally:
+        stop.set()
+        if deliveries is not None:
+            deliveries.join(10.0)
     log.info("central: stopped; %s", dict(central.stats))
     return 0
+
+
+def start_delivery(config, db: Path, stop: threading.Event) -> threading.Thread | None:
+    """The delivery worker (kiosk/central/delivery/) in a thread until `stop` is set; its config
+    decides whether any notification target, billing or follow-up folder exists. A bad delivery
+    config is logged and leaves ingest running."""
+    from ..config import ConfigError
+    from .delivery import config as delivery_config
+    from .delivery import worker
+
+    try:
+        cfg = delivery_config.read(config)
+    except ConfigError as exc:
+        log.error("central: delivery worker not started: %s", exc)
+        return None
+    # The outbox before ingest starts: created later (the worker imports Apprise first), its cursors
+    # would start after alerts stored meanwhile, and those would never be notified.
+    from .delivery import outbox
+
+    conn = outbox.connect(db)
+    try:
+        outbox.ensure_schema(conn)
+    finally:
+        conn.close()
+    t = threading.Thread(target=worker.run, args=(cfg, db, stop), name="delivery", daemon=True)
+    t.start()
+    return t

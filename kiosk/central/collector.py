@@ -7,6 +7,8 @@ correct a retained ack that claims more than the store holds). It acknowledges a
 broker (manual ack) only after the batch holding it is committed, and then publishes the
 end-to-end ack (`kiosk/central/ack.py`) of every kiosk whose journal moved: a crash at any point
 means a redelivery, which the store drops by id; every event lands exactly once.
+Every POLL_EVERY seconds it also publishes each kiosk's inbox document (kiosk/central/inbox.py:
+TL acknowledgements and answers, notification outcomes), retained, whenever it changed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import paho.mqtt.client as mqtt
 from ..sync import mqtt as session
 from ..sync import topics
 from . import ack
+from .inbox import InboxPublisher
 from .store import CentralStore
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,7 @@ class Central:
         self._client = None
         self._subscribed = threading.Event()
         self._next_report = time.monotonic() + REPORT_EVERY
+        self.inbox = InboxPublisher(self.db_path)
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> "Central":
@@ -104,6 +108,7 @@ class Central:
                 self._stop.wait(backoff.next())
         finally:
             self.store.close()
+            self.inbox.close()
 
     def _subscriptions(self) -> list[str]:
         group = self.config.central.shared_group
@@ -160,6 +165,7 @@ class Central:
         self.connected, self.last_error = True, None
         # Today's acks for every kiosk: a broker restored from old persistence holds old ones.
         ack.publish(client, self.store, self.store.all_kiosks())
+        self.inbox.forget()  # and every kiosk's inbox again
         try:
             while not self._stop.is_set() and state["connected"]:
                 before = len(self._pending)
@@ -185,6 +191,8 @@ class Central:
                     break
                 if self._acks_seen:
                     self._check_acks(client)
+                if self.inbox.due():
+                    self._publish_inbox(client)
                 if not self._pending:
                     if time.monotonic() >= self._next_report:
                         self._report()
@@ -229,6 +237,19 @@ class Central:
         if wrong:
             log.info("central: correcting %d acks on the broker", len(wrong))
             ack.publish(client, self.store, sorted(wrong))
+
+    def _publish_inbox(self, client) -> None:
+        """Every kiosk's inbox document (kiosk/central/inbox.py), retained at QoS 1, when it changed."""
+        def publish(topic: str, payload: bytes) -> bool:
+            info = client.publish(topic, payload, qos=1, retain=True)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                log.warning("central: cannot publish %s (rc %s)", topic, info.rc)
+            return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+        n = self.inbox.poll(self.store.all_kiosks(), publish)
+        if n:
+            with self._lock:
+                self.stats["inbox"] += n
 
     @staticmethod
     def _more(client) -> bool:

@@ -26,8 +26,13 @@ Only one process drives a journal's outbox at a time: a lock file beside the jou
   (`Journal.rotate_journal_id`) and every unconfirmed event is re-stamped and sent under it.
 - Reconnects back off exponentially (`mqtt.backoff_min` .. `backoff_max`) with jitter.
 - A retained `status` message (online, pending, last_seq, confirmed_seq, sent_seq, journal,
-  journal_start, version) is kept current; the last will sets it to offline. `alert_raised`
+  journal_start, version, and `printer` {state, kept} once `set_printer` was called) is kept
+  current; the last will sets it to offline. `alert_raised`
   events also go to `alerts` at QoS 1, and so do alerts handed to `publish_alert`.
+- Central's retained inbox (`.../inbox`, kiosk/sync/inbox.py: what the TLs did with our alerts
+  and whether the notifications reached them) is checked strictly (a bad one is logged and
+  ignored); `inbox()` returns the newest good one, and `inbox_listeners` are called with it (in
+  the publisher's thread).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ import paho.mqtt.client as mqtt
 from .. import __version__
 from ..clock import SystemClock, utc_iso
 from ..journal import Journal
+from . import inbox as inbox_doc
 from . import mqtt as session
 from . import topics
 
@@ -146,6 +152,10 @@ class Publisher:
         self.t_status = topics.topic(self.site, self.kiosk, "status")
         self.t_alerts = topics.topic(self.site, self.kiosk, "alerts")
         self.t_ack = topics.topic(self.site, self.kiosk, "ack")
+        self.t_inbox = topics.topic(self.site, self.kiosk, "inbox")
+        self._inbox: dict | None = None
+        self.inbox_listeners: list = []
+        self._printer: dict | None = None
         self._base = config.data_path(".")
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -206,6 +216,18 @@ class Publisher:
         alert.setdefault("ts", utc_iso(self.clock.now()))
         alert.update({"v": 1, "site": self.site, "kiosk": self.kiosk})
         self._alerts.append(alert)
+
+    def inbox(self) -> dict | None:
+        """Central's newest valid inbox document for this kiosk (kiosk/sync/inbox.py), or None."""
+        with self._lock:
+            return self._inbox
+
+    def set_printer(self, state: str, kept: int) -> None:
+        """The printer's state (kiosk/hw/printer.py: ok|offline|no_paper|error) and how many jobs
+        it keeps: carried in the retained status for central's `printer` clock alert."""
+        value = {"state": str(state)[:32], "kept": max(0, int(kept))}
+        with self._lock:
+            self._printer = value
 
     def wait_drained(self, timeout: float) -> bool:
         """Block until central has confirmed every journal event (or `timeout`)."""
@@ -321,12 +343,16 @@ class Publisher:
     def _status_payload(self, online: bool) -> bytes:
         j = self.journal
         snap = self.status()
-        return _dumps({"v": 1, "site": self.site, "kiosk": self.kiosk, "online": online,
-                       "pending": self._pending, "last_seq": j.last_seq if j else 0,
-                       "confirmed_seq": self._confirmed, "sent_seq": snap.get("sent_seq") or 0,
-                       "journal": j.journal_id if j else None,
-                       "journal_start": j.journal_start if j else 1,
-                       "version": __version__, "ts": utc_iso(self.clock.now())})
+        doc = {"v": 1, "site": self.site, "kiosk": self.kiosk, "online": online,
+               "pending": self._pending, "last_seq": j.last_seq if j else 0,
+               "confirmed_seq": self._confirmed, "sent_seq": snap.get("sent_seq") or 0,
+               "journal": j.journal_id if j else None,
+               "journal_start": j.journal_start if j else 1,
+               "version": __version__, "ts": utc_iso(self.clock.now())}
+        with self._lock:
+            if self._printer is not None:
+                doc["printer"] = dict(self._printer)
+        return _dumps(doc)
 
     def _connect_once(self) -> None:
         m = self.mqtt
@@ -353,7 +379,7 @@ class Publisher:
         self._connected = True
         self._backoff.reset()
         self._ack_wait_until = time.monotonic() + float(m.connect_timeout)
-        client.subscribe(self.t_ack, qos=1)
+        client.subscribe([(self.t_ack, 1), (self.t_inbox, 1)])
         self._reset_stream()  # after a reconnect: everything central has not confirmed again
         self._progress_at = time.monotonic()
         with self._lock:  # a refusal stays visible until something is acknowledged again
@@ -366,15 +392,39 @@ class Publisher:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if client is not self.client:
             return
-        if any(rc.is_failure for rc in reason_codes):
+        if reason_codes and reason_codes[0].is_failure:
             self._error(f"the broker refused the ack subscription ({self.t_ack}): central's "
                         "confirmations cannot arrive; check the broker ACL")
+        elif any(rc.is_failure for rc in reason_codes[1:]):
+            log.warning("sync: the broker refused the inbox subscription (%s): the screen will not "
+                        "show what the TLs did with the alerts; check the broker ACL", self.t_inbox)
         # The retained ack, if any, follows the SUBACK at once; give it a moment.
         self._ack_wait_until = time.monotonic() + ACK_GRACE
 
     def _on_message(self, client, userdata, msg) -> None:
-        if client is self.client and msg.topic == self.t_ack:
+        if client is not self.client:
+            return
+        if msg.topic == self.t_ack:
             self._acks.append(bytes(msg.payload))
+        elif msg.topic == self.t_inbox:
+            self._take_inbox(bytes(msg.payload))
+
+    def _take_inbox(self, payload: bytes) -> None:
+        if not payload:  # a cleared retained message: nothing to show
+            doc = None
+        else:
+            try:
+                doc = inbox_doc.parse(payload)
+            except inbox_doc.BadInbox as exc:
+                log.warning("sync: inbox from the broker ignored (%d bytes): %s", len(payload), str(exc)[:300])
+                return
+        with self._lock:
+            self._inbox = doc
+        for listener in list(self.inbox_listeners):
+            try:
+                listener(doc)
+            except Exception:
+                log.exception("sync: inbox listener failed")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if client is not self.client:
@@ -599,7 +649,9 @@ class Publisher:
                   sent_seq=box["sent_seq"], oldest_unconfirmed_ts=box["oldest_unconfirmed_ts"])
 
     def _publish_status(self, force: bool) -> None:
-        key = (self._pending, self._confirmed)
+        with self._lock:
+            printer = tuple(self._printer.values()) if self._printer else None
+        key = (self._pending, self._confirmed, printer)
         now = time.monotonic()
         if not force:
             if key == self._status_sent:

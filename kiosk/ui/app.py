@@ -423,6 +423,9 @@ class KioskApp(App):
         clock_ok = snap.get("clock_synced")
         parts.append("Klocka: " + ("synkad" if clock_ok else "[color=ffb86b]ej synkad[/color]"
                                    if clock_ok is False else "okänd"))
+        tl = tl_status(snap.get("inbox"), self.controller.state)
+        if tl:
+            parts.append(tl)
         op = self.controller.operator
         parts.append(f"Inloggad: [b]{op}[/b]" if op else "Ej inloggad")
         parts.append(self.now().astimezone(TZ).strftime("%H:%M"))
@@ -450,3 +453,16 @@ class KioskApp(App):
                 self.problem.add_widget(self.retry_btn)
             elif has_retry and not want_retry:
                 self.problem.remove_widget(self.retry_btn)
+
+
+def tl_status(doc, state) -> str:
+    """The status area's word on today's newest TL alert (kiosk/sync/inbox.py), "" without one."""
+    from ..sync import inbox
+
+    ids = [a["id"] for a in state.alerts if a.get("id") and not a.get("cancelled")]
+    aid = inbox.latest(doc, ids)
+    if aid is None:
+        return ""
+    text, severity = inbox.short(doc, aid)
+    color = {"ok": "7ee787", "warning": "ffb86b"}.get(severity, "ff7b72")
+    return f"TL-larm: [color={color}]{escape_markup(text)}[/color]"

@@ -375,3 +375,59 @@ class Page(Screen):
         else:
             btn.text = text
             btn.set_color(color)
+
+# ---------------------------------------------------------------------------------------------
+# What central says about an alert (kiosk/sync/inbox.py)
+# ---------------------------------------------------------------------------------------------
+
+SEVERITY_COLORS = {"ok": GREEN, "warning": AMBER, "error": RED, "alert": RED}
+
+
+class TLNote(Txt):
+    """One alert the operator just raised: whether the TL got it and acknowledged it, and (with
+    `answers`) the TLs' answers to today's temporary mailings. Reads the inbox the status poller
+    keeps (`app.kiosk.poller.snapshot["inbox"]`) once a second; hidden while it has nothing to say."""
+
+    def __init__(self, app, answers: bool = False, **kw):
+        kw.setdefault("font_mm", 3.2)
+        super().__init__("", fixed=True, size_hint_y=None, height=0, padding=(mm(1.5), mm(0.5)),
+                         min_ratio=0.5, **kw)
+        paint(self, BG)
+        self.app = app
+        self.answers = answers
+        self.alert_id: str | None = None
+        self.opacity = 0
+        Clock.schedule_interval(lambda dt: self.update(), 1.0)
+
+    def track(self, alert_id: str | None) -> None:
+        self.alert_id = alert_id
+        self.update()
+
+    def update(self) -> None:
+        from kivy.utils import escape_markup
+
+        from ..sync import inbox
+
+        doc = (getattr(getattr(self.app, "kiosk", None), "poller", None) or _NoPoller).snapshot.get("inbox")
+        lines, severity = [], "ok"
+        if self.alert_id:
+            text, severity = inbox.notice(doc, self.alert_id)
+            lines.append(f"[b]{escape_markup(text)}[/b]")
+        if self.answers:
+            lines += [escape_markup(a) for a in inbox.answers(doc)]
+        text = "\n".join(lines)
+        if text == self.text:
+            return
+        self.text = text
+        set_bg(self, SEVERITY_COLORS.get(severity, AMBER) if text else BG)
+        self.height = mm(7.5 + 5 * (len(lines) - 1)) if text else 0
+        self.opacity = 1 if text else 0
+
+
+class _NoPoller:
+    snapshot: dict = {}
+
+
+def raised_alert(result) -> str | None:
+    """The id of the TL alert a command result raised (its alert_raised event), or None."""
+    return next((e["id"] for e in getattr(result, "events", ()) if e.get("type") == "alert_raised"), None)

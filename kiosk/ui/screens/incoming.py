@@ -8,7 +8,8 @@ from kivy.utils import escape_markup
 
 from ...domain import INCOMING_KINDS
 from ..keyboard import shared as text_keyboard
-from ..widgets import BLUE, GREEN, GREY, MUTED, PANEL, RED, Btn, Page, Scale, Txt, column, grid, mm, paint, row, set_bg
+from ..widgets import (BLUE, GREEN, GREY, MUTED, PANEL, RED, Btn, Page, Scale, TLNote, Txt, column, grid, mm, paint,
+                       raised_alert, row, set_bg)
 
 
 class IncomingPage(Page):
@@ -72,6 +73,8 @@ class IncomingPage(Page):
         main.add_widget(self.choices)
         main.add_widget(self.case_box)
         self.body.add_widget(main)
+        self.tl_note = TLNote(self.app)  # a bestridan: where the TL alert is (central's inbox)
+        self.body.add_widget(self.tl_note)
 
     def _set(self, field, value):
         setattr(self, field, value)
@@ -128,6 +131,7 @@ class IncomingPage(Page):
             set_bg(self.case, RED if self.kind == "bestridan" else PANEL)
             self.case_shown = True
             self.cab_done = False
+            self.tl_note.track(raised_alert(result))
             self.kind = self.segment = self.about = None
             Btn.hush()  # the choices are replaced by the kind grid under the finger
             self.refresh()

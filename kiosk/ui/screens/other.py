@@ -6,7 +6,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from ...domain import REMARK_CODES
 from ..keyboard import shared as text_keyboard
-from ..widgets import GREY, MUTED, PANEL, Btn, Page, Scale, Txt, column, grid, mm, paint
+from ..widgets import GREY, MUTED, PANEL, Btn, Page, Scale, TLNote, Txt, column, grid, mm, paint, raised_alert
 
 
 class OtherPage(Page):
@@ -47,6 +47,8 @@ class OtherPage(Page):
         main.add_widget(left)
         main.add_widget(right)
         self.body.add_widget(main)
+        self.tl_note = TLNote(self.app, answers=True)  # the TL alert and the TLs' answers (central's inbox)
+        self.body.add_widget(self.tl_note)
 
     def _type_temporary(self):
         text_keyboard(self.app).open_for("Vilket tillfälligt utskick? (TL får en fråga om hanteringen)",
@@ -72,4 +74,5 @@ class OtherPage(Page):
                 self.note.text = f"[b]{result.message}[/b]"
         elif result.code == "temporary_counted":
             self.note.text = f"[b]{result.message}[/b]"
+            self.tl_note.track(raised_alert(result) or self.tl_note.alert_id)
         self.refresh()

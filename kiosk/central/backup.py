@@ -158,6 +158,10 @@ def restore(file: str | Path, db: str | Path, *, force: bool = False, now: dt.da
         if db.exists():
             stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
             kept = db.with_name(f"{db.name}.before-restore-{stamp}")
+            n = 1
+            while kept.exists():  # two restores within one second: never overwrite a kept copy
+                n += 1
+                kept = db.with_name(f"{db.name}.before-restore-{stamp}-{n}")
             backup(db, kept)
         db.parent.mkdir(parents=True, exist_ok=True)
         dst = sqlite3.connect(str(db), timeout=30)

@@ -48,7 +48,39 @@ class BrokerError(RuntimeError):
     pass
 
 
-class LocalBroker:
+class ServerProcess:
+    """A throwaway server process (`self.proc`) the tests stop cleanly, kill or restart; the
+    subclass says how to `start` it."""
+
+    proc: subprocess.Popen | None = None
+
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """A clean stop (SIGTERM): the server saves what it persists."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all (what a crash leaves behind)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class LocalBroker(ServerProcess):
     def __init__(self, workdir, *, provisioning: bool = False, users: dict[str, str] | None = None,
                  tls: bool = False, extra: str = "", verbose: bool = False):
         self.dir = Path(workdir)
@@ -153,27 +185,6 @@ class LocalBroker:
             time.sleep(0.02)
         self.kill()
         raise BrokerError(f"mosquitto did not listen on {ports} in {timeout}s: {self.log_text()[-2000:]}")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """A clean stop (SIGTERM): mosquitto saves its persistence file."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
-        self.proc = None
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
     @property
     def running(self) -> bool:

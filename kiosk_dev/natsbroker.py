@@ -18,39 +18,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from .localbroker import BrokerError, ServerProcess, free_port, port_open
 
 NATS_SERVER = os.environ.get("NATS_SERVER", shutil.which("nats-server") or "/usr/sbin/nats-server")
 ROOT = Path(__file__).resolve().parents[1]
 PROVISIONING = ROOT / "provisioning" / "nats"
 MAKE_TEST_CA = ROOT / "provisioning" / "mosquitto" / "make-test-ca"
 ETC = "/etc/returpost-nats/"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-class BrokerError(RuntimeError):
-    pass
 
 
 def version() -> str | None:
@@ -61,7 +40,7 @@ def version() -> str | None:
     return done.stdout.strip().rsplit("v", 1)[-1] or None
 
 
-class LocalNats:
+class LocalNats(ServerProcess):
     engine = "nats"
 
     def __init__(self, workdir, *, users: dict[str, str] | None = None, tls: bool = False,
@@ -71,9 +50,9 @@ class LocalNats:
         self.users = dict(users or {})
         self.tls = tls
         self.verbose = verbose
-        self.port = _free_port()  # MQTT
-        self.nats_port = _free_port()  # the NATS protocol (no returpost user may use it)
-        self.monitor_port = _free_port()  # nats-server's HTTP monitoring (loopback, tests only)
+        self.port = free_port()  # MQTT
+        self.nats_port = free_port()  # the NATS protocol (no returpost user may use it)
+        self.monitor_port = free_port()  # nats-server's HTTP monitoring (loopback, tests only)
         self.tls_port = self.port if tls else None
         self.proc: subprocess.Popen | None = None
         self.conf = self.dir / "nats-server.conf"
@@ -137,33 +116,11 @@ class LocalNats:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise BrokerError(f"nats-server exited ({self.proc.returncode}): {self.log_text()[-2000:]}")
-            if _port_open(self.port) and "Server is ready" in self.log_text()[-4000:]:
+            if port_open(self.port) and "Server is ready" in self.log_text()[-4000:]:
                 return self
             time.sleep(0.02)
         self.kill()
         raise BrokerError(f"nats-server did not listen on {self.port} in {timeout}s: {self.log_text()[-2000:]}")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """A clean stop (SIGTERM)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
-        self.proc = None
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown of JetStream at all."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
     def subscriptions(self, client_id: str) -> set[str]:
         """The NATS subjects the MQTT client `client_id` is subscribed to now (monitoring API):

@@ -485,22 +485,21 @@ def check_size(doc: dict) -> None:
 
 
 def check_status(doc: object, site: str, kiosk: str) -> dict:
-    if not isinstance(doc, dict):
-        raise Invalid("a status must be a JSON object")
-    st = _convert(doc, Status, "status.")
-    _same(st.site, site, "site")
-    _same(st.kiosk, kiosk, "kiosk")
-    _extras(doc, Status, "status")
-    return doc
+    return _check_message(doc, Status, "status", "a status", site, kiosk)
 
 
 def check_alert(doc: object, site: str, kiosk: str) -> dict:
+    return _check_message(doc, Alert, "alert", "an alert", site, kiosk)
+
+
+def _check_message(doc: object, struct, what: str, article: str, site: str, kiosk: str) -> dict:
+    """A status or alert message: its Struct, its site/kiosk those of its topic, no stray keys."""
     if not isinstance(doc, dict):
-        raise Invalid("an alert must be a JSON object")
-    al = _convert(doc, Alert, "alert.")
-    _same(al.site, site, "site")
-    _same(al.kiosk, kiosk, "kiosk")
-    _extras(doc, Alert, "alert")
+        raise Invalid(f"{article} must be a JSON object")
+    msg = _convert(doc, struct, f"{what}.")
+    _same(msg.site, site, "site")
+    _same(msg.kiosk, kiosk, "kiosk")
+    _extras(doc, struct, what)
     return doc
 
 

@@ -11,20 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-class OffsetClock:
-    def __init__(self, start: dt.datetime):
-        self.start, self.t0 = start, time.monotonic()
-        self.synced = True
-
-    def now(self) -> dt.datetime:
-        return self.start + dt.timedelta(seconds=time.monotonic() - self.t0)
+from tests.ui_child import OffsetClock, simulator_config  # noqa: E402  (a child process: ROOT first)
 
 
 def main(data_dir: str, out_path: str, size: str) -> int:
@@ -36,15 +28,11 @@ def main(data_dir: str, out_path: str, size: str) -> int:
 
     from kiosk import routine
     from kiosk.clock import TZ
-    from kiosk.config import parse
     from kiosk.runtime import Kiosk
     from kiosk.ui.app import KioskApp
     from kiosk_dev.ui_driver import Driver, find_button, tap, type_keys
 
-    paper = Path(data_dir).parent / "paper"
-    cfg = parse(f'[kiosk]\ndata_dir = "{data_dir}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n'
-                f'[gpio]\npin_factory = "mock"\n'
-                f'[printer]\nbackend = "file"\npath = "{paper}/printer.bin"\npreview_dir = "{paper}/previews"\n')
+    cfg = simulator_config(data_dir)
     kiosk = Kiosk(cfg, clock=OffsetClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)), simulator=True, sync=False)
     seen: dict = {}
 

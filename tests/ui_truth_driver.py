@@ -20,25 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.ui_child import OffsetClock, simulator_config  # noqa: E402  (a child process: ROOT first)
+
 PNR = "19121212-1212"
-
-
-class OffsetClock:
-    """Wall time at real speed from a fixed local start; `skip(s)` jumps wall and idle time."""
-
-    def __init__(self, start: dt.datetime):
-        self.start, self.t0 = start, time.monotonic()
-        self.skipped = 0.0
-        self.synced = True
-
-    def now(self) -> dt.datetime:
-        return self.start + dt.timedelta(seconds=time.monotonic() - self.t0 + self.skipped)
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self.skipped
-
-    def skip(self, seconds: float) -> None:
-        self.skipped += seconds
 
 
 def main(data_dir: str, out_path: str, size: str) -> int:
@@ -50,17 +34,12 @@ def main(data_dir: str, out_path: str, size: str) -> int:
 
     from kiosk import routine
     from kiosk.clock import TZ
-    from kiosk.config import parse
     from kiosk.runtime import Kiosk
     from kiosk.ui.app import KioskApp
     from kiosk.ui.widgets import AMBER, GREEN, RED, Btn
     from kiosk_dev.ui_driver import Driver, double_tap, find_button, tap
 
-    paper = Path(data_dir).parent / "paper"
-    cfg = parse(f'[kiosk]\ndata_dir = "{data_dir}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n'
-                f'[gpio]\npin_factory = "mock"\n'
-                f'[printer]\nbackend = "file"\npath = "{paper}/printer.bin"\npreview_dir = "{paper}/previews"\n'
-                f'[ui]\nidle_logout_minutes = 15\n')
+    cfg = simulator_config(data_dir, "[ui]\nidle_logout_minutes = 15\n")
     clock = OffsetClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ))
 
     # The morning before the restart: signed in, sorted, scanning started, one dödsbo scanned.

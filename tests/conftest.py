@@ -30,3 +30,16 @@ def wait_for(predicate, timeout=5.0) -> bool:
             return True
         time.sleep(0.01)
     return predicate()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def central_db(request, tmp_path):
+    """Central's database, once as a SQLite file and once as a fresh PostgreSQL database (created
+    and dropped by kiosk_dev.pgtest): a path or a postgresql:// URL, whatever `--db` accepts."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "central.db")
+        return
+    from kiosk_dev.pgtest import temp_database
+
+    with temp_database() as url:
+        yield url

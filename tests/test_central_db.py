@@ -83,3 +83,4 @@ def test_the_same_sql_on_both_engines(central_db):
             raise RuntimeError
         assert db.query_one("select count(*) from t") == (3,)
         assert "t" in db.table_names()
+        assert db.dicts("select k, n from t where k = ?", ("b",)) == [{"k": "b", "n": 3}]

@@ -135,6 +135,13 @@ class Conn:
         row = self.execute(sql, params).fetchone()
         return tuple(row) if row is not None else None
 
+    def dicts(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        """Rows as dicts keyed by column name (streamed on SQLite, fetched on PostgreSQL)."""
+        cur = self.execute(sql, params)
+        names = [d[0] for d in cur.description or ()]  # type: ignore[attr-defined]
+        for row in cur:
+            yield dict(zip(names, row))
+
     def table_names(self) -> set[str]:
         if self.engine == POSTGRESQL:
             rows = self.query("select table_name from information_schema.tables where table_schema = current_schema()")
@@ -183,6 +190,10 @@ class Database:
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         with self.connection() as conn:
             return conn.query_one(sql, params)
+
+    def dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.connection() as conn:
+            return list(conn.dicts(sql, params))
 
     def table_names(self) -> set[str]:
         with self.connection() as conn:

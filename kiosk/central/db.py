@@ -55,6 +55,7 @@ def display_name(target: str | Path) -> str:
 
 class Cursor(Protocol):
     rowcount: int
+    description: Any
 
     def fetchone(self) -> Any: ...
 
@@ -301,6 +302,26 @@ def open_database(target: str | Path, **options: Any) -> Database:
     if is_url(target):
         return PostgresDatabase(str(target), **options)
     return SqliteDatabase(target, **options)
+
+
+@contextlib.contextmanager
+def using(target: "Conn | Database | sqlite3.Connection | str | Path") -> Iterator[Conn]:
+    """A `Conn` from what a caller holds: a Conn (as is), a Database (one of its connections), a
+    path or URL (opened here and closed on leaving), or a bare sqlite3 connection."""
+    if isinstance(target, Conn):
+        yield target
+    elif isinstance(target, Database):
+        with target.connection() as conn:
+            yield conn
+    elif isinstance(target, sqlite3.Connection):
+        yield Conn(target, SQLITE)
+    else:
+        db = open_database(target)
+        try:
+            with db.connection() as conn:
+                yield conn
+        finally:
+            db.close()
 
 
 def errors(kind: str) -> tuple[type[BaseException], ...]:

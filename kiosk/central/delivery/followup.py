@@ -11,7 +11,6 @@ from pathlib import Path
 from .. import followup as sheet
 from .. import summaries
 from ..db import Database, using
-from ..web.state import summaries_handle
 
 
 def _month_range(month: str) -> tuple[str, str]:
@@ -22,9 +21,8 @@ def _month_range(month: str) -> tuple[str, str]:
 def write(db: "Database | str | Path", month: str, path: Path, now: dt.datetime) -> Path:
     lo, hi = _month_range(month)
     with using(db) as conn:
-        raw = summaries_handle(conn)
-        summaries.ensure_schema(raw)
-        summaries.refresh(raw, now)
-        days = summaries.day_rows(raw, lo, hi)
+        summaries.ensure_schema(conn)
+        summaries.refresh(conn, now)
+        days = summaries.day_rows(conn, lo, hi)
     rows = sheet.sheet_rows(days, now)
     return sheet.write_workbook(rows, sheet.case_rows(days), path, sheet.totals(rows))

@@ -163,11 +163,9 @@ MIGRATIONS = [
 
 def _ensure_store(db: Database) -> None:
     """The store's tables (its room) before ours: the triggers are on them."""
-    have = db.table_names()
-    if "events" not in have or "alerts" not in have:
-        from ..store import CentralStore
+    from .. import store
 
-        CentralStore(db.target).close()
+    store.ensure_schema(db)
 
 
 def ensure_schema(db: "Database | Conn | str | Path") -> list[int]:

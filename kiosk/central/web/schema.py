@@ -19,8 +19,7 @@ MIGRATIONS = [
 
 def ensure_central(db: Database) -> None:
     """The store's and the summaries' tables (their rooms), made if `kiosk central` has not yet."""
-    with db.connection() as conn:
-        summaries.ensure_schema(state.summaries_handle(conn))
+    summaries.ensure_schema(db)
 
 
 def ensure(db: Database) -> list[int]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 from .. import summaries
 from ..summaries import connect  # noqa: F401  (kiosk.central.inbox opens its reader with it)
@@ -53,15 +52,7 @@ def ensure_schema(db: "Database | Conn | str | Path") -> None:
 
 def refresh(db: "Database | Conn", now: dt.datetime | None = None) -> int:
     """The materialised summaries (kiosk.central.summaries) brought up to date."""
-    if isinstance(db, Database):
-        with db.connection() as conn:
-            return refresh(conn, now)
-    return summaries.refresh(summaries_handle(db), now)
-
-
-def summaries_handle(conn: Conn) -> Any:
-    """What kiosk.central.summaries takes for `conn`."""
-    return conn.raw if conn.engine == "sqlite" else conn
+    return summaries.refresh(db, now)
 
 
 def _utc(now: dt.datetime) -> str:

@@ -196,7 +196,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         now = clock()
         msg = request.query_params.get("ok")
         return page(request, "alerts.html", title="Larm", notice=_NOTICES.get(msg or ""),
-                    **views.alerts_page(db.fresh(now), now))
+                    **views.alerts_page(db.fresh(now), now, page=views.page_number(request.query_params.get("sida"))))
 
     async def alert_action(request: Request) -> Response:
         user, refused = guard(request, tl=True, html=False)
@@ -252,7 +252,8 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
                 body = path.read_bytes()
             return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
-        return page(request, "followup.html", title="Uppföljning", **views.followup_page(conn, now, d_from, d_to))
+        return page(request, "followup.html", title="Uppföljning",
+                    **views.followup_page(conn, now, d_from, d_to, page=views.page_number(request.query_params.get("sida"))))
 
     async def returer(request: Request) -> Response:
         user, refused = guard(request)

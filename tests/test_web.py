@@ -339,6 +339,7 @@ def test_forged_form_without_csrf_token_refused(tmp_path, central_db, served, br
     assert _db_query(central_db, "select count(*) from web_alert_actions") == [(1,)]
 
 
+@both_engines
 def test_no_personnummer_on_any_page_of_a_day_with_dodsbo_labels(tmp_path, central_db, served, clock):
     kiosk = KioskDay(tmp_path / "kiosk", None)
     example_day(kiosk, DAY)  # prints two dödsbo labels from typed personnummer
@@ -370,6 +371,7 @@ def test_no_personnummer_on_any_page_of_a_day_with_dodsbo_labels(tmp_path, centr
         assert not pn.search(text), (where, pn.search(text).group(0))
 
 
+@both_engines
 def test_follow_up_csv_and_returns_csv(tmp_path, central_db, served, clock):
     kiosk = KioskDay(tmp_path / "kiosk", None)
     example_day(kiosk, DAY)

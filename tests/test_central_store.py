@@ -458,3 +458,42 @@ def test_a_central_db_from_before_migrations_is_taken_as_version_1(tmp_path):
                               env=env(), capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["tables"]["events"] == len(raw)
+
+
+def test_a_storage_failure_raises_and_keeps_nothing_of_the_batch(tmp_path, central_db):
+    """The database itself failing (PostgreSQL: a disk_full error from a trigger on the batch's
+    last event; SQLite: the connection made read-only) raises a storage failure and keeps nothing
+    of the batch, neither events nor acks nor counters nor dead letters; the same batch again
+    afterwards is stored whole."""
+    import pytest
+
+    from kiosk.central.db import is_storage_failure
+
+    _, raw = journal_day(tmp_path)
+    jid = json.loads(raw[0])["journal"]
+    store = CentralStore(central_db)
+    try:
+        assert store.ingest([(T, p) for p in raw[:10]])["stored"] == 10
+        batch = [(T, p) for p in raw[10:30]] + [(T, b"{garbage")]
+        if store.pg:
+            store.conn.execute("create function full_disk() returns trigger language plpgsql as $$ begin "
+                               "if new.seq = 30 then raise exception 'no space left' using errcode = 'disk_full'; "
+                               "end if; return new; end $$")
+            store.conn.execute("create trigger full_disk before insert on events for each row execute function full_disk()")
+        else:
+            store.conn.execute("pragma query_only = 1")
+        with pytest.raises(Exception) as failed:
+            store.ingest(batch)
+        assert is_storage_failure(failed.value), failed.value
+        if store.pg:
+            store.conn.execute("drop trigger full_disk on events")
+        else:
+            store.conn.execute("pragma query_only = 0")
+        assert store.count("events") == 10 and store.count("dead_letters") == 0
+        assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == 10
+        assert store.counters() == {"received_stored": 10}
+        again = store.ingest(batch)
+        assert again["stored"] == 20 and again["dead"] == 1
+        assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == 30
+    finally:
+        store.close()

@@ -497,3 +497,35 @@ def test_a_storage_failure_raises_and_keeps_nothing_of_the_batch(tmp_path, centr
         assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == 30
     finally:
         store.close()
+
+
+def test_a_nul_postgresql_refuses_dead_letters_one_message_not_the_batch(tmp_path, central_db, monkeypatch):
+    """Validation refuses a NUL in text before the store sees it; behind it, the store's isolation:
+    with the check let through, PostgreSQL's refusal of the NUL (in the batch's one statement)
+    dead-letters that message alone and stores the rest; SQLite stores it as it is."""
+    import kiosk.central.store as store_module
+
+    real = store_module.check_event
+
+    def lax(doc, site, kiosk):
+        return doc if "\x00" in str(doc.get("operator")) else real(doc, site, kiosk)
+
+    monkeypatch.setattr(store_module, "check_event", lax)
+    _, raw = journal_day(tmp_path)
+    poison = {**json.loads(raw[5]), "operator": "AN\x00NA"}
+    batch = [(T, p) for p in raw[:5]] + [(T, json.dumps(poison).encode())] + [(T, p) for p in raw[6:]]
+    store = CentralStore(central_db)
+    try:
+        counts = store.ingest(batch)
+        jid = json.loads(raw[0])["journal"]
+        if store.pg:
+            assert counts["dead"] == 1 and counts["stored"] == len(raw) - 1
+            reason = store.conn.execute("select reason from dead_letters").fetchone()[0]
+            assert "cannot store" in reason and "0x00" in reason
+            assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == 5
+        else:
+            assert counts["stored"] == len(raw) and counts.get("dead", 0) == 0
+            assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == len(raw)
+        assert store.ingest([(T, p) for p in raw[10:20]])["duplicate"] == 10  # the next batch as usual
+    finally:
+        store.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import sqlite3
 import threading
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from markupsafe import Markup, escape
 from ...clock import DEADLINE, TZ, deadline_for, parse_iso
 from ...domain import PILE_NAMES, PILES, SCAN_ORDER
 from .. import followup, summaries
+from ..db import Conn
 from . import charts, state
 
 PHASE_NAMES = {"sorting": "Sortering", "scanning": "Skanning", "scanned": "Skanning klar", "closed": "Dagen avslutad"}
@@ -39,7 +39,7 @@ def local_day(now: dt.datetime) -> str:
     return now.astimezone(TZ).date().isoformat()
 
 
-def _kiosk_rows(conn: sqlite3.Connection) -> list[dict]:
+def _kiosk_rows(conn: Conn) -> list[dict]:
     cur = conn.execute("select * from kiosks order by site, kiosk")
     names = [d[0] for d in cur.description]
     out = []
@@ -93,7 +93,7 @@ def _today_rows(conn, day: str) -> dict[tuple[str, str], dict]:
     """Today's materialised rows without their summary JSON, plus `scanned` per pile: parsed from
     the summary only for a row that changed since the last look (its own columns are the key)."""
     rows: dict[tuple[str, str], dict] = {}
-    cur = conn.execute(f"select {', '.join(TODAY_COLUMNS)} from web_days where day = ?", [day])
+    cur = conn.execute(f"select {', '.join(summaries.q(c) for c in TODAY_COLUMNS)} from web_days where day = ?", [day])
     for r in cur.fetchall():
         rows[(r[0], r[1])] = dict(zip(TODAY_COLUMNS, r))
     stale = []
@@ -130,7 +130,7 @@ def _open_alerts_by_kiosk(conn, day: str) -> dict[tuple[str, str], int]:
         "and x.action in ('ack', 'answer')) group by a.site, a.kiosk", [day]).fetchall()}
 
 
-def today(conn: sqlite3.Connection, now: dt.datetime) -> dict:
+def today(conn: Conn, now: dt.datetime) -> dict:
     day = local_day(now)
     rows = _today_rows(conn, day)
     open_by_kiosk = _open_alerts_by_kiosk(conn, day)
@@ -220,7 +220,7 @@ def _pager(page: int, count: int, per_page: int) -> dict:
             "last": min(count, page * per_page), "per_page": per_page}
 
 
-def alerts_page(conn: sqlite3.Connection, now: dt.datetime, days: int = 31, page: int = 1,
+def alerts_page(conn: Conn, now: dt.datetime, days: int = 31, page: int = 1,
                 per_page: int = ALERTS_PER_PAGE) -> dict:
     """The alerts of the last `days` days, open ones first, `per_page` a page."""
     since = (now.astimezone(TZ).date() - dt.timedelta(days=days)).isoformat()
@@ -247,7 +247,7 @@ def parse_day(text: str | None, default: dt.date) -> dt.date:
 PAGE_ROWS = 100
 
 
-def followup_page(conn: sqlite3.Connection, now: dt.datetime, date_from: dt.date, date_to: dt.date,
+def followup_page(conn: Conn, now: dt.datetime, date_from: dt.date, date_to: dt.date,
                   show: int = PAGE_ROWS, page: int = 1) -> dict:
     """The page: `show` rows of the range a page (page `page`), their cases, and the count, month
     totals and totals over the whole range from SQL (the same numbers as `followup.totals` of
@@ -256,7 +256,7 @@ def followup_page(conn: sqlite3.Connection, now: dt.datetime, date_from: dt.date
     count = _count(conn, lo, hi)
     pager = _pager(page, count, show)
     names = [c for c in _day_columns(conn) if c != "row"]  # the summary for the cases, not the row JSON
-    cur = conn.execute(f"select {', '.join(names)} from web_days where day >= ? and day <= ? "
+    cur = conn.execute(f"select {', '.join(summaries.q(c) for c in names)} from web_days where day >= ? and day <= ? "
                        "order by day, site, kiosk limit ? offset ?", [lo, hi, show, pager["first"] - 1 if count else 0])
     days = [dict(zip(names, r)) for r in cur.fetchall()]
     rows = followup.sheet_rows(days, now)
@@ -293,7 +293,7 @@ def _day_columns(conn) -> list[str]:
     return list(cols)
 
 
-def full_sheet(conn: sqlite3.Connection, now: dt.datetime, date_from: dt.date, date_to: dt.date) -> tuple[list, dict]:
+def full_sheet(conn: Conn, now: dt.datetime, date_from: dt.date, date_to: dt.date) -> tuple[list, dict]:
     """Every row of the range and their totals (for the downloads)."""
     rows = followup.sheet_rows(summaries.iter_day_rows(conn, date_from.isoformat(), date_to.isoformat(),
                                                        summary=False), now)
@@ -310,11 +310,12 @@ def _totals(conn, lo: str, hi: str, now: dt.datetime, by_month: bool = False) ->
     passed = now >= deadline_for(today, DEADLINE, TZ)
     # decided: scanning done, or the day closed, or its 14:00 has passed (followup.deadline_text)
     decided = "deadline_met is not null or day < ? or (day = ? and 1 = ?)"
-    group = "substr(day, 1, 7)" if by_month else "''"
-    sql = (f"select {group}, {', '.join(f'coalesce(sum({k}), 0)' for k in keys)}, "
+    month = "substr(day, 1, 7)"
+    sql = (f"select {month if by_month else 'min(day)'}, "
+           f"{', '.join(f'coalesce(sum({summaries.q(k)}), 0)' for k in keys)}, "
            "coalesce(sum(case when deadline_met = 1 then 1 else 0 end), 0), "
            f"coalesce(sum(case when {decided} then 1 else 0 end), 0) "
-           f"from web_days where day >= ? and day <= ? group by {group} order by {group}")
+           "from web_days where day >= ? and day <= ?" + (f" group by {month} order by {month}" if by_month else ""))
     return conn.execute(sql, [today.isoformat(), today.isoformat(), int(passed), lo, hi]).fetchall()
 
 
@@ -329,7 +330,7 @@ def _totals_row(label: str, row: tuple) -> dict:
     return out
 
 
-def sql_totals(conn: sqlite3.Connection, lo: str, hi: str, now: dt.datetime) -> dict:
+def sql_totals(conn: Conn, lo: str, hi: str, now: dt.datetime) -> dict:
     """`followup.totals` computed by SQL over the materialised days."""
     found = _totals(conn, lo, hi, now)
     zero = (0,) * (len(followup._NUMBER_COLUMNS) + len(followup._ALERT_COLUMNS) + 2)
@@ -349,14 +350,14 @@ def month_totals(conn, lo: str, hi: str, now: dt.datetime) -> list[dict]:
     return out
 
 
-def all_cases(conn: sqlite3.Connection, date_from: dt.date, date_to: dt.date) -> list[dict]:
+def all_cases(conn: Conn, date_from: dt.date, date_to: dt.date) -> list[dict]:
     return followup.case_rows(summaries.iter_day_rows(conn, date_from.isoformat(), date_to.isoformat()))
 
 
 RETURN_COLUMNS = ("Streckkod", "Hög", "Plats", "Kiosk", "Tid")
 
 
-def returns(conn: sqlite3.Connection, day: dt.date) -> list[dict]:
+def returns(conn: Conn, day: dt.date) -> list[dict]:
     """The day's accepted scans (what the Releasy form received), in scan order per pile."""
     out = []
     for r in summaries.day_rows(conn, day.isoformat(), day.isoformat()):
@@ -369,11 +370,11 @@ def returns(conn: sqlite3.Connection, day: dt.date) -> list[dict]:
     return out
 
 
-def kiosk_names(conn: sqlite3.Connection) -> list[str]:
+def kiosk_names(conn: Conn) -> list[str]:
     return [f"{s}/{k}" for s, k in conn.execute("select site, kiosk from kiosks order by site, kiosk").fetchall()]
 
 
-def history(conn: sqlite3.Connection, date_from: dt.date, date_to: dt.date, kiosk: str | None = None) -> dict:
+def history(conn: Conn, date_from: dt.date, date_to: dt.date, kiosk: str | None = None) -> dict:
     """Charts over the range, per day (up to 92 days) or per ISO week, for one kiosk or all."""
     weekly = (date_to - date_from).days > 92
     where, args = "day >= ? and day <= ?", [date_from.isoformat(), date_to.isoformat()]
@@ -416,7 +417,7 @@ def history(conn: sqlite3.Connection, date_from: dt.date, date_to: dt.date, kios
             "kiosk": kiosk or "", "buckets": len(order)}
 
 
-def fleet(conn: sqlite3.Connection) -> list[dict]:
+def fleet(conn: Conn) -> list[dict]:
     """Every kiosk: version, last status, unsent and unconfirmed events, seq gaps, dead letters,
     clock synchronised at the last sign-in."""
     dead: dict[tuple[str, str], int] = {}
@@ -458,7 +459,7 @@ def _table_names(conn) -> set[str]:
     return {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'").fetchall()}
 
 
-def _gaps(conn: sqlite3.Connection, k: dict, journals: list[tuple]) -> list[str]:
+def _gaps(conn: Conn, k: dict, journals: list[tuple]) -> list[str]:
     """Missing seq ranges of one kiosk, per journal, as `kiosk central --gaps` finds them: above
     each journal's contiguous `acked_seq` (central's `journals` table: `journals` holds this
     kiosk's rows), between the events stored above it, and up to what the kiosk's status says

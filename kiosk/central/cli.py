@@ -76,9 +76,14 @@ def main(args) -> int:
         from .delivery import state as delivery_state
 
         report = gaps_report(db)
-        report["deliveries"] = delivery_state.summary(db)
+        try:
+            report["deliveries"] = delivery_state.summary(db)
+            lines = delivery_state.summary_lines(db)
+        except Exception as exc:  # the delivery room's own failure must not hide the store's report
+            report["deliveries"] = None
+            lines = [f"deliveries: cannot read them: {type(exc).__name__}: {exc}"]
         print(json.dumps(report, indent=2, ensure_ascii=False))
-        for line in delivery_state.summary_lines(db):
+        for line in lines:
             print(line, file=sys.stderr)
         return 0
     from .collector import Central
@@ -121,11 +126,15 @@ def start_delivery(config, db, stop: threading.Event) -> threading.Thread | None
     # would start after alerts stored meanwhile, and those would never be notified.
     from .delivery import outbox
 
-    conn = outbox.connect(db)
     try:
-        outbox.ensure_schema(conn)
-    finally:
-        conn.close()
+        conn = outbox.connect(db)
+        try:
+            outbox.ensure_schema(conn)
+        finally:
+            conn.close()
+    except Exception as exc:  # the delivery room's failure leaves ingest running, as a bad config does
+        log.error("central: delivery worker not started: %s: %s", type(exc).__name__, exc)
+        return None
     t = threading.Thread(target=worker.run, args=(cfg, db, stop), name="delivery", daemon=True)
     t.start()
     return t

@@ -17,7 +17,6 @@ import collections
 import json
 import logging
 import select
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -28,7 +27,10 @@ from ..sync import mqtt as session
 from ..sync import topics
 from . import ack
 from .inbox import InboxPublisher
+from .db import errors, is_url
 from .store import CentralStore
+
+DB_ERRORS = errors("operational") + errors("data") + errors("integrity")  # either engine's
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class Central:
 
     def __init__(self, config, db_path: str | Path):
         self.config = config
-        self.db_path = Path(db_path)
+        self.db_path = db_path if is_url(db_path) else Path(db_path)  # a file or a postgresql:// URL
         c = config.central
         self.batch_size = c.batch_size
         self.client_id = c.client_id
@@ -268,7 +270,7 @@ class Central:
         batch, self._pending = self._pending, []
         try:
             counts = self.store.ingest((t, p) for t, p, _, _ in batch)
-        except sqlite3.Error as exc:
+        except DB_ERRORS as exc:
             # Nothing committed, nothing acknowledged: the broker delivers them again.
             self._error(f"storage failed, {len(batch)} messages not acknowledged: {exc}")
             return False
@@ -296,7 +298,7 @@ class Central:
                 log.warning("central: open gap %s/%s journal %s seq %d..%d%s", g["site"], g["kiosk"],
                             g["journal"] or "-", g["from_seq"], g["to_seq"],
                             f" ({g['note']})" if g.get("note") else "")
-        except sqlite3.Error as exc:
+        except DB_ERRORS as exc:
             self._error(f"cannot read the store: {exc}")
 
     def _error(self, text: str) -> None:

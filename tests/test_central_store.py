@@ -529,3 +529,17 @@ def test_a_nul_postgresql_refuses_dead_letters_one_message_not_the_batch(tmp_pat
         assert store.ingest([(T, p) for p in raw[10:20]])["duplicate"] == 10  # the next batch as usual
     finally:
         store.close()
+
+
+def test_central_db_in_the_config_may_be_a_url(tmp_path):
+    """`central.db` as a URL is taken as it is (never made a file name under the config's folder);
+    a relative file stays relative to the config's folder."""
+    from pathlib import Path
+
+    url = "postgresql://central:pw@db.example:5433/returpost"
+    path = tmp_path / "c.toml"
+    path.write_text(f'[central]\ndb = "{url}"\n', encoding="utf-8")
+    assert load(path).db_target() == url
+    assert load(path).db_target("var/other.db") == tmp_path / "var/other.db"
+    path.write_text('[central]\ndb = "var/central.db"\n', encoding="utf-8")
+    assert load(path).db_target() == Path(tmp_path / "var/central.db")

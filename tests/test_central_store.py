@@ -543,3 +543,38 @@ def test_central_db_in_the_config_may_be_a_url(tmp_path):
     assert load(path).db_target("var/other.db") == tmp_path / "var/other.db"
     path.write_text('[central]\ndb = "var/central.db"\n', encoding="utf-8")
     assert load(path).db_target() == Path(tmp_path / "var/central.db")
+
+
+def test_the_ack_is_computed_under_the_journals_lock_from_what_is_committed(tmp_path, central_db):
+    """Another central process holds the journal (PostgreSQL: its row `for update`; SQLite: the
+    write lock) and stores the seq this batch's ack needs; this process waits for it and then
+    counts it: the ack goes past it. (Computed from memory, or before taking the lock, the ack
+    would stop before that seq until some later batch.)"""
+    import time
+
+    from kiosk.central.db import open_conn
+
+    _, raw = journal_day(tmp_path)
+    jid = json.loads(raw[0])["journal"]
+    store = CentralStore(central_db)
+    other = open_conn(central_db)
+    try:
+        assert store.ingest([(T, p) for p in raw[:10]])["stored"] == 10
+        ev = json.loads(raw[10])
+        with other.transaction():
+            if store.pg:
+                other.execute("select acked_seq from journals where journal = ? for update", (jid,))
+            other.execute("insert into events(id, site, kiosk, journal, seq, ts, day, type, operator, payload) "
+                          "values (?,?,?,?,?,?,?,?,?,?)", (ev["id"], "demo", "kiosk-1", jid, 11, ev["ts"], ev["day"],
+                                                          ev["type"], ev["operator"], raw[10].decode()))
+            done: list = []
+            t = threading.Thread(target=lambda: done.append(store.ingest([(T, p) for p in raw[11:20]])))
+            t.start()
+            time.sleep(0.5)
+            assert not done  # waiting for the other process's transaction
+        t.join(30)
+        assert done and done[0]["stored"] == 9
+        assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == 20
+    finally:
+        other.close()
+        store.close()

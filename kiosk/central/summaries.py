@@ -229,12 +229,24 @@ def refresh(source, now: dt.datetime | None = None, batch: int = BATCH) -> int:
         if conn.query_one("select 1 from summary_dirty limit 1") is None:
             return 0  # a read-only look: no write lock when nothing changed
         while True:
-            with conn.transaction():
-                _lock(conn)
-                n, more = _refresh_step(conn, stamp, batch)
+            for attempt in range(5):
+                try:
+                    with conn.transaction():
+                        _lock(conn)
+                        n, more = _refresh_step(conn, stamp, batch)
+                    break
+                except Exception as exc:  # a deadlock with a storing process (PostgreSQL): again
+                    if conn.engine != dbm.POSTGRESQL or attempt == 4 or not _is_retryable(exc):
+                        raise
             total += n
             if not more:
                 return total
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    from .store import _is_retryable as retryable
+
+    return retryable(exc)
 
 
 def _refresh_step(conn: dbm.Conn, stamp: str, batch: int) -> tuple[int, bool]:

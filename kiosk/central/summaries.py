@@ -32,7 +32,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -182,10 +181,6 @@ def rebuild(source, now: dt.datetime | None = None) -> int:
             conn.execute("delete from web_alerts")
             _mark_all(conn)
         return refresh(conn, now)
-
-
-def _db_path(conn: sqlite3.Connection) -> str:
-    return conn.execute("pragma database_list").fetchone()[2]
 
 
 def _central_store_class():

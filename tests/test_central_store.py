@@ -380,6 +380,7 @@ def test_central_migrate_copies_a_sqlite_central_to_an_empty_postgresql(tmp_path
         for table, n in tables.items():
             assert doc["tables"][table] == n
         assert doc["tables"]["web_days"] == 2 and doc["tables"]["summary_dirty"] == 1
+        assert doc["tables"]["dead_letters"] == 1
         pg = CentralStore(url)
         try:
             assert pg.pg
@@ -639,3 +640,40 @@ def test_a_day_marked_again_while_it_is_folded_is_folded_again(tmp_path, central
         other.close()
         web.close()
         store.close()
+
+
+def test_central_migrate_copies_rows_without_firing_the_rooms_triggers(tmp_path, monkeypatch):
+    """A room whose schema has a trigger on `events` (as the delivery queue is fed): the copied
+    events are copies, so it does not fire for them; it is on again afterwards."""
+    from kiosk.central import migrate
+    from kiosk.central.db import open_conn
+    from kiosk_dev.pgtest import temp_database
+
+    _, raw = journal_day(tmp_path)
+    source = str(tmp_path / "central.db")
+    store = CentralStore(source)
+    store.ingest([(T, p) for p in raw[:20]])
+    store.close()
+    makers = migrate._schema_makers()
+
+    def with_trigger():
+        def room(conn):
+            conn.execute("create table fed (id text)")
+            conn.execute("create function feed() returns trigger language plpgsql as $$ begin "
+                         "insert into fed values (new.id); return new; end $$")
+            conn.execute("create trigger feed after insert on events for each row execute function feed()")
+        return [*makers, ("fed", room)]
+
+    monkeypatch.setattr(migrate, "_schema_makers", with_trigger)
+    with temp_database() as url:
+        assert migrate.migrate(source, url)["events"] == 20
+        pg = CentralStore(url)
+        try:
+            assert pg.ingest([(T, p) for p in raw[20:25]])["stored"] == 5
+        finally:
+            pg.close()
+        conn = open_conn(url)
+        try:
+            assert conn.query_one("select count(*) from fed") == (5,)  # only the new ones
+        finally:
+            conn.close()

@@ -264,7 +264,7 @@ def test_small_benchmark_runs_and_agrees(tmp_path):
 
 def test_kiosk_web_command_serves_the_login_page(central_db, tmp_path):
     """`kiosk web` as the unit runs it: a real process on a free port, the session key file made 0600
-    (beside a SQLite file; for a URL in the config's folder, here the working directory)."""
+    (beside a SQLite file; for a URL in the working directory)."""
     import os
     import stat
     import time

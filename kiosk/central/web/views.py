@@ -320,6 +320,15 @@ def _count(conn, lo: str, hi: str) -> int:
     return int(conn.execute("select count(*) from web_days where day >= ? and day <= ?", [lo, hi]).fetchone()[0])
 
 
+# The columns the totals and history charts sum, for PostgreSQL's covering index (SQLite has the
+# summaries' `web_days_numbers`; PostgreSQL allows 32 columns in an index, too few for that one).
+_SUMMED = sorted({key for _, key in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS}
+                 | {f"count_{p}" for p in PILES} | {"scans_accepted", "scans_rejected", "alerts_bestridan",
+                                                   "alerts_tillfalliga", "alerts_deadline_missed"})
+PG_INDEXES = ("create index if not exists web_days_totals on web_days(day) include (deadline_met, site, kiosk, "
+              + ", ".join(summaries.q(c) for c in _SUMMED) + ")")
+
+
 def _totals(conn, lo: str, hi: str, now: dt.datetime) -> list[tuple]:
     """Per day (SQLite) or month (PostgreSQL) of the range: (first day, the sum of each number
     column, days met, days decided), by SQL. Grouped by day, SQLite reads the (day, ...) covering
@@ -460,12 +469,10 @@ def fleet(conn: Conn) -> list[dict]:
             dead[(parts[2], parts[3])] = dead.get((parts[2], parts[3]), 0) + int(n)
     kiosks = _kiosk_rows(conn)
     # clock_synced of each kiosk's latest day that has one: the primary key (site, kiosk, day) read
-    # backwards from the newest day, one short look per kiosk (a scan of every day was most of the page)
-    synced = {}
-    for k in kiosks:
-        found = conn.execute("select clock_synced from web_days where site = ? and kiosk = ? and clock_synced is not null "
-                             "order by site desc, kiosk desc, day desc limit 1", [k["site"], k["kiosk"]]).fetchone()
-        synced[(k["site"], k["kiosk"])] = found[0] if found else None
+    # backwards from the newest day, per kiosk, in one query (a scan of every day was most of the page)
+    synced = {(s, k): v for s, k, v in conn.execute(
+        "select k.site, k.kiosk, (select w.clock_synced from web_days w where w.site = k.site and w.kiosk = k.kiosk "
+        "and w.clock_synced is not null order by w.site desc, w.kiosk desc, w.day desc limit 1) from kiosks k").fetchall()}
     journals: dict[tuple[str, str], list[tuple]] = {}
     if "journals" in _table_names(conn):  # a central database from before journal ids has none yet
         for site, kiosk, *rest in conn.execute(

@@ -4,6 +4,7 @@ controller and journal, ingest into central's store, a served app, a headless ch
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import shutil
 import tempfile
@@ -21,8 +22,18 @@ from kiosk.central.store import CentralStore
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-needs_chromium = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-                                    reason="chromium and chromedriver are not installed")
+def needs_chromium(test):
+    """A browser test: Debian's chromium and chromedriver (scripts/setup test installs both). When
+    either is missing the test fails, saying so: a browser test that cannot run is not passed over."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+        if missing:
+            pytest.fail(f"{' and '.join(missing)} missing: scripts/setup test installs chromium and chromium-driver")
+        return test(*args, **kwargs)
+
+    return run
 
 PASSWORDS = {"tl1": "tl1-lösenord", "tl2": "tl2-lösenord", "lasare": "läsare-lösenord"}
 ROLES = {"tl1": "tl", "tl2": "tl", "lasare": "viewer"}

@@ -108,7 +108,7 @@ def _run(args, base: Path) -> None:
         config = parse(f"[mqtt]\nport = {broker.port}\n", "<bench>")
         if getattr(args, "flood_only", False):
             for _ in range(repeat):
-                _flood(broker, config, work)
+                _floods(broker, config, work)
             return
         window = config.mqtt.max_inflight
         batch = config.central.batch_size
@@ -194,7 +194,7 @@ def _run(args, base: Path) -> None:
         print(f"central ingest / bare insert = {bare_ins / ingest:.2f} (goal >= 0.50; best of {repeat} each)")
         print(f"central ingest, all duplicates:           {_rate(n, again)}  duplicates {dups}")
 
-        _flood(broker, config, work)
+        _floods(broker, config, work)
 
 
 def _good_event(jid: str, seq: int) -> bytes:
@@ -301,7 +301,15 @@ class _CentralProc:
         self.log.close()
 
 
-def _flood(broker, config, work: Path, garbage: int = 50000) -> None:
+def _floods(broker, config, work: Path) -> None:
+    """The flood from a paho client (QoS 1, 100 in flight), then from `mosquitto_pub -l -q 1`
+    (mosquitto's own C client: as fast as the broker takes it), if it is installed."""
+    _flood(broker, config, work)
+    if shutil.which("mosquitto_pub"):
+        _flood(broker, config, work, flooder="mosquitto_pub")
+
+
+def _flood(broker, config, work: Path, garbage: int = 50000, flooder: str = "paho") -> None:
     """Central runs as its own process (`kiosk central`), as in production: the flooder and the
     good kiosk here must not share its interpreter."""
     central = _CentralProc(broker.port, work, f"central-flood-{time.time_ns()}")
@@ -320,28 +328,16 @@ def _flood(broker, config, work: Path, garbage: int = 50000) -> None:
         timer = threading.Timer(2.0, stop.set)
         timer.start()
         quiet = _good_stream(broker.port, stop)
-        flooder = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-flooder", protocol=mqtt.MQTTv5)
-        flooder.max_inflight_messages_set(100)
-        flooder.max_queued_messages_set(0)
-        acked = [0]
-        flooded = threading.Event()
-
-        def on_publish(c, u, mid, rc, props):
-            acked[0] += 1
-            if acked[0] >= garbage:
-                flooded.set()
-
-        flooder.on_publish = on_publish
-        flooder.connect("127.0.0.1", broker.port)
-        flooder.loop_start()
         stop = threading.Event()
         result: list = []
         t = threading.Thread(target=lambda: result.append(_good_stream(broker.port, stop)))
         t.start()
+        time.sleep(0.2)
         t0 = time.perf_counter()
-        for i in range(garbage):
-            flooder.publish(topic("bench", "flooder", "events"), b"garbage %d {" % i, qos=1)
-        flooded.wait(300)
+        if flooder == "paho":
+            _paho_flood(broker.port, garbage)
+        else:
+            _mosquitto_pub_flood(broker.port, garbage)
         published_s = time.perf_counter() - t0
         # until central has worked through the flood too
         deadline = time.monotonic() + 300
@@ -350,8 +346,6 @@ def _flood(broker, config, work: Path, garbage: int = 50000) -> None:
         flood_s = time.perf_counter() - t0
         stop.set()
         t.join(60)
-        flooder.loop_stop()
-        flooder.disconnect()
         during = result[0] if result else []
     finally:
         central.close()
@@ -360,9 +354,41 @@ def _flood(broker, config, work: Path, garbage: int = 50000) -> None:
         return f"{1000 * xs[min(len(xs) - 1, int(f * len(xs)))]:.0f} ms" if xs else "n/a"
 
     n_dead, n_shed = dead(), central.shed()
-    print(f"flood: {garbage} garbage messages from one kiosk, published (PUBACK from the broker) in "
+    print(f"flood ({flooder}): {garbage} garbage messages from one kiosk, published (PUBACK from the broker) in "
           f"{published_s:.1f} s ({garbage / published_s:.0f}/s), worked through by central in {flood_s:.1f} s "
           f"({garbage / flood_s:.0f}/s): {n_dead} dead-lettered, {n_shed} shed, {n_dead + n_shed} counted")
     print(f"good events from another kiosk, publish -> central's ack: during the flood median "
           f"{q(during, 0.5)}, p95 {q(during, 0.95)} ({len(during)} events); without flood median "
           f"{q(quiet, 0.5)}, p95 {q(quiet, 0.95)} ({len(quiet)} events) (target: median < 200 ms)")
+
+
+def _paho_flood(port: int, garbage: int) -> None:
+    flooder = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-flooder", protocol=mqtt.MQTTv5)
+    flooder.max_inflight_messages_set(100)
+    flooder.max_queued_messages_set(0)
+    acked = [0]
+    flooded = threading.Event()
+
+    def on_publish(c, u, mid, rc, props):
+        acked[0] += 1
+        if acked[0] >= garbage:
+            flooded.set()
+
+    flooder.on_publish = on_publish
+    flooder.connect("127.0.0.1", port)
+    flooder.loop_start()
+    for i in range(garbage):
+        flooder.publish(topic("bench", "flooder", "events"), b"garbage %d {" % i, qos=1)
+    flooded.wait(300)
+    flooder.loop_stop()
+    flooder.disconnect()
+
+
+def _mosquitto_pub_flood(port: int, garbage: int) -> None:
+    """One line, one message, QoS 1; mosquitto_pub exits once every one is acknowledged."""
+    import subprocess
+
+    lines = b"".join(b"garbage %d {\n" % i for i in range(garbage))
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-V", "mqttv5", "-q", "1",
+                    "-i", "bench-flooder-c", "-t", topic("bench", "flooder", "events"), "-l"],
+                   input=lines, check=True, timeout=300)

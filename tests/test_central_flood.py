@@ -181,3 +181,43 @@ def test_shed_counts_add_up_per_sender_on_both_engines(central_db):
         assert again.total() == 1235
     finally:
         again.close()
+
+
+@needs_mosquitto
+def test_messages_in_flight_to_central_come_with_the_connack_and_are_stored(prov_broker, tmp_path):
+    """The lean reader handles every packet of a read: a message the broker had in flight to
+    central's session (sent, never acknowledged: central died) is sent again right behind the
+    CONNACK, usually in the same read."""
+    b = prov_broker
+    from kiosk.sync import mqtt as session
+
+    tail = '[central]\nusername = "central"\npassword = "central-secret"\n'
+    cfg = load(kiosk_config(tmp_path / "central.toml", b.port, tail=tail))
+    # central's session (the client id is the username), fed and never acknowledging: a central
+    # that dies with messages in flight
+    dying = session.make_client(cfg.mqtt, "central", username="central", password=USERS["central"],
+                                manual_ack=True)
+    got = []
+    dying.on_message = lambda c, u, msg: got.append(msg.mid)
+    assert session.connect(dying, cfg.mqtt, clean_start=False, session_expiry=3600)
+    dying.subscribe("returpost/v1/+/+/events", qos=1)
+    jid = str(uuid.uuid4())
+    kiosk = _client(b, "demo/kiosk-1")
+    kiosk.connect("127.0.0.1", b.port)
+    kiosk.loop_start()
+    try:
+        for seq in range(1, 51):
+            kiosk.publish("returpost/v1/demo/kiosk-1/events", _event(jid, seq), qos=1).wait_for_publish(10)
+        wait_until(lambda: dying.loop(0.05) == 0 and len(got) == 50, what="50 messages in flight to central")
+    finally:
+        kiosk.loop_stop()
+        kiosk.disconnect()
+    dying.socket().close()  # no DISCONNECT, no PUBACK: the broker keeps them in flight
+
+    central = Central(cfg, tmp_path / "central.db").start()
+    try:
+        wait_until(lambda: central.snapshot().get("stored", 0) == 50, what="the in-flight events stored")
+        assert central.snapshot().get("messages") == 50
+        assert central.last_error is None
+    finally:
+        central.stop()

@@ -197,6 +197,8 @@ class Central:
         # Today's acks for every kiosk: a broker restored from old persistence holds old ones.
         ack.publish(client, self.store, self.store.all_kiosks())
         self.inbox.forget()  # and every kiosk's inbox again
+        # (messages can arrive with the CONNACK, before the first turn of the loop)
+        first = time.monotonic()
         try:
             while not self._stop.is_set() and state["connected"]:
                 before = len(self._pending)

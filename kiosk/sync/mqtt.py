@@ -14,9 +14,10 @@ With the provisioning broker config the broker replaces every client id by the u
 (`use_username_as_clientid`), so the client id given here only matters on a plain broker.
 
 `make_client(..., lean=True)` gives a `LeanClient`, central's receive path: the same paho client
-with a cheaper way in for a stream of QoS 1 messages (reads in 64 KiB chunks instead of three
-recv() calls per packet, no `Properties` object for a PUBLISH that carries none, and
-`ack_many` writes the PUBACKs of a whole batch at once). See kiosk/central/collector.py.
+with a cheaper way in for a stream of QoS 1 messages (one recv() of up to 64 KiB for many packets
+instead of three per packet, no MQTTMessage/`Properties` objects for a PUBLISH that carries no
+properties, and `ack_many` writes the PUBACKs of a whole batch at once). See
+kiosk/central/collector.py.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -38,63 +40,119 @@ READ_AHEAD = 65536  # bytes asked of the socket at once by LeanClient
 _PUBACK = struct.Struct("!BBH")
 
 
-class _ReadAhead:
-    """A client socket read in large chunks. paho reads a packet as separate recv() calls for the
-    command byte, each length byte and the body; this serves them from one recv() of up to
-    READ_AHEAD bytes. `pending()` counts the buffered bytes, so paho's loop (which asks an SSL
-    socket the same question) and central's `_more` do not wait in select() on data already
-    read. Everything else goes to the socket itself."""
+def _fresh_packet() -> dict:
+    """paho's empty `_in_packet` (what its `_packet_read` resets to after each packet)."""
+    return {"command": 0, "have_remaining": 0, "remaining_count": [], "remaining_mult": 1,
+            "remaining_length": 0, "packet": bytearray(b""), "to_process": 0, "pos": 0}
 
-    __slots__ = ("_sock", "_buf", "_pos")
 
-    def __init__(self, sock):
-        self._sock = sock
-        self._buf = b""
-        self._pos = 0
+class _Publish:
+    """A received QoS 1 PUBLISH without properties, as `on_message` sees it: what paho's
+    MQTTMessage offers (`topic` raises UnicodeDecodeError for a topic that is not UTF-8, as
+    paho's does), without the lock and condition paho builds for every message."""
 
-    def recv(self, n: int) -> bytes:
-        buf, pos = self._buf, self._pos
-        if pos >= len(buf):
-            buf = self._sock.recv(READ_AHEAD)  # BlockingIOError/SSLWantReadError: paho handles them
-            if not buf:
-                return buf
-            self._buf, pos = buf, 0
-        self._pos = pos + n
-        return buf[pos:pos + n]
+    __slots__ = ("_topic", "mid", "payload", "dup", "retain", "timestamp")
+    qos = 1
+    properties = None
 
-    def pending(self) -> int:
-        more = len(self._buf) - self._pos
-        inner = getattr(self._sock, "pending", None)
-        return max(more, 0) + (inner() if inner is not None else 0)
+    def __init__(self, topic: bytes, mid: int, payload: bytes, header: int):
+        self._topic, self.mid, self.payload = topic, mid, payload
+        self.dup, self.retain = bool(header & 0x08), bool(header & 0x01)
+        self.timestamp = time.monotonic()
 
-    def __getattr__(self, name):
-        return getattr(self._sock, name)
+    @property
+    def topic(self) -> str:
+        return self._topic.decode("utf-8")
 
 
 class LeanClient(mqtt.Client):
-    """paho's client with a cheaper receive path for central (see the module docstring). Only
-    the common case is taken over (MQTT v5, QoS 1, no properties); anything else goes through
-    paho's own code."""
+    """paho's client with a cheaper receive path for central (see the module docstring).
+
+    paho reads a packet in at least three recv() calls (command byte, each length byte, body)
+    and builds an MQTTMessage (a lock, a condition, a `Properties` object under v5) for each.
+    Here one recv() takes up to READ_AHEAD bytes and every complete packet in them is handled:
+    a QoS 1 PUBLISH without properties (what kiosks send) goes straight to `on_message` as a
+    `_Publish`; anything else (CONNACK, SUBACK, PUBACK, PINGRESP, a PUBLISH with properties or
+    another QoS, any packet when per-topic callbacks are set) goes through paho's own handling.
+    A partial packet waits in the buffer for the next read.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._rbuf = bytearray()
+        self._filtered = False
+
+    def message_callback_add(self, sub, callback) -> None:
+        self._filtered = True  # paho's own dispatch from now on
+        super().message_callback_add(sub, callback)
 
     def _create_socket(self):
-        return _ReadAhead(super()._create_socket())
+        self._rbuf = bytearray()  # nothing of an earlier connection
+        return super()._create_socket()
 
-    def _handle_publish(self):
-        packet = self._in_packet["packet"]
-        header = self._in_packet["command"]
-        if self._protocol != mqtt.MQTTv5 or header & 0x06 != 0x02 or len(packet) < 5:
-            return super()._handle_publish()
-        end = 2 + ((packet[0] << 8) | packet[1])
-        if len(packet) < end + 3 or packet[end + 2] != 0:  # properties present: paho decodes them
-            return super()._handle_publish()
-        message = mqtt.MQTTMessage(mid=(packet[end] << 8) | packet[end + 1], topic=bytes(packet[2:end]))
-        message.dup = bool(header & 0x08)
-        message.qos = 1
-        message.retain = bool(header & 0x01)
-        message.payload = bytes(packet[end + 3:])
-        message.timestamp = time.monotonic()
-        self._handle_on_message(message)
-        return SUCCESS if self._manual_ack else self._send_puback(message.mid)
+    def _packet_read(self) -> mqtt.MQTTErrorCode:
+        try:
+            data = self._sock_recv(READ_AHEAD)
+        except BlockingIOError:
+            return mqtt.MQTTErrorCode.MQTT_ERR_AGAIN
+        except OSError:  # TimeoutError, ConnectionError, ssl errors
+            return mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if not data:
+            return mqtt.MQTTErrorCode.MQTT_ERR_CONN_LOST
+        with self._msgtime_mutex:
+            self._last_bytes_received = time.monotonic()
+        buf = self._rbuf
+        buf += data
+        size = len(buf)
+        pos = 0
+        rc = SUCCESS
+        fast = self._protocol == mqtt.MQTTv5 and not self._filtered
+        try:
+            while size - pos >= 2:
+                length, mult, i = 0, 1, pos + 1
+                while True:
+                    if i >= size:
+                        return rc  # the length itself is not complete yet
+                    byte = buf[i]
+                    i += 1
+                    length += (byte & 127) * mult
+                    mult *= 128
+                    if not byte & 128:
+                        break
+                    if i - pos > 4:  # at most 4 length bytes in MQTT
+                        return mqtt.MQTTErrorCode.MQTT_ERR_PROTOCOL
+                if size - i < length:
+                    return rc  # the body is not complete yet
+                header, stop = buf[pos], i + length
+                pos = stop
+                if fast and header & 0xF6 == 0x32 and length >= 5:  # PUBLISH, QoS 1
+                    t_end = i + 2 + ((buf[i] << 8) | buf[i + 1])
+                    if t_end + 3 <= stop and buf[t_end + 2] == 0:  # no properties
+                        mid = (buf[t_end] << 8) | buf[t_end + 1]
+                        message = _Publish(bytes(buf[i + 2:t_end]), mid, bytes(buf[t_end + 3:stop]), header)
+                        on_message = self._on_message
+                        if on_message is not None:
+                            with self._in_callback_mutex:
+                                on_message(self, self._userdata, message)  # type: ignore[arg-type]
+                        if not self._manual_ack:
+                            rc = self._send_puback(mid)
+                            if rc:
+                                return rc
+                        continue
+                self._in_packet = {"command": header, "have_remaining": 1, "remaining_count": [],
+                                   "remaining_mult": 1, "remaining_length": length,
+                                   "packet": bytearray(buf[i:stop]), "to_process": 0, "pos": 0}
+                try:
+                    rc = self._packet_handle()
+                except MalformedPacket:
+                    rc = mqtt.MQTTErrorCode.MQTT_ERR_PROTOCOL
+                finally:
+                    self._in_packet = _fresh_packet()  # type: ignore[assignment]
+                if rc or self._sock is None:
+                    return rc
+            return rc
+        finally:
+            del buf[:pos]
 
     def ack_many(self, mids) -> mqtt.MQTTErrorCode:
         """PUBACK every QoS 1 message id in `mids` (manual_ack) in one write."""

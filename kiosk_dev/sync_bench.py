@@ -19,7 +19,11 @@
    rest (kiosk/central/shedding.py); the figure says how many of each, and how fast the flooder
    published (the broker's side) beside how fast central worked through the flood.
 
-`--flood-only` runs just the flood (4), `--repeat` times.
+5. Central's receive path: 50,000 messages queued in the broker for a persistent session,
+   drained (read, PUBACKed) by `kiosk.sync.mqtt.LeanClient` beside paho's own client, both with
+   manual acks as central uses them, same broker, same run: rate and CPU seconds.
+
+`--flood-only` runs just the floods (4) and (5), `--repeat` times.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from kiosk.central.shedding import ShedCounts
 from kiosk.central.store import CentralStore
@@ -303,10 +309,68 @@ class _CentralProc:
 
 def _floods(broker, config, work: Path) -> None:
     """The flood from a paho client (QoS 1, 100 in flight), then from `mosquitto_pub -l -q 1`
-    (mosquitto's own C client: as fast as the broker takes it), if it is installed."""
+    (mosquitto's own C client: as fast as the broker takes it), if it is installed; then the
+    receive paths."""
     _flood(broker, config, work)
     if shutil.which("mosquitto_pub"):
         _flood(broker, config, work, flooder="mosquitto_pub")
+    _receive_paths(broker.port)
+
+
+def _drain(port: int, lean: bool, n: int) -> tuple[float, float]:
+    """Seconds and CPU seconds to read and PUBACK `n` messages queued for session "bench-drain-*"."""
+    from kiosk.sync.mqtt import LeanClient
+
+    cid = f"bench-drain-{'lean' if lean else 'paho'}"
+    cls = LeanClient if lean else mqtt.Client
+    got: list[int] = []
+
+    def session() -> mqtt.Client:
+        c = cls(CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5, manual_ack=True)
+        c.on_message = lambda cl, u, msg: got.append(msg.mid)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        c.connect("127.0.0.1", port, clean_start=False, properties=props)
+        return c
+
+    c = session()
+    c.subscribe(f"bench/drain/{cid}", qos=1)
+    for _ in range(20):
+        c.loop(0.02)
+    c.disconnect()
+    c.loop(0.05)
+    _paho_flood(port, n, f"bench/drain/{cid}")
+    got.clear()
+    c = session()
+    start, cpu = time.perf_counter(), time.process_time()
+    left = n
+    while left > 0 and time.perf_counter() - start < 120:
+        c.loop(0.01)
+        while True:  # what is already on the socket, as central's loop does
+            k = len(got)
+            c.loop_read()
+            if len(got) == k:
+                break
+        if got:
+            if lean:
+                c.ack_many(got)  # type: ignore[attr-defined]
+            else:
+                for mid in got:
+                    c.ack(mid, 1)
+            left -= len(got)
+            got.clear()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    c.disconnect()
+    c.loop(0.05)
+    return elapsed, cpu
+
+
+def _receive_paths(port: int, n: int = 50000) -> None:
+    lean, lean_cpu = _drain(port, True, n)
+    paho, paho_cpu = _drain(port, False, n)
+    print(f"central's receive path, {n} queued messages read and acknowledged: LeanClient "
+          f"{n / lean:.0f}/s ({lean_cpu:.2f} CPU s), paho's client {n / paho:.0f}/s ({paho_cpu:.2f} CPU s); "
+          f"LeanClient / paho = {paho / lean:.1f}x the rate, {paho_cpu / max(lean_cpu, 1e-9):.1f}x less CPU")
 
 
 def _flood(broker, config, work: Path, garbage: int = 50000, flooder: str = "paho") -> None:
@@ -362,7 +426,7 @@ def _flood(broker, config, work: Path, garbage: int = 50000, flooder: str = "pah
           f"{q(quiet, 0.5)}, p95 {q(quiet, 0.95)} ({len(quiet)} events) (target: median < 200 ms)")
 
 
-def _paho_flood(port: int, garbage: int) -> None:
+def _paho_flood(port: int, garbage: int, to: str | None = None) -> None:
     flooder = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-flooder", protocol=mqtt.MQTTv5)
     flooder.max_inflight_messages_set(100)
     flooder.max_queued_messages_set(0)
@@ -378,7 +442,7 @@ def _paho_flood(port: int, garbage: int) -> None:
     flooder.connect("127.0.0.1", port)
     flooder.loop_start()
     for i in range(garbage):
-        flooder.publish(topic("bench", "flooder", "events"), b"garbage %d {" % i, qos=1)
+        flooder.publish(to or topic("bench", "flooder", "events"), b"garbage %d {" % i, qos=1)
     flooded.wait(300)
     flooder.loop_stop()
     flooder.disconnect()

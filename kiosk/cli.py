@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--from", dest="date_from", help="first day YYYY-MM-DD")
     r.add_argument("--to", dest="date_to", help="last day YYYY-MM-DD")
     r.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
-    r.add_argument("--central", metavar="DB", help="central's database: one row per day and site/kiosk")
+    r.add_argument("--central", metavar="DB", help="central's database (a file or a postgresql:// URL): "
+                   "one row per day and site/kiosk")
     r.add_argument("--out", help="write to this file (required for xlsx; default stdout)")
     r.set_defaults(func=_report)
 
@@ -190,15 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--db", help="journal file (default: the configured one)")
     s.set_defaults(func=_status)
     s = sub.add_parser("central", help="the central collector: store every kiosk's events from MQTT "
-                       "(no subcommand); import, deliver, backup, restore")
-    s.add_argument("--db", help="central database (default: central.db in the config)")
+                       "(no subcommand); import, migrate, deliver, backup, restore")
+    s.add_argument("--db", help="central database, a file or a postgresql:// URL (default: central.db in the config)")
     s.add_argument("--gaps", action="store_true", help="print per kiosk journal the seq gaps, dead-letter counts and last status, then exit")
     s.set_defaults(func=_central, action=None)
-    cs = s.add_subparsers(dest="central_command", metavar="{import,deliver,backup,restore}")
+    cs = s.add_subparsers(dest="central_command", metavar="{import,migrate,deliver,backup,restore}")
     im = cs.add_parser("import", help="load a kiosk's journal file through the same validation and dedupe as MQTT")
     im.add_argument("journal", help="the kiosk's journal.db")
     im.add_argument("--db", default=argparse.SUPPRESS, help="central database (default: central.db in the config)")
     im.set_defaults(func=_central, action="import")
+    mg = cs.add_parser("migrate", help="copy a SQLite central into an empty PostgreSQL database, counts verified")
+    mg.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/db (empty; schema made here)")
+    mg.add_argument("--db", default=argparse.SUPPRESS, help="the SQLite central database (default: central.db in the config)")
+    mg.set_defaults(func=_central, action="migrate")
     # -- delivery (kiosk/central/delivery) --
     dl = cs.add_parser("deliver", help="central's delivery outbox: clock alerts, notifications, billing, follow-up")
     dl.add_argument("--once", action="store_true", help="one pass, then exit (tests, cron)")

@@ -2,7 +2,8 @@
 
 Central sheds a sender over its dead-letter budget by topic (kiosk/central/shedding.py) and reads
 the broker through kiosk.sync.mqtt.LeanClient. Tested on the deployable broker config (ACL,
-per-kiosk users, central over TLS): the flood is counted exactly (dead letters + shed), the good
+per-kiosk users, central over TLS; central's database on SQLite and on PostgreSQL): the flood is
+counted exactly (dead letters + shed), the good
 kiosk's events, sent while the flood runs, are all stored and confirmed by central's ack on the
 wire, and the good kiosk is never shed. The speed figure is `kiosk bench-sync --flood-only`.
 """
@@ -43,13 +44,14 @@ def _event(jid: str, seq: int) -> bytes:
 
 
 @needs_mosquitto
-def test_a_garbage_flood_is_shed_and_counted_while_good_events_are_stored_and_acked(prov_broker, tmp_path):
+def test_a_garbage_flood_is_shed_and_counted_while_good_events_are_stored_and_acked(prov_broker, tmp_path,
+                                                                                 central_db):
     b = prov_broker
     tls = f'tls = true\nca_file = "{b.ca_file}"\n'
     tail = ('[central]\nusername = "central"\npassword = "central-secret"\n'
             f"dead_letters_per_kiosk_minute = {BUDGET}\n")
     cfg = load(kiosk_config(tmp_path / "central.toml", b.tls_port, mqtt=tls, tail=tail))
-    db = tmp_path / "central.db"
+    db = central_db  # a SQLite file or a PostgreSQL database
     central = Central(cfg, db).start()
     flooder = good = None
     try:

@@ -23,7 +23,6 @@ import collections
 import json
 import logging
 import select
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ from ..sync import mqtt as session
 from ..sync import topics
 from . import ack
 from .inbox import InboxPublisher
+from .db import is_storage_failure, is_url
 from .shedding import SAVE_EVERY, FloodGuard, ShedCounts, attribute, sender_of
 from .store import CentralStore
 
@@ -49,7 +49,7 @@ class Central:
 
     def __init__(self, config, db_path: str | Path):
         self.config = config
-        self.db_path = Path(db_path)
+        self.db_path = db_path if is_url(db_path) else Path(db_path)  # a file or a postgresql:// URL
         c = config.central
         self.batch_size = c.batch_size
         self.client_id = c.client_id
@@ -309,7 +309,9 @@ class Central:
         batch, self._pending = self._pending, []
         try:
             counts = self.store.ingest((t, p) for t, p, _, _ in batch)
-        except sqlite3.Error as exc:
+        except Exception as exc:  # ingest raises only storage failures (db.is_storage_failure)
+            if not is_storage_failure(exc):
+                raise
             # Nothing committed, nothing acknowledged: the broker delivers them again.
             self._error(f"storage failed, {len(batch)} messages not acknowledged: {exc}")
             return False
@@ -373,7 +375,9 @@ class Central:
                 log.warning("central: open gap %s/%s journal %s seq %d..%d%s", g["site"], g["kiosk"],
                             g["journal"] or "-", g["from_seq"], g["to_seq"],
                             f" ({g['note']})" if g.get("note") else "")
-        except sqlite3.Error as exc:
+        except Exception as exc:
+            if not is_storage_failure(exc):
+                raise
             self._error(f"cannot read the store: {exc}")
 
     def _error(self, text: str) -> None:

@@ -23,7 +23,8 @@
    drained (read, PUBACKed) by `kiosk.sync.mqtt.LeanClient` beside paho's own client, both with
    manual acks as central uses them, same broker, same run: rate and CPU seconds.
 
-`--flood-only` runs just the floods (4) and (5), `--repeat` times.
+`--flood-only` runs just the floods (4) and (5), `--repeat` times. `--postgresql` runs the floods
+(4) a second time with central's database on a throw-away PostgreSQL database (kiosk_dev/pgtest.py).
 """
 
 from __future__ import annotations
@@ -112,9 +113,10 @@ def _run(args, base: Path) -> None:
     work.mkdir()
     with LocalBroker(work / "broker") as broker:
         config = parse(f"[mqtt]\nport = {broker.port}\n", "<bench>")
+        pg = bool(getattr(args, "postgresql", False))
         if getattr(args, "flood_only", False):
             for _ in range(repeat):
-                _floods(broker, config, work)
+                _floods(broker, config, work, pg)
             return
         window = config.mqtt.max_inflight
         batch = config.central.batch_size
@@ -200,7 +202,7 @@ def _run(args, base: Path) -> None:
         print(f"central ingest / bare insert = {bare_ins / ingest:.2f} (goal >= 0.50; best of {repeat} each)")
         print(f"central ingest, all duplicates:           {_rate(n, again)}  duplicates {dups}")
 
-        _floods(broker, config, work)
+        _floods(broker, config, work, pg)
 
 
 def _good_event(jid: str, seq: int) -> bytes:
@@ -250,13 +252,13 @@ class _CentralProc:
     """`kiosk central` in its own process (as in production), subscribed when the constructor
     returns (a probe status it stored proves it)."""
 
-    def __init__(self, port: int, work: Path, name: str):
+    def __init__(self, port: int, work: Path, name: str, db: str | None = None):
         import subprocess
         import sys
 
         cfg = work / f"{name}.toml"
         cfg.write_text(f"[mqtt]\nport = {port}\nbackoff_min = 0.05\nbackoff_max = 0.5\n", encoding="utf-8")
-        self.db = work / f"{name}.db"
+        self.db: str | Path = db or work / f"{name}.db"
         self.log = open(work / f"{name}.log", "wb")
         root = Path(__file__).resolve().parents[1]
         self.proc = subprocess.Popen([sys.executable, "-m", "kiosk", "--config", str(cfg), "central", "--db",
@@ -307,13 +309,18 @@ class _CentralProc:
         self.log.close()
 
 
-def _floods(broker, config, work: Path) -> None:
+def _floods(broker, config, work: Path, postgresql: bool = False) -> None:
     """The flood from a paho client (QoS 1, 100 in flight), then from `mosquitto_pub -l -q 1`
-    (mosquitto's own C client: as fast as the broker takes it), if it is installed; then the
-    receive paths."""
-    _flood(broker, config, work)
-    if shutil.which("mosquitto_pub"):
-        _flood(broker, config, work, flooder="mosquitto_pub")
+    (mosquitto's own C client: as fast as the broker takes it), if it is installed, each with
+    central on SQLite and (`postgresql`) on PostgreSQL; then the receive paths."""
+    flooders = ["paho"] + (["mosquitto_pub"] if shutil.which("mosquitto_pub") else [])
+    for flooder in flooders:
+        _flood(broker, config, work, flooder=flooder)
+        if postgresql:
+            from .pgtest import temp_database
+
+            with temp_database("kiosk_bench") as url:
+                _flood(broker, config, work, flooder=flooder, db=url)
     _receive_paths(broker.port)
 
 
@@ -373,10 +380,12 @@ def _receive_paths(port: int, n: int = 50000) -> None:
           f"LeanClient / paho = {paho / lean:.1f}x the rate, {paho_cpu / max(lean_cpu, 1e-9):.1f}x less CPU")
 
 
-def _flood(broker, config, work: Path, garbage: int = 50000, flooder: str = "paho") -> None:
+def _flood(broker, config, work: Path, garbage: int = 50000, flooder: str = "paho",
+           db: str | None = None) -> None:
     """Central runs as its own process (`kiosk central`), as in production: the flooder and the
-    good kiosk here must not share its interpreter."""
-    central = _CentralProc(broker.port, work, f"central-flood-{time.time_ns()}")
+    good kiosk here must not share its interpreter. `db`: central's database (default a new
+    SQLite file)."""
+    central = _CentralProc(broker.port, work, f"central-flood-{time.time_ns()}", db)
 
     def dead() -> int:
         return central.counters().get("received_dead", 0)
@@ -418,7 +427,7 @@ def _flood(broker, config, work: Path, garbage: int = 50000, flooder: str = "pah
         return f"{1000 * xs[min(len(xs) - 1, int(f * len(xs)))]:.0f} ms" if xs else "n/a"
 
     n_dead, n_shed = dead(), central.shed()
-    print(f"flood ({flooder}): {garbage} garbage messages from one kiosk, published (PUBACK from the broker) in "
+    print(f"flood ({flooder}, central on {'PostgreSQL' if db else 'SQLite'}): {garbage} garbage messages from one kiosk, published (PUBACK from the broker) in "
           f"{published_s:.1f} s ({garbage / published_s:.0f}/s), worked through by central in {flood_s:.1f} s "
           f"({garbage / flood_s:.0f}/s): {n_dead} dead-lettered, {n_shed} shed, {n_dead + n_shed} counted")
     print(f"good events from another kiosk, publish -> central's ack: during the flood median "

@@ -103,8 +103,12 @@ class Central:
         if stop is not None:
             self._stop = stop
         self.store = CentralStore.from_config(self.config, self.db_path)
-        self.shed_counts = ShedCounts(self.db_path)
-        self._dead_seen = self._kiosk_dead_letters()
+        try:
+            self.shed_counts = ShedCounts(self.db_path)
+            self._dead_seen = self._kiosk_dead_letters()
+        except BaseException:
+            self.store.close()
+            raise
         m = self.config.mqtt
         backoff = session.Backoff(m.backoff_min, m.backoff_max)
         where = session.describe(m, self.username)

@@ -11,6 +11,7 @@ wire, and the good kiosk is never shed. The speed figure is `kiosk bench-sync --
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import uuid
 
@@ -22,7 +23,7 @@ from paho.mqtt.properties import Properties
 from kiosk.central.collector import Central
 from kiosk.central.shedding import FloodGuard, ShedCounts, attribute
 from kiosk.central.store import CentralStore
-from .mqtt_broker import USERS, kiosk_config, load, needs_mosquitto, prov_broker, wait_until  # noqa: F401
+from .mqtt_broker import USERS, env, kiosk_cmd, kiosk_config, load, needs_mosquitto, prov_broker, wait_until  # noqa: F401
 
 GARBAGE = 10000
 GOOD = 40
@@ -136,6 +137,13 @@ def test_a_garbage_flood_is_shed_and_counted_while_good_events_are_stored_and_ac
         assert [(s["site"], s["kiosk"]) for s in senders] == [("demo", "kiosk-2")]  # never kiosk-1
         assert flood_dead + senders[0]["messages"] == GARBAGE
         wait_until(lambda: central.snapshot().get("shed", 0) == senders[0]["messages"], what="the shed count")
+        # what the engineer sees: `kiosk central --gaps`
+        out = subprocess.run(kiosk_cmd("central", "--gaps", "--db", str(db)), env=env(), capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        report = json.loads(out.stdout)
+        assert [(s["kiosk"], s["messages"]) for s in report["shed"]] == [("kiosk-2", senders[0]["messages"])]
+        assert {k["kiosk"]: k["dead_letters"] for k in report["kiosks"]}["kiosk-2"] == flood_dead
     finally:
         for c in (flooder, good):
             if c is not None:

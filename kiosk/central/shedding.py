@@ -167,3 +167,15 @@ class ShedCounts:
     def close(self) -> None:
         if self._own:
             self.db.close()
+
+
+def shed_senders(target: str | Path) -> list[dict]:
+    """The `shed_senders` rows of central's database (path or URL), for reports; [] when central
+    never shed anything there (reads only: no migration)."""
+    db = open_database(target)
+    try:
+        if "shed_senders" not in db.table_names():
+            return []
+        return db.dicts("select site, kiosk, messages, first_at, last_at from shed_senders order by site, kiosk")
+    finally:
+        db.close()

@@ -206,7 +206,7 @@ class Central:
         try:
             while not self._stop.is_set() and state["connected"]:
                 before = len(self._pending)
-                received = self._received
+                received, shed = self._received, self.guard.total
                 try:
                     rc = client.loop(FILL_WAIT if self._pending else 0.5)
                 except Exception as exc:  # a protocol violation: drop the connection, reconnect
@@ -247,8 +247,8 @@ class Central:
                 # quiet, or when the oldest message has waited long enough.
                 if time.monotonic() >= self._next_report:
                     self._report()
-                # (quiet also when all that came was shed: a flood must not hold up a commit)
-                quiet = len(self._pending) == before and (self._received != received or not self._more(client))
+                # (quiet also when what came was shed: a flood must not hold up a commit)
+                quiet = len(self._pending) == before and (self.guard.total != shed or not self._more(client))
                 if (len(self._pending) >= self.batch_size or quiet
                         or time.monotonic() - first >= MAX_BATCH_AGE):
                     if not self._flush(client):
@@ -340,8 +340,13 @@ class Central:
     def _note_dead(self, batch, dead: int) -> None:
         """The store dead-lettered `dead` messages of `batch`: charge them to their senders; a
         sender over its budget is shed from now on (kiosk/central/shedding.py)."""
-        before, after = self._dead_seen, self._kiosk_dead_letters()
-        self._dead_seen = after
+        try:
+            after = self._kiosk_dead_letters()
+        except Exception as exc:  # the batch is stored; charge its dead letters with the next one
+            if not is_storage_failure(exc):
+                raise
+            return
+        before, self._dead_seen = self._dead_seen, after
         senders: dict = {}
         for topic, _, _, _ in batch:
             who = sender_of(topic)

@@ -76,6 +76,9 @@ def main(args) -> int:
         from .delivery import state as delivery_state
 
         report = gaps_report(db)
+        from .shedding import shed_senders
+
+        report["shed"] = shed_senders(db)  # senders central shed in a flood (kiosk/central/shedding.py)
         try:
             report["deliveries"] = delivery_state.summary(db)
             lines = delivery_state.summary_lines(db)

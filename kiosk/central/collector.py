@@ -9,6 +9,12 @@ end-to-end ack (`kiosk/central/ack.py`) of every kiosk whose journal moved: a cr
 means a redelivery, which the store drops by id; every event lands exactly once.
 Every POLL_EVERY seconds it also publishes each kiosk's inbox document (kiosk/central/inbox.py:
 TL acknowledgements and answers, notification outcomes), retained, whenever it changed.
+
+Floods (issue 9 item 4): the receive path is `kiosk.sync.mqtt.LeanClient` (large reads, no
+per-message `Properties`, one write for a batch's PUBACKs), and a sender over its dead-letter
+budget is shed by topic in `on_message` (kiosk/central/shedding.py): counted and acknowledged to
+the broker at once, never decoded or stored, so a flood queued in the broker drains at the speed
+of the receive loop and good events from other kiosks do not wait behind it.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from ..sync import topics
 from . import ack
 from .inbox import InboxPublisher
 from .db import is_storage_failure, is_url
+from .shedding import SAVE_EVERY, FloodGuard, ShedCounts, attribute, sender_of
 from .store import CentralStore
 
 log = logging.getLogger(__name__)
@@ -57,6 +64,12 @@ class Central:
         self.store: CentralStore | None = None
         self._pending: list = []
         self._acks_seen: list = []
+        self.guard = FloodGuard(c.dead_letters_per_kiosk_minute)
+        self.shed_counts: ShedCounts | None = None
+        self._shed_mids: list[int] = []
+        self._received = 0  # messages delivered by paho (stored or shed), for the read burst
+        self._dead_seen: dict = {}  # per kiosk: its dead-letter count at central, last looked at
+        self._next_save = 0.0
         self._client = None
         self._subscribed = threading.Event()
         self._next_report = time.monotonic() + REPORT_EVERY
@@ -90,6 +103,12 @@ class Central:
         if stop is not None:
             self._stop = stop
         self.store = CentralStore.from_config(self.config, self.db_path)
+        try:
+            self.shed_counts = ShedCounts(self.db_path)
+            self._dead_seen = self._kiosk_dead_letters()
+        except BaseException:
+            self.store.close()
+            raise
         m = self.config.mqtt
         backoff = session.Backoff(m.backoff_min, m.backoff_max)
         where = session.describe(m, self.username)
@@ -107,6 +126,8 @@ class Central:
                     backoff.reset()
                 self._stop.wait(backoff.next())
         finally:
+            self._save_shed(force=True)
+            self.shed_counts.close()
             self.store.close()
             self.inbox.close()
 
@@ -121,7 +142,8 @@ class Central:
         m = self.config.mqtt
         try:
             client = session.make_client(m, self.client_id, username=self.username, password=self.password,
-                                         base=self.config.data_path("."), manual_ack=True, persistent=True)
+                                         base=self.config.data_path("."), manual_ack=True, persistent=True,
+                                         lean=True)
         except Exception as exc:
             self._error(f"MQTT client setup failed: {exc}")
             return False
@@ -142,7 +164,20 @@ class Central:
         def on_disconnect(c, u, flags, rc, props):
             state["connected"] = False
 
+        guard, shed_mids = self.guard, self._shed_mids
+        shed_mids.clear()  # message ids of an earlier connection mean nothing on this one
+
         def on_message(c, u, msg):
+            self._received += 1
+            who = guard.sender(msg._topic)
+            if guard.shedding(who, time.monotonic()):
+                # over its dead-letter budget: counted and acknowledged, nothing else
+                guard.shed(who)
+                if msg.qos == 1:
+                    shed_mids.append(msg.mid)
+                elif msg.qos:
+                    c.ack(msg.mid, msg.qos)
+                return
             try:
                 topic = msg.topic
             except UnicodeDecodeError:
@@ -166,9 +201,12 @@ class Central:
         # Today's acks for every kiosk: a broker restored from old persistence holds old ones.
         ack.publish(client, self.store, self.store.all_kiosks())
         self.inbox.forget()  # and every kiosk's inbox again
+        # (messages can arrive with the CONNACK, before the first turn of the loop)
+        first = time.monotonic()
         try:
             while not self._stop.is_set() and state["connected"]:
                 before = len(self._pending)
+                received, shed = self._received, self.guard.total
                 try:
                     rc = client.loop(FILL_WAIT if self._pending else 0.5)
                 except Exception as exc:  # a protocol violation: drop the connection, reconnect
@@ -178,15 +216,21 @@ class Central:
                     break
                 # paho reads one packet per loop(): read what is already on the socket in one
                 # burst (no select per message), up to a batch
-                while self._pending and len(self._pending) < self.batch_size:
-                    n0 = len(self._pending)
+                while self._received != received and len(self._pending) < self.batch_size:
+                    n0 = self._received
                     try:
                         rc = client.loop_read()
                     except Exception as exc:
                         self._error(f"protocol error from the broker: {exc}")
                         rc = mqtt.MQTT_ERR_PROTOCOL
-                    if rc != mqtt.MQTT_ERR_SUCCESS or len(self._pending) == n0:
+                    if rc != mqtt.MQTT_ERR_SUCCESS or self._received == n0:
                         break
+                if self._shed_mids:
+                    # the broker's window for us (max_inflight_messages) refills at once
+                    client.ack_many(self._shed_mids)
+                    self._shed_mids.clear()
+                if self.guard.unsaved:
+                    self._save_shed()
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     break
                 if self._acks_seen:
@@ -203,7 +247,8 @@ class Central:
                 # quiet, or when the oldest message has waited long enough.
                 if time.monotonic() >= self._next_report:
                     self._report()
-                quiet = len(self._pending) == before and not self._more(client)
+                # (quiet also when what came was shed: a flood must not hold up a commit)
+                quiet = len(self._pending) == before and (self.guard.total != shed or not self._more(client))
                 if (len(self._pending) >= self.batch_size or quiet
                         or time.monotonic() - first >= MAX_BATCH_AGE):
                     if not self._flush(client):
@@ -277,23 +322,64 @@ class Central:
         with self._lock:
             self.stats.update(counts)
             self.stats["messages"] += len(batch)
+        if counts.get("dead"):
+            self._note_dead(batch, counts["dead"])
         if client is not None:
+            client.ack_many([mid for _, _, mid, qos in batch if qos == 1])
             for _, _, mid, qos in batch:
-                if qos:
+                if qos == 2:
                     client.ack(mid, qos)
             changed = self.store.changed_acks()
             if changed:
                 ack.publish(client, self.store, changed)
         return True
 
+    def _kiosk_dead_letters(self) -> dict:
+        return {(k["site"], k["kiosk"]): k["dead_letters"] or 0 for k in self.store.kiosks()}
+
+    def _note_dead(self, batch, dead: int) -> None:
+        """The store dead-lettered `dead` messages of `batch`: charge them to their senders; a
+        sender over its budget is shed from now on (kiosk/central/shedding.py)."""
+        try:
+            after = self._kiosk_dead_letters()
+        except Exception as exc:  # the batch is stored; charge its dead letters with the next one
+            if not is_storage_failure(exc):
+                raise
+            return
+        before, self._dead_seen = self._dead_seen, after
+        senders: dict = {}
+        for topic, _, _, _ in batch:
+            who = sender_of(topic)
+            senders[who] = senders.get(who, 0) + 1
+        for who in self.guard.dead_letters(attribute(dead, before, after, senders), time.monotonic()):
+            log.warning("central: %s/%s is over its dead-letter budget (%d a minute): its messages are "
+                        "counted and dropped for the rest of the minute", who[0], who[1], self.guard.budget)
+
+    def _save_shed(self, force: bool = False) -> None:
+        """The counts of shed messages to the database, at most every SAVE_EVERY seconds."""
+        t = time.monotonic()
+        if not self.guard.unsaved or (not force and t < self._next_save):
+            return
+        self._next_save = t + SAVE_EVERY
+        counts = self.guard.take_unsaved()
+        try:
+            self.shed_counts.save(counts)
+        except Exception as exc:  # counts only: keep them for the next try
+            for who, n in counts.items():
+                self.guard.unsaved[who] = self.guard.unsaved.get(who, 0) + n
+            self._error(f"cannot save the counts of shed messages: {exc}")
+            return
+        with self._lock:
+            self.stats["shed"] += sum(counts.values())
+
     def _report(self) -> None:
         """Now and then: what central holds, and every open seq gap (they should close by themselves)."""
         self._next_report = time.monotonic() + REPORT_EVERY
         try:
             gaps = self.store.gaps()
-            log.info("central: %d events, %d dead letters (%d ever), %d kiosks, %d open gaps",
-                     self.store.count("events"), self.store.count("dead_letters"),
-                     self.store.dead_letters_total(), len(self.store.max_seq), len(gaps))
+            log.info("central: %d events, %d dead letters (%d ever), %d messages shed from floods, "
+                     "%d kiosks, %d open gaps", self.store.count("events"), self.store.count("dead_letters"),
+                     self.store.dead_letters_total(), self.guard.total, len(self.store.max_seq), len(gaps))
             for g in gaps[:20]:
                 log.warning("central: open gap %s/%s journal %s seq %d..%d%s", g["site"], g["kiosk"],
                             g["journal"] or "-", g["from_seq"], g["to_seq"],

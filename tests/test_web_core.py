@@ -152,6 +152,29 @@ def test_page_totals_by_sql_equal_the_sheets_totals(central_db):
         assert wide["total"] == page["total"]
 
 
+def test_alerts_page_pages_in_the_order_of_state_alerts(central_db):
+    """/larm's SQL paging shows exactly `state.alerts`: open ones first, newest first, every one once."""
+    from kiosk.central.web import views
+
+    store = CentralStore(central_db)
+    store.ingest(_messages(EVENTS))
+    store.close()
+    conn = summaries.connect(central_db)
+    state.ensure_schema(conn)
+    state.refresh(conn)
+    now = dt.datetime.combine(DAY + dt.timedelta(days=2), dt.time(18), tzinfo=TZ)
+    every = state.alerts(conn, since=(DAY - dt.timedelta(days=1)).isoformat())
+    assert len(every) >= 3
+    state.record(conn, every[1]["alert"], "ack", "tl1", now)  # one closed: it moves to the end
+    want = state.alerts(conn, since=(DAY - dt.timedelta(days=1)).isoformat())
+    n_pages = -(-len(want) // 2)
+    pages = [views.alerts_page(conn, now, days=3, page=n, per_page=2) for n in range(1, n_pages + 1)]
+    got = [(a["alert"], a["open"], bool(a["acknowledged"])) for p in pages for a in p["alerts"]]
+    assert got == [(a["alert"], a["open"], bool(a["acknowledged"])) for a in want]
+    assert not want[-1]["open"] and pages[0]["pager"]["pages"] == n_pages
+    assert pages[0]["count"] == len(want) and pages[0]["open"] == sum(a["open"] for a in want)
+
+
 def test_alert_states_for_a_kiosk(central_db):
     store = CentralStore(central_db)
     store.ingest(_messages(EVENTS))

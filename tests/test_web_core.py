@@ -275,16 +275,23 @@ def test_bar_chart_is_svg_with_a_bar_per_label():
     assert "Inga data" in charts.bar_chart("t", [], [("x", [])])
 
 
-def test_small_benchmark_runs_and_agrees(tmp_path):
-    """The benchmark of issue 10 item 8 at a small size (the full one: python -m kiosk_dev.web_bench)."""
+def test_small_benchmark_runs_and_agrees(central_db, tmp_path):
+    """The benchmark of issue 10 item 8 at a small size on either engine, built, then from its cache
+    (the full one: python -m kiosk_dev.web_bench [--pg])."""
     import io
 
     from kiosk_dev import web_bench
 
+    url = central_db if str(central_db).startswith("postgresql://") else None
     out = io.StringIO()
-    res = web_bench.run(2, 10, 2, tmp_path, out=out)
+    res = web_bench.run(2, 10, 2, tmp_path, out=out, cache=tmp_path / "cache", db_url=url)
     assert res["same"] and res["rows"] > 0, out.getvalue()
     assert "/uppfoljning (year)" in out.getvalue() and "full replay" in out.getvalue()
+    if url is None:  # the second run copies the cached data set and agrees again
+        again = io.StringIO()
+        (tmp_path / "central.db").unlink()
+        assert web_bench.run(2, 10, 2, tmp_path, out=again, cache=tmp_path / "cache")["same"], again.getvalue()
+        assert "copied from the cache" in again.getvalue()
 
 
 def test_kiosk_web_command_serves_the_login_page(central_db, tmp_path):

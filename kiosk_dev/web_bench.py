@@ -402,7 +402,8 @@ def run(kiosks: int, days: int, repeat: int, folder: Path, out=sys.stdout, reuse
               file=out)
     for name in ("/historik (12 weeks)", "/larm", "/kiosker", "/uppfoljning csv (year)", "/uppfoljning xlsx (4 weeks)"):
         print(f"  {name:28s} {results[name][0]:10.1f} {results[name][1]:10.1f}", file=out)
-    print(f"  materialised rows equal the replayed rows: {same} ({len(mat_rows)} rows of {len(sample)} days)",
+    print(f"  materialised rows equal the replayed rows: {same} ({len(mat_rows)} rows of {len(sample)} days)"
+          + ("" if same else "; a data set cached by an older fold? run again with --no-cache, and bump GENERATOR"),
           file=out)
     stack.close()
     return {"events": n, "pages": results, "replay_today_ms": (med_today, p95_today),

@@ -164,6 +164,29 @@ def test_page_totals_by_sql_equal_the_sheets_totals(central_db):
         assert wide["total"] == page["total"]
 
 
+def test_alerts_page_pages_in_the_order_of_state_alerts(central_db):
+    """/larm's SQL paging shows exactly `state.alerts`: open ones first, newest first, every one once."""
+    from kiosk.central.web import views
+
+    store = CentralStore(central_db)
+    store.ingest(_messages(EVENTS))
+    store.close()
+    conn = summaries.connect(central_db)
+    state.ensure_schema(conn)
+    state.refresh(conn)
+    now = dt.datetime.combine(DAY + dt.timedelta(days=2), dt.time(18), tzinfo=TZ)
+    every = state.alerts(conn, since=(DAY - dt.timedelta(days=1)).isoformat())
+    assert len(every) >= 3
+    state.record(conn, every[1]["alert"], "ack", "tl1", now)  # one closed: it moves to the end
+    want = state.alerts(conn, since=(DAY - dt.timedelta(days=1)).isoformat())
+    n_pages = -(-len(want) // 2)
+    pages = [views.alerts_page(conn, now, days=3, page=n, per_page=2) for n in range(1, n_pages + 1)]
+    got = [(a["alert"], a["open"], bool(a["acknowledged"])) for p in pages for a in p["alerts"]]
+    assert got == [(a["alert"], a["open"], bool(a["acknowledged"])) for a in want]
+    assert not want[-1]["open"] and pages[0]["pager"]["pages"] == n_pages
+    assert pages[0]["count"] == len(want) and pages[0]["open"] == sum(a["open"] for a in want)
+
+
 def test_alert_states_for_a_kiosk(central_db):
     store = CentralStore(central_db)
     store.ingest(_messages(EVENTS))
@@ -252,16 +275,23 @@ def test_bar_chart_is_svg_with_a_bar_per_label():
     assert "Inga data" in charts.bar_chart("t", [], [("x", [])])
 
 
-def test_small_benchmark_runs_and_agrees(tmp_path):
-    """The benchmark of issue 10 item 8 at a small size (the full one: python -m kiosk_dev.web_bench)."""
+def test_small_benchmark_runs_and_agrees(central_db, tmp_path):
+    """The benchmark of issue 10 item 8 at a small size on either engine, built, then from its cache
+    (the full one: python -m kiosk_dev.web_bench [--pg])."""
     import io
 
     from kiosk_dev import web_bench
 
+    url = central_db if str(central_db).startswith("postgresql://") else None
     out = io.StringIO()
-    res = web_bench.run(2, 10, 2, tmp_path, out=out)
+    res = web_bench.run(2, 10, 2, tmp_path, out=out, cache=tmp_path / "cache", db_url=url)
     assert res["same"] and res["rows"] > 0, out.getvalue()
     assert "/uppfoljning (year)" in out.getvalue() and "full replay" in out.getvalue()
+    if url is None:  # the second run copies the cached data set and agrees again
+        again = io.StringIO()
+        (tmp_path / "central.db").unlink()
+        assert web_bench.run(2, 10, 2, tmp_path, out=again, cache=tmp_path / "cache")["same"], again.getvalue()
+        assert "copied from the cache" in again.getvalue()
 
 
 def test_kiosk_web_command_serves_the_login_page(central_db, tmp_path):

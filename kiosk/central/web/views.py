@@ -125,9 +125,8 @@ def _today_rows(conn, day: str) -> dict[tuple[str, str], dict]:
 def _open_alerts_by_kiosk(conn, day: str) -> dict[tuple[str, str], int]:
     """Open alerts per kiosk on `day` (not acknowledged, answered nor cancelled), as state.open_count."""
     return {(s, k): int(n) for s, k, n in conn.execute(
-        "select a.site, a.kiosk, count(*) from web_alerts a where a.day = ? and a.kind is not null "
-        "and a.cancelled_at is null and not exists (select 1 from web_alert_actions x where x.alert_id = a.id "
-        "and x.action in ('ack', 'answer')) group by a.site, a.kiosk", [day]).fetchall()}
+        f"select a.site, a.kiosk, count(*) from web_alerts a where a.day = ? and a.kind is not null and {_OPEN} "
+        "group by a.site, a.kiosk", [day]).fetchall()}
 
 
 def today(conn: Conn, now: dt.datetime) -> dict:
@@ -220,22 +219,44 @@ def _pager(page: int, count: int, per_page: int) -> dict:
             "last": min(count, page * per_page), "per_page": per_page}
 
 
+# an alert is open while nobody acknowledged or answered it and the kiosk did not cancel it (state._fold)
+_OPEN = ("a.cancelled_at is null and not exists (select 1 from web_alert_actions x where x.alert_id = a.id "
+         "and x.action in ('ack', 'answer'))")
+
+
 def alerts_page(conn: Conn, now: dt.datetime, days: int = 31, page: int = 1,
                 per_page: int = ALERTS_PER_PAGE) -> dict:
-    """The alerts of the last `days` days, open ones first, `per_page` a page."""
+    """The alerts of the last `days` days, open ones first, newest first within each (as
+    `state.alerts`), `per_page` a page: counted, ordered and paged in SQL, so only the page's
+    alerts and their actions are read."""
     since = (now.astimezone(TZ).date() - dt.timedelta(days=days)).isoformat()
-    every = state.alerts(conn, since=since)
-    pager = _pager(page, len(every), per_page)
-    items = every[pager["first"] - 1:pager["last"]] if every else []
-    for a in items:
+    total, open_n = conn.execute(f"select count(*), coalesce(sum(case when {_OPEN} then 1 else 0 end), 0) "
+                                 "from web_alerts a where a.kind is not null and a.day >= ?", [since]).fetchone()
+    pager = _pager(page, int(total), per_page)
+    rows = conn.execute("select a.id, a.site, a.kiosk, a.day, a.kind, a.text, a.ts, a.source, a.cancelled_at "
+                        f"from web_alerts a where a.kind is not null and a.day >= ? "
+                        f"order by case when {_OPEN} then 0 else 1 end, a.ts desc, a.id limit ? offset ?",
+                        [since, per_page, max(0, pager["first"] - 1)]).fetchall()
+    acts: dict[str, list] = {}
+    if rows:
+        ids = [r[0] for r in rows]
+        for aid, action, who, at, text in conn.execute(
+                f"select alert_id, action, who, at, text from web_alert_actions where alert_id in "
+                f"({','.join('?' * len(ids))}) order by n", ids).fetchall():
+            acts.setdefault(aid, []).append((action, who, at, text))
+    items = []
+    for aid, site, kiosk, day, kind, text, ts, source, cancelled in rows:
+        a = {"alert": aid, "site": site, "kiosk": kiosk, "day": day, "kind": kind, "text": text, "ts": ts,
+             "source": source, "cancelled_at": cancelled, **state._fold(acts.get(aid, []))}
+        a["open"] = a["acknowledged"] is None and cancelled is None
         a["when"] = local(a["ts"], "%Y-%m-%d %H:%M")
         a["kind_name"] = DEVICE_ALERT_NAMES.get(a["kind"]) or followup.ALERT_KIND_NAMES.get(a["kind"]) or \
             f"Kiosklarm ({a['kind']})"
         for key in ("acknowledged", "answer", "cleared"):
             if a[key]:
                 a[key] = {**a[key], "when": local(a[key]["at"], "%Y-%m-%d %H:%M")}
-    return {"alerts": items, "open": sum(1 for a in every if a["open"]), "since": since, "count": len(every),
-            "pager": pager}
+        items.append(a)
+    return {"alerts": items, "open": int(open_n), "since": since, "count": int(total), "pager": pager}
 
 
 def parse_day(text: str | None, default: dt.date) -> dt.date:

@@ -268,6 +268,34 @@ def test_kill_9_at_random_points_loses_nothing_confirmed_and_never_double_counts
     assert conn.execute("select count(distinct id) from events").fetchone()[0] == len(seqs)
 
 
+@pytest.mark.slow
+def test_a_restart_between_a_day_change_and_its_command_runs_the_command_once(tmp_path):
+    """The window the random kills above almost never hit (one command in the stream): the old
+    day's midnight settle is committed (here by the UI's tick, as at midnight), the command that
+    came with the new day is not. The rebuilt state is the one the kill test accepts for it, and
+    running the command then counts it once: every day and the end equal the model."""
+    seed, total = 20261126, 3000
+    commands = stream(seed, total)
+    models, mids, days = model_states(commands), midnight_states(commands), model_days(commands)
+    assert mids, "the stream has no day change that settles an unfinished day"
+    db, done, cfg = tmp_path / "journal.db", 0, load(None)
+    for command in sorted(i - 1 for i in mids):
+        run_to_end(db, seed, done, command, tmp_path / "child.out")
+        journal = Journal(db, cfg.kiosk.site, cfg.kiosk.id)
+        try:
+            now = commands[command][0]
+            settled = Controller(cfg, journal, FixedClock(now)).tick(now)
+        finally:
+            journal.close()
+        assert settled is not None and settled.code == "new_day"
+        assert rebuilt_state(db) == mids[command + 1] != models[command]
+        done = command
+    run_to_end(db, seed, done, total, tmp_path / "child.out")
+    assert rebuilt_state(db) == models[total]
+    every_day = journal_days(db)
+    assert [d for d in days if every_day.get(d) != days[d]] == []
+
+
 def test_a_full_disk_records_nothing_says_so_in_swedish_and_keeps_what_was_confirmed(tmp_path):
     cfg = load(None)
     db = tmp_path / "journal.db"

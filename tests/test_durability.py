@@ -200,8 +200,13 @@ def _diff(state, models, confirmed) -> str:
             for f in dataclasses.fields(state):
                 mine, model = getattr(state, f.name), getattr(models[i], f.name)
                 if mine != model:
-                    out.append(f"{f.name}: journal {mine!r} / model after {i} {model!r}")
+                    out.append(f"{f.name}: journal {_short(mine)} / model after {i} {_short(model)}")
     return "; ".join(out)
+
+
+def _short(value, limit: int = 400) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
 def _journal_tail(db: Path, rows: int = 12) -> str:

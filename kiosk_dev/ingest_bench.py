@@ -2,7 +2,8 @@
 
     kiosk bench-ingest [--events N] [--kiosks K] [--engines postgresql,sqlite] [--dir DIR]
 
-The same N journal events (default 20,000 from 20 kiosks, real `Journal` payloads) go through
+The same N journal events (default 20,000 from 20 kiosks, 100 a kiosk and day, real `Journal`
+payloads) go through
 one mosquitto (started here on a free port) into central, in these runs:
 - 1, 2 and 4 central consumers (`kiosk central` processes, one client id each, one MQTT v5
   shared subscription group) on one PostgreSQL database (a fresh one per run, kiosk_dev.pgtest);
@@ -56,24 +57,29 @@ create unique index bare_events_seq on bare_events (site, kiosk, journal, seq);
 create index bare_events_day on bare_events (day, site, kiosk)"""
 
 
+DAY_EVENTS = 100  # events per kiosk and day (a busy day at the shelf; central folds each day touched)
+
+
 def make_events(work: Path, n: int, kiosks: int) -> list[tuple[str, bytes]]:
-    """(topic, payload) of n events from `kiosks` kiosk journals, in each journal's seq order,
-    the kiosks interleaved as they would arrive."""
+    """(topic, payload) of n events from `kiosks` kiosk journals, DAY_EVENTS a day on consecutive
+    days, in each journal's seq order, the kiosks interleaved as they would arrive."""
     piles = ("dodsbo", "sekretess", "faktura", "ovriga_streckkod", "leta_kund", "ovriga_brev")
-    day = dt.date(2026, 11, 23)
-    now = dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
+    first = dt.date(2026, 11, 2)
     per = [n // kiosks + (1 if k < n % kiosks else 0) for k in range(kiosks)]
     streams = []
     for k, count in enumerate(per):
         name = f"kiosk-{k + 1:02d}"
         j = Journal(work / f"{name}.db", SITE, name)
         try:
-            j.append([("signed_in", {"operator": "ANNA"})], now, day, "ANNA")
-            done = 1
+            done, d = 0, 0
             while done < count:
-                m = min(1000, count - done)
-                j.append([("sorted", {"pile": piles[(done + i) % len(piles)]}) for i in range(m)], now, day, "ANNA")
+                day = first + dt.timedelta(days=d)
+                now = dt.datetime.combine(day, dt.time(9, 0), tzinfo=TZ)
+                m = min(DAY_EVENTS, count - done)
+                j.append([("signed_in", {"operator": "ANNA"})]
+                         + [("sorted", {"pile": piles[i % len(piles)]}) for i in range(m - 1)], now, day, "ANNA")
                 done += m
+                d += 1
             t = topic(SITE, name, "events")
             streams.append([(t, p.encode("utf-8")) for (p,) in j.db.execute(
                 "select payload from events order by seq limit ?", [count])])

@@ -3,8 +3,7 @@
     kiosk bench-ingest [--events N] [--kiosks K] [--engines postgresql,sqlite] [--dir DIR]
 
 The same N journal events (default 20,000 from 20 kiosks, 100 a kiosk and day, real `Journal`
-payloads) go through
-one mosquitto (started here on a free port) into central, in these runs:
+payloads) go through one mosquitto (started here on a free port) into central, in these runs:
 - 1, 2 and 4 central consumers (`kiosk central` processes, one client id each, one MQTT v5
   shared subscription group) on one PostgreSQL database (a fresh one per run, kiosk_dev.pgtest);
 - 1 consumer on a SQLite file;

@@ -316,6 +316,14 @@ class Config:
         base = Path(self.source).parent if self.source != "<default>" else Path.cwd()
         return base / p
 
+    def db_target(self, value: str | None = None) -> str | Path:
+        """Central's database (`central.db`, or `value` from a --db flag): a postgresql:// URL
+        as it is, a file path as `data_path` makes it."""
+        value = str(self.central.db if value is None else value)
+        if value.startswith(("postgresql://", "postgres://")):
+            return value
+        return self.data_path(value)
+
     @property
     def journal_path(self) -> Path:
         return self.data_path(self.kiosk.data_dir) / "journal.db"

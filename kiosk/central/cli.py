@@ -1,11 +1,11 @@
-"""`kiosk central [--db FILE] [--gaps]` and `kiosk central import JOURNAL.db [--db FILE]`."""
+"""`kiosk central [--db FILE|URL] [--gaps]`, `kiosk central import JOURNAL.db [--db FILE|URL]` and
+`kiosk central migrate --to postgresql://... [--db central.db]`."""
 
 from __future__ import annotations
 
 import json
 import logging
 import signal
-import sqlite3
 import sys
 import threading
 from pathlib import Path
@@ -30,15 +30,7 @@ def import_journal(store, journal_path: Path) -> dict:
         rows = journal.db.execute("select payload from events order by seq").fetchall()
         for i in range(0, len(rows), IMPORT_BATCH):
             counts.update(store.ingest([(t, r[0].encode("utf-8")) for r in rows[i:i + IMPORT_BATCH]]))
-        with store._lock:
-            store.conn.execute("BEGIN IMMEDIATE")
-            try:
-                store._set_start(journal.site, journal.kiosk, journal.journal_id, journal.journal_start,
-                                 journal.last_seq, store_now())
-                store.conn.execute("COMMIT")
-            except BaseException:
-                store.conn.execute("ROLLBACK")
-                raise
+        store.set_start(journal.site, journal.kiosk, journal.journal_id, journal.journal_start, journal.last_seq)
         out = {"journal": str(journal_path), "site": journal.site, "kiosk": journal.kiosk,
                "journal_id": journal.journal_id, "events": len(rows)}
     finally:
@@ -47,26 +39,26 @@ def import_journal(store, journal_path: Path) -> dict:
     return out
 
 
-def store_now() -> str:
-    from .store import _now
-
-    return _now()
-
-
 def main(args) -> int:
     from ..config import load
+    from .db import display_name, errors, is_url
     from .store import CentralStore, gaps_report
 
     config = load(args.config)
-    db = Path(args.db) if args.db else config.data_path(config.central.db)
+    db = config.db_target(args.db or None)
+    name = display_name(db)
+    if getattr(args, "action", None) == "migrate":
+        from . import migrate
+
+        return migrate.main(db, args.to)
     if getattr(args, "action", None) == "import":
         if not args.journal:
             print("usage: kiosk central import JOURNAL.db [--db CENTRAL]", file=sys.stderr)
             return 2
         try:
             store = CentralStore.from_config(config, db)
-        except (OSError, sqlite3.Error) as exc:
-            print(f"cannot open the central database {db}: {exc}", file=sys.stderr)
+        except (OSError, *errors("operational")) as exc:
+            print(f"cannot open the central database {name}: {exc}", file=sys.stderr)
             return 2
         try:
             out = import_journal(store, Path(args.journal))
@@ -78,8 +70,8 @@ def main(args) -> int:
         print(json.dumps(out, indent=2))
         return 0
     if args.gaps:
-        if not db.exists():
-            print(f"no central database at {db}", file=sys.stderr)
+        if not is_url(db) and not Path(db).exists():
+            print(f"no central database at {name}", file=sys.stderr)
             return 2
         from .delivery import state as delivery_state
 
@@ -96,12 +88,12 @@ def main(args) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         CentralStore.from_config(config, db).close()  # fail early and clearly on a bad path
-    except (OSError, sqlite3.Error) as exc:
-        print(f"cannot open the central database {db}: {exc}", file=sys.stderr)
+    except (OSError, *errors("operational")) as exc:
+        print(f"cannot open the central database {name}: {exc}", file=sys.stderr)
         return 2
     central = Central(config, db)
     deliveries = start_delivery(config, db, stop)
-    log.info("central: storing into %s", db)
+    log.info("central: storing into %s", name)
     try:
         central.run(stop)
     finally:
@@ -112,7 +104,7 @@ def main(args) -> int:
     return 0
 
 
-def start_delivery(config, db: Path, stop: threading.Event) -> threading.Thread | None:
+def start_delivery(config, db, stop: threading.Event) -> threading.Thread | None:
     """The delivery worker (kiosk/central/delivery/) in a thread until `stop` is set; its config
     decides whether any notification target, billing or follow-up folder exists. A bad delivery
     config is logged and leaves ingest running."""

@@ -116,12 +116,24 @@ class Conn:
             return self.raw.execute(_to_pyformat(sql), tuple(params))
         return self.raw.execute(sql, tuple(params))
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], *, returning: bool = False) -> Any:
+        """The statement once per row; the total row count, or with `returning` (a statement
+        with RETURNING) the rows it returned, in order."""
         if self.engine == POSTGRESQL:
             with self.raw.cursor() as cur:
-                cur.executemany(_to_pyformat(sql), [tuple(r) for r in rows])
-        else:
-            self.raw.executemany(sql, rows)
+                cur.executemany(_to_pyformat(sql), [tuple(r) for r in rows], returning=returning)
+                if not returning:
+                    return cur.rowcount
+                out: list[tuple] = []
+                for _ in cur.results():
+                    out.extend(tuple(r) for r in cur.fetchall())
+                return out
+        if returning:
+            found: list[tuple] = []
+            for r in rows:
+                found.extend(tuple(x) for x in self.raw.execute(sql, tuple(r)).fetchall())
+            return found
+        return self.raw.executemany(sql, rows).rowcount
 
     def script(self, script: str) -> None:
         """Portable DDL, statement by statement, inside the caller's transaction."""
@@ -148,6 +160,28 @@ class Conn:
         else:
             rows = self.query("select name from sqlite_master where type = 'table'")
         return {r[0] for r in rows}
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator["Conn"]:
+        """One write transaction on this connection (BEGIN IMMEDIATE on SQLite); inside an open
+        transaction it is part of that one (SQLite) or a savepoint (PostgreSQL)."""
+        if self.engine == POSTGRESQL:
+            with self.raw.transaction():
+                yield self
+            return
+        if self.raw.in_transaction:
+            yield self
+            return
+        self.raw.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        self.raw.execute("COMMIT")
+
+    def close(self) -> None:
+        self.raw.close()
 
     def columns(self, table: str) -> list[str]:
         if self.engine == POSTGRESQL:
@@ -303,6 +337,32 @@ def open_database(target: str | Path, **options: Any) -> Database:
     return SqliteDatabase(target, **options)
 
 
+def open_conn(target: str | Path, *, timeout: float = 30.0) -> Conn:
+    """One dedicated connection (autocommit) outside any pool, for a caller that keeps its own
+    connection per thread; `close()` it when done."""
+    if is_url(target):
+        import psycopg
+
+        return Conn(psycopg.connect(str(target), autocommit=True, connect_timeout=int(timeout)), POSTGRESQL)
+    db = SqliteDatabase(target, timeout=timeout)
+    return Conn(db._raw(), SQLITE)
+
+
+@contextlib.contextmanager
+def using(source: "Database | Conn | sqlite3.Connection") -> Iterator[Conn]:
+    """A `Conn` from whatever a caller holds: a Database (one of its connections for the block),
+    a Conn (itself) or a bare sqlite3 connection (wrapped)."""
+    if isinstance(source, Database):
+        with source.connection() as conn:
+            yield conn
+    elif isinstance(source, Conn):
+        yield source
+    elif isinstance(source, sqlite3.Connection):
+        yield Conn(source, SQLITE)
+    else:
+        raise TypeError(f"not a database connection: {type(source).__name__}")
+
+
 def errors(kind: str) -> tuple[type[BaseException], ...]:
     """The exception classes of both engines for `kind` in {"integrity", "operational", "data"}:
     `except db.errors("integrity")` catches a unique violation on either engine."""
@@ -363,9 +423,10 @@ def applied(conn: Conn, room: str) -> set[int]:
     return {r[0] for r in conn.query("select version from schema_migrations where room = ?", (room,))}
 
 
-def migrate(db: Database, room: str, steps: Sequence[Step]) -> list[int]:
+def migrate(db: "Database | Conn", room: str, steps: Sequence[Step]) -> list[int]:
     """Apply `room`'s steps that are not yet applied, in version order, in one transaction under
-    one lock (several central processes may start at once). Returns the versions applied now."""
+    one lock (several central processes may start at once). Returns the versions applied now.
+    `db` may also be one Conn (its own transaction, or part of the one it is in)."""
     versions = [s.version for s in steps]
     if versions != sorted(set(versions)):
         raise ValueError(f"{room}: migration versions must be unique and ascending: {versions}")

@@ -1,40 +1,49 @@
 """Materialised day summaries at central: one row per (site, kiosk, day), kept up to date
-incrementally from central's `events` table.
+incrementally from central's `events` table, on either engine (kiosk/central/db.py).
 
-A cursor over `events.rowid` (`web_cursor`) finds what arrived since the last refresh; each
-(site, kiosk, day) it touches is re-folded from all of that day's events, in seq order, with the
-very functions the kiosk uses: `routine.replay` -> `routine.summary` -> `report.follow_up_row`.
-So a materialised row equals the kiosk's own row by construction, and a page never replays more
-than the days that changed. The cursor, the re-folded days and the copied alerts commit in one
-transaction: a crash leaves the previous consistent state, and the next refresh redoes the rest.
+The store marks each (site, kiosk, day) whose events or alerts changed in `summary_dirty`, in the
+very transaction that stores them (a cursor over `events.rowid` cannot work on PostgreSQL, where
+concurrent writers commit sequence values out of order). `refresh` takes the dirty days, re-folds
+each from all of that day's events, in seq order, with the very functions the kiosk uses:
+`routine.replay` -> `routine.summary` -> `report.follow_up_row`; and removes the dirty marks it
+folded (only if no writer marked the day again meanwhile: `n` counts the marks). So a
+materialised row equals the kiosk's own row by construction, and a page never replays more than
+the days that changed. One refresh at a time (SQLite's write lock, a PostgreSQL advisory lock);
+a crash leaves the previous consistent state, and the next refresh redoes the rest. `rebuild`
+marks every day dirty (the full path: after the row's columns changed, or on demand).
 
 Alerts are materialised too (`web_alerts`): every `alert_raised` event (id = the event's id) and
 every row of central's `alerts` table (device alerts; journal alerts share the event's id), and
 `alert_cancelled` events mark theirs cancelled. The web app reads only these `web_` tables and
 central's `kiosks`, never a full scan of `events` per request.
 
-Tables (all `web_`, created idempotently):
-  web_cursor(name, pos)                        - last rowid folded, per source table
+Tables (migrations of room "summaries"; `summary_dirty` is the store's):
   web_days(site, kiosk, day, <follow-up row columns>, phase, operator, current_pile, ...,
            summary JSON, events, last_ts, updated_at)
   web_alerts(id, site, kiosk, day, kind, text, ts, source, cancelled_at)
+
+Every function takes central's database as a `db.Conn`, a `db.Database` or (the web side's
+SQLite connection) a `sqlite3.Connection`; `connect(target)` opens one for a path or a URL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import sqlite3
-import time
 from pathlib import Path
+from typing import Any, Iterator
 
 from .. import report, routine
 from ..clock import TZ, parse_iso
+from . import db as dbm
 
 log = logging.getLogger(__name__)
 
-BATCH = 50_000  # events read per step of a refresh (the first refresh of a big store takes several)
+BATCH = 500  # dirty days folded per transaction of a refresh (the first refresh of a big store takes several)
+LOCK = 0x6B696F736B02  # the advisory lock of a refresh on PostgreSQL
 
 TEXT_COLUMNS = frozenset({"day", "site", "kiosk", "scan_done_at", "deadline_met"})
 
@@ -59,46 +68,107 @@ DAY_COLUMNS: dict[str, str] = {
     "deadline_met": "integer",  # 1 / 0, NULL while pending
     **{c: t for c, t in _EXTRAS.items() if c not in ROW_KINDS},
 }
+KEYS = ("site", "kiosk", "day")
 
+
+def q(name: str) -> str:
+    """A column name quoted for both engines (some, like `row`, are keywords)."""
+    return f'"{name}"'
+
+
+WEB_DAYS = ("create table if not exists web_days (site text not null, kiosk text not null, day text not null, "
+            + ", ".join(f"{q(c)} {t}" for c, t in DAY_COLUMNS.items()) + ", primary key (site, kiosk, day))")
 SCHEMA = [
-    "create table if not exists web_cursor (name text primary key, pos integer not null)",
-    "create table if not exists web_days (site text not null, kiosk text not null, day text not null, "
-    + ", ".join(f"[{c}] {t}" for c, t in DAY_COLUMNS.items()) + ", primary key (site, kiosk, day))",
+    WEB_DAYS,
     # pages read days in (day, site, kiosk) order: an index in that order streams them unsorted
     "create index if not exists web_days_order on web_days(day, site, kiosk)",
     # totals and history charts sum these over a range: a covering index keeps the wide summary
     # JSON of each row out of those scans
     "create index if not exists web_days_numbers on web_days(day, site, kiosk, deadline_met, "
-    + ", ".join(f"[{c}]" for c in ROW_INT_COLUMNS) + ")",
+    + ", ".join(q(c) for c in ROW_INT_COLUMNS) + ")",
     "create table if not exists web_alerts (id text primary key, site text not null, kiosk text not null, "
     "day text, kind text, text text, ts text, source text, cancelled_at text)",
     "create index if not exists web_alerts_where on web_alerts(site, kiosk, day)",
     "create index if not exists web_alerts_day on web_alerts(day)",
 ]
 
+# PostgreSQL allows 32 columns in an index: no covering index there (its wide JSON columns are
+# stored out of line, TOAST, so a range scan of the numbers does not read them anyway)
+PG_SCHEMA = [sql for sql in SCHEMA if "web_days_numbers" not in sql]
+MIGRATIONS = [dbm.Step(1, "web_days and web_alerts: the materialised days and alerts", sql=";\n".join(SCHEMA),
+                       postgresql=";\n".join(PG_SCHEMA))]
 
-def connect(db: str | Path) -> sqlite3.Connection:
-    """A connection to central's database for the web side (WAL, waits for central's writer)."""
+
+def connect(target: str | Path) -> Any:
+    """A connection to central's database for the web side: for a SQLite file a sqlite3
+    connection (WAL, waits for central's writer), as before; for a URL a `db.Conn` on its own
+    PostgreSQL connection. Either has `execute(sql, params)` with `?` and `close()`."""
+    if dbm.is_url(str(target)):
+        return dbm.open_conn(str(target))
     from ..journal import connect as journal_connect
 
-    conn = journal_connect(db).conn
-    return conn
+    return journal_connect(target).conn
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create central's own tables if central has not yet (through its store), then ours."""
-    names = {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
-    if "events" not in names or "kiosks" not in names or "alerts" not in names:
-        _central_store_class()(_db_path(conn)).close()
-    have = [r[1] for r in conn.execute("pragma table_info(web_days)")]
-    if have and have != ["site", "kiosk", "day", *DAY_COLUMNS]:
-        # the row's columns changed with a new version: the materialised days are a cache, so
-        # drop them and fold every day again on the next refresh
-        log.warning("web: the day summary columns changed; folding every day again")
-        conn.execute("drop table web_days")
-        conn.execute("delete from web_cursor where name = 'events'")
-    for sql in SCHEMA:
-        conn.execute(sql)
+@contextlib.contextmanager
+def _conn(source) -> Iterator[dbm.Conn]:
+    with dbm.using(source) as conn:
+        yield conn
+
+
+def ensure_schema(source) -> None:
+    """Central's store tables (room "store") if central has not made them yet, then ours."""
+    from . import store
+
+    with _conn(source) as conn:
+        if "schema_migrations" not in conn.table_names() or not _current(conn):  # a read-only look first: called often (each inbox poll)
+            store.ensure_schema(conn)
+            dbm.migrate(conn, "summaries", MIGRATIONS)
+        if conn.query_one("select 1 from web_days limit 1") is None and \
+                conn.query_one("select 1 from events limit 1") is not None and \
+                conn.query_one("select 1 from summary_dirty limit 1") is None:
+            # events but no day folded and none marked: written by something else than the store
+            # (a bulk fill, a copy): fold them all
+            with conn.transaction():
+                _mark_all(conn)
+        have = conn.columns("web_days")
+        if have != ["site", "kiosk", "day", *DAY_COLUMNS]:
+            # the row's columns changed with a new version: the materialised days are a cache, so
+            # drop them and fold every day again on the next refresh
+            log.warning("web: the day summary columns changed; folding every day again")
+            with conn.transaction():
+                conn.execute("drop table web_days")
+                for sql in (PG_SCHEMA if conn.engine == dbm.POSTGRESQL else SCHEMA):
+                    if "web_days" in sql and "web_alerts" not in sql:
+                        conn.script(sql)
+                _mark_all(conn)
+
+
+def _current(conn: dbm.Conn) -> bool:
+    from . import store
+
+    done = {(r[0], r[1]) for r in conn.query("select room, max(version) from schema_migrations "
+                                              "where room in ('store', 'summaries') group by room")}
+    return done == {("store", store.MIGRATIONS[-1].version), ("summaries", MIGRATIONS[-1].version)}
+
+
+def _mark_all(conn: dbm.Conn) -> None:
+    conn.execute("insert into summary_dirty(site, kiosk, day) select distinct site, kiosk, day from events "
+                 "where true on conflict (site, kiosk, day) do nothing")
+    conn.execute("insert into summary_dirty(site, kiosk, day) select distinct site, kiosk, day from alerts "
+                 "where site is not null and kiosk is not null and day is not null "
+                 "on conflict (site, kiosk, day) do nothing")
+
+
+def rebuild(source, now: dt.datetime | None = None) -> int:
+    """The full path: every day folded again from `events` (and every alert copied again)."""
+    with _conn(source) as conn:
+        with conn.transaction():
+            _lock(conn)
+            conn.execute("delete from web_days")
+            conn.execute("delete from web_alerts")
+            _mark_all(conn)
+        return refresh(conn, now)
 
 
 def _db_path(conn: sqlite3.Connection) -> str:
@@ -130,92 +200,40 @@ def fold_day(payloads) -> tuple[routine.DayState, dict, int, str | None, bool | 
     return state, routine.summary(state), n, last_ts, synced
 
 
-def _cursor(conn, name: str) -> int:
-    row = conn.execute("select pos from web_cursor where name = ?", [name]).fetchone()
-    return row[0] if row else 0
+def _lock(conn: dbm.Conn) -> None:
+    """One refresh at a time (inside its transaction): two folding one day in parallel could
+    commit the older fold last."""
+    if conn.engine == dbm.POSTGRESQL:
+        conn.execute("select pg_advisory_xact_lock(?)", (LOCK,))
 
 
-def _set_cursor(conn, name: str, pos: int) -> None:
-    conn.execute("insert into web_cursor(name, pos) values (?, ?) on conflict(name) do update set pos = excluded.pos",
-                 [name, pos])
-
-
-def refresh(conn: sqlite3.Connection, now: dt.datetime | None = None, batch: int = BATCH) -> int:
-    """Fold what arrived since the last call. Returns the number of (site, kiosk, day) re-folded."""
-    if not _has_new(conn):
-        return 0
+def refresh(source, now: dt.datetime | None = None, batch: int = BATCH) -> int:
+    """Fold the days marked dirty since the last call. Returns the number of (site, kiosk, day)
+    re-folded."""
     stamp = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat()
     total = 0
-    while True:
-        for attempt in range(100):
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == 99:
-                    raise
-                time.sleep(0.05)
-        try:
-            n, more = _refresh_step(conn, stamp, batch)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        total += n
-        if not more:
-            return total
+    with _conn(source) as conn:
+        if conn.query_one("select 1 from summary_dirty limit 1") is None:
+            return 0  # a read-only look: no write lock when nothing changed
+        while True:
+            with conn.transaction():
+                _lock(conn)
+                n, more = _refresh_step(conn, stamp, batch)
+            total += n
+            if not more:
+                return total
 
 
-def _has_new(conn) -> bool:
-    """A read-only look: has anything arrived since the cursor? (No write lock when not.)"""
-    for table in ("events", "alerts"):
-        top = conn.execute(f"select max(rowid) from {table}").fetchone()[0] or 0
-        if top > _cursor(conn, table):
-            return True
-    return False
-
-
-def _refresh_step(conn, stamp: str, batch: int) -> tuple[int, bool]:
-    pos = _cursor(conn, "events")
-    rows = conn.execute("select rowid, site, kiosk, day, type, id, payload from events where rowid > ? "
-                        "order by rowid limit ?", [pos, batch]).fetchall()
-    dirty: set[tuple[str, str, str]] = set()
-    for rowid, site, kiosk, day, kind, eid, payload in rows:
-        dirty.add((site, kiosk, day))
-        if kind == "alert_raised":
-            data = json.loads(payload).get("data") or {}
-            conn.execute("insert into web_alerts(id, site, kiosk, day, kind, text, ts, source) values "
-                         "(?,?,?,?,?,?,?, 'journal') on conflict(id) do update set day = excluded.day, "
-                         "kind = excluded.kind, text = excluded.text, ts = excluded.ts, source = excluded.source",
-                         [eid, site, kiosk, day, data.get("kind"), data.get("text"), json.loads(payload)["ts"]])
-        elif kind == "alert_cancelled":
-            ev = json.loads(payload)
-            target = (ev.get("data") or {}).get("alert")
-            if isinstance(target, str):
-                conn.execute("insert into web_alerts(id, site, kiosk, day, cancelled_at) values (?,?,?,?,?) "
-                             "on conflict(id) do update set cancelled_at = excluded.cancelled_at",
-                             [target, site, kiosk, day, ev["ts"]])
-    if rows:
-        _set_cursor(conn, "events", rows[-1][0])
-    for site, kiosk, day in sorted(dirty):
-        _refold(conn, site, kiosk, day, stamp)
-    # central's alerts table: device alerts, and the journal's alerts again (same id)
-    apos = _cursor(conn, "alerts")
-    arows = conn.execute("select rowid, id, site, kiosk, kind, text, ts, payload from alerts where rowid > ? "
-                         "order by rowid limit ?", [apos, batch]).fetchall()
-    for rowid, aid, site, kiosk, kind, text, ts, payload in arows:
-        try:
-            day = json.loads(payload).get("day")
-        except (TypeError, ValueError):
-            day = None
-        if not isinstance(day, str):
-            day = _local_day(ts)
-        conn.execute("insert into web_alerts(id, site, kiosk, day, kind, text, ts, source) values "
-                     "(?,?,?,?,?,?,?, 'alerts') on conflict(id) do nothing",
-                     [aid, site, kiosk, day, kind, text, ts])
-    if arows:
-        _set_cursor(conn, "alerts", arows[-1][0])
-    return len(dirty), len(rows) == batch or len(arows) == batch
+def _refresh_step(conn: dbm.Conn, stamp: str, batch: int) -> tuple[int, bool]:
+    dirty = conn.query("select site, kiosk, day, n from summary_dirty order by site, kiosk, day limit ?", (batch,))
+    folded = 0
+    for site, kiosk, day, n in dirty:
+        folded += _refold(conn, site, kiosk, day, stamp)
+        _copy_alerts(conn, site, kiosk, day)
+        # a writer that marked the day again meanwhile bumped n: the mark stays for the next refresh
+        conn.execute("delete from summary_dirty where site = ? and kiosk = ? and day = ? and n = ?",
+                     (site, kiosk, day, n))
+    return folded, len(dirty) == batch
 
 
 def _local_day(ts: str | None) -> str | None:
@@ -225,14 +243,45 @@ def _local_day(ts: str | None) -> str | None:
         return None
 
 
-def _refold(conn, site: str, kiosk: str, day: str, stamp: str) -> None:
-    payloads = (json.loads(p) for (p,) in conn.execute(
-        "select payload from events where site = ? and kiosk = ? and day = ? order by seq", [site, kiosk, day]))
+def _copy_alerts(conn: dbm.Conn, site: str, kiosk: str, day: str) -> None:
+    """Central's alerts table of that day: device alerts, and the journal's alerts again (same id,
+    the journal's copy wins)."""
+    for aid, kind, text, ts in conn.query("select id, kind, text, ts from alerts where site = ? and kiosk = ? "
+                                          "and day = ?", (site, kiosk, day)):
+        conn.execute("insert into web_alerts(id, site, kiosk, day, kind, text, ts, source) values "
+                     "(?,?,?,?,?,?,?, 'alerts') on conflict (id) do nothing",
+                     (aid, site, kiosk, day or None, kind, text, ts))
+
+
+def _journal_alert(conn: dbm.Conn, site: str, kiosk: str, day: str, eid: str, ev: dict) -> None:
+    if ev["type"] == "alert_raised":
+        data = ev.get("data") or {}
+        conn.execute("insert into web_alerts(id, site, kiosk, day, kind, text, ts, source) values "
+                     "(?,?,?,?,?,?,?, 'journal') on conflict (id) do update set day = excluded.day, "
+                     "kind = excluded.kind, text = excluded.text, ts = excluded.ts, source = excluded.source",
+                     (eid, site, kiosk, day, data.get("kind"), data.get("text"), ev["ts"]))
+    elif ev["type"] == "alert_cancelled":
+        target = (ev.get("data") or {}).get("alert")
+        if isinstance(target, str):
+            conn.execute("insert into web_alerts(id, site, kiosk, day, cancelled_at) values (?,?,?,?,?) "
+                         "on conflict (id) do update set cancelled_at = excluded.cancelled_at",
+                         (target, site, kiosk, day, ev["ts"]))
+
+
+def _refold(conn: dbm.Conn, site: str, kiosk: str, day: str, stamp: str) -> int:
+    rows = conn.query("select id, type, payload from events where site = ? and kiosk = ? and day = ? order by seq",
+                      (site, kiosk, day))
+    if not rows:
+        return 0  # a day with alerts only
+    payloads = [json.loads(p) for _, _, p in rows]
+    for (eid, kind, _), ev in zip(rows, payloads):
+        if kind in ("alert_raised", "alert_cancelled"):
+            _journal_alert(conn, site, kiosk, day, eid, ev)
     try:
         state, summary, n, last_ts, synced = fold_day(payloads)
     except Exception:  # validated at ingest; one bad day must not stop every other
         log.exception("web: cannot fold %s/%s %s", site, kiosk, day)
-        return
+        return 0
     row = report.follow_up_row(summary, site, kiosk)
     cols = {c: (int(row[c]) if ROW_KINDS[c] == "integer" else row[c]) for c in DAY_COLUMNS if c in ROW_KINDS}
     done = bool(summary.get("scan_done_at"))
@@ -249,27 +298,27 @@ def _refold(conn, site: str, kiosk: str, day: str, stamp: str) -> None:
         "row": json.dumps(row, ensure_ascii=False), "updated_at": stamp,
     })
     names = list(cols)
-    conn.execute(f"insert or replace into web_days({', '.join(f'[{c}]' for c in names)}) "
-                 f"values ({', '.join('?' * len(names))})", [cols[c] for c in names])
+    conn.execute(f"insert into web_days({', '.join(q(c) for c in names)}) values ({', '.join('?' * len(names))}) "
+                 f"on conflict (site, kiosk, day) do update set "
+                 + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in names if c not in KEYS),
+                 [cols[c] for c in names])
+    return 1
 
 
 def iter_day_rows(conn, date_from: str | None = None, date_to: str | None = None,
                   site: str | None = None, kiosk: str | None = None, summary: bool = True):
     """The materialised days in a range, as dicts (the follow-up row's keys plus the extras),
     ordered by day, site, kiosk; lazily. `summary` (JSON text) only when asked for."""
-    cols = "*"
-    if not summary:
-        names = [r[1] for r in conn.execute("pragma table_info(web_days)") if r[1] != "summary"]
-        cols = ", ".join(f"[{n}]" for n in names)
-    sql, args = f"select {cols} from web_days where 1=1", []
-    for cond, value in (("day >= ?", date_from), ("day <= ?", date_to), ("site = ?", site), ("kiosk = ?", kiosk)):
-        if value:
-            sql += f" and {cond}"
-            args.append(value)
-    cur = conn.execute(sql + " order by day, site, kiosk", args)
-    names = [d[0] for d in cur.description]
-    for r in cur:
-        yield dict(zip(names, r))
+    with _conn(conn) as c:
+        cols = "*"
+        if not summary:
+            cols = ", ".join(q(n) for n in c.columns("web_days") if n != "summary")
+        sql, args = f"select {cols} from web_days where 1=1", []
+        for cond, value in (("day >= ?", date_from), ("day <= ?", date_to), ("site = ?", site), ("kiosk = ?", kiosk)):
+            if value:
+                sql += f" and {cond}"
+                args.append(value)
+        yield from c.dicts(sql + " order by day, site, kiosk", args)
 
 
 def day_rows(conn, date_from: str | None = None, date_to: str | None = None,
@@ -293,9 +342,10 @@ def replay_rows(conn, date_from: str | None = None, date_to: str | None = None) 
         sql += " and day <= ?"
         args.append(date_to)
     out = []
-    for day, site, kiosk in conn.execute(sql + " order by day, site, kiosk", args).fetchall():
-        payloads = (json.loads(p) for (p,) in conn.execute(
-            "select payload from events where site = ? and kiosk = ? and day = ? order by seq", [site, kiosk, day]))
-        _, summary, _, _, _ = fold_day(payloads)
-        out.append(report.follow_up_row(summary, site, kiosk))
+    with _conn(conn) as c:
+        for day, site, kiosk in c.query(sql + " order by day, site, kiosk", args):
+            payloads = (json.loads(p) for (p,) in c.query(
+                "select payload from events where site = ? and kiosk = ? and day = ? order by seq", (site, kiosk, day)))
+            _, summary, _, _, _ = fold_day(payloads)
+            out.append(report.follow_up_row(summary, site, kiosk))
     return out

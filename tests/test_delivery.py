@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.central.db import open_database
 from kiosk.central.delivery import outbox, state, worker
 from kiosk.central.delivery.config import read
 from kiosk.clock import TZ
@@ -41,12 +42,13 @@ def write_config(tmp_path: Path, text: str) -> Path:
 
 
 class Central:
-    def __init__(self, tmp_path: Path, text: str):
-        self.db = str(tmp_path / "central.db")
+    """Central's store and delivery config on `db` (a SQLite path or a PostgreSQL URL)."""
+
+    def __init__(self, db: str, tmp_path: Path, text: str):
+        self.db = db
         self.store = store_class()(self.db)
-        conn = outbox.connect(self.db)
-        outbox.ensure_schema(conn)  # delivery is on from the start (history before it is not sent)
-        conn.close()
+        with open_database(self.db) as database:
+            outbox.ensure_schema(database)  # delivery is on from the start (history before it is not sent)
         self.config_path = write_config(tmp_path, text)
         self.cfg = read(load(self.config_path))
         self.kiosk = Kiosk(self.store)
@@ -60,14 +62,11 @@ class Central:
         return worker.run_once(self.cfg, self.db, now=now.astimezone(dt.timezone.utc))
 
     def rows(self) -> list[dict]:
-        conn = outbox.connect(self.db)
-        try:
-            return [dict(r) for r in conn.execute("select * from delivery_outbox order by n")]
-        finally:
-            conn.close()
+        with open_database(self.db) as database:
+            return database.dicts("select * from delivery_outbox order by n")
 
     def close(self):
-        self.store.conn.close()
+        self.store.close()
 
 
 @pytest.fixture
@@ -81,10 +80,10 @@ def json_target(hook: Hook, kinds='["bestridan", "tillfalliga", "deadline_missed
     return f'[[notify.targets]]\nurl = "json://127.0.0.1:{hook.port}{path}"\nkinds = {kinds}\n'
 
 
-def test_email_notification_reaches_the_smtp_server_in_swedish(tmp_path):
+def test_email_notification_reaches_the_smtp_server_in_swedish(central_db, tmp_path):
     smtp = Smtp().start()
     try:
-        c = Central(tmp_path, f'[[notify.targets]]\nurl = "mailto://127.0.0.1:{smtp.port}?from=returpost@example.se'
+        c = Central(central_db, tmp_path, f'[[notify.targets]]\nurl = "mailto://127.0.0.1:{smtp.port}?from=returpost@example.se'
                               f'&to=tl@example.se&mode=insecure"\nkinds = ["bestridan"]\n')
         alert = c.bestridan()
         counts = c.run(T0 + dt.timedelta(seconds=2))
@@ -108,10 +107,10 @@ def test_email_notification_reaches_the_smtp_server_in_swedish(tmp_path):
         smtp.stop()
 
 
-def test_webhook_billing_post_csv_and_workbook(tmp_path, hook):
+def test_webhook_billing_post_csv_and_workbook(central_db, tmp_path, hook):
     billing_hook = Hook().start()
     try:
-        c = Central(tmp_path, json_target(hook) + f'[billing]\ndir = "{tmp_path}/billing"\n'
+        c = Central(central_db, tmp_path, json_target(hook) + f'[billing]\ndir = "{tmp_path}/billing"\n'
                     f'url = "http://127.0.0.1:{billing_hook.port}/returnerade"\npost_delay_s = 0.0\n'
                     f'[followup]\ndir = "{tmp_path}/teams"\ntime = "23:59"\n')
         k = c.kiosk
@@ -172,9 +171,9 @@ def test_webhook_billing_post_csv_and_workbook(tmp_path, hook):
         billing_hook.stop()
 
 
-def test_target_down_for_an_hour_then_back_loses_nothing_and_delivers_each_once(tmp_path):
+def test_target_down_for_an_hour_then_back_loses_nothing_and_delivers_each_once(central_db, tmp_path):
     hook = Hook()  # not started: the port is closed
-    c = Central(tmp_path, json_target(hook))
+    c = Central(central_db, tmp_path, json_target(hook))
     alerts = [c.bestridan(T0 + dt.timedelta(minutes=i)) for i in range(3)]
     now = T0 + dt.timedelta(minutes=3)
     end = now + dt.timedelta(hours=1)
@@ -205,8 +204,8 @@ def test_target_down_for_an_hour_then_back_loses_nothing_and_delivers_each_once(
         c.close()
 
 
-def test_a_500_and_a_timeout_are_retried_until_the_target_confirms(tmp_path, hook):
-    c = Central(tmp_path, json_target(hook))
+def test_a_500_and_a_timeout_are_retried_until_the_target_confirms(central_db, tmp_path, hook):
+    c = Central(central_db, tmp_path, json_target(hook))
     alert = c.bestridan()
     hook.status = 500
     c.run(T0 + dt.timedelta(seconds=1))
@@ -225,8 +224,8 @@ def test_a_500_and_a_timeout_are_retried_until_the_target_confirms(tmp_path, hoo
 
 
 @pytest.mark.slow
-def test_sigkill_between_send_and_mark_the_target_sees_one_delivery(tmp_path, hook):
-    c = Central(tmp_path, json_target(hook))
+def test_sigkill_between_send_and_mark_the_target_sees_one_delivery(central_db, tmp_path, hook):
+    c = Central(central_db, tmp_path, json_target(hook))
     alert = c.bestridan()
     procs: list[subprocess.Popen] = []
 
@@ -262,8 +261,8 @@ def test_sigkill_between_send_and_mark_the_target_sees_one_delivery(tmp_path, ho
     c.close()
 
 
-def test_a_slow_target_does_not_hold_up_ingest(tmp_path, hook):
-    c = Central(tmp_path, json_target(hook))
+def test_a_slow_target_does_not_hold_up_ingest(central_db, tmp_path, hook):
+    c = Central(central_db, tmp_path, json_target(hook))
     c.bestridan()
     hook.hold = threading.Event()
     stop = threading.Event()
@@ -282,9 +281,8 @@ def test_a_slow_target_does_not_hold_up_ingest(tmp_path, hook):
         threading.Thread(target=ingest, daemon=True).start()
         assert done.wait(30), "ingest waited for the slow target"
         assert not hook.hold.is_set() and len(hook.requests) == 1  # still held while ingest completed
-        conn = outbox.connect(c.db)
-        assert conn.execute("select count(*) from events where type = 'sorted'").fetchone()[0] == 50
-        conn.close()
+        with open_database(c.db) as database:
+            assert database.query_one("select count(*) from events where type = 'sorted'") == (50,)
     finally:
         hook.hold.set()
         stop.set()
@@ -293,10 +291,10 @@ def test_a_slow_target_does_not_hold_up_ingest(tmp_path, hook):
     c.close()
 
 
-def test_secrets_in_urls_never_reach_logs_status_or_cli(tmp_path, hook, caplog):
+def test_secrets_in_urls_never_reach_logs_status_or_cli(central_db, tmp_path, hook, caplog):
     secret = "hemligt-L0senord"
     token = "SIGtoken0123456789"
-    c = Central(tmp_path, f'[[notify.targets]]\nurl = "json://tl:{secret}@127.0.0.1:{hook.port}/hook/{token}"\n'
+    c = Central(central_db, tmp_path, f'[[notify.targets]]\nurl = "json://tl:{secret}@127.0.0.1:{hook.port}/hook/{token}"\n'
                           'kinds = ["bestridan"]\n')
     hook.status = 500
     alert = c.bestridan()
@@ -314,9 +312,9 @@ def test_secrets_in_urls_never_reach_logs_status_or_cli(tmp_path, hook, caplog):
     c.close()
 
 
-def test_an_alert_undone_before_delivery_is_not_sent(tmp_path):
+def test_an_alert_undone_before_delivery_is_not_sent(central_db, tmp_path):
     hook = Hook()  # down
-    c = Central(tmp_path, json_target(hook))
+    c = Central(central_db, tmp_path, json_target(hook))
     alert = c.bestridan()
     c.run(T0 + dt.timedelta(seconds=1))
     k = c.kiosk
@@ -334,8 +332,8 @@ def test_an_alert_undone_before_delivery_is_not_sent(tmp_path):
         c.close()
 
 
-def test_targets_filter_by_kind_and_site(tmp_path, hook):
-    c = Central(tmp_path, json_target(hook, kinds='["tillfalliga"]') +
+def test_targets_filter_by_kind_and_site(central_db, tmp_path, hook):
+    c = Central(central_db, tmp_path, json_target(hook, kinds='["tillfalliga"]') +
                 f'[[notify.targets]]\nurl = "json://127.0.0.1:{hook.port}/other"\nkinds = ["bestridan"]\n'
                 'sites = ["goteborg"]\n')
     c.bestridan()
@@ -374,8 +372,8 @@ def test_the_delivery_bench_runs_end_to_end(tmp_path, capsys):
     assert "bestridan command -> webhook received" in capsys.readouterr().out
 
 
-def test_the_followup_workbook_is_also_written_at_the_configured_time_once_a_working_day(tmp_path):
-    c = Central(tmp_path, f'[followup]\ndir = "{tmp_path}/teams"\ntime = "16:00"\n')
+def test_the_followup_workbook_is_also_written_at_the_configured_time_once_a_working_day(central_db, tmp_path):
+    c = Central(central_db, tmp_path, f'[followup]\ndir = "{tmp_path}/teams"\ntime = "16:00"\n')
     k = c.kiosk
     k.send(k.event(T0, "signed_in", {"operator": "ANNA"}), k.event(T0, "sorted", {"pile": "leta_kund"}))
     book = tmp_path / "teams" / "uppfoljning-2026-11.xlsx"
@@ -394,8 +392,8 @@ def test_the_followup_workbook_is_also_written_at_the_configured_time_once_a_wor
     c.close()
 
 
-def test_two_central_workers_at_once_send_each_delivery_once(tmp_path, hook):
-    c = Central(tmp_path, json_target(hook))
+def test_two_central_workers_at_once_send_each_delivery_once(central_db, tmp_path, hook):
+    c = Central(central_db, tmp_path, json_target(hook))
     for i in range(5):
         c.bestridan(T0 + dt.timedelta(seconds=i))
     hook.sleep = 0.2  # each send takes a while: the two workers overlap
@@ -410,8 +408,8 @@ def test_two_central_workers_at_once_send_each_delivery_once(tmp_path, hook):
     c.close()
 
 
-def test_turning_delivery_on_does_not_send_the_history(tmp_path, hook):
-    db = str(tmp_path / "central.db")
+def test_turning_delivery_on_does_not_send_the_history(central_db, tmp_path, hook):
+    db = central_db
     store = store_class()(db)
     old = Kiosk(store)
     old.send(old.event(T0 - dt.timedelta(days=30), "alert_raised", {"kind": "bestridan", "text": "gammal"}),
@@ -424,17 +422,17 @@ def test_turning_delivery_on_does_not_send_the_history(tmp_path, hook):
     worker.run_once(cfg, db, now=T0 + dt.timedelta(seconds=1))
     [req] = hook.requests
     assert BESTRIDAN in req["json"]["message"]
-    store.conn.close()
+    store.close()
 
 
-def test_billing_list_from_a_real_kiosk_day_through_the_controller(tmp_path):
+def test_billing_list_from_a_real_kiosk_day_through_the_controller(central_db, tmp_path):
     """The events a real controller commits (as the publisher sends them, byte for byte) give the
     billing CSV: accepted scans in order, an undone one gone, a late one marked."""
     from kiosk.clock import FixedClock
     from kiosk.controller import Controller
     from kiosk.journal import Journal
 
-    c = Central(tmp_path, f'[billing]\ndir = "{tmp_path}/billing"\n')
+    c = Central(central_db, tmp_path, f'[billing]\ndir = "{tmp_path}/billing"\n')
     config = parse('[kiosk]\nsite = "sthlm"\nid = "kiosk-1"\n')
     journal = Journal(tmp_path / "journal.db", "sthlm", "kiosk-1")
     clock = FixedClock(T0.replace(hour=9))
@@ -473,8 +471,8 @@ def test_billing_list_from_a_real_kiosk_day_through_the_controller(tmp_path):
     c.close()
 
 
-def test_deliver_runs_until_sigterm_and_delivers_what_arrives_meanwhile(tmp_path, hook):
-    c = Central(tmp_path, json_target(hook))
+def test_deliver_runs_until_sigterm_and_delivers_what_arrives_meanwhile(central_db, tmp_path, hook):
+    c = Central(central_db, tmp_path, json_target(hook))
     env = {**os.environ, "KIOSK_CONFIG": str(c.config_path)}
     proc = subprocess.Popen([sys.executable, "-m", "kiosk", "central", "deliver", "--db", c.db], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -488,3 +486,48 @@ def test_deliver_runs_until_sigterm_and_delivers_what_arrives_meanwhile(tmp_path
             proc.kill()
     assert len(hook.requests) == 1 and state.summary(c.db)["delivered"] == 1
     c.close()
+
+
+def test_a_cancellation_stored_before_its_alert_sends_nothing(central_db, tmp_path, hook):
+    """Several consumers may commit a kiosk's events out of order: the alert_cancelled first, its
+    alert_raised in a later transaction. The outbox makes no notification for it either way."""
+    c = Central(central_db, tmp_path, json_target(hook))
+    k = c.kiosk
+    raised = k.event(T0, "alert_raised", {"kind": "bestridan", "text": BESTRIDAN})
+    cancel = k.event(T0 + dt.timedelta(seconds=5), "alert_cancelled", {"alert": raised["id"], "kind": "bestridan"})
+    k.send(cancel)
+    c.run(T0 + dt.timedelta(seconds=6))
+    k.send(raised)
+    c.run(T0 + dt.timedelta(seconds=7))
+    assert hook.requests == [] and c.rows() == []
+    other = c.bestridan(T0 + dt.timedelta(seconds=8))  # the next one goes out as ever
+    c.run(T0 + dt.timedelta(seconds=9))
+    assert [r["alert_id"] for r in c.rows()] == [other] and len(hook.requests) == 1
+    c.close()
+
+
+def test_an_outbox_of_the_rowid_cursors_loses_nothing_at_the_upgrade(tmp_path, hook):
+    """A SQLite central.db whose outbox (before migrations) had derived up to its cursors: the
+    rows stored after them are delivered once, the rows before them are not sent again."""
+    import sqlite3
+
+    db = str(tmp_path / "central.db")
+    store = store_class()(db)
+    k = Kiosk(store)
+    k.send(k.event(T0, "alert_raised", {"kind": "bestridan", "text": "redan skickad"}))
+    old = sqlite3.connect(db)
+    old.executescript(outbox._V1.replace("AUTOINCREMENT", "autoincrement"))
+    for source in ("alerts", "events"):
+        old.execute("insert into delivery_cursor(name, pos) values (?, (select max(rowid) from %s))" % source, (source,))
+    old.commit()
+    old.close()
+    k.send(k.event(T0 + dt.timedelta(minutes=1), "alert_raised", {"kind": "bestridan", "text": BESTRIDAN}))
+    cfg = read(load(write_config(tmp_path, json_target(hook))))
+    worker.run_once(cfg, db, now=T0 + dt.timedelta(minutes=2))
+    worker.run_once(cfg, db, now=T0 + dt.timedelta(minutes=3))
+    [req] = hook.requests
+    assert BESTRIDAN in req["json"]["message"]
+    with open_database(db) as database:
+        assert database.query("select version from schema_migrations where room = 'delivery' order by version") == [(1,), (2,)]
+        assert database.query("select count(*) from delivery_queue") == [(0,)]
+    store.close()

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from kiosk.clock import TZ
-from kiosk.central import summaries
+from kiosk.central.db import open_database
 from kiosk.central.web import state
 from kiosk.central.web.app import create_app
 from kiosk_dev.web_serve import Client, Served
@@ -31,10 +31,27 @@ def at(hh, mm=0, ss=0, day=DAY):
 
 
 @pytest.fixture
-def central_db(tmp_path):
-    db = tmp_path / "central.db"
-    add_users(db, at(7))
-    return db
+def central_db(request, tmp_path):
+    """Central's database with the three users: a SQLite file, or (tests marked `both_engines`)
+    also a fresh PostgreSQL database, as a URL."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        db = tmp_path / "central.db"
+        add_users(db, at(7))
+        yield db
+        return
+    from kiosk_dev.pgtest import temp_database
+
+    with temp_database() as url:
+        add_users(url, at(7))
+        yield url
+
+
+both_engines = pytest.mark.parametrize("central_db", ["sqlite", "postgresql"], indirect=True)
+
+
+def _db_query(central_db, sql):
+    with open_database(central_db) as db:
+        return db.query(sql)
 
 
 @pytest.fixture
@@ -97,6 +114,7 @@ def test_pages_refused_without_a_session(served):
     assert status == 200 and "Logga in" in body.decode()
 
 
+@both_engines
 def test_login_is_throttled(served, clock, central_db):
     c = Client(served.url)
     for _ in range(5):
@@ -110,8 +128,7 @@ def test_login_is_throttled(served, clock, central_db):
     assert other.login("tl2", PASSWORDS["tl2"]) == 429
     clock.value = clock.value + dt.timedelta(minutes=16)
     assert c.login("tl1", PASSWORDS["tl1"]) == 303
-    conn = summaries.connect(central_db)
-    actions = [a for (a,) in conn.execute("select action from web_audit order by n")]
+    actions = [a for (a,) in _db_query(central_db, "select action from web_audit order by n")]
     assert actions.count("login_failed") == 5 and "login_throttled" in actions and actions[-1] == "login"
 
 
@@ -124,6 +141,7 @@ def test_session_expires(served, clock):
 
 
 # -- in the browser --------------------------------------------------------------------------------
+@both_engines
 @needs_chromium
 @needs_mosquitto
 def test_card_changes_when_the_kiosks_events_arrive_over_mqtt(broker, tmp_path, central_db, served, browser, clock):
@@ -165,6 +183,7 @@ def test_card_changes_when_the_kiosks_events_arrive_over_mqtt(broker, tmp_path, 
         collector.stop()
 
 
+@both_engines
 @needs_chromium
 def test_acknowledge_a_bestridan_shown_to_another_tl(tmp_path, central_db, served, browser):
     """Events through the store's ingest (the collector's write path)."""
@@ -191,10 +210,9 @@ def test_acknowledge_a_bestridan_shown_to_another_tl(tmp_path, central_db, serve
     _, _, body = other.get("/larm")
     html = body.decode()
     assert "Kvitterat av <b>tl1</b>" in html and f'/larm/{alert_id}/ack' not in html
-    conn = summaries.connect(central_db)
-    row = conn.execute("select alert_id, site, kiosk, action, who from web_alert_actions").fetchall()
+    row = _db_query(central_db, "select alert_id, site, kiosk, action, who from web_alert_actions")
     assert row == [(alert_id, "demo", "kiosk-1", "ack", "tl1")]
-    assert conn.execute("select count(*) from web_audit where action = 'alert_ack' and who = 'tl1'").fetchone()[0] == 1
+    assert _db_query(central_db, "select count(*) from web_audit where action = 'alert_ack' and who = 'tl1'") == [(1,)]
 
 
 @needs_chromium
@@ -224,8 +242,7 @@ def test_answer_a_temporary_mailing(tmp_path, central_db, served, browser):
     assert state.alert_states(central_db, "demo", "kiosk-2", DAY.isoformat()) == []
     own = state.alert_states(central_db, "demo", "kiosk-1", DAY.isoformat())
     assert own[0]["cleared"]["by"] == "tl1"
-    conn = summaries.connect(central_db)
-    assert [a for (a,) in conn.execute("select action from web_alert_actions order by n")] == ["answer", "clear"]
+    assert [a for (a,) in _db_query(central_db, "select action from web_alert_actions order by n")] == ["answer", "clear"]
 
 
 @needs_chromium
@@ -290,10 +307,10 @@ def test_viewer_refused_an_acknowledge(tmp_path, central_db, served, browser):
         "const i = document.createElement('input'); i.name = 'csrf'; i.value = arguments[1]; f.appendChild(i);"
         "document.body.appendChild(f); f.submit();", f"/larm/{alert_id}/ack", token)
     _wait(browser, lambda d: "Bara en TL får kvittera" in d.page_source, what="the refusal")
-    conn = summaries.connect(central_db)
-    assert conn.execute("select count(*) from web_alert_actions").fetchone()[0] == 0
+    assert _db_query(central_db, "select count(*) from web_alert_actions") == [(0,)]
 
 
+@both_engines
 @needs_chromium
 def test_forged_form_without_csrf_token_refused(tmp_path, central_db, served, browser):
     kiosk = KioskDay(tmp_path / "kiosk", None)
@@ -312,15 +329,14 @@ def test_forged_form_without_csrf_token_refused(tmp_path, central_db, served, br
             "document.body.appendChild(f); f.submit();", f"/larm/{alert_id}/answer", token)
         _wait(browser, lambda d: "säkerhetskod (CSRF)" in d.page_source, what="the CSRF refusal")
         browser.get(served.url + "/larm")
-    conn = summaries.connect(central_db)
-    assert conn.execute("select count(*) from web_alert_actions").fetchone()[0] == 0
+    assert _db_query(central_db, "select count(*) from web_alert_actions") == [(0,)]
     # a cookie-less forger holding a real token has no session: 401; the page's own form works
     token = browser.execute_script("return document.querySelector('input[name=csrf]').value")
     assert Client(served.url).request(f"/larm/{alert_id}/answer", {"csrf": token, "text": "x"})[0] == 401
     browser.find_element("css selector", f"#larm-{alert_id} textarea[name=text]").send_keys("Kasta dem.")
     browser.find_element("css selector", f"#larm-{alert_id} form.answer-form button").click()
     _wait(browser, lambda d: "Svaret är sparat" in d.page_source, what="the real answer")
-    assert conn.execute("select count(*) from web_alert_actions").fetchone()[0] == 1
+    assert _db_query(central_db, "select count(*) from web_alert_actions") == [(1,)]
 
 
 def test_no_personnummer_on_any_page_of_a_day_with_dodsbo_labels(tmp_path, central_db, served, clock):

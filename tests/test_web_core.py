@@ -18,6 +18,9 @@ from kiosk.central.web import charts, state
 from kiosk.clock import TZ
 from kiosk_dev.web_bench import day_events, day_script
 
+from kiosk.central.db import open_database
+
+from .conftest import ROOT
 from .web_helpers import CentralStore
 
 DAY = dt.date(2026, 11, 23)
@@ -139,33 +142,37 @@ def test_page_totals_by_sql_equal_the_sheets_totals(tmp_path):
         assert page["count"] == len(rows) and page["rows"] == rows[:2]
 
 
-def test_alert_states_for_a_kiosk(tmp_path):
-    db = tmp_path / "central.db"
-    store = CentralStore(db)
+def test_alert_states_for_a_kiosk(central_db):
+    store = CentralStore(central_db)
     store.ingest(_messages(EVENTS))
     # a device alert on the alerts topic
     store.ingest([("returpost/v1/s/k0/alerts", json.dumps({"v": 1, "id": "dev-1", "site": "s", "kiosk": "k0",
                    "kind": "printer", "text": "Skrivaren har slut på papper.", "ts": "2026-11-23T09:00:00.000Z"}).encode())])
     store.close()
-    got = state.alert_states(db, "s", "k0", DAY.isoformat())
+    got = state.alert_states(central_db, "s", "k0", DAY.isoformat())
     kinds = [a["kind"] for a in got]
     assert "printer" in kinds
     assert all(a["acknowledged"] is None and a["answer"] is None for a in got)
-    conn = summaries.connect(db)
     now = dt.datetime.combine(DAY, dt.time(10), tzinfo=TZ)
-    state.record(conn, "dev-1", "ack", "tl1", now)
-    try:
-        state.record(conn, "dev-1", "answer", "tl1", now, "x")
-        raise AssertionError("a device alert cannot get an answer")
-    except state.ActionError as exc:
-        assert "tillfälligt utskick" in str(exc)
-    ack = [a for a in state.alert_states(conn, "s", "k0", DAY.isoformat()) if a["alert"] == "dev-1"][0]
-    assert ack["acknowledged"] == {"by": "tl1", "at": "2026-11-23T09:00:00.000Z"}
+    with open_database(central_db) as db:
+        with db.connection() as conn:
+            before = state.open_count(conn)
+        with db.transaction() as conn:
+            state.record(conn, "dev-1", "ack", "tl1", now)
+        try:
+            with db.transaction() as conn:
+                state.record(conn, "dev-1", "answer", "tl1", now, "x")
+            raise AssertionError("a device alert cannot get an answer")
+        except state.ActionError as exc:
+            assert "tillfälligt utskick" in str(exc)
+        ack = [a for a in state.alert_states(db, "s", "k0", DAY.isoformat()) if a["alert"] == "dev-1"][0]
+        assert ack["acknowledged"] == {"by": "tl1", "at": "2026-11-23T09:00:00.000Z"}
+        with db.connection() as conn:
+            assert state.open_count(conn) == before - 1 and before >= 1
 
 
-def test_web_user_cli_add_list_remove(tmp_path):
-    db = tmp_path / "central.db"
-    run = lambda *a, stdin="": subprocess.run([sys.executable, "-m", "kiosk", "web-user", *a, "--db", str(db)],  # noqa: E731
+def test_web_user_cli_add_list_remove(central_db, tmp_path):
+    run = lambda *a, stdin="": subprocess.run([sys.executable, "-m", "kiosk", "web-user", *a, "--db", central_db],  # noqa: E731
                                               input=stdin, capture_output=True, text=True, timeout=60)
     r = run("add", "anna", "--role", "tl", stdin="ett långt lösenord\n")
     assert r.returncode == 0, r.stderr
@@ -176,12 +183,42 @@ def test_web_user_cli_add_list_remove(tmp_path):
     listed = run("list").stdout.splitlines()
     assert [line.split("\t")[:2] for line in listed] == [["anna", "tl"], ["bo", "viewer"]]
     assert run("remove", "bo").returncode == 0 and run("remove", "bo").returncode == 1
-    conn = summaries.connect(db)
-    h = conn.execute("select hash from web_users where username = 'anna'").fetchone()[0]
+    with open_database(central_db) as db:
+        (h,) = db.query_one("select hash from web_users where username = 'anna'")
+        actions = [a for (a,) in db.query("select action from web_audit order by n")]
+        web = db.query("select version from schema_migrations where room = 'web'")
     assert h.startswith("$argon2") and "lösenord" not in h
-    assert [a for (a,) in conn.execute("select action from web_audit order by n")] == ["user_add", "user_add", "user_remove"]
+    assert actions == ["user_add", "user_add", "user_remove"]
+    assert web == [(1,)]
     help_text = subprocess.run([sys.executable, "-m", "kiosk", "web-user", "--help"], capture_output=True, text=True).stdout
     assert "--password " not in help_text  # never on the command line
+
+
+def test_web_tables_of_a_central_db_from_before_migrations_are_kept(tmp_path):
+    """Version 1 of room "web" takes the tables an older `kiosk web` made (no schema_migrations)
+    with their rows, and goes on numbering after them."""
+    import sqlite3
+
+    from kiosk.central.web import auth, schema
+
+    path = tmp_path / "central.db"
+    CentralStore(path).close()
+    old = sqlite3.connect(path)
+    old.executescript(
+        "create table web_users (username text primary key, role text not null, hash text not null, created_at text not null);"
+        "create table web_login_failures (n integer primary key, at text not null, username text, ip text);"
+        "create table web_audit (n integer primary key, at text not null, who text, action text not null, detail text, ip text);"
+        "create table web_alert_actions (n integer primary key, alert_id text not null, site text not null, "
+        "kiosk text not null, day text, action text not null, who text not null, at text not null, text text);"
+        "insert into web_audit(at, who, action) values ('2026-11-01T08:00:00.000Z', 'tl1', 'login');")
+    old.commit()
+    old.close()
+    now = dt.datetime.combine(DAY, dt.time(10), tzinfo=TZ)
+    with open_database(path) as db:
+        assert schema.ensure(db) == [1] and schema.ensure(db) == []
+        with db.transaction() as conn:
+            auth.add_user(conn, "anna", "tl", "ett långt lösenord", now)
+        assert db.query("select n, action from web_audit order by n") == [(1, "login"), (2, "user_add")]
 
 
 def test_bar_chart_is_svg_with_a_bar_per_label():
@@ -203,8 +240,9 @@ def test_small_benchmark_runs_and_agrees(tmp_path):
     assert "/uppfoljning (year)" in out.getvalue() and "full replay" in out.getvalue()
 
 
-def test_kiosk_web_command_serves_the_login_page(tmp_path):
-    """`kiosk web` as the unit runs it: a real process on a free port, the session key file made 0600."""
+def test_kiosk_web_command_serves_the_login_page(central_db, tmp_path):
+    """`kiosk web` as the unit runs it: a real process on a free port, the session key file made 0600
+    (beside a SQLite file; for a URL in the config's folder, here the working directory)."""
     import os
     import stat
     import time
@@ -213,9 +251,9 @@ def test_kiosk_web_command_serves_the_login_page(tmp_path):
     from kiosk_dev.web_serve import free_port
 
     port = free_port()
-    db = tmp_path / "central.db"
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "web", "--db", str(db), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "web", "--db", central_db, "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -229,7 +267,7 @@ def test_kiosk_web_command_serves_the_login_page(tmp_path):
         assert "Logga in" in body and 'name="csrf"' in body
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/htmx.min.js", timeout=5) as r:
             assert r.status == 200 and b"htmx" in r.read()[:2000]
-        secret = db.with_name("web-secret")
+        secret = tmp_path / "web-secret"
         assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600 and len(secret.read_text().strip()) == 64
     finally:
         proc.terminate()

@@ -39,16 +39,16 @@ class MutableClock:
         return self.value
 
 
-def add_users(db: Path, now: dt.datetime) -> None:
-    from kiosk.central.summaries import connect
-    from kiosk.central.web import auth, state
+def add_users(db: Path | str, now: dt.datetime) -> None:
+    """The three users in central's database (a SQLite path or a PostgreSQL URL)."""
+    from kiosk.central.db import open_database
+    from kiosk.central.web import auth, schema
 
-    conn = connect(db)
-    state.ensure_schema(conn)
-    auth.ensure_schema(conn)
-    for name, pw in PASSWORDS.items():
-        auth.add_user(conn, name, ROLES[name], pw, now)
-    conn.close()
+    with open_database(db) as database:
+        schema.ensure(database)
+        with database.transaction() as conn:
+            for name, pw in PASSWORDS.items():
+                auth.add_user(conn, name, ROLES[name], pw, now)
 
 
 class KioskDay:

@@ -55,6 +55,7 @@ def display_name(target: str | Path) -> str:
 
 class Cursor(Protocol):
     rowcount: int
+    description: Any
 
     def fetchone(self) -> Any: ...
 
@@ -349,9 +350,10 @@ def open_conn(target: str | Path, *, timeout: float = 30.0) -> Conn:
 
 
 @contextlib.contextmanager
-def using(source: "Database | Conn | sqlite3.Connection") -> Iterator[Conn]:
+def using(source: "Database | Conn | sqlite3.Connection | str | Path") -> Iterator[Conn]:
     """A `Conn` from whatever a caller holds: a Database (one of its connections for the block),
-    a Conn (itself) or a bare sqlite3 connection (wrapped)."""
+    a Conn (itself), a bare sqlite3 connection (wrapped), or a path or URL (opened for the block
+    and closed on leaving)."""
     if isinstance(source, Database):
         with source.connection() as conn:
             yield conn
@@ -359,6 +361,13 @@ def using(source: "Database | Conn | sqlite3.Connection") -> Iterator[Conn]:
         yield source
     elif isinstance(source, sqlite3.Connection):
         yield Conn(source, SQLITE)
+    elif isinstance(source, (str, Path)):
+        db = open_database(source)
+        try:
+            with db.connection() as conn:
+                yield conn
+        finally:
+            db.close()
     else:
         raise TypeError(f"not a database connection: {type(source).__name__}")
 

@@ -11,7 +11,7 @@ import logging
 from ... import routine
 from ...clock import parse_iso, utc_iso
 from .. import clock_alerts as rules
-from .outbox import Begin, _tables
+from ..db import Conn, Database
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,9 @@ def _day_bounds(day: dt.date, tz) -> tuple[str, str]:
     return utc_iso(start), utc_iso(end)
 
 
-def facts(conn, now: dt.datetime, r: rules.Rules) -> tuple[list[rules.SiteFacts], set[tuple[str, str, str]]]:
+def facts(conn: Conn, now: dt.datetime, r: rules.Rules) -> tuple[list[rules.SiteFacts], set[tuple[str, str, str]]]:
     """The sites and kiosks central knows, and the (site, kiosk, kind) already raised today."""
-    have = _tables(conn)
+    have = conn.table_names()
     if "kiosks" not in have or "events" not in have:
         return [], set()
     day = now.astimezone(r.tz).date()
@@ -39,15 +39,14 @@ def facts(conn, now: dt.datetime, r: rules.Rules) -> tuple[list[rules.SiteFacts]
     raised: set[tuple[str, str, str]] = set()
     if "alerts" in have:
         lo, hi = _day_bounds(day, r.tz)
-        for a in conn.execute("select site, kiosk, kind from alerts where ts >= ? and ts < ?", (lo, hi)):
+        for a in conn.query("select site, kiosk, kind from alerts where ts >= ? and ts < ?", (lo, hi)):
             raised.add((a[0], a[1], a[2]))
-    for (payload,) in conn.execute("select payload from events where day = ? and type = 'alert_raised'", (iso,)):
+    for (payload,) in conn.query("select payload from events where day = ? and type = 'alert_raised'", (iso,)):
         ev = json.loads(payload)
         raised.add((ev["site"], ev["kiosk"], (ev.get("data") or {}).get("kind")))
-    cols = {row[1] for row in conn.execute("pragma table_info(kiosks)")}
+    cols = set(conn.columns("kiosks"))
     kiosks: dict[str, list[rules.KioskFacts]] = {}
-    for k in conn.execute("select * from kiosks order by site, kiosk").fetchall():
-        k = dict(zip(k.keys(), tuple(k)))
+    for k in list(conn.dicts("select * from kiosks order by site, kiosk")):
         status: dict = {}
         try:
             status = json.loads(k.get("status") or "{}") or {}
@@ -56,7 +55,7 @@ def facts(conn, now: dt.datetime, r: rules.Rules) -> tuple[list[rules.SiteFacts]
         state = routine.DayState()
         if now.astimezone(r.tz).time() >= r.deadline and (k["site"], k["kiosk"], "deadline_missed") not in raised:
             # the day's piles matter only after the deadline, and only until it is raised
-            state = routine.replay(json.loads(row[0]) for row in conn.execute(
+            state = routine.replay(json.loads(row[0]) for row in conn.query(
                 "select payload from events where site = ? and kiosk = ? and day = ? order by ts, seq",
                 (k["site"], k["kiosk"], iso)))
         status_at = _when(k.get("status_at"))
@@ -69,23 +68,24 @@ def facts(conn, now: dt.datetime, r: rules.Rules) -> tuple[list[rules.SiteFacts]
             printer=status.get("printer") if isinstance(status.get("printer"), dict) else None))
     sites = []
     for site, ks in kiosks.items():
-        signed = conn.execute("select 1 from events where site = ? and day = ? and type = 'signed_in' limit 1",
-                              (site, iso)).fetchone() is not None
+        signed = conn.query_one("select 1 from events where site = ? and day = ? and type = 'signed_in' limit 1",
+                                (site, iso)) is not None
         sites.append(rules.SiteFacts(site, signed, tuple(ks)))
     return sites, raised
 
 
-def raise_due(conn, now: dt.datetime, r: rules.Rules) -> list[rules.ClockAlert]:
-    """Evaluate the clock rules at `now` and store the new alerts (one transaction)."""
-    if "alerts" not in _tables(conn) or not r.calendar.is_working_day(now.astimezone(r.tz).date()):
+def raise_due(db: Database, now: dt.datetime, r: rules.Rules) -> list[rules.ClockAlert]:
+    """Evaluate the clock rules at `now` and store the new alerts (one transaction; an alert id is
+    one per site, kiosk, kind and day, so two central processes raising it at once store it once)."""
+    if "alerts" not in db.table_names() or not r.calendar.is_working_day(now.astimezone(r.tz).date()):
         return []
-    with Begin(conn):
+    with db.transaction() as conn:
         sites, raised = facts(conn, now, r)
         new = rules.evaluate(now, sites, raised, r)
         stamp = utc_iso(now)
         for a in new:
-            conn.execute("insert or ignore into alerts(id, site, kiosk, kind, text, ts, seq, payload, received_at) "
-                         "values (?,?,?,?,?,?,?,?,?)",
+            conn.execute("insert into alerts(id, site, kiosk, kind, text, ts, seq, payload, received_at) "
+                         "values (?,?,?,?,?,?,?,?,?) on conflict (id) do nothing",
                          (a.id, a.site, a.kiosk, a.kind, a.text, a.ts, None,
                           json.dumps(a.as_payload(), ensure_ascii=False), stamp))
     for a in new:

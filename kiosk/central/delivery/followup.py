@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import followup as sheet
 from .. import summaries
+from ..db import Database, using
 
 
 def _month_range(month: str) -> tuple[str, str]:
@@ -17,14 +18,11 @@ def _month_range(month: str) -> tuple[str, str]:
     return f"{month}-01", f"{month}-{calendar.monthrange(y, m)[1]:02d}"
 
 
-def write(db_path: str, month: str, path: Path, now: dt.datetime) -> Path:
+def write(db: "Database | str | Path", month: str, path: Path, now: dt.datetime) -> Path:
     lo, hi = _month_range(month)
-    conn = summaries.connect(db_path)
-    try:
+    with using(db) as conn:
         summaries.ensure_schema(conn)
         summaries.refresh(conn, now)
         days = summaries.day_rows(conn, lo, hi)
-    finally:
-        conn.close()
     rows = sheet.sheet_rows(days, now)
     return sheet.write_workbook(rows, sheet.case_rows(days), path, sheet.totals(rows))

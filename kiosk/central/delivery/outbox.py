@@ -1,12 +1,21 @@
-"""Central's durable delivery outbox (SQLite, tables `delivery_*` in the central database).
+"""Central's durable delivery outbox (tables `delivery_*` in central's database, SQLite or
+PostgreSQL through `kiosk.central.db`; room "delivery" of its migrations).
 
 A delivery is a row of `delivery_outbox`: a notification to one target, one version of a day's
 returned-invoice list (file or POST), one version of a month's follow-up workbook. Rows are
-derived from central's stored rows (`alerts`, `events`) through cursors on their rowid: one
-transaction inserts the rows and advances the cursor, and every row is unique by
-(cause, target, version), so a crash anywhere between the store and the outbox loses nothing and
-makes nothing twice. Each row carries an idempotency key, sent to the target, so a retry after a
-crash between send and mark is recognisable as the same delivery.
+derived from central's stored rows (`alerts`, `events`) through `delivery_queue`: a trigger on
+each of those tables copies every new row that matters to delivery into the queue in the very
+transaction that stores it (so the queue holds exactly what committed, whichever process stored
+it and in whatever order several writers commit). `derive` turns queued rows into outbox rows and
+deletes them in one transaction; every outbox row is unique by (cause, target, version), so a
+crash anywhere between the store and the outbox loses nothing and makes nothing twice. Each row
+carries an idempotency key, sent to the target, so a retry after a crash between send and mark
+is recognisable as the same delivery.
+
+Several central processes may run workers on one database: derivation is serialised (SQLite's
+write lock, a PostgreSQL advisory lock), a due row is claimed with a lease in one statement
+(`update ... returning`, on PostgreSQL over `select ... for update skip locked`), so two workers
+never send one delivery at the same time; a worker that dies lets its lease lapse.
 
 States: pending (not yet confirmed, maybe not tried), failing (tried, not confirmed: last_error),
 delivered (the target confirmed; set once), superseded (a newer version of the same day or month
@@ -17,13 +26,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import uuid
 from pathlib import Path
+from typing import Any
 
 from ...clock import TZ, parse_iso, utc_iso
 from ..clock_alerts import KINDS as CLOCK_KINDS
 from ..clock_alerts import alert_id as clock_alert_id
+from ..db import POSTGRESQL, SQLITE, Conn, Database, Step, migrate, open_database, using
 from . import billing, messages, redact
 from .config import DeliveryConfig
 
@@ -32,78 +42,160 @@ PENDING, FAILING, DELIVERED, SUPERSEDED, CANCELLED = "pending", "failing", "deli
 OPEN = (PENDING, FAILING)
 _KEY_NS = uuid.UUID("0b7d1f8e-2c44-4a8a-bb0e-6a1f3c9d5e27")
 BATCH = 1000
+_DERIVE_LOCK = 0x64656C6976  # "deliv": one deriver at a time on PostgreSQL
+EVENT_TYPES = ("scan_accepted", "undone", "day_closed", "alert_raised", "alert_cancelled")
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn
+def connect(target: str | Path | Database) -> Database:
+    """Central's database for the delivery side (a path or URL; a Database as it is)."""
+    return target if isinstance(target, Database) else open_database(target)
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the delivery tables (idempotent). The first time, on a central that already holds
-    events and alerts, the cursors start after them: turning delivery on does not send years of
-    history to the TLs and billing. From then on nothing that is stored is skipped."""
-    if "delivery_cursor" in _tables(conn) and "delivery_outbox" in _tables(conn):
+# -- schema: room "delivery" ----------------------------------------------------------------------
+
+_V1 = """
+create table if not exists delivery_cursor (name TEXT PRIMARY KEY, pos INTEGER NOT NULL);
+create table if not exists delivery_outbox (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    channel TEXT NOT NULL,
+    cause TEXT NOT NULL,
+    target TEXT NOT NULL,
+    target_label TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    alert_id TEXT, site TEXT, kiosk TEXT, day TEXT,
+    payload TEXT NOT NULL,
+    digest TEXT,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    next_attempt_at TEXT NOT NULL,
+    last_attempt_at TEXT,
+    delivered_at TEXT,
+    claimed_until TEXT,
+    UNIQUE (cause, target, version)
+);
+create index if not exists delivery_outbox_due on delivery_outbox(state, next_attempt_at);
+create index if not exists delivery_outbox_alert on delivery_outbox(alert_id)
+"""
+# key: the idempotency key sent to the target; channel: notify | billing_file | billing_post |
+# followup; cause: alert cause / site/kiosk/day / YYYY-MM; target: the target id (never the URL);
+# target_label: what logs and status show (redacted); payload: JSON (title/body, the billing
+# document, the month); claimed_until: a worker is sending it until then (several centrals)
+
+
+def _v1_cursors(conn: Conn) -> None:
+    """A SQLite central from before this outbox: the cursors start after the stored rows, so
+    turning delivery on does not send years of history (a cursor already there is kept)."""
+    if conn.engine != SQLITE:
         return
-    with Begin(conn):
-        have = _tables(conn)
-        if "delivery_cursor" not in have:
-            conn.execute("create table delivery_cursor (name text primary key, pos integer not null)")
-            for source in ("alerts", "events"):
-                if source in have:
-                    top = conn.execute(f"select coalesce(max(rowid), 0) from {source}").fetchone()[0]
-                    conn.execute("insert into delivery_cursor(name, pos) values (?, ?)", (source, top))
-        for sql in _SCHEMA:
-            conn.execute(sql)
+    have = conn.table_names()
+    for source in ("alerts", "events"):
+        if source in have:
+            (top,) = conn.query_one(f"select coalesce(max(rowid), 0) from {source}")  # type: ignore[misc]
+            conn.execute("insert into delivery_cursor(name, pos) values (?, ?) on conflict (name) do nothing",
+                         (source, top))
 
 
-_SCHEMA = [
-    """create table if not exists delivery_outbox (
-            n integer primary key autoincrement,
-            key text not null unique,          -- idempotency key sent to the target
-            channel text not null,             -- notify | billing_file | billing_post | followup
-            cause text not null,               -- alert cause / site/kiosk/day / YYYY-MM
-            target text not null,              -- target id (never the URL)
-            target_label text not null,        -- what logs and status show (redacted)
-            version integer not null default 1,
-            alert_id text, site text, kiosk text, day text,
-            payload text not null,             -- JSON: title/body, billing document, month
-            digest text,
-            state text not null default 'pending',
-            attempts integer not null default 0,
-            last_error text,
-            created_at text not null,
-            next_attempt_at text not null,
-            last_attempt_at text,
-            delivered_at text,
-            claimed_until text,                -- a worker is sending it until then (several centrals)
-            unique (cause, target, version)
-        )""",
-    "create index if not exists delivery_outbox_due on delivery_outbox(state, next_attempt_at)",
-    "create index if not exists delivery_outbox_alert on delivery_outbox(alert_id)",
+_QUEUE = """
+create table if not exists delivery_queue (n INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL,
+    id TEXT, site TEXT, kiosk TEXT, day TEXT, type TEXT, kind TEXT, text TEXT, ts TEXT, payload TEXT);
+create table if not exists delivery_cancelled (alert_id TEXT PRIMARY KEY, at TEXT NOT NULL)
+"""
+_TYPES_SQL = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+_EVENT_ROW = ("'events', new.id, new.site, new.kiosk, new.day, new.type, "
+              "case when new.type in ('alert_raised', 'alert_cancelled') then new.payload end")
+_ALERT_ROW = "'alerts', new.id, new.site, new.kiosk, new.kind, new.text, new.ts, new.payload"
+
+_SQLITE_TRIGGERS = [
+    f"""create trigger if not exists delivery_queue_events after insert on events
+        when new.type in ({_TYPES_SQL})
+        begin insert into delivery_queue(source, id, site, kiosk, day, type, payload) values ({_EVENT_ROW}); end""",
+    f"""create trigger if not exists delivery_queue_alerts after insert on alerts
+        begin insert into delivery_queue(source, id, site, kiosk, kind, text, ts, payload) values ({_ALERT_ROW}); end""",
 ]
+_PG_TRIGGERS = [
+    f"""create or replace function delivery_queue_event() returns trigger language plpgsql as $fn$
+        begin
+          if new.type in ({_TYPES_SQL}) then
+            insert into delivery_queue(source, id, site, kiosk, day, type, payload) values ({_EVENT_ROW});
+          end if;
+          return null;
+        end $fn$""",
+    f"""create or replace function delivery_queue_alert() returns trigger language plpgsql as $fn$
+        begin
+          insert into delivery_queue(source, id, site, kiosk, kind, text, ts, payload) values ({_ALERT_ROW});
+          return null;
+        end $fn$""",
+    "drop trigger if exists delivery_queue_events on events",
+    "create trigger delivery_queue_events after insert on events for each row execute function delivery_queue_event()",
+    "drop trigger if exists delivery_queue_alerts on alerts",
+    "create trigger delivery_queue_alerts after insert on alerts for each row execute function delivery_queue_alert()",
+]
+
+
+def _v2_triggers(conn: Conn) -> None:
+    """The triggers that fill the queue; on SQLite also the rows stored since the old cursors
+    (a central that ran the rowid-cursor outbox loses nothing at the upgrade)."""
+    for sql in (_PG_TRIGGERS if conn.engine == POSTGRESQL else _SQLITE_TRIGGERS):
+        conn.raw.execute(sql)  # bodies hold `;`: one statement each, unsplit, no placeholders
+    if conn.engine != SQLITE:
+        return
+    pos = dict(conn.query("select name, pos from delivery_cursor"))
+    if "alerts" in pos:
+        conn.execute("insert into delivery_queue(source, id, site, kiosk, kind, text, ts, payload) "
+                     "select 'alerts', id, site, kiosk, kind, text, ts, payload from alerts where rowid > ? "
+                     "order by rowid", (pos["alerts"],))
+    if "events" in pos:
+        conn.execute(f"insert into delivery_queue(source, id, site, kiosk, day, type, payload) "
+                     f"select 'events', id, site, kiosk, day, type, "
+                     f"case when type in ('alert_raised', 'alert_cancelled') then payload end from events "
+                     f"where rowid > ? and type in ({_TYPES_SQL}) order by rowid", (pos["events"],))
+    conn.execute("delete from delivery_cursor where name in ('alerts', 'events')")
+
+
+MIGRATIONS = [
+    Step(1, "outbox and cursors", _V1, run=_v1_cursors),
+    Step(2, "queue filled by triggers on events and alerts", _QUEUE, run=_v2_triggers),
+]
+
+
+def _ensure_store(db: Database) -> None:
+    """The store's tables (its room) before ours: the triggers are on them."""
+    from .. import store
+
+    store.ensure_schema(db)
+
+
+def ensure_schema(db: "Database | Conn | str | Path") -> list[int]:
+    """Central's store, then room "delivery" (idempotent; returns the versions applied now). The
+    first time, rows stored before are not delivered; from then on nothing stored is skipped."""
+    if isinstance(db, Database):
+        _ensure_store(db)
+        return migrate(db, "delivery", MIGRATIONS)
+    if isinstance(db, (str, Path)):
+        with open_database(db) as own:
+            return ensure_schema(own)
+    with using(db) as conn:  # a bare SQLite connection: its file
+        if conn.engine != SQLITE:
+            raise TypeError("ensure_schema: pass the Database, not a PostgreSQL connection")
+        with open_database(conn.query_one("pragma database_list")[2]) as own:  # type: ignore[index]
+            return ensure_schema(own)
 
 
 def idempotency_key(channel: str, cause: str, target: str, version: int) -> str:
     return str(uuid.uuid5(_KEY_NS, f"{channel}|{cause}|{target}|{version}"))
 
 
-def _tables(conn) -> set[str]:
-    return {r[0] for r in conn.execute("select name from sqlite_master where type='table'")}
+def _cursor(conn: Conn, name: str) -> int:
+    row = conn.query_one("select pos from delivery_cursor where name = ?", (name,))
+    return int(row[0]) if row else 0
 
 
-def _cursor(conn, name: str) -> int:
-    row = conn.execute("select pos from delivery_cursor where name = ?", (name,)).fetchone()
-    return row[0] if row else 0
-
-
-def _set_cursor(conn, name: str, pos: int) -> None:
+def _set_cursor(conn: Conn, name: str, pos: int) -> None:
     conn.execute("insert into delivery_cursor(name, pos) values (?, ?) "
-                 "on conflict(name) do update set pos = excluded.pos", (name, pos))
+                 "on conflict (name) do update set pos = excluded.pos", (name, pos))
 
 
 def _local_day(ts: str | None) -> str:
@@ -113,28 +205,13 @@ def _local_day(ts: str | None) -> str:
         return ""
 
 
-class Begin:
-    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error)."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, kind, exc, tb):
-        self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
-        return False
-
-
-def _insert(conn, channel: str, cause: str, target: str, label: str, payload: dict, now: str,
+def _insert(conn: Conn, channel: str, cause: str, target: str, label: str, payload: dict, now: str,
             version: int = 1, due: str | None = None, digest: str | None = None, alert_id: str | None = None,
             site: str | None = None, kiosk: str | None = None, day: str | None = None) -> bool:
     cur = conn.execute(
-        "insert or ignore into delivery_outbox(key, channel, cause, target, target_label, version, alert_id, "
+        "insert into delivery_outbox(key, channel, cause, target, target_label, version, alert_id, "
         "site, kiosk, day, payload, digest, state, created_at, next_attempt_at) "
-        "values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) on conflict do nothing",
         (idempotency_key(channel, cause, target, version), channel, cause, target, label, version, alert_id,
          site, kiosk, day, json.dumps(payload, ensure_ascii=False), digest, PENDING, now, due or now))
     return cur.rowcount == 1
@@ -149,7 +226,9 @@ def _notify_cause(alert: dict) -> str:
     return alert["id"]
 
 
-def _enqueue_alert(conn, cfg: DeliveryConfig, alert: dict, now: str) -> int:
+def _enqueue_alert(conn: Conn, cfg: DeliveryConfig, alert: dict, now: str) -> int:
+    if conn.query_one("select 1 from delivery_cancelled where alert_id = ?", (alert["id"],)):
+        return 0  # its cancellation was stored first (another consumer committed it earlier)
     n = 0
     cause = _notify_cause(alert)
     for t in cfg.targets:
@@ -162,29 +241,38 @@ def _enqueue_alert(conn, cfg: DeliveryConfig, alert: dict, now: str) -> int:
     return n
 
 
-def _new_version(conn, channel: str, cause: str, target: str, label: str, payload: dict, digest: str,
+def _cancel_alert(conn: Conn, alert_id: Any, now: str) -> None:
+    if not isinstance(alert_id, str):
+        return
+    conn.execute("insert into delivery_cancelled(alert_id, at) values (?, ?) on conflict (alert_id) do nothing",
+                 (alert_id, now))
+    conn.execute("update delivery_outbox set state = ?, last_error = ? where alert_id = ? and state in (?, ?)",
+                 (CANCELLED, "the alert was undone at the kiosk", alert_id, *OPEN))
+
+
+def _new_version(conn: Conn, channel: str, cause: str, target: str, label: str, payload: dict, digest: str,
                  now: str, due: str, **where) -> bool:
     """A new version of a day's list or a month's workbook, unless the latest has this digest;
     undelivered older versions are superseded (only the newest goes out)."""
-    last = conn.execute("select version, digest from delivery_outbox where cause = ? and target = ? "
-                        "order by version desc limit 1", (cause, target)).fetchone()
-    if last is not None and digest and last["digest"] == digest:
+    last = conn.query_one("select version, digest from delivery_outbox where cause = ? and target = ? "
+                          "order by version desc limit 1", (cause, target))
+    if last is not None and digest and last[1] == digest:
         return False
-    version = (last["version"] + 1) if last else 1
+    version = (int(last[0]) + 1) if last else 1
     conn.execute("update delivery_outbox set state = ? where cause = ? and target = ? and state in (?, ?)",
                  (SUPERSEDED, cause, target, *OPEN))
     return _insert(conn, channel, cause, target, label, payload, now, version=version, due=due,
                    digest=digest, **where)
 
 
-def _enqueue_billing(conn, cfg: DeliveryConfig, site: str, kiosk: str, day: str, now: dt.datetime) -> int:
-    rows = conn.execute("select payload from events where site = ? and kiosk = ? and day = ? "
-                        "and type in ('scan_accepted', 'undone') order by ts, seq", (site, kiosk, day))
+def _enqueue_billing(conn: Conn, cfg: DeliveryConfig, site: str, kiosk: str, day: str, now: dt.datetime) -> int:
+    rows = conn.query("select payload from events where site = ? and kiosk = ? and day = ? "
+                      "and type in ('scan_accepted', 'undone') order by ts, seq", (site, kiosk, day))
     scans = billing.accepted_scans(json.loads(r[0]) for r in rows)
     doc = billing.document(site, kiosk, day, scans)
     digest = billing.digest(doc)
     cause = f"{site}/{kiosk}/{day}"
-    if not scans and conn.execute("select 1 from delivery_outbox where cause = ? limit 1", (cause,)).fetchone() is None:
+    if not scans and conn.query_one("select 1 from delivery_outbox where cause = ? limit 1", (cause,)) is None:
         return 0  # nothing ever scanned that day: no list
     stamp, n = utc_iso(now), 0
     where = {"site": site, "kiosk": kiosk, "day": day}
@@ -198,7 +286,7 @@ def _enqueue_billing(conn, cfg: DeliveryConfig, site: str, kiosk: str, day: str,
     return n
 
 
-def enqueue_followup(conn, cfg: DeliveryConfig, month: str, now: dt.datetime, why: str) -> int:
+def enqueue_followup(conn: Conn, cfg: DeliveryConfig, month: str, now: dt.datetime, why: str) -> int:
     if cfg.followup_dir is None:
         return 0
     stamp = utc_iso(now)
@@ -212,102 +300,101 @@ def _alert_from_event(payload: dict) -> dict:
             "text": data.get("text") or "", "ts": payload.get("ts"), "day": payload.get("day")}
 
 
-def derive(conn, cfg: DeliveryConfig, now: dt.datetime) -> int:
-    """Turn central's new rows into outbox rows; returns how many rows were made. Each batch is one
-    transaction with its cursor, so it is safe to stop anywhere and to run again."""
-    ensure_schema(conn)
-    have = _tables(conn)
+def _alert_day(payload: str | None) -> str | None:
+    try:
+        day = (json.loads(payload or "{}") or {}).get("day")
+    except (ValueError, AttributeError):
+        return None
+    return day if isinstance(day, str) else None
+
+
+def _serialise(conn: Conn) -> None:
+    """One deriver at a time (SQLite: the transaction's write lock already)."""
+    if conn.engine == POSTGRESQL:
+        conn.execute("select pg_advisory_xact_lock(?)", (_DERIVE_LOCK,))
+
+
+def derive(db: Database, cfg: DeliveryConfig, now: dt.datetime) -> int:
+    """Turn the queued rows (what central stored since) into outbox rows; returns how many rows
+    were made. Each batch is one transaction that also deletes the rows it took from the queue,
+    so it is safe to stop anywhere, to run again, and to run in several processes."""
     stamp, made = utc_iso(now), 0
-    if "alerts" in have:
-        while True:
-            with Begin(conn):
-                pos = _cursor(conn, "alerts")
-                rows = conn.execute("select rowid, id, site, kiosk, kind, text, ts, payload from alerts "
-                                    "where rowid > ? order by rowid limit ?", (pos, BATCH)).fetchall()
-                for r in rows:
-                    alert = dict(r)
-                    try:
-                        alert["day"] = (json.loads(r["payload"] or "{}") or {}).get("day")
-                    except (ValueError, AttributeError):
-                        alert["day"] = None
+    while True:
+        with db.transaction() as conn:
+            _serialise(conn)
+            queued = list(conn.dicts("select * from delivery_queue order by n limit ?", (BATCH,)))
+            days: set[tuple[str, str, str]] = set()
+            months: set[str] = set()
+            for r in queued:
+                if r["source"] == "alerts":
+                    alert = {k: r[k] for k in ("id", "site", "kiosk", "kind", "text", "ts")}
+                    alert["day"] = _alert_day(r["payload"])
                     made += _enqueue_alert(conn, cfg, alert, stamp)
-                if rows:
-                    _set_cursor(conn, "alerts", rows[-1]["rowid"])
-            if len(rows) < BATCH:
-                break
-    if "events" in have:
-        while True:
-            with Begin(conn):
-                pos = _cursor(conn, "events")
-                rows = conn.execute("select rowid, site, kiosk, day, type, payload from events "
-                                    "where rowid > ? order by rowid limit ?", (pos, BATCH)).fetchall()
-                days: set[tuple[str, str, str]] = set()
-                months: set[str] = set()
-                for r in rows:
-                    kind = r["type"]
-                    if kind in ("scan_accepted", "undone"):
-                        days.add((r["site"], r["kiosk"], r["day"]))
-                    elif kind == "day_closed":
-                        months.add(r["day"][:7])
-                    elif kind in ("alert_raised", "alert_cancelled"):
-                        payload = json.loads(r["payload"])
-                        if kind == "alert_raised":
-                            made += _enqueue_alert(conn, cfg, _alert_from_event(payload), stamp)
-                        else:
-                            target = (payload.get("data") or {}).get("alert")
-                            conn.execute("update delivery_outbox set state = ?, last_error = ? where alert_id = ? "
-                                         "and state in (?, ?)", (CANCELLED, "the alert was undone at the kiosk",
-                                                                 target, *OPEN))
-                for site, kiosk, day in sorted(days):
-                    made += _enqueue_billing(conn, cfg, site, kiosk, day, now)
-                for month in sorted(months):
-                    made += enqueue_followup(conn, cfg, month, now, "day_closed")
-                if rows:
-                    _set_cursor(conn, "events", rows[-1]["rowid"])
-            if len(rows) < BATCH:
-                break
+                    continue
+                kind = r["type"]
+                if kind in ("scan_accepted", "undone"):
+                    days.add((r["site"], r["kiosk"], r["day"]))
+                elif kind == "day_closed":
+                    months.add(r["day"][:7])
+                elif kind == "alert_raised":
+                    made += _enqueue_alert(conn, cfg, _alert_from_event(json.loads(r["payload"])), stamp)
+                elif kind == "alert_cancelled":
+                    _cancel_alert(conn, (json.loads(r["payload"]).get("data") or {}).get("alert"), stamp)
+            for site, kiosk, day in sorted(days):
+                made += _enqueue_billing(conn, cfg, site, kiosk, day, now)
+            for month in sorted(months):
+                made += enqueue_followup(conn, cfg, month, now, "day_closed")
+            # by the rows' own numbers: a row another writer commits meanwhile stays for the next
+            conn.executemany("delete from delivery_queue where n = ?", [(r["n"],) for r in queued])
+        if len(queued) < BATCH:
+            break
     # the follow-up workbook also at the configured local time on working days, once a day
     local = now.astimezone(cfg.rules.tz)
     if cfg.followup_dir is not None and local.time() >= cfg.followup_time and \
             cfg.rules.calendar.is_working_day(local.date()):
         mark = int(local.strftime("%Y%m%d"))
-        with Begin(conn):
+        with db.transaction() as conn:
+            _serialise(conn)
             if _cursor(conn, "followup_daily") < mark:
                 made += enqueue_followup(conn, cfg, local.strftime("%Y-%m"), now, "daily")
                 _set_cursor(conn, "followup_daily", mark)
     return made
 
 
-def claim(conn, now: dt.datetime, lease_s: float, limit: int = 100) -> list[sqlite3.Row]:
-    """The due rows, claimed for `lease_s` seconds: another worker (a second central process)
-    does not take them meanwhile; a worker that dies lets its claim lapse, and the row is sent
+_DUE = ("select n from delivery_outbox where state in (?, ?) and next_attempt_at <= ? "
+        "and (claimed_until is null or claimed_until <= ?) order by n limit ?")
+
+
+def claim(db: Database, now: dt.datetime, lease_s: float, limit: int = 100) -> list[dict]:
+    """The due rows, claimed for `lease_s` seconds in one statement: another worker (a second
+    central process) does not take them meanwhile (PostgreSQL: rows another worker is claiming
+    are skipped, not waited for); a worker that dies lets its claim lapse, and the row is sent
     again (with the same idempotency key) after the lease."""
     stamp = utc_iso(now)
-    with Begin(conn):
-        rows = conn.execute("select * from delivery_outbox where state in (?, ?) and next_attempt_at <= ? "
-                            "and (claimed_until is null or claimed_until <= ?) order by n limit ?",
-                            (*OPEN, stamp, stamp, limit)).fetchall()
-        until = utc_iso(now + dt.timedelta(seconds=lease_s))
-        conn.executemany("update delivery_outbox set claimed_until = ? where n = ?", [(until, r["n"]) for r in rows])
-    return rows
+    until = utc_iso(now + dt.timedelta(seconds=lease_s))
+    due = _DUE + (" for update skip locked" if db.engine == POSTGRESQL else "")
+    with db.transaction() as conn:
+        rows = list(conn.dicts(f"update delivery_outbox set claimed_until = ? where n in ({due}) returning *",
+                               (until, *OPEN, stamp, stamp, limit)))
+    return sorted(rows, key=lambda r: r["n"])
 
 
-def mark_delivered(conn, n: int, now: dt.datetime) -> bool:
+def mark_delivered(db: Database, n: int, now: dt.datetime) -> bool:
     """Marked delivered once: a second mark of the same row changes nothing."""
-    with Begin(conn):
+    with db.transaction() as conn:
         cur = conn.execute("update delivery_outbox set state = ?, delivered_at = ?, last_attempt_at = ?, "
-                           "attempts = attempts + 1, last_error = null, claimed_until = null where n = ? and state in (?, ?)",
-                           (DELIVERED, utc_iso(now), utc_iso(now), n, *OPEN))
-    return cur.rowcount == 1
+                           "attempts = attempts + 1, last_error = null, claimed_until = null "
+                           "where n = ? and state in (?, ?)", (DELIVERED, utc_iso(now), utc_iso(now), n, *OPEN))
+        return cur.rowcount == 1
 
 
-def mark_failed(conn, n: int, now: dt.datetime, error: str, cfg: DeliveryConfig) -> None:
-    with Begin(conn):
-        row = conn.execute("select attempts from delivery_outbox where n = ?", (n,)).fetchone()
-        attempts = (row[0] if row else 0) + 1
+def mark_failed(db: Database, n: int, now: dt.datetime, error: str, cfg: DeliveryConfig) -> None:
+    with db.transaction() as conn:
+        row = conn.query_one("select attempts from delivery_outbox where n = ?"
+                             + (" for update" if conn.engine == POSTGRESQL else ""), (n,))
+        attempts = (int(row[0]) if row else 0) + 1
         delay = min(cfg.backoff_max_s, cfg.backoff_min_s * 2 ** (attempts - 1))
         conn.execute("update delivery_outbox set state = ?, attempts = ?, last_error = ?, last_attempt_at = ?, "
                      "next_attempt_at = ?, claimed_until = null where n = ? and state in (?, ?)",
                      (FAILING, attempts, error[:500], utc_iso(now), utc_iso(now + dt.timedelta(seconds=delay)),
                       n, *OPEN))
-

@@ -117,20 +117,21 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.close(dfd)
 
 
-def followup_workbook(db_path: str, month: str, folder: Path, now: dt.datetime) -> Path:
+def followup_workbook(db, month: str, folder: Path, now: dt.datetime) -> Path:
     """The month's follow-up workbook, one row per day and kiosk, written atomically."""
     from . import followup
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"uppfoljning-{month}.xlsx"
     with tempfile.TemporaryDirectory(prefix=".uppfoljning-", dir=folder) as tmp:
         built = Path(tmp) / path.name
-        followup.write(db_path, month, built, now)
+        followup.write(db, month, built, now)
         write_atomic(path, built.read_bytes())
     return path
 
 
-def deliver(row, cfg: DeliveryConfig, db_path: str, now: dt.datetime) -> str | None:
-    """Send one outbox row; None when the target confirmed."""
+def deliver(row, cfg: DeliveryConfig, db, now: dt.datetime) -> str | None:
+    """Send one outbox row; None when the target confirmed. `db`: central's database (a
+    Database or a path/URL), for the follow-up workbook."""
     payload = json.loads(row["payload"])
     channel = row["channel"]
     try:
@@ -154,7 +155,7 @@ def deliver(row, cfg: DeliveryConfig, db_path: str, now: dt.datetime) -> str | N
         if channel == FOLLOWUP:
             if cfg.followup_dir is None:
                 return "followup.dir is no longer set"
-            followup_workbook(db_path, payload["month"], cfg.followup_dir, now)
+            followup_workbook(db, payload["month"], cfg.followup_dir, now)
             return None
         return f"unknown channel {channel!r}"
     except OSError as exc:

@@ -4,63 +4,48 @@ in what these return: targets are shown by their redacted label."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
-
+from ..db import Conn, using
 from . import outbox
 
 FIELDS = ("target", "state", "attempts", "last_error", "created_at", "last_attempt_at", "next_attempt_at",
           "delivered_at")
 
 
-def _conn(db) -> tuple[sqlite3.Connection, bool]:
-    if isinstance(db, (str, Path)):
-        return outbox.connect(db), True
-    return db, False
-
-
-def _has_outbox(conn) -> bool:
-    return conn.execute("select 1 from sqlite_master where name = 'delivery_outbox'").fetchone() is not None
+def _has_outbox(conn: Conn) -> bool:
+    return "delivery_outbox" in conn.table_names()
 
 
 def alert_notifications(db, alert_id: str) -> list[dict]:
     """Per target of an alert: state (pending / delivered / failing / cancelled), attempts, the last
-    error, and the times (UTC ISO). Empty when no target wants the alert (or none yet)."""
-    conn, own = _conn(db)
-    try:
+    error, and the times (UTC ISO). Empty when no target wants the alert (or none yet). `db`: a
+    Database, a Conn, or a path/URL (opened and closed here)."""
+    with using(db) as conn:
         if not _has_outbox(conn):
             return []
-        rows = conn.execute(
+        rows = conn.dicts(
             "select target_label as target, state, attempts, last_error, created_at, last_attempt_at, "
             "next_attempt_at, delivered_at from delivery_outbox where alert_id = ? and channel = ? order by n",
-            (alert_id, outbox.NOTIFY)).fetchall()
+            (alert_id, outbox.NOTIFY))
         return [{k: r[k] for k in FIELDS} for r in rows]
-    finally:
-        if own:
-            conn.close()
 
 
 def summary(db) -> dict:
     """Counts by state and channel, the oldest open delivery, and up to 10 failing ones."""
-    conn, own = _conn(db)
-    try:
+    with using(db) as conn:
         out = {"pending": 0, "failing": 0, "delivered": 0, "superseded": 0, "cancelled": 0,
                "by_channel": {}, "oldest_open": None, "failing_items": []}
         if not _has_outbox(conn):
             return out
-        for channel, state, n in conn.execute(
-                "select channel, state, count(*) from delivery_outbox group by channel, state"):
-            out[state] = out.get(state, 0) + n
-            out["by_channel"].setdefault(channel, {})[state] = n
-        row = conn.execute("select min(created_at) from delivery_outbox where state in (?, ?)", outbox.OPEN).fetchone()
-        out["oldest_open"] = row[0]
-        out["failing_items"] = [dict(r) for r in conn.execute(
+        for channel, state, n in conn.query(
+                "select channel, state, count(*) from delivery_outbox group by channel, state order by channel, state"):
+            out[state] = out.get(state, 0) + int(n)
+            out["by_channel"].setdefault(channel, {})[state] = int(n)
+        row = conn.query_one("select min(created_at) from delivery_outbox where state in (?, ?)", outbox.OPEN)
+        out["oldest_open"] = row[0] if row else None
+        out["failing_items"] = list(conn.dicts(
             "select channel, cause, target_label as target, attempts, last_error, last_attempt_at, next_attempt_at "
-            "from delivery_outbox where state = ? order by n limit 10", (outbox.FAILING,))]
+            "from delivery_outbox where state = ? order by n limit 10", (outbox.FAILING,)))
         return out
-    finally:
-        if own:
-            conn.close()
 
 
 def summary_lines(db) -> list[str]:

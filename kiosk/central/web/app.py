@@ -7,17 +7,22 @@ writes answer 401. Sessions are signed cookies (Starlette's SessionMiddleware, i
 with an expiry, checked again on the server (`SESSION_HOURS`) and against `web_users` (a removed
 user is out at once). Every form that writes carries the session's CSRF token; only role `tl`
 may acknowledge or answer; every write goes to `web_audit`.
+
+`db` is a SQLite path or a PostgreSQL URL (`kiosk.central.db`). The app keeps no state of its own
+between requests: users, sign-in failures, acknowledgements and the audit are in the database, a
+session is the signed cookie. So several `kiosk web` processes on one PostgreSQL database, given
+the same secret, serve one address behind a reverse proxy (README: "Several web processes").
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
+import contextlib
 import secrets
-import sqlite3
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 from urllib.parse import quote
 
 import jinja2
@@ -30,8 +35,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ... import __version__
-from .. import followup, summaries
-from . import auth, state, views
+from .. import followup
+from ..db import Conn, open_database
+from . import auth, schema, state, views
 
 HERE = Path(__file__).resolve().parent
 SESSION_HOURS = 10
@@ -43,29 +49,39 @@ def _now_utc() -> dt.datetime:
 
 
 class Db:
-    """One connection per thread to central's database; the web tables made once."""
+    """Central's database (`kiosk.central.db`: SQLite's connection per thread or PostgreSQL's
+    pool); its rooms and the web room migrated once at start."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        conn = self.conn()
-        state.ensure_schema(conn)
-        auth.ensure_schema(conn)
+    def __init__(self, target: str | Path):
+        self.database = open_database(target)
+        self._lock = threading.Lock()  # one refresh at a time in this process (others wait for it)
+        try:
+            schema.ensure(self.database)
+        except BaseException:
+            self.database.close()
+            raise
 
-    def conn(self) -> sqlite3.Connection:
-        c = getattr(self._local, "conn", None)
-        if c is None:
-            c = summaries.connect(self.path)
-            self._local.conn = c
-        return c
+    def conn(self) -> contextlib.AbstractContextManager[Conn]:
+        """A connection, each statement its own transaction (reads, the audit of a sign-out)."""
+        return self.database.connection()
 
-    def fresh(self, now: dt.datetime) -> sqlite3.Connection:
-        """The connection, with the materialised summaries brought up to date."""
-        c = self.conn()
+    def transaction(self) -> contextlib.AbstractContextManager[Conn]:
+        return self.database.transaction()
+
+    def refresh(self, now: dt.datetime) -> None:
+        """The materialised summaries brought up to date (kiosk.central.summaries)."""
         with self._lock:
-            summaries.refresh(c, now)
-        return c
+            state.refresh(self.database, now)
+
+    @contextlib.contextmanager
+    def fresh(self, now: dt.datetime) -> Iterator[Conn]:
+        """A connection, with the materialised summaries brought up to date first."""
+        self.refresh(now)
+        with self.database.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.database.close()
 
 
 def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], dt.datetime] = _now_utc,
@@ -94,7 +110,8 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         if clock() - started > dt.timedelta(hours=SESSION_HOURS) or started > clock() + dt.timedelta(minutes=5):
             s.clear()
             return None
-        role = auth.role_of(db.conn(), name)
+        with db.conn() as conn:
+            role = auth.role_of(conn, name)
         if role is None:
             s.clear()
             return None
@@ -143,14 +160,8 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         username = str(form.get("username") or "")[:64]
         password = str(form.get("password") or "")[:1024]
         now = clock()
-        conn = db.conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with db.transaction() as conn:
             role, error = auth.check_login(conn, username, password, ip(request), now)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         if role is None:
             status = 429 if error and error.startswith("För många") else 401
             return page(request, "login.html", status, user=None, next=nxt, error=error, username=username)
@@ -162,8 +173,8 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         form = await request.form()
         if _csrf_ok(request, form):
             user = request.session.get("user")
-            conn = db.conn()
-            auth.audit(conn, clock(), user, "logout", None, ip(request))
+            with db.conn() as conn:
+                auth.audit(conn, clock(), user, "logout", None, ip(request))
             request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
@@ -173,20 +184,25 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         if refused:
             return refused
         now = clock()
-        return page(request, "today.html", title="Idag", **views.today(db.fresh(now), now))
+        with db.fresh(now) as conn:
+            ctx = views.today(conn, now)
+        return page(request, "today.html", title="Idag", **ctx)
 
     async def today_cards(request: Request) -> Response:
         user, refused = guard(request, html=False)
         if refused:
             return refused
         now = clock()
-        return page(request, "_cards.html", **views.today(db.fresh(now), now))
+        with db.fresh(now) as conn:
+            ctx = views.today(conn, now)
+        return page(request, "_cards.html", **ctx)
 
     async def open_alerts(request: Request) -> Response:
         user, refused = guard(request, html=False)
         if refused:
             return refused
-        n = state.open_count(db.fresh(clock()))
+        with db.fresh(clock()) as conn:
+            n = state.open_count(conn)
         return page(request, "_alert_badge.html", open_alerts=n)
 
     async def alerts(request: Request) -> Response:
@@ -195,8 +211,9 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             return refused
         now = clock()
         msg = request.query_params.get("ok")
-        return page(request, "alerts.html", title="Larm", notice=_NOTICES.get(msg or ""),
-                    **views.alerts_page(db.fresh(now), now))
+        with db.fresh(now) as conn:
+            ctx = views.alerts_page(conn, now)
+        return page(request, "alerts.html", title="Larm", notice=_NOTICES.get(msg or ""), **ctx)
 
     async def alert_action(request: Request) -> Response:
         user, refused = guard(request, tl=True, html=False)
@@ -209,18 +226,13 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         action = request.path_params["action"]
         alert_id = request.path_params["alert_id"]
         now = clock()
-        conn = db.fresh(now)
-        conn.execute("BEGIN IMMEDIATE")
+        db.refresh(now)
         try:
-            done = state.record(conn, alert_id, action, user["name"], now, str(form.get("text") or ""))
-            auth.audit(conn, now, user["name"], f"alert_{action}", done, ip(request))
-            conn.execute("COMMIT")
-        except state.ActionError as exc:
-            conn.execute("ROLLBACK")
+            with db.transaction() as conn:
+                done = state.record(conn, alert_id, action, user["name"], now, str(form.get("text") or ""))
+                auth.audit(conn, now, user["name"], f"alert_{action}", done, ip(request))
+        except state.ActionError as exc:  # nothing written: the transaction rolled back
             return page(request, "error.html", 400, title="Kunde inte spara", message=str(exc))
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return RedirectResponse(f"/larm?ok={action}#larm-{alert_id}", status_code=303)
 
     async def uppfoljning(request: Request) -> Response:
@@ -235,24 +247,24 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         except ValueError:
             return page(request, "error.html", 400, title="Fel datum", message="Ange datum som ÅÅÅÅ-MM-DD.")
         fmt = request.query_params.get("format")
-        conn = db.fresh(now)
-        name = f"uppfoljning_{d_from.isoformat()}_{d_to.isoformat()}"
-        if fmt in ("csv", "xlsx"):
-            rows, total = views.full_sheet(conn, now, d_from, d_to)
-        if fmt == "csv":
-            text = followup.to_csv(rows, total)
-            return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
-        if fmt == "xlsx":
-            import tempfile
+        with db.fresh(now) as conn:
+            name = f"uppfoljning_{d_from.isoformat()}_{d_to.isoformat()}"
+            if fmt in ("csv", "xlsx"):
+                rows, total = views.full_sheet(conn, now, d_from, d_to)
+            if fmt == "csv":
+                text = followup.to_csv(rows, total)
+                return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                                headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+            if fmt == "xlsx":
+                import tempfile
 
-            with tempfile.TemporaryDirectory() as tmp:
-                path = followup.write_workbook(rows, views.all_cases(conn, d_from, d_to),
-                                               Path(tmp) / f"{name}.xlsx", total)
-                body = path.read_bytes()
-            return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
-        return page(request, "followup.html", title="Uppföljning", **views.followup_page(conn, now, d_from, d_to))
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = followup.write_workbook(rows, views.all_cases(conn, d_from, d_to),
+                                                   Path(tmp) / f"{name}.xlsx", total)
+                    body = path.read_bytes()
+                return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                                headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+            return page(request, "followup.html", title="Uppföljning", **views.followup_page(conn, now, d_from, d_to))
 
     async def returer(request: Request) -> Response:
         user, refused = guard(request)
@@ -263,7 +275,8 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             day = views.parse_day(request.query_params.get("day"), now.astimezone(views.TZ).date())
         except ValueError:
             return page(request, "error.html", 400, title="Fel datum", message="Ange datum som ÅÅÅÅ-MM-DD.")
-        scans = views.returns(db.fresh(now), day)
+        with db.fresh(now) as conn:
+            scans = views.returns(conn, day)
         if request.query_params.get("format") == "csv":
             import csv
             import io
@@ -293,16 +306,18 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             d_from = views.parse_day(request.query_params.get("from"), d_to - dt.timedelta(weeks=12))
         except ValueError:
             return page(request, "error.html", 400, title="Fel datum", message="Ange datum som ÅÅÅÅ-MM-DD.")
-        conn = db.fresh(now)
-        return page(request, "history.html", title="Historik", kiosks=views.kiosk_names(conn),
-                    **views.history(conn, d_from, d_to, request.query_params.get("kiosk")))
+        with db.fresh(now) as conn:
+            return page(request, "history.html", title="Historik", kiosks=views.kiosk_names(conn),
+                        **views.history(conn, d_from, d_to, request.query_params.get("kiosk")))
 
     async def kiosker(request: Request) -> Response:
         user, refused = guard(request)
         if refused:
             return refused
         now = clock()
-        return page(request, "fleet.html", title="Kiosker", kiosks=views.fleet(db.fresh(now)))
+        with db.fresh(now) as conn:
+            kiosks = views.fleet(conn)
+        return page(request, "fleet.html", title="Kiosker", kiosks=kiosks)
 
     routes = [
         Route("/", today),
@@ -321,7 +336,14 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
     middleware = [Middleware(SessionMiddleware, secret_key=secret if isinstance(secret, str) else secret.hex(),
                              session_cookie=COOKIE, max_age=SESSION_HOURS * 3600, same_site="lax",
                              https_only=https_only)]
-    app = Starlette(routes=routes, middleware=middleware)
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        try:
+            yield
+        finally:
+            db.close()  # the pool's connections (PostgreSQL) or the files (SQLite)
+
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.db = db
     return app
 

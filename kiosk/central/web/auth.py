@@ -1,9 +1,12 @@
 """Who may use the web app: users with argon2 password hashes, login throttling, the audit table.
 
-Tables:
+Tables (room "web" of central's migrations, `kiosk.central.web.schema`):
   web_users(username, role 'tl'|'viewer', hash, created_at)
   web_login_failures(n, at, username, ip)     - failed sign-ins, for throttling
   web_audit(n, at, who, action, detail, ip)   - every write (sign-in, acknowledge, answer, users)
+
+Every function takes a `kiosk.central.db.Conn` (SQLite or PostgreSQL); the caller holds the
+transaction. Several web processes may share one database: nothing here is kept in memory.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import sqlite3
+import zlib
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from ..db import POSTGRESQL, Conn
 
 ROLES = ("tl", "viewer")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
@@ -22,23 +27,27 @@ PASSWORD_MIN = 8
 THROTTLE_WINDOW = dt.timedelta(minutes=15)
 THROTTLE_MAX = 5  # failures per username, or per address, within the window
 
-SCHEMA = [
-    "create table if not exists web_users (username text primary key, role text not null, "
-    "hash text not null, created_at text not null)",
-    "create table if not exists web_login_failures (n integer primary key, at text not null, "
-    "username text, ip text)",
-    "create index if not exists web_login_failures_at on web_login_failures(at)",
-    "create table if not exists web_audit (n integer primary key, at text not null, who text, "
-    "action text not null, detail text, ip text)",
-]
+# version 1 of room "web" (kiosk.central.web.schema); `create table if not exists` accepts the
+# tables of a SQLite central.db from before migrations (whose `n` is `integer primary key`)
+SCHEMA = """
+create table if not exists web_users (username TEXT PRIMARY KEY, role TEXT NOT NULL,
+    hash TEXT NOT NULL, created_at TEXT NOT NULL);
+create table if not exists web_login_failures (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
+    username TEXT, ip TEXT);
+create index if not exists web_login_failures_at on web_login_failures(at);
+create table if not exists web_audit (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, who TEXT,
+    action TEXT NOT NULL, detail TEXT, ip TEXT)
+"""
 
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("not a password of anyone")
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    for sql in SCHEMA:
-        conn.execute(sql)
+def ensure_schema(db) -> None:
+    """The web room and central's rooms (`schema.ensure`), for a caller holding any handle."""
+    from . import state
+
+    state.ensure_schema(db)
 
 
 def _iso(now: dt.datetime) -> str:
@@ -49,14 +58,14 @@ class UserError(ValueError):
     pass
 
 
-def audit(conn: sqlite3.Connection, now: dt.datetime, who: str | None, action: str, detail=None,
+def audit(conn: Conn, now: dt.datetime, who: str | None, action: str, detail=None,
           ip: str | None = None) -> None:
     text = detail if isinstance(detail, str) or detail is None else json.dumps(detail, ensure_ascii=False)
     conn.execute("insert into web_audit(at, who, action, detail, ip) values (?,?,?,?,?)",
                  [_iso(now), who, action, text, ip])
 
 
-def add_user(conn: sqlite3.Connection, username: str, role: str, password: str, now: dt.datetime) -> None:
+def add_user(conn: Conn, username: str, role: str, password: str, now: dt.datetime) -> None:
     if not USERNAME_RE.match(username or ""):
         raise UserError("username: 1-64 of A-Z a-z 0-9 . _ @ -")
     if role not in ROLES:
@@ -69,24 +78,24 @@ def add_user(conn: sqlite3.Connection, username: str, role: str, password: str, 
     audit(conn, now, None, "user_add", {"username": username, "role": role})
 
 
-def remove_user(conn: sqlite3.Connection, username: str, now: dt.datetime) -> bool:
+def remove_user(conn: Conn, username: str, now: dt.datetime) -> bool:
     gone = conn.execute("delete from web_users where username = ?", [username]).rowcount > 0
     if gone:
         audit(conn, now, None, "user_remove", {"username": username})
     return gone
 
 
-def users(conn: sqlite3.Connection) -> list[dict]:
+def users(conn: Conn) -> list[dict]:
     return [{"username": u, "role": r, "created_at": c}
             for u, r, c in conn.execute("select username, role, created_at from web_users order by username")]
 
 
-def role_of(conn: sqlite3.Connection, username: str) -> str | None:
+def role_of(conn: Conn, username: str) -> str | None:
     row = conn.execute("select role from web_users where username = ?", [username]).fetchone()
     return row[0] if row else None
 
 
-def throttled(conn: sqlite3.Connection, username: str, ip: str | None, now: dt.datetime) -> dt.datetime | None:
+def throttled(conn: Conn, username: str, ip: str | None, now: dt.datetime) -> dt.datetime | None:
     """When sign-in is possible again for this username or address, or None if it is now."""
     since = _iso(now - THROTTLE_WINDOW)
     later = None
@@ -102,10 +111,20 @@ def throttled(conn: sqlite3.Connection, username: str, ip: str | None, now: dt.d
     return later
 
 
-def check_login(conn: sqlite3.Connection, username: str, password: str, ip: str | None,
+def _lock_attempts(conn: Conn, username: str, ip: str | None) -> None:
+    if conn.engine != POSTGRESQL:
+        return
+    for value in sorted({f"u:{username[:64]}", f"a:{ip or ''}"}):  # one order: no deadlock
+        conn.execute("select pg_advisory_xact_lock(cast(? as integer), cast(? as integer))", (0x7765, zlib.crc32(value.encode()) - 2**31))
+
+
+def check_login(conn: Conn, username: str, password: str, ip: str | None,
                 now: dt.datetime) -> tuple[str | None, str | None]:
     """(role, None) on success; (None, Swedish reason) otherwise. Throttled attempts are refused
-    whatever the password, and every failure counts."""
+    whatever the password, and every failure counts. Call inside a transaction: on PostgreSQL the
+    username's and the address's locks make concurrent attempts from several web processes count
+    one after the other (SQLite's write lock already does)."""
+    _lock_attempts(conn, username, ip)
     free_at = throttled(conn, username, ip, now)
     if free_at is not None:
         minutes = max(1, int((free_at - now).total_seconds() // 60) + 1)

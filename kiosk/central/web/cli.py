@@ -10,13 +10,35 @@ import sys
 from pathlib import Path
 
 
-def _db_path(args) -> Path:
+def _db_target(args) -> str:
+    """Central's database: `--db` or `central.db` of the config, a path or a postgresql:// URL."""
+    from ..db import is_url
+
     if getattr(args, "db", None):
-        return Path(args.db)
+        return str(args.db)
     from ...config import load
 
     config = load(args.config)
-    return config.data_path(config.central.db)
+    return config.central.db if is_url(config.central.db) else str(config.data_path(config.central.db))
+
+
+def _secret_path(args, target: str) -> Path:
+    """--secret-file, else `web-secret` beside a SQLite file, else (a URL) in the config's folder.
+    Several web processes behind one address must share one secret: give each the same file."""
+    from ..db import is_url
+
+    if args.secret_file:
+        return Path(args.secret_file)
+    if not is_url(target):
+        return Path(target).with_name("web-secret")
+    from ...config import load
+
+    return load(args.config).data_path("web-secret")
+
+
+def _open_failures(errors) -> tuple[type[BaseException], ...]:
+    """What opening central's database raises when it cannot: a file, or a server not there."""
+    return (OSError, *errors("operational"))
 
 
 def _secret(path: Path) -> str:
@@ -38,20 +60,20 @@ def _secret(path: Path) -> str:
 def web_main(args) -> int:
     import uvicorn
 
+    from ..db import display_name, errors
     from .app import create_app
 
-    db = _db_path(args)
-    secret_file = Path(args.secret_file) if args.secret_file else db.with_name("web-secret")
+    db = _db_target(args)
     try:
-        app = create_app(db, secret=_secret(secret_file), https_only=args.https_only)
-    except OSError as exc:
-        print(f"cannot open the central database {db}: {exc}", file=sys.stderr)
+        app = create_app(db, secret=_secret(_secret_path(args, db)), https_only=args.https_only)
+    except _open_failures(errors) as exc:
+        print(f"cannot open the central database {display_name(db)}: {exc}", file=sys.stderr)
         return 2
     if bool(args.certfile) != bool(args.keyfile):
         print("web: --certfile and --keyfile go together", file=sys.stderr)
         return 2
     scheme = "https" if args.certfile else "http"
-    print(f"web: serving {db} on {scheme}://{args.host}:{args.port}/", file=sys.stderr)
+    print(f"web: serving {display_name(db)} on {scheme}://{args.host}:{args.port}/", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True,
                 forwarded_allow_ips=args.forwarded_allow_ips, server_header=False,
                 ssl_certfile=args.certfile, ssl_keyfile=args.keyfile)
@@ -59,22 +81,38 @@ def web_main(args) -> int:
 
 
 def user_main(args) -> int:
-    from ..summaries import connect
-    from . import auth, state
+    from ..db import display_name, errors, open_database
 
-    conn = connect(_db_path(args))
-    state.ensure_schema(conn)
-    auth.ensure_schema(conn)
+    target = _db_target(args)
+    try:
+        db = open_database(target)
+    except _open_failures(errors) as exc:
+        print(f"web-user: cannot open the central database {display_name(target)}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _user_action(args, db)
+    finally:
+        db.close()
+
+
+def _user_action(args, db) -> int:
+    from . import auth, schema
+
+    schema.ensure(db)
     now = dt.datetime.now(dt.timezone.utc)
     if args.action == "list":
-        for u in auth.users(conn):
+        with db.connection() as conn:
+            found = auth.users(conn)
+        for u in found:
             print(f"{u['username']}\t{u['role']}\t{u['created_at']}")
         return 0
     if not args.name:
         print("web-user: NAME is needed", file=sys.stderr)
         return 2
     if args.action == "remove":
-        if not auth.remove_user(conn, args.name, now):
+        with db.transaction() as conn:
+            gone = auth.remove_user(conn, args.name, now)
+        if not gone:
             print(f"web-user: no user {args.name!r}", file=sys.stderr)
             return 1
         print(f"removed {args.name}")
@@ -89,7 +127,8 @@ def user_main(args) -> int:
     else:
         password = sys.stdin.readline().rstrip("\n")
     try:
-        auth.add_user(conn, args.name, args.role, password, now)
+        with db.transaction() as conn:
+            auth.add_user(conn, args.name, args.role, password, now)
     except auth.UserError as exc:
         print(f"web-user: {exc}", file=sys.stderr)
         return 2
@@ -100,10 +139,11 @@ def user_main(args) -> int:
 def add_parsers(sub) -> None:
     """The `web` and `web-user` subcommands (called from kiosk/cli.py)."""
     w = sub.add_parser("web", help="the team lead's web app at central (Swedish; reads central's database)")
-    w.add_argument("--db", help="central database (default: central.db in the config)")
+    w.add_argument("--db", help="central database: a SQLite file or a postgresql:// URL (default: central.db in the config)")
     w.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1: behind the TLS proxy)")
     w.add_argument("--port", type=int, default=8080)
-    w.add_argument("--secret-file", help="session-signing key (default: web-secret beside the database; made if absent)")
+    w.add_argument("--secret-file", help="session-signing key (default: web-secret beside a SQLite database, else in the"
+                   " config's folder; made if absent); several web processes behind one address share one file")
     w.add_argument("--https-only", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
     w.add_argument("--certfile", help="serve HTTPS itself with this certificate (instead of a reverse proxy)")
     w.add_argument("--keyfile", help="the certificate's private key")
@@ -115,5 +155,5 @@ def add_parsers(sub) -> None:
     u.add_argument("name", nargs="?")
     u.add_argument("--role", choices=("tl", "viewer"), default="viewer")
     u.add_argument("--password-file", help="read the password from this file (else stdin; never the command line)")
-    u.add_argument("--db", help="central database (default: central.db in the config)")
+    u.add_argument("--db", help="central database: a SQLite file or a postgresql:// URL (default: central.db in the config)")
     u.set_defaults(func=user_main)

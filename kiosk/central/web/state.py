@@ -2,35 +2,57 @@
 answer. Append-only in `web_alert_actions` (alert id, site, kiosk, action, who, when, text), read
 back as one state per alert. `alert_states` is what central publishes to a kiosk's `inbox`.
 
-Tables (created by `ensure_schema`):
+Tables (room "web" of central's migrations, `kiosk.central.web.schema`):
   web_alert_actions(n, alert_id, site, kiosk, day, action 'ack'|'answer'|'clear', who, at, text)
+
+Functions take a `kiosk.central.db.Conn` of either engine (`alert_states` also a Database or a
+path/URL); the caller holds the transaction of a write.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from pathlib import Path
 
-from ..summaries import connect, refresh
-from ..summaries import ensure_schema as ensure_summaries
+from .. import summaries
+from ..summaries import connect  # noqa: F401  (kiosk.central.inbox opens its reader with it)
+from ..db import Conn, Database, open_database, using
 
 ACTIONS = ("ack", "answer", "clear")
 ANSWER_MAX = 500
 
-SCHEMA = [
-    "create table if not exists web_alert_actions (n integer primary key, alert_id text not null, "
-    "site text not null, kiosk text not null, day text, action text not null, who text not null, "
-    "at text not null, text text)",
-    "create index if not exists web_alert_actions_alert on web_alert_actions(alert_id)",
-    "create index if not exists web_alert_actions_where on web_alert_actions(site, day)",
-]
+# in version 1 of room "web" (kiosk.central.web.schema)
+SCHEMA = """
+create table if not exists web_alert_actions (n INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL,
+    site TEXT NOT NULL, kiosk TEXT NOT NULL, day TEXT, action TEXT NOT NULL, who TEXT NOT NULL,
+    at TEXT NOT NULL, text TEXT);
+create index if not exists web_alert_actions_alert on web_alert_actions(alert_id);
+create index if not exists web_alert_actions_where on web_alert_actions(site, day)
+"""
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    ensure_summaries(conn)
-    for sql in SCHEMA:
-        conn.execute(sql)
+def ensure_schema(db: "Database | Conn | str | Path") -> None:
+    """Central's rooms and the web room (`schema.ensure`), for callers holding any handle."""
+    from . import schema
+
+    if isinstance(db, Database):
+        schema.ensure(db)
+        return
+    if isinstance(db, Conn) or hasattr(db, "execute"):
+        with using(db) as conn:
+            if conn.engine == "sqlite":  # a bare connection: its file
+                path = conn.query_one("pragma database_list")[2]  # type: ignore[index]
+                with open_database(path) as own:
+                    schema.ensure(own)
+                return
+            raise TypeError("ensure_schema: pass the Database, not a PostgreSQL connection")
+    with open_database(db) as own:
+        schema.ensure(own)
+
+
+def refresh(db: "Database | Conn", now: dt.datetime | None = None) -> int:
+    """The materialised summaries (kiosk.central.summaries) brought up to date."""
+    return summaries.refresh(db, now)
 
 
 def _utc(now: dt.datetime) -> str:
@@ -41,14 +63,14 @@ class ActionError(ValueError):
     """A refused action; the message is Swedish, for the page."""
 
 
-def record(conn: sqlite3.Connection, alert_id: str, action: str, who: str, now: dt.datetime,
+def record(conn: Conn, alert_id: str, action: str, who: str, now: dt.datetime,
            text: str | None = None) -> dict:
     """Record an acknowledgement, an answer (temporary mailings only) or the clearing of an answer.
     Raises ActionError (Swedish) for an unknown alert, a wrong kind or an empty answer."""
     if action not in ACTIONS:
         raise ActionError("Okänd åtgärd.")
-    alert = conn.execute("select id, site, kiosk, day, kind, cancelled_at from web_alerts where id = ?",
-                         [alert_id]).fetchone()
+    alert = conn.query_one("select id, site, kiosk, day, kind, cancelled_at from web_alerts where id = ?",
+                           [alert_id])
     if alert is None:
         raise ActionError("Larmet finns inte.")
     aid, site, kiosk, day, kind, cancelled = alert
@@ -83,7 +105,7 @@ def _fold(actions) -> dict:
     return state
 
 
-def alerts(conn: sqlite3.Connection, *, day: str | None = None, site: str | None = None,
+def alerts(conn: Conn, *, day: str | None = None, site: str | None = None,
            kiosk: str | None = None, since: str | None = None, limit: int | None = None) -> list[dict]:
     """Alerts with their state, open ones first (newest first within each group)."""
     sql = ("select id, site, kiosk, day, kind, text, ts, source, cancelled_at from web_alerts "
@@ -93,12 +115,12 @@ def alerts(conn: sqlite3.Connection, *, day: str | None = None, site: str | None
         if value:
             sql += f" and {cond}"
             args.append(value)
-    rows = conn.execute(sql + " order by ts desc", args).fetchall()
+    rows = conn.query(sql + " order by ts desc, id", args)
     ids = [r[0] for r in rows]
     acts: dict[str, list] = {}
     for i in range(0, len(ids), 500):
         part = ids[i:i + 500]
-        for aid, action, who, at, text in conn.execute(
+        for aid, action, who, at, text in conn.query(
                 f"select alert_id, action, who, at, text from web_alert_actions where alert_id in "
                 f"({','.join('?' * len(part))}) order by n", part):
             acts.setdefault(aid, []).append((action, who, at, text))
@@ -113,10 +135,11 @@ def alerts(conn: sqlite3.Connection, *, day: str | None = None, site: str | None
     return out[:limit] if limit else out
 
 
-def open_count(conn: sqlite3.Connection) -> int:
-    return conn.execute(
+def open_count(conn: Conn) -> int:
+    row = conn.query_one(
         "select count(*) from web_alerts a where kind is not null and cancelled_at is null and not exists "
-        "(select 1 from web_alert_actions x where x.alert_id = a.id and x.action in ('ack', 'answer'))").fetchone()[0]
+        "(select 1 from web_alert_actions x where x.alert_id = a.id and x.action in ('ack', 'answer'))")
+    return int(row[0]) if row else 0
 
 
 def alert_states(db, site: str, kiosk: str, day: str) -> list[dict]:
@@ -124,12 +147,13 @@ def alert_states(db, site: str, kiosk: str, day: str) -> list[dict]:
     each alert of that kiosk on that day with `acknowledged` ({by, at} or None), `answer`
     ({text, by, at} or None, temporary mailings) and `cleared` ({by, at} or None); plus the
     uncleared answers to the same site's other kiosks' temporary mailings that day (the answer
-    is for the site: `kiosk` names where the mailing was reported). `db`: a path or a connection
-    to central's database. Times are UTC ISO with Z."""
-    own = isinstance(db, sqlite3.Connection)
-    conn = db if own else connect(Path(db))
-    try:
-        ensure_schema(conn)
+    is for the site: `kiosk` names where the mailing was reported). `db`: central's database as a
+    Database, a Conn, or a path/URL (opened and closed here). Times are UTC ISO with Z."""
+    if isinstance(db, (str, Path)):
+        with open_database(db) as own:
+            ensure_schema(own)
+            return alert_states(own, site, kiosk, day)
+    with using(db) as conn:
         refresh(conn)
         out = []
         for a in alerts(conn, day=day, site=site):
@@ -142,6 +166,3 @@ def alert_states(db, site: str, kiosk: str, day: str) -> list[dict]:
                         "acknowledged": a["acknowledged"], "answer": a["answer"], "cleared": a["cleared"]})
         out.sort(key=lambda a: (a["ts"] or "", a["alert"]))
         return out
-    finally:
-        if not own:
-            conn.close()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 
 from ...clock import DEADLINE, TZ, deadline_for, parse_iso
 from ...domain import PILE_NAMES, PILES, SCAN_ORDER
 from .. import followup, summaries
+from ..db import Conn
 from . import charts, state
 
 PHASE_NAMES = {"sorting": "Sortering", "scanning": "Skanning", "scanned": "Skanning klar", "closed": "Dagen avslutad"}
@@ -31,7 +31,7 @@ def local_day(now: dt.datetime) -> str:
     return now.astimezone(TZ).date().isoformat()
 
 
-def _kiosk_rows(conn: sqlite3.Connection) -> list[dict]:
+def _kiosk_rows(conn: Conn) -> list[dict]:
     cur = conn.execute("select * from kiosks order by site, kiosk")
     names = [d[0] for d in cur.description]
     out = []
@@ -75,7 +75,7 @@ def deadline_view(day: str, row: dict | None, now: dt.datetime) -> dict:
     return {"text": text, "cls": "amber" if left <= AMBER_FROM else ""}
 
 
-def today(conn: sqlite3.Connection, now: dt.datetime) -> dict:
+def today(conn: Conn, now: dt.datetime) -> dict:
     day = local_day(now)
     rows = {(r["site"], r["kiosk"]): r for r in summaries.day_rows(conn, day, day)}
     open_by_kiosk: dict[tuple[str, str], int] = {}
@@ -113,7 +113,7 @@ def today(conn: sqlite3.Connection, now: dt.datetime) -> dict:
     return {"day": day, "cards": cards, "now": now.astimezone(TZ).strftime("%H:%M:%S")}
 
 
-def alerts_page(conn: sqlite3.Connection, now: dt.datetime, days: int = 31) -> dict:
+def alerts_page(conn: Conn, now: dt.datetime, days: int = 31) -> dict:
     since = (now.astimezone(TZ).date() - dt.timedelta(days=days)).isoformat()
     items = state.alerts(conn, since=since)
     for a in items:
@@ -132,7 +132,7 @@ def parse_day(text: str | None, default: dt.date) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def followup_page(conn: sqlite3.Connection, now: dt.datetime, date_from: dt.date, date_to: dt.date,
+def followup_page(conn: Conn, now: dt.datetime, date_from: dt.date, date_to: dt.date,
                   show: int = 400) -> dict:
     """The page: the first `show` rows, and count and totals over the whole range from SQL (the
     same numbers as `followup.totals` of every row; tests/test_web_core.py checks it)."""
@@ -144,7 +144,7 @@ def followup_page(conn: sqlite3.Connection, now: dt.datetime, date_from: dt.date
             "columns": followup.COLUMNS, "numbers": set(followup.NUMBER_COLUMNS)}
 
 
-def full_sheet(conn: sqlite3.Connection, now: dt.datetime, date_from: dt.date, date_to: dt.date) -> tuple[list, dict]:
+def full_sheet(conn: Conn, now: dt.datetime, date_from: dt.date, date_to: dt.date) -> tuple[list, dict]:
     """Every row of the range and their totals (for the downloads)."""
     rows = followup.sheet_rows(summaries.iter_day_rows(conn, date_from.isoformat(), date_to.isoformat(),
                                                        summary=False), now)
@@ -163,7 +163,7 @@ def _count(conn, lo: str, hi: str) -> int:
     return conn.execute("select count(*) from web_days where day >= ? and day <= ?", [lo, hi]).fetchone()[0]
 
 
-def sql_totals(conn: sqlite3.Connection, lo: str, hi: str, now: dt.datetime) -> dict:
+def sql_totals(conn: Conn, lo: str, hi: str, now: dt.datetime) -> dict:
     """`followup.totals` computed by SQL over the materialised days."""
     keys = [key for _, key in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS]
     today = now.astimezone(TZ).date()
@@ -184,14 +184,14 @@ def sql_totals(conn: sqlite3.Connection, lo: str, hi: str, now: dt.datetime) -> 
     return out
 
 
-def all_cases(conn: sqlite3.Connection, date_from: dt.date, date_to: dt.date) -> list[dict]:
+def all_cases(conn: Conn, date_from: dt.date, date_to: dt.date) -> list[dict]:
     return followup.case_rows(summaries.iter_day_rows(conn, date_from.isoformat(), date_to.isoformat()))
 
 
 RETURN_COLUMNS = ("Streckkod", "Hög", "Plats", "Kiosk", "Tid")
 
 
-def returns(conn: sqlite3.Connection, day: dt.date) -> list[dict]:
+def returns(conn: Conn, day: dt.date) -> list[dict]:
     """The day's accepted scans (what the Releasy form received), in scan order per pile."""
     out = []
     for r in summaries.day_rows(conn, day.isoformat(), day.isoformat()):
@@ -204,11 +204,11 @@ def returns(conn: sqlite3.Connection, day: dt.date) -> list[dict]:
     return out
 
 
-def kiosk_names(conn: sqlite3.Connection) -> list[str]:
+def kiosk_names(conn: Conn) -> list[str]:
     return [f"{s}/{k}" for s, k in conn.execute("select site, kiosk from kiosks order by site, kiosk")]
 
 
-def history(conn: sqlite3.Connection, date_from: dt.date, date_to: dt.date, kiosk: str | None = None) -> dict:
+def history(conn: Conn, date_from: dt.date, date_to: dt.date, kiosk: str | None = None) -> dict:
     """Charts over the range, per day (up to 92 days) or per ISO week, for one kiosk or all."""
     weekly = (date_to - date_from).days > 92
     where, args = "day >= ? and day <= ?", [date_from.isoformat(), date_to.isoformat()]
@@ -250,7 +250,7 @@ def history(conn: sqlite3.Connection, date_from: dt.date, date_to: dt.date, kios
             "kiosk": kiosk or "", "buckets": len(order)}
 
 
-def fleet(conn: sqlite3.Connection) -> list[dict]:
+def fleet(conn: Conn) -> list[dict]:
     """Every kiosk: version, last status, unsent and unconfirmed events, seq gaps, dead letters,
     clock synchronised at the last sign-in."""
     dead: dict[tuple[str, str], int] = {}
@@ -278,7 +278,7 @@ def fleet(conn: sqlite3.Connection) -> list[dict]:
     return out
 
 
-def _gaps(conn: sqlite3.Connection, k: dict) -> list[str]:
+def _gaps(conn: Conn, k: dict) -> list[str]:
     """Missing seq ranges of one kiosk, per journal, as `kiosk central --gaps` finds them: above
     each journal's contiguous `acked_seq` (central's `journals` table), between the events stored
     above it, and up to what the kiosk's status says it has. Cheap when there are none."""

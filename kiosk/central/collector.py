@@ -17,7 +17,6 @@ import collections
 import json
 import logging
 import select
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from ..sync import mqtt as session
 from ..sync import topics
 from ..sync.validate import ID_RE
 from . import ack
+from . import db as dbm
 from .inbox import InboxPublisher
 from .store import CentralStore
 
@@ -43,7 +43,7 @@ class Central:
 
     def __init__(self, config, db_path: str | Path):
         self.config = config
-        self.db_path = Path(db_path)
+        self.db_path = db_path  # a SQLite path or a postgresql:// URL (kiosk/central/db.py)
         c = config.central
         self.batch_size = c.batch_size
         self.client_id = c.client_id
@@ -290,7 +290,9 @@ class Central:
         batch, self._pending = self._pending, []
         try:
             counts = self.store.ingest((t, p) for t, p, _, _ in batch)
-        except sqlite3.Error as exc:
+        except Exception as exc:
+            if not dbm.is_storage_failure(exc):
+                raise
             # Nothing committed, nothing acknowledged: the broker delivers them again.
             self._error(f"storage failed, {len(batch)} messages not acknowledged: {exc}")
             return False
@@ -332,7 +334,7 @@ class Central:
                 log.warning("central: open gap %s/%s journal %s seq %d..%d%s", g["site"], g["kiosk"],
                             g["journal"] or "-", g["from_seq"], g["to_seq"],
                             f" ({g['note']})" if g.get("note") else "")
-        except sqlite3.Error as exc:
+        except (*dbm.errors("operational"), *dbm.errors("data")) as exc:
             self._error(f"cannot read the store: {exc}")
 
     def _error(self, text: str) -> None:

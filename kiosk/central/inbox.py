@@ -98,7 +98,7 @@ class InboxPublisher:
     thread (its own read connection; `publish(topic, bytes)` is the collector's MQTT publish)."""
 
     def __init__(self, db_path: str | Path, clock=None):
-        self.db_path = Path(db_path)
+        self.db_path = db_path  # a path or a URL: Path() would turn "postgresql://" into a file name
         self.clock = clock
         self.sent: dict[tuple[str, str], bytes] = {}
         self.next_at = 0.0

@@ -1,12 +1,16 @@
 """Central's store without a broker (issue 9 items 2, 4, 6): the poison message, an id reused
 with other content, the re-imaged kiosk, a journal restored from a backup, dead-letter cap and
-retention, and `kiosk central import`."""
+retention, and `kiosk central import`; each on both engines (`central_db`: a SQLite file and a
+real PostgreSQL database), and concurrent writers on one database."""
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import datetime as dt
 import json
 import subprocess
+import threading
 import uuid
 
 from kiosk import report, simulate
@@ -29,6 +33,18 @@ def journal_day(tmp_path, name="journal.db", kiosk="kiosk-1", days=1):
     return db, raw_payloads(db)
 
 
+@contextlib.contextmanager
+def another_db(tmp_path, central_db, name="c2.db"):
+    """A second empty central database of the same engine as `central_db`."""
+    if not central_db.startswith("postgresql://"):
+        yield str(tmp_path / name)
+        return
+    from kiosk_dev.pgtest import temp_database
+
+    with temp_database() as url:
+        yield url
+
+
 def raw_payloads(db) -> list[bytes]:
     j = Journal.open_existing(db)
     try:
@@ -37,7 +53,7 @@ def raw_payloads(db) -> list[bytes]:
         j.close()
 
 
-def test_a_lone_surrogate_is_dead_lettered_alone_and_the_batch_is_stored(tmp_path):
+def test_a_lone_surrogate_is_dead_lettered_alone_and_the_batch_is_stored(tmp_path, central_db):
     """The poison message of issue 9: valid JSON whose `operator` holds a lone surrogate (which
     SQLite cannot encode; kiosk/schema.py now refuses it at validation, the store's isolation is
     the backstop: see the next test). It is dead-lettered on its own; the rest of its batch, from
@@ -48,7 +64,7 @@ def test_a_lone_surrogate_is_dead_lettered_alone_and_the_batch_is_stored(tmp_pat
     poison.update({"id": str(uuid.uuid4()), "seq": 500, "operator": "AN\ud800NA"})
     text = json.dumps(poison)  # ensure_ascii: the surrogate travels as the escape \ud800
     assert "\\ud800" in text
-    store = CentralStore(tmp_path / "central.db")
+    store = CentralStore(central_db)
     try:
         batch = [(T, p) for p in raw1[:30]] + [(T, text.encode())] + [(T2, p) for p in raw2]
         counts = store.ingest(batch)
@@ -66,9 +82,9 @@ def test_a_lone_surrogate_is_dead_lettered_alone_and_the_batch_is_stored(tmp_pat
         store.close()
 
 
-def test_an_id_reused_with_other_content_is_dead_lettered_not_a_redelivery(tmp_path):
+def test_an_id_reused_with_other_content_is_dead_lettered_not_a_redelivery(tmp_path, central_db):
     _, raw = journal_day(tmp_path)
-    store = CentralStore(tmp_path / "central.db")
+    store = CentralStore(central_db)
     try:
         assert store.ingest([(T, p) for p in raw[:10]])["stored"] == 10
         first = json.loads(raw[0])
@@ -86,13 +102,13 @@ def test_an_id_reused_with_other_content_is_dead_lettered_not_a_redelivery(tmp_p
         store.close()
 
 
-def test_a_reimaged_kiosk_gets_every_new_event_in_and_the_old_tail_is_reported(tmp_path):
+def test_a_reimaged_kiosk_gets_every_new_event_in_and_the_old_tail_is_reported(tmp_path, central_db):
     """A kiosk re-imaged before its journal was all sent: the new journal starts at seq 1 again
     under a new journal id. Every new event is accepted; the old journal's unsent tail is a
     named gap; the sheet holds both journals' days."""
     old_db, old_raw = journal_day(tmp_path, "old.db")  # 2026-11-23
     old_jid = json.loads(old_raw[0])["journal"]
-    store = CentralStore(tmp_path / "central.db")
+    store = CentralStore(central_db)
     try:
         store.ingest([(T, p) for p in old_raw[:40]])  # the rest never left the old SD card
         status = {"v": 1, "site": "demo", "kiosk": "kiosk-1", "online": True, "pending": len(old_raw) - 40,
@@ -117,7 +133,7 @@ def test_a_reimaged_kiosk_gets_every_new_event_in_and_the_old_tail_is_reported(t
                                  "note": "missing tail of an old journal (the kiosk has a new one)"}]
     finally:
         store.close()
-    rows, problems = central_report.rows(tmp_path / "central.db")
+    rows, problems = central_report.rows(central_db)
     assert [r["day"] for r in rows] == ["2026-11-23", "2026-11-24"]
     j = Journal(new_db, "demo", "kiosk-1")
     assert rows[1] == report.follow_up_row(report.day_summaries(j)[0], "demo", "kiosk-1")
@@ -125,7 +141,7 @@ def test_a_reimaged_kiosk_gets_every_new_event_in_and_the_old_tail_is_reported(t
     assert any("41.." in p and old_jid in p for p in problems)
 
 
-def test_a_journal_restored_from_backup_takes_a_new_id_and_nothing_is_lost(tmp_path):
+def test_a_journal_restored_from_backup_takes_a_new_id_and_nothing_is_lost(tmp_path, central_db):
     """Central has seq 1..N of journal J; the kiosk's file is restored from a backup taken at
     seq M < N and then records new events under J at seqs central already has. The ack shows the
     kiosk its journal is not central's: it takes a new id and re-stamps what central has not
@@ -141,7 +157,7 @@ def test_a_journal_restored_from_backup_takes_a_new_id_and_nothing_is_lost(tmp_p
     backup.write_bytes(db.read_bytes())  # the backup: seq 1..20, confirmed 10 (WAL checkpointed on close)
     j = Journal(db, "demo", "kiosk-1")
     j.append([("sorted", {"pile": "faktura"})] * 10, t0, t0.date(), "ANNA")  # seq 21..30
-    store = CentralStore(tmp_path / "central.db")
+    store = CentralStore(central_db)
     store.ingest([(T, p.encode()) for (p,) in j.db.execute("select payload from events order by seq")])
     jid = j.journal_id
     j.close()
@@ -172,8 +188,8 @@ def test_a_journal_restored_from_backup_takes_a_new_id_and_nothing_is_lost(tmp_p
     store.close()
 
 
-def test_dead_letters_have_a_cap_a_retention_and_counts_that_stay(tmp_path):
-    store = CentralStore(tmp_path / "central.db", dead_letters_max=50, dead_letters_keep_days=30,
+def test_dead_letters_have_a_cap_a_retention_and_counts_that_stay(tmp_path, central_db):
+    store = CentralStore(central_db, dead_letters_max=50, dead_letters_keep_days=30,
                          dead_letter_bytes=100, dead_letters_per_kiosk_minute=10000)
     try:
         for _ in range(4):
@@ -189,23 +205,24 @@ def test_dead_letters_have_a_cap_a_retention_and_counts_that_stay(tmp_path):
     finally:
         store.close()
     # a flood from one sender keeps only its first rows a minute; the count stays exact
-    store = CentralStore(tmp_path / "c2.db", dead_letters_per_kiosk_minute=20)
-    try:
-        store.ingest([(T, b"garbage") for _ in range(500)])
-        assert store.count("dead_letters") == 20 and store.dead_letters_total() == 500
-    finally:
-        store.close()
-    gaps = subprocess.run(kiosk_cmd("central", "--gaps", "--db", str(tmp_path / "c2.db")),
-                          env=env(), capture_output=True, text=True, timeout=60)
-    doc = json.loads(gaps.stdout)
-    assert doc["dead_letters"] == 20 and doc["dead_letters_total"] == 500
-    assert doc["kiosks"][0]["dead_letters"] == 500
+    with another_db(tmp_path, central_db) as c2:
+        store = CentralStore(c2, dead_letters_per_kiosk_minute=20)
+        try:
+            store.ingest([(T, b"garbage") for _ in range(500)])
+            assert store.count("dead_letters") == 20 and store.dead_letters_total() == 500
+        finally:
+            store.close()
+        gaps = subprocess.run(kiosk_cmd("central", "--gaps", "--db", c2),
+                              env=env(), capture_output=True, text=True, timeout=60)
+        assert gaps.returncode == 0, gaps.stderr
+        doc = json.loads(gaps.stdout)
+        assert doc["dead_letters"] == 20 and doc["dead_letters_total"] == 500
+        assert doc["kiosks"][0]["dead_letters"] == 500
 
 
-def test_central_import_is_idempotent_and_validates(tmp_path):
+def test_central_import_is_idempotent_and_validates(tmp_path, central_db):
     db, raw = journal_day(tmp_path, days=2)
-    central_db = tmp_path / "central.db"
-    cmd = kiosk_cmd("central", "import", str(db), "--db", str(central_db))
+    cmd = kiosk_cmd("central", "import", str(db), "--db", central_db)
     first = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
     doc = json.loads(first.stdout)
@@ -217,21 +234,27 @@ def test_central_import_is_idempotent_and_validates(tmp_path):
     assert rows == [report.follow_up_row(s, "demo", "kiosk-1") for s in report.day_summaries(j)]
     j.close()
     assert problems == []
-    missing = subprocess.run(kiosk_cmd("central", "import", str(tmp_path / "nope.db"), "--db", str(central_db)),
+    missing = subprocess.run(kiosk_cmd("central", "import", str(tmp_path / "nope.db"), "--db", central_db),
                              env=env(), capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "nope.db" in missing.stderr
 
 
-def test_a_message_that_fails_to_store_for_its_own_reason_does_not_stall_the_batch(tmp_path):
+def test_a_message_that_fails_to_store_for_its_own_reason_does_not_stall_the_batch(tmp_path, central_db):
     """Whatever makes one valid message fail in SQLite (here a real trigger refusing one operator,
     standing in for the unforeseen) dead-letters that message alone; the rest of the batch and
     the next batches are stored, and the ack moves past it only when it is in."""
     _, raw1 = journal_day(tmp_path, "k1.db")
     _, raw2 = journal_day(tmp_path, "k2.db", kiosk="kiosk-2")
-    store = CentralStore(tmp_path / "central.db")
+    store = CentralStore(central_db)
     try:
-        store.conn.execute("create trigger poison before insert on events when new.seq = 7 and "
-                           "new.kiosk = 'kiosk-1' begin select raise(abort, 'refused by a trigger'); end")
+        if store.pg:
+            store.conn.execute("create function poison() returns trigger language plpgsql as $$ begin "
+                               "if new.seq = 7 and new.kiosk = 'kiosk-1' then raise exception 'refused by a trigger'; "
+                               "end if; return new; end $$")
+            store.conn.execute("create trigger poison before insert on events for each row execute function poison()")
+        else:
+            store.conn.execute("create trigger poison before insert on events when new.seq = 7 and "
+                               "new.kiosk = 'kiosk-1' begin select raise(abort, 'refused by a trigger'); end")
         counts = store.ingest([(T, p) for p in raw1] + [(T2, p) for p in raw2])
         assert counts["dead"] == 1 and counts["stored"] == len(raw1) - 1 + len(raw2)
         reason = store.conn.execute("select reason from dead_letters").fetchone()[0]
@@ -239,8 +262,121 @@ def test_a_message_that_fails_to_store_for_its_own_reason_does_not_stall_the_bat
         jid1, jid2 = json.loads(raw1[0])["journal"], json.loads(raw2[0])["journal"]
         assert store.ack("demo", "kiosk-1")["journals"][jid1]["upto"] == 6  # not past the hole
         assert store.ack("demo", "kiosk-2")["journals"][jid2]["upto"] == len(raw2)
-        store.conn.execute("drop trigger poison")
+        store.conn.execute("drop trigger poison" + (" on events" if store.pg else ""))
         assert store.ingest([(T, raw1[6])])["stored"] == 1  # the kiosk's resend fills the hole
         assert store.ack("demo", "kiosk-1")["journals"][jid1]["upto"] == len(raw1)
     finally:
         store.close()
+
+
+def test_concurrent_writers_store_each_event_once_and_ack_everything(tmp_path, central_db):
+    """Four central processes' stores on one database (shared subscription after a kill: the same
+    message may reach two of them), batches interleaved: every event stored once, each journal's
+    ack complete and equal in every store, the per-journal and global counts exact, every day
+    marked for the summaries."""
+    import random
+
+    from kiosk.central import summaries
+
+    raws = {k: journal_day(tmp_path, f"{k}.db", kiosk=k)[1] for k in ("kiosk-1", "kiosk-2", "kiosk-3")}
+    messages = [(f"returpost/v1/demo/{k}/events", p) for k, ps in raws.items() for p in ps]
+    rng = random.Random(15)
+    stores = [CentralStore(central_db) for _ in range(4)]
+    plans: list[list] = [[] for _ in stores]
+    for m in messages:
+        for i in rng.sample(range(len(stores)), 2):  # each message reaches two consumers
+            plans[i].append(m)
+    for plan in plans:  # each consumer gets its messages in nearly the kiosks' order, in small batches
+        plan.sort(key=lambda m: (json.loads(m[1])["seq"] + rng.random() * 6, m[0]))
+    errors: list[BaseException] = []
+    counts = [collections.Counter() for _ in stores]
+
+    def run(i):
+        try:
+            plan = plans[i]
+            for lo in range(0, len(plan), 4):
+                counts[i].update(stores[i].ingest(plan[lo:lo + 4]))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(stores))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    try:
+        assert not errors, errors
+        total = sum(counts, collections.Counter())
+        assert total["stored"] == len(messages) and total["duplicate"] == len(messages)
+        assert total.get("dead", 0) == 0
+        assert stores[0].count("events") == len(messages)
+        for k, ps in raws.items():
+            jid = json.loads(ps[0])["journal"]
+            for store in stores:
+                assert store.ack("demo", k)["journals"][jid]["upto"] == len(ps)
+        assert {j["kiosk"]: j["events"] for j in stores[0].journals()} == {k: len(ps) for k, ps in raws.items()}
+        assert stores[0].counters()["received_stored"] == len(messages)
+        assert stores[0].gaps() == []
+        conn = summaries.connect(central_db)
+        try:
+            summaries.ensure_schema(conn)
+            assert summaries.refresh(conn) == 3
+            assert [summaries.follow_up_row(r) for r in summaries.day_rows(conn)] == summaries.replay_rows(conn)
+        finally:
+            conn.close()
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_central_migrate_copies_a_sqlite_central_to_an_empty_postgresql(tmp_path):
+    """`kiosk central migrate --to URL --db central.db`: every table copied with its counts
+    verified and printed, the same acks, rows and summaries on the other side, dead letters
+    numbered on after the copied ones; a second migrate into the now full database is refused."""
+    from kiosk.central import summaries
+    from kiosk_dev.pgtest import temp_database
+
+    _, raw1 = journal_day(tmp_path, "k1.db")
+    _, raw2 = journal_day(tmp_path, "k2.db", kiosk="kiosk-2")
+    source = str(tmp_path / "central.db")
+    store = CentralStore(source)
+    store.ingest([(T, p) for p in raw1[:50]] + [(T2, p) for p in raw2] + [(T, b"{broken")])
+    before = {"kiosk-2": store.ack("demo", "kiosk-2")}
+    store.close()
+    conn = summaries.connect(source)
+    summaries.ensure_schema(conn)
+    summaries.refresh(conn)
+    conn.close()
+    store = CentralStore(source)
+    store.ingest([(T, p) for p in raw1[50:60]])  # stored after the last refresh: still dirty
+    tables = {t: store.count(t) for t in ("events", "journals", "kiosks", "dead_letters")}
+    store.close()
+    with temp_database() as url:
+        done = subprocess.run(kiosk_cmd("central", "migrate", "--to", url, "--db", source),
+                              env=env(), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        doc = json.loads(done.stdout)
+        for table, n in tables.items():
+            assert doc["tables"][table] == n
+        assert doc["tables"]["web_days"] == 2 and doc["tables"]["summary_dirty"] == 1
+        pg = CentralStore(url)
+        try:
+            assert pg.pg
+            assert pg.ack("demo", "kiosk-2")["journals"] == before["kiosk-2"]["journals"]
+            jid1 = json.loads(raw1[0])["journal"]
+            assert pg.ack("demo", "kiosk-1")["journals"][jid1]["upto"] == 60
+            assert pg.ingest([(T, p) for p in raw1])["stored"] == len(raw1) - 60  # the rest, on PostgreSQL
+            pg.ingest([(T, b"{broken again")])
+            assert [r[0] for r in pg.conn.execute("select n from dead_letters order by n").fetchall()] == [1, 2]
+        finally:
+            pg.close()
+        conn = summaries.connect(url)
+        try:
+            summaries.refresh(conn)
+            assert [summaries.follow_up_row(r) for r in summaries.day_rows(conn)] == summaries.replay_rows(conn)
+            assert len(summaries.day_rows(conn)) == 2
+        finally:
+            conn.close()
+        again = subprocess.run(kiosk_cmd("central", "migrate", "--to", url, "--db", source),
+                               env=env(), capture_output=True, text=True, timeout=120)
+        assert again.returncode == 2 and "not empty" in again.stderr

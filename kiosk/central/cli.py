@@ -76,9 +76,14 @@ def main(args) -> int:
         from .delivery import state as delivery_state
 
         report = gaps_report(db)
-        report["deliveries"] = delivery_state.summary(db)
+        try:
+            report["deliveries"] = delivery_state.summary(db)
+            lines = delivery_state.summary_lines(db)
+        except Exception as exc:  # the delivery room's own failure must not hide the store's report
+            report["deliveries"] = None
+            lines = [f"deliveries: cannot read them: {type(exc).__name__}: {exc}"]
         print(json.dumps(report, indent=2, ensure_ascii=False))
-        for line in delivery_state.summary_lines(db):
+        for line in lines:
             print(line, file=sys.stderr)
         return 0
     from .collector import Central

@@ -27,9 +27,11 @@ from ..sync import mqtt as session
 from ..sync import topics
 from ..sync.validate import ID_RE
 from . import ack
-from . import db as dbm
 from .inbox import InboxPublisher
+from .db import errors, is_url
 from .store import CentralStore
+
+DB_ERRORS = errors("operational") + errors("data") + errors("integrity")  # either engine's
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ class Central:
 
     def __init__(self, config, db_path: str | Path):
         self.config = config
-        self.db_path = db_path  # a SQLite path or a postgresql:// URL (kiosk/central/db.py)
+        self.db_path = db_path if is_url(db_path) else Path(db_path)  # a file or a postgresql:// URL
         c = config.central
         self.batch_size = c.batch_size
         self.client_id = c.client_id
@@ -290,9 +292,7 @@ class Central:
         batch, self._pending = self._pending, []
         try:
             counts = self.store.ingest((t, p) for t, p, _, _ in batch)
-        except Exception as exc:
-            if not dbm.is_storage_failure(exc):
-                raise
+        except DB_ERRORS as exc:
             # Nothing committed, nothing acknowledged: the broker delivers them again.
             self._error(f"storage failed, {len(batch)} messages not acknowledged: {exc}")
             return False
@@ -334,7 +334,7 @@ class Central:
                 log.warning("central: open gap %s/%s journal %s seq %d..%d%s", g["site"], g["kiosk"],
                             g["journal"] or "-", g["from_seq"], g["to_seq"],
                             f" ({g['note']})" if g.get("note") else "")
-        except (*dbm.errors("operational"), *dbm.errors("data")) as exc:
+        except DB_ERRORS as exc:
             self._error(f"cannot read the store: {exc}")
 
     def _error(self, text: str) -> None:

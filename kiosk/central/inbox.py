@@ -19,6 +19,7 @@ from ..clock import TZ, local_day
 from ..limits import clean_text
 from ..sync import inbox as fmt
 from ..sync import topics
+from .db import is_url
 from .delivery import outbox
 from .summaries import refresh
 from .delivery import state as delivery_state
@@ -57,7 +58,8 @@ def compose(conn: sqlite3.Connection, site: str, kiosk: str, day: str,
             dconn.close()
 
 
-def _path(conn: sqlite3.Connection) -> str:
+def _path(conn) -> str:
+    """The SQLite file of `conn` (on PostgreSQL give `compose` its `delivery_conn`)."""
     return next(r[2] for r in conn.execute("pragma database_list") if r[1] == "main")
 
 
@@ -98,7 +100,7 @@ class InboxPublisher:
     thread (its own read connection; `publish(topic, bytes)` is the collector's MQTT publish)."""
 
     def __init__(self, db_path: str | Path, clock=None):
-        self.db_path = db_path  # a path or a URL: Path() would turn "postgresql://" into a file name
+        self.db_path = db_path if is_url(db_path) else Path(db_path)  # a file or a postgresql:// URL
         self.clock = clock
         self.sent: dict[tuple[str, str], bytes] = {}
         self.next_at = 0.0

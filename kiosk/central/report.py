@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import sys
 from pathlib import Path
 
 from .. import report, routine
+from .db import Conn, display_name, is_url
 
 SHEET_TITLE = "Uppföljning"
 
 
-def _events(conn: sqlite3.Connection, site: str, kiosk: str, day: str):
+def _events(conn: Conn, site: str, kiosk: str, day: str):
     # One day of one kiosk may span two journals (a re-imaged kiosk): the older journal first.
-    for (payload,) in conn.execute(
+    for (payload,) in conn.query(
             "select e.payload from events e left join journals j on j.site = e.site and "
             "j.kiosk = e.kiosk and j.journal = e.journal where e.site = ? and e.kiosk = ? and e.day = ? "
             "order by coalesce(j.n, 0), e.seq", [site, kiosk, day]):
@@ -29,49 +29,54 @@ def _events(conn: sqlite3.Connection, site: str, kiosk: str, day: str):
 
 
 def rows(db_path: str | Path, date_from: str | None = None, date_to: str | None = None) -> tuple[list[dict], list[str]]:
-    """(rows, problems) for the days in [date_from, date_to] (inclusive, YYYY-MM-DD)."""
+    """(rows, problems) for the days in [date_from, date_to] (inclusive, YYYY-MM-DD); `db_path`:
+    a SQLite file or a postgresql:// URL."""
     from .store import CentralStore
 
     store = CentralStore(db_path)
-    conn = store.conn
     try:
-        sql = "select distinct day, site, kiosk from events where 1=1"
-        args: list = []
-        if date_from:
-            sql += " and day >= ?"
-            args.append(date_from)
-        if date_to:
-            sql += " and day <= ?"
-            args.append(date_to)
-        keys = conn.execute(sql + " order by day, site, kiosk", args).fetchall()
-        out, problems = [], []
-        for day, site, kiosk in keys:
-            try:
-                summary = routine.summary(routine.replay(_events(conn, site, kiosk, day)))
-                out.append(report.follow_up_row(summary, site, kiosk))
-            except Exception as exc:  # validated at ingest; still, one bad day must not hide the rest
-                problems.append(f"{day} {site}/{kiosk}: cannot replay: {type(exc).__name__}: {exc}")
-        wanted = {(d, s, k) for d, s, k in keys}
-        for gap in store.gaps():
-            days = _gap_days(conn, gap)
-            hit = sorted(d for d in days if (d, gap["site"], gap["kiosk"]) in wanted)
-            if hit or not days:
-                problems.append(
-                    f"{gap['site']}/{gap['kiosk']}: seq {gap['from_seq']}..{gap['to_seq']} missing"
-                    + (f" (journal {gap['journal']})" if gap.get("journal") else "")
-                    + (f"; rows for {', '.join(hit)} may be incomplete" if hit else ""))
-        return out, problems
+        with store.db.connection() as conn:
+            return _rows(store, conn, date_from, date_to)
     finally:
         store.close()
+
+
+def _rows(store, conn: Conn, date_from: str | None, date_to: str | None) -> tuple[list[dict], list[str]]:
+    sql = "select distinct day, site, kiosk from events where 1=1"
+    args: list = []
+    if date_from:
+        sql += " and day >= ?"
+        args.append(date_from)
+    if date_to:
+        sql += " and day <= ?"
+        args.append(date_to)
+    keys = conn.query(sql + " order by day, site, kiosk", args)
+    out, problems = [], []
+    for day, site, kiosk in keys:
+        try:
+            summary = routine.summary(routine.replay(_events(conn, site, kiosk, day)))
+            out.append(report.follow_up_row(summary, site, kiosk))
+        except Exception as exc:  # validated at ingest; still, one bad day must not hide the rest
+            problems.append(f"{day} {site}/{kiosk}: cannot replay: {type(exc).__name__}: {exc}")
+    wanted = {(d, s, k) for d, s, k in keys}
+    for gap in store.gaps():
+        days = _gap_days(conn, gap)
+        hit = sorted(d for d in days if (d, gap["site"], gap["kiosk"]) in wanted)
+        if hit or not days:
+            problems.append(
+                f"{gap['site']}/{gap['kiosk']}: seq {gap['from_seq']}..{gap['to_seq']} missing"
+                + (f" (journal {gap['journal']})" if gap.get("journal") else "")
+                + (f"; rows for {', '.join(hit)} may be incomplete" if hit else ""))
+    return out, problems
 
 
 def _gap_days(conn, gap: dict) -> set[str]:
     """The days an open seq range may belong to: from the day before it to the day after it."""
     jid = gap.get("journal") or ""
-    before = conn.execute("select day from events where site=? and kiosk=? and journal=? and seq<? "
-                          "order by seq desc limit 1", [gap["site"], gap["kiosk"], jid, gap["from_seq"]]).fetchone()
-    after = conn.execute("select day from events where site=? and kiosk=? and journal=? and seq>? "
-                         "order by seq limit 1", [gap["site"], gap["kiosk"], jid, gap["to_seq"]]).fetchone()
+    before = conn.query_one("select day from events where site=? and kiosk=? and journal=? and seq<? "
+                            "order by seq desc limit 1", [gap["site"], gap["kiosk"], jid, gap["from_seq"]])
+    after = conn.query_one("select day from events where site=? and kiosk=? and journal=? and seq>? "
+                           "order by seq limit 1", [gap["site"], gap["kiosk"], jid, gap["to_seq"]])
     if not before and not after:
         return set()
     lo = dt.date.fromisoformat((before or after)[0])
@@ -148,11 +153,11 @@ def main(args) -> int:
         except ValueError:
             print(f"{flag} {value!r}: use YYYY-MM-DD", file=sys.stderr)
             return 2
-    db = Path(args.central)
-    if not db.exists():
+    db = args.central if is_url(args.central) else Path(args.central)
+    if not is_url(db) and not Path(db).exists():
         print(f"no central database at {db}", file=sys.stderr)
         return 2
     rows_, problems = rows(db, args.date_from, args.date_to)
     for p in problems:
         print(f"warning: {p}", file=sys.stderr)
-    return write(rows_, args.format, getattr(args, "out", None), problems, source=str(db))
+    return write(rows_, args.format, getattr(args, "out", None), problems, source=display_name(db))

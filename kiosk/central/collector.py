@@ -168,7 +168,7 @@ class Central:
         log.info("central: connected to %s, subscribed to %s", where, ", ".join(self._subscriptions()))
         self.connected, self.last_error = True, None
         # Today's acks for every kiosk: a broker restored from old persistence holds old ones.
-        ack.publish(client, self.store, self.store.all_kiosks())
+        self._publish_acks(client, self.store.all_kiosks())
         self.inbox.forget()  # and every kiosk's inbox again
         try:
             while not self._stop.is_set() and state["connected"]:
@@ -252,7 +252,12 @@ class Central:
                 self._ack_watch.lagging(key, own, now)
         if wrong:
             log.info("central: correcting %d acks on the broker", len(wrong))
-            ack.publish(client, self.store, sorted(wrong))
+            self._publish_acks(client, sorted(wrong))
+
+    def _publish_acks(self, client, kiosks) -> None:
+        n = ack.publish(client, self.store, kiosks)
+        with self._lock:
+            self.stats["acks_published"] += n
 
     def _republish_lagging(self, client) -> None:
         lagging = self._ack_watch.due(time.monotonic())
@@ -260,7 +265,7 @@ class Central:
             log.info("central: %d retained acks stayed below the store; publishing them again", len(lagging))
             with self._lock:
                 self.stats["acks_republished"] += len(lagging)
-            ack.publish(client, self.store, lagging)
+            self._publish_acks(client, lagging)
 
     def _publish_inbox(self, client) -> None:
         """Every kiosk's inbox document (kiosk/central/inbox.py), retained at QoS 1, when it changed."""
@@ -309,7 +314,7 @@ class Central:
                 # consumer, or overtaken by an older one from another consumer): publish it again.
                 changed = sorted(set(changed) | self._event_kiosks(batch))
             if changed:
-                ack.publish(client, self.store, changed)
+                self._publish_acks(client, changed)
         return True
 
     @staticmethod

@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+from pathlib import Path
 
 from kiosk.journal import Journal
 from .broker2_harness import CentralProcess, read_rows, run_cli, wait_until
@@ -39,8 +40,31 @@ def backup_cli(db, out):
     return run_cli("central", "backup", "--db", str(db), "--out", str(out))
 
 
+def is_pg(db) -> bool:
+    return str(db).startswith("postgresql://")
+
+
+def rows_of(db, sql: str) -> list[tuple]:
+    """Rows from central's database of either engine ([] while it has no such table)."""
+    if not is_pg(db):
+        return read_rows(db, sql)
+    from kiosk.central.db import open_conn
+
+    conn = open_conn(db)
+    try:
+        if "events" not in conn.table_names():
+            return []
+        return conn.query(sql)
+    finally:
+        conn.close()
+
+
 def stored(db) -> int:
-    return (read_rows(db, "select count(*) from events") or [(0,)])[0][0]
+    return (rows_of(db, "select count(*) from events") or [(0,)])[0][0]
+
+
+def exists(db) -> bool:
+    return bool(rows_of(db, "select 1")) if is_pg(db) else Path(db).exists()
 
 
 def fill(tmp_path, port, n):
@@ -159,23 +183,24 @@ def test_restore_refuses_what_is_not_a_central_backup(tmp_path):
     assert not list(tmp_path.glob("central.db.before-restore-*"))
     same = run_cli("central", "backup", "--db", str(central_db), "--out", str(central_db))
     assert same.returncode == 2 and "itself" in same.stderr
-    pg = run_cli("central", "backup", "--db", "postgresql://central@db.example/returpost", "--out", str(junk))
-    assert pg.returncode == 2 and "pg_dump" in pg.stderr
+    # a PostgreSQL URL goes to pg_dump (here to a port nothing listens on): refused, password unsaid
+    pg = run_cli("central", "backup", "--db", "postgresql://central:s3cret@127.0.0.1:1/returpost", "--out", str(junk))
+    assert pg.returncode == 2 and "pg_dump failed" in pg.stderr and "s3cret" not in pg.stderr
 
 
-def test_after_restoring_an_older_backup_the_kiosks_send_the_rest_by_themselves(broker, tmp_path):
+def test_after_restoring_an_older_backup_the_kiosks_send_the_rest_by_themselves(broker, tmp_path, central_db):
     """Central is restored from a backup older than what the kiosk has had confirmed: once central
     runs again its end-to-end ack names the lower seq, and the kiosk's publisher (`kiosk sync`,
     as it runs beside the kiosk) sends the rest again with no person involved."""
     cfg, journal = fill(tmp_path, broker.port, 300)
-    central_db = tmp_path / "central.db"
+    backup = tmp_path / ("at300.dump" if is_pg(central_db) else "at300.db")
     central = CentralProcess(central_config(tmp_path, broker.port), central_db, tmp_path / "central.log")
     central.start()
     try:
-        wait_until(lambda: central_db.exists() and "connected to" in central.log(), what="central to connect")
+        wait_until(lambda: exists(central_db) and "connected to" in central.log(), what="central to connect")
         assert run_cli("--config", str(cfg), "sync", "--once", "--db", str(journal)).returncode == 0
         assert stored(central_db) == 300  # --once returns when central confirmed: stored
-        assert backup_cli(central_db, tmp_path / "at300.db").returncode == 0
+        assert backup_cli(central_db, backup).returncode == 0
         more = Journal(journal, "demo", "kiosk-1")
         bulk_events(more, 200)
         more.close()
@@ -184,7 +209,8 @@ def test_after_restoring_an_older_backup_the_kiosks_send_the_rest_by_themselves(
         assert stored(central_db) == 500
     finally:
         central.stop()
-    assert run_cli("central", "restore", str(tmp_path / "at300.db"), "--db", str(central_db)).returncode == 0
+    restored = run_cli("central", "restore", str(backup), "--db", str(central_db))
+    assert restored.returncode == 0, restored.stderr
     assert stored(central_db) == 300
     status = json.loads(run_cli("--config", str(cfg), "status", "--db", str(journal)).stdout)
     assert status["pending"] == 0  # the kiosk had all 500 confirmed before the restore
@@ -202,7 +228,51 @@ def test_after_restoring_an_older_backup_the_kiosks_send_the_rest_by_themselves(
         log.close()
         central.stop()
     assert "resending from 301" in (tmp_path / "sync.log").read_text()
-    assert read_rows(central_db, "select id from events order by seq") == \
+    assert rows_of(central_db, "select id from events order by seq") == \
         read_rows(journal, "select id from events order by seq")
     gaps = json.loads(run_cli("central", "--gaps", "--db", str(central_db)).stdout)
     assert gaps["gaps"] == []
+
+
+def test_postgresql_backup_and_restore_refusals_and_the_kept_dump(tmp_path):
+    """On PostgreSQL: restore refuses a SQLite file and a database other sessions use (unless
+    --force), keeps the current database as a dump beside the archive, drops tables the archive
+    does not hold, and never prints the URL's password."""
+    from kiosk.central.db import open_conn
+    from kiosk.central.store import CentralStore
+    from kiosk_dev.pgtest import temp_database
+    from .test_central_store import T, journal_day
+
+    _, raw = journal_day(tmp_path)
+    with temp_database() as url:
+        store = CentralStore(url)
+        store.ingest([(T, p) for p in raw[:30]])
+        store.close()
+        dump = tmp_path / "at30.dump"
+        done = run_cli("central", "backup", "--db", url, "--out", str(dump))
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["events"] == 30 and dump.read_bytes()[:5] == b"PGDMP"
+        store = CentralStore(url)
+        store.ingest([(T, p) for p in raw[30:]])
+        store.close()
+        conn = open_conn(url)
+        conn.execute("create table later_room (x integer)")
+        sqlite_file = tmp_path / "central.db"
+        CentralStore(str(sqlite_file)).close()
+        wrong = run_cli("central", "restore", str(sqlite_file), "--db", url)
+        assert wrong.returncode == 2 and "not a pg_dump" in wrong.stderr
+        busy = run_cli("central", "restore", str(dump), "--db", url)  # `conn` is another session
+        assert busy.returncode == 2 and "--force" in busy.stderr
+        conn.close()
+        restored = run_cli("central", "restore", str(dump), "--db", url)
+        assert restored.returncode == 0, restored.stderr
+        doc = json.loads(restored.stdout)
+        assert doc["events"] == 30 and doc["forced_while_open"] is False
+        assert stored(url) == 30
+        assert "later_room" not in {r[0] for r in rows_of(url, "select table_name from information_schema.tables "
+                                                           "where table_schema = 'public'")}
+        kept = run_cli("central", "restore", doc["kept"], "--db", url)
+        assert kept.returncode == 0 and json.loads(kept.stdout)["events"] == len(raw)
+        secret = url.replace("postgresql://postgres@", "postgresql://postgres:hunter2@")
+        out = run_cli("central", "backup", "--db", secret, "--out", str(tmp_path / "s.dump"))
+        assert "hunter2" not in out.stdout + out.stderr

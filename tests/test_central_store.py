@@ -380,3 +380,120 @@ def test_central_migrate_copies_a_sqlite_central_to_an_empty_postgresql(tmp_path
         again = subprocess.run(kiosk_cmd("central", "migrate", "--to", url, "--db", source),
                                env=env(), capture_output=True, text=True, timeout=120)
         assert again.returncode == 2 and "not empty" in again.stderr
+
+
+LEGACY_SCHEMA = """
+CREATE TABLE [events] ([id] TEXT PRIMARY KEY, [site] TEXT NOT NULL, [kiosk] TEXT NOT NULL, [seq] INTEGER NOT NULL,
+  [ts] TEXT NOT NULL, [day] TEXT NOT NULL, [type] TEXT NOT NULL, [operator] TEXT, [payload] TEXT NOT NULL,
+  [topic] TEXT, [received_at] TEXT);
+CREATE UNIQUE INDEX [idx_events_site_kiosk_seq] ON [events] ([site], [kiosk], [seq]);
+CREATE TABLE [dead_letters] ([n] INTEGER PRIMARY KEY, [received_at] TEXT, [topic] TEXT, [reason] TEXT,
+  [size] INTEGER, [payload] BLOB);
+CREATE TABLE [kiosks] ([site] TEXT, [kiosk] TEXT, [max_seq] INTEGER DEFAULT 0, [events] INTEGER DEFAULT 0,
+  [last_event_at] TEXT, [online] INTEGER, [status_pending] INTEGER, [status_last_seq] INTEGER, [status] TEXT,
+  [status_at] TEXT, PRIMARY KEY ([site], [kiosk]));
+CREATE TABLE [alerts] ([id] TEXT PRIMARY KEY, [site] TEXT, [kiosk] TEXT, [kind] TEXT, [text] TEXT, [ts] TEXT,
+  [seq] INTEGER, [payload] TEXT, [received_at] TEXT);
+CREATE TABLE [central_meta] ([key] TEXT PRIMARY KEY, [value] TEXT);
+CREATE TABLE web_cursor (name text primary key, pos integer not null);
+CREATE TABLE web_days (site text not null, kiosk text not null, day text not null, [events] integer,
+  primary key (site, kiosk, day));
+"""
+
+
+def test_a_central_db_from_before_migrations_is_taken_as_version_1(tmp_path):
+    """A SQLite central.db of the oldest shape still deployed (sqlite-utils' tables, events from
+    before journal ids, no alert days, the summaries' rowid cursor): the store's migrations add
+    what is missing, its events and device alerts reach the summaries, new journals are stored
+    beside the old events, and the migrated file copies to PostgreSQL."""
+    import sqlite3
+
+    from kiosk.central import summaries
+    from kiosk_dev.pgtest import temp_database
+
+    _, raw = journal_day(tmp_path)
+    path = tmp_path / "central.db"
+    old = sqlite3.connect(path)
+    old.executescript(LEGACY_SCHEMA)
+    for p in raw[:20]:
+        ev = json.loads(p)
+        old.execute("insert into events values (?,?,?,?,?,?,?,?,?,?,?)",
+                    (ev["id"], "demo", "kiosk-1", ev["seq"], ev["ts"], ev["day"], ev["type"], ev["operator"],
+                     p.decode(), T, "2026-11-23T08:00:00.000Z"))
+    old.execute("insert into alerts values ('dev-1', 'demo', 'kiosk-1', 'printer', 'Skrivaren har inget papper.', "
+                "'2026-11-23T09:30:00.000Z', null, '{}', '2026-11-23T09:30:01.000Z')")
+    old.execute("insert into dead_letters(received_at, topic, reason, size, payload) values "
+                "('2026-11-23T08:00:00.000Z', 'x', 'bad', 3, x'616263')")
+    old.execute("insert into web_cursor values ('events', 20)")
+    old.commit()
+    old.close()
+    store = CentralStore(path)
+    try:
+        conn = store.conn
+        assert {"journal"} <= {r[1] for r in conn.execute("pragma table_info(events)")}
+        assert {"site", "kiosk"} <= {r[1] for r in conn.execute("pragma table_info(dead_letters)")}
+        assert conn.execute("select day from alerts").fetchall() == [("2026-11-23",)]
+        assert conn.execute("select room, version from schema_migrations order by 1, 2").fetchall() == \
+            [("store", 1), ("store", 2)]
+        assert conn.execute("select site, kiosk, day from summary_dirty").fetchall() == [("demo", "kiosk-1", "2026-11-23")]
+        # the kiosk's journal again: its first 20 are the old rows (same ids, counted for the journal)
+        counts = store.ingest([(T, p) for p in raw])
+        assert counts["stored"] == len(raw) - 20 and counts["duplicate"] == 20 and counts.get("dead", 0) == 0
+        assert store.count("events") == len(raw)
+        jid = json.loads(raw[0])["journal"]
+        assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == len(raw)
+        assert store.kiosks()[0]["dead_letters"] == 0
+    finally:
+        store.close()
+    c = summaries.connect(path)
+    try:
+        summaries.ensure_schema(c)  # the old web_days (other columns) is dropped and folded again
+        assert summaries.refresh(c) == 1
+        assert [a[0] for a in c.execute("select id from web_alerts where source = 'alerts'")] == ["dev-1"]
+        assert len(summaries.day_rows(c)) == 1
+    finally:
+        c.close()
+    with temp_database() as url:
+        done = subprocess.run(kiosk_cmd("central", "migrate", "--to", url, "--db", str(path)),
+                              env=env(), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["tables"]["events"] == len(raw)
+
+
+def test_a_storage_failure_raises_and_keeps_nothing_of_the_batch(tmp_path, central_db):
+    """The database itself failing (PostgreSQL: a disk_full error from a trigger on the batch's
+    last event; SQLite: the connection made read-only) raises a storage failure and keeps nothing
+    of the batch, neither events nor acks nor counters nor dead letters; the same batch again
+    afterwards is stored whole."""
+    import pytest
+
+    from kiosk.central.db import is_storage_failure
+
+    _, raw = journal_day(tmp_path)
+    jid = json.loads(raw[0])["journal"]
+    store = CentralStore(central_db)
+    try:
+        assert store.ingest([(T, p) for p in raw[:10]])["stored"] == 10
+        batch = [(T, p) for p in raw[10:30]] + [(T, b"{garbage")]
+        if store.pg:
+            store.conn.execute("create function full_disk() returns trigger language plpgsql as $$ begin "
+                               "if new.seq = 30 then raise exception 'no space left' using errcode = 'disk_full'; "
+                               "end if; return new; end $$")
+            store.conn.execute("create trigger full_disk before insert on events for each row execute function full_disk()")
+        else:
+            store.conn.execute("pragma query_only = 1")
+        with pytest.raises(Exception) as failed:
+            store.ingest(batch)
+        assert is_storage_failure(failed.value), failed.value
+        if store.pg:
+            store.conn.execute("drop trigger full_disk on events")
+        else:
+            store.conn.execute("pragma query_only = 0")
+        assert store.count("events") == 10 and store.count("dead_letters") == 0
+        assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == 10
+        assert store.counters() == {"received_stored": 10}
+        again = store.ingest(batch)
+        assert again["stored"] == 20 and again["dead"] == 1
+        assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == 30
+    finally:
+        store.close()

@@ -1,4 +1,5 @@
-"""Central's store and sheet without a broker: dedupe, seq conflicts, gaps, status, the CLI."""
+"""Central's store and sheet without a broker: dedupe, seq conflicts, gaps, status, the CLI; on
+both engines (`central_db`), the round trip through a real broker into PostgreSQL too."""
 
 from __future__ import annotations
 
@@ -31,9 +32,9 @@ def day_events(tmp_path, config=None):
     return [json.loads(p) for p in raw], raw
 
 
-def test_duplicates_dropped_by_id_and_reused_seq_dead_lettered(tmp_path):
+def test_duplicates_dropped_by_id_and_reused_seq_dead_lettered(tmp_path, central_db):
     events, raw = day_events(tmp_path)
-    store = CentralStore(tmp_path / "central.db")
+    store = CentralStore(central_db)
     try:
         first = store.ingest([(T, p) for p in raw[:40]])
         assert first["stored"] == 40
@@ -51,9 +52,9 @@ def test_duplicates_dropped_by_id_and_reused_seq_dead_lettered(tmp_path):
         store.close()
 
 
-def test_gaps_are_found_and_named_in_the_report(tmp_path):
+def test_gaps_are_found_and_named_in_the_report(tmp_path, central_db):
     events, raw = day_events(tmp_path)
-    store = CentralStore(tmp_path / "central.db")
+    store = CentralStore(central_db)
     try:
         store.ingest([(T, p) for i, p in enumerate(raw) if i not in (9, 10, 11)])
         jid = events[0]["journal"]
@@ -67,27 +68,27 @@ def test_gaps_are_found_and_named_in_the_report(tmp_path):
         assert store.kiosks()[0]["online"] is True
     finally:
         store.close()
-    rows, problems = central_report.rows(tmp_path / "central.db")
+    rows, problems = central_report.rows(central_db)
     assert len(rows) == 1
     assert any("seq 10..12 missing" in p and "2026-11-23" in p for p in problems)
-    done = subprocess.run(kiosk_cmd("report", "--central", str(tmp_path / "central.db"), "--format", "csv"),
+    done = subprocess.run(kiosk_cmd("report", "--central", central_db, "--format", "csv"),
                           env=env(), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "seq 10..12 missing" in done.stderr
-    gaps = subprocess.run(kiosk_cmd("central", "--gaps", "--db", str(tmp_path / "central.db")),
+    gaps = subprocess.run(kiosk_cmd("central", "--gaps", "--db", central_db),
                           env=env(), capture_output=True, text=True, timeout=60)
     doc = json.loads(gaps.stdout)
     assert doc["events"] == len(raw) - 3 and doc["gaps"][0]["from_seq"] == 10
 
 
-def test_late_events_close_the_gap_and_the_row_matches(tmp_path):
+def test_late_events_close_the_gap_and_the_row_matches(tmp_path, central_db):
     events, raw = day_events(tmp_path)
-    store = CentralStore(tmp_path / "central.db")
+    store = CentralStore(central_db)
     try:
         store.ingest([(T, p) for p in reversed(raw)])  # any order: the row replays by seq
         assert store.gaps() == []
     finally:
         store.close()
-    rows, problems = central_report.rows(tmp_path / "central.db")
+    rows, problems = central_report.rows(central_db)
     j = Journal(tmp_path / "journal.db", "demo", "kiosk-1")
     from kiosk import report
 
@@ -113,7 +114,7 @@ def test_kiosk_report_writes_xlsx_too(tmp_path):
 
 
 @needs_mosquitto
-def test_no_personnummer_ever_reaches_mqtt(broker, tmp_path):
+def test_no_personnummer_ever_reaches_mqtt(broker, tmp_path, central_db):
     """The example day prints two dödsbo labels with personnummer; nothing on the wire has them."""
     config = load(kiosk_config(tmp_path / "kiosk.toml", broker.port))
     seen: list[bytes] = []
@@ -122,7 +123,7 @@ def test_no_personnummer_ever_reaches_mqtt(broker, tmp_path):
     sub.connect("127.0.0.1", broker.port)
     sub.subscribe("#", qos=1)
     sub.loop_start()
-    central = Central(config, tmp_path / "central.db").start()
+    central = Central(config, central_db).start()
     try:
         assert central.wait_subscribed(10)
         day_events(tmp_path, config)
@@ -135,16 +136,21 @@ def test_no_personnummer_ever_reaches_mqtt(broker, tmp_path):
         central.stop()
         sub.loop_stop()
         sub.disconnect()
+    store = CentralStore(central_db)  # drained = acknowledged by central's ack: stored, on either engine
+    try:
+        assert store.count("events") == len(day_events(tmp_path / "again", config)[1])
+    finally:
+        store.close()
     wire = b"\n".join(seen)
     assert b"dodsbo_label_printed" in wire
     for pnr in (b"19121212", b"121212-1212", b"1212121212", b"8112189876"):
         assert pnr not in wire
 
 
-def test_one_row_per_day_and_site_kiosk(tmp_path):
+def test_one_row_per_day_and_site_kiosk(tmp_path, central_db):
     from kiosk import report
 
-    store = CentralStore(tmp_path / "central.db")
+    store = CentralStore(central_db)
     mine = []
     try:
         for site, kiosk, days in (("demo", "kiosk-1", 2), ("norr", "k9", 1)):
@@ -158,7 +164,7 @@ def test_one_row_per_day_and_site_kiosk(tmp_path):
             assert store.ingest([(f"returpost/v1/{site}/{kiosk}/events", p) for p in raw])["stored"] == len(raw)
     finally:
         store.close()
-    rows, problems = central_report.rows(tmp_path / "central.db")
+    rows, problems = central_report.rows(central_db)
     assert problems == []
     assert [(r["day"], r["site"], r["kiosk"]) for r in rows] == [
         ("2026-11-23", "demo", "kiosk-1"), ("2026-11-23", "norr", "k9"), ("2026-11-24", "demo", "kiosk-1")]

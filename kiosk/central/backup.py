@@ -24,7 +24,13 @@ holds a shared POSIX lock on the "DMS" byte of CENTRAL-shm for as long as it is 
 exclusive lock on that byte cannot be had, someone has the database open. (POSIX locks are per
 process: call it before this process opens CENTRAL itself.)
 
-PostgreSQL has its own tools for this: `pg_dump`/`pg_restore` (README, "Backups of central").
+On PostgreSQL (`central.db` or `--db` a postgresql:// URL) the same commands run PostgreSQL's own
+tools: backup is `pg_dump -Fc` (one consistent snapshot, a repeatable-read transaction, while
+central runs) into FILE.part, fsynced, renamed to FILE. Restore checks FILE is a pg_dump custom
+archive, refuses while other sessions use the database unless `--force`, keeps the current
+database as `<db>.before-restore-<UTC time>.dump` beside FILE, drops the tables the archive does
+not hold (made by later migrations) and runs `pg_restore --clean --if-exists --single-transaction`.
+The URL's password never reaches a command line or a message (PGPASSWORD in the tools' environment).
 """
 
 from __future__ import annotations
@@ -35,9 +41,12 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 # os_unix.c: the WAL-index locks start at byte 120 of the -shm file (8 lock slots), and the
@@ -180,6 +189,145 @@ def restore(file: str | Path, db: str | Path, *, force: bool = False, now: dt.da
             "forced_while_open": busy, "seconds": round(time.monotonic() - started, 3)}
 
 
+# -- PostgreSQL: pg_dump / pg_restore ---------------------------------------------------------------
+
+PGDMP = b"PGDMP"  # the first bytes of a pg_dump custom-format archive
+
+
+def _pg_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise BackupError(f"{name} is not installed (Debian: apt-get install postgresql-client)")
+    return path
+
+
+def _pg_env(url: str) -> tuple[str, dict]:
+    """The URL without its password, and an environment that carries the password."""
+    u = urllib.parse.urlsplit(url)
+    env = dict(os.environ)
+    if u.password is None:
+        return url, env
+    env["PGPASSWORD"] = urllib.parse.unquote(u.password)
+    netloc = (urllib.parse.quote(urllib.parse.unquote(u.username or "")) + "@" if u.username else "") + (u.hostname or "")
+    if u.port:
+        netloc += f":{u.port}"
+    return urllib.parse.urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment)), env
+
+
+def _pg_run(args: list[str], url: str, what: str) -> str:
+    bare, env = _pg_env(url)
+    done = subprocess.run([*args, f"--dbname={bare}"], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        from .db import display_name
+
+        raise BackupError(f"{what} failed on {display_name(url)}: {done.stderr.strip()[-2000:]}")
+    return done.stdout
+
+
+def _pg_describe(url: str) -> dict:
+    from .db import open_conn
+
+    conn = open_conn(url)
+    try:
+        if "events" not in conn.table_names():
+            return {"events": None, "kiosks": None}
+        events = conn.query_one("select count(*) from events")
+        kiosks = conn.query_one("select count(*) from (select distinct site, kiosk from events) k")
+        return {"events": events[0] if events else 0, "kiosks": kiosks[0] if kiosks else 0}
+    finally:
+        conn.close()
+
+
+def pg_backup(url: str, out: str | Path) -> dict:
+    """`pg_dump -Fc` of central's PostgreSQL database into the file `out` (atomically)."""
+    from .db import display_name
+
+    out = Path(out)
+    started = time.monotonic()
+    part = out.with_name(out.name + ".part")
+    part.unlink(missing_ok=True)
+    try:
+        _pg_run([_pg_tool("pg_dump"), "-Fc", "--no-owner", "--no-privileges", "-f", str(part)], url, "pg_dump")
+        fd = os.open(part, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(part, out)
+        _fsync_dir(out.parent)
+    finally:
+        part.unlink(missing_ok=True)
+    return {"backup": str(out), "db": display_name(url), **_pg_describe(url), "bytes": out.stat().st_size,
+            "seconds": round(time.monotonic() - started, 3)}
+
+
+def pg_in_use(url: str) -> int:
+    """Other sessions on this database (a running kiosk central, kiosk web, delivery worker)."""
+    from .db import open_conn
+
+    conn = open_conn(url)
+    try:
+        row = conn.query_one("select count(*) from pg_stat_activity where datname = current_database() "
+                             "and pid <> pg_backend_pid() and backend_type = 'client backend'")
+        return int(row[0]) if row else 0
+    finally:
+        conn.close()
+
+
+def _archive_tables(file: Path) -> set[str]:
+    listing = subprocess.run([_pg_tool("pg_restore"), "-l", str(file)], capture_output=True, text=True)
+    if listing.returncode != 0:
+        raise BackupError(f"{file} is not a pg_dump archive pg_restore can read: {listing.stderr.strip()[-500:]}")
+    names = set()
+    for line in listing.stdout.splitlines():
+        parts = line.split()
+        # "215; 1259 16390 TABLE public events owner"
+        if len(parts) >= 6 and not line.startswith(";") and parts[3] == "TABLE":
+            names.add(parts[5])
+    return names
+
+
+def pg_restore(file: str | Path, url: str, *, force: bool = False, now: dt.datetime | None = None) -> dict:
+    """Put the pg_dump archive `file` in place of central's PostgreSQL database (module doc)."""
+    from .db import display_name, open_conn
+
+    file = Path(file)
+    if not file.exists():
+        raise BackupError(f"no backup at {file}")
+    with open(file, "rb") as f:
+        if f.read(len(PGDMP)) != PGDMP:
+            raise BackupError(f"{file} is not a pg_dump custom archive (kiosk central backup of a PostgreSQL central)")
+    tables = _archive_tables(file)
+    if "events" not in tables:
+        raise BackupError(f"{file} is not a central database (no events table)")
+    busy = pg_in_use(url)
+    if busy and not force:
+        raise BackupError(
+            f"{display_name(url)} is open by another process ({busy} sessions: a running kiosk central or "
+            "kiosk web?): stop it first (systemctl stop returpost-central returpost-web), or give --force "
+            "to restore under it")
+    started = time.monotonic()
+    stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    dbname = urllib.parse.urlsplit(url).path.lstrip("/") or "central"
+    kept = file.with_name(f"{dbname}.before-restore-{stamp}.dump")
+    n = 1
+    while kept.exists():  # two restores within one second: never overwrite a kept copy
+        n += 1
+        kept = file.with_name(f"{dbname}.before-restore-{stamp}-{n}.dump")
+    pg_backup(url, kept)
+    conn = open_conn(url)
+    try:
+        with conn.transaction():
+            for table in sorted(conn.table_names() - tables):
+                conn.execute(f'drop table if exists "{table}" cascade')
+    finally:
+        conn.close()
+    _pg_run([_pg_tool("pg_restore"), "--clean", "--if-exists", "--single-transaction", "--no-owner",
+             "--no-privileges", str(file)], url, "pg_restore")
+    return {"restored": str(file), "db": display_name(url), **_pg_describe(url), "kept": str(kept),
+            "forced_while_open": bool(busy), "seconds": round(time.monotonic() - started, 3)}
+
+
 # -- CLI: `kiosk central backup|restore` ------------------------------------------------------------
 
 def _central_db(args) -> Path | str:
@@ -194,13 +342,15 @@ def _central_db(args) -> Path | str:
 
 def _main(args) -> int:
     db = _central_db(args)
-    if "://" in str(db):
-        print(f"{db} is not a SQLite file: back up PostgreSQL with pg_dump and pg_restore "
-              "(README, \"Backups of central\")", file=sys.stderr)
+    pg = str(db).startswith(("postgresql://", "postgres://"))
+    if "://" in str(db) and not pg:
+        print("--db: a SQLite file or a postgresql:// URL", file=sys.stderr)
         return 2
     try:
         if args.central_command == "backup":
-            doc = backup(db, args.out)
+            doc = pg_backup(str(db), args.out) if pg else backup(db, args.out)
+        elif pg:
+            doc = pg_restore(args.file, str(db), force=args.force)
         else:
             doc = restore(args.file, db, force=args.force)
     except BackupError as exc:
@@ -208,6 +358,11 @@ def _main(args) -> int:
         return 2
     except (OSError, sqlite3.Error) as exc:
         print(f"{args.central_command} failed: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # psycopg's errors (imported only on PostgreSQL)
+        if type(exc).__module__.split(".")[0] != "psycopg":
+            raise
+        print(f"{args.central_command} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     if args.central_command == "restore":
         if doc["forced_while_open"]:
@@ -223,12 +378,13 @@ def _main(args) -> int:
 def add_commands(sub) -> None:
     """Add `backup` and `restore` to the subcommands of `kiosk central` (which stays the collector
     when no subcommand is given)."""
-    b = sub.add_parser("backup", help="copy central's SQLite database, consistent while central runs")
+    b = sub.add_parser("backup", help="copy central's database (SQLite online backup, or pg_dump -Fc), "
+                       "consistent while central runs")
     b.add_argument("--db", default=argparse.SUPPRESS, help="central database (default: central.db in the config)")
     b.add_argument("--out", required=True, help="the backup file (replaced atomically when complete)")
     b.set_defaults(func=_main)
     r = sub.add_parser("restore", help="put a backup in place of central's database (keeps the old one)")
-    r.add_argument("file", help="a file made by kiosk central backup")
+    r.add_argument("file", help="a file made by kiosk central backup (for PostgreSQL: its pg_dump archive)")
     r.add_argument("--db", default=argparse.SUPPRESS, help="central database (default: central.db in the config)")
     r.add_argument("--force", action="store_true", help="restore even while another process has the database open")
     r.set_defaults(func=_main)

@@ -126,11 +126,15 @@ def start_delivery(config, db, stop: threading.Event) -> threading.Thread | None
     # would start after alerts stored meanwhile, and those would never be notified.
     from .delivery import outbox
 
-    conn = outbox.connect(db)
     try:
-        outbox.ensure_schema(conn)
-    finally:
-        conn.close()
+        conn = outbox.connect(db)
+        try:
+            outbox.ensure_schema(conn)
+        finally:
+            conn.close()
+    except Exception as exc:  # the delivery room's failure leaves ingest running, as a bad config does
+        log.error("central: delivery worker not started: %s: %s", type(exc).__name__, exc)
+        return None
     t = threading.Thread(target=worker.run, args=(cfg, db, stop), name="delivery", daemon=True)
     t.start()
     return t

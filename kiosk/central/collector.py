@@ -28,10 +28,8 @@ from ..sync import topics
 from ..sync.validate import ID_RE
 from . import ack
 from .inbox import InboxPublisher
-from .db import errors, is_url
+from .db import is_storage_failure, is_url
 from .store import CentralStore
-
-DB_ERRORS = errors("operational") + errors("data") + errors("integrity")  # either engine's
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +295,9 @@ class Central:
         batch, self._pending = self._pending, []
         try:
             counts = self.store.ingest((t, p) for t, p, _, _ in batch)
-        except DB_ERRORS as exc:
+        except Exception as exc:  # ingest raises only storage failures (db.is_storage_failure)
+            if not is_storage_failure(exc):
+                raise
             # Nothing committed, nothing acknowledged: the broker delivers them again.
             self._error(f"storage failed, {len(batch)} messages not acknowledged: {exc}")
             return False
@@ -339,7 +339,9 @@ class Central:
                 log.warning("central: open gap %s/%s journal %s seq %d..%d%s", g["site"], g["kiosk"],
                             g["journal"] or "-", g["from_seq"], g["to_seq"],
                             f" ({g['note']})" if g.get("note") else "")
-        except DB_ERRORS as exc:
+        except Exception as exc:
+            if not is_storage_failure(exc):
+                raise
             self._error(f"cannot read the store: {exc}")
 
     def _error(self, text: str) -> None:

@@ -95,8 +95,21 @@ SCHEMA = [
 # PostgreSQL allows 32 columns in an index: no covering index there (its wide JSON columns are
 # stored out of line, TOAST, so a range scan of the numbers does not read them anyway)
 PG_SCHEMA = [sql for sql in SCHEMA if "web_days_numbers" not in sql]
-MIGRATIONS = [dbm.Step(1, "web_days and web_alerts: the materialised days and alerts", sql=";\n".join(SCHEMA),
-                       postgresql=";\n".join(PG_SCHEMA))]
+
+
+def _web_tables(conn: dbm.Conn) -> None:
+    """Version 1, also over an older central.db: its web_days (a cache) with other columns is
+    dropped first and every day folded again."""
+    have = conn.columns("web_days") if "web_days" in conn.table_names() else None
+    if have is not None and have != ["site", "kiosk", "day", *DAY_COLUMNS]:
+        conn.execute("drop table web_days")
+        have = None
+    conn.script(";\n".join(PG_SCHEMA if conn.engine == dbm.POSTGRESQL else SCHEMA))
+    if have is None:
+        _mark_all(conn)
+
+
+MIGRATIONS = [dbm.Step(1, "web_days and web_alerts: the materialised days and alerts", run=_web_tables)]
 
 
 def connect(target: str | Path) -> Any:

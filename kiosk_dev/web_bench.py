@@ -179,9 +179,11 @@ def fill(db: Path, kiosks: int, days: int, last_day: dt.date, seed: int = 7, tem
     return total
 
 
-def _time(fn, repeat: int) -> tuple[float, float]:
+def _time(fn, repeat: int, before=None) -> tuple[float, float]:
     times = []
     for _ in range(repeat):
+        if before is not None:
+            before()
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000)
@@ -190,13 +192,77 @@ def _time(fn, repeat: int) -> tuple[float, float]:
     return statistics.median(times), p95
 
 
-def run(kiosks: int, days: int, repeat: int, folder: Path, out=sys.stdout, reuse: bool = False,
-        replay_days: int = 0) -> dict:
+# Bump when day_script, fill or the materialised tables change: a cached data set of another
+# version is never used.
+GENERATOR = 2
+LAST_DAY = dt.date(2026, 11, 27)
+
+
+def cache_name(kiosks: int, days: int, seed: int = 7) -> str:
     from kiosk.central import summaries
-    from kiosk.central.web import auth
+
+    columns = len(summaries.DAY_COLUMNS)
+    return f"central-g{GENERATOR}-c{columns}-{kiosks}x{days}-s{seed}-{LAST_DAY.isoformat()}.db"
+
+
+def build(db: Path, kiosks: int, days: int, out, cache: Path | None = None, seed: int = 7) -> tuple[int, str]:
+    """The data set at `db`: copied from `cache` when a data set of this generator version and
+    size is there, otherwise generated and materialised (and then stored in `cache`)."""
+    import shutil
+
+    from kiosk.central import summaries
+
+    now = dt.datetime.combine(LAST_DAY, dt.time(12, 0), tzinfo=TZ)
+    cached = cache / cache_name(kiosks, days, seed) if cache else None
+    if cached is not None and cached.exists():
+        t0 = time.perf_counter()
+        shutil.copyfile(cached, db)
+        meta = json.loads(cached.with_suffix(".json").read_text(encoding="utf-8"))
+        how = (f"copied from the cache {cached} in {time.perf_counter() - t0:.1f} s (built there: {meta['events']} "
+               f"events in {meta['fill_s']:.1f} s, {meta['kiosk_days']} kiosk-days materialised in "
+               f"{meta['materialise_s']:.1f} s, {meta['kiosk_days'] / max(meta['materialise_s'], 1e-9):.0f} kiosk-days/s)")
+        return meta["events"], how
+    t0 = time.perf_counter()
+    n = fill(db, kiosks, days, LAST_DAY, seed=seed)
+    t_fill = time.perf_counter() - t0
+    conn = summaries.connect(db)
+    summaries.ensure_schema(conn)
+    t0 = time.perf_counter()
+    folded = summaries.refresh(conn, now)
+    t_mat = time.perf_counter() - t0
+    conn.execute("pragma wal_checkpoint(truncate)")
+    conn.close()
+    how = (f"{n} events generated in {t_fill:.1f} s; {folded} kiosk-days materialised from scratch in {t_mat:.1f} s "
+           f"({folded / max(t_mat, 1e-9):.0f} kiosk-days/s)")
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        part = cached.with_suffix(".part")
+        shutil.copyfile(db, part)
+        cached.with_suffix(".json").write_text(json.dumps({"events": n, "fill_s": t_fill, "kiosk_days": folded,
+                                                           "materialise_s": t_mat}), encoding="utf-8")
+        part.replace(cached)
+        how += f"; cached as {cached}"
+    return n, how
+
+
+def _sample_days(conn, days: int, replay_days: int, seed: int = 11) -> list[str]:
+    """The days replayed for the baseline: every day, or today and `replay_days - 1` drawn at random."""
+    every = [d for (d,) in conn.execute("select distinct day from web_days order by day").fetchall()]
+    if not replay_days or replay_days >= len(every):
+        return every
+    rest = random.Random(seed).sample(every[:-1], replay_days - 1)
+    return sorted(rest) + every[-1:]
+
+
+def run(kiosks: int, days: int, repeat: int, folder: Path, out=sys.stdout, reuse: bool = False,
+        replay_days: int = 0, cache: Path | None = None) -> dict:
+    """Build (or copy) the data set, time the pages, and compute the same answers by full replay
+    of `events` (all days, or a sample of `replay_days` days scaled to the range) in the same run."""
+    from kiosk.central import summaries
+    from kiosk.central.web import auth, views
     from kiosk.central.web.app import create_app
 
-    last_day = dt.date(2026, 11, 27)
+    last_day = LAST_DAY
     now = dt.datetime.combine(last_day, dt.time(12, 0), tzinfo=TZ)
     db = folder / "central.db"
     if reuse and db.exists():
@@ -204,17 +270,11 @@ def run(kiosks: int, days: int, repeat: int, folder: Path, out=sys.stdout, reuse
         n = conn.execute("select count(*) from events").fetchone()[0]
         print(f"web bench: reusing {db}: {n} events", file=out)
     else:
-        t0 = time.perf_counter()
-        n = fill(db, kiosks, days, last_day)
-        t_fill = time.perf_counter() - t0
-        print(f"web bench: {kiosks} kiosks x {days} days: {n} events generated in {t_fill:.1f} s", file=out)
+        n, how = build(db, kiosks, days, out, cache)
+        print(f"web bench: {kiosks} kiosks x {days} days: {how}", file=out)
         conn = summaries.connect(db)
     summaries.ensure_schema(conn)
-    t0 = time.perf_counter()
-    folded = summaries.refresh(conn, now)
-    t_mat = time.perf_counter() - t0
-    print(f"  materialise (from scratch unless reused): {folded} kiosk-days in {t_mat:.1f} s "
-          f"({folded / max(t_mat, 1e-9):.0f} kiosk-days/s)", file=out)
+    summaries.refresh(conn, now)
     auth.ensure_schema(conn)
     auth.add_user(conn, "bench", "viewer", "bench-password", now)
     # incremental: one more event for one kiosk today, then the refresh a page view does
@@ -244,33 +304,40 @@ def run(kiosks: int, days: int, repeat: int, folder: Path, out=sys.stdout, reuse
         client = Client(served.url)
         assert client.login("bench", "bench-password") == 303
         results = _pages(client, days, last_day, repeat)
-    year_from = (last_day - dt.timedelta(days=days - 1)).isoformat()
+        # `/` as the first view after a start (or after every kiosk changed): no cached card
+        results["/ (nothing cached)"] = _time(lambda: client.get("/"), repeat, before=views.forget)
 
     # the same answers by full replay, in the same run
     rconn = summaries.connect(db)
     day = last_day.isoformat()
     med_today, p95_today = _time(lambda: summaries.replay_rows(rconn, day, day), max(3, repeat // 4))
-    replay_from = year_from if not replay_days else (last_day - dt.timedelta(days=replay_days - 1)).isoformat()
+    sample = _sample_days(conn, days, replay_days)
     t0 = time.perf_counter()
-    year_rows = summaries.replay_rows(rconn, replay_from, day)
-    t_year = (time.perf_counter() - t0) * 1000
-    if replay_days:
-        part = t_year
-        t_year = part * days / replay_days
-        print(f"  full replay of the last {replay_days} days: {part:.0f} ms; a year by scale: {t_year:.0f} ms",
-              file=out)
-    mat_rows = [summaries.follow_up_row(r) for r in summaries.day_rows(conn, replay_from, day)]
-    same = year_rows == mat_rows
-    print(f"  {'page':28s} {'median ms':>10s} {'p95 ms':>10s}   baseline: full replay of events", file=out)
+    replayed: list[dict] = []
+    for d in sample:
+        replayed += summaries.replay_rows(rconn, d, d)
+    t_sample = (time.perf_counter() - t0) * 1000
+    mat_rows = [summaries.follow_up_row(r) for d in sample for r in summaries.day_rows(conn, d, d, summary=False)]
+    total_rows = conn.execute("select count(*) from web_days").fetchone()[0]
+    t_year = t_sample * total_rows / max(1, len(mat_rows))
+    if len(sample) < days:
+        print(f"  full replay of {len(sample)} sampled days ({len(mat_rows)} kiosk-days, today's included): "
+              f"{t_sample:.0f} ms; the whole range ({total_rows} kiosk-days) by scale: {t_year / 1000:.0f} s", file=out)
+    same = replayed == mat_rows
+    print(f"  {'page':28s} {'median ms':>10s} {'p95 ms':>10s}   baseline: full replay of events (same run)", file=out)
     print(f"  {'/':28s} {results['/'][0]:10.1f} {results['/'][1]:10.1f}   "
-          f"today's rows by replay: median {med_today:.1f} ms, p95 {p95_today:.1f} ms", file=out)
-    for name in ("/uppfoljning (year)", "/historik (year)"):
+          f"today's rows by replay: median {med_today:.1f} ms, p95 {p95_today:.1f} ms "
+          f"({med_today / max(results['/'][0], 1e-9):.0f}x the page)", file=out)
+    print(f"  {'/ (nothing cached)':28s} {results['/ (nothing cached)'][0]:10.1f} "
+          f"{results['/ (nothing cached)'][1]:10.1f}", file=out)
+    for name in ("/uppfoljning (year)", "/uppfoljning (year, last page)", "/historik (year)"):
         print(f"  {name:28s} {results[name][0]:10.1f} {results[name][1]:10.1f}   "
-              f"a year's rows by replay (what both need): {t_year:.0f} ms once", file=out)
+              f"the range's rows by replay: {t_year / 1000:.1f} s ({t_year / max(results[name][0], 1e-9):.0f}x)",
+              file=out)
     for name in ("/historik (12 weeks)", "/larm", "/kiosker", "/uppfoljning csv (year)", "/uppfoljning xlsx (4 weeks)"):
         print(f"  {name:28s} {results[name][0]:10.1f} {results[name][1]:10.1f}", file=out)
-    print(f"  materialised rows equal the replayed rows: {same} ({len(mat_rows)} rows)", file=out)
-    # incremental: one new event for one kiosk, then the next page view
+    print(f"  materialised rows equal the replayed rows: {same} ({len(mat_rows)} rows of {len(sample)} days)",
+          file=out)
     return {"events": n, "pages": results, "replay_today_ms": (med_today, p95_today),
             "replay_year_ms": t_year, "same": same, "rows": len(mat_rows)}
 
@@ -280,6 +347,7 @@ def _pages(client, days: int, last_day: dt.date, repeat: int) -> dict:
     pages = {
         "/": "/",
         "/uppfoljning (year)": f"/uppfoljning?from={year_from}&to={last_day.isoformat()}",
+        "/uppfoljning (year, last page)": f"/uppfoljning?from={year_from}&to={last_day.isoformat()}&sida=100000",
         "/uppfoljning xlsx (4 weeks)": f"/uppfoljning?from={(last_day - dt.timedelta(days=27)).isoformat()}"
                                        f"&to={last_day.isoformat()}&format=xlsx",
         "/uppfoljning csv (year)": f"/uppfoljning?from={year_from}&to={last_day.isoformat()}&format=csv",
@@ -304,12 +372,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--dir", help="working folder (default: a temp folder)")
     p.add_argument("--reuse", action="store_true", help="use DIR/central.db as it is (no new events)")
-    p.add_argument("--replay-days", type=int, default=0,
-                   help="replay only the last N days for the baseline and scale to the year (default: all)")
+    p.add_argument("--replay-days", type=int, default=10,
+                   help="the full-replay baseline replays today and N-1 days drawn at random, scaled to the range "
+                        "(0: every day; default 10)")
+    p.add_argument("--cache", default=str(Path(__file__).resolve().parent.parent / "var" / "web-bench"),
+                   help="where built data sets are kept, by generator version and size (default: var/web-bench)")
+    p.add_argument("--no-cache", action="store_true", help="build the data set even if it is cached")
     a = p.parse_args(argv)
     folder = Path(a.dir) if a.dir else Path(tempfile.mkdtemp(prefix="web-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    res = run(a.kiosks, a.days, a.repeat, folder, reuse=a.reuse, replay_days=a.replay_days)
+    res = run(a.kiosks, a.days, a.repeat, folder, reuse=a.reuse, replay_days=a.replay_days,
+              cache=None if a.no_cache else Path(a.cache))
     return 0 if res["same"] else 1
 
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.central import clock_alerts as ca
+from kiosk.central.db import open_database
 from kiosk.central.delivery import outbox, worker
 from kiosk.central.delivery.config import read
 from kiosk.clock import TZ
@@ -99,22 +100,23 @@ def test_unscanned_piles_from_the_day_state():
 # -- through central's database -----------------------------------------------------------------
 
 @pytest.fixture
-def central(tmp_path):
-    store = store_class()(tmp_path / "central.db")
-    conn = outbox.connect(tmp_path / "central.db")
-    outbox.ensure_schema(conn)
-    conn.close()
+def central(central_db):
+    """The store and the outbox on central's database, SQLite or PostgreSQL (`central_db`)."""
+    store = store_class()(central_db)
+    with open_database(central_db) as db:
+        outbox.ensure_schema(db)
     cfg = read(parse('[[notify.targets]]\nurl = "json://127.0.0.1:9/none"\n'))
-    yield store, cfg, str(tmp_path / "central.db")
-    store.conn.close()
+    yield store, cfg, central_db
+    store.close()
 
 
 def _alerts(db) -> list[tuple]:
-    conn = outbox.connect(db)
-    try:
-        return [tuple(r) for r in conn.execute("select kind, site, kiosk, id from alerts order by kind, kiosk")]
-    finally:
-        conn.close()
+    return _query(db, "select kind, site, kiosk, id from alerts order by kind, kiosk")
+
+
+def _query(db, sql, params=()) -> list[tuple]:
+    with open_database(db) as database:
+        return database.query(sql, params)
 
 
 def _pass(cfg, db, now):
@@ -137,12 +139,10 @@ def test_faktura_unscanned_at_14_raises_deadline_missed_once_though_the_kiosk_is
     alerts = _alerts(db)
     assert [(a[0], a[2]) for a in alerts] == [("deadline_missed", "kiosk-1")]
     assert alerts[0][3] == ca.alert_id("sthlm", "kiosk-1", "deadline_missed", "2026-11-24")
-    conn = outbox.connect(db)
-    text = conn.execute("select text from alerts").fetchone()[0]
+    [(text,)] = _query(db, "select text from alerts")
     assert "Faktura" in text and "14:00" in text
     # the outbox made one notification for it
-    assert conn.execute("select count(*) from delivery_outbox where alert_id = ?", (alerts[0][3],)).fetchone()[0] == 1
-    conn.close()
+    assert _query(db, "select count(*) from delivery_outbox where alert_id = ?", (alerts[0][3],)) == [(1,)]
 
 
 def test_a_day_with_no_barcoded_mail_raises_no_deadline_missed(central):
@@ -195,9 +195,7 @@ def test_a_kiosk_offline_since_11_raises_kiosk_offline_once(central):
         _pass(cfg, db, at(2026, 11, 24, hh, mm))
     alerts = _alerts(db)
     assert [(a[0], a[2]) for a in alerts] == [("kiosk_offline", "kiosk-1")]
-    conn = outbox.connect(db)
-    assert "sedan kl. 11:00" in conn.execute("select text from alerts").fetchone()[0]
-    conn.close()
+    assert "sedan kl. 11:00" in _query(db, "select text from alerts")[0][0]
 
 
 def test_printer_out_of_paper_in_the_status_raises_printer_once(central):
@@ -212,6 +210,4 @@ def test_printer_out_of_paper_in_the_status_raises_printer_once(central):
     k.status(True, at(2026, 11, 24, 9, 5), printer={"state": "offline", "kept": 3})
     _pass(cfg, db, at(2026, 11, 24, 9, 6))
     assert [a[0] for a in _alerts(db)] == ["printer"]
-    conn = outbox.connect(db)
-    assert "slut på papper" in conn.execute("select text from alerts").fetchone()[0]
-    conn.close()
+    assert "slut på papper" in _query(db, "select text from alerts")[0][0]

@@ -339,6 +339,7 @@ def test_forged_form_without_csrf_token_refused(tmp_path, central_db, served, br
     assert _db_query(central_db, "select count(*) from web_alert_actions") == [(1,)]
 
 
+@both_engines
 def test_no_personnummer_on_any_page_of_a_day_with_dodsbo_labels(tmp_path, central_db, served, clock):
     kiosk = KioskDay(tmp_path / "kiosk", None)
     example_day(kiosk, DAY)  # prints two dödsbo labels from typed personnummer
@@ -370,6 +371,7 @@ def test_no_personnummer_on_any_page_of_a_day_with_dodsbo_labels(tmp_path, centr
         assert not pn.search(text), (where, pn.search(text).group(0))
 
 
+@both_engines
 def test_follow_up_csv_and_returns_csv(tmp_path, central_db, served, clock):
     kiosk = KioskDay(tmp_path / "kiosk", None)
     example_day(kiosk, DAY)
@@ -399,3 +401,74 @@ def test_an_open_page_goes_to_sign_in_when_the_session_ends(served, browser, clo
     clock.value = clock.value + dt.timedelta(hours=11)  # past the session's 10 hours
     _wait(browser, lambda d: "/login" in d.current_url and d.find_elements("id", "login-button"),
           what="the live page to go to the sign-in form")
+
+
+# -- several web processes behind one address -------------------------------------------------------
+def _serve(db, secret_file, cwd):
+    """`kiosk web` as a real process on a free port; (process, base URL) once it answers."""
+    import os
+    import subprocess
+    import sys
+    import urllib.request
+
+    from kiosk_dev.web_serve import free_port
+
+    from .conftest import ROOT
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "web", "--db", str(db), "--port", str(port),
+                             "--secret-file", str(secret_file)], cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5):
+                return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"kiosk web did not start: {proc.stdout.read() if proc.stdout else ''}")
+            time.sleep(0.2)
+
+
+@pytest.mark.parametrize("central_db", ["postgresql"], indirect=True)
+def test_two_web_processes_on_one_postgresql_serve_as_one(tmp_path, central_db):
+    """Two `kiosk web` processes on one PostgreSQL with one session secret (as behind the reverse
+    proxy): signed in on one, the cookie works on the other; an acknowledgement on one shows on
+    the other; failed sign-ins count across both. A third with another secret refuses the cookie."""
+    kiosk = KioskDay(tmp_path / "kiosk", None, start=dt.datetime.now(TZ))
+    now = dt.datetime.now(TZ).replace(microsecond=0)
+    kiosk.do(now, cmd="login", operator="ANNA")
+    kiosk.do(now, cmd="incoming", kind="bestridan", segment="privat")
+    ingest(central_db, kiosk.messages())
+    alert_id = kiosk.journal.db.execute("select id from events where type = 'alert_raised'").fetchone()[0]
+    secret = tmp_path / "web-secret"
+    procs = []
+    try:
+        for secret_file in (secret, secret, tmp_path / "other-secret"):
+            procs.append(_serve(central_db, secret_file, tmp_path))
+        (_, one), (_, two), (_, other) = procs
+        c = Client(one)
+        assert c.login("tl1", PASSWORDS["tl1"]) == 303
+        c.base = two  # the same browser, the proxy sends it to the other process
+        status, _, body = c.request("/larm", follow=False)
+        assert status == 200 and "tl1 (TL)" in body.decode() and f"larm-{alert_id}" in body.decode()
+        c.base = one
+        token = c.csrf("/larm")
+        assert c.request(f"/larm/{alert_id}/ack", {"csrf": token}, follow=False)[0] == 303
+        c.base = two
+        html = c.get("/larm")[2].decode()
+        assert "Kvitterat av <b>tl1</b>" in html and f"/larm/{alert_id}/ack" not in html
+        c.base = other  # another secret: the cookie is not a session there
+        assert c.request("/larm", follow=False)[0] == 303
+        # failed sign-ins are counted in the database, whichever process took them
+        for i in range(5):
+            assert Client((one, two)[i % 2]).login("tl2", "fel lösenord") == 401
+        assert Client(two).login("tl2", PASSWORDS["tl2"]) == 429 and Client(one).login("tl2", PASSWORDS["tl2"]) == 429
+    finally:
+        for proc, _ in procs:
+            proc.terminate()
+        for proc, _ in procs:
+            proc.wait(10)
+    assert _db_query(central_db, "select who, action from web_audit where action in ('login', 'alert_ack') "
+                                 "order by n") == [("tl1", "login"), ("tl1", "alert_ack")]

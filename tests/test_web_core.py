@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,14 +46,24 @@ def _messages(events):
 EVENTS = _days(1)
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cuts=st.lists(st.integers(0, len(EVENTS)), max_size=6), batch=st.integers(1, 400),
        order=st.randoms(use_true_random=False))
-def test_incremental_summaries_equal_full_replay(tmp_path_factory, cuts, batch, order):
+def test_incremental_summaries_equal_full_replay(tmp_path_factory, engine, cuts, batch, order):
     """Events arrive in any order (kiosks interleaved, a kiosk's seq out of order as after a gap
     and a resend), in chunks, refreshed between chunks (and in small refresh batches): the
-    materialised rows always equal the rows replayed from scratch."""
-    db = tmp_path_factory.mktemp("c") / "central.db"
+    materialised rows always equal the rows replayed from scratch. On both engines."""
+    if engine == "sqlite":
+        _incremental(tmp_path_factory.mktemp("c") / "central.db", cuts, batch, order)
+        return
+    from kiosk_dev.pgtest import temp_database
+
+    with temp_database() as url:
+        _incremental(url, cuts, batch, order)
+
+
+def _incremental(db, cuts, batch, order):
     arrival = list(EVENTS)
     order.shuffle(arrival)
     store = CentralStore(db)
@@ -65,17 +76,18 @@ def test_incremental_summaries_equal_full_replay(tmp_path_factory, cuts, batch, 
         got = [summaries.follow_up_row(r) for r in summaries.day_rows(conn)]
         assert got == summaries.replay_rows(conn)
     store.close()
+    conn.close()
     assert len(got) == 6
 
 
-def test_materialised_row_equals_the_kiosks_own_row(tmp_path):
+def test_materialised_row_equals_the_kiosks_own_row(central_db, tmp_path):
     """Against the kiosk's own `kiosk report` row (report.follow_up_row over its journal)."""
     from .web_helpers import KioskDay, example_day, ingest
 
     k = KioskDay(tmp_path / "k", None)
     example_day(k, DAY)
-    ingest(tmp_path / "central.db", k.messages())
-    conn = summaries.connect(tmp_path / "central.db")
+    ingest(central_db, k.messages())
+    conn = summaries.connect(central_db)
     summaries.ensure_schema(conn)
     assert summaries.refresh(conn) == 1
     mine = [report.follow_up_row(s, "demo", "kiosk-1") for s in report.day_summaries(k.journal)]
@@ -95,10 +107,10 @@ def test_no_nej_before_the_deadline_of_a_day_in_progress(minutes, met, offset):
         assert text == ("Ja" if met else "Nej")
 
 
-def test_workbook_round_trip(tmp_path):
+def test_workbook_round_trip(central_db, tmp_path):
     from openpyxl import load_workbook
 
-    db = tmp_path / "central.db"
+    db = central_db
     store = CentralStore(db)
     store.ingest(_messages(EVENTS))
     store.close()
@@ -123,10 +135,10 @@ def test_workbook_round_trip(tmp_path):
     assert text.count("\r\n") == len(rows) + 2
 
 
-def test_page_totals_by_sql_equal_the_sheets_totals(tmp_path):
+def test_page_totals_by_sql_equal_the_sheets_totals(central_db):
     from kiosk.central.web import views
 
-    db = tmp_path / "central.db"
+    db = central_db
     store = CentralStore(db)
     store.ingest(_messages(EVENTS[: len(EVENTS) - 40]))  # the last day unfinished
     store.close()
@@ -290,10 +302,10 @@ def test_free_text_that_looks_like_a_formula_stays_text(tmp_path):
     assert ";'=cmd" in followup.to_csv(rows)
 
 
-def test_fleet_shows_the_same_gaps_as_the_store(tmp_path):
+def test_fleet_shows_the_same_gaps_as_the_store(central_db):
     from kiosk.central.web import views
 
-    db = tmp_path / "central.db"
+    db = central_db
     store = CentralStore(db)
     mine = [e for e in EVENTS if e["kiosk"] == "k0"]
     store.ingest(_messages([e for e in mine if e["seq"] not in (3, 4, 10)]))

@@ -161,27 +161,23 @@ MIGRATIONS = [
 ]
 
 
-def _ensure_store(db: Database) -> None:
-    """The store's tables (its room) before ours: the triggers are on them."""
+def ensure_schema(db: "Database | Conn | str | Path") -> list[int]:
+    """Central's store (its room: the triggers are on its tables), then room "delivery"
+    (idempotent; returns the versions applied now). The first time, rows stored before are not
+    delivered; from then on nothing stored is skipped. `db`: a Database or a Conn (its own
+    transaction, or part of the caller's), or a path/URL."""
     from .. import store
 
-    store.ensure_schema(db)
-
-
-def ensure_schema(db: "Database | Conn | str | Path") -> list[int]:
-    """Central's store, then room "delivery" (idempotent; returns the versions applied now). The
-    first time, rows stored before are not delivered; from then on nothing stored is skipped."""
-    if isinstance(db, Database):
-        _ensure_store(db)
-        return migrate(db, "delivery", MIGRATIONS)
     if isinstance(db, (str, Path)):
         with open_database(db) as own:
             return ensure_schema(own)
-    with using(db) as conn:  # a bare SQLite connection: its file
-        if conn.engine != SQLITE:
-            raise TypeError("ensure_schema: pass the Database, not a PostgreSQL connection")
-        with open_database(conn.query_one("pragma database_list")[2]) as own:  # type: ignore[index]
-            return ensure_schema(own)
+    with using(db) as conn:
+        if "schema_migrations" in conn.table_names() and \
+                {v for (v,) in conn.query("select version from schema_migrations where room = 'delivery'")} \
+                >= {s.version for s in MIGRATIONS}:
+            return []  # a read-only look first (each pass of the worker asks)
+    store.ensure_schema(db)
+    return migrate(db, "delivery", MIGRATIONS)
 
 
 def idempotency_key(channel: str, cause: str, target: str, version: int) -> str:

@@ -212,7 +212,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         now = clock()
         msg = request.query_params.get("ok")
         with db.fresh(now) as conn:
-            ctx = views.alerts_page(conn, now)
+            ctx = views.alerts_page(conn, now, page=views.page_number(request.query_params.get("sida")))
         return page(request, "alerts.html", title="Larm", notice=_NOTICES.get(msg or ""), **ctx)
 
     async def alert_action(request: Request) -> Response:
@@ -264,7 +264,9 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
                     body = path.read_bytes()
                 return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                                 headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
-            return page(request, "followup.html", title="Uppföljning", **views.followup_page(conn, now, d_from, d_to))
+            return page(request, "followup.html", title="Uppföljning",
+                        **views.followup_page(conn, now, d_from, d_to,
+                                              page=views.page_number(request.query_params.get("sida"))))
 
     async def returer(request: Request) -> Response:
         user, refused = guard(request)

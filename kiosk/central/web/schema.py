@@ -9,7 +9,7 @@ materialised summaries the pages read): the web app may start before `kiosk cent
 from __future__ import annotations
 
 from .. import summaries
-from ..db import Database, Step, migrate
+from ..db import Conn, Database, Step, migrate, using
 from . import auth, state
 
 MIGRATIONS = [
@@ -17,12 +17,23 @@ MIGRATIONS = [
 ]
 
 
-def ensure_central(db: Database) -> None:
+def ensure_central(db: Database | Conn) -> None:
     """The store's and the summaries' tables (their rooms), made if `kiosk central` has not yet."""
     summaries.ensure_schema(db)
 
 
-def ensure(db: Database) -> list[int]:
+def _current(conn: Conn) -> bool:
+    """A read-only look (each inbox poll asks): is room "web" at its latest version?"""
+    if "schema_migrations" not in conn.table_names():
+        return False
+    row = conn.query_one("select max(version) from schema_migrations where room = 'web'")
+    return bool(row) and row[0] == MIGRATIONS[-1].version  # type: ignore[index]
+
+
+def ensure(db: Database | Conn) -> list[int]:
     """Central's rooms, then room "web"; returns the web versions applied now."""
     ensure_central(db)
+    with using(db) as conn:
+        if _current(conn):
+            return []
     return migrate(db, "web", MIGRATIONS)

@@ -32,22 +32,15 @@ create index if not exists web_alert_actions_where on web_alert_actions(site, da
 
 
 def ensure_schema(db: "Database | Conn | str | Path") -> None:
-    """Central's rooms and the web room (`schema.ensure`), for callers holding any handle."""
+    """Central's rooms and the web room (`schema.ensure`), for a caller holding any handle."""
     from . import schema
 
-    if isinstance(db, Database):
-        schema.ensure(db)
+    if isinstance(db, (str, Path)):
+        with open_database(db) as own:
+            schema.ensure(own)
         return
-    if isinstance(db, Conn) or hasattr(db, "execute"):
-        with using(db) as conn:
-            if conn.engine == "sqlite":  # a bare connection: its file
-                path = conn.query_one("pragma database_list")[2]  # type: ignore[index]
-                with open_database(path) as own:
-                    schema.ensure(own)
-                return
-            raise TypeError("ensure_schema: pass the Database, not a PostgreSQL connection")
-    with open_database(db) as own:
-        schema.ensure(own)
+    with using(db) as conn:
+        schema.ensure(conn)
 
 
 def refresh(db: "Database | Conn", now: dt.datetime | None = None) -> int:
@@ -63,10 +56,16 @@ class ActionError(ValueError):
     """A refused action; the message is Swedish, for the page."""
 
 
-def record(conn: Conn, alert_id: str, action: str, who: str, now: dt.datetime,
+def record(db: "Conn | Database", alert_id: str, action: str, who: str, now: dt.datetime,
            text: str | None = None) -> dict:
     """Record an acknowledgement, an answer (temporary mailings only) or the clearing of an answer.
-    Raises ActionError (Swedish) for an unknown alert, a wrong kind or an empty answer."""
+    Raises ActionError (Swedish) for an unknown alert, a wrong kind or an empty answer. Give the
+    Conn of the caller's transaction (the web app writes the audit row in the same one)."""
+    with using(db) as conn:
+        return _record(conn, alert_id, action, who, now, text)
+
+
+def _record(conn: Conn, alert_id: str, action: str, who: str, now: dt.datetime, text: str | None) -> dict:
     if action not in ACTIONS:
         raise ActionError("Okänd åtgärd.")
     alert = conn.query_one("select id, site, kiosk, day, kind, cancelled_at from web_alerts where id = ?",
@@ -105,9 +104,15 @@ def _fold(actions) -> dict:
     return state
 
 
-def alerts(conn: Conn, *, day: str | None = None, site: str | None = None,
+def alerts(db: "Conn | Database", *, day: str | None = None, site: str | None = None,
            kiosk: str | None = None, since: str | None = None, limit: int | None = None) -> list[dict]:
     """Alerts with their state, open ones first (newest first within each group)."""
+    with using(db) as conn:
+        return _alerts(conn, day=day, site=site, kiosk=kiosk, since=since, limit=limit)
+
+
+def _alerts(conn: Conn, *, day: str | None, site: str | None, kiosk: str | None, since: str | None,
+            limit: int | None) -> list[dict]:
     sql = ("select id, site, kiosk, day, kind, text, ts, source, cancelled_at from web_alerts "
            "where kind is not null")
     args: list = []
@@ -135,10 +140,11 @@ def alerts(conn: Conn, *, day: str | None = None, site: str | None = None,
     return out[:limit] if limit else out
 
 
-def open_count(conn: Conn) -> int:
-    row = conn.query_one(
-        "select count(*) from web_alerts a where kind is not null and cancelled_at is null and not exists "
-        "(select 1 from web_alert_actions x where x.alert_id = a.id and x.action in ('ack', 'answer'))")
+def open_count(db: "Conn | Database") -> int:
+    with using(db) as conn:
+        row = conn.query_one(
+            "select count(*) from web_alerts a where kind is not null and cancelled_at is null and not exists "
+            "(select 1 from web_alert_actions x where x.alert_id = a.id and x.action in ('ack', 'answer'))")
     return int(row[0]) if row else 0
 
 
@@ -154,6 +160,7 @@ def alert_states(db, site: str, kiosk: str, day: str) -> list[dict]:
             ensure_schema(own)
             return alert_states(own, site, kiosk, day)
     with using(db) as conn:
+        ensure_schema(conn)
         refresh(conn)
         out = []
         for a in alerts(conn, day=day, site=site):

@@ -4,7 +4,13 @@ and central's `kiosks`), with time injected. The templates only lay it out."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import threading
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup, escape
 
 from ...clock import DEADLINE, TZ, deadline_for, parse_iso
 from ...domain import PILE_NAMES, PILES, SCAN_ORDER
@@ -18,7 +24,9 @@ DEVICE_ALERT_NAMES = {"printer": "Skrivaren", "scanner": "Skannern", "shelf": "H
                       "clock": "Klockan", "journal": "Journalen"}
 
 
+@functools.lru_cache(maxsize=65536)
 def local(iso: str | None, fmt: str = "%H:%M") -> str:
+    """A stored UTC time as local wall-clock text (cached: pages show the same times poll after poll)."""
     if not iso:
         return ""
     try:
@@ -75,29 +83,72 @@ def deadline_view(day: str, row: dict | None, now: dt.datetime) -> dict:
     return {"text": text, "cls": "amber" if left <= AMBER_FROM else ""}
 
 
+TODAY_COLUMNS = ("site", "kiosk", "operator", "phase", "current_pile", "deadline_met", "scan_done_at",
+                 "labels_printed", "cover_slips_printed", "scans_accepted", "events", "last_ts", "updated_at",
+                 *(f"count_{p}" for p in PILES))
+_scanned_cache: dict[tuple[str, str, str], tuple[tuple, dict]] = {}
+
+
+def _today_rows(conn, day: str) -> dict[tuple[str, str], dict]:
+    """Today's materialised rows without their summary JSON, plus `scanned` per pile: parsed from
+    the summary only for a row that changed since the last look (its own columns are the key)."""
+    rows: dict[tuple[str, str], dict] = {}
+    cur = conn.execute(f"select {', '.join(map(summaries.q, TODAY_COLUMNS))} from web_days where day = ?", [day])
+    for r in cur.fetchall():
+        rows[(r[0], r[1])] = dict(zip(TODAY_COLUMNS, r))
+    stale = []
+    for key, r in rows.items():
+        hit = _scanned_cache.get((*key, day))
+        if hit is not None and hit[0] == tuple(r.values()):
+            r["scanned"] = hit[1]
+        else:
+            stale.append(key)
+    if stale:
+        wanted = set(stale)
+        every = len(stale) > 10  # many: one scan of the day beats one query per kiosk
+        found = (conn.execute("select site, kiosk, summary from web_days where day = ?", [day]).fetchall() if every
+                 else [r for s, k in stale for r in conn.execute(
+                     "select site, kiosk, summary from web_days where day = ? and site = ? and kiosk = ?",
+                     [day, s, k]).fetchall()])
+        if len(_scanned_cache) > 20_000:
+            _scanned_cache.clear()
+        for s, k, text in found:
+            if (s, k) not in wanted or (s, k) not in rows:
+                continue
+            scanned = (json.loads(text) or {}).get("scanned", {})
+            r = rows[(s, k)]
+            _scanned_cache[(s, k, day)] = (tuple(r.values()), scanned)
+            r["scanned"] = scanned
+    return rows
+
+
+def _open_alerts_by_kiosk(conn, day: str) -> dict[tuple[str, str], int]:
+    """Open alerts per kiosk on `day` (not acknowledged, answered nor cancelled), as state.open_count."""
+    return {(s, k): int(n) for s, k, n in conn.execute(
+        "select a.site, a.kiosk, count(*) from web_alerts a where a.day = ? and a.kind is not null "
+        "and a.cancelled_at is null and not exists (select 1 from web_alert_actions x where x.alert_id = a.id "
+        "and x.action in ('ack', 'answer')) group by a.site, a.kiosk", [day]).fetchall()}
+
+
 def today(conn: Conn, now: dt.datetime) -> dict:
     day = local_day(now)
-    rows = {(r["site"], r["kiosk"]): r for r in summaries.day_rows(conn, day, day)}
-    open_by_kiosk: dict[tuple[str, str], int] = {}
-    for a in state.alerts(conn, day=day):
-        if a["open"]:
-            open_by_kiosk[(a["site"], a["kiosk"])] = open_by_kiosk.get((a["site"], a["kiosk"]), 0) + 1
+    rows = _today_rows(conn, day)
+    open_by_kiosk = _open_alerts_by_kiosk(conn, day)
     kiosks = {(k["site"], k["kiosk"]): k for k in _kiosk_rows(conn)}
     cards = []
     for key in sorted(set(kiosks) | set(rows)):
         k = kiosks.get(key, {"status_doc": {}})
         r = rows.get(key)
         doc = k["status_doc"]
-        summary = json.loads(r["summary"]) if r else None
         seen = max(filter(None, [k.get("status_at"), k.get("last_event_at")]), default=None)
         piles = []
         for p in PILES:
-            scanned = (summary or {}).get("scanned", {}).get(p) if p in SCAN_ORDER else None
-            sorted_n = (summary or {}).get("counts", {}).get(p, 0)
+            scanned = (r or {}).get("scanned", {}).get(p) if p in SCAN_ORDER else None
+            sorted_n = (r or {}).get(f"count_{p}") or 0
             piles.append({"id": p, "name": PILE_NAMES[p], "sorted": sorted_n, "scanned": scanned,
                           "short": scanned is not None and scanned < sorted_n,
                           "current": r is not None and r.get("current_pile") == p})
-        cards.append({
+        card = {
             "site": key[0], "kiosk": key[1], "id": f"{key[0]}__{key[1]}",
             "online": k.get("online"), "seen": local(seen, "%Y-%m-%d %H:%M") if seen else "aldrig",
             "seen_today": bool(seen) and local(seen, "%Y-%m-%d") == day,
@@ -105,17 +156,77 @@ def today(conn: Conn, now: dt.datetime) -> dict:
             "phase": PHASE_NAMES.get((r or {}).get("phase") or "", "") if r else "Ingen aktivitet i dag",
             "current_pile": PILE_NAMES.get((r or {}).get("current_pile") or "", ""),
             "piles": piles, "deadline": deadline_view(day, r, now),
-            "labels": (r or {}).get("labels_printed", 0), "cover_slips": (r or {}).get("cover_slips_printed", 0),
+            "labels": (r or {}).get("labels_printed") or 0, "cover_slips": (r or {}).get("cover_slips_printed") or 0,
             "pending": k.get("status_pending"), "printer": _device(doc, "printer"), "scanner": _device(doc, "scanner"),
             "version": doc.get("version", ""), "open_alerts": open_by_kiosk.get(key, 0),
-            "events": (r or {}).get("events", 0),
-        })
+            "events": (r or {}).get("events") or 0,
+        }
+        card["html"] = card_html(card)
+        cards.append(card)
     return {"day": day, "cards": cards, "now": now.astimezone(TZ).strftime("%H:%M:%S")}
 
 
-def alerts_page(conn: Conn, now: dt.datetime, days: int = 31) -> dict:
+_fragments_env: jinja2.Environment | None = None
+_card_cache: dict[str, tuple[dict, Markup]] = {}
+_fragments_lock = threading.Lock()
+
+
+def _fragments() -> jinja2.Environment:
+    global _fragments_env
+    with _fragments_lock:
+        if _fragments_env is None:
+            _fragments_env = jinja2.Environment(
+                loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+                autoescape=True, trim_blocks=True, lstrip_blocks=True)
+        return _fragments_env
+
+
+def forget() -> None:
+    """Drop every cached card, parsed summary and local time (the benchmark's first view)."""
+    _card_cache.clear()
+    _scanned_cache.clear()
+    local.cache_clear()
+
+
+def card_html(card: dict) -> Markup:
+    """One kiosk's card (`_card.html`), rendered again only when something on it changed: the page
+    polls every few seconds and most kiosks are unchanged between two polls."""
+    key = {k: v for k, v in card.items() if k != "html"}
+    hit = _card_cache.get(card["id"])
+    if hit is not None and hit[0] == key:  # the card's every value, compared (not a digest)
+        return hit[1]
+    html = Markup(_fragments().get_template("_card.html").render(c=card))
+    if len(_card_cache) > 20_000:
+        _card_cache.clear()
+    _card_cache[card["id"]] = (key, html)
+    return html
+
+
+ALERTS_PER_PAGE = 50
+
+
+def page_number(text: str | None) -> int:
+    """`?sida=N` of a paged page: 1 when absent or not a positive number."""
+    try:
+        return max(1, int(text or 1))
+    except ValueError:
+        return 1
+
+
+def _pager(page: int, count: int, per_page: int) -> dict:
+    pages = max(1, -(-count // per_page))
+    page = min(max(1, page), pages)
+    return {"page": page, "pages": pages, "first": (page - 1) * per_page + 1 if count else 0,
+            "last": min(count, page * per_page), "per_page": per_page}
+
+
+def alerts_page(conn: Conn, now: dt.datetime, days: int = 31, page: int = 1,
+                per_page: int = ALERTS_PER_PAGE) -> dict:
+    """The alerts of the last `days` days, open ones first, `per_page` a page."""
     since = (now.astimezone(TZ).date() - dt.timedelta(days=days)).isoformat()
-    items = state.alerts(conn, since=since)
+    every = state.alerts(conn, since=since)
+    pager = _pager(page, len(every), per_page)
+    items = every[pager["first"] - 1:pager["last"]] if every else []
     for a in items:
         a["when"] = local(a["ts"], "%Y-%m-%d %H:%M")
         a["kind_name"] = DEVICE_ALERT_NAMES.get(a["kind"]) or followup.ALERT_KIND_NAMES.get(a["kind"]) or \
@@ -123,7 +234,8 @@ def alerts_page(conn: Conn, now: dt.datetime, days: int = 31) -> dict:
         for key in ("acknowledged", "answer", "cleared"):
             if a[key]:
                 a[key] = {**a[key], "when": local(a[key]["at"], "%Y-%m-%d %H:%M")}
-    return {"alerts": items, "open": sum(1 for a in items if a["open"]), "since": since}
+    return {"alerts": items, "open": sum(1 for a in every if a["open"]), "since": since, "count": len(every),
+            "pager": pager}
 
 
 def parse_day(text: str | None, default: dt.date) -> dt.date:
@@ -132,16 +244,53 @@ def parse_day(text: str | None, default: dt.date) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
+PAGE_ROWS = 100
+
+
 def followup_page(conn: Conn, now: dt.datetime, date_from: dt.date, date_to: dt.date,
-                  show: int = 400) -> dict:
-    """The page: the first `show` rows, and count and totals over the whole range from SQL (the
-    same numbers as `followup.totals` of every row; tests/test_web_core.py checks it)."""
+                  show: int = PAGE_ROWS, page: int = 1) -> dict:
+    """The page: `show` rows of the range a page (page `page`), their cases, and the count, month
+    totals and totals over the whole range from SQL (the same numbers as `followup.totals` of
+    every row; tests/test_web_core.py checks it). The downloads carry every row."""
     lo, hi = date_from.isoformat(), date_to.isoformat()
-    rows = followup.sheet_rows(_limited(conn, lo, hi, show), now)
-    cases = followup.case_rows(summaries.iter_day_rows(conn, lo, hi), limit=show)
-    return {"rows": rows, "count": _count(conn, lo, hi), "total": sql_totals(conn, lo, hi, now),
-            "cases": cases, "from": lo, "to": hi,
+    count = _count(conn, lo, hi)
+    pager = _pager(page, count, show)
+    names = [c for c in _day_columns(conn) if c != "row"]  # the summary for the cases, not the row JSON
+    cur = conn.execute(f"select {', '.join(map(summaries.q, names))} from web_days where day >= ? and day <= ? "
+                       "order by day, site, kiosk limit ? offset ?", [lo, hi, show, pager["first"] - 1 if count else 0])
+    days = [dict(zip(names, r)) for r in cur.fetchall()]
+    rows = followup.sheet_rows(days, now)
+    cases = followup.case_rows(days)
+    months = month_totals(conn, lo, hi, now) if lo[:7] != hi[:7] else []
+    numbers = set(followup.NUMBER_COLUMNS)
+    return {"rows": rows, "cells": [sheet_cells(r, followup.COLUMNS, numbers) for r in rows], "count": count, "total": sql_totals(conn, lo, hi, now), "months": months,
+            "cases": cases, "from": lo, "to": hi, "pager": pager,
             "columns": followup.COLUMNS, "numbers": set(followup.NUMBER_COLUMNS)}
+
+
+def sheet_cells(row: dict, columns, numbers: set[str]) -> Markup:
+    """One sheet row's `<td>` cells (numbers right-aligned, Klart kl as HH:MM), escaped; built here
+    rather than cell by cell in the template, where a page of 100 rows x 37 columns cost most of
+    the page's time."""
+    out = []
+    for c in columns:
+        v = row[c]
+        if v is None:
+            text = ""
+        elif isinstance(v, int):
+            text = str(v)
+        elif isinstance(v, dt.time):
+            text = v.strftime("%H:%M")
+        else:
+            text = str(escape(str(v)))
+        out.append(f'<td class="num">{text}</td>' if c in numbers else f"<td>{text}</td>")
+    return Markup("".join(out))
+
+
+def _day_columns(conn) -> list[str]:
+    cols = conn.columns("web_days") if hasattr(conn, "columns") else \
+        [r[1] for r in conn.execute("pragma table_info(web_days)").fetchall()]
+    return list(cols)
 
 
 def full_sheet(conn: Conn, now: dt.datetime, date_from: dt.date, date_to: dt.date) -> tuple[list, dict]:
@@ -151,36 +300,52 @@ def full_sheet(conn: Conn, now: dt.datetime, date_from: dt.date, date_to: dt.dat
     return rows, followup.totals(rows)
 
 
-def _limited(conn, lo: str, hi: str, show: int):
-    it = summaries.iter_day_rows(conn, lo, hi, summary=False)
-    for i, row in enumerate(it):
-        if i >= show:
-            break
-        yield row
-
-
 def _count(conn, lo: str, hi: str) -> int:
-    return conn.execute("select count(*) from web_days where day >= ? and day <= ?", [lo, hi]).fetchone()[0]
+    return int(conn.execute("select count(*) from web_days where day >= ? and day <= ?", [lo, hi]).fetchone()[0])
 
 
-def sql_totals(conn: Conn, lo: str, hi: str, now: dt.datetime) -> dict:
-    """`followup.totals` computed by SQL over the materialised days."""
+def _totals(conn, lo: str, hi: str, now: dt.datetime, by_month: bool = False) -> list[tuple]:
     keys = [key for _, key in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS]
     today = now.astimezone(TZ).date()
     passed = now >= deadline_for(today, DEADLINE, TZ)
     # decided: scanning done, or the day closed, or its 14:00 has passed (followup.deadline_text)
-    decided = ("deadline_met is not null or day < ? or (day = ? and ?)")
-    sql = (f"select {', '.join(f'coalesce(sum([{k}]), 0)' for k in keys)}, "
-           f"coalesce(sum(deadline_met = 1), 0), coalesce(sum({decided}), 0) "
-           "from web_days where day >= ? and day <= ?")
-    row = conn.execute(sql, [today.isoformat(), today.isoformat(), int(passed), lo, hi]).fetchone()
+    decided = "deadline_met is not null or day < ? or (day = ? and 1 = ?)"
+    group = "substr(day, 1, 7)" if by_month else "substr(day, 1, 0)"  # '' for all (PostgreSQL: no constant)
+    sql = (f"select {group}, {', '.join(f'coalesce(sum({summaries.q(k)}), 0)' for k in keys)}, "
+           "coalesce(sum(case when deadline_met = 1 then 1 else 0 end), 0), "
+           f"coalesce(sum(case when {decided} then 1 else 0 end), 0) "
+           f"from web_days where day >= ? and day <= ? group by {group} order by {group}")
+    return conn.execute(sql, [today.isoformat(), today.isoformat(), int(passed), lo, hi]).fetchall()
+
+
+def _totals_row(label: str, row: tuple) -> dict:
     out: dict = {c: "" for c in followup.COLUMNS}
-    out[followup.DATE] = "Summa"
+    out[followup.DATE] = label
     names = [n for n, _ in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS]
     for name, v in zip(names, row):
         out[name] = int(v)
     yes, dec = int(row[-2]), int(row[-1])
     out[followup.DEADLINE_COL] = f"Ja {yes} av {dec}" if dec else ""
+    return out
+
+
+def sql_totals(conn: Conn, lo: str, hi: str, now: dt.datetime) -> dict:
+    """`followup.totals` computed by SQL over the materialised days."""
+    found = _totals(conn, lo, hi, now)
+    zero = (0,) * (len(followup._NUMBER_COLUMNS) + len(followup._ALERT_COLUMNS) + 2)
+    return _totals_row("Summa", tuple(found[0][1:]) if found else zero)
+
+
+MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
+          "november", "december")
+
+
+def month_totals(conn, lo: str, hi: str, now: dt.datetime) -> list[dict]:
+    """The totals row of each calendar month in the range (every kiosk), by SQL."""
+    out = []
+    for r in _totals(conn, lo, hi, now, by_month=True):
+        y, m = str(r[0]).split("-")
+        out.append(_totals_row(f"{MONTHS[int(m) - 1]} {y}", tuple(r[1:])))
     return out
 
 
@@ -205,7 +370,7 @@ def returns(conn: Conn, day: dt.date) -> list[dict]:
 
 
 def kiosk_names(conn: Conn) -> list[str]:
-    return [f"{s}/{k}" for s, k in conn.execute("select site, kiosk from kiosks order by site, kiosk")]
+    return [f"{s}/{k}" for s, k in conn.execute("select site, kiosk from kiosks order by site, kiosk").fetchall()]
 
 
 def history(conn: Conn, date_from: dt.date, date_to: dt.date, kiosk: str | None = None) -> dict:
@@ -217,12 +382,13 @@ def history(conn: Conn, date_from: dt.date, date_to: dt.date, kiosk: str | None 
         where += " and site = ? and kiosk = ?"
         args += [s, k]
     cols = ", ".join(f"sum(count_{p})" for p in PILES)
-    sql = (f"select day, {cols}, sum(scans_accepted), sum(scans_rejected), sum(deadline_met = 1), "
-           f"sum(deadline_met is not null), sum(alerts_bestridan), sum(alerts_tillfalliga), "
+    sql = (f"select day, {cols}, sum(scans_accepted), sum(scans_rejected), "
+           "sum(case when deadline_met = 1 then 1 else 0 end), sum(case when deadline_met is null then 0 else 1 end), "
+           f"sum(alerts_bestridan), sum(alerts_tillfalliga), "
            f"sum(alerts_deadline_missed) from web_days where {where} group by day order by day")
     buckets: dict[str, list[float]] = {}
     order: list[str] = []
-    for row in conn.execute(sql, args):
+    for row in conn.execute(sql, args).fetchall():
         day = dt.date.fromisoformat(row[0])
         if weekly:
             y, w, _ = day.isocalendar()
@@ -234,7 +400,7 @@ def history(conn: Conn, date_from: dt.date, date_to: dt.date, kiosk: str | None 
             order.append(key)
         acc = buckets[key]
         for i, v in enumerate(row[1:]):
-            acc[i] += v or 0
+            acc[i] += float(v or 0)
     n = len(PILES)
     col = lambda i: [buckets[k][i] for k in order]  # noqa: E731
     rate = [100.0 * buckets[k][n + 2] / buckets[k][n + 3] if buckets[k][n + 3] else 0.0 for k in order]
@@ -254,17 +420,25 @@ def fleet(conn: Conn) -> list[dict]:
     """Every kiosk: version, last status, unsent and unconfirmed events, seq gaps, dead letters,
     clock synchronised at the last sign-in."""
     dead: dict[tuple[str, str], int] = {}
-    for topic, n in conn.execute("select topic, count(*) from dead_letters group by topic"):
+    for topic, n in conn.execute("select topic, count(*) from dead_letters group by topic").fetchall():
         parts = str(topic).split("/")
         if len(parts) >= 4:
-            dead[(parts[2], parts[3])] = dead.get((parts[2], parts[3]), 0) + n
-    # SQLite: with max(), the bare column comes from the row holding the maximum (the latest day)
-    synced = {(s, k): v for s, k, v, _ in conn.execute(
-        "select site, kiosk, clock_synced, max(day) from web_days where clock_synced is not null group by site, kiosk")}
+            dead[(parts[2], parts[3])] = dead.get((parts[2], parts[3]), 0) + int(n)
+    # clock_synced of each kiosk's latest day that has one (the primary key finds that day)
+    synced = {(s, k): v for s, k, v in conn.execute(
+        "select w.site, w.kiosk, w.clock_synced from web_days w where w.clock_synced is not null and w.day = "
+        "(select max(x.day) from web_days x where x.site = w.site and x.kiosk = w.kiosk "
+        "and x.clock_synced is not null)").fetchall()}
+    journals: dict[tuple[str, str], list[tuple]] = {}
+    if "journals" in _table_names(conn):  # a central database from before journal ids has none yet
+        for site, kiosk, *rest in conn.execute(
+                "select site, kiosk, journal, acked_seq, max_seq, kiosk_last_seq from journals "
+                "order by site, kiosk, n").fetchall():
+            journals.setdefault((site, kiosk), []).append(tuple(rest))
     out = []
     for k in _kiosk_rows(conn):
         key = (k["site"], k["kiosk"])
-        gaps = _gaps(conn, k)
+        gaps = _gaps(conn, k, journals.get(key, []))
         doc = k["status_doc"]
         acked = k.get("status_last_seq") or 0
         out.append({
@@ -278,24 +452,27 @@ def fleet(conn: Conn) -> list[dict]:
     return out
 
 
-def _gaps(conn: Conn, k: dict) -> list[str]:
+def _table_names(conn) -> set[str]:
+    if hasattr(conn, "table_names"):
+        return set(conn.table_names())
+    return {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'").fetchall()}
+
+
+def _gaps(conn: Conn, k: dict, journals: list[tuple]) -> list[str]:
     """Missing seq ranges of one kiosk, per journal, as `kiosk central --gaps` finds them: above
-    each journal's contiguous `acked_seq` (central's `journals` table), between the events stored
-    above it, and up to what the kiosk's status says it has. Cheap when there are none."""
+    each journal's contiguous `acked_seq` (central's `journals` table: `journals` holds this
+    kiosk's rows), between the events stored above it, and up to what the kiosk's status says
+    it has. Cheap when there are none."""
     site, kiosk = k["site"], k["kiosk"]
     out: list[str] = []
-    if not conn.execute("select 1 from sqlite_master where type = 'table' and name = 'journals'").fetchone():
-        return out  # a central database from before journal ids: `kiosk central` adds the table
-    rows = conn.execute("select journal, acked_seq, max_seq, kiosk_last_seq from journals where site = ? and kiosk = ? "
-                        "order by n", [site, kiosk]).fetchall()
-    several = len(rows) > 1
-    for jid, acked, top, last in rows:
+    several = len(journals) > 1
+    for jid, acked, top, last in journals:
         acked, top = acked or 0, top or 0
         name = f" (journal {str(jid)[:8]})" if several and jid else ""
         prev = acked
         if top > acked:
-            for (seq,) in conn.execute("select seq from events where site = ? and kiosk = ? and journal is ? "
-                                       "and seq > ? order by seq", [site, kiosk, jid, acked]):
+            for (seq,) in conn.execute("select seq from events where site = ? and kiosk = ? and journal = ? "
+                                       "and seq > ? order by seq", [site, kiosk, jid, acked]).fetchall():
                 if seq > prev + 1:
                     out.append(f"{prev + 1}–{seq - 1}{name}")
                 prev = seq

@@ -15,6 +15,7 @@ in-process), beside the same answers computed by full replay of `events` in the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import random
@@ -136,46 +137,59 @@ def _restamp(template: list[dict], site: str, kiosk: str, day: dt.date, seq0: in
     return out
 
 
-def fill(db: Path, kiosks: int, days: int, last_day: dt.date, seed: int = 7, templates: int = 60) -> int:
-    """Fill central's `events` (and `kiosks`) with kiosks x days of realistic days. Returns the count."""
-    from kiosk.central.summaries import _central_store_class, connect
+def fill(target: str | Path, kiosks: int, days: int, last_day: dt.date, seed: int = 7, templates: int = 60) -> int:
+    """Fill central's `events` (and `kiosks`) with kiosks x days of realistic days, written straight
+    into the tables (not through the store: no day is marked for the summaries, `build` folds them
+    all). `target`: a SQLite path or a PostgreSQL URL. Returns the count."""
+    from kiosk.central import db as dbm
+    from kiosk.central import store
 
-    _central_store_class()(db).close()
     rng = random.Random(seed)
     base = last_day - dt.timedelta(days=days - 1)
     pool = [day_events(day_script(rng, base), "t", "t")[0] for _ in range(templates)]
-    conn = connect(db)
-    cols = [r[1] for r in conn.execute("pragma table_info(events)")]
+    database = dbm.open_database(target)
     total = 0
-    now = utc_iso(dt.datetime.now(dt.timezone.utc))
-    conn.execute("BEGIN")
-    for k in range(kiosks):
-        site, kiosk = f"site{k // 10:02d}", f"kiosk-{k % 10 + 1}"
-        journal = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        seq = 0
-        rows = []
-        for d in range(days):
-            day = base + dt.timedelta(days=d)
-            if day.weekday() >= 5:
-                continue  # the office is closed at weekends
-            evs = _restamp(rng.choice(pool), site, kiosk, day, seq)
-            seq += len(evs)
-            for e in evs:
-                e["journal"] = journal
-                value = {"id": e["id"], "site": site, "kiosk": kiosk, "journal": journal, "seq": e["seq"],
-                         "ts": e["ts"], "day": e["day"], "type": e["type"], "operator": e["operator"],
-                         "payload": json.dumps(e, ensure_ascii=False, separators=(",", ":")),
-                         "topic": f"returpost/v1/{site}/{kiosk}/events", "received_at": now}
-                rows.append(tuple(value.get(c) for c in cols))
-        conn.executemany(f"insert into events({', '.join(cols)}) values ({', '.join('?' * len(cols))})", rows)
-        conn.execute("insert or replace into kiosks(site, kiosk, max_seq, events, last_event_at, online, "
-                     "status_pending, status_last_seq, status, status_at) values (?,?,?,?,?,?,?,?,?,?)",
-                     [site, kiosk, seq, seq, now, 1, 0, seq,
-                      json.dumps({"v": 1, "site": site, "kiosk": kiosk, "online": True, "pending": 0,
-                                  "last_seq": seq, "version": "0.1.0"}), now])
-        total += seq
-    conn.execute("COMMIT")
-    conn.close()
+    try:
+        store.ensure_schema(database)
+        with database.connection() as conn:
+            cols = conn.columns("events")
+        now = utc_iso(dt.datetime.now(dt.timezone.utc))
+        insert = f"insert into events({', '.join(cols)}) values ({', '.join('?' * len(cols))})"
+        for k in range(kiosks):
+            site, kiosk = f"site{k // 10:02d}", f"kiosk-{k % 10 + 1}"
+            journal = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            seq = 0
+            rows = []
+            for d in range(days):
+                day = base + dt.timedelta(days=d)
+                if day.weekday() >= 5:
+                    continue  # the office is closed at weekends
+                evs = _restamp(rng.choice(pool), site, kiosk, day, seq)
+                seq += len(evs)
+                for e in evs:
+                    e["journal"] = journal
+                    value = {"id": e["id"], "site": site, "kiosk": kiosk, "journal": journal, "seq": e["seq"],
+                             "ts": e["ts"], "day": e["day"], "type": e["type"], "operator": e["operator"],
+                             "payload": json.dumps(e, ensure_ascii=False, separators=(",", ":")),
+                             "topic": f"returpost/v1/{site}/{kiosk}/events", "received_at": now}
+                    rows.append(tuple(value.get(c) for c in cols))
+            with database.transaction() as conn:  # one kiosk's year a transaction
+                conn.executemany(insert, rows)
+                conn.execute("insert into kiosks(site, kiosk, max_seq, events, last_event_at, online, "
+                             "status_pending, status_last_seq, status, status_at, journal) values (?,?,?,?,?,?,?,?,?,?,?) "
+                             "on conflict (site, kiosk) do update set max_seq = excluded.max_seq, "
+                             "events = excluded.events, last_event_at = excluded.last_event_at, "
+                             "status_last_seq = excluded.status_last_seq, status = excluded.status",
+                             [site, kiosk, seq, seq, now, 1, 0, seq,
+                              json.dumps({"v": 1, "site": site, "kiosk": kiosk, "online": True, "pending": 0,
+                                          "last_seq": seq, "version": "0.1.0"}), now, journal])
+                conn.execute("insert into journals(site, kiosk, journal, n, start_seq, acked_seq, max_seq, events, "
+                             "kiosk_last_seq, first_at, last_at) values (?,?,?,1,1,?,?,?,?,?,?) "
+                             "on conflict (site, kiosk, journal) do nothing",
+                             [site, kiosk, journal, seq, seq, seq, seq, now, now])
+            total += seq
+    finally:
+        database.close()
     return total
 
 
@@ -205,39 +219,45 @@ def cache_name(kiosks: int, days: int, seed: int = 7) -> str:
     return f"central-g{GENERATOR}-c{columns}-{kiosks}x{days}-s{seed}-{LAST_DAY.isoformat()}.db"
 
 
-def build(db: Path, kiosks: int, days: int, out, cache: Path | None = None, seed: int = 7) -> tuple[int, str]:
-    """The data set at `db`: copied from `cache` when a data set of this generator version and
-    size is there, otherwise generated and materialised (and then stored in `cache`)."""
+def build(target: str | Path, kiosks: int, days: int, out, cache: Path | None = None, seed: int = 7) -> tuple[int, str]:
+    """The data set at `target` (a SQLite path or a PostgreSQL URL): copied from `cache` when a
+    SQLite data set of this generator version and size is there, otherwise generated and every
+    day folded by the summaries' full path (`summaries.rebuild`), then stored in `cache`."""
     import shutil
 
+    from kiosk.central import db as dbm
     from kiosk.central import summaries
 
     now = dt.datetime.combine(LAST_DAY, dt.time(12, 0), tzinfo=TZ)
-    cached = cache / cache_name(kiosks, days, seed) if cache else None
+    url = dbm.is_url(str(target))
+    cached = cache / cache_name(kiosks, days, seed) if cache and not url else None
     if cached is not None and cached.exists():
         t0 = time.perf_counter()
-        shutil.copyfile(cached, db)
+        shutil.copyfile(cached, target)
         meta = json.loads(cached.with_suffix(".json").read_text(encoding="utf-8"))
         how = (f"copied from the cache {cached} in {time.perf_counter() - t0:.1f} s (built there: {meta['events']} "
                f"events in {meta['fill_s']:.1f} s, {meta['kiosk_days']} kiosk-days materialised in "
                f"{meta['materialise_s']:.1f} s, {meta['kiosk_days'] / max(meta['materialise_s'], 1e-9):.0f} kiosk-days/s)")
         return meta["events"], how
     t0 = time.perf_counter()
-    n = fill(db, kiosks, days, LAST_DAY, seed=seed)
+    n = fill(target, kiosks, days, LAST_DAY, seed=seed)
     t_fill = time.perf_counter() - t0
-    conn = summaries.connect(db)
-    summaries.ensure_schema(conn)
-    t0 = time.perf_counter()
-    folded = summaries.refresh(conn, now)
-    t_mat = time.perf_counter() - t0
-    conn.execute("pragma wal_checkpoint(truncate)")
-    conn.close()
+    database = dbm.open_database(target)
+    try:
+        summaries.ensure_schema(database)
+        t0 = time.perf_counter()
+        folded = summaries.rebuild(database, now)
+        t_mat = time.perf_counter() - t0
+        if not url:
+            database.execute("pragma wal_checkpoint(truncate)")
+    finally:
+        database.close()
     how = (f"{n} events generated in {t_fill:.1f} s; {folded} kiosk-days materialised from scratch in {t_mat:.1f} s "
            f"({folded / max(t_mat, 1e-9):.0f} kiosk-days/s)")
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         part = cached.with_suffix(".part")
-        shutil.copyfile(db, part)
+        shutil.copyfile(target, part)
         cached.with_suffix(".json").write_text(json.dumps({"events": n, "fill_s": t_fill, "kiosk_days": folded,
                                                            "materialise_s": t_mat}), encoding="utf-8")
         part.replace(cached)
@@ -255,43 +275,50 @@ def _sample_days(conn, days: int, replay_days: int, seed: int = 11) -> list[str]
 
 
 def run(kiosks: int, days: int, repeat: int, folder: Path, out=sys.stdout, reuse: bool = False,
-        replay_days: int = 0, cache: Path | None = None) -> dict:
+        replay_days: int = 0, cache: Path | None = None, db_url: str | None = None) -> dict:
     """Build (or copy) the data set, time the pages, and compute the same answers by full replay
-    of `events` (all days, or a sample of `replay_days` days scaled to the range) in the same run."""
+    of `events` (all days, or a sample of `replay_days` days scaled to the range) in the same run.
+    `db_url`: a PostgreSQL database (empty, or the data set when `reuse`) instead of DIR/central.db."""
+    from kiosk.central import db as dbm
     from kiosk.central import summaries
+    from kiosk.central.store import CentralStore
     from kiosk.central.web import auth, views
     from kiosk.central.web.app import create_app
 
     last_day = LAST_DAY
     now = dt.datetime.combine(last_day, dt.time(12, 0), tzinfo=TZ)
-    db = folder / "central.db"
-    if reuse and db.exists():
-        conn = summaries.connect(db)
-        n = conn.execute("select count(*) from events").fetchone()[0]
-        print(f"web bench: reusing {db}: {n} events", file=out)
+    target: str | Path = db_url or folder / "central.db"
+    engine = "PostgreSQL" if db_url else "SQLite"
+    if reuse and (db_url or Path(target).exists()):
+        how = "reusing it as it is"
     else:
-        n, how = build(db, kiosks, days, out, cache)
-        print(f"web bench: {kiosks} kiosks x {days} days: {how}", file=out)
-        conn = summaries.connect(db)
-    summaries.ensure_schema(conn)
-    summaries.refresh(conn, now)
-    auth.ensure_schema(conn)
-    auth.add_user(conn, "bench", "viewer", "bench-password", now)
-    # incremental: one more event for one kiosk today, then the refresh a page view does
-    last = conn.execute("select payload from events where site = 'site00' and kiosk = 'kiosk-1' "
-                        "order by seq desc limit 1").fetchone()
+        n, how = build(target, kiosks, days, out, cache)
+    database = dbm.open_database(target)
+    stack = contextlib.ExitStack()
+    stack.callback(database.close)
+    conn = stack.enter_context(database.connection())
+    n = conn.query_one("select count(*) from events")[0]  # type: ignore[index]
+    print(f"web bench ({engine}, {dbm.display_name(target)}): {kiosks} kiosks x {days} days, {n} events: {how}",
+          file=out)
+    summaries.ensure_schema(database)
+    summaries.refresh(database, now)
+    auth.ensure_schema(database)
+    with database.transaction() as tx:
+        auth.add_user(tx, "bench", "viewer", "bench-password", now)
+    # incremental: one more event for one kiosk today through the store, then the refresh a page view does
+    last = conn.query_one("select payload from events where site = 'site00' and kiosk = 'kiosk-1' "
+                          "order by seq desc limit 1")
     if last:
         ev = json.loads(last[0])
         ev.update({"id": str(uuid.uuid4()), "seq": ev["seq"] + 1, "type": "remark_logged",
                    "data": {"code": "brevlada_full", "note": "Kundlogg: Brevlådan full", "checklist": []}})
-        cols = [r[1] for r in conn.execute("pragma table_info(events)")]
-        value = {"id": ev["id"], "site": ev["site"], "kiosk": ev["kiosk"], "journal": ev.get("journal"),
-                 "seq": ev["seq"], "ts": ev["ts"], "day": ev["day"], "type": ev["type"], "operator": ev["operator"],
-                 "payload": json.dumps(ev), "topic": "bench", "received_at": ev["ts"]}
-        conn.execute(f"insert into events({', '.join(cols)}) values ({', '.join('?' * len(cols))})",
-                     [value.get(c) for c in cols])
+        store = CentralStore(target)
+        try:
+            store.ingest([(f"returpost/v1/{ev['site']}/{ev['kiosk']}/events", json.dumps(ev).encode())])
+        finally:
+            store.close()
         t0 = time.perf_counter()
-        one = summaries.refresh(conn, now)
+        one = summaries.refresh(database, now)
         print(f"  incremental refresh after one new event: {one} kiosk-day in "
               f"{(time.perf_counter() - t0) * 1000:.1f} ms", file=out)
 
@@ -299,7 +326,7 @@ def run(kiosks: int, days: int, repeat: int, folder: Path, out=sys.stdout, reuse
 
     print("  pages (HTTP, in-process uvicorn) ...", file=out, flush=True)
 
-    app = create_app(db, secret="b" * 64, clock=lambda: now)
+    app = create_app(target, secret="b" * 64, clock=lambda: now)
     with Served(app) as served:
         client = Client(served.url)
         assert client.login("bench", "bench-password") == 303
@@ -308,7 +335,7 @@ def run(kiosks: int, days: int, repeat: int, folder: Path, out=sys.stdout, reuse
         results["/ (nothing cached)"] = _time(lambda: client.get("/"), repeat, before=views.forget)
 
     # the same answers by full replay, in the same run
-    rconn = summaries.connect(db)
+    rconn = conn
     day = last_day.isoformat()
     med_today, p95_today = _time(lambda: summaries.replay_rows(rconn, day, day), max(3, repeat // 4))
     sample = _sample_days(conn, days, replay_days)
@@ -318,7 +345,7 @@ def run(kiosks: int, days: int, repeat: int, folder: Path, out=sys.stdout, reuse
         replayed += summaries.replay_rows(rconn, d, d)
     t_sample = (time.perf_counter() - t0) * 1000
     mat_rows = [summaries.follow_up_row(r) for d in sample for r in summaries.day_rows(conn, d, d, summary=False)]
-    total_rows = conn.execute("select count(*) from web_days").fetchone()[0]
+    total_rows = conn.query_one("select count(*) from web_days")[0]  # type: ignore[index]
     t_year = t_sample * total_rows / max(1, len(mat_rows))
     if len(sample) < days:
         print(f"  full replay of {len(sample)} sampled days ({len(mat_rows)} kiosk-days, today's included): "
@@ -338,6 +365,7 @@ def run(kiosks: int, days: int, repeat: int, folder: Path, out=sys.stdout, reuse
         print(f"  {name:28s} {results[name][0]:10.1f} {results[name][1]:10.1f}", file=out)
     print(f"  materialised rows equal the replayed rows: {same} ({len(mat_rows)} rows of {len(sample)} days)",
           file=out)
+    stack.close()
     return {"events": n, "pages": results, "replay_today_ms": (med_today, p95_today),
             "replay_year_ms": t_year, "same": same, "rows": len(mat_rows)}
 
@@ -378,11 +406,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default=str(Path(__file__).resolve().parent.parent / "var" / "web-bench"),
                    help="where built data sets are kept, by generator version and size (default: var/web-bench)")
     p.add_argument("--no-cache", action="store_true", help="build the data set even if it is cached")
+    p.add_argument("--db", help="a postgresql:// URL of an empty database (or the data set, with --reuse) "
+                                "instead of DIR/central.db")
     a = p.parse_args(argv)
     folder = Path(a.dir) if a.dir else Path(tempfile.mkdtemp(prefix="web-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     res = run(a.kiosks, a.days, a.repeat, folder, reuse=a.reuse, replay_days=a.replay_days,
-              cache=None if a.no_cache else Path(a.cache))
+              cache=None if a.no_cache else Path(a.cache), db_url=a.db)
     return 0 if res["same"] else 1
 
 

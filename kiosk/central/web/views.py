@@ -93,7 +93,7 @@ def _today_rows(conn, day: str) -> dict[tuple[str, str], dict]:
     """Today's materialised rows without their summary JSON, plus `scanned` per pile: parsed from
     the summary only for a row that changed since the last look (its own columns are the key)."""
     rows: dict[tuple[str, str], dict] = {}
-    cur = conn.execute(f"select {', '.join(map(summaries.q, TODAY_COLUMNS))} from web_days where day = ?", [day])
+    cur = conn.execute(f"select {', '.join(summaries.q(c) for c in TODAY_COLUMNS)} from web_days where day = ?", [day])
     for r in cur.fetchall():
         rows[(r[0], r[1])] = dict(zip(TODAY_COLUMNS, r))
     stale = []
@@ -256,7 +256,7 @@ def followup_page(conn: Conn, now: dt.datetime, date_from: dt.date, date_to: dt.
     count = _count(conn, lo, hi)
     pager = _pager(page, count, show)
     names = [c for c in _day_columns(conn) if c != "row"]  # the summary for the cases, not the row JSON
-    cur = conn.execute(f"select {', '.join(map(summaries.q, names))} from web_days where day >= ? and day <= ? "
+    cur = conn.execute(f"select {', '.join(summaries.q(c) for c in names)} from web_days where day >= ? and day <= ? "
                        "order by day, site, kiosk limit ? offset ?", [lo, hi, show, pager["first"] - 1 if count else 0])
     days = [dict(zip(names, r)) for r in cur.fetchall()]
     rows = followup.sheet_rows(days, now)
@@ -310,11 +310,12 @@ def _totals(conn, lo: str, hi: str, now: dt.datetime, by_month: bool = False) ->
     passed = now >= deadline_for(today, DEADLINE, TZ)
     # decided: scanning done, or the day closed, or its 14:00 has passed (followup.deadline_text)
     decided = "deadline_met is not null or day < ? or (day = ? and 1 = ?)"
-    group = "substr(day, 1, 7)" if by_month else "substr(day, 1, 0)"  # '' for all (PostgreSQL: no constant)
-    sql = (f"select {group}, {', '.join(f'coalesce(sum({summaries.q(k)}), 0)' for k in keys)}, "
+    month = "substr(day, 1, 7)"
+    sql = (f"select {month if by_month else 'min(day)'}, "
+           f"{', '.join(f'coalesce(sum({summaries.q(k)}), 0)' for k in keys)}, "
            "coalesce(sum(case when deadline_met = 1 then 1 else 0 end), 0), "
            f"coalesce(sum(case when {decided} then 1 else 0 end), 0) "
-           f"from web_days where day >= ? and day <= ? group by {group} order by {group}")
+           "from web_days where day >= ? and day <= ?" + (f" group by {month} order by {month}" if by_month else ""))
     return conn.execute(sql, [today.isoformat(), today.isoformat(), int(passed), lo, hi]).fetchall()
 
 

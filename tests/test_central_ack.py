@@ -3,7 +3,13 @@ acks on the broker central replaces, at once or after they stayed below the stor
 
 from __future__ import annotations
 
+import json
+import subprocess
+
 from kiosk.central import ack
+from kiosk.central.collector import Central
+from kiosk.journal import Journal
+from .mqtt_broker import broker, bulk_events, env, kiosk_cmd, kiosk_config, load, needs_mosquitto  # noqa: F401
 
 J = "0b6f8a57-8b9e-4a49-9d5c-2f1c3c1f0a11"
 
@@ -41,3 +47,34 @@ def test_ack_watch_republishes_only_what_stays_below_the_store():
     w.seen(key, doc(16))  # covers the first mark, not the newest: an older publish overtook
     assert w.due(3.0) == [] and len(w.waiting[key]) == 1
     assert w.due(3.6) == [key] and not w.waiting
+
+
+@needs_mosquitto
+def test_a_resend_of_what_another_consumer_stored_gets_its_ack(broker, tmp_path, central_db):
+    """Another consumer stored a kiosk's events and died before publishing the ack (here: they
+    reach the database by `kiosk central import`, behind the running consumer's back). The kiosk
+    sends them; the running consumer finds only duplicates, and still publishes the ack that
+    covers them, read from the database: the kiosk gets confirmed with no person."""
+    journal_db = tmp_path / "kiosk-1.db"
+    j = Journal(journal_db, "demo", "kiosk-1")
+    bulk_events(j, 40)
+    j.close()
+    cfg = kiosk_config(tmp_path / "kiosk.toml", broker.port, mqtt="ack_timeout = 30.0\n")
+    central = Central(load(cfg), central_db).start()
+    try:
+        assert central.wait_subscribed(10)
+        done = subprocess.run(kiosk_cmd("central", "import", str(journal_db), "--db", central_db),
+                              env=env(), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and json.loads(done.stdout)["stored"] == 40, done.stderr
+        sync = subprocess.run(kiosk_cmd("--config", str(cfg), "sync", "--once", "--db", str(journal_db),
+                                        "--timeout", "15"), env=env(), capture_output=True, text=True, timeout=60)
+        stats = central.snapshot()
+    finally:
+        central.stop()
+    assert sync.returncode == 0, sync.stdout[-800:] + sync.stderr[-800:]
+    assert stats.get("duplicate") == 40 and not stats.get("stored")
+    j = Journal.open_existing(journal_db)
+    try:
+        assert j.confirmed_seq == j.last_seq == 40
+    finally:
+        j.close()

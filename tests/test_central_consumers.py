@@ -163,7 +163,7 @@ def test_consumers_sigkilled_at_random_every_event_once_acks_complete(tmp_path, 
             t.join(300)
         assert not producing["errors"], producing["errors"]
         t_faults_over = time.monotonic()
-        deadline = t_faults_over + 120
+        deadline = t_faults_over + 240  # a loaded machine: consumers take a while to start
         while time.monotonic() < deadline:
             states = {k: journal_state(dbs[k]) for k in KIOSKS}
             if all(last > 0 and conf == last for last, conf, _ in states.values()):

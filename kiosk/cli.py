@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--from", dest="date_from", help="first day YYYY-MM-DD")
     r.add_argument("--to", dest="date_to", help="last day YYYY-MM-DD")
     r.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
-    r.add_argument("--central", metavar="DB", help="central's database: one row per day and site/kiosk")
+    r.add_argument("--central", metavar="DB", help="central's database (a file or a postgresql:// URL): "
+                   "one row per day and site/kiosk")
     r.add_argument("--out", help="write to this file (required for xlsx; default stdout)")
     r.set_defaults(func=_report)
 
@@ -196,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_status)
     s = sub.add_parser("central", help="the central collector: store every kiosk's events from MQTT "
                        "(no subcommand); import, migrate, deliver, backup, restore")
-    s.add_argument("--db", help="central database (default: central.db in the config)")
+    s.add_argument("--db", help="central database, a file or a postgresql:// URL (default: central.db in the config)")
     s.add_argument("--gaps", action="store_true", help="print per kiosk journal the seq gaps, dead-letter counts and last status, then exit")
     s.set_defaults(func=_central, action=None)
     cs = s.add_subparsers(dest="central_command", metavar="{import,migrate,deliver,backup,restore}")

@@ -26,6 +26,8 @@ TODAY = dt.date(2026, 11, 27)
 NOW = dt.datetime.combine(TODAY, dt.time(13, 40), tzinfo=TZ)
 SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 PAGES = {"login": "/login", "idag": "/", "larm": "/larm", "uppfoljning": "/uppfoljning",
+         # a long range: month totals first, then the daily rows 100 a page
+         "uppfoljning-kvartal": f"/uppfoljning?from={(TODAY - dt.timedelta(days=84)).isoformat()}&to={TODAY.isoformat()}",
          "returer": "/returer", "historik": "/historik", "kiosker": "/kiosker"}
 
 

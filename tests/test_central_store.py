@@ -299,11 +299,30 @@ def test_concurrent_writers_store_each_event_once_and_ack_everything(tmp_path, c
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
+    writing = threading.Event()
+    writing.set()
+    folds = []
+
+    def refresher():  # the web app folding the days while they are being written
+        conn = summaries.connect(central_db)
+        try:
+            summaries.ensure_schema(conn)
+            while writing.is_set():
+                folds.append(summaries.refresh(conn))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            conn.close()
+
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(stores))]
+    web = threading.Thread(target=refresher)
+    web.start()
     for t in threads:
         t.start()
     for t in threads:
         t.join(120)
+    writing.clear()
+    web.join(60)
     try:
         assert not errors, errors
         total = sum(counts, collections.Counter())
@@ -320,8 +339,10 @@ def test_concurrent_writers_store_each_event_once_and_ack_everything(tmp_path, c
         conn = summaries.connect(central_db)
         try:
             summaries.ensure_schema(conn)
-            assert summaries.refresh(conn) == 3
-            assert [summaries.follow_up_row(r) for r in summaries.day_rows(conn)] == summaries.replay_rows(conn)
+            summaries.refresh(conn)
+            assert sum(folds) >= 3  # the days were folded while written, and again as they changed
+            rows = [summaries.follow_up_row(r) for r in summaries.day_rows(conn)]
+            assert len(rows) == 3 and rows == summaries.replay_rows(conn)
         finally:
             conn.close()
     finally:
@@ -359,6 +380,7 @@ def test_central_migrate_copies_a_sqlite_central_to_an_empty_postgresql(tmp_path
         for table, n in tables.items():
             assert doc["tables"][table] == n
         assert doc["tables"]["web_days"] == 2 and doc["tables"]["summary_dirty"] == 1
+        assert doc["tables"]["dead_letters"] == 1
         pg = CentralStore(url)
         try:
             assert pg.pg
@@ -497,3 +519,161 @@ def test_a_storage_failure_raises_and_keeps_nothing_of_the_batch(tmp_path, centr
         assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == 30
     finally:
         store.close()
+
+
+def test_a_nul_postgresql_refuses_dead_letters_one_message_not_the_batch(tmp_path, central_db, monkeypatch):
+    """Validation refuses a NUL in text before the store sees it; behind it, the store's isolation:
+    with the check let through, PostgreSQL's refusal of the NUL (in the batch's one statement)
+    dead-letters that message alone and stores the rest; SQLite stores it as it is."""
+    import kiosk.central.store as store_module
+
+    real = store_module.check_event
+
+    def lax(doc, site, kiosk):
+        return doc if "\x00" in str(doc.get("operator")) else real(doc, site, kiosk)
+
+    monkeypatch.setattr(store_module, "check_event", lax)
+    _, raw = journal_day(tmp_path)
+    poison = {**json.loads(raw[5]), "operator": "AN\x00NA"}
+    batch = [(T, p) for p in raw[:5]] + [(T, json.dumps(poison).encode())] + [(T, p) for p in raw[6:]]
+    store = CentralStore(central_db)
+    try:
+        counts = store.ingest(batch)
+        jid = json.loads(raw[0])["journal"]
+        if store.pg:
+            assert counts["dead"] == 1 and counts["stored"] == len(raw) - 1
+            reason = store.conn.execute("select reason from dead_letters").fetchone()[0]
+            assert "cannot store" in reason and "0x00" in reason
+            assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == 5
+        else:
+            assert counts["stored"] == len(raw) and counts.get("dead", 0) == 0
+            assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == len(raw)
+        assert store.ingest([(T, p) for p in raw[10:20]])["duplicate"] == 10  # the next batch as usual
+    finally:
+        store.close()
+
+
+def test_central_db_in_the_config_may_be_a_url(tmp_path):
+    """`central.db` as a URL is taken as it is (never made a file name under the config's folder);
+    a relative file stays relative to the config's folder."""
+    from pathlib import Path
+
+    url = "postgresql://central:pw@db.example:5433/returpost"
+    path = tmp_path / "c.toml"
+    path.write_text(f'[central]\ndb = "{url}"\n', encoding="utf-8")
+    assert load(path).db_target() == url
+    assert load(path).db_target("var/other.db") == tmp_path / "var/other.db"
+    path.write_text('[central]\ndb = "var/central.db"\n', encoding="utf-8")
+    assert load(path).db_target() == Path(tmp_path / "var/central.db")
+
+
+def test_the_ack_is_computed_under_the_journals_lock_from_what_is_committed(tmp_path, central_db):
+    """Another central process holds the journal (PostgreSQL: its row `for update`; SQLite: the
+    write lock) and stores the seq this batch's ack needs; this process waits for it and then
+    counts it: the ack goes past it. (Computed from memory, or before taking the lock, the ack
+    would stop before that seq until some later batch.)"""
+    import time
+
+    from kiosk.central.db import open_conn
+
+    _, raw = journal_day(tmp_path)
+    jid = json.loads(raw[0])["journal"]
+    store = CentralStore(central_db)
+    other = open_conn(central_db)
+    try:
+        assert store.ingest([(T, p) for p in raw[:10]])["stored"] == 10
+        ev = json.loads(raw[10])
+        with other.transaction():
+            if store.pg:
+                other.execute("select acked_seq from journals where journal = ? for update", (jid,))
+            other.execute("insert into events(id, site, kiosk, journal, seq, ts, day, type, operator, payload) "
+                          "values (?,?,?,?,?,?,?,?,?,?)", (ev["id"], "demo", "kiosk-1", jid, 11, ev["ts"], ev["day"],
+                                                          ev["type"], ev["operator"], raw[10].decode()))
+            done: list = []
+            t = threading.Thread(target=lambda: done.append(store.ingest([(T, p) for p in raw[11:20]])))
+            t.start()
+            time.sleep(0.5)
+            assert not done  # waiting for the other process's transaction
+        t.join(30)
+        assert done and done[0]["stored"] == 9
+        assert store.ack("demo", "kiosk-1")["journals"][jid]["upto"] == 20
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_day_marked_again_while_it_is_folded_is_folded_again(tmp_path, central_db):
+    """A storing process marks a day (and commits) while the web's refresh folds that day from
+    what it could see: the refresh must not take that newer mark away, so the next refresh folds
+    the day again and the row equals the replay. (On PostgreSQL the refresh's delete waits for
+    the storing transaction and then finds the mark counted up; on SQLite the refresh waits for
+    the write lock.)"""
+    import time
+
+    from kiosk.central import summaries
+    from kiosk.central.db import open_conn
+
+    _, raw = journal_day(tmp_path)
+    jid = json.loads(raw[0])["journal"]
+    store = CentralStore(central_db)
+    web = summaries.connect(central_db)
+    other = open_conn(central_db)
+    try:
+        summaries.ensure_schema(web)
+        store.ingest([(T, p) for p in raw[:10]] + [(T, raw[11])])  # seq 12 marks the day
+        ev = json.loads(raw[10])
+        with other.transaction():  # another process stores seq 11 and marks the day again
+            other.execute("insert into events(id, site, kiosk, journal, seq, ts, day, type, operator, payload) "
+                          "values (?,?,?,?,?,?,?,?,?,?)", (ev["id"], "demo", "kiosk-1", jid, 11, ev["ts"], ev["day"],
+                                                          ev["type"], ev["operator"], raw[10].decode()))
+            other.execute("update summary_dirty set n = n + 1 where site = 'demo' and kiosk = 'kiosk-1' and day = ?",
+                          (ev["day"],))
+            folding = threading.Thread(target=summaries.refresh, args=(web,))
+            folding.start()
+            time.sleep(0.5)
+        folding.join(30)
+        summaries.refresh(web)
+        rows = [summaries.follow_up_row(r) for r in summaries.day_rows(web)]
+        assert rows == summaries.replay_rows(web)
+        assert summaries.day_rows(web)[0]["events"] == 12
+    finally:
+        other.close()
+        web.close()
+        store.close()
+
+
+def test_central_migrate_copies_rows_without_firing_the_rooms_triggers(tmp_path, monkeypatch):
+    """A room whose schema has a trigger on `events` (as the delivery queue is fed): the copied
+    events are copies, so it does not fire for them; it is on again afterwards."""
+    from kiosk.central import migrate
+    from kiosk.central.db import open_conn
+    from kiosk_dev.pgtest import temp_database
+
+    _, raw = journal_day(tmp_path)
+    source = str(tmp_path / "central.db")
+    store = CentralStore(source)
+    store.ingest([(T, p) for p in raw[:20]])
+    store.close()
+    makers = migrate._schema_makers()
+
+    def with_trigger():
+        def room(conn):
+            conn.execute("create table fed (id text)")
+            conn.execute("create function feed() returns trigger language plpgsql as $$ begin "
+                         "insert into fed values (new.id); return new; end $$")
+            conn.execute("create trigger feed after insert on events for each row execute function feed()")
+        return [*makers, ("fed", room)]
+
+    monkeypatch.setattr(migrate, "_schema_makers", with_trigger)
+    with temp_database() as url:
+        assert migrate.migrate(source, url)["events"] == 20
+        pg = CentralStore(url)
+        try:
+            assert pg.ingest([(T, p) for p in raw[20:25]])["stored"] == 5
+        finally:
+            pg.close()
+        conn = open_conn(url)
+        try:
+            assert conn.query_one("select count(*) from fed") == (5,)  # only the new ones
+        finally:
+            conn.close()

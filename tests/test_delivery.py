@@ -560,3 +560,15 @@ def test_a_central_moved_to_postgresql_sends_only_what_it_had_not_sent(tmp_path,
         assert {r["alert_id"]: r["state"] for r in moved.rows()} == {sent: "delivered", queued: "delivered",
                                                                       later: "delivered"}
         moved.close()
+
+
+def test_the_outbox_trigger_bench_runs_and_queues_what_the_outbox_takes(capsys):
+    """kiosk_dev.outbox_trigger_bench at a small size (figures printed, never asserted): with the
+    delivery room every scan and day close is queued, once, on both engines."""
+    from kiosk_dev import outbox_trigger_bench as bench
+
+    msgs = bench.messages(300)
+    want = sum(json.loads(p)["type"] in outbox.EVENT_TYPES for _, p in msgs)
+    res = bench.run(300, 50, rounds=1)
+    assert {e: r["queued"] for e, r in res.items()} == {"sqlite": want, "postgresql": want} and want > 100
+    assert "time with / without" in capsys.readouterr().out

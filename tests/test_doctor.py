@@ -450,6 +450,24 @@ def test_central_db_checks(tmp_path):
     assert doctor.check_central_db(cfg, other).status == "FEL"
 
 
+def test_central_db_checks_on_postgresql(tmp_path):
+    """central.db a URL: reached and writable is OK (saying when it is still empty); a server that
+    does not answer is FEL, without the URL's password."""
+    from kiosk.central.store import CentralStore
+    from kiosk_dev.pgtest import temp_database
+
+    with temp_database() as url:
+        cfg = write_cfg(tmp_path / "c.toml", f'[central]\ndb = "{url}"\n')
+        check = doctor.check_central_db(cfg, doctor.System())
+        assert check.status == "OK" and "tomt" in check.detail
+        CentralStore(url).close()
+        check = doctor.check_central_db(cfg, doctor.System())
+        assert check.status == "OK" and "tomt" not in check.detail
+    cfg = write_cfg(tmp_path / "d.toml", '[central]\ndb = "postgresql://central:s3cret@127.0.0.1:1/returpost"\n')
+    check = doctor.check_central_db(cfg, doctor.System())
+    assert check.status == "FEL" and "svarar inte" in check.detail and "s3cret" not in check.detail
+
+
 def completed(rc, out="", err=""):
     return lambda *a, **k: subprocess.CompletedProcess(a, rc, out, err)
 

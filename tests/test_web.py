@@ -461,9 +461,18 @@ def test_two_web_processes_on_one_postgresql_serve_as_one(tmp_path, central_db):
         assert "Kvitterat av <b>tl1</b>" in html and f"/larm/{alert_id}/ack" not in html
         c.base = other  # another secret: the cookie is not a session there
         assert c.request("/larm", follow=False)[0] == 303
-        # failed sign-ins are counted in the database, whichever process took them
-        for i in range(5):
-            assert Client((one, two)[i % 2]).login("tl2", "fel lösenord") == 401
+        # failed sign-ins are counted in the database, whichever process took them, one after the
+        # other even when they arrive at once: 12 wrong passwords at both, exactly 5 count as
+        # failures and the rest are refused as throttled
+        import concurrent.futures
+
+        clients = [Client((one, two)[i % 2]) for i in range(12)]
+        tokens = [cl.csrf() for cl in clients]
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            statuses = list(pool.map(lambda ct: ct[0].request("/login", {"username": "tl2", "password": "fel lösenord",
+                                                                          "csrf": ct[1]}, follow=False)[0],
+                                     zip(clients, tokens)))
+        assert sorted(statuses) == [401] * 5 + [429] * 7, statuses
         assert Client(two).login("tl2", PASSWORDS["tl2"]) == 429 and Client(one).login("tl2", PASSWORDS["tl2"]) == 429
     finally:
         for proc, _ in procs:

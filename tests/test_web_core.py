@@ -136,13 +136,13 @@ def test_workbook_round_trip(central_db, tmp_path):
 
 
 def test_page_totals_by_sql_equal_the_sheets_totals(central_db):
+    """The page's SQL totals, month totals and pages of rows equal the sheet of every row."""
     from kiosk.central.web import views
 
-    db = central_db
-    store = CentralStore(db)
+    store = CentralStore(central_db)
     store.ingest(_messages(EVENTS[: len(EVENTS) - 40]))  # the last day unfinished
     store.close()
-    conn = summaries.connect(db)
+    conn = summaries.connect(central_db)
     summaries.ensure_schema(conn)
     summaries.refresh(conn)
     last = DAY + dt.timedelta(days=2)
@@ -152,6 +152,16 @@ def test_page_totals_by_sql_equal_the_sheets_totals(central_db):
         assert views.sql_totals(conn, lo, hi, now) == followup.totals(rows), now
         page = views.followup_page(conn, now, DAY, last, show=2)
         assert page["count"] == len(rows) and page["rows"] == rows[:2]
+        assert page["pager"]["pages"] == -(-len(rows) // 2) > 1
+        paged = [r for n in range(1, page["pager"]["pages"] + 2)  # one past the last: the last again
+                 for r in views.followup_page(conn, now, DAY, last, show=2, page=n)["rows"]]
+        assert paged[:len(rows)] == rows and paged[len(rows):] == rows[-(len(rows) % 2 or 2):]
+        # a range over two months: one totals row per month with letters, summing to the total
+        wide = views.followup_page(conn, now, DAY.replace(month=DAY.month - 1, day=1), last, show=2)
+        assert [m["Datum"] for m in wide["months"]] == [f"{views.MONTHS[DAY.month - 1]} {DAY.year}"]
+        assert {k: v for k, v in wide["months"][0].items() if k != "Datum"} == \
+            {k: v for k, v in wide["total"].items() if k != "Datum"}
+        assert wide["total"] == page["total"]
 
 
 def test_alert_states_for_a_kiosk(central_db):

@@ -6,7 +6,8 @@ schema is made here by every room's migrations, exactly as `kiosk central` would
 every table of the SQLite file is copied (PostgreSQL's COPY, in batches) and the row counts of
 both sides compared, all in ONE transaction on the target: a failure (a count that differs, a
 value PostgreSQL refuses) leaves the target as empty as it was. Identity columns (`dead_letters.n`,
-...) continue after the highest copied value. The SQLite file is only read, apart from the
+...) continue after the highest copied value; the rooms' triggers do not fire for the copied
+rows (they are copies, not new events). The SQLite file is only read, apart from the
 store's own migrations (what `kiosk central` applies at its start).
 
 Stop central, the web app and the delivery worker first (otherwise rows stored meanwhile stay
@@ -128,8 +129,8 @@ def _copy(s: dbm.Conn, d: dbm.Conn, table: str) -> int:
     names = ", ".join(f'"{c}"' for c in cols)
     n = 0
     cur = s.raw.execute(f'select {names} from "{table}"')
-    # copied rows are not new rows: no trigger fires (the delivery outbox's on events and alerts
-    # would queue all of history again; its queue is copied as it is)
+    # a copy, not new rows: the rooms' own triggers (e.g. one feeding the delivery queue from
+    # events) stay off while it runs; what they made in the source is copied with its table
     d.execute(f'alter table "{table}" disable trigger user')
     with d.raw.cursor() as pg:
         with pg.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:

@@ -230,16 +230,19 @@ class CentralStore:
             args.append(limit)
         return [r[0] for r in self.c.query(sql, args)]
 
-    def _walk(self, key: tuple[str, str, str], acked: int) -> int:
-        """The highest seq up to which every seq after `acked` is stored (from the database)."""
+    def _walk(self, key: tuple[str, str, str], acked: int, first: int = WALK) -> int:
+        """The highest seq up to which every seq after `acked` is stored (from the database: another
+        process may have filled a hole this one never saw). Reads `first` seqs, then WALK at a time."""
+        step = first
         while True:
-            seqs = self._seqs_above(key, acked, WALK)
+            seqs = self._seqs_above(key, acked, step)
             for s in seqs:
                 if s != acked + 1:
                     return acked
                 acked = s
-            if len(seqs) < WALK:
+            if len(seqs) < step:
                 return acked
+            step = WALK
 
     def _lock_journal(self, key: tuple[str, str, str], now: str) -> tuple[int, int]:
         """The journal's row, created if new, locked until the commit: (start_seq, acked_seq)."""
@@ -259,16 +262,15 @@ class CentralStore:
     def _touch_journal(self, key: tuple[str, str, str], seqs: list[int], new: int, now: str) -> str | None:
         start, acked = self._lock_journal(key, now)
         before = acked
-        if min(seqs) <= acked + 1:
-            acked = self._walk(key, acked)
+        acked = self._walk(key, acked, len(seqs) + 64)  # always: the hole may be filled by another process
         gap = None
         low = min(seqs)
         if acked < low - 1:
-            row = self.c.query_one(
-                "select max(seq) from (select seq from events where site=? and kiosk=? and journal=? and seq < ? "
-                "union all select seq from event_aliases where site=? and kiosk=? and journal=? and seq < ?) below",
-                [*key, low, *key, low])
-            prev = max(acked, row[0] or 0) if row else acked
+            prev = acked
+            for table in ("events", "event_aliases"):  # each max() one index lookup
+                row = self.c.query_one(f"select max(seq) from {table} where site=? and kiosk=? and journal=? "
+                                       "and seq < ?", [*key, low])
+                prev = max(prev, (row[0] if row else None) or 0)
             if low > prev + 1:
                 gap = f"gap: {key[0]}/{key[1]} journal {key[2] or '-'} seq {prev + 1}..{low - 1} not (yet) received"
         self.c.execute(
@@ -460,8 +462,9 @@ class CentralStore:
                 for ev, topic, payload in fresh]
         sql = ("insert into events(id, site, kiosk, journal, seq, ts, day, type, operator, payload, topic, "
                "received_at) values (?,?,?,?,?,?,?,?,?,?,?,?) on conflict do nothing")
-        if self.pg:
-            return {r[0] for r in self.c.executemany(sql + " returning id", rows, returning=True)}
+        if self.pg:  # one statement for the batch: the columns as arrays (one round trip, not one a row)
+            cols = [list(col) for col in zip(*rows)]
+            return {r[0] for r in self.c.raw.execute(_PG_INSERT_EVENTS, cols).fetchall()}
         n = self.c.executemany(sql, rows)
         if n == len(rows):
             return {r[0] for r in rows}
@@ -710,6 +713,13 @@ class CentralStore:
                 self._own_conn.close()
             self._own_conn = None
         self.db.close()
+
+
+# psycopg's own placeholders: %b sends the arrays in binary (no per-element quoting in Python)
+_PG_INSERT_EVENTS = (
+    "insert into events(id, site, kiosk, journal, seq, ts, day, type, operator, payload, topic, received_at) "
+    "select * from unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::text[], %b::text[], "
+    "%b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) on conflict do nothing returning id")
 
 
 class _Isolate(Exception):

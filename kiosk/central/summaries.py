@@ -32,7 +32,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import sqlite3
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -184,10 +183,6 @@ def rebuild(source, now: dt.datetime | None = None) -> int:
         return refresh(conn, now)
 
 
-def _db_path(conn: sqlite3.Connection) -> str:
-    return conn.execute("pragma database_list").fetchone()[2]
-
-
 def _central_store_class():
     from .store import CentralStore
 
@@ -229,12 +224,24 @@ def refresh(source, now: dt.datetime | None = None, batch: int = BATCH) -> int:
         if conn.query_one("select 1 from summary_dirty limit 1") is None:
             return 0  # a read-only look: no write lock when nothing changed
         while True:
-            with conn.transaction():
-                _lock(conn)
-                n, more = _refresh_step(conn, stamp, batch)
+            for attempt in range(5):
+                try:
+                    with conn.transaction():
+                        _lock(conn)
+                        n, more = _refresh_step(conn, stamp, batch)
+                    break
+                except Exception as exc:  # a deadlock with a storing process (PostgreSQL): again
+                    if conn.engine != dbm.POSTGRESQL or attempt == 4 or not _is_retryable(exc):
+                        raise
             total += n
             if not more:
                 return total
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    from .store import _is_retryable as retryable
+
+    return retryable(exc)
 
 
 def _refresh_step(conn: dbm.Conn, stamp: str, batch: int) -> tuple[int, bool]:

@@ -49,6 +49,12 @@ __all__ = ["INSTALLED_CONFIG", "MIN_FREE_MB", "UNSENT_STALE", "VOLATILE_FS", "CE
            "run_central_checks", "format_checks", "config_path", "main"]
 
 
+def _db_folder(cfg):
+    """The folder of central's SQLite file; for a PostgreSQL URL the data folder (var/)."""
+    target = cfg.db_target()
+    return cfg.data_path(cfg.kiosk.data_dir) if isinstance(target, str) else target.parent
+
+
 def run_central_checks(cfg, system: System | None = None, min_free_mb: int = MIN_FREE_MB) -> list[Check]:
     system = system or System()
     checks = [ok("Inställningar", f"{cfg.source} är giltig")]
@@ -56,7 +62,7 @@ def run_central_checks(cfg, system: System | None = None, min_free_mb: int = MIN
                  lambda: check_broker(cfg, system, central=True),
                  lambda: check_broker_cert(system),
                  lambda: check_central_db(cfg, system),
-                 lambda: check_disk(cfg.data_path(cfg.central.db).parent, min_free_mb)):
+                 lambda: check_disk(_db_folder(cfg), min_free_mb)):
         try:
             checks.append(step())
         except Exception as exc:

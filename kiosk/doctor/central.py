@@ -12,7 +12,10 @@ from .base import Check, System, fel, info, ok
 
 def check_central_db(cfg, system: System) -> Check:
     name = "Centrala databasen"
-    path = cfg.data_path(cfg.central.db)
+    target = cfg.db_target()
+    if isinstance(target, str):
+        return _check_postgresql(name, target)
+    path = target
     folder = path.parent
     if not folder.exists():
         return fel(name, f"mappen {folder} finns inte",
@@ -39,6 +42,28 @@ def check_central_db(cfg, system: System) -> Check:
         return fel(name, f"{path} går inte att skriva ({exc})",
                    "Är disken full? Kör doctor som tjänstens användare.")
     return ok(name, f"{path} går att skriva")
+
+
+def _check_postgresql(name: str, url: str) -> Check:
+    from ..central.db import display_name, open_conn
+
+    shown = display_name(url)
+    try:
+        conn = open_conn(url, timeout=5)
+    except Exception as exc:  # psycopg's OperationalError: refused, auth, no such database
+        return fel(name, f"{shown} svarar inte ({type(exc).__name__}: {str(exc).strip()[:200]})",
+                   "Kontrollera att PostgreSQL kör, adressen i central.db och användarens rättigheter.")
+    try:
+        with conn.transaction():
+            conn.execute("create temporary table doctor_probe (x integer)")
+            conn.execute("drop table doctor_probe")
+        done = "schema_migrations" in conn.table_names()
+    except Exception as exc:
+        return fel(name, f"{shown} går inte att skriva ({type(exc).__name__}: {str(exc).strip()[:200]})",
+                   "Ge central.db:s användare rätt att skriva i databasen.")
+    finally:
+        conn.close()
+    return ok(name, f"{shown} går att nå" + ("" if done else "; tomt än (returpost-central skapar tabellerna)"))
 
 
 CERT_WARN_DAYS = 30

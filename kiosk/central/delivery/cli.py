@@ -18,9 +18,8 @@ from .config import read
 def main(args) -> int:
     config = load(args.config)
     cfg = read(config)
-    target = args.db or config.central.db
+    target = str(args.db) if args.db else str(config.db_target())  # --db as given (relative: to the cwd)
     if not is_url(target):
-        target = str(Path(args.db) if args.db else config.data_path(config.central.db))
         if not Path(target).exists():
             print(f"no central database at {target}", file=sys.stderr)
             return 2

@@ -12,14 +12,11 @@ from pathlib import Path
 
 def _db_target(args) -> str:
     """Central's database: `--db` or `central.db` of the config, a path or a postgresql:// URL."""
-    from ..db import is_url
-
     if getattr(args, "db", None):
         return str(args.db)
     from ...config import load
 
-    config = load(args.config)
-    return config.central.db if is_url(config.central.db) else str(config.data_path(config.central.db))
+    return str(load(args.config).db_target())
 
 
 def _secret_path(args, target: str) -> Path:

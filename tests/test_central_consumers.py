@@ -210,3 +210,59 @@ def test_consumers_sigkilled_at_random_every_event_once_acks_complete(tmp_path, 
           f"{meta.get('received_duplicate', 0)} duplicates; stored exactly once: {total}; retained acks "
           f"cover every seq; time to full confirmation after the faults: {t_confirmed - t_faults_over:.1f} s "
           f"(whole run {t_confirmed - t0:.1f} s)")
+
+
+def test_a_consumer_gone_for_good_holds_its_share_until_its_session_expires(tmp_path):
+    """A consumer that never comes back (its host lost) keeps a persistent session in the shared
+    group, and the broker keeps giving it a share of what the kiosks send, resends included: with
+    the default week-long `central.session_expiry` a kiosk stays unconfirmed. With a short one the
+    session ends, the survivor gets everything, and the kiosk is confirmed by its next resend."""
+    from .mqtt_broker import bulk_events
+
+    users = {**{c: USERS[c] for c in CENTRALS}, "demo/kiosk-1": USERS["demo/kiosk-1"]}
+    broker = LocalBroker(tmp_path / "broker", provisioning=True, users=users, verbose=True)
+    broker.start()
+    log = open(tmp_path / "children.log", "ab")
+    results = {}
+    try:
+        for expiry, pair in ((604800, ("central", "central-2")), (3, ("central-3", "central-4"))):
+            work = tmp_path / f"expiry-{expiry}"
+            work.mkdir()
+            group = f"g{expiry}"
+            procs = []
+            for user in pair:  # users of their own: no session of the other round is resumed
+                cfg = kiosk_config(work / f"{user}.toml", broker.port,
+                                   tail=f'[central]\nusername = "{user}"\npassword = "{users[user]}"\n'
+                                        f'shared_group = "{group}"\nsession_expiry = {expiry}\n')
+                procs.append(Proc(kiosk_cmd("--config", str(cfg), "central", "--db", str(work / "central.db")), log))
+            for p in procs:
+                p.start()
+            deadline = time.monotonic() + 60
+            while broker.log_text().count(f"$share/{group}/returpost/v1/+/+/events") < 2:
+                assert time.monotonic() < deadline, "the consumers did not subscribe"
+                time.sleep(0.1)
+            journal = work / "kiosk-1.db"
+            j = Journal(journal, "demo", "kiosk-1")
+            bulk_events(j, 60)
+            j.close()
+            kcfg = kiosk_config(work / "kiosk.toml", broker.port, mqtt=f'username = "demo/kiosk-1"\n'
+                                f'password = "{users["demo/kiosk-1"]}"\nack_timeout = 1.0\n')
+            first = subprocess.run(kiosk_cmd("--config", str(kcfg), "sync", "--once", "--db", str(journal),
+                                             "--timeout", "30"), env=env(), capture_output=True, text=True, timeout=90)
+            assert first.returncode == 0, first.stdout[-500:]  # both consumers are up and subscribed
+            procs[1].kill()  # the second consumer is gone for good
+            j = Journal.open_existing(journal)
+            bulk_events(j, 60, day=dt.date(2026, 12, 2))
+            j.close()
+            t0 = time.monotonic()
+            later = subprocess.run(kiosk_cmd("--config", str(kcfg), "sync", "--once", "--db", str(journal),
+                                             "--timeout", "12"), env=env(), capture_output=True, text=True, timeout=90)
+            results[expiry] = (later.returncode, time.monotonic() - t0)
+            procs[0].stop()
+    finally:
+        broker.kill()
+        log.close()
+    assert results[604800][0] == 4, results  # connected, not confirmed: the dead session holds a share
+    assert results[3][0] == 0, results
+    print(f"\nconsumer gone for good: session_expiry 604800 s: kiosk not confirmed within 12 s; "
+          f"session_expiry 3 s: confirmed in {results[3][1]:.1f} s")

@@ -1,6 +1,7 @@
 """Realistic central data for the web app, and its benchmark (issue 10 item 8).
 
     python -m kiosk_dev.web_bench [--kiosks 100] [--days 365] [--repeat 20] [--dir DIR]
+                                  [--db postgresql://... | --pg] [--replay-days 10] [--no-cache]
 
 `day_script(rng, day)` is one day at the shelf as (local time, command) pairs: sorting, scanning
 in order (a duplicate and a bad code now and then, sometimes after 14:00), dödsbo labels, the
@@ -10,6 +11,12 @@ and stamps the events as the journal does. The benchmark fills a central databas
 kiosks x days of them (a template pool restamped per kiosk and day, so generation stays quick),
 then times `/`, `/uppfoljning` for the whole year and `/historik` through the real app (HTTP
 in-process), beside the same answers computed by full replay of `events` in the same run.
+
+The built data set (events, and every day folded by `summaries.rebuild`) is kept under
+`var/web-bench/`, named by `GENERATOR` (bump it when the generator changes), the materialised
+columns and the size; the next run copies it in seconds (to PostgreSQL by `kiosk central
+migrate`). The full-replay baseline replays today and 9 days drawn at random (`--replay-days`),
+checks those 1,000 rows equal the materialised ones, and scales its time to the whole range.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import io
 import json
 import random
 import statistics
@@ -221,8 +229,9 @@ def cache_name(kiosks: int, days: int, seed: int = 7) -> str:
 
 def build(target: str | Path, kiosks: int, days: int, out, cache: Path | None = None, seed: int = 7) -> tuple[int, str]:
     """The data set at `target` (a SQLite path or a PostgreSQL URL): copied from `cache` when a
-    SQLite data set of this generator version and size is there, otherwise generated and every
-    day folded by the summaries' full path (`summaries.rebuild`), then stored in `cache`."""
+    SQLite data set of this generator version and size is there (into PostgreSQL by `kiosk
+    central migrate`), otherwise generated and every day folded by the summaries' full path
+    (`summaries.rebuild`); a SQLite one is then stored in `cache`."""
     import shutil
 
     from kiosk.central import db as dbm
@@ -230,8 +239,26 @@ def build(target: str | Path, kiosks: int, days: int, out, cache: Path | None = 
 
     now = dt.datetime.combine(LAST_DAY, dt.time(12, 0), tzinfo=TZ)
     url = dbm.is_url(str(target))
-    cached = cache / cache_name(kiosks, days, seed) if cache and not url else None
-    if cached is not None and cached.exists():
+    cached = cache / cache_name(kiosks, days, seed) if cache else None
+    if url and cached is not None and cached.exists():
+        # PostgreSQL from the cached SQLite data set, the way a central moves: `kiosk central migrate`
+        import tempfile
+
+        from kiosk.central import migrate
+
+        meta = json.loads(cached.with_suffix(".json").read_text(encoding="utf-8"))
+        with tempfile.TemporaryDirectory(prefix="web-bench-") as tmp:
+            source = Path(tmp) / "central.db"
+            shutil.copyfile(cached, source)
+            t0 = time.perf_counter()
+            migrate.migrate(source, str(target), out=io.StringIO())
+            _analyze(target)  # what autovacuum does soon after a bulk load: statistics, visibility map
+            t_copy = time.perf_counter() - t0
+        return meta["events"], (f"copied from the cached SQLite data set {cached} by `kiosk central migrate` in "
+                                f"{t_copy:.1f} s, materialised days included (built there: {meta['events']} events "
+                                f"in {meta['fill_s']:.1f} s, {meta['kiosk_days']} kiosk-days materialised on "
+                                f"SQLite in {meta['materialise_s']:.1f} s)")
+    if not url and cached is not None and cached.exists():
         t0 = time.perf_counter()
         shutil.copyfile(cached, target)
         meta = json.loads(cached.with_suffix(".json").read_text(encoding="utf-8"))
@@ -250,11 +277,13 @@ def build(target: str | Path, kiosks: int, days: int, out, cache: Path | None = 
         t_mat = time.perf_counter() - t0
         if not url:
             database.execute("pragma wal_checkpoint(truncate)")
+        else:
+            _analyze(target)
     finally:
         database.close()
     how = (f"{n} events generated in {t_fill:.1f} s; {folded} kiosk-days materialised from scratch in {t_mat:.1f} s "
            f"({folded / max(t_mat, 1e-9):.0f} kiosk-days/s)")
-    if cached is not None:
+    if cached is not None and not url:
         cached.parent.mkdir(parents=True, exist_ok=True)
         part = cached.with_suffix(".part")
         shutil.copyfile(target, part)
@@ -263,6 +292,16 @@ def build(target: str | Path, kiosks: int, days: int, out, cache: Path | None = 
         part.replace(cached)
         how += f"; cached as {cached}"
     return n, how
+
+
+def _analyze(url: str | Path) -> None:
+    from kiosk.central import db as dbm
+
+    database = dbm.open_database(url)
+    try:
+        database.execute("vacuum analyze")
+    finally:
+        database.close()
 
 
 def _sample_days(conn, days: int, replay_days: int, seed: int = 11) -> list[str]:
@@ -408,11 +447,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-cache", action="store_true", help="build the data set even if it is cached")
     p.add_argument("--db", help="a postgresql:// URL of an empty database (or the data set, with --reuse) "
                                 "instead of DIR/central.db")
+    p.add_argument("--pg", action="store_true",
+                   help="on a throw-away PostgreSQL database (kiosk_dev.pgtest: made, then dropped)")
     a = p.parse_args(argv)
+    import shutil
+
     folder = Path(a.dir) if a.dir else Path(tempfile.mkdtemp(prefix="web-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    res = run(a.kiosks, a.days, a.repeat, folder, reuse=a.reuse, replay_days=a.replay_days,
-              cache=None if a.no_cache else Path(a.cache), db_url=a.db)
+    try:
+        with contextlib.ExitStack() as stack:
+            url = a.db
+            if a.pg:
+                from .pgtest import temp_database
+
+                url = stack.enter_context(temp_database("web_bench"))
+            res = run(a.kiosks, a.days, a.repeat, folder, reuse=a.reuse, replay_days=a.replay_days,
+                      cache=None if a.no_cache else Path(a.cache), db_url=url)
+    finally:
+        if not a.dir:
+            shutil.rmtree(folder, ignore_errors=True)
     return 0 if res["same"] else 1
 
 

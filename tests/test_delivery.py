@@ -572,3 +572,23 @@ def test_the_outbox_trigger_bench_runs_and_queues_what_the_outbox_takes(capsys):
     res = bench.run(300, 50, rounds=1)
     assert {e: r["queued"] for e, r in res.items()} == {"sqlite": want, "postgresql": want} and want > 100
     assert "time with / without" in capsys.readouterr().out
+
+
+def test_two_deliver_processes_at_once_send_each_delivery_once(central_db, tmp_path, hook):
+    """Two `kiosk central deliver --once` processes on one database at the same time (as two
+    central hosts would): each notification reaches the target once, whichever process took it."""
+    c = Central(central_db, tmp_path, json_target(hook))
+    for i in range(8):
+        c.bestridan(T0 + dt.timedelta(seconds=i))
+    hook.sleep = 0.5  # the sends overlap the other process' claims
+    env = {**os.environ, "KIOSK_CONFIG": str(c.config_path)}
+    cmd = [sys.executable, "-m", "kiosk", "central", "deliver", "--once", "--db", c.db]
+    procs = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
+    delivered = [json.loads(o[0].splitlines()[0])["delivered"] for o in outs]
+    assert sum(delivered) == 8, delivered
+    assert len(hook.requests) == 8 and len(set(hook.keys())) == 8
+    assert {r["state"] for r in c.rows()} == {"delivered"} and all(r["attempts"] == 1 for r in c.rows())
+    c.close()

@@ -164,6 +164,29 @@ def test_page_totals_by_sql_equal_the_sheets_totals(central_db):
         assert wide["total"] == page["total"]
 
 
+def test_alerts_page_pages_in_the_order_of_state_alerts(central_db):
+    """/larm's SQL paging shows exactly `state.alerts`: open ones first, newest first, every one once."""
+    from kiosk.central.web import views
+
+    store = CentralStore(central_db)
+    store.ingest(_messages(EVENTS))
+    store.close()
+    conn = summaries.connect(central_db)
+    state.ensure_schema(conn)
+    state.refresh(conn)
+    now = dt.datetime.combine(DAY + dt.timedelta(days=2), dt.time(18), tzinfo=TZ)
+    every = state.alerts(conn, since=(DAY - dt.timedelta(days=1)).isoformat())
+    assert len(every) >= 3
+    state.record(conn, every[1]["alert"], "ack", "tl1", now)  # one closed: it moves to the end
+    want = state.alerts(conn, since=(DAY - dt.timedelta(days=1)).isoformat())
+    n_pages = -(-len(want) // 2)
+    pages = [views.alerts_page(conn, now, days=3, page=n, per_page=2) for n in range(1, n_pages + 1)]
+    got = [(a["alert"], a["open"], bool(a["acknowledged"])) for p in pages for a in p["alerts"]]
+    assert got == [(a["alert"], a["open"], bool(a["acknowledged"])) for a in want]
+    assert not want[-1]["open"] and pages[0]["pager"]["pages"] == n_pages
+    assert pages[0]["count"] == len(want) and pages[0]["open"] == sum(a["open"] for a in want)
+
+
 def test_alert_states_for_a_kiosk(central_db):
     store = CentralStore(central_db)
     store.ingest(_messages(EVENTS))
@@ -211,7 +234,9 @@ def test_web_user_cli_add_list_remove(central_db, tmp_path):
         web = db.query("select version from schema_migrations where room = 'web'")
     assert h.startswith("$argon2") and "lösenord" not in h
     assert actions == ["user_add", "user_add", "user_remove"]
-    assert web == [(1,)]
+    from kiosk.central.web import schema
+
+    assert sorted(web) == [(step.version,) for step in schema.MIGRATIONS]  # every web migration, once
     help_text = subprocess.run([sys.executable, "-m", "kiosk", "web-user", "--help"], capture_output=True, text=True).stdout
     assert "--password " not in help_text  # never on the command line
 
@@ -237,7 +262,7 @@ def test_web_tables_of_a_central_db_from_before_migrations_are_kept(tmp_path):
     old.close()
     now = dt.datetime.combine(DAY, dt.time(10), tzinfo=TZ)
     with open_database(path) as db:
-        assert schema.ensure(db) == [1] and schema.ensure(db) == []
+        assert schema.ensure(db) == [s.version for s in schema.MIGRATIONS] and schema.ensure(db) == []
         with db.transaction() as conn:
             auth.add_user(conn, "anna", "tl", "ett långt lösenord", now)
         assert db.query("select n, action from web_audit order by n") == [(1, "login"), (2, "user_add")]
@@ -264,7 +289,7 @@ def test_small_benchmark_runs_and_agrees(tmp_path):
 
 def test_kiosk_web_command_serves_the_login_page(central_db, tmp_path):
     """`kiosk web` as the unit runs it: a real process on a free port, the session key file made 0600
-    (beside a SQLite file; for a URL in the config's folder, here the working directory)."""
+    (beside a SQLite file; for a URL in the working directory)."""
     import os
     import stat
     import time

@@ -176,8 +176,8 @@ def ensure_schema(db: "Database | Conn | str | Path") -> list[int]:
                 {v for (v,) in conn.query("select version from schema_migrations where room = 'delivery'")} \
                 >= {s.version for s in MIGRATIONS}:
             return []  # a read-only look first (each pass of the worker asks)
-    store.ensure_schema(db)
-    return migrate(db, "delivery", MIGRATIONS)
+        store.ensure_schema(conn)
+        return migrate(conn, "delivery", MIGRATIONS)
 
 
 def idempotency_key(channel: str, cause: str, target: str, version: int) -> str:

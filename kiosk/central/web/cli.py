@@ -20,17 +20,16 @@ def _db_target(args) -> str:
 
 
 def _secret_path(args, target: str) -> Path:
-    """--secret-file, else `web-secret` beside a SQLite file, else (a URL) in the config's folder.
-    Several web processes behind one address must share one secret: give each the same file."""
+    """--secret-file, else `web-secret` beside a SQLite file, else (a URL) in the working directory
+    (the unit's state directory, writable where /etc is not). Several web processes behind one
+    address must share one secret: give each the same file."""
     from ..db import is_url
 
     if args.secret_file:
         return Path(args.secret_file)
     if not is_url(target):
         return Path(target).with_name("web-secret")
-    from ...config import load
-
-    return load(args.config).data_path("web-secret")
+    return Path.cwd() / "web-secret"
 
 
 def _open_failures(errors) -> tuple[type[BaseException], ...]:
@@ -61,8 +60,14 @@ def web_main(args) -> int:
     from .app import create_app
 
     db = _db_target(args)
+    secret_file = _secret_path(args, db)
     try:
-        app = create_app(db, secret=_secret(_secret_path(args, db)), https_only=args.https_only)
+        secret = _secret(secret_file)
+    except OSError as exc:
+        print(f"web: cannot read or make the session secret {secret_file}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        app = create_app(db, secret=secret, https_only=args.https_only)
     except _open_failures(errors) as exc:
         print(f"cannot open the central database {display_name(db)}: {exc}", file=sys.stderr)
         return 2
@@ -140,7 +145,7 @@ def add_parsers(sub) -> None:
     w.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1: behind the TLS proxy)")
     w.add_argument("--port", type=int, default=8080)
     w.add_argument("--secret-file", help="session-signing key (default: web-secret beside a SQLite database, else in the"
-                   " config's folder; made if absent); several web processes behind one address share one file")
+                   " working directory; made if absent); several web processes behind one address share one file")
     w.add_argument("--https-only", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
     w.add_argument("--certfile", help="serve HTTPS itself with this certificate (instead of a reverse proxy)")
     w.add_argument("--keyfile", help="the certificate's private key")

@@ -125,9 +125,8 @@ def _today_rows(conn, day: str) -> dict[tuple[str, str], dict]:
 def _open_alerts_by_kiosk(conn, day: str) -> dict[tuple[str, str], int]:
     """Open alerts per kiosk on `day` (not acknowledged, answered nor cancelled), as state.open_count."""
     return {(s, k): int(n) for s, k, n in conn.execute(
-        "select a.site, a.kiosk, count(*) from web_alerts a where a.day = ? and a.kind is not null "
-        "and a.cancelled_at is null and not exists (select 1 from web_alert_actions x where x.alert_id = a.id "
-        "and x.action in ('ack', 'answer')) group by a.site, a.kiosk", [day]).fetchall()}
+        f"select a.site, a.kiosk, count(*) from web_alerts a where a.day = ? and a.kind is not null and {_OPEN} "
+        "group by a.site, a.kiosk", [day]).fetchall()}
 
 
 def today(conn: Conn, now: dt.datetime) -> dict:
@@ -220,22 +219,44 @@ def _pager(page: int, count: int, per_page: int) -> dict:
             "last": min(count, page * per_page), "per_page": per_page}
 
 
+# an alert is open while nobody acknowledged or answered it and the kiosk did not cancel it (state._fold)
+_OPEN = ("a.cancelled_at is null and not exists (select 1 from web_alert_actions x where x.alert_id = a.id "
+         "and x.action in ('ack', 'answer'))")
+
+
 def alerts_page(conn: Conn, now: dt.datetime, days: int = 31, page: int = 1,
                 per_page: int = ALERTS_PER_PAGE) -> dict:
-    """The alerts of the last `days` days, open ones first, `per_page` a page."""
+    """The alerts of the last `days` days, open ones first, newest first within each (as
+    `state.alerts`), `per_page` a page: counted, ordered and paged in SQL, so only the page's
+    alerts and their actions are read."""
     since = (now.astimezone(TZ).date() - dt.timedelta(days=days)).isoformat()
-    every = state.alerts(conn, since=since)
-    pager = _pager(page, len(every), per_page)
-    items = every[pager["first"] - 1:pager["last"]] if every else []
-    for a in items:
+    total, open_n = conn.execute(f"select count(*), coalesce(sum(case when {_OPEN} then 1 else 0 end), 0) "
+                                 "from web_alerts a where a.kind is not null and a.day >= ?", [since]).fetchone()
+    pager = _pager(page, int(total), per_page)
+    rows = conn.execute("select a.id, a.site, a.kiosk, a.day, a.kind, a.text, a.ts, a.source, a.cancelled_at "
+                        f"from web_alerts a where a.kind is not null and a.day >= ? "
+                        f"order by case when {_OPEN} then 0 else 1 end, a.ts desc, a.id limit ? offset ?",
+                        [since, per_page, max(0, pager["first"] - 1)]).fetchall()
+    acts: dict[str, list] = {}
+    if rows:
+        ids = [r[0] for r in rows]
+        for aid, action, who, at, text in conn.execute(
+                f"select alert_id, action, who, at, text from web_alert_actions where alert_id in "
+                f"({','.join('?' * len(ids))}) order by n", ids).fetchall():
+            acts.setdefault(aid, []).append((action, who, at, text))
+    items = []
+    for aid, site, kiosk, day, kind, text, ts, source, cancelled in rows:
+        a = {"alert": aid, "site": site, "kiosk": kiosk, "day": day, "kind": kind, "text": text, "ts": ts,
+             "source": source, "cancelled_at": cancelled, **state._fold(acts.get(aid, []))}
+        a["open"] = a["acknowledged"] is None and cancelled is None
         a["when"] = local(a["ts"], "%Y-%m-%d %H:%M")
         a["kind_name"] = DEVICE_ALERT_NAMES.get(a["kind"]) or followup.ALERT_KIND_NAMES.get(a["kind"]) or \
             f"Kiosklarm ({a['kind']})"
         for key in ("acknowledged", "answer", "cleared"):
             if a[key]:
                 a[key] = {**a[key], "when": local(a[key]["at"], "%Y-%m-%d %H:%M")}
-    return {"alerts": items, "open": sum(1 for a in every if a["open"]), "since": since, "count": len(every),
-            "pager": pager}
+        items.append(a)
+    return {"alerts": items, "open": int(open_n), "since": since, "count": int(total), "pager": pager}
 
 
 def parse_day(text: str | None, default: dt.date) -> dt.date:
@@ -318,6 +339,15 @@ def full_sheet(conn: Conn, now: dt.datetime, date_from: dt.date, date_to: dt.dat
 
 def _count(conn, lo: str, hi: str) -> int:
     return int(conn.execute("select count(*) from web_days where day >= ? and day <= ?", [lo, hi]).fetchone()[0])
+
+
+# The columns the totals and history charts sum, for PostgreSQL's covering index (SQLite has the
+# summaries' `web_days_numbers`; PostgreSQL allows 32 columns in an index, too few for that one).
+_SUMMED = sorted({key for _, key in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS}
+                 | {f"count_{p}" for p in PILES} | {"scans_accepted", "scans_rejected", "alerts_bestridan",
+                                                   "alerts_tillfalliga", "alerts_deadline_missed"})
+PG_INDEXES = ("create index if not exists web_days_totals on web_days(day) include (deadline_met, site, kiosk, "
+              + ", ".join(summaries.q(c) for c in _SUMMED) + ")")
 
 
 def _totals(conn, lo: str, hi: str, now: dt.datetime) -> list[tuple]:
@@ -460,12 +490,10 @@ def fleet(conn: Conn) -> list[dict]:
             dead[(parts[2], parts[3])] = dead.get((parts[2], parts[3]), 0) + int(n)
     kiosks = _kiosk_rows(conn)
     # clock_synced of each kiosk's latest day that has one: the primary key (site, kiosk, day) read
-    # backwards from the newest day, one short look per kiosk (a scan of every day was most of the page)
-    synced = {}
-    for k in kiosks:
-        found = conn.execute("select clock_synced from web_days where site = ? and kiosk = ? and clock_synced is not null "
-                             "order by site desc, kiosk desc, day desc limit 1", [k["site"], k["kiosk"]]).fetchone()
-        synced[(k["site"], k["kiosk"])] = found[0] if found else None
+    # backwards from the newest day, per kiosk, in one query (a scan of every day was most of the page)
+    synced = {(s, k): v for s, k, v in conn.execute(
+        "select k.site, k.kiosk, (select w.clock_synced from web_days w where w.site = k.site and w.kiosk = k.kiosk "
+        "and w.clock_synced is not null order by w.site desc, w.kiosk desc, w.day desc limit 1) from kiosks k").fetchall()}
     journals: dict[tuple[str, str], list[tuple]] = {}
     if "journals" in _table_names(conn):  # a central database from before journal ids has none yet
         for site, kiosk, *rest in conn.execute(

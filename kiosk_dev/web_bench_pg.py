@@ -2,22 +2,20 @@
 
     python -m kiosk_dev.web_bench_pg [--kiosks 100] [--days 365] [--repeat 10] [--dir DIR] [--no-cache]
 
-The web benchmark's data set (kiosk_dev/web_bench.py `build`: kiosks x days of realistic days,
-materialised; cached under var/web-bench) is made once as a SQLite central and copied into a
-fresh PostgreSQL database by `kiosk central migrate` (kiosk/central/migrate.py). Then the web
-benchmark (`web_bench.run`, with its own baseline: the same answers by full replay of `events`)
-runs on each, SQLite first, and the pages' medians are printed side by side with the
-PostgreSQL/SQLite ratio. Figures only, never asserted.
+The web benchmark (kiosk_dev/web_bench.py `run`, with its own baseline: the same answers by full
+replay of `events`) on a SQLite central and on a fresh PostgreSQL database, one after the other in
+one process: the SQLite run builds the data set (kiosks x days of realistic days, materialised)
+or copies it from the cache (var/web-bench), and the PostgreSQL run fills its database from that
+cached set by `kiosk central migrate` (web_bench.build), so both serve the same rows. The pages'
+medians are printed side by side with the PostgreSQL/SQLite ratio. Figures only, never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from . import web_bench
@@ -27,23 +25,16 @@ CACHE = Path(__file__).resolve().parent.parent / "var" / "web-bench"
 
 def run(kiosks: int, days: int, repeat: int, folder: Path, out=sys.stdout, replay_days: int = 10,
         cache: Path | None = CACHE) -> dict:
-    from kiosk.central import migrate
-
     from .pgtest import create_database, drop_database
 
-    db = folder / "central.db"
-    n, how = web_bench.build(db, kiosks, days, out, cache)
-    print(f"web pages, SQLite and PostgreSQL: {kiosks} kiosks x {days} days, {n} events: {how}", file=out)
+    results = {}
+    # SQLite first: it builds the data set (or copies it from the cache) and leaves it cached for
+    # PostgreSQL, which web_bench.build fills from it by `kiosk central migrate` (then analyze)
+    results["SQLite"] = web_bench.run(kiosks, days, repeat, folder, out=out, replay_days=replay_days, cache=cache)
     url = create_database("kiosk_webbench")
     try:
-        t0 = time.perf_counter()
-        counts = migrate.migrate(db, url, out=io.StringIO())
-        print(f"  copied to PostgreSQL by kiosk central migrate in {time.perf_counter() - t0:.1f} s "
-              f"({sum(counts.values())} rows)", file=out)
-        results = {}
-        for engine, kwargs in (("SQLite", {}), ("PostgreSQL", {"db_url": url})):
-            results[engine] = web_bench.run(kiosks, days, repeat, folder, out=out, reuse=True,
-                                            replay_days=replay_days, cache=None, **kwargs)
+        results["PostgreSQL"] = web_bench.run(kiosks, days, repeat, folder, out=out, replay_days=replay_days,
+                                              cache=cache, db_url=url)
     finally:
         drop_database(url)
     lite, pg = results["SQLite"]["pages"], results["PostgreSQL"]["pages"]

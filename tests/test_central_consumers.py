@@ -215,8 +215,9 @@ def test_consumers_sigkilled_at_random_every_event_once_acks_complete(tmp_path, 
 def test_a_consumer_gone_for_good_holds_its_share_until_its_session_expires(tmp_path):
     """A consumer that never comes back (its host lost) keeps a persistent session in the shared
     group, and the broker keeps giving it a share of what the kiosks send, resends included: with
-    the default week-long `central.session_expiry` a kiosk stays unconfirmed. With a short one the
-    session ends, the survivor gets everything, and the kiosk is confirmed by its next resend."""
+    the default week-long `central.session_expiry` a kiosk stays unconfirmed (mostly: printed).
+    With a short one the session ends, the survivor gets everything, and the kiosk is confirmed
+    by its next resend (asserted)."""
     from .mqtt_broker import bulk_events
 
     users = {**{c: USERS[c] for c in CENTRALS}, "demo/kiosk-1": USERS["demo/kiosk-1"]}
@@ -262,7 +263,9 @@ def test_a_consumer_gone_for_good_holds_its_share_until_its_session_expires(tmp_
     finally:
         broker.kill()
         log.close()
-    assert results[604800][0] == 4, results  # connected, not confirmed: the dead session holds a share
+    # With the week the kiosk mostly stays unconfirmed (exit 4: the dead session holds a share),
+    # but mosquitto does not always route to it (1 run in 4 here was confirmed): only printed.
     assert results[3][0] == 0, results
-    print(f"\nconsumer gone for good: session_expiry 604800 s: kiosk not confirmed within 12 s; "
+    week = "not confirmed within 12 s" if results[604800][0] == 4 else f"confirmed in {results[604800][1]:.1f} s"
+    print(f"\nconsumer gone for good: session_expiry 604800 s: kiosk {week}; "
           f"session_expiry 3 s: confirmed in {results[3][1]:.1f} s")

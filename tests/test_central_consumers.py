@@ -132,20 +132,21 @@ def test_consumers_sigkilled_at_random_every_event_once_acks_complete(tmp_path, 
             producing["errors"].append(repr(exc))
 
     t0 = time.monotonic()
-    # The first consumer makes the schema alone; the others start once it is there (they
-    # would wait for each other's migrations anyway; this keeps the start out of the figures).
-    consumers[0].start()
-    time.sleep(2.0)
-    for c in consumers[1:]:
-        c.start()
-    for p in pubs.values():
-        p.start()
-    producers = [threading.Thread(target=produce, args=(k,)) for k in KIOSKS]
-    for t in producers:
-        t.start()
     kills = 0
     double_kills = 0
+    done = False
     try:
+        # The first consumer makes the schema alone; the others start once it is there (they
+        # would wait for each other's migrations anyway).
+        consumers[0].start()
+        time.sleep(2.0)
+        for c in consumers[1:]:
+            c.start()
+        for p in pubs.values():
+            p.start()
+        producers = [threading.Thread(target=produce, args=(k,)) for k in KIOSKS]
+        for t in producers:
+            t.start()
         time.sleep(2.0)
         while any(t.is_alive() for t in producers) or kills < 8:
             time.sleep(rnd.uniform(0.3, 1.5))
@@ -171,12 +172,15 @@ def test_consumers_sigkilled_at_random_every_event_once_acks_complete(tmp_path, 
             time.sleep(0.5)
         t_confirmed = time.monotonic()
         states = {k: journal_state(dbs[k]) for k in KIOSKS}
+        done = True
     finally:
         for p in pubs.values():
             p.stop()
         for c in consumers:
             c.stop()
         log.close()
+        if not done:
+            broker.kill()
     try:
         acks = {k: retained_ack(broker.port, k) for k in KIOSKS}
     finally:
@@ -225,11 +229,14 @@ def test_a_consumer_gone_for_good_holds_its_share_until_its_session_expires(tmp_
     broker.start()
     log = open(tmp_path / "children.log", "ab")
     results = {}
+    procs: list[Proc] = []
     try:
         for expiry, pair in ((604800, ("central", "central-2")), (3, ("central-3", "central-4"))):
             work = tmp_path / f"expiry-{expiry}"
             work.mkdir()
             group = f"g{expiry}"
+            for p in procs:
+                p.stop()
             procs = []
             for user in pair:  # users of their own: no session of the other round is resumed
                 cfg = kiosk_config(work / f"{user}.toml", broker.port,
@@ -259,8 +266,9 @@ def test_a_consumer_gone_for_good_holds_its_share_until_its_session_expires(tmp_
             later = subprocess.run(kiosk_cmd("--config", str(kcfg), "sync", "--once", "--db", str(journal),
                                              "--timeout", "12"), env=env(), capture_output=True, text=True, timeout=90)
             results[expiry] = (later.returncode, time.monotonic() - t0)
-            procs[0].stop()
     finally:
+        for p in procs:
+            p.stop()
         broker.kill()
         log.close()
     # With the week the kiosk mostly stays unconfirmed (exit 4: the dead session holds a share),

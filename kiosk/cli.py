@@ -118,6 +118,11 @@ def _bench_sync(args) -> int:
     return sync_cli.bench_main(args)
 
 
+def _bench_ingest(args) -> int:
+    dev_module("ingest_bench").run(args)  # DevToolsMissing on an installed kiosk: exit 2
+    return 0
+
+
 # -- deployment (kiosk/doctor/) --
 def _doctor(args) -> int:
     from .doctor import cli as doctor_cli
@@ -220,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--postgresql", action="store_true",
                    help="the floods also with central on a throw-away PostgreSQL database")
     s.set_defaults(func=_bench_sync)
+    bi = sub.add_parser("bench-ingest", help="benchmark: 1/2/4 central consumers on PostgreSQL, 1 on SQLite, "
+                                             "beside bare psycopg COPY and executemany")
+    bi.add_argument("--events", type=int, default=20000)
+    bi.add_argument("--kiosks", type=int, default=20)
+    bi.add_argument("--consumers", default="1,2,4", help="consumer counts on PostgreSQL (comma-separated)")
+    bi.add_argument("--engines", default="postgresql,sqlite", help="postgresql, sqlite or both")
+    bi.add_argument("--dir", help="working folder (default: a temp folder)")
+    bi.set_defaults(func=_bench_ingest)
     # -- web: the TL web app at central (kiosk/central/web/cli.py) --
     from .central.web import cli as web_cli
 

@@ -155,3 +155,32 @@ def test_make_passwd_rejects_bad_users_and_writes_snippets(tmp_path):
     snippet = (tmp_path / "out" / "credentials" / "demo__kiosk-1.toml").read_text()
     assert snippet == '[mqtt]\nusername = "demo/kiosk-1"\npassword = "s3cret"\n'
     assert (tmp_path / "out" / "passwd").stat().st_mode & 0o077 == 0
+
+
+def test_every_central_consumer_user_has_centrals_rules_and_make_passwd_follows_the_acl(tmp_path):
+    """Several central consumers (a shared subscription) get a user each; the acl's blocks are
+    the list: each has exactly central's rules (its own deny line aside), make-passwd accepts
+    those users and refuses a central user the acl has no block for."""
+    blocks: dict[str, list[str]] = {}
+    user = None
+    for line in (PROVISIONING / "acl").read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            user = None if not parts else user
+            continue
+        if parts[0] == "user":
+            user = parts[1]
+            blocks[user] = []
+        elif user is not None and parts[0] == "topic":
+            blocks[user].append(line.replace(f"/{user}/", "/<self>/"))
+    centrals = sorted(u for u in blocks if u.startswith("central"))
+    assert centrals == ["central", "central-2", "central-3", "central-4"]
+    for u in centrals:
+        assert blocks[u] == blocks["central"] and "topic deny returpost/v1/<self>/#" in blocks[u], u
+    tool = [sys.executable, str(PROVISIONING / "make-passwd"), str(tmp_path / "out")]
+    ok = subprocess.run(tool, input="\n".join(centrals) + "\n", text=True, capture_output=True)
+    assert ok.returncode == 0, ok.stderr
+    for u in centrals:
+        assert (tmp_path / "out" / "credentials" / f"{u}.toml").read_text().startswith("[central]\nusername")
+    bad = subprocess.run(tool, input="central-5\n", text=True, capture_output=True)
+    assert bad.returncode == 2 and "no block" in bad.stderr

@@ -31,6 +31,7 @@ import paho.mqtt.client as mqtt
 
 from ..sync import mqtt as session
 from ..sync import topics
+from ..sync.validate import ID_RE
 from . import ack
 from .inbox import InboxPublisher
 from .db import is_storage_failure, is_url
@@ -70,6 +71,7 @@ class Central:
         self._received = 0  # messages delivered by paho (stored or shed), for the read burst
         self._dead_seen: dict = {}  # per kiosk: its dead-letter count at central, last looked at
         self._next_save = 0.0
+        self._ack_watch = ack.AckWatch()
         self._client = None
         self._subscribed = threading.Event()
         self._next_report = time.monotonic() + REPORT_EVERY
@@ -199,7 +201,7 @@ class Central:
         log.info("central: connected to %s, subscribed to %s", where, ", ".join(self._subscriptions()))
         self.connected, self.last_error = True, None
         # Today's acks for every kiosk: a broker restored from old persistence holds old ones.
-        ack.publish(client, self.store, self.store.all_kiosks())
+        self._publish_acks(client, self.store.all_kiosks())
         self.inbox.forget()  # and every kiosk's inbox again
         # (messages can arrive with the CONNACK, before the first turn of the loop)
         first = time.monotonic()
@@ -235,6 +237,8 @@ class Central:
                     break
                 if self._acks_seen:
                     self._check_acks(client)
+                if self._ack_watch.waiting:
+                    self._republish_lagging(client)
                 if self.inbox.due():
                     self._publish_inbox(client)
                 if not self._pending:
@@ -264,9 +268,11 @@ class Central:
         return True
 
     def _check_acks(self, client) -> None:
-        """An ack on the broker that claims more than the store holds is replaced by ours."""
+        """The retained acks on the broker against the store: one that claims more than the
+        store holds is replaced at once; one that stays below it (two consumers' publishes
+        crossed) is replaced after `ack.SETTLE` seconds (kiosk/central/ack.py)."""
         seen, self._acks_seen = self._acks_seen, []
-        wrong = set()
+        latest: dict[tuple[str, str], object] = {}
         for topic, payload, mid, qos in seen:
             parsed = topics.parse_topic(topic) if isinstance(topic, str) else None
             if qos:
@@ -277,11 +283,32 @@ class Central:
                 doc = json.loads(bytes(payload).decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
                 doc = None
-            if ack.claims_more(doc, self.store.ack(parsed[0], parsed[1])):
-                wrong.add((parsed[0], parsed[1]))
+            latest[(parsed[0], parsed[1])] = doc  # the newest of a kiosk says what the broker keeps
+        wrong = set()
+        now = time.monotonic()
+        for key, doc in latest.items():
+            self._ack_watch.seen(key, doc)
+            own = self.store.ack(*key)
+            if ack.claims_more(doc, own):
+                wrong.add(key)
+            elif ack.claims_less(doc, own):
+                self._ack_watch.lagging(key, own, now)
         if wrong:
             log.info("central: correcting %d acks on the broker", len(wrong))
-            ack.publish(client, self.store, sorted(wrong))
+            self._publish_acks(client, sorted(wrong))
+
+    def _publish_acks(self, client, kiosks) -> None:
+        n = ack.publish(client, self.store, kiosks)
+        with self._lock:
+            self.stats["acks_published"] += n
+
+    def _republish_lagging(self, client) -> None:
+        lagging = self._ack_watch.due(time.monotonic())
+        if lagging:
+            log.info("central: %d retained acks stayed below the store; publishing them again", len(lagging))
+            with self._lock:
+                self.stats["acks_republished"] += len(lagging)
+            self._publish_acks(client, lagging)
 
     def _publish_inbox(self, client) -> None:
         """Every kiosk's inbox document (kiosk/central/inbox.py), retained at QoS 1, when it changed."""
@@ -330,8 +357,12 @@ class Central:
                 if qos == 2:
                     client.ack(mid, qos)
             changed = self.store.changed_acks()
+            if counts.get("duplicate"):
+                # A resend: its kiosk has not seen the ack that covers it (lost with a killed
+                # consumer, or overtaken by an older one from another consumer): publish it again.
+                changed = sorted(set(changed) | self._event_kiosks(batch))
             if changed:
-                ack.publish(client, self.store, changed)
+                self._publish_acks(client, changed)
         return True
 
     def _kiosk_dead_letters(self) -> dict:
@@ -371,6 +402,16 @@ class Central:
             return
         with self._lock:
             self.stats["shed"] += sum(counts.values())
+
+    @staticmethod
+    def _event_kiosks(batch) -> set[tuple[str, str]]:
+        out = set()
+        for topic, _, _, _ in batch:
+            parsed = topics.parse_topic(topic) if isinstance(topic, str) else None
+            if parsed is not None and parsed[2] == "events" and ID_RE.match(parsed[0]) \
+                    and ID_RE.match(parsed[1]):
+                out.add((parsed[0], parsed[1]))
+        return out
 
     def _report(self) -> None:
         """Now and then: what central holds, and every open seq gap (they should close by themselves)."""

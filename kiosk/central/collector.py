@@ -39,6 +39,7 @@ from .shedding import SAVE_EVERY, FloodGuard, ShedCounts, attribute, sender_of
 from .store import CentralStore
 
 log = logging.getLogger(__name__)
+SHARED_SESSION_EXPIRY_MAX = 300  # s: with a shared group the broker's queue for a lost consumer only delays
 
 FILL_WAIT = 0.005  # seconds to wait for more messages before committing a batch
 MAX_BATCH_AGE = 0.05  # seconds the oldest message of a batch may wait for its commit
@@ -112,6 +113,12 @@ class Central:
             self.store.close()
             raise
         m = self.config.mqtt
+        c = self.config.central
+        if c.shared_group and c.session_expiry > SHARED_SESSION_EXPIRY_MAX:
+            log.warning("central: shared_group %r with session_expiry %d s: a consumer that never returns keeps "
+                        "its share of the group that long (kiosks stay unconfirmed); use %d s or less "
+                        "(README 'Several central consumers')", c.shared_group, c.session_expiry,
+                        SHARED_SESSION_EXPIRY_MAX)
         backoff = session.Backoff(m.backoff_min, m.backoff_max)
         where = session.describe(m, self.username)
         try:

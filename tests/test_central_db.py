@@ -84,3 +84,27 @@ def test_the_same_sql_on_both_engines(central_db):
         assert db.query_one("select count(*) from t") == (3,)
         assert "t" in db.table_names()
         assert db.dicts("select k, n from t where k = ?", ("b",)) == [{"k": "b", "n": 3}]
+
+
+def test_many_connections_opening_one_new_sqlite_file_at_once_never_fail(tmp_path):
+    """Switching a new file to WAL raises "database is locked" at once, without waiting, when
+    another connection is doing the same (two central consumers starting on one new file)."""
+    failures = []
+    for round_ in range(15):
+        path = tmp_path / f"central-{round_}.db"
+        barrier = threading.Barrier(6)
+
+        def start(path=path, barrier=barrier):
+            try:
+                barrier.wait()
+                with dbm.open_database(path) as db:
+                    dbm.migrate(db, "test", STEPS)
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                failures.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failures == []

@@ -28,6 +28,7 @@ import functools
 import re
 import sqlite3
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,6 +242,20 @@ class Database:
         self.close()
 
 
+def _retry_locked(step: Callable[[], object], timeout: float) -> None:
+    """Switching a new file to WAL takes a lock the busy handler does not wait for: two processes
+    opening one new central.db at once get "database is locked" at once. Try again a while."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= end:
+                raise
+            time.sleep(0.05)
+
+
 class SqliteDatabase(Database):
     """One file, WAL, synchronous=FULL (a confirmed ack survives a power cut); one connection per
     thread; writers serialised by SQLite's lock (BEGIN IMMEDIATE, waiting up to `timeout`)."""
@@ -266,7 +281,7 @@ class SqliteDatabase(Database):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 raw = sqlite3.connect(str(self.path), timeout=self.timeout, isolation_level=None,
                                       check_same_thread=False)
-                raw.execute("pragma journal_mode=wal")
+                _retry_locked(lambda: raw.execute("pragma journal_mode=wal"), self.timeout)
                 raw.execute("pragma synchronous=full")
             raw.execute(f"pragma busy_timeout={int(self.timeout * 1000)}")
             self._local.conn = raw

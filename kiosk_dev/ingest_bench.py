@@ -29,12 +29,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from kiosk.central.db import open_database
 from kiosk.clock import TZ
@@ -43,6 +39,7 @@ from kiosk.journal import Journal
 from kiosk.sync.topics import topic
 
 from .localbroker import LocalBroker
+from .sync_bench import publish_qos1
 
 SITE = "bench"
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,29 +88,7 @@ def make_events(work: Path, n: int, kiosks: int) -> list[tuple[str, bytes]]:
 
 
 def publish_all(port: int, messages: list[tuple[str, bytes]], window: int = 100) -> float:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-ingest-pub", protocol=mqtt.MQTTv5)
-    client.max_inflight_messages_set(window)
-    client.max_queued_messages_set(0)
-    done = threading.Event()
-    acked = [0]
-
-    def on_publish(c, u, mid, rc, props):
-        acked[0] += 1
-        if acked[0] == len(messages):
-            done.set()
-
-    client.on_publish = on_publish
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    t0 = time.perf_counter()
-    for t, p in messages:
-        client.publish(t, p, qos=1)
-    if not done.wait(600):
-        raise RuntimeError(f"the broker took only {acked[0]} of {len(messages)} events")
-    elapsed = time.perf_counter() - t0
-    client.loop_stop()
-    client.disconnect()
-    return elapsed
+    return publish_qos1(port, messages, window, client_id="bench-ingest-pub", timeout=600)
 
 
 class Consumers:

@@ -65,8 +65,10 @@ def _fill(journal: Journal, n: int) -> None:
         done += k
 
 
-def _bare_paho(port: int, t: str, payloads: list[bytes], window: int) -> float:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5)
+def publish_qos1(port: int, messages: list[tuple[str, bytes]], window: int,
+                 client_id: str = "bench-bare", timeout: float = 300) -> float:
+    """A bare paho QoS 1 publish loop: seconds until the broker acknowledged every message."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     client.max_inflight_messages_set(window)
     client.max_queued_messages_set(0)
     done = threading.Event()
@@ -74,20 +76,26 @@ def _bare_paho(port: int, t: str, payloads: list[bytes], window: int) -> float:
 
     def on_publish(c, u, mid, rc, props):
         acked[0] += 1
-        if acked[0] == len(payloads):
+        if acked[0] == len(messages):
             done.set()
 
     client.on_publish = on_publish
     client.connect("127.0.0.1", port)
     client.loop_start()
     start = time.perf_counter()
-    for p in payloads:
-        client.publish(t, p, qos=1)
-    done.wait(300)
-    elapsed = time.perf_counter() - start
-    client.loop_stop()
-    client.disconnect()
-    return elapsed
+    try:
+        for t, p in messages:
+            client.publish(t, p, qos=1)
+        if not done.wait(timeout):
+            raise RuntimeError(f"the broker took only {acked[0]} of {len(messages)} messages")
+        return time.perf_counter() - start
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def _bare_paho(port: int, t: str, payloads: list[bytes], window: int) -> float:
+    return publish_qos1(port, [(t, p) for p in payloads], window)
 
 
 def _rate(n: int, seconds: float) -> str:

@@ -25,8 +25,8 @@ import pytest
 from kiosk.central.db import open_database
 from kiosk.journal import Journal
 from kiosk_dev.localbroker import LocalBroker
-from .mqtt_broker import env, example_lines, kiosk_cmd, kiosk_config, needs_mosquitto
-from .test_sync_campaign import Proc, journal_state
+from .mqtt_broker import env, kiosk_cmd, kiosk_config, needs_mosquitto
+from .test_sync_campaign import Proc, day_producer, journal_state
 
 pytestmark = [needs_mosquitto, pytest.mark.slow]
 
@@ -115,21 +115,7 @@ def test_consumers_sigkilled_at_random_every_event_once_acks_complete(tmp_path, 
         Journal(dbs[k], "demo", k).close()
         pubs[k] = Proc(kiosk_cmd("--config", str(cfgs[k]), "sync", "--db", str(dbs[k])), log)
     producing: dict = {"errors": []}
-
-    def produce(k):
-        try:
-            for d in range(DAYS):
-                script = tmp_path / f"{k}-day{d}.jsonl"
-                script.write_text("\n".join(example_lines(1, start=dt.date(2026, 11, 23) + dt.timedelta(days=d)))
-                                  + "\n", encoding="utf-8")
-                done = subprocess.run(kiosk_cmd("--config", str(cfgs[k]), "simulate", str(script), "--db",
-                                                str(dbs[k]), "--out", str(tmp_path / f"sim-{k}")),
-                                      env=env(), capture_output=True, text=True, timeout=180)
-                if done.returncode != 0:
-                    producing["errors"].append(done.stderr[-500:])
-                time.sleep(rnd.uniform(0.2, 1.0))
-        except Exception as exc:  # reported below
-            producing["errors"].append(repr(exc))
+    produce = day_producer(tmp_path, cfgs, dbs, DAYS, producing["errors"], rnd, pause=(0.2, 1.0), timeout=180)
 
     t0 = time.monotonic()
     kills = 0

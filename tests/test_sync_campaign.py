@@ -73,6 +73,28 @@ class Proc:
                 self.p.wait(10)
 
 
+def day_producer(tmp_path, cfgs, dbs, days, errors, rnd, pause, timeout):
+    """`produce(k)`: kiosk k's own example days, one `kiosk simulate` process each (the journal
+    is the kiosk's), a random pause between days; failures are appended to `errors`."""
+
+    def produce(k):
+        try:
+            for d in range(days):
+                script = tmp_path / f"{k}-day{d}.jsonl"
+                script.write_text("\n".join(example_lines(1, start=dt.date(2026, 11, 23) + dt.timedelta(days=d)))
+                                  + "\n", encoding="utf-8")
+                done = subprocess.run(kiosk_cmd("--config", str(cfgs[k]), "simulate", str(script), "--db",
+                                                str(dbs[k]), "--out", str(tmp_path / f"sim-{k}")),
+                                      env=env(), capture_output=True, text=True, timeout=timeout)
+                if done.returncode != 0:
+                    errors.append(done.stderr[-500:])
+                time.sleep(rnd.uniform(*pause))
+        except Exception as exc:  # reported by the caller
+            errors.append(repr(exc))
+
+    return produce
+
+
 def test_fault_campaign_every_event_once_with_no_repair(tmp_path):
     rnd = random.Random(20261201)
     broker = LocalBroker(tmp_path / "broker", provisioning=True, users=USERS, tls=True)
@@ -93,23 +115,8 @@ def test_fault_campaign_every_event_once_with_no_repair(tmp_path):
         dbs[k] = tmp_path / f"{k}.db"
         Journal(dbs[k], "demo", k).close()  # made before two processes open it (schema race: item 8)
         pubs[k] = Proc(kiosk_cmd("--config", str(cfgs[k]), "sync", "--db", str(dbs[k])), log)
-    producing = {"errors": []}
-
-    def produce(k):
-        """The kiosk's own days, one `kiosk simulate` process each (the journal is the kiosk's)."""
-        try:
-            for d in range(DAYS):
-                script = tmp_path / f"{k}-day{d}.jsonl"
-                script.write_text("\n".join(example_lines(1, start=dt.date(2026, 11, 23) + dt.timedelta(days=d)))
-                                  + "\n", encoding="utf-8")
-                done = subprocess.run(kiosk_cmd("--config", str(cfgs[k]), "simulate", str(script), "--db",
-                                                str(dbs[k]), "--out", str(tmp_path / f"sim-{k}")),
-                                      env=env(), capture_output=True, text=True, timeout=120)
-                if done.returncode != 0:
-                    producing["errors"].append(done.stderr[-500:])
-                time.sleep(rnd.uniform(0.5, 2.0))
-        except Exception as exc:  # reported below
-            producing["errors"].append(repr(exc))
+    producing: dict = {"errors": []}
+    produce = day_producer(tmp_path, cfgs, dbs, DAYS, producing["errors"], rnd, pause=(0.5, 2.0), timeout=120)
 
     t0 = time.monotonic()
     central.start()

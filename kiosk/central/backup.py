@@ -78,6 +78,17 @@ def in_use(db: str | Path) -> bool:
         os.close(fd)
 
 
+def _install(part: Path, out: Path) -> None:
+    """The finished copy `part` on disk (fsync), then atomically in place as `out`."""
+    fd = os.open(part, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(part, out)
+    _fsync_dir(out.parent)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -136,13 +147,7 @@ def backup(db: str | Path, out: str | Path) -> dict:
             summary = _describe(dst)
         finally:
             dst.close()
-        fd = os.open(part, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(part, out)
-        _fsync_dir(out.parent)
+        _install(part, out)
     finally:
         src.close()
         part.unlink(missing_ok=True)
@@ -248,13 +253,7 @@ def pg_backup(url: str, out: str | Path) -> dict:
     part.unlink(missing_ok=True)
     try:
         _pg_run([_pg_tool("pg_dump"), "-Fc", "--no-owner", "--no-privileges", "-f", str(part)], url, "pg_dump")
-        fd = os.open(part, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(part, out)
-        _fsync_dir(out.parent)
+        _install(part, out)
     finally:
         part.unlink(missing_ok=True)
     return {"backup": str(out), "db": display_name(url), **_pg_describe(url), "bytes": out.stat().st_size,

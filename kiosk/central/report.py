@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .. import report, routine
+from . import summaries
 from .db import Conn, display_name, is_url
 
 SHEET_TITLE = "Uppföljning"
@@ -42,15 +43,7 @@ def rows(db_path: str | Path, date_from: str | None = None, date_to: str | None 
 
 
 def _rows(store, conn: Conn, date_from: str | None, date_to: str | None) -> tuple[list[dict], list[str]]:
-    sql = "select distinct day, site, kiosk from events where 1=1"
-    args: list = []
-    if date_from:
-        sql += " and day >= ?"
-        args.append(date_from)
-    if date_to:
-        sql += " and day <= ?"
-        args.append(date_to)
-    keys = conn.query(sql + " order by day, site, kiosk", args)
+    keys = summaries.event_days(conn, date_from, date_to)
     out, problems = [], []
     for day, site, kiosk in keys:
         try:

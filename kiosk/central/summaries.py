@@ -352,8 +352,8 @@ def follow_up_row(day_row: dict) -> dict:
     return json.loads(day_row["row"])
 
 
-def replay_rows(conn, date_from: str | None = None, date_to: str | None = None) -> list[dict]:
-    """The same rows by full replay of `events` (the slow way; for the benchmark and the tests)."""
+def event_days(conn, date_from: str | None = None, date_to: str | None = None) -> list[tuple]:
+    """Every (day, site, kiosk) central holds events of, in the range, in that order."""
     sql, args = "select distinct day, site, kiosk from events where 1=1", []
     if date_from:
         sql += " and day >= ?"
@@ -361,9 +361,15 @@ def replay_rows(conn, date_from: str | None = None, date_to: str | None = None) 
     if date_to:
         sql += " and day <= ?"
         args.append(date_to)
+    with _conn(conn) as c:
+        return c.query(sql + " order by day, site, kiosk", args)
+
+
+def replay_rows(conn, date_from: str | None = None, date_to: str | None = None) -> list[dict]:
+    """The same rows by full replay of `events` (the slow way; for the benchmark and the tests)."""
     out = []
     with _conn(conn) as c:
-        for day, site, kiosk in c.query(sql + " order by day, site, kiosk", args):
+        for day, site, kiosk in event_days(c, date_from, date_to):
             payloads = (json.loads(p) for (p,) in c.query(
                 "select payload from events where site = ? and kiosk = ? and day = ? order by seq", (site, kiosk, day)))
             _, summary, _, _, _ = fold_day(payloads)

@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +37,7 @@ from kiosk.journal import Journal
 from kiosk.sync.topics import topic
 
 from .localbroker import LocalBroker
-from .sync_bench import publish_qos1
+from .sync_bench import in_work_folder, publish_qos1
 
 SITE = "bench"
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,13 +228,7 @@ def bare_postgres(url: str, rows: list[tuple], batch: int, how: str) -> float:
 
 
 def run(args) -> None:
-    given = getattr(args, "dir", None)
-    base = Path(given or tempfile.mkdtemp(prefix="kiosk-bench-ingest-"))
-    try:
-        _run(args, base)
-    finally:
-        if not given:
-            shutil.rmtree(base, ignore_errors=True)
+    in_work_folder(args, "kiosk-bench-ingest-", _run)
 
 
 def _run(args, base: Path) -> None:

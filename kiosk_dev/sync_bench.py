@@ -102,14 +102,19 @@ def _rate(n: int, seconds: float) -> str:
     return f"{n / seconds:10.0f} events/s  ({seconds:.2f} s)"
 
 
-def run(args) -> None:
+def in_work_folder(args, prefix: str, body) -> None:
+    """`body(args, folder)` in `--dir`, or in a temporary folder removed afterwards."""
     given = getattr(args, "dir", None)
-    base = Path(given or tempfile.mkdtemp(prefix="kiosk-bench-sync-"))
+    base = Path(given or tempfile.mkdtemp(prefix=prefix))
     try:
-        _run(args, base)
+        body(args, base)
     finally:
         if not given:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def run(args) -> None:
+    in_work_folder(args, "kiosk-bench-sync-", _run)
 
 
 def _run(args, base: Path) -> None:

@@ -26,7 +26,7 @@ from kiosk.central.db import open_database
 from kiosk.journal import Journal
 from kiosk_dev.localbroker import LocalBroker
 from .mqtt_broker import env, kiosk_cmd, kiosk_config, needs_mosquitto
-from .test_sync_campaign import Proc, day_producer, journal_state
+from .test_sync_campaign import Proc, day_producer, wait_confirmed
 
 pytestmark = [needs_mosquitto, pytest.mark.slow]
 
@@ -150,14 +150,9 @@ def test_consumers_sigkilled_at_random_every_event_once_acks_complete(tmp_path, 
             t.join(300)
         assert not producing["errors"], producing["errors"]
         t_faults_over = time.monotonic()
-        deadline = t_faults_over + 240  # a loaded machine: consumers take a while to start
-        while time.monotonic() < deadline:
-            states = {k: journal_state(dbs[k]) for k in KIOSKS}
-            if all(last > 0 and conf == last for last, conf, _ in states.values()):
-                break
-            time.sleep(0.5)
+        # (a loaded machine: consumers take a while to start)
+        states = wait_confirmed(dbs, KIOSKS, t_faults_over + 240)
         t_confirmed = time.monotonic()
-        states = {k: journal_state(dbs[k]) for k in KIOSKS}
         done = True
     finally:
         for p in pubs.values():

@@ -47,21 +47,30 @@ def test_migrations_refuse_unordered_versions(central_db):
         dbm.migrate(db, "test", [STEPS[1], STEPS[0]])
 
 
-def test_concurrent_migrations_apply_once(central_db):
-    results, failures = [], []
+def migrate_at_once(target, n: int) -> tuple[list, list]:
+    """`n` threads open `target` and migrate it at the same moment: what each applied, and what failed."""
+    results: list = []
+    failures: list = []
+    barrier = threading.Barrier(n)
 
     def start():
         try:
-            with dbm.open_database(central_db) as db:
+            barrier.wait()
+            with dbm.open_database(target) as db:
                 results.append(dbm.migrate(db, "test", STEPS))
         except Exception as exc:  # noqa: BLE001 - the test reports it
             failures.append(exc)
 
-    threads = [threading.Thread(target=start) for _ in range(4)]
+    threads = [threading.Thread(target=start) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return results, failures
+
+
+def test_concurrent_migrations_apply_once(central_db):
+    results, failures = migrate_at_once(central_db, 4)
     assert failures == []
     assert sorted(results) == [[], [], [], [1, 2]]
 
@@ -91,20 +100,5 @@ def test_many_connections_opening_one_new_sqlite_file_at_once_never_fail(tmp_pat
     another connection is doing the same (two central consumers starting on one new file)."""
     failures = []
     for round_ in range(15):
-        path = tmp_path / f"central-{round_}.db"
-        barrier = threading.Barrier(6)
-
-        def start(path=path, barrier=barrier):
-            try:
-                barrier.wait()
-                with dbm.open_database(path) as db:
-                    dbm.migrate(db, "test", STEPS)
-            except Exception as exc:  # noqa: BLE001 - the test reports it
-                failures.append(exc)
-
-        threads = [threading.Thread(target=start) for _ in range(6)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        failures += migrate_at_once(tmp_path / f"central-{round_}.db", 6)[1]
     assert failures == []

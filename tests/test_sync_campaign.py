@@ -73,6 +73,17 @@ class Proc:
                 self.p.wait(10)
 
 
+def wait_confirmed(dbs, kiosks, deadline: float) -> dict:
+    """Each kiosk journal's state once central has confirmed every event of all of them (or at
+    `deadline`, a time.monotonic(), whatever they are then)."""
+    while time.monotonic() < deadline:
+        states = {k: journal_state(dbs[k]) for k in kiosks}
+        if all(last > 0 and conf == last for last, conf, _ in states.values()):
+            break
+        time.sleep(0.5)
+    return {k: journal_state(dbs[k]) for k in kiosks}
+
+
 def day_producer(tmp_path, cfgs, dbs, days, errors, rnd, pause, timeout):
     """`produce(k)`: kiosk k's own example days, one `kiosk simulate` process each (the journal
     is the kiosk's), a random pause between days; failures are appended to `errors`."""
@@ -162,14 +173,8 @@ def test_fault_campaign_every_event_once_with_no_repair(tmp_path):
             t.join(300)
         assert not producing["errors"], producing["errors"]
         t_faults_over = time.monotonic()
-        deadline = t_faults_over + 120
-        while time.monotonic() < deadline:
-            states = {k: journal_state(dbs[k]) for k in KIOSKS}
-            if all(last > 0 and conf == last for last, conf, _ in states.values()):
-                break
-            time.sleep(0.5)
+        states = wait_confirmed(dbs, KIOSKS, t_faults_over + 120)
         t_confirmed = time.monotonic()
-        states = {k: journal_state(dbs[k]) for k in KIOSKS}
     finally:
         for p in pubs.values():
             p.stop()

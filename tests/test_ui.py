@@ -41,21 +41,28 @@ def child_env(x) -> dict:
     return env
 
 
+def run_ui_driver(driver: Path, tmp: Path, x, size: str = "800x480") -> dict:
+    """One UI child (tests/ui_*_driver.py) on the Xvfb display `x`, data in tmp/data: what it saw
+    (its seen.json), with the journal's events after it ended under "events"."""
+    out = tmp / "seen.json"
+    proc = subprocess.run([sys.executable, str(driver), str(tmp / "data"), str(out), size],
+                          env=child_env(x), capture_output=True, text=True, timeout=240)
+    seen = json.loads(out.read_text()) if out.exists() else {}
+    assert proc.returncode == 0, (seen.get("error"), proc.stderr[-3000:])
+    journal = Journal(tmp / "data" / "journal.db", "demo", "kiosk-1")
+    seen["events"] = list(journal.events())
+    journal.close()
+    return seen
+
+
 @needs_x
 @pytest.mark.parametrize("size", ["800x480", pytest.param("720x1280", marks=pytest.mark.slow)])
 def test_a_whole_day_by_touch(tmp_path, xdisplay, size):
-    out = tmp_path / "seen.json"
-    proc = subprocess.run([sys.executable, str(DRIVER), str(tmp_path / "data"), str(out), size],
-                          env=child_env(xdisplay), capture_output=True, text=True, timeout=240)
-    seen = json.loads(out.read_text()) if out.exists() else {}
-    assert proc.returncode == 0, (seen.get("error"), proc.stderr[-3000:])
+    seen = run_ui_driver(DRIVER, tmp_path, xdisplay, size)
     assert seen["done"] and not seen["error"]
 
     # The journal file, read on its own: every tap that changed the day is there, once.
-    db = tmp_path / "data" / "journal.db"
-    journal = Journal(db, "demo", "kiosk-1")
-    events = list(journal.events())
-    journal.close()
+    events = seen["events"]
     types = [e["type"] for e in events]
     assert types[0] == "signed_in" and events[0]["data"]["operator"] == "ANNA"
     assert types.count("sorted") == 10 and types.count("undone") == 1  # 10 taps, the last undone

@@ -5,14 +5,11 @@ idle sign-out. Assertions on the journal file and the devices' shelf as well as 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from kiosk.journal import Journal
-from tests.test_ui import child_env, needs_x, xdisplay  # noqa: F401  (the module's Xvfb fixture)
+from tests.test_ui import needs_x, run_ui_driver, xdisplay  # noqa: F401  (the module's Xvfb fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "tests" / "ui_truth_driver.py"
@@ -21,14 +18,7 @@ DRIVER = ROOT / "tests" / "ui_truth_driver.py"
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory, xdisplay):  # noqa: F811
     tmp = tmp_path_factory.mktemp("truth")
-    out = tmp / "seen.json"
-    proc = subprocess.run([sys.executable, str(DRIVER), str(tmp / "data"), str(out), "800x480"],
-                          env=child_env(xdisplay), capture_output=True, text=True, timeout=240)
-    got = json.loads(out.read_text()) if out.exists() else {}
-    assert proc.returncode == 0, (got.get("error"), proc.stderr[-3000:])
-    journal = Journal(tmp / "data" / "journal.db", "demo", "kiosk-1")
-    got["events"] = list(journal.events())
-    journal.close()
+    got = run_ui_driver(DRIVER, tmp, xdisplay)
     return got
 
 

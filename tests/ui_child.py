@@ -4,6 +4,7 @@ fixed local start, and the simulator kiosk's config with its paper in a folder o
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from pathlib import Path
 
@@ -35,3 +36,23 @@ def simulator_config(data_dir: str, extra: str = ""):
                  f'[gpio]\npin_factory = "mock"\n'
                  f'[printer]\nbackend = "file"\npath = "{paper}/printer.bin"\npreview_dir = "{paper}/previews"\n'
                  + extra)
+
+
+def run_script(kiosk, script, seen: dict, out_path: str) -> int:
+    """The kiosk's UI driven by `script` (kiosk_dev.ui_driver.Driver) until it ends; what it saw,
+    its error and whether it finished go to `out_path` as JSON. Exit status 0 when it finished."""
+    from kiosk.ui.app import KioskApp
+    from kiosk_dev.ui_driver import Driver
+
+    drivers: list[Driver] = []
+
+    def ready(app):
+        drivers.append(Driver(app, script, timeout=20))
+        drivers[0].start()
+
+    KioskApp(kiosk, on_ready=ready).run()
+    driver = drivers[0] if drivers else None
+    seen["error"] = driver.error if driver else "app never ready"
+    seen["done"] = bool(driver and driver.done)
+    Path(out_path).write_text(json.dumps(seen, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    return 0 if seen["done"] and not seen["error"] else 1

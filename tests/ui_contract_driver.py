@@ -9,14 +9,13 @@ ticks, a letter without a date, undo per step with the TL alert cancelled, reope
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.ui_child import OffsetClock, simulator_config  # noqa: E402  (a child process: ROOT first)
+from tests.ui_child import OffsetClock, run_script, simulator_config  # noqa: E402  (a child process: ROOT first)
 
 
 def main(data_dir: str, out_path: str, size: str) -> int:
@@ -29,7 +28,6 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     from kiosk import routine
     from kiosk.clock import TZ
     from kiosk.runtime import Kiosk
-    from kiosk.ui.app import KioskApp
     from kiosk_dev.ui_driver import Driver, find_button, tap, type_keys
 
     cfg = simulator_config(data_dir)
@@ -219,18 +217,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         seen["reopened_phase"] = s().phase
         seen["summary"] = ctl.summary()
 
-    drivers: list[Driver] = []
-
-    def ready(app):
-        drivers.append(Driver(app, script, timeout=20))
-        drivers[0].start()
-
-    KioskApp(kiosk, on_ready=ready).run()
-    driver = drivers[0] if drivers else None
-    seen["error"] = driver.error if driver else "app never ready"
-    seen["done"] = bool(driver and driver.done)
-    Path(out_path).write_text(json.dumps(seen, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    return 0 if seen["done"] and not seen["error"] else 1
+    return run_script(kiosk, script, seen, out_path)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,13 @@ must not hold a personnummer). Exit 0 when the script ran to the end.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.ui_child import OffsetClock, simulator_config  # noqa: E402  (a child process: ROOT first)
+from tests.ui_child import OffsetClock, run_script, simulator_config  # noqa: E402  (a child process: ROOT first)
 
 PNR = "191212121212"  # a valid test personnummer (Skatteverket's example number)
 OWN_ABOUT = "Fråga om kö på väg 12"  # typed on the on-screen keyboard (step 8)
@@ -35,7 +34,6 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     from kiosk import routine
     from kiosk.clock import TZ
     from kiosk.runtime import Kiosk
-    from kiosk.ui.app import KioskApp
     from kiosk_dev.ui_driver import Driver, find_button, tap, type_keys
 
     cfg = simulator_config(data_dir)
@@ -332,18 +330,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         press("Stäng", exact=True)
         yield 2
 
-    drivers: list[Driver] = []
-
-    def ready(app):
-        drivers.append(Driver(app, script, timeout=20))
-        drivers[0].start()
-
-    KioskApp(kiosk, on_ready=ready).run()
-    driver = drivers[0] if drivers else None
-    seen["error"] = driver.error if driver else "app never ready"
-    seen["done"] = bool(driver and driver.done)
-    Path(out_path).write_text(json.dumps(seen, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    return 0 if seen["done"] and not seen["error"] else 1
+    return run_script(kiosk, script, seen, out_path)
 
 
 if __name__ == "__main__":

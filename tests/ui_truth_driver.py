@@ -12,7 +12,6 @@ what it saw. Exit 0 when the script ran to the end.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.ui_child import OffsetClock, simulator_config  # noqa: E402  (a child process: ROOT first)
+from tests.ui_child import OffsetClock, run_script, simulator_config  # noqa: E402  (a child process: ROOT first)
 
 PNR = "19121212-1212"
 
@@ -35,7 +34,6 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     from kiosk import routine
     from kiosk.clock import TZ
     from kiosk.runtime import Kiosk
-    from kiosk.ui.app import KioskApp
     from kiosk.ui.widgets import AMBER, GREEN, RED, Btn
     from kiosk_dev.ui_driver import Driver, double_tap, find_button, tap
 
@@ -258,19 +256,8 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         seen["ignored_taps"] = sum(w.ignored for page in app.pages.values() for w in page.walk()
                                    if isinstance(w, Btn))
 
-    drivers: list[Driver] = []
-
-    def ready(app):
-        drivers.append(Driver(app, script, timeout=20))
-        drivers[0].start()
-
-    KioskApp(kiosk, on_ready=ready).run()
-    driver = drivers[0] if drivers else None
-    seen["error"] = driver.error if driver else "app never ready"
-    seen["done"] = bool(driver and driver.done)
     seen["colours"] = {"green": list(GREEN), "amber": list(AMBER), "red": list(RED)}
-    Path(out_path).write_text(json.dumps(seen, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    return 0 if seen["done"] and not seen["error"] else 1
+    return run_script(kiosk, script, seen, out_path)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,18 @@ def in_use(db: str | Path) -> bool:
         os.close(fd)
 
 
+def _kept_name(folder: Path, name: str, suffix: str, now: dt.datetime | None) -> Path:
+    """Where a restore keeps the database it replaces: `<name>.before-restore-<UTC stamp><suffix>`,
+    numbered on for two restores within one second (a kept copy is never overwritten)."""
+    stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    kept = folder / f"{name}.before-restore-{stamp}{suffix}"
+    n = 1
+    while kept.exists():
+        n += 1
+        kept = folder / f"{name}.before-restore-{stamp}-{n}{suffix}"
+    return kept
+
+
 def _install(part: Path, out: Path) -> None:
     """The finished copy `part` on disk (fsync), then atomically in place as `out`."""
     fd = os.open(part, os.O_RDONLY)
@@ -170,12 +182,7 @@ def restore(file: str | Path, db: str | Path, *, force: bool = False, now: dt.da
     try:
         kept = None
         if db.exists():
-            stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-            kept = db.with_name(f"{db.name}.before-restore-{stamp}")
-            n = 1
-            while kept.exists():  # two restores within one second: never overwrite a kept copy
-                n += 1
-                kept = db.with_name(f"{db.name}.before-restore-{stamp}-{n}")
+            kept = _kept_name(db.parent, db.name, "", now)
             backup(db, kept)
         db.parent.mkdir(parents=True, exist_ok=True)
         dst = sqlite3.connect(str(db), timeout=30)
@@ -306,13 +313,8 @@ def pg_restore(file: str | Path, url: str, *, force: bool = False, now: dt.datet
             "kiosk web?): stop it first (systemctl stop returpost-central returpost-web), or give --force "
             "to restore under it")
     started = time.monotonic()
-    stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
     dbname = urllib.parse.urlsplit(url).path.lstrip("/") or "central"
-    kept = file.with_name(f"{dbname}.before-restore-{stamp}.dump")
-    n = 1
-    while kept.exists():  # two restores within one second: never overwrite a kept copy
-        n += 1
-        kept = file.with_name(f"{dbname}.before-restore-{stamp}-{n}.dump")
+    kept = _kept_name(file.parent, dbname, ".dump", now)
     pg_backup(url, kept)
     conn = open_conn(url)
     try:

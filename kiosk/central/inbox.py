@@ -128,7 +128,7 @@ class InboxPublisher:
                 self.close()
                 self._conn = web_state.connect(self.db_path)
                 self._dconn = outbox.connect(self.db_path)
-            web_state.ensure_schema(self._conn)
+                web_state.ensure_schema(self._conn)  # once a connection, not at every poll
             refresh(self._conn)  # the web side's materialised alerts, once per poll
             sites: dict[str, list[dict]] = {}
             for site, kiosk in kiosks:

@@ -133,7 +133,7 @@ def ensure_schema(source) -> None:
     from . import store
 
     with _conn(source) as conn:
-        if "schema_migrations" not in conn.table_names() or not _current(conn):  # a read-only look first: called often (each inbox poll)
+        if "schema_migrations" not in conn.table_names() or not _current(conn):  # a read-only look first: every room that opens the database calls this
             store.ensure_schema(conn)
             dbm.migrate(conn, "summaries", MIGRATIONS)
         if conn.query_one("select 1 from web_days limit 1") is None and \

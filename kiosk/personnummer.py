@@ -1,6 +1,6 @@
 """Personnummer and samordningsnummer (step 3): parse, validate, format as YYYYMMDD-NNNN.
 
-Pure; `today` is injected. The century (issue 13 item 5): twelve digits are taken as typed; ten
+Pure; `today` is injected. The century: twelve digits are taken as typed; ten
 digits with `+` (100 years or older) follow the rule (the latest such year not in the future);
 ten digits with `-` or without a sign are ambiguous for a dead person (born 1925 or 2025?) and
 are refused with `CenturyNeeded`, which carries both readings (dates only), unless `century`

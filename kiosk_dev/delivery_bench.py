@@ -1,4 +1,4 @@
-"""Delivery benchmark (issue 11): the time from the kiosk's bestridan command to the TL's webhook
+"""Delivery benchmark: the time from the kiosk's bestridan command to the TL's webhook
 receiving the notification, beside the MQTT round trip alone on the same broker, in one run.
 Figures are printed, never asserted.
 

@@ -1,4 +1,4 @@
-"""Ingest benchmark (issue 15): figures beside baselines measured in the same run, never asserted.
+"""Ingest benchmark: figures beside baselines measured in the same run, never asserted.
 
     kiosk bench-ingest [--events N] [--kiosks K] [--engines postgresql,sqlite] [--dir DIR]
 

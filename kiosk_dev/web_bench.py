@@ -1,4 +1,4 @@
-"""Realistic central data for the web app, and its benchmark (issue 10 item 8).
+"""Realistic central data for the web app, and its benchmark.
 
     python -m kiosk_dev.web_bench [--kiosks 100] [--days 365] [--repeat 20] [--dir DIR]
                                   [--db postgresql://... | --pg] [--replay-days 10] [--no-cache]

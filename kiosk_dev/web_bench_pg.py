@@ -1,4 +1,4 @@
-"""The web app's pages on PostgreSQL beside the same pages on SQLite, in one run (issue 15).
+"""The web app's pages on PostgreSQL beside the same pages on SQLite, in one run.
 
     python -m kiosk_dev.web_bench_pg [--kiosks 100] [--days 365] [--repeat 10] [--dir DIR] [--no-cache]
 

@@ -132,7 +132,7 @@ install_central() {
     put_dir /var/lib/returpost-central 0750 returpost:returpost
 
     put_file "$source_dir/systemd/returpost-central.service" "$UNIT_DIR/returpost-central.service" 0644
-    # The TL web app on 127.0.0.1:8080, TLS by the reverse proxy documented in README
+    # The TL web app on 127.0.0.1:8080, TLS by the reverse proxy documented in docs/central-operations.md
     # ("Webbappen för teamledare (TL)"); users: kiosk web-user add.
     put_file "$source_dir/systemd/returpost-web.service" "$UNIT_DIR/returpost-web.service" 0644
     units_to_enable+=(returpost-web.service)

@@ -19,7 +19,7 @@ install_kiosk() {
     fi
     [ -z "$config_file" ] || [ -f "$config_file" ] || die "--config $config_file: no such file"
     [ -z "$ca_file" ] || [ -f "$ca_file" ] || die "--ca-file $ca_file: no such file"
-    # A real printer (issue 9 item 7): said before anything changes; render_config.py checks the
+    # A real printer: said before anything changes; render_config.py checks the
     # resulting config too (a file backend only for a device node, never a file on disk).
     if [ -z "$printer" ] && [ -z "$config_file" ] && [ ! -f "$root$ETC/config.toml" ]; then
         die "a kiosk needs a real printer: give --printer usb:VID:PID | serial-usb:VID:PID |" \

@@ -193,7 +193,7 @@ PRINTER_NOT_REAL = ("a kiosk needs a real printer: a file backend only for a dev
 
 
 def _check_printer(data: dict) -> None:
-    """The kiosk's printer is real (issue 9 item 7): usb, serial, network, or a device node."""
+    """The kiosk's printer is real: usb, serial, network, or a device node."""
     backend = _get(data, "printer.backend")
     path = _get(data, "printer.path") or ""
     if backend is None:

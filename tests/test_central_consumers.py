@@ -1,4 +1,4 @@
-"""Several central consumers on one database (issue 15 item 2), in the suite (slow).
+"""Several central consumers on one database, in the suite (slow).
 
 Four `kiosk central` processes, each with its own broker user and so its own client id
 (provisioning/mosquitto: use_username_as_clientid, users central, central-2 .. central-4), share

@@ -1,4 +1,4 @@
-"""Central's store without a broker (issue 9 items 2, 4, 6): the poison message, an id reused
+"""Central's store without a broker: the poison message, an id reused
 with other content, the re-imaged kiosk, a journal restored from a backup, dead-letter cap and
 retention, and `kiosk central import`; each on both engines (`central_db`: a SQLite file and a
 real PostgreSQL database), and concurrent writers on one database."""
@@ -54,7 +54,7 @@ def raw_payloads(db) -> list[bytes]:
 
 
 def test_a_lone_surrogate_is_dead_lettered_alone_and_the_batch_is_stored(tmp_path, central_db):
-    """The poison message of issue 9: valid JSON whose `operator` holds a lone surrogate (which
+    """The poison message: valid JSON whose `operator` holds a lone surrogate (which
     SQLite cannot encode; kiosk/schema.py now refuses it at validation, the store's isolation is
     the backstop: see the next test). It is dead-lettered on its own; the rest of its batch, from
     this and other kiosks, is stored and acknowledged; the next batch is stored as usual."""

@@ -1,4 +1,4 @@
-"""Alerts central raises from the clock, with injected time (issue 11 item 3): the pure rules and
+"""Alerts central raises from the clock, with injected time: the pure rules and
 the same through a real central database and `run_once`."""
 
 from __future__ import annotations

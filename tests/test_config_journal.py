@@ -139,7 +139,7 @@ def test_the_operator_stays_signed_in_across_a_restart_and_a_new_day(tmp_path):
     assert c2.operator == "BERT" and c2.summary()["counts"]["faktura"] == 1
     nxt = t0 + dt.timedelta(days=1)
     r = c2.handle({"cmd": "sort", "pile": "faktura"}, nxt)
-    # the unscanned faktura letter settles the old day first (issue 13 item 2), then the new day's sort
+    # the unscanned faktura letter settles the old day first, then the new day's sort
     assert r.ok and r.events[-1]["operator"] == "BERT" and r.events[-1]["day"] == "2026-11-24"
     assert [e["day"] for e in r.events[:-1]] == ["2026-11-23"] * (len(r.events) - 1)
     assert r.data["new_day"]["previous_day"] == "2026-11-23" and "ny dag" in r.message

@@ -1,6 +1,6 @@
 """Typed config: every table of default_config.toml is a typed section (`config.mqtt.port` is an
 int to mypy and editors), the TOML file stays the schema, and a key added on one side only fails
-loudly. Config-file errors (issue 9 item 8) are one English line naming the key, never a traceback."""
+loudly. Config-file errors are one English line naming the key, never a traceback."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_any_scalar_override_is_typed_or_refused_naming_its_section(where, value
     assert got == value and type(got) is type(want)
 
 
-# -- config-file errors at the CLI (issue 9 item 8) -----------------------------------------------
+# -- config-file errors at the CLI -----------------------------------------------
 
 def kiosk(*args, cwd=ROOT):
     env = {k: v for k, v in os.environ.items() if k != "KIOSK_CONFIG"}

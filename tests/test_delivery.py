@@ -1,4 +1,4 @@
-"""Central's delivery outbox against real local servers the tests start (issue 11): an SMTP server
+"""Central's delivery outbox against real local servers the tests start: an SMTP server
 (aiosmtpd), an HTTP server for the webhook and the billing POST, folders for the CSV and XLSX;
 faults with simulated time (down an hour, 500, timeout), a SIGKILL between send and mark, and a
 slow target that must not hold up central's ingest."""

@@ -1,4 +1,4 @@
-"""Issue 9 item 8 (the journal's part): what the fault campaign found crashing with a traceback.
+"""The journal's part of the config and journal errors: what the fault campaign found crashing with a traceback.
 
 A read-only data dir, a garbage or truncated journal file, a zero-byte journal: `kiosk simulate`,
 `kiosk report` and `kiosk status` (real subprocesses) answer with a clear English error and exit

@@ -1,4 +1,4 @@
-"""Issue 9 item 7: no personnummer on disk, whatever the printer backend.
+"""No personnummer on disk, whatever the printer backend.
 
 A dödsbo label (persist=False) is only ever sent to a printer that keeps nothing: a `file` backend
 on a regular file refuses it (Swedish message for the screen, English log), a device node such as

@@ -27,7 +27,7 @@ KIOSK_ARGS = ["--site", "sthlm", "--kiosk-id", "k1", "--broker-host", "broker.ex
               "--display", "td2", "--data-device", "/dev/disk/by-label/returpost-data"]
 
 
-USB = ("--printer", "usb:0416:5011")  # a kiosk needs a real printer (issue 9 item 7)
+USB = ("--printer", "usb:0416:5011")  # a kiosk needs a real printer
 
 
 def install(root: Path, *args: str, env: dict | None = None, check: bool = True):
@@ -101,7 +101,7 @@ def test_kiosk_install_writes_config_units_udev_and_boot(tmp_path, pw_file):
     assert (cfg.printer.backend, cfg.printer.usb_vendor, cfg.printer.usb_product) == ("usb", 0x0416, 0x5011)
     # everything the kiosk writes is in the state directory (the only writable place)
     assert cfg.printer.preview_dir.startswith("/var/lib/returpost-kiosk/")
-    # no printer file on disk (issue 9 item 7): dödsbo labels carry personnummer
+    # no printer file on disk: dödsbo labels carry personnummer
     assert cfg.printer.backend != "file" and "printer.bin" not in cfg_path.read_text()
     assert cfg.journal_path == Path("/var/lib/returpost-kiosk/journal.db")
     assert (cfg.ui.size, cfg.ui.fullscreen) == ("720x1280", True)
@@ -220,7 +220,7 @@ def test_bad_values_stop_the_installer_naming_the_key(tmp_path):
 
 
 def test_a_kiosk_needs_a_real_printer(tmp_path):
-    """Issue 9 item 7: no printer file on disk by default (dödsbo labels carry personnummer)."""
+    """No printer file on disk by default (dödsbo labels carry personnummer)."""
     root = fake_pi(tmp_path / "root")
     base = ["kiosk", "--site", "s", "--kiosk-id", "k", "--broker-host", "b"]
     done = install(root, *base, check=False)

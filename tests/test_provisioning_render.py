@@ -111,7 +111,7 @@ def test_bad_printer_specs(spec):
 
 
 def test_a_kiosk_without_a_real_printer_is_refused(tmp_path):
-    """Issue 9 item 7: no default printer file (it would hold every dödsbo label's personnummer)."""
+    """No default printer file (it would hold every dödsbo label's personnummer)."""
     base = ["kiosk", "--site", "s", "--kiosk-id", "k", "--broker-host", "h"]
     with pytest.raises(render_config.RenderError, match="printer: required for a kiosk: give --printer"):
         render_config.render(args(*base), env={})

@@ -173,7 +173,7 @@ def test_a_pile_finished_with_fewer_scans_than_sorted_warns_and_does_not_block()
     sort_all(day, {"dodsbo": 3, "faktura": 2})
     day.run({"cmd": "scan_phase"}, local(*MON, 9))
     day.run({"cmd": "scan", "code": "DODSBO-0001"}, local(*MON, 9))
-    ask = day.run({"cmd": "next_pile"}, local(*MON, 9))  # issue 12: a confirming second tap
+    ask = day.run({"cmd": "next_pile"}, local(*MON, 9))  # a confirming second tap
     assert ask.status == routine.REJECTED and ask.code == "confirm_needed" and ask.data["missing"] == 2
     assert "2 av 3" in ask.message and ask.severity == "warning" and not ask.events
     d = day.run({"cmd": "next_pile", "confirm": True}, local(*MON, 9))
@@ -205,7 +205,7 @@ def test_scan_undo_only_within_the_current_pile():
     assert day.summary()["scans"]["accepted"] == []
     assert day.run({"cmd": "scan", "code": "DODSBO-0001"}, local(*MON, 9)).code == "accepted"
     day.run({"cmd": "next_pile", "confirm": True}, local(*MON, 9))
-    # issue 12: with no scans in the current pile, plain undo takes back the next_pile, never a scan elsewhere
+    # with no scans in the current pile, plain undo takes back the next_pile, never a scan elsewhere
     d = day.run({"cmd": "undo"}, local(*MON, 9))
     assert d.ok and d.data["what"] == "next_pile" and day.state.current_pile == "dodsbo"
     assert day.summary()["scanned"]["dodsbo"] == 1
@@ -249,7 +249,7 @@ def test_the_deadline_alert_is_raised_once_when_time_passes_14_without_scanning_
 
 
 def test_closing_a_day_before_the_deadline_never_alerts_and_a_closed_day_refuses_new_letters():
-    # issue 13 item 1: close_day mid-scan at 09:00 raised a false alert
+    # close_day mid-scan at 09:00 raised a false alert
     day = signed_in()
     sort_all(day, {"dodsbo": 1})
     ask = day.run({"cmd": "close_day"}, local(*MON, 9))

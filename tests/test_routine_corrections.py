@@ -1,4 +1,4 @@
-"""Issue 12 item 2 (every record can be corrected), item 7's checklist events and severity, through
+"""Every record can be corrected; the checklist events and severity, through
 the pure decide/apply with time injected."""
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""Issue 13: the routine's rules at the edges of a real day (deadline, midnight, DST, late letters,
+"""The routine's rules at the edges of a real day (deadline, midnight, DST, late letters,
 warnings, century, input limits, Leta Kund, temporary mailings, letters without a date, barcodes),
 through the pure decide/apply with time injected."""
 

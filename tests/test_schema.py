@@ -313,7 +313,7 @@ def test_garbage_bytes_are_refused_at_central(payload):
 
 
 def test_a_lone_surrogate_escape_in_the_operator_is_refused_before_the_store():
-    """The poison message of issue 9: valid JSON, but the store could never encode it."""
+    """The poison message: valid JSON, but the store could never encode it."""
     good = json.dumps(event("sorted", {"pile": "faktura"}))
     bad = good.replace('"operator": "ANNA"', '"operator": "AN\\ud800NA"')
     assert bad != good
@@ -322,7 +322,7 @@ def test_a_lone_surrogate_escape_in_the_operator_is_refused_before_the_store():
     central_accepts(good.encode())
 
 
-# -- the defects of issue 9, through the controller -------------------------------------------------
+# -- the defects the fault campaign found, through the controller -------------------------------------------------
 def test_an_operator_signature_central_would_refuse_is_never_committed(tmp_path):
     ctl, journal = controller(tmp_path)
     ctl.ctx = dataclasses.replace(ctl.ctx, operators=())  # no operator list: anyone may sign in
@@ -395,7 +395,7 @@ def test_journal_id_is_made_at_creation_kept_and_given_to_an_older_journal(tmp_p
 
 
 def test_a_personnummer_read_by_the_scanner_is_not_stored_as_a_rejected_code(tmp_path):
-    """Issue 9 item 7: e.g. the scanner aimed at CAB's screen at the dödsbo step."""
+    """E.g. the scanner aimed at CAB's screen at the dödsbo step."""
     ctl, journal = controller(tmp_path)
     ctl.handle({"cmd": "login", "operator": "ANNA"}, T0)
     forms = ("19121212-1212", "191212121212", "121212-1212", "1212121212", "121212+1212")

@@ -157,7 +157,7 @@ def test_report_on_a_missing_journal_fails_clearly(tmp_path):
 
 
 def test_every_new_command_and_argument_through_the_simulator(tmp_path):
-    """Issue 12 item 2 and issue 13: undo kinds, confirm, reopen_day, late, century, count, no date,
+    """Undo kinds, confirm, reopen_day, late, century, count, no date,
     checklist and idle logout, as a script drives them."""
     lines = [
         {"at": at("08:00"), "cmd": "login", "operator": "ANNA"},

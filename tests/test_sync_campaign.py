@@ -1,4 +1,4 @@
-"""The fault campaign of issue 9, in the suite (slow): three kiosks (one over TLS) make real
+"""The fault campaign, in the suite (slow): three kiosks (one over TLS) make real
 routine days while the provisioning broker is SIGKILLed at random points three times (once
 restored from an old persistence file) and stopped a while, and the publishers (`kiosk sync`)
 and central (`kiosk central`) are SIGKILLed and restarted. Nobody runs a repair command. At the

@@ -1,4 +1,4 @@
-"""A broker no kiosk can abuse (issue 9 item 5), against the provisioning config on a real
+"""A broker no kiosk can abuse, against the provisioning config on a real
 mosquitto: client ids bound to usernames, only central writes acks, central writes no events,
 the v3.1.1 silent refusal made visible, one driver per journal."""
 

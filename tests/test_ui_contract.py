@@ -1,4 +1,4 @@
-"""The screens for the contract's commands (issues 12 and 13), through the real app with real X
+"""The screens for the contract's commands, through the real app with real X
 input: what the person sees and what reached the journal and the paper."""
 
 from __future__ import annotations

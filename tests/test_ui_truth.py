@@ -1,4 +1,4 @@
-"""Issue 12 through the real app (Xvfb, real X input): no tap counts twice, the screen tells the
+"""Through the real app (Xvfb, real X input): no tap counts twice, the screen tells the
 truth, severity colours, the shelf after a restart, the scanner where no scan may be recorded,
 idle sign-out. Assertions on the journal file and the devices' shelf as well as on widgets."""
 

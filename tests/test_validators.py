@@ -41,7 +41,7 @@ def test_every_written_form_of_a_valid_number_formats_the_same(n):
         forms.append(yymmdd + last4)
     century = f"{birth.year // 100}"
     for form in forms:
-        # ten digits without "+" need the century chosen (issue 13 item 5); all others as typed
+        # ten digits without "+" need the century chosen; all others as typed
         ambiguous = len(form.strip()) in (10, 11) and "+" not in form
         assert parse(form, TODAY, century if ambiguous else None).formatted() == want, form
         if ambiguous:

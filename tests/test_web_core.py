@@ -276,7 +276,7 @@ def test_bar_chart_is_svg_with_a_bar_per_label():
 
 
 def test_small_benchmark_runs_and_agrees(central_db, tmp_path):
-    """The benchmark of issue 10 item 8 at a small size on either engine, built, then from its cache
+    """The web benchmark at a small size on either engine, built, then from its cache
     (the full one: python -m kiosk_dev.web_bench [--pg])."""
     import io
 

@@ -1,5 +1,5 @@
 """Child process of tests/test_ui_truth.py: the real kiosk app on the Xvfb display in $DISPLAY,
-driven by real X input, probing what issue 12 found: double taps, stale screens, colours, the
+driven by real X input, probing what a review found: double taps, stale screens, colours, the
 shelf after a restart, the scanner on screens that must not record a scan, idle sign-out.
 
     python tests/ui_truth_driver.py DATA_DIR OUT.json SIZE

@@ -1,4 +1,4 @@
-"""Alerts central raises from the clock (issue 11 item 3), so an absent or dead kiosk cannot hide
+"""Alerts central raises from the clock, so an absent or dead kiosk cannot hide
 them. Pure: facts about the sites and kiosks and the time `now` go in, the alerts to raise come
 out; nothing here reads the clock or the database (`delivery.clock` does that).
 

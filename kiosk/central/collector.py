@@ -10,7 +10,7 @@ means a redelivery, which the store drops by id; every event lands exactly once.
 Every POLL_EVERY seconds it also publishes each kiosk's inbox document (kiosk/central/inbox.py:
 TL acknowledgements and answers, notification outcomes), retained, whenever it changed.
 
-Floods (issue 9 item 4): the receive path is `kiosk.sync.mqtt.LeanClient` (large reads, no
+Floods: the receive path is `kiosk.sync.mqtt.LeanClient` (large reads, no
 per-message `Properties`, one write for a batch's PUBACKs), and a sender over its dead-letter
 budget is shed by topic in `on_message` (kiosk/central/shedding.py): counted and acknowledged to
 the broker at once, never decoded or stored, so a flood queued in the broker drains at the speed
@@ -117,7 +117,7 @@ class Central:
         if c.shared_group and c.session_expiry > SHARED_SESSION_EXPIRY_MAX:
             log.warning("central: shared_group %r with session_expiry %d s: a consumer that never returns keeps "
                         "its share of the group that long (kiosks stay unconfirmed); use %d s or less "
-                        "(README 'Several central consumers')", c.shared_group, c.session_expiry,
+                        "(docs/central-operations.md 'Several central consumers')", c.shared_group, c.session_expiry,
                         SHARED_SESSION_EXPIRY_MAX)
         backoff = session.Backoff(m.backoff_min, m.backoff_max)
         where = session.describe(m, self.username)

@@ -1,5 +1,5 @@
 """Load shedding in front of central's store: a sender that floods central with garbage is
-counted, not processed (issue 9 item 4).
+counted, not processed.
 
 Every message on central's subscriptions names its sender in the topic
 (`returpost/v1/<site>/<kiosk>/<kind>`; the broker's ACL lets a kiosk write only its own subtree).

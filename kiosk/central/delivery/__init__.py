@@ -1,4 +1,4 @@
-"""Central's delivery outbox (issue 11): TL notifications through Apprise, the returned-invoice
+"""Central's delivery outbox: TL notifications through Apprise, the returned-invoice
 list for billing (CSV in a folder and/or a JSON POST), and the follow-up workbook into a folder.
 
     kiosk central deliver --once [--db CENTRAL]      # one pass, exits (tests, cron)

@@ -1,4 +1,4 @@
-"""The month's follow-up workbook for the folder (issue 11 item 5): one row per day and kiosk,
+"""The month's follow-up workbook for the folder: one row per day and kiosk,
 the web app's own sheet (`kiosk.central.summaries` for the rows, `kiosk.central.followup` for
 the Swedish columns and the XLSX), so the file in Teams equals what the TLs see in the web app."""
 

@@ -11,7 +11,7 @@ may acknowledge or answer; every write goes to `web_audit`.
 `db` is a SQLite path or a PostgreSQL URL (`kiosk.central.db`). The app keeps no state of its own
 between requests: users, sign-in failures, acknowledgements and the audit are in the database, a
 session is the signed cookie. So several `kiosk web` processes on one PostgreSQL database, given
-the same secret, serve one address behind a reverse proxy (README: "Several web processes").
+the same secret, serve one address behind a reverse proxy (docs/central-operations.md: "Several web processes").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The screens, one module per routine step (shared/routine-returpost.sv.txt), in the routine's
+"""The screens, one module per routine step (docs/routine-returpost.sv.txt), in the routine's
 order. Every tap that changes the day goes through `app.do(command)` (= controller.handle);
 screens only read state to draw themselves. The base `Page` and the building blocks are in
 `kiosk/ui/widgets.py`."""

@@ -248,6 +248,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 # the commands that open the broker connection (kiosk doctor checks the same in Swedish itself)
 CONNECTING_COMMANDS = {"run", "sync", "central"}
+# Each machine installs one role (pyproject's extras): a command of the other role names what is missing.
+ROLE_PACKAGES = {
+    "kiosk": {"kivy", "evdev", "gpiozero", "escpos", "usb", "serial", "PIL"},
+    "central": {"starlette", "jinja2", "uvicorn", "multipart", "itsdangerous", "argon2", "apprise", "holidays",
+                "psycopg", "psycopg_pool", "openpyxl"},
+}
+SETUP_MODE = {"kiosk": "scripts/setup", "central": "scripts/setup central"}
+
+
+def _missing_role(exc: ModuleNotFoundError) -> str | None:
+    top = (exc.name or "").split(".")[0]
+    return next((role for role, names in ROLE_PACKAGES.items() if top in names), None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,6 +280,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except DevToolsMissing as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        role = _missing_role(exc)
+        if role is None:
+            raise
+        print(f"kiosk: this command needs the {role} role, which is not installed here (no module {exc.name!r}):"
+              f" pip install 'returpost-kiosk[{role}]', or {SETUP_MODE[role]} in a checkout", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

@@ -7,6 +7,7 @@ backstop on both sides (controller before commit, central before store).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 FREE_TEXT_MAX = 200  # characters after trimming: `about`, temporary mailing subjects, remarks
@@ -47,3 +48,31 @@ def text_problem(text: str, max_len: int = FREE_TEXT_MAX) -> str | None:
     if bad is not None:
         return f"character U+{ord(bad):04X} is not allowed"
     return None
+
+
+CODE_MAX = 128  # a barcode as the journal keeps it (routine.MAX_CODE_IN_JOURNAL)
+_PNR_FORM = re.compile(r"^(\d{6}|\d{8})[-+]?(\d{4})\Z")
+PERSONNUMMER_HIDDEN = "(personnummer, sparas inte)"
+
+
+def looks_like_personnummer(text: str) -> bool:
+    """10 or 12 digits (an optional - or + before the last four) whose last ten pass the Luhn
+    check: what a scanner reads from a personnummer. A rejected scan's code is never kept so."""
+    m = _PNR_FORM.match(text.strip().replace(" ", ""))
+    if not m:
+        return False
+    from .barcode import luhn_ok
+
+    return luhn_ok(m.group(1)[-6:] + m.group(2))
+
+
+def journal_code(raw: str) -> str:
+    """A scanned string as an event may hold it (a rejected scan's code): at most CODE_MAX
+    characters, each one the schema refuses replaced by U+FFFD; a personnummer (read by the
+    scanner at the dödsbo step, say) is replaced by PERSONNUMMER_HIDDEN."""
+    if looks_like_personnummer(raw[:40]):
+        return PERSONNUMMER_HIDDEN
+    raw = raw[:CODE_MAX]
+    if raw.isprintable():
+        return raw
+    return "".join(ch if ch.isprintable() else "\ufffd" for ch in raw)

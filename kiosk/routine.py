@@ -44,7 +44,7 @@ from .domain import (
 from .effects import FAST_BLINK, SLOW_BLINK, STEADY, Alert, Effects, Lights, Print, Sound
 from .personnummer import CENTURIES, CenturyNeeded, PersonnummerError
 from .personnummer import parse as parse_personnummer
-from .schema import journal_code
+from .limits import journal_code
 
 SORTING, SCANNING, SCANNED, CLOSED = "sorting", "scanning", "scanned", "closed"
 MAX_CODE_IN_JOURNAL = 128

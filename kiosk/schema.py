@@ -25,6 +25,9 @@ from typing import Annotated, Any, Literal, Optional, Union
 import msgspec
 
 from . import limits
+# a barcode as the journal keeps it and how a scanned string becomes one live in limits, which the
+# routine imports without this module: routine and schema do not import each other both ways
+from .limits import CODE_MAX, PERSONNUMMER_HIDDEN, journal_code, looks_like_personnummer  # noqa: F401
 from .domain import (
     DATE_CHECK_KINDS,
     DESTINATIONS,
@@ -38,7 +41,6 @@ from .domain import (
 
 MAX_PAYLOAD = 64 * 1024  # bytes of one message (an event as JSON); central's limit
 MAX_SEQ = 2**53  # seq < 2**53: exact in every JSON reader
-CODE_MAX = 128  # a barcode as the journal keeps it (routine.MAX_CODE_IN_JOURNAL)
 COUNT_MAX = 10**6  # letters in a pile, apartments, ...
 TEXT_MAX = 500  # a text the kiosk composes (alert text, CAB subject) around free text
 EXTRA_STR_MAX = 500  # a data field the schema does not name: its strings ...
@@ -581,30 +583,3 @@ def refusal_sv(exc: Invalid) -> str:
     field = (exc.field or "").split(".")[-1].split("[")[0]
     what = FIELD_NAMES_SV.get(field, field) or "händelsen"
     return f"Kunde inte spara: ogiltiga uppgifter ({what}). Inget registrerades."
-
-
-_PNR_FORM = re.compile(r"^(\d{6}|\d{8})[-+]?(\d{4})\Z")
-PERSONNUMMER_HIDDEN = "(personnummer, sparas inte)"
-
-
-def looks_like_personnummer(text: str) -> bool:
-    """10 or 12 digits (an optional - or + before the last four) whose last ten pass the Luhn
-    check: what a scanner reads from a personnummer. A rejected scan's code is never kept so."""
-    m = _PNR_FORM.match(text.strip().replace(" ", ""))
-    if not m:
-        return False
-    from .barcode import luhn_ok
-
-    return luhn_ok(m.group(1)[-6:] + m.group(2))
-
-
-def journal_code(raw: str) -> str:
-    """A scanned string as an event may hold it (a rejected scan's code): at most CODE_MAX
-    characters, each one the schema refuses replaced by U+FFFD; a personnummer (read by the
-    scanner at the dödsbo step, say) is replaced by PERSONNUMMER_HIDDEN."""
-    if looks_like_personnummer(raw[:40]):
-        return PERSONNUMMER_HIDDEN
-    raw = raw[:CODE_MAX]
-    if raw.isprintable():
-        return raw
-    return "".join(ch if ch.isprintable() else "\ufffd" for ch in raw)

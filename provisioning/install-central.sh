@@ -49,7 +49,7 @@ install_central() {
     ensure_packages python3 python3-venv python3-dev gcc linux-libc-dev mosquitto \
         mosquitto-clients openssl
     ensure_user returpost /var/lib/returpost-central
-    install_project ""
+    install_project "[central]"
 
     put_dir "$ETC" 0750 root:returpost
     save_options root:returpost

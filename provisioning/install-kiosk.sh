@@ -39,7 +39,7 @@ install_kiosk() {
     ensure_user kiosk "$KIOSK_DATA" "${KIOSK_GROUPS[@]}"
     for g in "${KIOSK_GROUPS[@]}"; do have_group "$g" && groups_present+=("$g"); done
 
-    install_project "[pi]"
+    install_project "[kiosk,pi]"
 
     # The config: root-owned, readable by the kiosk user only (it holds the broker password).
     put_dir "$ETC" 0750 root:kiosk

@@ -237,7 +237,7 @@ build_wheelhouse() {
     local dir=$1 tmp
     ensure_packages python3 python3-venv python3-dev gcc linux-libc-dev
     if [ -n "$root" ]; then
-        echo "plan: python3 -m pip wheel -q -c $source_dir/constraints.txt -w $dir ${source_dir}[pi]"
+        echo "plan: python3 -m pip wheel -q -c $source_dir/constraints.txt -w $dir ${source_dir}[kiosk,pi]"
         return
     fi
     mkdir -p "$dir"
@@ -245,7 +245,7 @@ build_wheelhouse() {
     python3 -m venv "$tmp/venv"
     "$tmp/venv/bin/python" -m pip install -q --upgrade pip wheel
     say "building wheels into $dir (compiles evdev and lgpio once; minutes on a Pi)"
-    "$tmp/venv/bin/python" -m pip wheel -q -c "$source_dir/constraints.txt" -w "$dir" "${source_dir}[pi]"
+    "$tmp/venv/bin/python" -m pip wheel -q -c "$source_dir/constraints.txt" -w "$dir" "${source_dir}[kiosk,pi]"
     rm -rf "$tmp"
     changes=$((changes + 1))
     say "wheelhouse ready: $(find "$dir" -name '*.whl' | wc -l) wheels in $dir; on each kiosk:" \

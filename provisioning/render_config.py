@@ -281,10 +281,14 @@ def render(args, env=os.environ) -> str:
     text = dumps(build(args, env))
     try:
         from kiosk import config as kconfig
+        if args.role == "central":  # central's entry points check the delivery settings too
+            from kiosk.central.delivery import config as checked
+        else:
+            checked = kconfig  # type: ignore[assignment]
     except ImportError as exc:  # pragma: no cover - the installer sets PYTHONPATH
         raise RenderError(f"cannot import kiosk.config to validate ({exc}); set PYTHONPATH") from None
     try:
-        kconfig.parse(text, "config.toml")
+        checked.parse(text, "config.toml")
     except kconfig.ConfigError as exc:
         raise RenderError(str(exc)) from None
     return text

@@ -1,5 +1,6 @@
-"""Write constraints.txt: every runtime dependency of the project (the closure of pyproject's
-`dependencies` and the `pi` extra, markers honoured) pinned to the version installed in this venv.
+"""Write constraints.txt: every dependency of the project (the closure of pyproject's
+`dependencies` and of every extra: the roles `kiosk` and `central`, `pi`, `dev`; markers honoured)
+pinned to the version installed in this venv, so each role installs the versions the tests ran with.
 
     .venv/bin/python scripts/constraints.py          # rewrite constraints.txt
     .venv/bin/python scripts/constraints.py --check  # exit 1 when it is missing a dependency or stale
@@ -20,17 +21,18 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "constraints.txt"
-# Extras pinned beside the base: `pi` is installed on every kiosk. Packages of an extra that are not
-# installed here (lgpio only builds on a Pi) are kept at the version already in constraints.txt.
-EXTRAS = ("pi",)
+# Every extra is pinned beside the base (an extra naming the project itself, `dev` = both roles and
+# the test tools, is followed into the extras it names). Packages that are not installed here
+# (lgpio only builds on a Pi) are kept at the version already in constraints.txt.
+PROJECT = "returpost-kiosk"
 NOT_PINNED = {"pip"}  # the installer's tool, upgraded on its own
 
 
 def runtime_requirements() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = [Requirement(r) for r in project["dependencies"]]
-    for extra in EXTRAS:
-        reqs += [Requirement(r) for r in project.get("optional-dependencies", {}).get(extra, [])]
+    for extra in project.get("optional-dependencies", {}).values():
+        reqs += [r for r in map(Requirement, extra) if canonicalize_name(r.name) != PROJECT]
     return reqs
 
 

@@ -21,9 +21,9 @@ import pytest
 
 from kiosk.central.db import open_database
 from kiosk.central.delivery import outbox, state, worker
-from kiosk.central.delivery.config import read
+from kiosk.central.delivery.config import load, parse, read
 from kiosk.clock import TZ
-from kiosk.config import ConfigError, load, parse
+from kiosk.config import ConfigError
 
 from .delivery_servers import Hook, Kiosk, Smtp, store_class
 
@@ -341,6 +341,20 @@ def test_targets_filter_by_kind_and_site(central_db, tmp_path, hook):
     c.run(T0 + dt.timedelta(seconds=2))
     [req] = hook.requests
     assert req["path"] == "/hook" and "besked" in req["json"]["title"]
+
+
+def test_a_bad_delivery_setting_stops_central_at_start_naming_the_key_and_never_a_kiosk(tmp_path):
+    """Central's entry points check the delivery settings; a kiosk's config load does not read them."""
+    from kiosk import config as kiosk_config
+
+    bad = tmp_path / "config.toml"
+    bad.write_text('[[notify.targets]]\nurl = "json://x/y"\nkinds = ["bestrid"]\n', encoding="utf-8")
+    assert kiosk_config.load(bad).notify.targets  # the kiosk loads it: not its settings
+    env = {**os.environ, "KIOSK_CONFIG": str(bad)}
+    for argv in (["central", "deliver", "--once", "--db", str(tmp_path / "c.db")], ["central", "--db", str(tmp_path / "c.db")]):
+        proc = subprocess.run([sys.executable, "-m", "kiosk", *argv], capture_output=True, text=True, timeout=60, env=env)
+        assert proc.returncode == 2, (argv, proc.stdout, proc.stderr)
+        assert "notify.targets[0].kinds" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
 def test_config_errors_name_the_key():

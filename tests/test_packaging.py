@@ -105,5 +105,6 @@ def test_constraints_pin_every_runtime_dependency_as_tested():
     assert proc.returncode == 0, proc.stderr
     pins = {line.split("==")[0] for line in (ROOT / "constraints.txt").read_text().splitlines()
             if "==" in line and not line.startswith("#")}
-    for needed in ("kivy", "evdev", "gpiozero", "python-escpos", "sqlite-utils", "paho-mqtt", "pillow", "lgpio"):
+    for needed in ("kivy", "evdev", "gpiozero", "python-escpos", "sqlite-utils", "paho-mqtt", "pillow", "lgpio",
+                   "starlette", "psycopg", "apprise", "holidays", "pytest-xdist"):
         assert needed in pins, needed

@@ -121,7 +121,7 @@ def test_kiosk_install_writes_config_units_udev_and_boot(tmp_path, pw_file):
     assert "systemctl enable systemd-time-wait-sync.service" in p
     assert any(x.startswith("apt-get install") and "python3-venv" in x for x in p)
     assert ("/opt/returpost-kiosk/venv/bin/pip install -c /opt/returpost-kiosk/src/constraints.txt "
-            "/opt/returpost-kiosk/src[pi]") in p  # pinned versions
+            "/opt/returpost-kiosk/src[kiosk,pi]") in p  # pinned versions
 
     units = root / "etc/systemd/system"
     assert (units / "returpost-kiosk.service").read_text() == (ROOT / "systemd/returpost-kiosk.service").read_text()
@@ -259,6 +259,8 @@ def test_central_install_and_kiosk_from_bundle(tmp_path):
     etc = central / "etc/returpost-kiosk"
     users = dict(line.split() for line in (etc / "central/users.txt").read_text().splitlines())
     assert set(users) == {"central", "sthlm/k1", "gbg/k2"}
+    assert ("/opt/returpost-kiosk/venv/bin/pip install -c /opt/returpost-kiosk/src/constraints.txt "
+            "/opt/returpost-kiosk/src[central]") in done.stdout  # the central role, no Kivy
     assert len(set(users.values())) == 3 and all(len(p) >= 32 for p in users.values())
     assert stat.S_IMODE((etc / "central/users.txt").stat().st_mode) == 0o600
 
@@ -470,7 +472,7 @@ def test_wheelhouse_for_a_fleet_and_pinned_installs(tmp_path):
     """`install.sh wheelhouse DIR` builds the wheels once; `--wheelhouse DIR` installs from them;
     every install is pinned by constraints.txt (plans under --root)."""
     done = install(tmp_path / "w", "wheelhouse", str(tmp_path / "wheels"), "--no-packages")
-    assert (f"plan: python3 -m pip wheel -q -c {ROOT}/constraints.txt -w {tmp_path / 'wheels'} {ROOT}[pi]"
+    assert (f"plan: python3 -m pip wheel -q -c {ROOT}/constraints.txt -w {tmp_path / 'wheels'} {ROOT}[kiosk,pi]"
             in done.stdout)
     done = install(tmp_path / "w", "wheelhouse", check=False)
     assert done.returncode == 2 and "install.sh wheelhouse DIR" in done.stderr
@@ -480,7 +482,7 @@ def test_wheelhouse_for_a_fleet_and_pinned_installs(tmp_path):
     root = fake_pi(tmp_path / "root")
     done = install(root, "kiosk", *KIOSK_ARGS, "--wheelhouse", str(wheels))
     assert (f"plan: /opt/returpost-kiosk/venv/bin/pip install -c /opt/returpost-kiosk/src/constraints.txt "
-            f"--find-links {wheels} /opt/returpost-kiosk/src[pi]") in done.stdout
+            f"--find-links {wheels} /opt/returpost-kiosk/src[kiosk,pi]") in done.stdout
     assert (root / "opt/returpost-kiosk/src/constraints.txt").read_bytes() == (ROOT / "constraints.txt").read_bytes()
     done = install(root, "kiosk", *KIOSK_ARGS, "--wheelhouse", str(tmp_path / "nope"), check=False)
     assert done.returncode == 2 and "no such folder" in done.stderr

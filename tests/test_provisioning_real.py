@@ -129,7 +129,7 @@ def test_real_mode_kiosk_in_a_private_namespace(tmp_path):
     assert first.index("systemctl daemon-reload") < first.index("systemctl enable --quiet returpost-kiosk.service")
     assert "systemctl disable --quiet getty@tty1.service" in calls
     pip = (tmp_path / "pip.log").read_text().splitlines()
-    assert any("install -q -c /opt/returpost-kiosk/src/constraints.txt /opt/returpost-kiosk/src[pi]" in p for p in pip)
+    assert any("install -q -c /opt/returpost-kiosk/src/constraints.txt /opt/returpost-kiosk/src[kiosk,pi]" in p for p in pip)
     assert (tmp_path / "udevadm.log").read_text().startswith("udevadm control --reload")
     assert "reboot" in out1                          # the boot config changed
 
@@ -137,7 +137,7 @@ def test_real_mode_kiosk_in_a_private_namespace(tmp_path):
     assert out2.rstrip().endswith("install: done: 0 changes"), out2
     assert calls.count("systemctl enable --quiet returpost-kiosk.service") == 1
     assert calls.count("systemctl daemon-reload") == 1
-    assert len([p for p in pip if "src[pi]" in p]) == 1
+    assert len([p for p in pip if "src[kiosk,pi]" in p]) == 1
     # the machine's own files were not touched
     assert subprocess.run(["getent", "passwd", "kiosk"], capture_output=True).returncode != 0
     assert not Path("/etc/returpost-kiosk").exists() and not Path("/opt/returpost-kiosk").exists()

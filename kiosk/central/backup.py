@@ -334,7 +334,7 @@ def pg_restore(file: str | Path, url: str, *, force: bool = False, now: dt.datet
 def _central_db(args) -> Path | str:
     if getattr(args, "db", None):
         return args.db
-    from ..config import load
+    from .delivery.config import load
 
     config = load(args.config)
     value = str(config.central.db)

@@ -40,7 +40,7 @@ def import_journal(store, journal_path: Path) -> dict:
 
 
 def main(args) -> int:
-    from ..config import load
+    from .delivery.config import load
     from .db import display_name, errors, is_url
     from .store import CentralStore, gaps_report
 

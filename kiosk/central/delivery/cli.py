@@ -9,10 +9,9 @@ import sys
 import threading
 from pathlib import Path
 
-from ...config import load
 from ..db import display_name, errors, is_url
 from . import outbox, state, worker
-from .config import read
+from .config import load, read
 
 
 def main(args) -> int:

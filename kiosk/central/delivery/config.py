@@ -1,13 +1,18 @@
-"""The delivery settings, read from the config in one place (`read`), checked by `validate`
-(which kiosk/config.py calls at start, so a bad target stops central with the key named)."""
+"""The delivery settings, read from the config in one place (`read`). Central's entry points load
+their config with `load` (or `parse`), which checks these settings too, so a bad target stops central
+at start with the key named; a kiosk's config load never imports this room."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...config import Config, ConfigError
+from ...config import load as _load_config
+from ...config import parse as _parse_config
 from ..clock_alerts import KINDS as CLOCK_KINDS
 from ..clock_alerts import Calendar, Rules
 
@@ -20,7 +25,6 @@ class _Err(ValueError):
 
 
 def _config_error(key: str, problem: str) -> Exception:
-    from ...config import ConfigError  # late: kiosk/config.py calls validate() from inside
     return ConfigError(key, problem)
 
 
@@ -155,16 +159,15 @@ def read(cfg) -> DeliveryConfig:
     )
 
 
-class _Data:
-    """Enough of a Config for `read` during validation (before the Config exists)."""
-
-    def __init__(self, data: dict):
-        self.data = data
-
-    def data_path(self, value: str) -> Path:
-        return Path(value)
+def parse(text: str, source: str = "<string>") -> Config:
+    """`kiosk.config.parse` plus the delivery settings' checks (raises ConfigError naming the key)."""
+    cfg = _parse_config(text, source)
+    read(cfg)
+    return cfg
 
 
-def validate(data: dict) -> None:
-    """Called by kiosk/config.py's validation with the merged config dict."""
-    read(_Data(data))
+def load(path: str | os.PathLike | None = None) -> Config:
+    """Central's config: `kiosk.config.load` plus the delivery settings' checks."""
+    cfg = _load_config(path)
+    read(cfg)
+    return cfg

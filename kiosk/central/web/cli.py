@@ -14,7 +14,7 @@ def _db_target(args) -> str:
     """Central's database: `--db` or `central.db` of the config, a path or a postgresql:// URL."""
     if getattr(args, "db", None):
         return str(args.db)
-    from ...config import load
+    from ..delivery.config import load
 
     return str(load(args.config).db_target())
 

@@ -53,15 +53,25 @@ def _kiosk_rows(conn: Conn) -> list[dict]:
     return out
 
 
+# the printer's states in a kiosk's status (kiosk/hw/printer.py) as the card says them
+PRINTER_STATES = {"ok": "OK", "offline": "inte ansluten", "no_paper": "slut på papper", "error": "fel"}
+
+
 def _device(doc: dict, key: str) -> str:
     v = doc.get(key)
     if v is None:
         return "okänt"
+    kept = 0
     if isinstance(v, dict):
-        v = v.get("text") or v.get("state") or v.get("status")
+        if v.get("text"):
+            return str(v["text"])
+        n = v.get("kept")
+        kept = n if isinstance(n, int) and not isinstance(n, bool) else 0
+        v = v.get("state") or v.get("status")
     if isinstance(v, bool):
         return "OK" if v else "FEL"
-    return str(v)
+    text = PRINTER_STATES.get(str(v), f"okänt läge ({v})")
+    return f"{text}, {kept} utskrift{'' if kept == 1 else 'er'} väntar" if kept > 0 else text
 
 
 def deadline_view(day: str, row: dict | None, now: dt.datetime) -> dict:
@@ -224,6 +234,19 @@ _OPEN = ("a.cancelled_at is null and not exists (select 1 from web_alert_actions
          "and x.action in ('ack', 'answer'))")
 
 
+_ALERT_ORDER = f"order by case when {_OPEN} then 0 else 1 end, a.ts desc, a.id"
+
+
+def alert_page_of(conn: Conn, now: dt.datetime, alert_id: str, days: int = 31,
+                  per_page: int = ALERTS_PER_PAGE) -> int:
+    """The page of `alerts_page` an alert is on now (1 when it is on none): after an action the
+    alert moves (an acknowledged one goes after the open ones), and the page shown is its own."""
+    since = (now.astimezone(TZ).date() - dt.timedelta(days=days)).isoformat()
+    ids = [r[0] for r in conn.execute(f"select a.id from web_alerts a where a.kind is not null and a.day >= ? "
+                                      f"{_ALERT_ORDER}", [since]).fetchall()]
+    return ids.index(alert_id) // per_page + 1 if alert_id in ids else 1
+
+
 def alerts_page(conn: Conn, now: dt.datetime, days: int = 31, page: int = 1,
                 per_page: int = ALERTS_PER_PAGE) -> dict:
     """The alerts of the last `days` days, open ones first, newest first within each (as
@@ -234,8 +257,7 @@ def alerts_page(conn: Conn, now: dt.datetime, days: int = 31, page: int = 1,
                                  "from web_alerts a where a.kind is not null and a.day >= ?", [since]).fetchone()
     pager = _pager(page, int(total), per_page)
     rows = conn.execute("select a.id, a.site, a.kiosk, a.day, a.kind, a.text, a.ts, a.source, a.cancelled_at "
-                        f"from web_alerts a where a.kind is not null and a.day >= ? "
-                        f"order by case when {_OPEN} then 0 else 1 end, a.ts desc, a.id limit ? offset ?",
+                        f"from web_alerts a where a.kind is not null and a.day >= ? {_ALERT_ORDER} limit ? offset ?",
                         [since, per_page, max(0, pager["first"] - 1)]).fetchall()
     acts: dict[str, list] = {}
     if rows:

@@ -23,6 +23,8 @@ from kiosk.domain import PILES, SCAN_ORDER
 from kiosk.journal import Journal
 from kiosk.sync.validate import Invalid, check_event, parse_json
 
+from .command_stream import handle_signed_in
+
 SITE, KIOSK = "demo", "kiosk-1"
 
 
@@ -168,11 +170,7 @@ def test_whatever_the_controller_commits_passes_centrals_day_and_clock_checks(tm
     day after midnight."""
     ctl, journal = controller(tmp_path, start)
     try:
-        at = start
-        for gap, cmd in [(0, {"cmd": "login", "operator": "ANNA"})] + steps:
-            at += dt.timedelta(seconds=gap)
-            result = ctl.handle(cmd, at)
-            assert result.code != "invalid_event", (cmd, result.message)
+        handle_signed_in(ctl, start, steps)
         for (payload,) in journal.db.execute("select payload from events order by seq"):
             doc = parse_json(payload.encode("utf-8"))
             sent = parse_iso(doc["ts"])

@@ -19,6 +19,8 @@ check cheaper than the hand-written checks it replaces (see `kiosk_dev/schema_be
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import re
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -28,6 +30,7 @@ from . import limits
 # a barcode as the journal keeps it and how a scanned string becomes one live in limits, which the
 # routine imports without this module: routine and schema do not import each other both ways
 from .limits import CODE_MAX, PERSONNUMMER_HIDDEN, journal_code, looks_like_personnummer  # noqa: F401
+from .clock import TZ
 from .domain import (
     DATE_CHECK_KINDS,
     DESTINATIONS,
@@ -462,9 +465,56 @@ def check_data(kind: str, data: object, known: frozenset[str] | None = None) -> 
             raise Invalid(f"data.{key}: {problem}", f"data.{key}")
 
 
-def check_event(doc: object, site: str | None = None, kiosk: str | None = None) -> dict:
+AHEAD_MAX = dt.timedelta(days=1)  # how far an event's ts may be ahead of central's clock
+
+
+def local_date(ts: str) -> str:
+    """The local date in Europe/Stockholm of a UTC time as events carry it (`...Z`)."""
+    return _hour_date(ts[:13])
+
+
+@functools.lru_cache(maxsize=4096)
+def _hour_date(hour: str) -> str:
+    # Stockholm's offsets are whole hours, changed on the hour: one UTC hour is one local date
+    return dt.datetime.fromisoformat(hour + ":00:00+00:00").astimezone(TZ).date().isoformat()
+
+
+def _settles_an_earlier_day(kind: str, data: dict) -> bool:
+    """The events a kiosk commits for a day after that day ended: at the first command after
+    midnight, the old day's unfinished scanning is closed and its deadline alert raised
+    (routine.rollover), stamped with the old day."""
+    return (kind == "day_closed" and data.get("reason") == "midnight") or \
+        (kind == "alert_raised" and data.get("kind") == "deadline_missed")
+
+
+def _check_day(env: "Envelope") -> None:
+    """`day` is the local date of `ts` (Europe/Stockholm), as the journal stamps it; only the
+    settling of an unfinished day after midnight belongs to an earlier day."""
+    local = local_date(env.ts)
+    if env.day != local and not (env.day < local and _settles_an_earlier_day(env.type, env.data)):
+        raise Invalid(f"day {env.day} is not the local date of ts {env.ts} in Europe/Stockholm ({local})", "day")
+
+
+def _check_not_ahead(ts: str, now: dt.datetime) -> None:
+    if ts[:19] > _latest(now):
+        raise Invalid(f"ts {ts} is more than a day ahead of central's clock ({utc_text(now)})", "ts")
+
+
+@functools.lru_cache(maxsize=16)
+def _latest(now: dt.datetime) -> str:
+    """The latest `ts` (to the second) accepted at `now`: a whole batch shares one `now`."""
+    return (now.astimezone(dt.timezone.utc) + AHEAD_MAX).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def utc_text(now: dt.datetime) -> str:
+    return now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_event(doc: object, site: str | None = None, kiosk: str | None = None,
+                now: dt.datetime | None = None) -> dict:
     """An event exactly as the journal writes it; with `site`/`kiosk`, from the kiosk its topic
-    names. Returns `doc`. Raises Invalid."""
+    names; with `now` (central's clock, aware), a `ts` at most a day ahead of it. Returns `doc`.
+    Raises Invalid."""
     if not isinstance(doc, dict):
         raise Invalid("an event must be a JSON object")
     missing = ENVELOPE_KEYS - doc.keys()
@@ -476,6 +526,9 @@ def check_event(doc: object, site: str | None = None, kiosk: str | None = None) 
     if kiosk is not None and env.kiosk != kiosk:
         raise Invalid(f"kiosk {env.kiosk!r} does not match the topic ({kiosk!r})", "kiosk")
     check_data(env.type, env.data)
+    _check_day(env)
+    if now is not None:
+        _check_not_ahead(env.ts, now)
     return doc
 
 
@@ -533,11 +586,49 @@ def parse_json(payload: bytes) -> object:
     except UnicodeDecodeError:
         raise Invalid("payload is not UTF-8") from None
     try:
-        return msgspec.json.decode(payload)
+        doc = msgspec.json.decode(payload)
     except RecursionError:
         raise Invalid("not valid JSON: nested too deep") from None
     except msgspec.DecodeError as exc:  # also ValidationError("Number out of range")
         raise Invalid(f"not valid JSON: {exc}") from None
+    key = duplicate_key(payload, doc)
+    if key is not None:
+        raise Invalid(f"duplicate key {key[:64]!r} in a JSON object")
+    return doc
+
+
+def _no_duplicates(pairs: list) -> dict:
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Duplicate(key)
+        seen[key] = value
+    return seen
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def duplicate_key(payload: bytes | bytearray | memoryview, doc: object) -> str | None:
+    """A key that occurs twice in one object of `payload` (decoded as `doc`), or None.
+
+    A JSON decoder keeps the last of two equal keys, so an object read back from `doc` is not
+    what was sent. The fast path: the payload is exactly what encoding `doc` gives (the kiosk
+    writes compact JSON, keys in order, UTF-8 unescaped: its events take this path), and the
+    encoding of a decoded object cannot hold a key twice. Otherwise the payload is read again
+    with every object's pairs in hand (a scalar has no keys)."""
+    if not isinstance(doc, (dict, list)):
+        return None
+    if msgspec.json.encode(doc) == payload:
+        return None
+    try:
+        json.loads(bytes(payload), object_pairs_hook=_no_duplicates)
+    except _Duplicate as dup:
+        return str(dup.args[0])
+    except (ValueError, RecursionError):  # msgspec read it; anything else is not a duplicate
+        return None
+    return None
 
 
 # -- for the kiosk's own checks -------------------------------------------------------------------

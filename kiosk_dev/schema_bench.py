@@ -138,6 +138,27 @@ def _best(variants: dict, payloads, repeat: int) -> dict[str, float]:
     return best
 
 
+def _schema_before_refusals(payload: bytes) -> dict:
+    """parse_json + check_event as they were before central refused duplicate keys, a `day`
+    other than the local date of `ts` and a `ts` ahead of its clock: the baseline of those
+    checks' cost (the same steps, without them)."""
+    import msgspec
+
+    from kiosk import schema
+
+    if len(payload) > schema.MAX_PAYLOAD or not payload:
+        raise schema.Invalid("size")
+    bytes(payload).decode("utf-8")
+    doc = msgspec.json.decode(payload)
+    if not isinstance(doc, dict) or schema.ENVELOPE_KEYS - doc.keys():
+        raise schema.Invalid("keys")
+    env = schema._convert(doc, schema.Envelope)
+    if env.site != "demo" or env.kiosk != "kiosk-1":
+        raise schema.Invalid("topic")
+    schema.check_data(env.type, env.data)
+    return doc
+
+
 def run(n: int = 5000, repeat: int = 5, out=sys.stdout) -> dict:
     import msgspec
 
@@ -145,21 +166,27 @@ def run(n: int = 5000, repeat: int = 5, out=sys.stdout) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="schema-bench-") as tmp:
         payloads = sample_events(n, Path(tmp))
+    now = dt.datetime.now(dt.timezone.utc)
     for p in payloads:  # the schema accepts every event the kiosk commits ...
-        check_event(parse_json(p), "demo", "kiosk-1")
+        check_event(parse_json(p), "demo", "kiosk-1", now)
     payloads = [p for p in payloads if _before_accepts(p)]  # ... the baseline those of its day
     count = len(payloads)
     figures = _best({
         "json.loads only (floor, before)": lambda p: json.loads(p.decode("utf-8")),
         "msgspec decode only (floor, after)": msgspec.json.decode,
         "before: json + hand-written checks": lambda p: before(p, "demo", "kiosk-1"),
-        "after: parse_json + check_event (schema)": lambda p: check_event(parse_json(p), "demo", "kiosk-1"),
+        "schema before the duplicate/day/ahead refusals": lambda p: _schema_before_refusals(p),
+        "after: parse_json + check_event (schema)": lambda p: check_event(parse_json(p), "demo", "kiosk-1", now),
     }, payloads, repeat)
     print(f"central per-event validation, {count} events as the kiosk commits them, best of {repeat}:", file=out)
     base = figures["before: json + hand-written checks"]
     for name, secs in figures.items():
-        print(f"  {name:<42} {secs / count * 1e6:7.2f} us/event  {count / secs:10.0f} events/s"
+        print(f"  {name:<48} {secs / count * 1e6:7.2f} us/event  {count / secs:10.0f} events/s"
               f"  ({secs / base:4.2f} x before)", file=out)
+    added = figures["after: parse_json + check_event (schema)"] - figures["schema before the duplicate/day/ahead refusals"]
+    print(f"  duplicate keys, day = local date of ts, ts not ahead: {added / count * 1e6:+.2f} us/event "
+          f"({figures['after: parse_json + check_event (schema)'] / figures['schema before the duplicate/day/ahead refusals']:.2f}"
+          " x the schema without them)", file=out)
     # The kiosk side: the same check before each commit (before this round: none), beside the
     # durable commit it precedes.
     from kiosk import schema

@@ -60,3 +60,13 @@ def stream(seed: int, n: int) -> list[tuple[dt.datetime, dict]]:
             cmd = {"cmd": "sort", "pile": "faktura"}
         out.append((t, cmd))
     return out
+
+
+def handle_signed_in(ctl, start: dt.datetime, steps) -> None:
+    """ANNA signs in at `start`, then each (seconds later, command) of `steps` goes to the
+    controller; the event schema never refuses what the rules decided (no "invalid_event")."""
+    at = start
+    for gap, cmd in [(0, {"cmd": "login", "operator": "ANNA"})] + list(steps):
+        at += dt.timedelta(seconds=gap)
+        result = ctl.handle(cmd, at)
+        assert result.code != "invalid_event", (cmd, result.message)

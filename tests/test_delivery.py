@@ -139,8 +139,8 @@ def test_webhook_billing_post_csv_and_workbook(central_db, tmp_path, hook):
         f = tmp_path / "billing" / "returnerade-fakturor_2026-11-24_sthlm_kiosk-1.csv"
         text = f.read_bytes().decode("utf-8-sig")
         rows = list(csv.reader(io.StringIO(text), delimiter=";"))
-        assert rows[0] == ["Datum", "Tid", "Streckkod", "Hög", "Plats", "Kiosk", "Signatur", "Sen"]
-        assert rows[1] == ["2026-11-24", "10:43:00", "73000001", "Faktura/påminnelse", "sthlm", "kiosk-1", "ANNA", ""]
+        assert rows[0] == ["Datum", "Tid", "Streckkod", "Hög", "Plats", "Kiosk", "Signatur", "Sen", "Sedd tidigare"]
+        assert rows[1] == ["2026-11-24", "10:43:00", "73000001", "Faktura/påminnelse", "sthlm", "kiosk-1", "ANNA", "", ""]
         assert len(rows) == 3
         # a late undo rewrites the file and sends version 2 with a new key
         k.send(k.event(T0 + dt.timedelta(hours=3), "undone", {"what": "scan", "pile": "faktura", "code": "73000001"}))

@@ -24,7 +24,7 @@ from kiosk.domain import INCOMING_KINDS, LETA_KUND_TYPES, PILES, REMARK_CODES, S
 from kiosk.journal import Journal
 from kiosk.sync.validate import Invalid, check_event, parse_json
 
-from .command_stream import stream
+from .command_stream import handle_signed_in, stream
 
 SITE, KIOSK = "demo", "kiosk-1"
 T0 = dt.datetime(2026, 11, 23, 7, 30, tzinfo=TZ)
@@ -202,11 +202,7 @@ valid_command = st.one_of(
 def test_the_schema_refuses_nothing_the_rules_accept(tmp_path, steps):
     ctl, journal = controller(tmp_path)
     try:
-        at = T0
-        for gap, cmd in [(0, {"cmd": "login", "operator": "ANNA"})] + steps:
-            at += dt.timedelta(seconds=gap)
-            result = ctl.handle(cmd, at)
-            assert result.code != "invalid_event", (cmd, result.message)
+        handle_signed_in(ctl, T0, steps)
         for payload in stored(journal):
             central_accepts(payload)
     finally:

@@ -35,6 +35,7 @@ from ..sync.validate import ID_RE
 from . import ack
 from .inbox import InboxPublisher
 from .db import is_storage_failure, is_url
+from .failures import StorageFailures
 from .shedding import SAVE_EVERY, FloodGuard, ShedCounts, attribute, sender_of
 from .store import CentralStore
 
@@ -77,6 +78,8 @@ class Central:
         self._subscribed = threading.Event()
         self._next_report = time.monotonic() + REPORT_EVERY
         self.inbox = InboxPublisher(self.db_path)
+        self.storage = StorageFailures(log)
+        self._storage_wait = 0.0  # after a storage failure: seconds before the next session
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> "Central":
@@ -133,7 +136,8 @@ class Central:
                     break
                 if ok:
                     backoff.reset()
-                self._stop.wait(backoff.next())
+                wait, self._storage_wait = self._storage_wait, 0.0
+                self._stop.wait(wait or backoff.next())
         finally:
             self._save_shed(force=True)
             self.shed_counts.close()
@@ -270,7 +274,7 @@ class Central:
                 self._flush(None)
             self.connected = False
             session.close(client)
-        if not self._stop.is_set():
+        if not self._stop.is_set() and not self._storage_wait:
             self._error(f"connection to {where} lost")
         return True
 
@@ -350,9 +354,12 @@ class Central:
         except Exception as exc:  # ingest raises only storage failures (db.is_storage_failure)
             if not is_storage_failure(exc):
                 raise
-            # Nothing committed, nothing acknowledged: the broker delivers them again.
-            self._error(f"storage failed, {len(batch)} messages not acknowledged: {exc}")
+            # Nothing committed, nothing acknowledged: the broker delivers them again after a
+            # delay that grows while the failure lasts (logged now and then, with counts).
+            self._storage_wait = self.storage.failed(exc, len(batch))
+            self.last_error = f"storage failed: {exc}"
             return False
+        self.storage.recovered()
         with self._lock:
             self.stats.update(counts)
             self.stats["messages"] += len(batch)

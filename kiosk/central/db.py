@@ -178,7 +178,8 @@ class Conn:
         try:
             yield self
         except BaseException:
-            self.raw.execute("ROLLBACK")
+            if self.raw.in_transaction:  # SQLite rolls back by itself on a full disk or an I/O error
+                self.raw.execute("ROLLBACK")
             raise
         self.raw.execute("COMMIT")
 
@@ -303,7 +304,8 @@ class SqliteDatabase(Database):
         try:
             yield Conn(raw, SQLITE)
         except BaseException:
-            raw.execute("ROLLBACK")
+            if raw.in_transaction:  # SQLite rolls back by itself on a full disk or an I/O error
+                raw.execute("ROLLBACK")
             raise
         raw.execute("COMMIT")
 

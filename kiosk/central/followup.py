@@ -33,16 +33,27 @@ ALERT_KIND_NAMES: dict[str, str] = {
     "deadline_missed": "Ej klart 14:00",
 }
 
+# Each kind of warning the kiosk's day summary gives (routine.warnings) and its column: the
+# letters it concerns that day, as report.follow_up_row counts them.
+WARNING_COLUMNS: dict[str, str] = {
+    "missing_scans": "Saknade skanningar",  # a pile finished with fewer scans than letters
+    "unscanned": "Ej skannade",  # letters of a pile never finished when the day closed
+    "extra_scans": "Extra skanningar",  # more scans than letters sorted
+    "labels_missing": "Etiketter saknas",  # dödsbo invoices scanned without a printed label
+    "cover_slip_missing": "Försättsblad saknas",  # sekretess invoices no cover slip counted
+}
+
 _PILE_COLUMNS = [(PILE_NAMES[p], f"count_{p}") for p in PILES]
 _LK_COLUMNS = [(f"Leta Kund {t} ({LETA_KUND_WMS[t]})", f"leta_kund_{t}") for t in LETA_KUND_TYPES]
 _NUMBER_COLUMNS = _PILE_COLUMNS + _LK_COLUMNS + [
     ("Lägenhetsnummer", "leta_kund_apartments"),
     ("Skannade", "scans_accepted"),
     ("Avvisade", "scans_rejected"),
-    ("Saknade skanningar", "missing_scans"),
-    ("Extra skanningar", "extra_scans"),
+    # the day's warnings (routine.warnings), one summable column per kind, in letters
+    *((name, kind) for kind, name in WARNING_COLUMNS.items()),
     ("Sena brev", "late_letters"),
     ("Dödsboetiketter", "labels_printed"),
+    ("Omutskrivna etiketter", "label_reprints"),
     ("Försättsblad", "cover_slips_printed"),
 ]
 _ALERT_COLUMNS = [
@@ -50,6 +61,7 @@ _ALERT_COLUMNS = [
     ("Larm bestridan", "alerts_bestridan"),
     ("Larm tillfälliga utskick", "alerts_tillfalliga"),
     ("Larm ej klart 14:00", "alerts_deadline_missed"),
+    ("Återkallade larm", "alerts_cancelled"),
 ]
 DATE, SITE, KIOSK, DONE_AT, DEADLINE_COL = "Datum", "Plats", "Kiosk", "Klart kl", "Före 14:00"
 WARNINGS = "Varningar"

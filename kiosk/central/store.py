@@ -37,6 +37,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import threading
@@ -59,6 +60,12 @@ WALK = 2000  # seqs read per step when the ack moves
 
 def _now() -> str:
     return utc_iso(dt.datetime.now(dt.timezone.utc))
+
+
+@functools.lru_cache(maxsize=16)
+def _clock(now: str) -> dt.datetime:
+    """A batch's receive time as a datetime (one parse for the whole batch)."""
+    return parse_iso(now)
 
 
 def alert_day(payload_day: object, ts: object) -> str:
@@ -575,7 +582,7 @@ class CentralStore:
             raise Invalid("bad site or kiosk in the topic")
         doc = parse_json(payload)
         if kind == "events":
-            return check_event(doc, site, kiosk)
+            return check_event(doc, site, kiosk, _clock(now))
         if kind == "status":
             st = check_status(doc, site, kiosk)
             self.c.execute(

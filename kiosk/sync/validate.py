@@ -7,6 +7,8 @@ names, of a type the routine knows, with data that fits that type's Struct.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ..schema import ENVELOPE_KEYS as EVENT_KEYS  # noqa: F401  (re-exported)
 from ..schema import ID_RE, MAX_PAYLOAD, MAX_SEQ, UUID4_RE, Invalid  # noqa: F401
 from ..schema import check_alert as _check_alert
@@ -24,9 +26,10 @@ def parse_json(payload: bytes) -> object:
     return _parse_json(payload)
 
 
-def check_event(doc: object, site: str, kiosk: str) -> dict:
-    """An event as the journal writes it, from the kiosk its topic names. Raises Invalid."""
-    return _check_event(doc, site, kiosk)
+def check_event(doc: object, site: str, kiosk: str, now: dt.datetime | None = None) -> dict:
+    """An event as the journal writes it, from the kiosk its topic names, its `day` the local
+    date of its `ts`, and (with `now`, central's clock) a `ts` at most a day ahead. Raises Invalid."""
+    return _check_event(doc, site, kiosk, now)
 
 
 def check_status(doc: object, site: str, kiosk: str) -> dict:

@@ -34,7 +34,7 @@ from ...clock import TZ, parse_iso, utc_iso
 from ..clock_alerts import KINDS as CLOCK_KINDS
 from ..clock_alerts import alert_id as clock_alert_id
 from ..db import POSTGRESQL, SQLITE, Conn, Database, Step, migrate, open_database, using
-from . import billing, messages, redact
+from . import billing, codes, messages, redact
 from .config import DeliveryConfig
 
 NOTIFY, BILLING_FILE, BILLING_POST, FOLLOWUP = "notify", "billing_file", "billing_post", "followup"
@@ -175,9 +175,12 @@ def ensure_schema(db: "Database | Conn | str | Path") -> list[int]:
         if "schema_migrations" in conn.table_names() and \
                 {v for (v,) in conn.query("select version from schema_migrations where room = 'delivery'")} \
                 >= {s.version for s in MIGRATIONS}:
+            codes.ensure_schema(conn)
             return []  # a read-only look first (each pass of the worker asks)
         store.ensure_schema(conn)
-        return migrate(conn, "delivery", MIGRATIONS)
+        applied = migrate(conn, "delivery", MIGRATIONS)
+        codes.ensure_schema(conn)
+        return applied
 
 
 def idempotency_key(channel: str, cause: str, target: str, version: int) -> str:
@@ -265,7 +268,7 @@ def _enqueue_billing(conn: Conn, cfg: DeliveryConfig, site: str, kiosk: str, day
     rows = conn.query("select payload from events where site = ? and kiosk = ? and day = ? "
                       "and type in ('scan_accepted', 'undone') order by ts, seq", (site, kiosk, day))
     scans = billing.accepted_scans(json.loads(r[0]) for r in rows)
-    doc = billing.document(site, kiosk, day, scans)
+    doc = billing.document(site, kiosk, day, scans, codes.seen_before(conn, site, kiosk, day, scans))
     digest = billing.digest(doc)
     cause = f"{site}/{kiosk}/{day}"
     if not scans and conn.query_one("select 1 from delivery_outbox where cause = ? limit 1", (cause,)) is None:
@@ -336,6 +339,7 @@ def derive(db: Database, cfg: DeliveryConfig, now: dt.datetime) -> int:
                     made += _enqueue_alert(conn, cfg, _alert_from_event(json.loads(r["payload"])), stamp)
                 elif kind == "alert_cancelled":
                     _cancel_alert(conn, (json.loads(r["payload"]).get("data") or {}).get("alert"), stamp)
+            codes.record(conn, sorted(days))
             for site, kiosk, day in sorted(days):
                 made += _enqueue_billing(conn, cfg, site, kiosk, day, now)
             for month in sorted(months):

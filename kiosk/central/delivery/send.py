@@ -148,9 +148,10 @@ def deliver(row, cfg: DeliveryConfig, db, now: dt.datetime) -> str | None:
         if channel == BILLING_FILE:
             if cfg.billing_dir is None:
                 return "billing.dir is no longer set"
-            text = billing.to_csv(payload, cfg.separator)
-            write_atomic(cfg.billing_dir / billing.file_name(payload["site"], payload["kiosk"], payload["day"]),
-                         text.encode("utf-8-sig"))
+            where = (payload["site"], payload["kiosk"], payload["day"])
+            # the workbook first: when the CSV of a version appears, its workbook is there
+            write_atomic(cfg.billing_dir / billing.xlsx_name(*where), billing.to_xlsx(payload))
+            write_atomic(cfg.billing_dir / billing.file_name(*where), billing.to_csv(payload, cfg.separator).encode("utf-8-sig"))
             return None
         if channel == FOLLOWUP:
             if cfg.followup_dir is None:

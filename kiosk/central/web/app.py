@@ -23,7 +23,7 @@ import secrets
 import threading
 from pathlib import Path
 from typing import Callable, Iterator
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
 from starlette.applications import Starlette
@@ -213,7 +213,10 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         msg = request.query_params.get("ok")
         with db.fresh(now) as conn:
             ctx = views.alerts_page(conn, now, page=views.page_number(request.query_params.get("sida")))
-        return page(request, "alerts.html", title="Larm", notice=_NOTICES.get(msg or ""), **ctx)
+        # the confirmation goes into the alert acted on, which the address's fragment scrolls to
+        acted = request.query_params.get("larm")
+        acted = acted if any(a["alert"] == acted for a in ctx["alerts"]) else None
+        return page(request, "alerts.html", title="Larm", notice=_NOTICES.get(msg or ""), acted=acted, **ctx)
 
     async def alert_action(request: Request) -> Response:
         user, refused = guard(request, tl=True, html=False)
@@ -233,7 +236,10 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
                 auth.audit(conn, now, user["name"], f"alert_{action}", done, ip(request))
         except state.ActionError as exc:  # nothing written: the transaction rolled back
             return page(request, "error.html", 400, title="Kunde inte spara", message=str(exc))
-        return RedirectResponse(f"/larm?ok={action}#larm-{alert_id}", status_code=303)
+        with db.fresh(now) as conn:  # the page the alert is on now (acknowledged: after the open ones)
+            n = views.alert_page_of(conn, now, alert_id)
+        where = urlencode({"ok": action, "larm": alert_id, **({"sida": n} if n > 1 else {})})
+        return RedirectResponse(f"/larm?{where}#larm-{quote(alert_id, safe='')}", status_code=303)
 
     async def uppfoljning(request: Request) -> Response:
         user, refused = guard(request)

@@ -15,8 +15,11 @@ from . import auth, state, views
 MIGRATIONS = [
     Step(1, "users, login failures, audit, alert actions", auth.SCHEMA + ";" + state.SCHEMA),
     # the pages' sums over a year read this narrow index instead of every wide web_days row
-    Step(2, "PostgreSQL: a covering index of the summed web_days columns (views)", postgresql=views.PG_INDEXES,
+    Step(2, "PostgreSQL: a covering index of the summed web_days columns (views)", postgresql=views.PG_INDEXES_V2,
          sqlite=""),
+    # the sheet's per-warning columns are summed too: the index above replaced by one covering them
+    Step(3, "PostgreSQL: the covering index of web_days with the per-warning columns (views)",
+         postgresql=views.PG_INDEXES, sqlite=""),
 ]
 
 

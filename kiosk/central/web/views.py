@@ -53,15 +53,25 @@ def _kiosk_rows(conn: Conn) -> list[dict]:
     return out
 
 
+# the printer's states in a kiosk's status (kiosk/hw/printer.py) as the card says them
+PRINTER_STATES = {"ok": "OK", "offline": "inte ansluten", "no_paper": "slut på papper", "error": "fel"}
+
+
 def _device(doc: dict, key: str) -> str:
     v = doc.get(key)
     if v is None:
         return "okänt"
+    kept = 0
     if isinstance(v, dict):
-        v = v.get("text") or v.get("state") or v.get("status")
+        if v.get("text"):
+            return str(v["text"])
+        n = v.get("kept")
+        kept = n if isinstance(n, int) and not isinstance(n, bool) else 0
+        v = v.get("state") or v.get("status")
     if isinstance(v, bool):
         return "OK" if v else "FEL"
-    return str(v)
+    text = PRINTER_STATES.get(str(v), f"okänt läge ({v})")
+    return f"{text}, {kept} utskrift{'' if kept == 1 else 'er'} väntar" if kept > 0 else text
 
 
 def deadline_view(day: str, row: dict | None, now: dt.datetime) -> dict:
@@ -224,6 +234,19 @@ _OPEN = ("a.cancelled_at is null and not exists (select 1 from web_alert_actions
          "and x.action in ('ack', 'answer'))")
 
 
+_ALERT_ORDER = f"order by case when {_OPEN} then 0 else 1 end, a.ts desc, a.id"
+
+
+def alert_page_of(conn: Conn, now: dt.datetime, alert_id: str, days: int = 31,
+                  per_page: int = ALERTS_PER_PAGE) -> int:
+    """The page of `alerts_page` an alert is on now (1 when it is on none): after an action the
+    alert moves (an acknowledged one goes after the open ones), and the page shown is its own."""
+    since = (now.astimezone(TZ).date() - dt.timedelta(days=days)).isoformat()
+    ids = [r[0] for r in conn.execute(f"select a.id from web_alerts a where a.kind is not null and a.day >= ? "
+                                      f"{_ALERT_ORDER}", [since]).fetchall()]
+    return ids.index(alert_id) // per_page + 1 if alert_id in ids else 1
+
+
 def alerts_page(conn: Conn, now: dt.datetime, days: int = 31, page: int = 1,
                 per_page: int = ALERTS_PER_PAGE) -> dict:
     """The alerts of the last `days` days, open ones first, newest first within each (as
@@ -234,8 +257,7 @@ def alerts_page(conn: Conn, now: dt.datetime, days: int = 31, page: int = 1,
                                  "from web_alerts a where a.kind is not null and a.day >= ?", [since]).fetchone()
     pager = _pager(page, int(total), per_page)
     rows = conn.execute("select a.id, a.site, a.kiosk, a.day, a.kind, a.text, a.ts, a.source, a.cancelled_at "
-                        f"from web_alerts a where a.kind is not null and a.day >= ? "
-                        f"order by case when {_OPEN} then 0 else 1 end, a.ts desc, a.id limit ? offset ?",
+                        f"from web_alerts a where a.kind is not null and a.day >= ? {_ALERT_ORDER} limit ? offset ?",
                         [since, per_page, max(0, pager["first"] - 1)]).fetchall()
     acts: dict[str, list] = {}
     if rows:
@@ -343,11 +365,23 @@ def _count(conn, lo: str, hi: str) -> int:
 
 # The columns the totals and history charts sum, for PostgreSQL's covering index (SQLite has the
 # summaries' `web_days_numbers`; PostgreSQL allows 32 columns in an index, too few for that one).
+# Range sums group by day alone (a kiosk's range reads the primary key, site-kiosk-day), so the
+# index is the day, deadline_met and the summed columns: 32 with the sheet's per-warning columns.
 _SUMMED = sorted({key for _, key in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS}
                  | {f"count_{p}" for p in PILES} | {"scans_accepted", "scans_rejected", "alerts_bestridan",
                                                    "alerts_tillfalliga", "alerts_deadline_missed"})
-PG_INDEXES = ("create index if not exists web_days_totals on web_days(day) include (deadline_met, site, kiosk, "
+PG_INDEXES = ("drop index if exists web_days_totals;\n"
+              "create index if not exists web_days_sums on web_days(day) include (deadline_met, "
               + ", ".join(summaries.q(c) for c in _SUMMED) + ")")
+# The index of web migration step 2 as it was made then (a migration step never changes).
+_SUMMED_V2 = ("alerts", "alerts_bestridan", "alerts_deadline_missed", "alerts_tillfalliga", "count_dodsbo",
+              "count_faktura", "count_inkomna_brev", "count_leta_kund", "count_ovriga_brev",
+              "count_ovriga_streckkod", "count_sekretess", "count_tillfalliga", "cover_slips_printed",
+              "extra_scans", "labels_printed", "late_letters", "leta_kund_A", "leta_kund_B", "leta_kund_C",
+              "leta_kund_D", "leta_kund_H", "leta_kund_apartments", "missing_scans", "scans_accepted",
+              "scans_rejected")
+PG_INDEXES_V2 = ("create index if not exists web_days_totals on web_days(day) include (deadline_met, site, kiosk, "
+                 + ", ".join(summaries.q(c) for c in _SUMMED_V2) + ")")
 
 
 def _totals(conn, lo: str, hi: str, now: dt.datetime) -> list[tuple]:

@@ -431,6 +431,8 @@ def _a_day_reopened(s: DayState, d: dict, at: str) -> DayState:
     if s.phase != CLOSED:
         return s
     met = False if s.deadline_alerted() else s.deadline_met_before_close
+    if d.get("after_deadline") and s.deadline_met is not None:
+        met = s.deadline_met  # the verdict the close settled after the deadline stands
     return replace(s, phase=s.phase_before_close or SORTING, phase_before_close=None, deadline_met=met,
                    closed_by=None, reopened=s.reopened + 1)
 
@@ -687,10 +689,10 @@ def _signed_in(operator: str, c: dict) -> Decision:
 
 def _login(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     operator = _arg(c, "operator")
-    if len(operator) > limits.SIGNATURE_MAX or limits.unprintable(operator) is not None:
-        raise ArgError(f"Signaturen får vara högst {limits.SIGNATURE_MAX} tecken, bokstäver och siffror.")
     if limits.has_personnummer(operator):
         raise ArgError("Använd din signatur, inte ett personnummer.", code="personnummer_in_text")
+    if len(operator) > limits.SIGNATURE_MAX or limits.unprintable(operator) is not None:
+        raise ArgError(f"Signaturen får vara högst {limits.SIGNATURE_MAX} tecken, bokstäver och siffror.")
     if ctx.operators and operator not in ctx.operators:
         return _error("unknown_operator", "Okänd signatur. Be TL lägga till dig i kioskens inställningar.")
     return _signed_in(operator, c)
@@ -1288,8 +1290,9 @@ def _close_day(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision
 def _reopen_day(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     if s.phase != CLOSED:
         return _error("step_order", "Dagen är inte avslutad.")
+    data = {} if _before_deadline(now, ctx) else {"after_deadline": True}
     return _ok("day_reopened", f"Dagen är öppnad igen av {s.operator}. Avsluta den igen när allt är klart.",
-               [("day_reopened", {})], data={"phase": s.phase_before_close or SORTING})
+               [("day_reopened", data)], data={"phase": s.phase_before_close or SORTING})
 
 
 def _tick(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:

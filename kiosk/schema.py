@@ -265,6 +265,10 @@ class AlertCancelled(Data):
     alert: Optional[UUID4] = None  # the alert_raised event's id (None: raised in this session)
 
 
+class DayReopened(Data):
+    after_deadline: Optional[bool] = None  # reopened after the deadline: the day's verdict stands
+
+
 class ChecklistTicked(Data):
     item: ChecklistItem
     done: bool = True
@@ -294,7 +298,7 @@ EVENT_DATA: dict[str, type[msgspec.Struct]] = {
     # announced for this round (contract): alert_cancelled, checklist_ticked, day_reopened
     "alert_cancelled": AlertCancelled,
     "checklist_ticked": ChecklistTicked,
-    "day_reopened": Empty,
+    "day_reopened": DayReopened,
 }
 _FIELDS = {kind: frozenset(s.__struct_fields__) for kind, s in EVENT_DATA.items()}
 

@@ -74,6 +74,8 @@ class ControllerCommands:
             cmd = {"cmd": "scan", "code": f"7350{i:09d}"}
         else:
             cmd = {"cmd": "sort", "pile": self.piles[i % len(self.piles)]}
+            if cmd["pile"] == "leta_kund":  # a Leta Kund letter is sorted by its type
+                cmd["letter"] = "ABCDH"[i % 5]
         result = self.controller.handle(cmd, self.start + dt.timedelta(seconds=i))
         if result.status == "error":
             raise RuntimeError(f"benchmark command failed: {result.message}")

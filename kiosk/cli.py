@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmarks: command latency with durable commit vs bare SQLite commit")
     b.add_argument("--commands", type=int, default=10000)
     b.add_argument("--dir", help="folder for the benchmark journal (default: a temp folder)")
+    b.add_argument("--quick", action="store_true", help="every benchmark once on a tiny size (a smoke run)")
     b.set_defaults(func=_bench)
 
     e = sub.add_parser("example", help="run the bundled example day through the simulator and show its summary")

@@ -223,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     s.add_argument("--dir", help="working folder (default: a temp folder)")
     s.add_argument("--flood-only", action="store_true", help="only the flood figure (issue 9 item 4)")
+    s.add_argument("--flood-messages", type=int, default=50000, help="garbage messages of each flood")
     s.add_argument("--postgresql", action="store_true",
                    help="the floods also with central on a throw-away PostgreSQL database")
     s.set_defaults(func=_bench_sync)

@@ -23,7 +23,8 @@ TINY: dict[str, tuple[list[str], list[str]] | str] = {
                      r"ui cold start to first screen: .* baseline", r"ui RSS .* baseline|ui RSS above the baseline",
                      r"ui tap -> first changed pixel", r"baseline one-label Kivy app"]),
     "make bench": "kiosk bench",  # the Makefile target runs `kiosk bench` (checked below)
-    "kiosk bench-sync": (PY + ["-m", "kiosk", "bench-sync", "--events", "200", "--repeat", "1", "--dir", "{dir}"],
+    "kiosk bench-sync": (PY + ["-m", "kiosk", "bench-sync", "--events", "200", "--repeat", "1", "--flood-messages", "2000",
+                                   "--dir", "{dir}"],
                          [r"end-to-end drain / bare paho", r"central ingest / bare insert"]),
     "kiosk bench-ingest": "tests/test_ingest_bench.py",  # run there on a small set
     "python -m kiosk_dev.ui_bench": (PY + ["-m", "kiosk_dev.ui_bench"],

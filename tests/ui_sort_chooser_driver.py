@@ -8,39 +8,25 @@ mailing typed on the keyboard, undo in the chooser, and a letter sorted into the
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.ui_child import OffsetClock, run_script, simulator_config  # noqa: E402  (a child process: ROOT first)
+from tests.ui_child import press, run_script, simulator_kiosk  # noqa: E402  (a child process: ROOT first)
 
 
 def main(data_dir: str, out_path: str, size: str) -> int:
-    from kiosk.ui import kivyenv
-
-    w, h = (int(v) for v in size.split("x"))
-    kivyenv.prepare(w, h)
-    kivyenv.register_fonts()
-
+    kiosk = simulator_kiosk(data_dir, size)
     from kiosk import routine
-    from kiosk.clock import TZ
-    from kiosk.runtime import Kiosk
-    from kiosk_dev.ui_driver import Driver, find_button, tap
+    from kiosk_dev.ui_driver import Driver
 
-    cfg = simulator_config(data_dir)
-    kiosk = Kiosk(cfg, clock=OffsetClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)), simulator=True, sync=False)
     seen: dict = {}
 
     def script(d: Driver):
         app = d.app
-        ctl = app.controller
-        s = lambda: ctl.state  # noqa: E731
-
-        def press(text, exact=False):
-            tap(find_button(text, exact))
+        s = lambda: app.controller.state  # noqa: E731
 
         def chooser_open():
             c = app.pages["sort"].temporary_chooser

@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmarks: command latency with durable commit vs bare SQLite commit")
     b.add_argument("--commands", type=int, default=10000)
     b.add_argument("--dir", help="folder for the benchmark journal (default: a temp folder)")
+    b.add_argument("--quick", action="store_true", help="every benchmark once on a tiny size (a smoke run)")
     b.set_defaults(func=_bench)
 
     e = sub.add_parser("example", help="run the bundled example day through the simulator and show its summary")
@@ -222,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     s.add_argument("--dir", help="working folder (default: a temp folder)")
     s.add_argument("--flood-only", action="store_true", help="only the flood figure")
+    s.add_argument("--flood-messages", type=int, default=50000, help="garbage messages of each flood")
     s.add_argument("--postgresql", action="store_true",
                    help="the floods also with central on a throw-away PostgreSQL database")
     s.set_defaults(func=_bench_sync)

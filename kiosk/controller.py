@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import sqlite3
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from . import report, routine, schema
@@ -62,6 +62,7 @@ class Controller:
         self.clock = clock
         self.ctx = context_from(config)
         self.listeners: list[Callable[[Result], None]] = []
+        self._codes_day: dt.date | None = None  # the day ctx.earlier_codes was built for
         # Commands arrive from the UI thread and from the scanner/badge reader threads: one at a time.
         self._lock = threading.RLock()
         self.state = self._rebuild()
@@ -73,8 +74,6 @@ class Controller:
         if last_day is not None:
             state = routine.replay(self.journal.events(day=last_day))
         operator = sign["data"]["operator"] if sign and sign["type"] == "signed_in" else None
-        from dataclasses import replace
-
         return replace(state, operator=operator)
 
     def handle(self, command: dict, now: dt.datetime | None = None) -> Result:
@@ -83,6 +82,7 @@ class Controller:
             command = {**command, "clock_synced": bool(getattr(self.clock, "synced", False))}
         with self._lock:
             now = now or self.clock.now()
+            self._learn_earlier_codes(now)
             new_day = self._rollover(now)
             result = self._commit(routine.step(self.state, command, now, self.ctx), now)
             return _after(new_day, result)
@@ -98,6 +98,15 @@ class Controller:
         if decision.events:
             return _after(new_day, self._commit(decision, now))
         return new_day
+
+    def _learn_earlier_codes(self, now: dt.datetime) -> None:
+        """The codes accepted on earlier days (this journal), for the rules' `seen_before` flag:
+        read once per local day, so the rules stay pure and a scan costs no query."""
+        today = local_day(now, self.ctx.tz)
+        if self._codes_day != today:
+            events = self.journal.events_of_types(("scan_accepted", "undone"), before_day=today)
+            self.ctx = replace(self.ctx, earlier_codes=routine.earlier_codes(events))
+            self._codes_day = today
 
     def _rollover(self, now: dt.datetime) -> Result | None:
         """Midnight with the old day unfinished: settle the old day first (its own commit)."""
@@ -157,8 +166,6 @@ def _with_alert_ids(state: DayState, events: list[dict]) -> DayState:
     ids = [e["id"] for e in events if e["type"] == "alert_raised" and e["day"] == (state.day and state.day.isoformat())]
     if not ids:
         return state
-    from dataclasses import replace
-
     alerts = list(state.alerts)
     for i, event_id in zip(range(len(alerts) - len(ids), len(alerts)), ids):
         alerts[i] = {**alerts[i], "id": event_id}
@@ -169,8 +176,6 @@ def _after(new_day: Result | None, result: Result) -> Result:
     """A command's result, preceded by the day change it triggered (message and events)."""
     if new_day is None:
         return result
-    from dataclasses import replace
-
     effects = replace(result.effects, alerts=new_day.effects.alerts + result.effects.alerts)
     severity = "alert" if effects.alerts else ("warning" if result.severity == "ok" else result.severity)
     return replace(result, message=f"{new_day.message} {result.message}".strip(), events=new_day.events + result.events,

@@ -243,6 +243,17 @@ class Journal:
         for (payload,) in self.db.execute(sql + " order by seq", args).fetchall():
             yield json.loads(payload)
 
+    def events_of_types(self, types: Iterable[str], before_day: str | dt.date | None = None) -> Iterator[dict]:
+        """The events of these types in journal order, only of days before `before_day` if given."""
+        types = list(types)
+        sql = f"select payload from events where type in ({','.join('?' * len(types))})"
+        args: list = types
+        if before_day is not None:
+            sql += " and day < ?"
+            args.append(str(before_day))
+        for (payload,) in self.db.execute(sql + " order by seq", args).fetchall():
+            yield json.loads(payload)
+
     def days(self) -> list[str]:
         return [r[0] for r in self.db.execute("select distinct day from events order by day").fetchall()]
 

@@ -76,3 +76,64 @@ def journal_code(raw: str) -> str:
     if raw.isprintable():
         return raw
     return "".join(ch if ch.isprintable() else "\ufffd" for ch in raw)
+
+
+# -- no personnummer in free text (DESIGN.md §6) ---------------------------------------------------
+# A personnummer written into free text, however it is split: 10 or 12 digits (any script's
+# decimal digits) in digit groups joined by short runs of separators. Refused whether or not its
+# check digit is valid: a mistyped number is still a person's number.
+PNR_SEPARATORS = " -./+\u00a0\u2010\u2011\u2012\u2013\u2014\u2212"  # space, - . / +, NBSP, Unicode dashes
+PNR_SEPARATOR_RUN_MAX = 3  # "19451224 - 1003": at most three separator characters between groups
+PNR_DIGIT_COUNTS = (10, 12)
+
+
+def _digit_groups(text: str) -> list[list[int]]:
+    """The digit groups of `text` as chains: each chain is the lengths of the digit groups that
+    follow one another with only a short run of separators between them."""
+    chains: list[list[int]] = []
+    chain: list[int] = []
+    run = 0  # digits in the current group
+    gap = 0  # separator characters since the last group
+    for ch in text:
+        if ch.isdecimal():
+            if run == 0 and (not chain or gap > PNR_SEPARATOR_RUN_MAX):
+                if chain:
+                    chains.append(chain)
+                chain = []
+            run += 1
+            gap = 0
+        else:
+            if run:
+                chain.append(run)
+                run = 0
+            if ch in PNR_SEPARATORS and chain:
+                gap += 1
+            elif chain:
+                chains.append(chain)
+                chain, gap = [], 0
+    if run:
+        chain.append(run)
+    if chain:
+        chains.append(chain)
+    return chains
+
+
+def has_personnummer(text: str) -> bool:
+    """Does `text` hold what could be a personnummer: a run of whole digit groups, joined by at
+    most PNR_SEPARATOR_RUN_MAX separators (space - . / + or a dash), of 10 or 12 digits in all?
+    A date (2026-12-07, 8 digits) passes; a ten-digit phone number (070-123 45 67) does not."""
+    for chain in _digit_groups(text):
+        for start in range(len(chain)):
+            total = 0
+            for length in chain[start:]:
+                total += length
+                if total in PNR_DIGIT_COUNTS:
+                    return True
+                if total > max(PNR_DIGIT_COUNTS):
+                    break
+    return False
+
+
+PERSONNUMMER_IN_TEXT_SV = ("Skriv inget personnummer i texten: 10 eller 12 siffror i följd (även delade med "
+                           "mellanslag, bindestreck, punkter eller snedstreck) godtas inte, med eller utan "
+                           "giltig kontrollsiffra. Beskriv brevet med ord; ett datum går bra.")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .barcode import luhn_ok
 
-_FORM = re.compile(r"^(\d{6}|\d{8})([-+]?)(\d{4})$")
+_FORM = re.compile(r"^([0-9]{6}|[0-9]{8})([-+]?)([0-9]{4})\Z")  # ASCII digits only (\d takes any script)
 
 
 CENTURIES = ("18", "19", "20")
@@ -57,6 +57,9 @@ def parse(text: str, today: dt.date, century: str | None = None) -> Personnummer
     if not isinstance(text, str):
         raise PersonnummerError("Personnumret saknas.")
     cleaned = text.strip().replace(" ", "")
+    if any(ch.isdecimal() and ch not in "0123456789" for ch in cleaned):
+        raise PersonnummerError("Skriv personnumret med vanliga siffror 0–9 (andra sifferteckensnitt, "
+                                "t.ex. arabiska eller helbreddssiffror, godtas inte).")
     m = _FORM.match(cleaned)
     if not m:
         raise PersonnummerError("Skriv 10 eller 12 siffror, t.ex. ÅÅÅÅMMDD-NNNN.")

@@ -149,8 +149,19 @@ def dodsbo_label(formatted_personnummer: str, day: dt.date) -> Layout:
     )
 
 
+def deadline_verdict(summary: dict) -> str:
+    """The day's deadline in one word for a person: "met", "missed", "pending" (barcoded mail not
+    finished, deadline not passed), or "none" (no barcoded mail: neither met nor missed)."""
+    met = summary.get("deadline_met")
+    if met is not None:
+        return "met" if met else "missed"
+    closed = summary.get("phase") == "closed"
+    return "none" if closed or not summary.get("barcoded_mail", True) else "pending"
+
+
 def day_summary(summary: dict, site: str, kiosk: str, deadline: str = "14:00") -> Layout:
     """The follow-up row (uppföljningsfilen) for one day."""
+    verdict = deadline_verdict(summary)
     items: list[Line | Rule | Feed] = [
         Line("RETURPOST - DAGSSAMMANSTÄLLNING", bold=True, align="center"),
         Line(f"{summary['day']}  {site}/{kiosk}", align="center"),
@@ -170,8 +181,8 @@ def day_summary(summary: dict, site: str, kiosk: str, deadline: str = "14:00") -
         Line("Skanning", bold=True),
         _pair("Godkända", str(len(scans["accepted"]))),
         _pair("Avvisade", str(len(scans["rejected"]))),
-        _pair("Klar", _clock(summary.get("scan_done_at")) or "ej klar"),
-        _pair(f"Före {deadline}", {True: "JA", False: "NEJ"}.get(summary.get("deadline_met"), "PÅGÅR"), COLUMNS),
+        _pair("Klar", _clock(summary.get("scan_done_at")) or ("–" if verdict == "none" else "ej klar")),
+        _pair(f"Före {deadline}", {"met": "JA", "missed": "NEJ", "pending": "PÅGÅR", "none": "–"}[verdict], COLUMNS),
     ]
     late = summary.get("late", [])
     if late:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
 
 from . import limits, printouts
 from .barcode import BarcodeRules, check
@@ -81,6 +81,9 @@ class Context:
     deadline: dt.time = DEADLINE
     tz: Any = TZ
     envelope: str = "C5-kuvert utan fönster"  # config [envelope] name: the sekretess envelope
+    # codes accepted on earlier days in this kiosk's journal -> the first such local day (ISO);
+    # built by the shell from the journal (`earlier_codes`), so the rules stay pure
+    earlier_codes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def deadline_text(self) -> str:
@@ -100,6 +103,9 @@ class DayState:
     rejected: tuple[dict, ...] = ()
     last_scan_rejected: bool = False  # the latest scan of the current pile was refused
     sorts: tuple[str, ...] = ()  # step 1 sorts in order (pile ids), for undo
+    # letters sorted in step 1 onto the piles whose letters are also registered one by one
+    # (RECORD_PILES); the pile's count is the larger of the two: one letter, one count
+    piled: dict[str, int] = field(default_factory=lambda: {"inkomna_brev": 0, "tillfalliga": 0})
     recent: tuple[str, ...] = ()  # undoable record kinds in order (see UNDO_KINDS)
     scan_done_at: str | None = None
     deadline_met: bool | None = None  # None: pending (deadline not passed, scanning unfinished)
@@ -152,6 +158,10 @@ class DayState:
     def unfinished_piles(self) -> list[str]:
         """Barcoded piles with letters sorted whose scanning is not finished."""
         return [p for p in SCAN_ORDER if self.counts.get(p, 0) > 0 and not self.pile_scanned(p)]
+
+    def has_barcoded_mail(self) -> bool:
+        """Has a barcoded letter been sorted or scanned today (a day without is neither met nor missed)?"""
+        return any(self.counts.get(p, 0) > 0 or self.scanned.get(p, 0) > 0 for p in SCAN_ORDER)
 
     def deadline_alerted(self) -> bool:
         return any(a["kind"] == "deadline_missed" and not a["cancelled"] for a in self.alerts)
@@ -239,8 +249,25 @@ def _a_signed_out(s: DayState, d: dict, at: str) -> DayState:
     return replace(s, operator=None)
 
 
+# Piles whose letters are also registered one by one (step 8's CAB cases, step 9's mailings): a
+# letter counts once, by whichever step sees it first. The pile's count is the larger of the letters
+# sorted onto it and the letters registered, so registering a letter sorted there already does not
+# count it again, and registering one never sorted counts it.
+RECORD_PILES = {"inkomna_brev": "cab", "tillfalliga": "temporary"}
+
+
+def _recount(s: DayState) -> DayState:
+    counts = dict(s.counts)
+    for pile, attr in RECORD_PILES.items():
+        counts[pile] = max(s.piled.get(pile, 0), len(getattr(s, attr)))
+    return replace(s, counts=counts)
+
+
 def _a_sorted(s: DayState, d: dict, at: str) -> DayState:
-    s = replace(s, counts=_bump(s.counts, d["pile"]))
+    if d["pile"] in RECORD_PILES:
+        s = _recount(replace(s, piled=_bump(s.piled, d["pile"])))
+    else:
+        s = replace(s, counts=_bump(s.counts, d["pile"]))
     if d.get("late"):
         return s
     return replace(s, sorts=s.sorts + (d["pile"],), recent=s.recent + ("sort",))
@@ -252,6 +279,8 @@ def _a_undone(s: DayState, d: dict, at: str) -> DayState:
     s = replace(s, recent=recent)
     if what == "sort":
         sorts, _ = _drop_last(s.sorts, lambda p: p == d["pile"])
+        if d["pile"] in RECORD_PILES:
+            return _recount(replace(s, piled=_bump(s.piled, d["pile"], -1), sorts=sorts))
         return replace(s, counts=_bump(s.counts, d["pile"], -1), sorts=sorts)
     if what == "scan":
         accepted, gone = _drop_last(s.accepted, lambda a: a["code"] == d["code"])
@@ -264,8 +293,10 @@ def _a_undone(s: DayState, d: dict, at: str) -> DayState:
         return s
     if what == "next_pile":
         if s.phase == SCANNED:
-            return replace(s, phase=SCANNING, scan_index=len(SCAN_ORDER) - 1, scan_done_at=None,
-                           deadline_met=False if s.deadline_alerted() else None, last_scan_rejected=False)
+            s = replace(s, phase=SCANNING, scan_index=len(SCAN_ORDER) - 1, last_scan_rejected=False)
+            if d.get("after_deadline"):  # the verdict was settled at the deadline: a correction keeps it
+                return s
+            return replace(s, scan_done_at=None, deadline_met=False if s.deadline_alerted() else None)
         return replace(s, scan_index=max(0, s.scan_index - 1), last_scan_rejected=False)
     if what == "leta_kund":
         log, gone = _drop_last(s.leta_kund_log, lambda e: True)
@@ -275,7 +306,7 @@ def _a_undone(s: DayState, d: dict, at: str) -> DayState:
         return replace(s, leta_kund_log=log, leta_kund=lk, counts=_bump(s.counts, "leta_kund", -gone["count"]))
     if what in ("date_check", "remark", "temporary", "incoming"):
         attr = {"date_check": "decisions", "remark": "remarks", "temporary": "temporary", "incoming": "cab"}[what]
-        return replace(s, **{attr: getattr(s, attr)[:-1]})
+        return _recount(replace(s, **{attr: getattr(s, attr)[:-1]}))
     return s
 
 
@@ -287,6 +318,10 @@ def _a_scan_accepted(s: DayState, d: dict, at: str) -> DayState:
     entry = {"code": d["code"], "pile": d["pile"], "at": at}
     if d.get("late"):
         entry["late"] = True
+    if d.get("seen_before"):
+        entry["seen_before"] = d["seen_before"]
+    if d.get("deadline_met") is True and s.deadline_met is None:  # a late letter before the deadline
+        s = replace(s, deadline_met=True)
     return replace(
         s,
         accepted=s.accepted + (entry,),
@@ -308,8 +343,9 @@ def _a_pile_done(s: DayState, d: dict, at: str) -> DayState:
 
 
 def _a_scanning_done(s: DayState, d: dict, at: str) -> DayState:
-    met = False if s.deadline_met is False else bool(d["deadline_met"])
-    return replace(s, phase=SCANNED, scan_done_at=at, deadline_met=met)
+    met = False if s.deadline_met is False else d.get("deadline_met")
+    # after a correction past the deadline the first finish stands (scan_done_at kept by the undo)
+    return replace(s, phase=SCANNED, scan_done_at=s.scan_done_at or at, deadline_met=met)
 
 
 def _a_dodsbo_label_printed(s: DayState, d: dict, at: str) -> DayState:
@@ -337,11 +373,12 @@ def _a_date_checked(s: DayState, d: dict, at: str) -> DayState:
 
 
 def _a_incoming_registered(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, cab=s.cab + (dict(d["cab"]),), recent=s.recent + ("incoming",))
+    return _recount(replace(s, cab=s.cab + (dict(d["cab"]),), recent=s.recent + ("incoming",)))
 
 
 def _a_temporary_counted(s: DayState, d: dict, at: str) -> DayState:
-    return replace(s, temporary=s.temporary + ({"about": d["about"], "at": at},), recent=s.recent + ("temporary",))
+    return _recount(replace(s, temporary=s.temporary + ({"about": d["about"], "at": at},),
+                            recent=s.recent + ("temporary",)))
 
 
 # The record an alert of this kind belongs to: the one folded just before it, in the same command.
@@ -382,7 +419,7 @@ def _a_day_closed(s: DayState, d: dict, at: str) -> DayState:
     if s.phase == CLOSED:
         return s
     met = s.deadline_met
-    if met is None:
+    if met is None and s.has_barcoded_mail():
         met = not s.unfinished_piles()
     by = d.get("reason") or "operator"
     return replace(s, phase=CLOSED, phase_before_close=s.phase, deadline_met_before_close=s.deadline_met,
@@ -394,6 +431,8 @@ def _a_day_reopened(s: DayState, d: dict, at: str) -> DayState:
     if s.phase != CLOSED:
         return s
     met = False if s.deadline_alerted() else s.deadline_met_before_close
+    if d.get("after_deadline") and s.deadline_met is not None:
+        met = s.deadline_met  # the verdict the close settled after the deadline stands
     return replace(s, phase=s.phase_before_close or SORTING, phase_before_close=None, deadline_met=met,
                    closed_by=None, reopened=s.reopened + 1)
 
@@ -510,6 +549,8 @@ def _text_arg(cmd: dict, name: str, required: bool = True) -> str | None:
     if limits.unprintable(value) is not None:
         raise ArgError(f"Texten innehåller ett otillåtet tecken. Använd bokstäver, siffror, skiljetecken och "
                        f"mellanslag (högst {limits.FREE_TEXT_MAX} tecken).")
+    if limits.has_personnummer(value):
+        raise ArgError(limits.PERSONNUMMER_IN_TEXT_SV, code="personnummer_in_text")
     return value
 
 
@@ -604,7 +645,7 @@ def rollover(state: DayState, now: dt.datetime, ctx: Context) -> Decision | None
         return None
     events: list[tuple[str, dict]] = []
     alerts: tuple[Alert, ...] = ()
-    if state.unfinished_piles() and not state.deadline_alerted():
+    if _deadline_open(state):
         text = _deadline_text(ctx)
         events.append(("alert_raised", {"kind": "deadline_missed", "text": text}))
         alerts = (Alert("deadline_missed", text),)
@@ -648,6 +689,8 @@ def _signed_in(operator: str, c: dict) -> Decision:
 
 def _login(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     operator = _arg(c, "operator")
+    if limits.has_personnummer(operator):
+        raise ArgError("Använd din signatur, inte ett personnummer.", code="personnummer_in_text")
     if len(operator) > limits.SIGNATURE_MAX or limits.unprintable(operator) is not None:
         raise ArgError(f"Signaturen får vara högst {limits.SIGNATURE_MAX} tecken, bokstäver och siffror.")
     if ctx.operators and operator not in ctx.operators:
@@ -674,11 +717,17 @@ def _sort(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     """Step 1: one item onto a pile; the pile lights steady (put here). A Leta Kund letter is
     counted by its type (step 5's count), so the pile's count is the sum of the types."""
     pile = _arg(c, "pile", choices=PILES)
-    if s.pile_scan_started(pile):
-        return _error("step_order", f"{PILE_NAMES[pile]} skannas redan eller är klar. "
+    if s.pile_scan_started(pile) and pile != s.current_pile:
+        return _error("step_order", f"{PILE_NAMES[pile]} är redan skannad. "
                                     "Ett sent brev registreras med \"Sent brev\" (sorteras och skannas på en gång).")
     count = s.counts[pile] + 1
     lights = Effects(lights=Lights.of(**{pile: STEADY}))
+    if pile == s.current_pile:  # a letter found for the pile being scanned: counted, its scan follows
+        return _ok("sorted", f"{PILE_NAMES[pile]}: {count} – skanna brevet nu ({s.scanned[pile]} av {count} skannade).",
+                   [("sorted", {"pile": pile})], effects=Effects(lights=_scan_lights(pile)),
+                   data={"pile": pile, "count": count, "scanning": True})
+    if pile == "tillfalliga":
+        return _sort_temporary(s, c, now, ctx)
     if pile == "leta_kund":
         if c.get("letter") is None:
             raise ArgError("Välj brevtyp för Leta Kund-brevet (A, B, C, D eller H).", code="letter_needed")
@@ -689,10 +738,26 @@ def _sort(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
                effects=lights, data={"pile": pile, "count": count})
 
 
+def _sort_temporary(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
+    """A letter onto the `tillfalliga` pile is step 9's registration: the kind of mailing (`about`)
+    is asked for as Leta Kund asks for the type, so every temporary letter reaches its TL question."""
+    if c.get("about") is None or (isinstance(c.get("about"), str) and not c["about"].strip()):
+        raise ArgError("Skriv vilket tillfälligt utskick brevet gäller (t.ex. \"Priskompensation\"): "
+                       "TL får frågan om hur det ska hanteras.", code="about_needed")
+    counted = _temporary(s, c, now, ctx)
+    count = max(s.piled.get("tillfalliga", 0), len(s.temporary) + 1)
+    return replace(counted, code="sorted",
+                   message=f"{PILE_NAMES['tillfalliga']}: {count} ({counted.data['about']}). {counted.message}",
+                   effects=replace(counted.effects, lights=Lights.of(tillfalliga=STEADY)),
+                   data={**counted.data, "pile": "tillfalliga", "count": count})
+
+
 def _late(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     """A letter for a pile whose scanning is finished, handled today (dödsbo "omgående"):
     sorted and scanned in one step, marked late in the summary."""
     pile = _arg(c, "pile", choices=PILES)
+    if pile == "tillfalliga":
+        return _sort_temporary(s, c, now, ctx)
     if pile not in SCAN_ORDER:
         d = _ok("sorted", f"{PILE_NAMES[pile]}: {s.counts[pile] + 1} (sent brev)",
                 [("sorted", {"pile": pile, "late": True})],
@@ -724,10 +789,18 @@ def _late(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
         follow = "Lägg brevet i sekretesslådan."
         notes.append(f"Lägg {PILE_NAMES[pile]} i sekretesslådan vid skrivaren på våning 3.")
     lights = {"sekretesslada": STEADY} if pile in TO_SEKRETESSLADA_AFTER_SCAN else {pile: STEADY}
-    return _ok("late_accepted", f"Sent brev i {PILE_NAMES[pile]} registrerat ({raw}). {follow}",
-               [("sorted", {"pile": pile, "late": True}), ("scan_accepted", {"code": raw, "pile": pile, "late": True})],
+    event: dict[str, Any] = {"code": raw, "pile": pile, "late": True}
+    seen = _seen_before(raw, now, ctx)
+    if seen:
+        event["seen_before"] = seen
+    if s.scan_phase == SCANNED and s.deadline_met is None and _before_deadline(now, ctx):
+        # the first barcoded letter of a day whose (empty) scanning was finished: finished in time
+        event["deadline_met"] = True
+    return _ok("late_accepted", f"Sent brev i {PILE_NAMES[pile]} registrerat ({raw}). {follow}"
+               + (f" Skannad tidigare {seen}." if seen else ""),
+               [("sorted", {"pile": pile, "late": True}), ("scan_accepted", event)],
                effects=Effects(lights=Lights(tuple(lights.items())), sound=Sound("accept"), notes=tuple(notes)),
-               data={"code": raw, "pile": pile, "late": True})
+               data=dict(event), severity="warning" if seen else "ok")
 
 
 def _undo(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
@@ -750,11 +823,11 @@ def _undo(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
                                 severity="warning")
             if any(a["pile"] == pile and not a.get("late") for a in s.accepted):
                 return _undo_scan(s, next(a for a in reversed(s.accepted) if a["pile"] == pile and not a.get("late")))
-            return _undo_next_pile(s)
+            return _undo_next_pile(s, now, ctx)
         elif s.phase == SCANNED:
-            return _undo_next_pile(s)
+            return _undo_next_pile(s, now, ctx)
         else:
-            kinds = [w for w in s.recent if w in ("sort", "leta_kund")]
+            kinds = [w for w in s.recent if w in ("sort", "leta_kund", "temporary")]
             if not kinds:
                 return _error("nothing_to_undo", "Det finns inget att ångra.")
             what = kinds[-1]
@@ -771,7 +844,7 @@ def _undo(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
                 return _error("nothing_to_undo", "Det finns ingen skanning att ångra.")
         return _undo_scan(s, entry)
     if what == "next_pile":
-        return _undo_next_pile(s)
+        return _undo_next_pile(s, now, ctx)
     if what == "leta_kund":
         if not s.leta_kund_log:
             return _error("nothing_to_undo", "Det finns inget Leta Kund-brev att ångra.")
@@ -788,7 +861,7 @@ def _undo(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     for a in s.alerts:
         if a["link"] == link and not a["cancelled"]:
             events.append(("alert_cancelled", {"alert": a["id"], "kind": a["kind"]}))
-            message += " TL har fått besked att larmet är återkallat."
+            message += " Återkallelsen skickas till TL."
     return _ok("undone", message, events, data={"what": what}, severity="ok")
 
 
@@ -796,8 +869,10 @@ def _undo_sort(s: DayState) -> Decision:
     if not s.sorts:
         return _error("nothing_to_undo", "Det finns ingen sortering att ångra.")
     pile = s.sorts[-1]
-    if s.pile_scan_started(pile):
-        return _error("step_order", f"Kan inte ångras: {PILE_NAMES[pile]} skannas redan eller är klar.")
+    if pile == s.current_pile and s.counts[pile] <= s.scanned[pile]:
+        return _error("step_order", f"Kan inte ångras: alla brev i {PILE_NAMES[pile]} är skannade – ångra skanningen först.")
+    if s.pile_scan_started(pile) and pile != s.current_pile:
+        return _error("step_order", f"Kan inte ångras: {PILE_NAMES[pile]} är redan skannad.")
     data = {"what": "sort", "pile": pile}
     return _ok("undone", f"Ångrat: sortering i {PILE_NAMES[pile]} (nu {s.counts[pile] - 1}).", [("undone", data)],
                effects=Effects(lights=Lights.of(**{pile: STEADY})), data=data)
@@ -813,7 +888,7 @@ def _undo_scan(s: DayState, entry: dict) -> Decision:
                data={**data, "scanned": left, "sorted": s.counts[pile]})
 
 
-def _undo_next_pile(s: DayState) -> Decision:
+def _undo_next_pile(s: DayState, now: dt.datetime, ctx: Context) -> Decision:
     phase = s.phase
     if phase == SCANNED:
         back = len(SCAN_ORDER) - 1
@@ -825,7 +900,9 @@ def _undo_next_pile(s: DayState) -> Decision:
     if current is not None and any(a["pile"] == current and not a.get("late") for a in s.accepted):
         return _error("step_order", f"Ångra först skanningarna i {PILE_NAMES[current]}.")
     pile = SCAN_ORDER[back]
-    data = {"what": "next_pile", "pile": pile}
+    data: dict[str, Any] = {"what": "next_pile", "pile": pile}
+    if phase == SCANNED and not _before_deadline(now, ctx):
+        data["after_deadline"] = True  # the day's verdict stands (DESIGN §8)
     return _ok("undone", f"Ångrat: {PILE_NAMES[pile]} är aktuell hög igen ({s.scanned[pile]} av {s.counts[pile]}).",
                [("undone", data)], effects=Effects(lights=_scan_lights(pile)), data={**data, "current": pile})
 
@@ -875,18 +952,33 @@ def _scan(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
         return reject("duplicate", "Redan skannad i dag – räknas inte igen.")
     scanned = s.scanned[pile] + 1
     extra = scanned > s.counts[pile]
+    event: dict[str, Any] = {"code": raw, "pile": pile}
+    seen = _seen_before(raw, now, ctx)
+    if seen:  # accepted (billing decides), and flagged: billing's list marks it
+        event["seen_before"] = seen
     return _ok(
         "accepted",
-        f"{PILE_NAMES[pile]}: {scanned} av {s.counts[pile]}." + (" Fler än sorterat – kontrollera antalet." if extra else ""),
-        [("scan_accepted", {"code": raw, "pile": pile})],
+        f"{PILE_NAMES[pile]}: {scanned} av {s.counts[pile]}." + (" Fler än sorterat – kontrollera antalet." if extra else "")
+        + (f" Skannad tidigare {seen}." if seen else ""),
+        [("scan_accepted", event)],
         effects=Effects(lights=_scan_lights(pile), sound=Sound("accept")),
-        data={"code": raw, "pile": pile, "scanned": scanned, "sorted": s.counts[pile]},
-        severity="warning" if extra else "ok",
+        data={**event, "scanned": scanned, "sorted": s.counts[pile]},
+        severity="warning" if extra or seen else "ok",
     )
+
+
+def _deadline_open(s: DayState) -> bool:
+    """A barcoded pile with letters is unfinished and no verdict stands: neither an alert already
+    raised nor a deadline met (a correction after a met deadline does not reopen it)."""
+    return s.deadline_met is not True and not s.deadline_alerted() and bool(s.unfinished_piles())
 
 
 def _deadline_text(ctx: Context) -> str:
     return f"Skanningen av returpost var inte klar kl. {ctx.deadline_text}."
+
+
+def _before_deadline(now: dt.datetime, ctx: Context) -> bool:
+    return now < deadline_for(local_day(now, ctx.tz), ctx.deadline, ctx.tz)
 
 
 def _next_pile(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
@@ -927,16 +1019,23 @@ def _next_pile(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision
         parts.append(f"Skanna nu {PILE_NAMES[nxt]} ({s.counts[nxt]} st).")
         data["next"] = nxt
     else:
-        before = now < deadline_for(local_day(now, ctx.tz), ctx.deadline, ctx.tz)
-        # after the deadline it was still met if no barcoded letter was waiting then (no alert)
-        met = before or not s.deadline_alerted()
-        events.append(("scanning_done", {"deadline_met": met}))
-        if before:
-            parts.append(f"Skanningen är klar före {ctx.deadline_text}.")
-        elif met:
-            parts.append(f"Skanningen är klar (inga streckkodsbrev väntade kl. {ctx.deadline_text}).")
-        else:
+        before = _before_deadline(now, ctx)
+        met: bool | None
+        if s.deadline_alerted():
+            met = False
             parts.append(f"Skanningen är klar – efter {ctx.deadline_text}.")
+        elif s.deadline_met is True:  # finished before the deadline, corrected after it
+            met = True
+            parts.append(f"Skanningen är klar igen (den var klar före {ctx.deadline_text}).")
+        elif not s.has_barcoded_mail():
+            met = None
+            parts.append("Skanningen är klar (inga streckkodsbrev i dag).")
+        else:
+            # after the deadline without an alert: no barcoded letter was waiting at the deadline
+            met = True
+            parts.append(f"Skanningen är klar före {ctx.deadline_text}." if before else
+                         f"Skanningen är klar (inga streckkodsbrev väntade kl. {ctx.deadline_text}).")
+        events.append(("scanning_done", {"deadline_met": met}))
         data["deadline_met"] = met
     return _ok("pile_done", " ".join(parts), events, effects=Effects(lights=Lights(tuple(lights.items())), notes=tuple(notes)),
                data=data, severity=severity)
@@ -1107,7 +1206,7 @@ def _incoming(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
         text = "Bestridan av faktura har kommit in och kräver omgående hantering."
         events.append(("alert_raised", {"kind": "bestridan", "text": text}))
         alerts = (Alert("bestridan", text),)
-        message += " TL har larmats."
+        message += " Larmet skickas till TL."
     return _ok("cab_case", message, events, effects=Effects(alerts=alerts), data={"cab": case})
 
 
@@ -1127,11 +1226,11 @@ def _temporary(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision
     events: list[tuple[str, dict]] = [("temporary_counted", {"about": about})]
     if asked:
         return _ok("temporary_counted",
-                   f"Registrerat: {same} brev \"{about}\" i dag. TL har redan fått frågan om utskicket.",
+                   f"Registrerat: {same} brev \"{about}\" i dag. Frågan om utskicket är redan registrerad för TL.",
                    events, data={"about": about, "count": same, "alerted": False})
     text = f"Tillfälligt utskick i retur: {about}. Hur ska det hanteras?"
     events.append(("alert_raised", {"kind": "tillfalliga", "text": text}))
-    return _ok("temporary_counted", "Registrerat. TL har fått en fråga om hur utskicket ska hanteras.", events,
+    return _ok("temporary_counted", "Registrerat. Frågan om hur utskicket ska hanteras skickas till TL.", events,
                effects=Effects(alerts=(Alert("tillfalliga", text),)), data={"about": about, "count": same, "alerted": True})
 
 
@@ -1159,37 +1258,51 @@ def _checklist(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision
 
 def _close_day(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     """Close the day; with anything unfinished only after a confirming second tap, and what was
-    unfinished is recorded. Closing never raises the deadline alert (the tick does, at the deadline)."""
+    unfinished is recorded. A day closed with a barcoded pile's letters unscanned is a missed
+    deadline: the alert is raised at the close (before the deadline too: the kiosk may be off at
+    the deadline, and the close is when it is known), once; after the deadline the tick has already
+    raised it, and a verdict already met stands."""
     unfinished = warnings(s, closing=True)
     if unfinished and not _bool_arg(c, "confirm"):
         return _confirm({"unfinished": unfinished},
                         "Inte klart: " + " ".join(w["text"] for w in unfinished) + " Tryck igen för att avsluta dagen ändå.")
-    events: list[tuple[str, dict]] = [("day_closed", {"unfinished": unfinished} if unfinished else {})]
+    events: list[tuple[str, dict]] = []
+    alerts: tuple[Alert, ...] = ()
+    if _deadline_open(s):
+        text = _deadline_text(ctx) if not _before_deadline(now, ctx) else (
+            f"Dagen avslutades kl. {now.astimezone(ctx.tz).strftime('%H:%M')} med streckkodsbrev som inte "
+            f"skannats: skanningen blir inte klar före {ctx.deadline_text}.")
+        events.append(("alert_raised", {"kind": "deadline_missed", "text": text}))
+        alerts = (Alert("deadline_missed", text),)
+    events.append(("day_closed", {"unfinished": unfinished} if unfinished else {}))
     closed = replay(provisional(events, now, ctx), s)
     layout = printouts.day_summary(summary(closed), ctx.site, ctx.kiosk, ctx.deadline_text)
     message = "Dagen är avslutad. Dagssammanställningen skrivs ut."
     if unfinished:
         message += f" {len(unfinished)} varning(ar) finns med i sammanställningen."
+    if alerts:
+        message += " Streckkodsbrev blev inte skannade: larmet om missad skanning skickas till TL."
     return _ok("day_closed", message, events,
-               effects=Effects(lights=Lights(), prints=(Print("day_summary", layout),)),
+               effects=Effects(lights=Lights(), prints=(Print("day_summary", layout),), alerts=alerts),
                data={"unfinished": unfinished}, severity="warning" if unfinished else "ok")
 
 
 def _reopen_day(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     if s.phase != CLOSED:
         return _error("step_order", "Dagen är inte avslutad.")
+    data = {} if _before_deadline(now, ctx) else {"after_deadline": True}
     return _ok("day_reopened", f"Dagen är öppnad igen av {s.operator}. Avsluta den igen när allt är klart.",
-               [("day_reopened", {})], data={"phase": s.phase_before_close or SORTING})
+               [("day_reopened", data)], data={"phase": s.phase_before_close or SORTING})
 
 
 def _tick(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     """The deadline: once it has passed with a barcoded pile sorted and its scanning not finished,
     alert the TL (once a day). Never on a day without barcoded letters, never on a closed day."""
-    late = now >= deadline_for(local_day(now, ctx.tz), ctx.deadline, ctx.tz)
-    if late and s.phase != CLOSED and s.unfinished_piles() and not s.deadline_alerted():
+    late = not _before_deadline(now, ctx)
+    if late and s.phase != CLOSED and _deadline_open(s):
         text = _deadline_text(ctx)
         return _ok("deadline_missed",
-                   f"Klockan har passerat {ctx.deadline_text} och skanningen är inte klar. TL har larmats.",
+                   f"Klockan har passerat {ctx.deadline_text} och skanningen är inte klar. Larmet skickas till TL.",
                    [("alert_raised", {"kind": "deadline_missed", "text": text})],
                    effects=Effects(alerts=(Alert("deadline_missed", text),)))
     return _ok("idle", "")
@@ -1238,7 +1351,8 @@ def summary(s: DayState) -> dict:
         "counts": {p: s.counts.get(p, 0) for p in PILES},
         "leta_kund": dict(s.leta_kund),
         "scans": {
-            "accepted": [{"code": a["code"], "pile": a["pile"], "at": a["at"], **({"late": True} if a.get("late") else {})}
+            "accepted": [{"code": a["code"], "pile": a["pile"], "at": a["at"], **({"late": True} if a.get("late") else {}),
+                          **({"seen_before": a["seen_before"]} if a.get("seen_before") else {})}
                          for a in s.accepted],
             "rejected": [{"code": r["code"], "reason": r["reason"], "pile": r.get("pile"), "at": r["at"]} for r in s.rejected],
         },
@@ -1247,6 +1361,7 @@ def summary(s: DayState) -> dict:
         "warnings": warnings(s),
         "scan_done_at": s.scan_done_at,
         "deadline_met": s.deadline_met,
+        "barcoded_mail": s.has_barcoded_mail(),
         "decisions": [dict(d) for d in s.decisions],
         "cab": [dict(c) for c in s.cab],
         "alerts": [{"kind": a["kind"], "text": a["text"], "id": a["id"], "cancelled": a["cancelled"]} for a in s.alerts],
@@ -1260,6 +1375,30 @@ def summary(s: DayState) -> dict:
         "closed_by": s.closed_by,
         "reopened": s.reopened,
     }
+
+
+def earlier_codes(events: Iterable[dict]) -> dict[str, str]:
+    """Each code accepted on a day (and not undone that day) -> the first such day, from the
+    `scan_accepted` and `undone` events of earlier days, in journal order."""
+    by_day: dict[str, dict[str, int]] = {}
+    for e in events:
+        data = e.get("data") or {}
+        codes = by_day.setdefault(e["day"], {})
+        if e["type"] == "scan_accepted":
+            codes[data["code"]] = codes.get(data["code"], 0) + 1
+        elif e["type"] == "undone" and data.get("what") == "scan" and codes.get(str(data.get("code")), 0) > 0:
+            codes[data["code"]] -= 1
+    first: dict[str, str] = {}
+    for day in sorted(by_day):
+        for code, n in by_day[day].items():
+            if n > 0:
+                first.setdefault(code, day)
+    return first
+
+
+def _seen_before(raw: str, now: dt.datetime, ctx: Context) -> str | None:
+    day = ctx.earlier_codes.get(raw)
+    return day if day is not None and day < local_day(now, ctx.tz).isoformat() else None
 
 
 def at_local(iso: str) -> str:

@@ -114,17 +114,32 @@ def text_problem(value: str) -> str | None:
     return f"character U+{ord(bad):04X} is not allowed"
 
 
+# The fields that hold text a person wrote or text composed around it (never a code, a token or a
+# date): no personnummer in them, however it is written (limits.has_personnummer).
+FREE_TEXT_FIELDS = frozenset({"about", "text", "subject", "status", "group", "action", "note", "checklist",
+                              "operator"})
+PERSONNUMMER_REASON = "looks like a personnummer (10 or 12 digits), not allowed in free text"
+
+
+def _string_problem(name: str, value: str) -> str | None:
+    problem = text_problem(value)
+    if problem is None and name in FREE_TEXT_FIELDS and limits.has_personnummer(value):
+        return PERSONNUMMER_REASON
+    return problem
+
+
 def _check_strings(obj: msgspec.Struct, prefix: str) -> None:
     for name in obj.__struct_fields__:
         value = getattr(obj, name)
         if isinstance(value, str):
-            problem = text_problem(value)
+            problem = _string_problem(name, value)
             if problem:
                 raise ValueError(f"{prefix}{name}: {problem}")
         elif isinstance(value, list):
             for i, item in enumerate(value):
-                if isinstance(item, str) and text_problem(item):
-                    raise ValueError(f"{prefix}{name}[{i}]: {text_problem(item)}")
+                problem = _string_problem(name, item) if isinstance(item, str) else None
+                if problem:
+                    raise ValueError(f"{prefix}{name}[{i}]: {problem}")
 
 
 class Data(msgspec.Struct, kw_only=True):
@@ -157,6 +172,7 @@ class Undone(Data):
     what: UndoWhat
     pile: Optional[Pile] = None
     code: Optional[Code] = None
+    after_deadline: Optional[bool] = None  # a next_pile undone after the deadline: the verdict stands
 
     def __post_init__(self):
         super().__post_init__()
@@ -173,6 +189,9 @@ class Empty(Data):
 class ScanAccepted(Data):
     code: Code
     pile: ScanPile
+    late: Optional[bool] = None
+    seen_before: Optional[Day] = None  # the code was accepted on this earlier day (this kiosk's journal)
+    deadline_met: Optional[bool] = None  # a late letter before the deadline on a day without barcoded mail
 
 
 class ScanRejected(Data):
@@ -188,7 +207,7 @@ class PileDone(Data):
 
 
 class ScanningDone(Data):
-    deadline_met: bool
+    deadline_met: Optional[bool]  # None: a day without barcoded mail is neither met nor missed
 
 
 class DodsboLabelPrinted(Data):  # never the number itself: only whether it was a samordningsnummer
@@ -251,6 +270,10 @@ class AlertCancelled(Data):
     alert: Optional[UUID4] = None  # the alert_raised event's id (None: raised in this session)
 
 
+class DayReopened(Data):
+    after_deadline: Optional[bool] = None  # reopened after the deadline: the day's verdict stands
+
+
 class ChecklistTicked(Data):
     item: ChecklistItem
     done: bool = True
@@ -280,7 +303,7 @@ EVENT_DATA: dict[str, type[msgspec.Struct]] = {
     # announced for this round (contract): alert_cancelled, checklist_ticked, day_reopened
     "alert_cancelled": AlertCancelled,
     "checklist_ticked": ChecklistTicked,
-    "day_reopened": Empty,
+    "day_reopened": DayReopened,
 }
 _FIELDS = {kind: frozenset(s.__struct_fields__) for kind, s in EVENT_DATA.items()}
 
@@ -309,7 +332,7 @@ class Envelope(msgspec.Struct, forbid_unknown_fields=True):
         except ValueError:
             raise ValueError("day: not a real date") from None
         if self.operator is not None:
-            problem = text_problem(self.operator)
+            problem = _string_problem("operator", self.operator)
             if problem or self.operator != self.operator.strip():
                 raise ValueError(f"operator: {problem or 'leading or trailing space'}")
 
@@ -641,7 +664,7 @@ def signature_problem(signature: object) -> str | None:
         return f"longer than {limits.SIGNATURE_MAX} characters"
     if signature != signature.strip():
         return "has leading or trailing space"
-    return text_problem(signature)
+    return _string_problem("operator", signature)
 
 
 def id_problem(value: object) -> str | None:
@@ -671,6 +694,8 @@ def check_decided(items, *, ts: str, day: str, operator: str | None, site: str, 
 
 def refusal_sv(exc: Invalid) -> str:
     """The kiosk's Swedish message when the schema refuses what a command would record."""
+    if PERSONNUMMER_REASON in str(exc):
+        return f"Kunde inte spara: {limits.PERSONNUMMER_IN_TEXT_SV} Inget registrerades."
     field = (exc.field or "").split(".")[-1].split("[")[0]
     what = FIELD_NAMES_SV.get(field, field) or "händelsen"
     return f"Kunde inte spara: ogiltiga uppgifter ({what}). Inget registrerades."

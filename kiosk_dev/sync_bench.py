@@ -129,7 +129,7 @@ def _run(args, base: Path) -> None:
         pg = bool(getattr(args, "postgresql", False))
         if getattr(args, "flood_only", False):
             for _ in range(repeat):
-                _floods(broker, config, work, pg)
+                _floods(broker, config, work, pg, int(getattr(args, "flood_messages", None) or 50000))
             return
         window = config.mqtt.max_inflight
         batch = config.central.batch_size
@@ -215,7 +215,7 @@ def _run(args, base: Path) -> None:
         print(f"central ingest / bare insert = {bare_ins / ingest:.2f} (goal >= 0.50; best of {repeat} each)")
         print(f"central ingest, all duplicates:           {_rate(n, again)}  duplicates {dups}")
 
-        _floods(broker, config, work, pg)
+        _floods(broker, config, work, pg, int(getattr(args, "flood_messages", None) or 50000))
 
 
 def _good_event(jid: str, seq: int) -> bytes:
@@ -322,19 +322,19 @@ class _CentralProc:
         self.log.close()
 
 
-def _floods(broker, config, work: Path, postgresql: bool = False) -> None:
+def _floods(broker, config, work: Path, postgresql: bool = False, garbage: int = 50000) -> None:
     """The flood from a paho client (QoS 1, 100 in flight), then from `mosquitto_pub -l -q 1`
     (mosquitto's own C client: as fast as the broker takes it), if it is installed, each with
     central on SQLite and (`postgresql`) on PostgreSQL; then the receive paths."""
     flooders = ["paho"] + (["mosquitto_pub"] if shutil.which("mosquitto_pub") else [])
     for flooder in flooders:
-        _flood(broker, config, work, flooder=flooder)
+        _flood(broker, config, work, garbage, flooder=flooder)
         if postgresql:
             from .pgtest import temp_database
 
             with temp_database("kiosk_bench") as url:
-                _flood(broker, config, work, flooder=flooder, db=url)
-    _receive_paths(broker.port)
+                _flood(broker, config, work, garbage, flooder=flooder, db=url)
+    _receive_paths(broker.port, garbage)
 
 
 def _drain(port: int, lean: bool, n: int) -> tuple[float, float]:

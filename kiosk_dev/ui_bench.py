@@ -152,7 +152,9 @@ def _child_day(tmp: str) -> int:
         app.do({"cmd": "login", "operator": "ANNA"})
         app.go("sort")
         for i in range(240):
-            app.do({"cmd": "sort", "pile": PILES[i % len(PILES)]})
+            pile = PILES[i % len(PILES)]
+            app.do({"cmd": "sort", "pile": pile, **({"letter": "B"} if pile == "leta_kund" else {}),
+                    **({"about": "Priskompensation"} if pile == "tillfalliga" else {})})
             if i % 20 == 0:
                 yield 1
         app.go("scan")

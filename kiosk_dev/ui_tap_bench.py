@@ -269,6 +269,9 @@ def _child_kiosk(tmp: str) -> int:
                  "Inkomna brev", "Tillfälliga")
         for i in range(35):
             yield from tap(piles[i % len(piles)], "sort")
+            if piles[i % len(piles)] == "Tillfälliga":  # the chooser asks which mailing
+                yield from tap("Priskompensation", "sort")
+                yield from tap("Klar", "sort", exact=True)
         yield from tap("Klar – till skanning", "first:scan")
         yield from tap("Starta skanningen")
         n = 0

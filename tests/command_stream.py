@@ -26,6 +26,8 @@ def stream(seed: int, n: int) -> list[tuple[dt.datetime, dict]]:
             cmd = {"cmd": "sort", "pile": rnd.choice(PILES)}
             if cmd["pile"] == "leta_kund":
                 cmd["letter"] = rnd.choice(LETA_KUND_TYPES)
+            if cmd["pile"] == "tillfalliga":
+                cmd["about"] = rnd.choice(["Priskompensation", "Bristfällig anläggning"])
         elif r < 0.31:
             cmd = {"cmd": "undo", "what": rnd.choice(["sort", "scan", "next_pile", "leta_kund", "date_check",
                                                       "remark", "temporary", "incoming"])}

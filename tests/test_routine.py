@@ -63,7 +63,8 @@ def test_unknown_signature_and_badge_are_refused_and_a_known_badge_signs_in():
 def test_sorting_counts_each_pile_and_lights_it_steady():
     day = signed_in()
     for pile in PILES:
-        cmd = {"cmd": "sort", "pile": pile, **({"letter": "B"} if pile == "leta_kund" else {})}
+        cmd = {"cmd": "sort", "pile": pile, **({"letter": "B"} if pile == "leta_kund" else {}),
+               **({"about": "Priskompensation"} if pile == "tillfalliga" else {})}
         d = day.run(cmd, local(*MON, 8, 1))
         assert d.ok and d.effects.lights.pattern(pile) == STEADY
         assert [s for s, p in d.effects.lights.on if p != "off"] == [pile]
@@ -89,11 +90,14 @@ def test_undo_takes_back_the_last_sort_and_then_the_one_before():
     assert day.run({"cmd": "undo"}, local(*MON, 8, 6)).code == "nothing_to_undo"
 
 
-def test_sorting_into_a_pile_that_is_being_scanned_breaks_the_step_order():
+def test_sorting_into_a_finished_pile_breaks_the_step_order_into_the_current_one_counts():
     day = signed_in()
     sort_all(day, {"dodsbo": 1})
     day.run({"cmd": "scan_phase"}, local(*MON, 9))
-    assert day.run({"cmd": "sort", "pile": "dodsbo"}, local(*MON, 9)).code == "step_order"
+    d = day.run({"cmd": "sort", "pile": "dodsbo"}, local(*MON, 9))  # the pile being scanned: counted
+    assert d.ok and d.data["scanning"] and day.summary()["counts"]["dodsbo"] == 2
+    day.run({"cmd": "next_pile", "confirm": True}, local(*MON, 9))
+    assert day.run({"cmd": "sort", "pile": "dodsbo"}, local(*MON, 9)).code == "step_order"  # finished
     assert day.run({"cmd": "sort", "pile": "faktura"}, local(*MON, 9)).ok  # not reached yet
     assert day.run({"cmd": "sort", "pile": "leta_kund", "letter": "C"}, local(*MON, 9)).ok  # no barcode
 
@@ -248,17 +252,22 @@ def test_the_deadline_alert_is_raised_once_when_time_passes_14_without_scanning_
     assert [a["kind"] for a in alerts] == ["deadline_missed"]
 
 
-def test_closing_a_day_before_the_deadline_never_alerts_and_a_closed_day_refuses_new_letters():
-    # close_day mid-scan at 09:00 raised a false alert
+def test_closing_a_day_with_unscanned_barcoded_letters_alerts_once_at_the_close():
     day = signed_in()
     sort_all(day, {"dodsbo": 1})
     ask = day.run({"cmd": "close_day"}, local(*MON, 9))
     assert ask.code == "confirm_needed" and [w["kind"] for w in ask.data["unfinished"]] == ["unscanned"]
+    assert not ask.events  # the question raises nothing
     d = day.run({"cmd": "close_day", "confirm": True}, local(*MON, 9))
-    assert d.ok and day.summary()["alerts"] == []
+    assert d.ok and d.severity == "alert" and "skickas till TL" in d.message
+    [alert] = day.summary()["alerts"]
+    assert alert["kind"] == "deadline_missed" and "kl. 09:00" in alert["text"] and "14:00" in alert["text"]
+    assert day.summary()["deadline_met"] is False
     assert day.run({"cmd": "sort", "pile": "dodsbo"}, local(*MON, 9, 5)).code == "day_closed"
     day.run({"cmd": "tick"}, local(*MON, 15))
-    assert day.summary()["alerts"] == []  # a closed day does not alert
+    day.run({"cmd": "reopen_day"}, local(*MON, 15, 1))
+    day.run({"cmd": "close_day", "confirm": True}, local(*MON, 15, 2))
+    assert len(day.summary()["alerts"]) == 1 and day.summary()["deadline_met"] is False  # once
 
 
 # -- step 3: dödsbo -----------------------------------------------------------------------------
@@ -420,4 +429,12 @@ def test_the_day_summary_printout_names_the_configured_deadline():
     d = day.run({"cmd": "close_day"}, local(*MON, 15))
     [job] = d.effects.prints
     assert job.kind == "day_summary"
+    # no barcoded mail: neither met nor missed
+    assert any(line.startswith("Före 13:00") and line.endswith("–") for line in job.layout.text_lines())
+    day = signed_in(Context(operators=("ANNA",), deadline=dt.time(13, 0)))
+    sort_all(day, {"faktura": 1})
+    day.run({"cmd": "scan_phase"}, local(*MON, 9))
+    for _ in range(4):
+        day.run({"cmd": "next_pile", "confirm": True}, local(*MON, 9))
+    [job] = day.run({"cmd": "close_day", "confirm": True}, local(*MON, 15)).effects.prints
     assert any(line.startswith("Före 13:00") and line.endswith("JA") for line in job.layout.text_lines())

@@ -136,10 +136,14 @@ def test_every_kind_of_record_can_be_undone_and_an_undone_alert_is_cancelled():
         assert run(day, {"cmd": "undo", "what": what}).code == "nothing_to_undo"
 
 
-def test_undo_of_a_sort_in_a_pile_being_scanned_is_refused():
+def test_undo_of_a_sort_in_a_pile_being_scanned_is_refused_once_its_letters_are_scanned():
     day = scanning({"dodsbo": 1})
+    run(day, {"cmd": "scan", "code": "11110001"})
     d = run(day, {"cmd": "undo", "what": "sort"})
     assert d.code == "step_order" and day.summary()["counts"]["dodsbo"] == 1
+    assert run(day, {"cmd": "sort", "pile": "dodsbo"}).ok  # one more letter found for this pile ...
+    assert run(day, {"cmd": "undo", "what": "sort"}).ok  # ... taken back before its scan
+    assert day.summary()["counts"]["dodsbo"] == 1 and day.summary()["warnings"] == []
 
 
 def test_a_named_scan_in_a_finished_pile_can_be_removed_and_the_warnings_follow():
@@ -188,8 +192,9 @@ def test_close_day_lists_what_is_unfinished_needs_a_confirm_records_it_and_reope
     assert ask.code == "confirm_needed" and kinds == ["unscanned", "labels_missing", "cover_slip_missing"]
     assert all(w["text"] for w in ask.data["unfinished"]) and not ask.events
     d = run(day, {"cmd": "close_day", "confirm": True}, 11)
-    assert d.ok and d.severity == "warning" and d.events[-1][1]["unfinished"] == ask.data["unfinished"]
-    assert day.summary()["phase"] == "closed" and day.summary()["alerts"] == []
+    assert d.ok and d.severity == "alert" and d.events[-1][1]["unfinished"] == ask.data["unfinished"]
+    # closed with faktura unscanned: a missed deadline, alerted at the close
+    assert day.summary()["phase"] == "closed" and [a["kind"] for a in day.summary()["alerts"]] == ["deadline_missed"]
     # a bestridan after closing is still registered: it needs the TL now
     assert run(day, {"cmd": "incoming", "kind": "bestridan", "segment": "privat"}, 11, 5).severity == "alert"
     assert run(day, {"cmd": "scan", "code": "33330001"}, 11, 6).code == "day_closed"

@@ -34,7 +34,8 @@ def test_no_tap_counts_twice(seen):
     assert seen["ignored_taps"] >= 8  # the second taps were seen by the buttons and ignored
     types = [e["type"] for e in seen["events"]]
     assert types.count("pile_done") == 4 and types.count("scanning_done") == 1
-    assert types.count("date_checked") == 3 and types.count("temporary_counted") == 3
+    # temporary: three taps on step 9's screen and the mailing sorted onto its pile before the restart
+    assert types.count("date_checked") == 3 and types.count("temporary_counted") == 4
     assert types.count("incoming_registered") == 1
 
 

@@ -56,3 +56,25 @@ def run_script(kiosk, script, seen: dict, out_path: str) -> int:
     seen["done"] = bool(driver and driver.done)
     Path(out_path).write_text(json.dumps(seen, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     return 0 if seen["done"] and not seen["error"] else 1
+
+
+def simulator_kiosk(data_dir: str, size: str, start: tuple = (2026, 11, 23, 9, 0)):
+    """Kivy prepared for `size` ("800x480"), and the simulator kiosk on an OffsetClock from
+    `start` (local time)."""
+    from kiosk.ui import kivyenv
+
+    w, h = (int(v) for v in size.split("x"))
+    kivyenv.prepare(w, h)
+    kivyenv.register_fonts()
+    from kiosk.clock import TZ
+    from kiosk.runtime import Kiosk
+
+    return Kiosk(simulator_config(data_dir), clock=OffsetClock(dt.datetime(*start, tzinfo=TZ)), simulator=True,
+                 sync=False)
+
+
+def press(text: str, exact: bool = False) -> None:
+    """A real X tap on the shown, enabled button with this text (kiosk_dev.ui_driver)."""
+    from kiosk_dev.ui_driver import find_button, tap
+
+    tap(find_button(text, exact))

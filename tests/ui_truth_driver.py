@@ -44,7 +44,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     first = Kiosk(cfg, clock=clock, simulator=True, sync=False)
     for cmd in ({"cmd": "login", "operator": "ANNA"}, {"cmd": "sort", "pile": "dodsbo"},
                 {"cmd": "sort", "pile": "dodsbo"}, {"cmd": "sort", "pile": "sekretess"},
-                {"cmd": "sort", "pile": "faktura"}, {"cmd": "sort", "pile": "tillfalliga"},
+                {"cmd": "sort", "pile": "faktura"}, {"cmd": "sort", "pile": "tillfalliga", "about": "Priskompensation"},
                 {"cmd": "scan_phase"}, {"cmd": "scan", "code": "7350010000011"}):
         first.controller.handle(cmd)
     first.devices.close()

@@ -65,6 +65,8 @@ def countdown(s: routine.DayState, now: dt.datetime, deadline: dt.time) -> tuple
     hhmm = deadline.strftime("%H:%M")
     if s.phase in (routine.SCANNED, routine.CLOSED) and s.day == now.astimezone(TZ).date():
         when = routine.at_local(s.scan_done_at) if s.scan_done_at else ""
+        if s.deadline_met is None:  # no barcoded mail today: neither met nor missed
+            return "Inga streckkodsbrev i dag.", GREEN
         if s.deadline_met:
             return f"Skanningen klar kl. {when} – i tid före {hhmm}.", GREEN
         return f"Skanningen klar kl. {when} – efter {hhmm}.", RED

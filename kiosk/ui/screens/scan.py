@@ -129,8 +129,11 @@ class ScanPage(Page):
             self.current.text = "Skanningen är klar"
             self.count.text = f"kl. {when}"
             self.confirm_look(self.next, "Vidare: dödsbo-etiketter", GREEN, "Vidare: dödsbo-etiketter")
-            self._feedback(f"✓ I tid före {hhmm}." if s.deadline_met else f"✗ Klar efter {hhmm} – TL har larmats.",
-                           GREEN if s.deadline_met else RED)
+            if s.deadline_met is None:  # no barcoded mail today: neither met nor missed
+                self._feedback("Inga streckkodsbrev i dag.", GREEN)
+            else:
+                self._feedback(f"✓ I tid före {hhmm}." if s.deadline_met else f"✗ Klar efter {hhmm} – larmet skickas till TL.",
+                               GREEN if s.deadline_met else RED)
 
     def _show_last(self):
         r = self.last

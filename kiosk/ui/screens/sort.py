@@ -1,6 +1,7 @@
 """Step 1: sort the day's mail into piles, one tap per letter. A Leta Kund letter is counted by
-its type (the pile's count is the sum of the types); a letter for a pile whose scanning is
-finished is a late letter, scanned at once."""
+its type (the pile's count is the sum of the types); a temporary mailing by its kind (step 9's
+registration, so the TL gets the question); a letter for a pile whose scanning is finished is a
+late letter, scanned at once."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from kivy.utils import escape_markup
 
 from ... import routine
 from ...domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES, SCAN_ORDER
+from ..keyboard import shared as text_keyboard
 from ..present import last_sort
-from ..widgets import AMBER, BLUE, GREEN, GREY, PANEL, Btn, Page, Scale, Txt, column, grid, mm, paint, row
+from ..widgets import AMBER, BLUE, GREEN, GREY, MUTED, PANEL, Btn, Page, Scale, Txt, column, grid, mm, paint, row
 
 # The Leta Kund chooser: (button key, letter, apartments)
 LK_CHOICES = (("A", "A", 0), ("A+", "A", 1), *((t, t, 0) for t in LETA_KUND_TYPES if t != "A"))
@@ -59,6 +61,62 @@ class LetaKundChooser(ModalView):
             b.text = f"{lk_name(key)}\n[b][size={big}]{counts[key]}[/size][/b]"
 
 
+class TemporaryChooser(ModalView):
+    """Which temporary mailing is it? One tap per letter (the view stays open for the next one);
+    the first letter of a kind today sends the TL the question how to handle it."""
+
+    def __init__(self, page, **kw):
+        from .other import OtherPage  # the kinds step 9's screen offers
+
+        super().__init__(size_hint=(0.96, 0.9), auto_dismiss=False, background="", background_color=(0, 0, 0, 0.7),
+                         **kw)
+        self.page = page
+        box = column(padding_mm=1.5, spacing_mm=1.2)
+        paint(box, PANEL)
+        box.add_widget(Txt("[b]Tillfälligt utskick:[/b] vilket? Ett tryck per brev – TL får en fråga om hanteringen.",
+                           font_mm=3.6, fixed=True, size_hint_y=None, height=mm(9), min_ratio=0.6))
+        g = grid(2 if Scale.portrait else 3, spacing_mm=1.2)
+        self.buttons: dict[str, Btn] = {}
+        for about in OtherPage.TEMPORARY:
+            b = Btn(about, lambda a=about: self._sort(a), font_mm=3.4, guard=True)
+            self.buttons[about] = b
+            g.add_widget(b)
+        g.add_widget(Btn(OtherPage.OWN, self._type, font_mm=3.4, color=GREY))
+        self.undo = Btn("Ångra senaste utskick", lambda: page.app.do({"cmd": "undo", "what": "temporary"}),
+                        font_mm=3.2, color=GREY, guard=True)
+        g.add_widget(self.undo)
+        box.add_widget(g)
+        self.others = Txt("", font_mm=3.0, color=MUTED, fixed=True, size_hint_y=None, height=mm(7), min_ratio=0.6)
+        box.add_widget(self.others)
+        box.add_widget(row(12, Btn("Klar", lambda: self.dismiss(animation=False), color=GREEN, font_mm=4)))
+        self.add_widget(box)
+        self.bind(on_dismiss=self._closed)
+
+    def _sort(self, about: str) -> None:
+        self.page.app.do({"cmd": "sort", "pile": "tillfalliga", "about": about})
+
+    def _type(self) -> None:
+        text_keyboard(self.page.app).open_for("Vilket tillfälligt utskick? (TL får en fråga om hanteringen)", self._sort)
+
+    def _closed(self, *_) -> None:  # returns None: a true value would cancel the dismissal
+        Btn.hush()
+        self.page.refresh()
+
+    def refresh(self, s: routine.DayState) -> None:
+        big = int(mm(5.5))
+        counts: dict[str, int] = {}
+        names: dict[str, str] = {}
+        for t in s.temporary:
+            key = t["about"].casefold()
+            counts[key] = counts.get(key, 0) + 1
+            names.setdefault(key, t["about"])
+        for about, b in self.buttons.items():
+            b.text = f"{escape_markup(about)}\n[b][size={big}]{counts.get(about.casefold(), 0)}[/size][/b]"
+        own = [f"{names[k]} {n}" for k, n in counts.items() if k not in {a.casefold() for a in self.buttons}]
+        self.others.text = escape_markup("Andra i dag: " + ", ".join(own)) if own else ""
+        self.undo.disabled = not s.temporary
+
+
 class SortPage(Page):
     title = "1. Sortera – ett tryck per brev"
 
@@ -76,6 +134,7 @@ class SortPage(Page):
                         guard=True)
         self.body.add_widget(row(12, self.undo, Btn("Klar – till skanning", lambda: self.app.go("scan"), color=GREEN)))
         self.chooser: LetaKundChooser | None = None
+        self.temporary_chooser: TemporaryChooser | None = None
 
     def _tap(self, pile: str) -> None:
         s = self.state
@@ -85,6 +144,13 @@ class SortPage(Page):
             self.chooser.refresh(s)
             self.chooser.open(animation=False)
             Btn.hush()  # the chooser's buttons now lie under the finger
+            return
+        if pile == "tillfalliga":
+            if self.temporary_chooser is None:
+                self.temporary_chooser = TemporaryChooser(self)
+            self.temporary_chooser.refresh(s)
+            self.temporary_chooser.open(animation=False)
+            Btn.hush()
             return
         if pile in SCAN_ORDER and s.pile_scan_started(pile) and s.current_pile != pile:
             # Scanning of this pile is finished: a late letter, sorted and scanned in one step.
@@ -105,8 +171,9 @@ class SortPage(Page):
         self.app.late_pile = None
 
     def on_result(self, result):
-        if self.chooser is not None and self.chooser.parent is not None:
-            self.chooser.refresh(self.state)
+        for chooser in (self.chooser, self.temporary_chooser):
+            if chooser is not None and chooser.parent is not None:
+                chooser.refresh(self.state)
         if result.code == "late" or any(e.get("type") == "late" for e in result.events) or \
                 (self.late_pile and result.data.get("pile") == self.late_pile and result.ok):
             self.late_pile = None

@@ -10,6 +10,7 @@ from kivy.utils import escape_markup
 
 from ... import routine
 from ...domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
+from ...printouts import deadline_verdict
 from ...report import COLUMNS, follow_up_row
 from ..widgets import AMBER, GREEN, GREY, MUTED, PANEL, Btn, Page, Txt, grid, mm, paint, row, scroll
 
@@ -53,15 +54,17 @@ def warning_text(w: dict) -> str:
         return str(w.get("kind"))
 
 
+MET_SV = {"met": "Ja", "missed": "Nej", "pending": "pågår", "none": "–"}  # printouts.deadline_verdict in words
+
+
 def overview(summary: dict, deadline: str) -> str:
     """The essential lines of the day, in words (markup: bold labels)."""
     c = summary["counts"]
     lk = summary["leta_kund"]
     accepted, rejected = len(summary["scans"]["accepted"]), len(summary["scans"]["rejected"])
     done = summary.get("scan_done_at")
-    met = summary.get("deadline_met")
     when = f"klar kl. {routine.at_local(done)}" if done else "inte klar"
-    met_text = "Ja" if met else ("pågår" if met is None else "Nej")
+    met_text = MET_SV[deadline_verdict(summary)]
     alerts = summary.get("alerts", [])
     kinds = {k: sum(1 for a in alerts if a["kind"] == k) for k in ("bestridan", "tillfalliga", "deadline_missed")}
     warnings = summary.get("warnings", [])
@@ -172,7 +175,7 @@ class SummaryPage(Page):
         for key in COLUMNS:
             value = row_.get(key)
             if key == "deadline_met":
-                value = "Ja" if value else ("pågår" if value is None else "Nej")
+                value = MET_SV[deadline_verdict(summary)]
             elif key == "scan_done_at":
                 value = routine.at_local(value) if value else "–"
             elif value is None:

@@ -125,3 +125,14 @@ def test_no_english_on_the_pages_badges_included(tmp_path, served, browser):
     assert c.login("lasare", PASSWORDS["lasare"]) == 303
     status, _, body = c.get("/kiosker")
     assert status == 200 and ">inte ansluten<" in body.decode() and ">offline<" not in body.decode()
+
+
+def test_no_such_page_and_a_wrong_method_answer_in_swedish(served):
+    c = Client(served.url)
+    assert c.login("lasare", PASSWORDS["lasare"]) == 303
+    for path, code, title in (("/finns-inte", 404, "Sidan finns inte"), ("/static/finns-inte.css", 404, "Sidan finns inte"),
+                              ("/logout", 405, "Det går inte att göra så här")):
+        status, headers, body = c.get(path)
+        html = body.decode("utf-8")
+        assert status == code and f"<h1>{title}</h1>" in html, (path, status, html[:300])
+        assert "Not Found" not in html and "Method Not Allowed" not in html

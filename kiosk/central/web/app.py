@@ -27,6 +27,7 @@ from urllib.parse import quote, urlencode
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
@@ -351,10 +352,20 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         finally:
             db.close()  # the pool's connections (PostgreSQL) or the files (SQLite)
 
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Starlette's own errors (no such page, a wrong method) in Swedish, as the app's pages."""
+        code = getattr(exc, "status_code", 500)
+        title, message = _HTTP_ERRORS.get(code, ("Något gick fel", f"Servern svarade med felkod {code}."))
+        return page(request, "error.html", code, title=title, message=message)
+
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+                    exception_handlers={HTTPException: http_error})
     app.state.db = db
     return app
 
 
+_HTTP_ERRORS = {404: ("Sidan finns inte", "Adressen leder inte till någon sida. Använd menyn överst."),
+                405: ("Det går inte att göra så här", "Sidan tar inte emot den sortens anrop. Använd knapparna "
+                      "på sidorna.")}
 _NOTICES = {"ack": "Larmet är kvitterat.", "answer": "Svaret är sparat och skickas till platsens kiosker.",
             "clear": "Svaret är borttaget från kioskerna."}

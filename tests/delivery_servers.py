@@ -146,3 +146,17 @@ class Kiosk:
                "last_seq": self.seq, **extra}
         self.store.ingest([(f"returpost/v1/{self.site}/{self.kiosk}/status", json.dumps(doc).encode())],
                           received_at=utc_iso(at))
+
+
+def without_delivery(db) -> None:
+    """Make central's database `db` (path or URL) look like one from before the delivery room
+    existed (an older central to upgrade): a new database gets every room at once now."""
+    from kiosk.central.db import POSTGRESQL, open_database
+
+    with open_database(db) as database:
+        with database.transaction() as conn:
+            for trigger, table in (("delivery_queue_events", "events"), ("delivery_queue_alerts", "alerts")):
+                conn.execute(f"drop trigger if exists {trigger}" + (f" on {table}" if conn.engine == POSTGRESQL else ""))
+            for table in ("delivery_outbox", "delivery_cursor", "delivery_queue", "delivery_cancelled"):
+                conn.execute(f"drop table if exists {table}")
+            conn.execute("delete from schema_migrations where room = 'delivery'")

@@ -25,7 +25,7 @@ from kiosk.central.delivery.config import read
 from kiosk.clock import TZ
 from kiosk.config import ConfigError, load, parse
 
-from .delivery_servers import Hook, Kiosk, Smtp, store_class
+from .delivery_servers import Hook, Kiosk, Smtp, store_class, without_delivery
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = dt.datetime(2026, 11, 24, 10, 42, tzinfo=TZ)  # a Tuesday
@@ -406,8 +406,10 @@ def test_two_central_workers_at_once_send_each_delivery_once(central_db, tmp_pat
 
 
 def test_turning_delivery_on_does_not_send_the_history(central_db, tmp_path, hook):
+    """An older central (from before the delivery room) upgraded: what it stored before is not sent."""
     db = central_db
     store = store_class()(db)
+    without_delivery(db)
     old = Kiosk(store)
     old.send(old.event(T0 - dt.timedelta(days=30), "alert_raised", {"kind": "bestridan", "text": "gammal"}),
              old.event(T0 - dt.timedelta(days=30), "scan_accepted", {"code": "73000009", "pile": "faktura"}))
@@ -510,6 +512,7 @@ def test_an_outbox_of_the_rowid_cursors_loses_nothing_at_the_upgrade(tmp_path, h
 
     db = str(tmp_path / "central.db")
     store = store_class()(db)
+    without_delivery(db)
     k = Kiosk(store)
     k.send(k.event(T0, "alert_raised", {"kind": "bestridan", "text": "redan skickad"}))
     old = sqlite3.connect(db)
@@ -525,7 +528,7 @@ def test_an_outbox_of_the_rowid_cursors_loses_nothing_at_the_upgrade(tmp_path, h
     [req] = hook.requests
     assert BESTRIDAN in req["json"]["message"]
     with open_database(db) as database:
-        assert database.query("select version from schema_migrations where room = 'delivery' order by version") == [(1,), (2,)]
+        assert database.query("select version from schema_migrations where room = 'delivery' order by version") == [(1,), (2,), (3,)]
         assert database.query("select count(*) from delivery_queue") == [(0,)]
     store.close()
 

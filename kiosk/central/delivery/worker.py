@@ -1,9 +1,16 @@
 """The delivery worker: `run_once` (one pass: clock alerts, derive, send what is due) and `run`
 (the loop `kiosk central` runs in a thread until its stop event is set).
 
-Sends happen outside any transaction with a timeout each, on the worker's own connections: a
-slow or dead target holds up only the deliveries queued behind it, never central's ingest.
-Several workers (one per central process) may run on one database: see `outbox`.
+Targets never wait on each other: each target is a lane (a notification target by its id,
+billing's file, billing's POST, the follow-up workbook) with its own thread, its own backoff and a
+bound on each send (`DeliveryConfig.send_limit_s`, past which the send is given up as failed even
+if the target accepted the connection and never answers). A lane sends its due rows oldest first;
+after a failure it pauses (doubling up to `backoff_max_s`) while every other lane goes on. Sends
+happen outside any transaction, on the worker's own connections, so no lane holds up central's
+ingest. Several workers (one per central process) may run on one database: see `outbox`.
+
+The log says a lane's trouble once per state change (failing, then working again), not at every
+retry; a failing pass is logged once per distinct error, with its traceback only the first time.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +28,7 @@ from .config import DeliveryConfig, read
 
 log = logging.getLogger(__name__)
 LEASE_FACTOR = 3  # a claim lasts this many send timeouts (plus 5 s)
-MAX_SENDS = 1000  # sends per pass at most (the next pass goes on)
+MAX_SENDS = 1000  # sends per lane and pass at most (the next pass goes on)
 
 
 def _utcnow() -> dt.datetime:
@@ -41,10 +49,142 @@ def install_log_filter(cfg: DeliveryConfig) -> None:
         lg.addFilter(send.ScrubFilter(urls))
 
 
+class _LaneLog:
+    """What the log last said of each lane (per process): it speaks again only on a change."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._failing: dict[str, str] = {}
+
+    def failed(self, lane: str, label: str, error: str, attempts: int) -> None:
+        with self._lock:
+            if lane in self._failing:
+                return
+            self._failing[lane] = error
+        log.warning("delivery to %s failing: %s (attempt %d); retrying with backoff, logged again when it works",
+                    label, error, attempts)
+
+    def worked(self, lane: str, label: str) -> None:
+        with self._lock:
+            if self._failing.pop(lane, None) is None:
+                return
+        log.info("delivery to %s works again", label)
+
+
+LANE_LOG = _LaneLog()
+
+
+class Lane:
+    """One target's lane: its own thread, pause after a failure, and the send it gave up on (if
+    that send still runs, the lane waits for it rather than stacking threads on a dead target)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.thread: threading.Thread | None = None
+        self.hung: threading.Thread | None = None
+        self.failures = 0
+        self.paused_until = 0.0  # time.monotonic()
+
+    def busy(self) -> bool:
+        return any(t is not None and t.is_alive() for t in (self.thread, self.hung))
+
+
+class Lanes:
+    """The lanes of one worker. `start_due` starts a thread for each lane with work due that is
+    not already sending or pausing; `join` waits for them (each send is bounded)."""
+
+    def __init__(self, cfg: DeliveryConfig, database: Database, live: bool,
+                 clock_now: Callable[[], dt.datetime] | None = None):
+        self.cfg, self.database, self.live, self.clock_now = cfg, database, live, clock_now
+        self.lanes: dict[str, Lane] = {}
+        self._lock = threading.Lock()
+        self.counts = {"delivered": 0, "failed": 0}
+
+    def start_due(self, now: dt.datetime) -> list[str]:
+        known = self.cfg.lanes()  # a lane whose target left the config is not tried: /leveranser shows it
+        started = []
+        for name in outbox.due_lanes(self.database, now):
+            if name not in known:
+                continue
+            lane = self.lanes.setdefault(name, Lane(name))
+            if lane.busy() or time.monotonic() < lane.paused_until:
+                continue
+            lane.thread = threading.Thread(target=self._drain, args=(lane, now), name=f"delivery:{name}",
+                                           daemon=True)
+            lane.thread.start()
+            started.append(name)
+        return started
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the lanes' threads (each send is bounded; `timeout`: at most this long each)."""
+        for lane in list(self.lanes.values()):
+            if lane.thread is not None:
+                lane.thread.join(timeout)
+
+    def _at(self, now: dt.datetime) -> dt.datetime:
+        return self.clock_now() if self.clock_now else (_utcnow() if self.live else now)
+
+    def _drain(self, lane: Lane, now: dt.datetime) -> None:
+        try:
+            for _ in range(MAX_SENDS):
+                claimed = outbox.claim(self.database, _utcnow() if self.live else now,
+                                       lease_s=LEASE_FACTOR * self.cfg.timeout_s + 5.0, limit=1, lane=lane.name)
+                if not claimed:
+                    return
+                if not self._send(lane, claimed[0], now):
+                    return
+        except Exception:
+            log.exception("delivery lane %s: failed; the next pass goes on", lane.name)
+
+    def _send(self, lane: Lane, row: dict, now: dt.datetime) -> bool:
+        """One row, within `send_limit_s`; marks it; True when the lane may go on."""
+        result: dict = {}
+        late = threading.Event()  # set when the lane gave up on this send
+
+        def attempt() -> None:
+            try:
+                result["error"] = send.deliver(row, self.cfg, self.database, now)
+            except Exception as exc:  # the adapter's own failure is this send's failure
+                result["error"] = f"{type(exc).__name__}: {exc}"
+            if late.is_set() and result["error"] is None:
+                # the target answered after all: marked delivered, so it is not sent again
+                outbox.mark_delivered(self.database, row["n"], self._at(now))
+
+        t = threading.Thread(target=attempt, name=f"send:{lane.name}", daemon=True)
+        t.start()
+        t.join(self.cfg.send_limit_s)
+        if t.is_alive():
+            late.set()
+            lane.hung = t
+            error: str | None = f"no answer within {self.cfg.send_limit_s:g} s"
+        else:
+            error = result.get("error")
+        at = self._at(now)
+        label = row["target_label"]
+        if error is None:
+            if outbox.mark_delivered(self.database, row["n"], at):
+                with self._lock:
+                    self.counts["delivered"] += 1
+                log.info("delivered %s %s to %s (attempt %d)", row["channel"], row["cause"], label, row["attempts"] + 1)
+            lane.failures = 0
+            LANE_LOG.worked(lane.name, label)
+            return True
+        with self._lock:
+            self.counts["failed"] += 1
+        outbox.mark_failed(self.database, row["n"], at, error, self.cfg)
+        lane.failures += 1
+        lane.paused_until = time.monotonic() + min(self.cfg.backoff_max_s,
+                                                   self.cfg.backoff_min_s * 2 ** (lane.failures - 1))
+        LANE_LOG.failed(lane.name, label, error, row["attempts"] + 1)
+        return False
+
+
 def run_once(cfg: DeliveryConfig, db: str | Path | Database, now: dt.datetime | None = None,
              clock_now: Callable[[], dt.datetime] | None = None) -> dict:
     """One pass at `now` (default: the wall clock) on central's database (a Database, or a path
-    or URL opened for this pass). Returns counts: raised, made, delivered, failed."""
+    or URL opened for this pass): every lane with work due sends side by side, and the pass
+    returns when each has sent what was due or stopped at a failure. Returns counts: raised,
+    made, delivered, failed."""
     live = now is None  # the wall clock: marks carry the time the target answered
     now = now or _utcnow()
     own = not isinstance(db, Database)
@@ -52,43 +192,58 @@ def run_once(cfg: DeliveryConfig, db: str | Path | Database, now: dt.datetime | 
     try:
         if own:
             outbox.ensure_schema(database)
-        raised = clock.raise_due(database, now, cfg.rules) if cfg.clock_enabled else []
-        made = outbox.derive(database, cfg, now)
-        delivered = failed = 0
-        for _ in range(MAX_SENDS):
-            # one row claimed at a time, so no claim lapses while it waits behind slow sends
-            claimed = outbox.claim(database, _utcnow() if live else now,
-                                   lease_s=LEASE_FACTOR * cfg.timeout_s + 5.0, limit=1)
-            if not claimed:
-                break
-            row = claimed[0]
-            error = send.deliver(row, cfg, database, now)
-            at = clock_now() if clock_now else (_utcnow() if live else now)
-            if error is None:
-                if outbox.mark_delivered(database, row["n"], at):
-                    delivered += 1
-                    log.info("delivered %s %s to %s (attempt %d)", row["channel"], row["cause"],
-                             row["target_label"], row["attempts"] + 1)
-            else:
-                failed += 1
-                outbox.mark_failed(database, row["n"], at, error, cfg)
-                log.warning("delivery of %s %s to %s failed (attempt %d): %s", row["channel"], row["cause"],
-                            row["target_label"], row["attempts"] + 1, error)
-        return {"raised": len(raised), "made": made, "delivered": delivered, "failed": failed}
+        outbox.adopt(database, cfg)
+        raised, made = _prepare(cfg, database, now)
+        lanes = Lanes(cfg, database, live, clock_now)
+        lanes.start_due(now)
+        lanes.join()
+        return {"raised": len(raised), "made": made, **lanes.counts}
     finally:
         if own:
             database.close()
 
 
+def _prepare(cfg: DeliveryConfig, database: Database, now: dt.datetime) -> tuple[list, int]:
+    raised = clock.raise_due(database, now, cfg.rules) if cfg.clock_enabled else []
+    return raised, outbox.derive(database, cfg, now)
+
+
+class _PassLog:
+    """A failing pass is logged once per distinct error (the traceback the first time), and once
+    when passes work again: a full disk must not fill the log every `interval_s`."""
+
+    def __init__(self):
+        self.last: str | None = None
+        self.repeats = 0
+
+    def failed(self, exc: BaseException) -> None:
+        text = f"{type(exc).__name__}: {exc}"
+        if text == self.last:
+            self.repeats += 1
+            return
+        self.last, self.repeats = text, 0
+        log.error("delivery worker: pass failed; retrying every pass, logged again when it changes",
+                  exc_info=exc)
+
+    def worked(self) -> None:
+        if self.last is not None:
+            log.info("delivery worker: passes work again (after %d more failed pass(es))", self.repeats + 1)
+            self.last, self.repeats = None, 0
+
+
 def run(config, db_path: str | Path, stop_event: threading.Event) -> None:
     """The worker loop for the central process: a pass every `delivery.interval_s` until
-    `stop_event` is set. A failing pass is logged and retried; it never stops central."""
+    `stop_event` is set; each pass raises clock alerts, derives, and starts the lanes with work
+    due (not waiting for them: a slow lane delays no pass). A failing pass is retried; it never
+    stops central."""
     cfg = config if isinstance(config, DeliveryConfig) else read(config)
     install_log_filter(cfg)
     if cfg.targets:
         import apprise  # noqa: F401  (loading its plugins takes a second: not on the first alert)
     database = outbox.connect(db_path)
     ready = False
+    lanes = Lanes(cfg, database, live=True)
+    passes = _PassLog()
     log.info("delivery worker: %d notification target(s), billing %s, follow-up %s", len(cfg.targets),
              "on" if (cfg.billing_dir or cfg.billing_url) else "off", "on" if cfg.followup_dir else "off")
     try:
@@ -96,11 +251,16 @@ def run(config, db_path: str | Path, stop_event: threading.Event) -> None:
             try:
                 if not ready:
                     outbox.ensure_schema(database)
+                    outbox.adopt(database, cfg)
                     ready = True
-                run_once(cfg, database)
-            except Exception:
-                log.exception("delivery worker: pass failed; retrying")
+                now = _utcnow()
+                _prepare(cfg, database, now)
+                lanes.start_due(now)
+                passes.worked()
+            except Exception as exc:
+                passes.failed(exc)
             stop_event.wait(cfg.interval_s)
     finally:
+        lanes.join(cfg.send_limit_s)  # a send under way finishes and is marked before the database closes
         if database is not db_path:
             database.close()

@@ -442,16 +442,19 @@ def adopt(db: Database, cfg: DeliveryConfig) -> int:
 
 def stuck(db: Database, cfg: DeliveryConfig, now: dt.datetime, limit: int = 200) -> list[dict]:
     """Open deliveries a person must look at: their target is gone from the config, or they have
-    kept failing since longer than `delivery.stuck_after_minutes`."""
+    waited longer than `delivery.stuck_after_minutes` on a target that keeps failing (tried
+    themselves, or waiting behind the lane's failing row)."""
     lanes = cfg.lanes()
     since = utc_iso(now - dt.timedelta(seconds=cfg.stuck_after_s))
+    failing = dict(db.query("select target, last_error from delivery_outbox where state = ? "
+                            "order by last_attempt_at", (FAILING,)))  # each lane's latest error
     out = []
     for r in db.dicts("select n, channel, cause, target, target_label, alert_id, site, kiosk, day, payload, state, "
                       "attempts, last_error, created_at, last_attempt_at, next_attempt_at from delivery_outbox "
                       "where state in (?, ?) order by n", OPEN):
         gone = r["target"] not in lanes
-        if gone or (r["state"] == FAILING and r["created_at"] <= since):
-            out.append({**r, "gone": gone})
+        if gone or (r["target"] in failing and r["created_at"] <= since):
+            out.append({**r, "gone": gone, "last_error": r["last_error"] or failing.get(r["target"])})
             if len(out) >= limit:
                 break
     return out
@@ -482,12 +485,18 @@ def mark_delivered(db: Database, n: int, now: dt.datetime) -> bool:
 
 
 def mark_failed(db: Database, n: int, now: dt.datetime, error: str, cfg: DeliveryConfig) -> None:
+    """The row failed: it is retried after its backoff (doubling per attempt up to the cap), and
+    the other open rows of its lane (its target) wait at least as long: a failing target's lane
+    pauses as a whole, in the database, so every worker and a "Skicka igen" (`retry_now`) see it."""
     with db.transaction() as conn:
-        row = conn.query_one("select attempts from delivery_outbox where n = ?"
+        row = conn.query_one("select attempts, target from delivery_outbox where n = ?"
                              + (" for update" if conn.engine == POSTGRESQL else ""), (n,))
         attempts = (int(row[0]) if row else 0) + 1
         delay = min(cfg.backoff_max_s, cfg.backoff_min_s * 2 ** (attempts - 1))
+        until = utc_iso(now + dt.timedelta(seconds=delay))
         conn.execute("update delivery_outbox set state = ?, attempts = ?, last_error = ?, last_attempt_at = ?, "
                      "next_attempt_at = ?, claimed_until = null where n = ? and state in (?, ?)",
-                     (FAILING, attempts, error[:500], utc_iso(now), utc_iso(now + dt.timedelta(seconds=delay)),
-                      n, *OPEN))
+                     (FAILING, attempts, error[:500], utc_iso(now), until, n, *OPEN))
+        if row is not None:
+            conn.execute("update delivery_outbox set next_attempt_at = ? where target = ? and n <> ? "
+                         "and state in (?, ?) and next_attempt_at < ?", (until, row[1], n, *OPEN, until))

@@ -5,7 +5,8 @@ Targets never wait on each other: each target is a lane (a notification target b
 billing's file, billing's POST, the follow-up workbook) with its own thread, its own backoff and a
 bound on each send (`DeliveryConfig.send_limit_s`, past which the send is given up as failed even
 if the target accepted the connection and never answers). A lane sends its due rows oldest first;
-after a failure it pauses (doubling up to `backoff_max_s`) while every other lane goes on. Sends
+after a failure it pauses (the row's backoff, doubling up to `backoff_max_s`, holds the lane's
+other rows too) while every other lane goes on. Sends
 happen outside any transaction, on the worker's own connections, so no lane holds up central's
 ingest. Several workers (one per central process) may run on one database: see `outbox`.
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -54,19 +54,19 @@ class _LaneLog:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._failing: dict[str, str] = {}
+        self._failing: dict[tuple[str, str], str] = {}  # (lane, its label) -> the error said
 
     def failed(self, lane: str, label: str, error: str, attempts: int) -> None:
         with self._lock:
-            if lane in self._failing:
+            if (lane, label) in self._failing:
                 return
-            self._failing[lane] = error
+            self._failing[(lane, label)] = error
         log.warning("delivery to %s failing: %s (attempt %d); retrying with backoff, logged again when it works",
                     label, error, attempts)
 
     def worked(self, lane: str, label: str) -> None:
         with self._lock:
-            if self._failing.pop(lane, None) is None:
+            if self._failing.pop((lane, label), None) is None:
                 return
         log.info("delivery to %s works again", label)
 
@@ -75,15 +75,14 @@ LANE_LOG = _LaneLog()
 
 
 class Lane:
-    """One target's lane: its own thread, pause after a failure, and the send it gave up on (if
-    that send still runs, the lane waits for it rather than stacking threads on a dead target)."""
+    """One target's lane: its own thread, and the send it gave up on (if that send still runs, the
+    lane waits for it rather than stacking threads on a dead target). Its pause after a failure
+    is in the database (`outbox.mark_failed`)."""
 
     def __init__(self, name: str):
         self.name = name
         self.thread: threading.Thread | None = None
         self.hung: threading.Thread | None = None
-        self.failures = 0
-        self.paused_until = 0.0  # time.monotonic()
 
     def busy(self) -> bool:
         return any(t is not None and t.is_alive() for t in (self.thread, self.hung))
@@ -107,7 +106,7 @@ class Lanes:
             if name not in known:
                 continue
             lane = self.lanes.setdefault(name, Lane(name))
-            if lane.busy() or time.monotonic() < lane.paused_until:
+            if lane.busy():
                 continue
             lane.thread = threading.Thread(target=self._drain, args=(lane, now), name=f"delivery:{name}",
                                            daemon=True)
@@ -166,15 +165,11 @@ class Lanes:
                 with self._lock:
                     self.counts["delivered"] += 1
                 log.info("delivered %s %s to %s (attempt %d)", row["channel"], row["cause"], label, row["attempts"] + 1)
-            lane.failures = 0
             LANE_LOG.worked(lane.name, label)
             return True
         with self._lock:
             self.counts["failed"] += 1
-        outbox.mark_failed(self.database, row["n"], at, error, self.cfg)
-        lane.failures += 1
-        lane.paused_until = time.monotonic() + min(self.cfg.backoff_max_s,
-                                                   self.cfg.backoff_min_s * 2 ** (lane.failures - 1))
+        outbox.mark_failed(self.database, row["n"], at, error, self.cfg)  # the lane pauses with it
         LANE_LOG.failed(lane.name, label, error, row["attempts"] + 1)
         return False
 

@@ -244,3 +244,29 @@ def test_centrals_14_00_alert_is_acknowledged_in_chromium(tmp_path, hook):
             assert driver.current_url.endswith(f"#larm-{aid}")
     finally:
         quit_chrome(driver)
+
+
+def test_an_import_into_a_new_central_makes_every_room_and_delivers_what_it_imported(central_db, tmp_path, hook):
+    """`kiosk central import` creates central's database: the delivery room exists before the
+    first imported row, so the imported bestridan and billing list go out (only an older central
+    upgraded skips what it stored before delivery existed)."""
+    import subprocess
+
+    from .mqtt_broker import env, kiosk_cmd
+    from .web_helpers import KioskDay
+
+    k = KioskDay(tmp_path / "kiosk", None, start=at(8))
+    k.do(at(8, 0), cmd="login", operator="ANNA")
+    k.do(at(9, 10), cmd="incoming", kind="bestridan", segment="privat")
+    done = subprocess.run(kiosk_cmd("central", "import", str(k.db), "--db", central_db), env=env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["stored"] >= 3
+    k.journal.close()
+    rooms = {r for (r,) in _query(central_db, "select distinct room from schema_migrations")}
+    assert rooms == {"store", "summaries", "web", "delivery", "shed"}
+    cfg = read(parse(f'[web]\nbase_url = "{BASE}"\n[clock_alerts]\nenabled = false\n'
+                     f'[[notify.targets]]\nname = "teams"\nurl = "json://127.0.0.1:{hook.port}/hook"\n'))
+    assert worker.run_once(cfg, central_db, now=at(9, 20).astimezone(dt.timezone.utc))["delivered"] == 1
+    [req] = hook.requests
+    assert req["json"]["title"] == "Bestridan av faktura – kiosk-1, demo"

@@ -368,7 +368,9 @@ def test_the_delivery_bench_runs_end_to_end(tmp_path, capsys):
 
     out = delivery_bench.run(alerts=3, interval=0.05, workdir=str(tmp_path))
     assert out["lost"] == 0 and len(out["delivery_ms"]) == 3 and len(out["baseline_ms"]) == 3
-    assert "bestridan command -> webhook received" in capsys.readouterr().out
+    out_text = capsys.readouterr().out
+    assert "bestridan command -> webhook received" in out_text
+    assert "within interval_s + 5 s" in out_text and "beside a target that never answers" in out_text
 
 
 def test_the_followup_workbook_is_also_written_at_the_configured_time_once_a_working_day(central_db, tmp_path):

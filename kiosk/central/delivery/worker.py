@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -29,6 +30,7 @@ from .config import DeliveryConfig, read
 log = logging.getLogger(__name__)
 LEASE_FACTOR = 3  # a claim lasts this many send timeouts (plus 5 s)
 MAX_SENDS = 1000  # sends per lane and pass at most (the next pass goes on)
+STOP_WAIT_S = 3.0  # at stop, how long the loop waits for the lanes' sends under way
 
 
 def _utcnow() -> dt.datetime:
@@ -115,10 +117,11 @@ class Lanes:
         return started
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait for the lanes' threads (each send is bounded; `timeout`: at most this long each)."""
+        """Wait for the lanes' threads (each send is bounded; `timeout`: at most this long in all)."""
+        end = None if timeout is None else time.monotonic() + timeout
         for lane in list(self.lanes.values()):
             if lane.thread is not None:
-                lane.thread.join(timeout)
+                lane.thread.join(None if end is None else max(0.0, end - time.monotonic()))
 
     def _at(self, now: dt.datetime) -> dt.datetime:
         return self.clock_now() if self.clock_now else (_utcnow() if self.live else now)
@@ -256,6 +259,8 @@ def run(config, db_path: str | Path, stop_event: threading.Event) -> None:
                 passes.failed(exc)
             stop_event.wait(cfg.interval_s)
     finally:
-        lanes.join(cfg.send_limit_s)  # a send under way finishes and is marked before the database closes
+        # a send under way finishes and is marked before the database closes; one that hangs is
+        # not waited for long (its claim lapses and it is sent again, same key, after a restart)
+        lanes.join(STOP_WAIT_S)
         if database is not db_path:
             database.close()

@@ -12,6 +12,8 @@ import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kiosk.central import clock_alerts as ca
 from kiosk.central import store as central_store
@@ -270,3 +272,26 @@ def test_an_import_into_a_new_central_makes_every_room_and_delivers_what_it_impo
     assert worker.run_once(cfg, central_db, now=at(9, 20).astimezone(dt.timezone.utc))["delivered"] == 1
     [req] = hook.requests
     assert req["json"]["title"] == "Bestridan av faktura – kiosk-1, demo"
+
+
+@settings(max_examples=300, deadline=None)
+@given(day=st.dates(min_value=dt.date(2025, 1, 1), max_value=dt.date(2028, 12, 31)),
+       sign_in=st.one_of(st.none(), st.integers(0, 24 * 60 - 1)), done=st.one_of(st.none(), st.integers(0, 24 * 60 - 1)))
+def test_a_clock_alert_is_withdrawn_exactly_when_later_events_prove_it_false(day, sign_in, done):
+    """The rule, on any day (DST days included): no_activity is withdrawn iff a sign-in that day was
+    before 10:00 local; deadline_missed iff scanning was done before 14:00 local."""
+    def local(minute):
+        return None if minute is None else dt.datetime.combine(day, dt.time(minute // 60, minute % 60), tzinfo=TZ)
+
+    facts = [ca.RaisedFacts("a", "sthlm", ca.SITE_WIDE, "no_activity", day.isoformat(), first_sign_in=local(sign_in),
+                            signed_in_at="kiosk-1"),
+             ca.RaisedFacts("b", "sthlm", "kiosk-1", "deadline_missed", day.isoformat(), scan_done_at=local(done)),
+             ca.RaisedFacts("c", "sthlm", "kiosk-1", "kiosk_offline", day.isoformat(), first_sign_in=local(sign_in),
+                            scan_done_at=local(done))]
+    gone = {w.id: w for w in ca.withdrawals(facts)}
+    assert ("a" in gone) == (sign_in is not None and sign_in < 10 * 60)
+    assert ("b" in gone) == (done is not None and done < 14 * 60)
+    assert "c" not in gone  # a fact of its moment: never withdrawn
+    for w in gone.values():
+        hhmm = local(sign_in if w.id == "a" else done).strftime("%H:%M")
+        assert f"kl. {hhmm}" in w.note and w.note.startswith("Larmet återkallades")

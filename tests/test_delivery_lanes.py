@@ -196,8 +196,8 @@ def test_a_pass_failing_on_a_full_disk_is_logged_once_not_every_interval(tmp_pat
     records = [r for r in caplog.records if r.name == "kiosk.central.delivery.worker"]
     errors = [r for r in records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info is not None and "disk is full" in str(errors[0].exc_info[1])
-    assert [r.getMessage() for r in records if "work again" in r.getMessage()] == \
-        ["delivery worker: passes work again (after 40 more failed pass(es))"]
+    assert [r.getMessage() for r in records if "works again" in r.getMessage()] == \
+        ["delivery worker: a pass works again (after 39 more failure(s))"]
 
 
 # -- stuck deliveries in the web app ---------------------------------------------------------------

@@ -127,16 +127,16 @@ class Lanes:
         return self.clock_now() if self.clock_now else (_utcnow() if self.live else now)
 
     def _drain(self, lane: Lane, now: dt.datetime) -> None:
+        errors = _lane_errors(lane.name)
         try:
             for _ in range(MAX_SENDS):
                 claimed = outbox.claim(self.database, _utcnow() if self.live else now,
                                        lease_s=LEASE_FACTOR * self.cfg.timeout_s + 5.0, limit=1, lane=lane.name)
-                if not claimed:
+                errors.worked()
+                if not claimed or not self._send(lane, claimed[0], now):
                     return
-                if not self._send(lane, claimed[0], now):
-                    return
-        except Exception:
-            log.exception("delivery lane %s: failed; the next pass goes on", lane.name)
+        except Exception as exc:  # the database failed (the target's own failures are marked): next pass
+            errors.failed(exc)
 
     def _send(self, lane: Lane, row: dict, now: dt.datetime) -> bool:
         """One row, within `send_limit_s`; marks it; True when the lane may go on."""
@@ -206,27 +206,40 @@ def _prepare(cfg: DeliveryConfig, database: Database, now: dt.datetime) -> tuple
     return raised, outbox.derive(database, cfg, now)
 
 
-class _PassLog:
-    """A failing pass is logged once per distinct error (the traceback the first time), and once
-    when passes work again: a full disk must not fill the log every `interval_s`."""
+class _ErrorLog:
+    """A failure that repeats (a full disk, a lost database) is logged once per distinct error,
+    with its traceback the first time, and once when it works again: not every `interval_s`."""
 
-    def __init__(self):
+    def __init__(self, what: str):
+        self.what = what
         self.last: str | None = None
         self.repeats = 0
+        self._lock = threading.Lock()
 
     def failed(self, exc: BaseException) -> None:
         text = f"{type(exc).__name__}: {exc}"
-        if text == self.last:
-            self.repeats += 1
-            return
-        self.last, self.repeats = text, 0
-        log.error("delivery worker: pass failed; retrying every pass, logged again when it changes",
-                  exc_info=exc)
+        with self._lock:
+            if text == self.last:
+                self.repeats += 1
+                return
+            self.last, self.repeats = text, 0
+        log.error("%s failed; retried, logged again when it changes", self.what, exc_info=exc)
 
     def worked(self) -> None:
-        if self.last is not None:
-            log.info("delivery worker: passes work again (after %d more failed pass(es))", self.repeats + 1)
-            self.last, self.repeats = None, 0
+        with self._lock:
+            if self.last is None:
+                return
+            repeats, self.last, self.repeats = self.repeats, None, 0
+        log.info("%s works again (after %d more failure(s))", self.what, repeats)
+
+
+_LANE_ERRORS: dict[str, _ErrorLog] = {}
+_LANE_ERRORS_LOCK = threading.Lock()
+
+
+def _lane_errors(lane: str) -> _ErrorLog:
+    with _LANE_ERRORS_LOCK:
+        return _LANE_ERRORS.setdefault(lane, _ErrorLog(f"delivery lane {lane}"))
 
 
 def run(config, db_path: str | Path, stop_event: threading.Event) -> None:
@@ -241,7 +254,7 @@ def run(config, db_path: str | Path, stop_event: threading.Event) -> None:
     database = outbox.connect(db_path)
     ready = False
     lanes = Lanes(cfg, database, live=True)
-    passes = _PassLog()
+    passes = _ErrorLog("delivery worker: a pass")
     log.info("delivery worker: %d notification target(s), billing %s, follow-up %s", len(cfg.targets),
              "on" if (cfg.billing_dir or cfg.billing_url) else "off", "on" if cfg.followup_dir else "off")
     try:

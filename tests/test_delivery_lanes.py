@@ -164,6 +164,16 @@ def test_the_log_says_a_failing_target_once_and_once_when_it_works_again(tmp_pat
     lines = [r.getMessage() for r in caplog.records if r.name == "kiosk.central.delivery.worker"]
     assert len([m for m in lines if "failing" in m]) == 1, lines
     assert len([m for m in lines if "works again" in m]) == 1, lines
+    # a target removed from the config: said once, however many passes find its deliveries due
+    hook.status = 500
+    k.send(k.event(T0, "alert_raised", {"kind": "bestridan", "text": BESTRIDAN}))
+    assert worker.run_once(cfg, db, now=T0 + dt.timedelta(hours=3, minutes=1))["failed"] == 1
+    caplog.clear()
+    for i in range(5):
+        worker.run_once(config(""), db, now=T0 + dt.timedelta(hours=4, minutes=i))
+    gone = [r.getMessage() for r in caplog.records if "no longer in the config" in r.getMessage()]
+    assert gone == ["deliveries to notify:teams wait: that target is no longer in the config; correct the config "
+                    "(a target keeps its deliveries by its name) or release them on /leveranser"]
     store.close()
 
 

@@ -57,6 +57,7 @@ class _LaneLog:
     def __init__(self):
         self._lock = threading.Lock()
         self._failing: dict[tuple[str, str], str] = {}  # (lane, its label) -> the error said
+        self._gone: set[str] = set()  # lanes said to be missing from the config
 
     def failed(self, lane: str, label: str, error: str, attempts: int) -> None:
         with self._lock:
@@ -71,6 +72,15 @@ class _LaneLog:
             if self._failing.pop((lane, label), None) is None:
                 return
         log.info("delivery to %s works again", label)
+
+
+    def gone(self, lane: str) -> None:
+        with self._lock:
+            if lane in self._gone:
+                return
+            self._gone.add(lane)
+        log.warning("deliveries to %s wait: that target is no longer in the config; correct the config "
+                    "(a target keeps its deliveries by its name) or release them on /leveranser", lane)
 
 
 LANE_LOG = _LaneLog()
@@ -106,6 +116,7 @@ class Lanes:
         started = []
         for name in outbox.due_lanes(self.database, now):
             if name not in known:
+                LANE_LOG.gone(name)
                 continue
             lane = self.lanes.setdefault(name, Lane(name))
             if lane.busy():

@@ -211,6 +211,7 @@ class DeliverySection:
     timeout_s: float
     backoff_min_s: float
     backoff_max_s: float
+    stuck_after_minutes: int
 
 
 @dataclass(frozen=True)
@@ -221,8 +222,9 @@ class WebSection:
 @dataclass(frozen=True)
 class NotifyTarget:
     """One [[notify.targets]] table (an array of tables): an Apprise URL, the alert kinds it
-    wants, the sites (empty = every site)."""
+    wants, the sites (empty = every site), and its stable name."""
     url: str = field(repr=False)  # may hold a secret: never in a repr or a log
+    name: str = ""
     kinds: tuple[str, ...] = ("bestridan", "tillfalliga", "deadline_missed", "no_activity", "kiosk_offline",
                               "printer")
     sites: tuple[str, ...] = ()

@@ -11,6 +11,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 import uuid
 
 from kiosk.clock import TZ, utc_iso
@@ -46,7 +47,7 @@ class Hook:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n)
                 req = {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                       "body": body, "json": json.loads(body) if body else None}
+                       "body": body, "json": json.loads(body) if body else None, "at": time.monotonic()}
                 hook.requests.append(req)
                 hook.received.set()
                 if hook.on_request:
@@ -83,12 +84,14 @@ class Smtp:
         from aiosmtpd.controller import Controller
 
         self.messages: list[email.message.EmailMessage] = []
+        self.times: list[float] = []  # time.monotonic() of each message's arrival
         self.port = free_port()
         box = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
                 box.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+                box.times.append(time.monotonic())
                 return "250 OK"
 
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
@@ -146,3 +149,50 @@ class Kiosk:
                "last_seq": self.seq, **extra}
         self.store.ingest([(f"returpost/v1/{self.site}/{self.kiosk}/status", json.dumps(doc).encode())],
                           received_at=utc_iso(at))
+
+
+def without_delivery(db) -> None:
+    """Make central's database `db` (path or URL) look like one from before the delivery room
+    existed (an older central to upgrade): a new database gets every room at once now."""
+    from kiosk.central.db import POSTGRESQL, open_database
+
+    with open_database(db) as database:
+        with database.transaction() as conn:
+            for trigger, table in (("delivery_queue_events", "events"), ("delivery_queue_alerts", "alerts")):
+                conn.execute(f"drop trigger if exists {trigger}" + (f" on {table}" if conn.engine == POSTGRESQL else ""))
+            for table in ("delivery_outbox", "delivery_cursor", "delivery_queue", "delivery_cancelled"):
+                conn.execute(f"drop table if exists {table}")
+            conn.execute("delete from schema_migrations where room = 'delivery'")
+
+
+class Hang:
+    """A TCP server on 127.0.0.1 that accepts every connection and never answers (nor closes)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.accepted = threading.Event()
+        self._stop = threading.Event()
+
+    def start(self) -> "Hang":
+        def serve():
+            self.sock.settimeout(0.2)
+            while not self._stop.is_set():
+                try:
+                    c, _ = self.sock.accept()
+                except (socket.timeout, OSError):
+                    continue
+                self.conns.append(c)
+                self.accepted.set()
+
+        threading.Thread(target=serve, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for c in self.conns:
+            c.close()
+        self.sock.close()

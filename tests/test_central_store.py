@@ -456,7 +456,7 @@ def test_a_central_db_from_before_migrations_is_taken_as_version_1(tmp_path):
         assert {"site", "kiosk"} <= {r[1] for r in conn.execute("pragma table_info(dead_letters)")}
         assert conn.execute("select day from alerts").fetchall() == [("2026-11-23",)]
         assert conn.execute("select room, version from schema_migrations order by 1, 2").fetchall() == \
-            [("store", 1), ("store", 2)]
+            [("store", 1), ("store", 2), ("store", 3)]
         assert conn.execute("select site, kiosk, day from summary_dirty").fetchall() == [("demo", "kiosk-1", "2026-11-23")]
         # the kiosk's journal again: its first 20 are the old rows (same ids, counted for the journal)
         counts = store.ingest([(T, p) for p in raw])

@@ -248,8 +248,12 @@ def test_web_tables_of_a_central_db_from_before_migrations_are_kept(tmp_path):
 
     from kiosk.central.web import auth, schema
 
+    from kiosk.central import store
+    from kiosk.central.db import migrate
+
     path = tmp_path / "central.db"
-    CentralStore(path).close()
+    with open_database(path) as db:  # the store alone, as an older central made it (a new one makes every room)
+        migrate(db, "store", store.MIGRATIONS)
     old = sqlite3.connect(path)
     old.executescript(
         "create table web_users (username text primary key, role text not null, hash text not null, created_at text not null);"

@@ -187,3 +187,57 @@ def evaluate(now: dt.datetime, sites: Iterable[SiteFacts], raised: set[tuple[str
                     + (f"; {kept} utskrift(er) väntar" if kept else "")
                     + ". Fyll på papper eller kontrollera skrivarens kabel och ström.")
     return out
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A clock alert that events central received later prove false, and why (Swedish)."""
+
+    id: str
+    site: str
+    kiosk: str
+    kind: str
+    day: str
+    note: str
+
+
+@dataclass(frozen=True)
+class RaisedFacts:
+    """What central knows now about a clock alert it raised: the first sign-in at the alert's
+    site that day (for `no_activity`), and when the kiosk's scanning was done that day (for
+    `deadline_missed`); times aware, None when there is none."""
+
+    id: str
+    site: str
+    kiosk: str
+    kind: str
+    day: str
+    first_sign_in: dt.datetime | None = None
+    signed_in_at: str = ""  # the kiosk of that sign-in
+    scan_done_at: dt.datetime | None = None
+
+
+def withdrawals(alerts: Iterable[RaisedFacts], rules: Rules = Rules()) -> list[Withdrawal]:
+    """The clock alerts to withdraw: `no_activity` when someone at the site signed in before
+    `no_activity_at` that day, `deadline_missed` when the kiosk finished scanning before the
+    deadline that day (both known only from events that reached central after it raised the
+    alert). Other kinds are facts of the moment they were raised and stay."""
+    out = []
+    for a in alerts:
+        day = dt.date.fromisoformat(a.day)
+        if a.kind == "no_activity" and a.first_sign_in is not None:
+            limit = dt.datetime.combine(day, rules.no_activity_at, tzinfo=rules.tz)
+            if a.first_sign_in < limit:
+                out.append(Withdrawal(a.id, a.site, a.kiosk, a.kind, a.day,
+                                      f"Larmet återkallades: någon loggade in på {a.signed_in_at or a.site} "
+                                      f"kl. {_hhmm(a.first_sign_in, rules.tz)}, före kl. "
+                                      f"{rules.no_activity_at.strftime('%H:%M')} (inloggningen nådde centralen "
+                                      "först senare)."))
+        elif a.kind == "deadline_missed" and a.scan_done_at is not None:
+            limit = dt.datetime.combine(day, rules.deadline, tzinfo=rules.tz)
+            if a.scan_done_at < limit:
+                out.append(Withdrawal(a.id, a.site, a.kiosk, a.kind, a.day,
+                                      f"Larmet återkallades: skanningen på {a.kiosk} blev klar kl. "
+                                      f"{_hhmm(a.scan_done_at, rules.tz)}, före kl. {rules.deadline.strftime('%H:%M')} "
+                                      "(händelserna nådde centralen först senare)."))
+    return out

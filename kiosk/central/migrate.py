@@ -35,19 +35,10 @@ class MigrateError(RuntimeError):
 
 
 def _schema_makers() -> list[tuple[str, Callable[[dbm.Conn], object]]]:
-    """Every room's schema on one connection: the store's and the summaries' (here), then the web
-    app's and the delivery outbox's (their own modules)."""
-    from . import store, summaries
+    """Every room's schema on one connection, as `kiosk central` makes them (`rooms.makers`)."""
+    from . import rooms
 
-    makers: list[tuple[str, Callable[[dbm.Conn], object]]] = [
-        ("store", store.ensure_schema), ("summaries", summaries.ensure_schema)]
-    from .web import auth, state
-
-    makers += [("web", state.ensure_schema), ("web auth", auth.ensure_schema)]
-    from .delivery import outbox
-
-    makers.append(("delivery", outbox.ensure_schema))
-    return makers
+    return rooms.makers()
 
 
 def _tables(conn: dbm.Conn) -> list[str]:

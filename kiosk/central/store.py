@@ -146,16 +146,51 @@ def _dirty_table(conn: dbm.Conn) -> None:
                  "on conflict (site, kiosk, day) do nothing")
 
 
+def _alert_days(conn: dbm.Conn) -> None:
+    """Every alert has its local day and can be withdrawn with a note: central's own clock alerts
+    were stored without a day (so the web app never showed them); their day is filled from the
+    day their payload names, else their time's, and those days are folded again."""
+    cols = conn.columns("alerts")
+    for col in ("withdrawn_at", "note"):
+        if col not in cols:
+            conn.execute(f"alter table alerts add column {col} text")
+    days = set()
+    for aid, site, kiosk, ts, payload in conn.query(
+            "select id, site, kiosk, ts, payload from alerts where day is null or day = ''"):
+        try:
+            named = json.loads(payload).get("day")
+        except (TypeError, ValueError, AttributeError):
+            named = None
+        day = alert_day(named, ts)
+        conn.execute("update alerts set day = ? where id = ?", (day or None, aid))
+        if day and site and kiosk:
+            days.add((site, kiosk, day))
+    if days:
+        conn.executemany("insert into summary_dirty(site, kiosk, day, n) values (?,?,?,1) on conflict "
+                         "(site, kiosk, day) do update set n = summary_dirty.n + 1", sorted(days))
+
+
 MIGRATIONS = [
     dbm.Step(1, "central store: events, journals, aliases, dead letters, kiosks, alerts, meta",
              sql=_TABLES, run=_legacy_columns),
     dbm.Step(2, "summary_dirty: the days the summaries fold next", run=_dirty_table),
+    dbm.Step(3, "alerts: every alert has its day; withdrawn_at and note of a withdrawn clock alert",
+             run=_alert_days),
 ]
 
 
 def ensure_schema(target: dbm.Database | dbm.Conn) -> list[int]:
-    """The store's tables on `target` (migrations of room "store"); versions applied now."""
-    return dbm.migrate(target, "store", MIGRATIONS)
+    """The store's tables on `target` (migrations of room "store"); versions applied now. A
+    database made here (nothing of the store before) gets every other room of central at once
+    (`rooms.ensure_all`), so whatever command creates it, no room starts after rows it should see."""
+    with dbm.using(target) as conn:
+        fresh = "events" not in conn.table_names()  # not an older central's file taken over
+    new = dbm.migrate(target, "store", MIGRATIONS)
+    if fresh and 1 in new:
+        from . import rooms
+
+        rooms.ensure_all(target)
+    return new
 
 
 # -- the store --------------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ SCHEMA = [
     "create index if not exists web_days_numbers on web_days(day, site, kiosk, deadline_met, "
     + ", ".join(q(c) for c in ROW_INT_COLUMNS) + ")",
     "create table if not exists web_alerts (id text primary key, site text not null, kiosk text not null, "
-    "day text, kind text, text text, ts text, source text, cancelled_at text)",
+    "day text, kind text, text text, ts text, source text, cancelled_at text, note text)",
     "create index if not exists web_alerts_where on web_alerts(site, kiosk, day)",
     "create index if not exists web_alerts_day on web_alerts(day)",
 ]
@@ -108,7 +108,14 @@ def _web_tables(conn: dbm.Conn) -> None:
         _mark_all(conn)
 
 
-MIGRATIONS = [dbm.Step(1, "web_days and web_alerts: the materialised days and alerts", run=_web_tables)]
+def _alert_note(conn: dbm.Conn) -> None:
+    """web_alerts.note: why central withdrew a clock alert (its `cancelled_at` is when)."""
+    if "note" not in conn.columns("web_alerts"):
+        conn.execute("alter table web_alerts add column note text")
+
+
+MIGRATIONS = [dbm.Step(1, "web_days and web_alerts: the materialised days and alerts", run=_web_tables),
+              dbm.Step(2, "web_alerts.note: a withdrawn clock alert's note", run=_alert_note)]
 
 
 def connect(target: str | Path) -> Any:
@@ -264,13 +271,16 @@ def _local_day(ts: str | None) -> str | None:
 
 
 def _copy_alerts(conn: dbm.Conn, site: str, kiosk: str, day: str) -> None:
-    """Central's alerts table of that day: device alerts, and the journal's alerts again (same id,
-    the journal's copy wins)."""
-    for aid, kind, text, ts in conn.query("select id, kind, text, ts from alerts where site = ? and kiosk = ? "
-                                          "and day = ?", (site, kiosk, day)):
-        conn.execute("insert into web_alerts(id, site, kiosk, day, kind, text, ts, source) values "
-                     "(?,?,?,?,?,?,?, 'alerts') on conflict (id) do nothing",
-                     (aid, site, kiosk, day or None, kind, text, ts))
+    """Central's alerts table of that day: device alerts, central's clock alerts (withdrawn ones
+    closed with their note), and the journal's alerts again (same id, the journal's copy wins)."""
+    for aid, kind, text, ts, withdrawn, note in conn.query(
+            "select id, kind, text, ts, withdrawn_at, note from alerts where site = ? and kiosk = ? and day = ?",
+            (site, kiosk, day)):
+        conn.execute("insert into web_alerts(id, site, kiosk, day, kind, text, ts, source, cancelled_at, note) "
+                     "values (?,?,?,?,?,?,?, 'alerts', ?, ?) on conflict (id) do update set "
+                     "cancelled_at = coalesce(excluded.cancelled_at, web_alerts.cancelled_at), "
+                     "note = coalesce(excluded.note, web_alerts.note)",
+                     (aid, site, kiosk, day or None, kind, text, ts, withdrawn, note))
 
 
 def _journal_alert(conn: dbm.Conn, site: str, kiosk: str, day: str, eid: str, ev: dict) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from ..clock_alerts import KINDS as CLOCK_KINDS
 from ..clock_alerts import Calendar, Rules
 
 NOTIFY_KINDS = ("bestridan", "tillfalliga") + CLOCK_KINDS
-TARGET_KEYS = ("url", "kinds", "sites")
+TARGET_KEYS = ("name", "url", "kinds", "sites")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
 class _Err(ValueError):
@@ -33,11 +35,17 @@ class Target:
     url: str = field(repr=False)  # may hold a secret: never in a repr or a log
     kinds: tuple[str, ...]
     sites: tuple[str, ...] = ()
+    name: str = ""  # the stable name in the config; "" for a target configured before names
+
+    @property
+    def url_id(self) -> str:
+        """The id a target without a name has (derived from its URL, not revealing it)."""
+        return "notify:" + hashlib.sha256(self.url.encode("utf-8")).hexdigest()[:12]
 
     @property
     def id(self) -> str:
-        """A stable id for the outbox that does not reveal the URL."""
-        return "notify:" + hashlib.sha256(self.url.encode("utf-8")).hexdigest()[:12]
+        """A stable id for the outbox: by its name, so a corrected URL keeps its deliveries."""
+        return f"notify:{self.name}" if self.name else self.url_id
 
     def wants(self, kind: str, site: str) -> bool:
         return kind in self.kinds and (not self.sites or site in self.sites)
@@ -60,6 +68,25 @@ class DeliveryConfig:
     backoff_min_s: float = 10.0
     backoff_max_s: float = 600.0
     deadline: dt.time = dt.time(14, 0)
+    stuck_after_s: float = 3600.0
+
+    @property
+    def send_limit_s(self) -> float:
+        """The bound on one send, whatever the target or library does: past it the lane gives
+        the send up as failed (a target that accepts a connection and never answers)."""
+        return self.timeout_s + 5.0
+
+    def lanes(self) -> set[str]:
+        """The lanes that exist in this config: each notification target by id, and billing's
+        file and POST and the follow-up workbook when configured."""
+        out = {t.id for t in self.targets}
+        if self.billing_dir is not None:
+            out.add("billing_file")
+        if self.billing_url:
+            out.add("billing_post")
+        if self.followup_dir is not None:
+            out.add("followup")
+        return out
 
     def target(self, target_id: str) -> Target | None:
         return next((t for t in self.targets if t.id == target_id), None)
@@ -103,7 +130,12 @@ def _targets(raw: list) -> tuple[Target, ...]:
         sites = t.get("sites", [])
         if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
             raise _config_error(f"{where}.sites", "must be a list of site ids (empty = every site)")
-        out.append(Target(url, tuple(kinds), tuple(sites)))
+        name = t.get("name", "")
+        if not isinstance(name, str) or (name and not NAME_RE.match(name)):
+            raise _config_error(f"{where}.name", "must be a short name: lower-case letters, digits, - and _")
+        if name and any(o.name == name for o in out):
+            raise _config_error(f"{where}.name", f"{name!r} names two targets")
+        out.append(Target(url, tuple(kinds), tuple(sites), name))
     return tuple(out)
 
 
@@ -143,6 +175,8 @@ def read(cfg) -> DeliveryConfig:
         raise _config_error("billing.url", "must be an http:// or https:// URL")
     if not 0 < dl["backoff_min_s"] <= dl["backoff_max_s"]:
         raise _config_error("delivery.backoff_min_s", "need 0 < backoff_min_s <= backoff_max_s")
+    if dl.get("stuck_after_minutes", 60) <= 0:
+        raise _config_error("delivery.stuck_after_minutes", "must be more than 0")
     if dl["timeout_s"] <= 0 or dl["interval_s"] <= 0:
         raise _config_error("delivery.timeout_s", "timeout_s and interval_s must be more than 0")
     return DeliveryConfig(
@@ -155,7 +189,7 @@ def read(cfg) -> DeliveryConfig:
         clock_enabled=c["enabled"], rules=rules,
         interval_s=float(dl["interval_s"]), timeout_s=float(dl["timeout_s"]),
         backoff_min_s=float(dl["backoff_min_s"]), backoff_max_s=float(dl["backoff_max_s"]),
-        deadline=rules.deadline,
+        deadline=rules.deadline, stuck_after_s=60.0 * float(dl.get("stuck_after_minutes", 60)),
     )
 
 

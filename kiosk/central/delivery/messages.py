@@ -58,3 +58,18 @@ def notification(alert: dict, base_url: str = "") -> tuple[str, str]:
     if link:
         lines += ["", f"Larmet i webbappen: {link}"]
     return title, "\n".join(lines).strip() + "\n"
+
+
+def withdrawn(alert: dict, base_url: str = "") -> tuple[str, str]:
+    """(title, body) telling the TL that central withdrew its clock alert, and why (`text`: the
+    withdrawal's note)."""
+    kind = alert.get("kind") or ""
+    site, kiosk = alert.get("site") or "", alert.get("kiosk") or ""
+    where = f"{site} (alla kiosker)" if kiosk == SITE_WIDE else f"{kiosk}, {site}"
+    title = f"Återkallat: {KIND_TITLES.get(kind, 'Larm från returpostkiosken')} – {where}"
+    lines = [(alert.get("text") or "").strip(), "",
+             f"Larmet gällde {alert.get('day') or ''}. Inget behöver göras för det."]
+    link = alert_link(base_url, alert.get("id") or "")
+    if link:
+        lines += ["", f"Larmet i webbappen: {link}"]
+    return title, "\n".join(lines).strip() + "\n"

@@ -39,6 +39,7 @@ from .config import DeliveryConfig
 
 NOTIFY, BILLING_FILE, BILLING_POST, FOLLOWUP = "notify", "billing_file", "billing_post", "followup"
 PENDING, FAILING, DELIVERED, SUPERSEDED, CANCELLED = "pending", "failing", "delivered", "superseded", "cancelled"
+RELEASED = "released"  # a TL let a stuck delivery go ("Släpp"): never sent
 OPEN = (PENDING, FAILING)
 _KEY_NS = uuid.UUID("0b7d1f8e-2c44-4a8a-bb0e-6a1f3c9d5e27")
 BATCH = 1000
@@ -155,9 +156,17 @@ def _v2_triggers(conn: Conn) -> None:
     conn.execute("delete from delivery_cursor where name in ('alerts', 'events')")
 
 
+def _v3_released(conn: Conn) -> None:
+    cols = conn.columns("delivery_outbox")
+    for col in ("released_by", "released_at"):
+        if col not in cols:
+            conn.execute(f"alter table delivery_outbox add column {col} text")
+
+
 MIGRATIONS = [
     Step(1, "outbox and cursors", _V1, run=_v1_cursors),
     Step(2, "queue filled by triggers on events and alerts", _QUEUE, run=_v2_triggers),
+    Step(3, "who released a stuck delivery, and when", run=_v3_released),
 ]
 
 
@@ -249,6 +258,29 @@ def _cancel_alert(conn: Conn, alert_id: Any, now: str) -> None:
                  (CANCELLED, "the alert was undone at the kiosk", alert_id, *OPEN))
 
 
+def _withdraw_alert(conn: Conn, cfg: DeliveryConfig, row: dict, now: str) -> int:
+    """A clock alert central withdrew (`row`: the queue's row, its note in `text`): its
+    notifications not delivered are not sent any more (one being sent right now finishes); each
+    target that was told, or may have been (a send tried or under way), gets a notice that the
+    alert is withdrawn."""
+    cause = row["id"]
+    told = {t for (t,) in conn.query(
+        "select target from delivery_outbox where cause = ? and channel = ? and "
+        "(state = ? or attempts > 0 or claimed_until is not null)", (cause, NOTIFY, DELIVERED))}
+    conn.execute("update delivery_outbox set state = ?, last_error = ? where cause = ? and channel = ? "
+                 "and state in (?, ?) and (claimed_until is null or claimed_until <= ?)",
+                 (CANCELLED, "central withdrew the alert before it was delivered", cause, NOTIFY, *OPEN, now))
+    alert = {"id": cause, "site": row["site"], "kiosk": row["kiosk"], "kind": row["kind"], "day": row["day"],
+             "ts": row["ts"], "text": row["text"]}
+    title, body = messages.withdrawn(alert, cfg.base_url)
+    n = 0
+    for t in cfg.targets:
+        if t.id in told:
+            n += _insert(conn, NOTIFY, f"{cause}/withdrawn", t.id, redact.label(t.url), {"title": title, "body": body},
+                         now, alert_id=cause, site=row["site"], kiosk=row["kiosk"], day=row["day"])
+    return n
+
+
 def _new_version(conn: Conn, channel: str, cause: str, target: str, label: str, payload: dict, digest: str,
                  now: str, due: str, **where) -> bool:
     """A new version of a day's list or a month's workbook, unless the latest has this digest;
@@ -330,6 +362,9 @@ def derive(db: Database, cfg: DeliveryConfig, now: dt.datetime) -> int:
                     alert["day"] = _alert_day(r["payload"])
                     made += _enqueue_alert(conn, cfg, alert, stamp)
                     continue
+                if r["source"] == "withdrawn":
+                    made += _withdraw_alert(conn, cfg, r, stamp)
+                    continue
                 kind = r["type"]
                 if kind in ("scan_accepted", "undone"):
                     days.add((r["site"], r["kiosk"], r["day"]))
@@ -361,22 +396,87 @@ def derive(db: Database, cfg: DeliveryConfig, now: dt.datetime) -> int:
     return made
 
 
-_DUE = ("select n from delivery_outbox where state in (?, ?) and next_attempt_at <= ? "
-        "and (claimed_until is null or claimed_until <= ?) order by n limit ?")
+_DUE_WHERE = "state in (?, ?) and next_attempt_at <= ? and (claimed_until is null or claimed_until <= ?)"
 
 
-def claim(db: Database, now: dt.datetime, lease_s: float, limit: int = 100) -> list[dict]:
-    """The due rows, claimed for `lease_s` seconds in one statement: another worker (a second
-    central process) does not take them meanwhile (PostgreSQL: rows another worker is claiming
-    are skipped, not waited for); a worker that dies lets its claim lapse, and the row is sent
-    again (with the same idempotency key) after the lease."""
+def claim(db: Database, now: dt.datetime, lease_s: float, limit: int = 100, lane: str | None = None) -> list[dict]:
+    """The due rows (of one lane: a target id, `billing_file`, `billing_post`, `followup`),
+    claimed for `lease_s` seconds in one statement: another worker (a second central process)
+    does not take them meanwhile (PostgreSQL: rows another worker is claiming are skipped, not
+    waited for); a worker that dies lets its claim lapse, and the row is sent again (with the
+    same idempotency key) after the lease."""
     stamp = utc_iso(now)
     until = utc_iso(now + dt.timedelta(seconds=lease_s))
-    due = _DUE + (" for update skip locked" if db.engine == POSTGRESQL else "")
+    where, args = _DUE_WHERE, [*OPEN, stamp, stamp]
+    if lane is not None:
+        where += " and target = ?"
+        args.append(lane)
+    due = f"select n from delivery_outbox where {where} order by n limit ?" + \
+        (" for update skip locked" if db.engine == POSTGRESQL else "")
     with db.transaction() as conn:
         rows = list(conn.dicts(f"update delivery_outbox set claimed_until = ? where n in ({due}) returning *",
-                               (until, *OPEN, stamp, stamp, limit)))
+                               (until, *args, limit)))
     return sorted(rows, key=lambda r: r["n"])
+
+
+def due_lanes(db: Database, now: dt.datetime) -> list[str]:
+    """The lanes (targets) with a delivery due at `now`, read only."""
+    stamp = utc_iso(now)
+    return [t for (t,) in db.query(f"select distinct target from delivery_outbox where {_DUE_WHERE} order by target",
+                                   (*OPEN, stamp, stamp))]
+
+
+def adopt(db: Database, cfg: DeliveryConfig) -> int:
+    """Open deliveries follow their target's name: rows made before the target had a name (its
+    id then derived from its URL) become the named target's, and every open row of a target
+    shows its current (redacted) URL. Returns the rows changed."""
+    n = 0
+    with db.transaction() as conn:
+        for t in cfg.targets:
+            if t.name:
+                n += conn.execute(
+                    "update delivery_outbox set target = ? where target = ? and state in (?, ?) and not exists "
+                    "(select 1 from delivery_outbox o where o.cause = delivery_outbox.cause and o.target = ? "
+                    "and o.version = delivery_outbox.version)", (t.id, t.url_id, *OPEN, t.id)).rowcount
+            label = redact.label(t.url)
+            n += conn.execute("update delivery_outbox set target_label = ? where target = ? and target_label <> ? "
+                              "and state in (?, ?)", (label, t.id, label, *OPEN)).rowcount
+    return n
+
+
+def stuck(db: Database, cfg: DeliveryConfig, now: dt.datetime, limit: int = 200) -> list[dict]:
+    """Open deliveries a person must look at: their target is gone from the config, or they have
+    waited longer than `delivery.stuck_after_minutes` on a target that keeps failing (tried
+    themselves, or waiting behind the lane's failing row)."""
+    lanes = cfg.lanes()
+    since = utc_iso(now - dt.timedelta(seconds=cfg.stuck_after_s))
+    failing = dict(db.query("select target, last_error from delivery_outbox where state = ? "
+                            "order by last_attempt_at", (FAILING,)))  # each lane's latest error
+    out = []
+    for r in db.dicts("select n, channel, cause, target, target_label, alert_id, site, kiosk, day, payload, state, "
+                      "attempts, last_error, created_at, last_attempt_at, next_attempt_at from delivery_outbox "
+                      "where state in (?, ?) order by n", OPEN):
+        gone = r["target"] not in lanes
+        if gone or (r["target"] in failing and r["created_at"] <= since):
+            out.append({**r, "gone": gone, "last_error": r["last_error"] or failing.get(r["target"])})
+            if len(out) >= limit:
+                break
+    return out
+
+
+def retry_now(db: Database, n: int, now: dt.datetime) -> bool:
+    """"Skicka igen": an open delivery is due at once (its target's lane takes it next)."""
+    with db.transaction() as conn:
+        return conn.execute("update delivery_outbox set next_attempt_at = ?, claimed_until = null "
+                            "where n = ? and state in (?, ?)", (utc_iso(now), n, *OPEN)).rowcount == 1
+
+
+def release(db: Database, n: int, now: dt.datetime, who: str) -> bool:
+    """"Släpp": an open delivery is never sent; who let it go and when are kept."""
+    with db.transaction() as conn:
+        return conn.execute("update delivery_outbox set state = ?, released_by = ?, released_at = ?, "
+                            "claimed_until = null where n = ? and state in (?, ?)",
+                            (RELEASED, who, utc_iso(now), n, *OPEN)).rowcount == 1
 
 
 def mark_delivered(db: Database, n: int, now: dt.datetime) -> bool:
@@ -389,12 +489,18 @@ def mark_delivered(db: Database, n: int, now: dt.datetime) -> bool:
 
 
 def mark_failed(db: Database, n: int, now: dt.datetime, error: str, cfg: DeliveryConfig) -> None:
+    """The row failed: it is retried after its backoff (doubling per attempt up to the cap), and
+    the other open rows of its lane (its target) wait at least as long: a failing target's lane
+    pauses as a whole, in the database, so every worker and a "Skicka igen" (`retry_now`) see it."""
     with db.transaction() as conn:
-        row = conn.query_one("select attempts from delivery_outbox where n = ?"
+        row = conn.query_one("select attempts, target from delivery_outbox where n = ?"
                              + (" for update" if conn.engine == POSTGRESQL else ""), (n,))
         attempts = (int(row[0]) if row else 0) + 1
         delay = min(cfg.backoff_max_s, cfg.backoff_min_s * 2 ** (attempts - 1))
+        until = utc_iso(now + dt.timedelta(seconds=delay))
         conn.execute("update delivery_outbox set state = ?, attempts = ?, last_error = ?, last_attempt_at = ?, "
                      "next_attempt_at = ?, claimed_until = null where n = ? and state in (?, ?)",
-                     (FAILING, attempts, error[:500], utc_iso(now), utc_iso(now + dt.timedelta(seconds=delay)),
-                      n, *OPEN))
+                     (FAILING, attempts, error[:500], utc_iso(now), until, n, *OPEN))
+        if row is not None:
+            conn.execute("update delivery_outbox set next_attempt_at = ? where target = ? and n <> ? "
+                         "and state in (?, ?) and next_attempt_at < ?", (until, row[1], n, *OPEN, until))

@@ -32,7 +32,7 @@ def alert_notifications(db, alert_id: str) -> list[dict]:
 def summary(db) -> dict:
     """Counts by state and channel, the oldest open delivery, and up to 10 failing ones."""
     with using(db) as conn:
-        out = {"pending": 0, "failing": 0, "delivered": 0, "superseded": 0, "cancelled": 0,
+        out = {"pending": 0, "failing": 0, "delivered": 0, "superseded": 0, "cancelled": 0, "released": 0,
                "by_channel": {}, "oldest_open": None, "failing_items": []}
         if not _has_outbox(conn):
             return out

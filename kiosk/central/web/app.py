@@ -38,7 +38,8 @@ from starlette.staticfiles import StaticFiles
 from ... import __version__
 from .. import followup
 from ..db import Conn, open_database
-from . import auth, schema, state, views
+from ..delivery.config import DeliveryConfig
+from . import auth, deliveries, schema, state, views
 
 HERE = Path(__file__).resolve().parent
 SESSION_HOURS = 10
@@ -86,7 +87,8 @@ class Db:
 
 
 def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], dt.datetime] = _now_utc,
-               https_only: bool = False) -> Starlette:
+               https_only: bool = False, delivery: DeliveryConfig | None = None) -> Starlette:
+    """`delivery`: central's delivery settings (targets, stuck age) for /leveranser."""
     db = Db(db_path)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
@@ -242,6 +244,32 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         where = urlencode({"ok": action, "larm": alert_id, **({"sida": n} if n > 1 else {})})
         return RedirectResponse(f"/larm?{where}#larm-{quote(alert_id, safe='')}", status_code=303)
 
+    async def leveranser(request: Request) -> Response:
+        user, refused = guard(request)
+        if refused:
+            return refused
+        ctx = deliveries.stuck_page(db.database, delivery, clock())
+        return page(request, "deliveries.html", title="Leveranser", notice=deliveries.NOTICES.get(
+            request.query_params.get("ok") or ""), stuck_minutes=round((delivery.stuck_after_s if delivery else 3600) / 60),
+            **ctx)
+
+    async def leverans_action(request: Request) -> Response:
+        user, refused = guard(request, tl=True, html=False)
+        if refused:
+            return refused
+        form = await request.form()
+        if not _csrf_ok(request, form):
+            return page(request, "error.html", 403, title="Ogiltigt formulär",
+                        message="Formuläret saknar giltig säkerhetskod (CSRF). Ladda om sidan och försök igen.")
+        action, n = request.path_params["action"], request.path_params["n"]
+        if action not in ("retry", "release"):
+            return page(request, "error.html", 400, title="Kunde inte spara", message="Okänd åtgärd.")
+        now = clock()
+        done = deliveries.act(db.database, delivery, n, action, user["name"], now)
+        with db.conn() as conn:
+            auth.audit(conn, now, user["name"], f"delivery_{action}", {"n": n, "result": done}, ip(request))
+        return RedirectResponse(f"/leveranser?ok={done}", status_code=303)
+
     async def uppfoljning(request: Request) -> Response:
         user, refused = guard(request)
         if refused:
@@ -334,6 +362,8 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         Route("/delar/larm", open_alerts),
         Route("/larm", alerts),
         Route("/larm/{alert_id}/{action:str}", alert_action, methods=["POST"]),
+        Route("/leveranser", leveranser),
+        Route("/leveranser/{n:int}/{action:str}", leverans_action, methods=["POST"]),
         Route("/uppfoljning", uppfoljning),
         Route("/returer", returer),
         Route("/historik", historik),

@@ -19,6 +19,18 @@ def _db_target(args) -> str:
     return str(load(args.config).db_target())
 
 
+def _delivery_config(args):
+    """Central's delivery settings for /leveranser (None, and the page says so, when the config
+    cannot be read: the web app still serves every other page)."""
+    from ...config import ConfigError, load
+    from ..delivery.config import read
+
+    try:
+        return read(load(args.config))
+    except (ConfigError, OSError, ValueError):
+        return None
+
+
 def _secret_path(args, target: str) -> Path:
     """--secret-file, else `web-secret` beside a SQLite file, else (a URL) in the working directory
     (the unit's state directory, writable where /etc is not). Several web processes behind one
@@ -67,7 +79,7 @@ def web_main(args) -> int:
         print(f"web: cannot read or make the session secret {secret_file}: {exc}", file=sys.stderr)
         return 2
     try:
-        app = create_app(db, secret=secret, https_only=args.https_only)
+        app = create_app(db, secret=secret, https_only=args.https_only, delivery=_delivery_config(args))
     except _open_failures(errors) as exc:
         print(f"cannot open the central database {display_name(db)}: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,10 @@ from markupsafe import Markup, escape
 from ...clock import DEADLINE, TZ, deadline_for, parse_iso
 from ...domain import PILE_NAMES, PILES, SCAN_ORDER
 from .. import followup, summaries
+from ..clock_alerts import KINDS as CLOCK_KINDS
+from ..clock_alerts import SITE_WIDE
+from ..clock_alerts import alert_id as clock_alert_id
+from ..delivery.messages import KIND_TITLES
 from ..db import POSTGRESQL, SQLITE, Conn
 from . import charts, state
 
@@ -133,17 +137,23 @@ def _today_rows(conn, day: str) -> dict[tuple[str, str], dict]:
 
 
 def _open_alerts_by_kiosk(conn, day: str) -> dict[tuple[str, str], int]:
-    """Open alerts per kiosk on `day` (not acknowledged, answered nor cancelled), as state.open_count."""
+    """Open alerts per kiosk on `day` (not acknowledged, answered, cancelled nor withdrawn), as
+    state.open_count; a site-wide alert (central's `no_activity`) counts on every kiosk of its site."""
     return {(s, k): int(n) for s, k, n in conn.execute(
         f"select a.site, a.kiosk, count(*) from web_alerts a where a.day = ? and a.kind is not null and {_OPEN} "
         "group by a.site, a.kiosk", [day]).fetchall()}
 
 
+def _with_site_wide(open_by_kiosk: dict[tuple[str, str], int], keys) -> dict[tuple[str, str], int]:
+    wide = {s: n for (s, k), n in open_by_kiosk.items() if k == SITE_WIDE}
+    return {key: open_by_kiosk.get(key, 0) + wide.get(key[0], 0) for key in keys}
+
+
 def today(conn: Conn, now: dt.datetime) -> dict:
     day = local_day(now)
     rows = _today_rows(conn, day)
-    open_by_kiosk = _open_alerts_by_kiosk(conn, day)
     kiosks = {(k["site"], k["kiosk"]): k for k in _kiosk_rows(conn)}
+    open_by_kiosk = _with_site_wide(_open_alerts_by_kiosk(conn, day), set(kiosks) | set(rows))
     cards = []
     for key in sorted(set(kiosks) | set(rows)):
         k = kiosks.get(key, {"status_doc": {}})
@@ -256,7 +266,7 @@ def alerts_page(conn: Conn, now: dt.datetime, days: int = 31, page: int = 1,
     total, open_n = conn.execute(f"select count(*), coalesce(sum(case when {_OPEN} then 1 else 0 end), 0) "
                                  "from web_alerts a where a.kind is not null and a.day >= ?", [since]).fetchone()
     pager = _pager(page, int(total), per_page)
-    rows = conn.execute("select a.id, a.site, a.kiosk, a.day, a.kind, a.text, a.ts, a.source, a.cancelled_at "
+    rows = conn.execute("select a.id, a.site, a.kiosk, a.day, a.kind, a.text, a.ts, a.source, a.cancelled_at, a.note "
                         f"from web_alerts a where a.kind is not null and a.day >= ? {_ALERT_ORDER} limit ? offset ?",
                         [since, per_page, max(0, pager["first"] - 1)]).fetchall()
     acts: dict[str, list] = {}
@@ -267,13 +277,16 @@ def alerts_page(conn: Conn, now: dt.datetime, days: int = 31, page: int = 1,
                 f"({','.join('?' * len(ids))}) order by n", ids).fetchall():
             acts.setdefault(aid, []).append((action, who, at, text))
     items = []
-    for aid, site, kiosk, day, kind, text, ts, source, cancelled in rows:
+    for aid, site, kiosk, day, kind, text, ts, source, cancelled, note in rows:
         a = {"alert": aid, "site": site, "kiosk": kiosk, "day": day, "kind": kind, "text": text, "ts": ts,
-             "source": source, "cancelled_at": cancelled, **state._fold(acts.get(aid, []))}
+             "source": source, "cancelled_at": cancelled, "note": note, **state._fold(acts.get(aid, []))}
+        a["place"] = f"{site} / alla kiosker" if kiosk == SITE_WIDE else f"{site} / {kiosk}"
         a["open"] = a["acknowledged"] is None and cancelled is None
         a["when"] = local(a["ts"], "%Y-%m-%d %H:%M")
         a["kind_name"] = DEVICE_ALERT_NAMES.get(a["kind"]) or followup.ALERT_KIND_NAMES.get(a["kind"]) or \
-            f"Kiosklarm ({a['kind']})"
+            KIND_TITLES.get(a["kind"]) or f"Kiosklarm ({a['kind']})"
+        a["by_central"] = source == "alerts" and a["kind"] in CLOCK_KINDS and aid == clock_alert_id(
+            site, kiosk, a["kind"], day or "")
         for key in ("acknowledged", "answer", "cleared"):
             if a[key]:
                 a[key] = {**a[key], "when": local(a[key]["at"], "%Y-%m-%d %H:%M")}
@@ -468,6 +481,48 @@ def kiosk_names(conn: Conn) -> list[str]:
     return [f"{s}/{k}" for s, k in conn.execute("select site, kiosk from kiosks order by site, kiosk").fetchall()]
 
 
+HISTORY_ALERT_KINDS = (("bestridan", "Bestridan"), ("tillfalliga", "Tillfälligt utskick"),
+                       ("deadline_missed", "Ej klart 14:00"), ("no_activity", "Ingen inloggning"),
+                       ("kiosk_offline", "Kiosk offline"), ("printer", "Skrivarfel"))
+
+
+def _alerts_chart(conn: Conn, date_from: dt.date, date_to: dt.date, kiosk: str | None, weekly: bool, unit: str,
+                  order: list[str]) -> str:
+    """Alerts per kind and bucket from every alert central holds (a kiosk's and central's own
+    clock alerts alike; a withdrawn clock alert does not count; the kiosk's and central's
+    alert of one kind, kiosk and day count once)."""
+    where, args = "a.kind is not null and a.note is null and a.day >= ? and a.day <= ?", \
+        [date_from.isoformat(), date_to.isoformat()]
+    if kiosk and "/" in kiosk:
+        s, k = kiosk.split("/", 1)
+        where += " and a.site = ? and (a.kiosk = ? or a.kiosk = ?)"
+        args += [s, k, SITE_WIDE]
+    seen: set[tuple] = set()
+    order = list(order)
+    counts: dict[str, dict[str, float]] = {}
+    for aid, site, kio, day, kind in conn.execute(
+            f"select a.id, a.site, a.kiosk, a.day, a.kind from web_alerts a where {where} order by a.day", args).fetchall():
+        once = (site, kio, kind, day) if kind in CLOCK_KINDS else (aid,)
+        if once in seen:
+            continue
+        seen.add(once)
+        d = dt.date.fromisoformat(day)
+        key = "{}-v{:02d}".format(*d.isocalendar()[:2]) if weekly else d.strftime("%d/%m")
+        if key not in order:
+            order.append(key)
+        counts.setdefault(key, {}).setdefault(kind, 0.0)
+        counts[key][kind] += 1
+    if not weekly:  # days: in date order (a day with central's alerts only comes in between)
+        rank = {(date_from + dt.timedelta(days=i)).strftime("%d/%m"): i
+                for i in range((date_to - date_from).days + 1)}
+        order = sorted(order, key=lambda b: rank.get(b, -1))
+    else:
+        order = sorted(order)
+    return charts.bar_chart(f"Larm per typ och {unit}", order,
+                            [(name, [counts.get(b, {}).get(kind, 0.0) for b in order])
+                             for kind, name in HISTORY_ALERT_KINDS])
+
+
 def history(conn: Conn, date_from: dt.date, date_to: dt.date, kiosk: str | None = None) -> dict:
     """Charts over the range, per day (up to 92 days) or per ISO week, for one kiosk or all."""
     weekly = (date_to - date_from).days > 92
@@ -507,8 +562,7 @@ def history(conn: Conn, date_from: dt.date, date_to: dt.date, kiosk: str | None 
         charts.bar_chart(f"Brev per hög och {unit}", order, [(PILE_NAMES[p], col(i)) for i, p in enumerate(PILES)]),
         charts.bar_chart(f"Skanningar per {unit}", order, [("Godkända", col(n)), ("Avvisade", col(n + 1))]),
         charts.bar_chart(f"Klart före 14:00 (andel av dagarna) per {unit}", order, [("Före 14:00", rate)], percent=True),
-        charts.bar_chart(f"Larm per typ och {unit}", order,
-                         [("Bestridan", col(n + 4)), ("Tillfälligt utskick", col(n + 5)), ("Ej klart 14:00", col(n + 6))]),
+        _alerts_chart(conn, date_from, date_to, kiosk, weekly, unit, order),
     ]
     return {"charts": figs, "weekly": weekly, "from": date_from.isoformat(), "to": date_to.isoformat(),
             "kiosk": kiosk or "", "buckets": len(order)}

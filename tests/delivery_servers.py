@@ -160,9 +160,9 @@ def without_delivery(db) -> None:
         with database.transaction() as conn:
             for trigger, table in (("delivery_queue_events", "events"), ("delivery_queue_alerts", "alerts")):
                 conn.execute(f"drop trigger if exists {trigger}" + (f" on {table}" if conn.engine == POSTGRESQL else ""))
-            for table in ("delivery_outbox", "delivery_cursor", "delivery_queue", "delivery_cancelled"):
+            for table in ("delivery_outbox", "delivery_cursor", "delivery_queue", "delivery_cancelled", "billing_codes"):
                 conn.execute(f"drop table if exists {table}")
-            conn.execute("delete from schema_migrations where room = 'delivery'")
+            conn.execute("delete from schema_migrations where room in ('delivery', 'billing_codes')")
 
 
 class Hang:

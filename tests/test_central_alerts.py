@@ -266,7 +266,7 @@ def test_an_import_into_a_new_central_makes_every_room_and_delivers_what_it_impo
     assert json.loads(done.stdout)["stored"] >= 3
     k.journal.close()
     rooms = {r for (r,) in _query(central_db, "select distinct room from schema_migrations")}
-    assert rooms == {"store", "summaries", "web", "delivery", "shed"}
+    assert rooms == {"store", "summaries", "web", "delivery", "billing_codes", "shed"}
     cfg = read(parse(f'[web]\nbase_url = "{BASE}"\n[clock_alerts]\nenabled = false\n'
                      f'[[notify.targets]]\nname = "teams"\nurl = "json://127.0.0.1:{hook.port}/hook"\n'))
     assert worker.run_once(cfg, central_db, now=at(9, 20).astimezone(dt.timezone.utc))["delivered"] == 1

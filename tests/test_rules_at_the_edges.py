@@ -362,6 +362,7 @@ def written_personnummer(draw):
 def _free_text_commands(text: str) -> list[dict]:
     return [{"cmd": "incoming", "kind": "ovrigt", "segment": "privat", "about": text},
             {"cmd": "incoming", "kind": "fullmakt_med_brev", "segment": "foretag", "about": text},
+            {"cmd": "incoming", "kind": "bestridan", "segment": "privat", "about": text},  # optional there
             {"cmd": "temporary", "about": text},
             {"cmd": "sort", "pile": "tillfalliga", "about": text},
             {"cmd": "late", "pile": "tillfalliga", "about": text},

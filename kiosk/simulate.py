@@ -66,6 +66,9 @@ def run(script_lines, config: Config, db: Path, out: Path) -> dict:
             n = sum(len(v) for v in prints.values()) + 1
             path = preview.save_png(job.layout, out / "prints" / f"{day}-{n:03d}-{job.kind}.png")
             prints.setdefault(day, []).append({"kind": job.kind, "preview": str(path)})
+            if job.job is not None:  # the simulator's printer (a file) took it; a script's own
+                # print_outcome lines can say otherwise afterwards
+                controller.handle({"cmd": "print_outcome", "job": job.job, "ok": True}, at)
     days = []
     for summary in report.day_summaries(journal):
         summary["prints"] = prints.get(summary["day"], [])

@@ -543,7 +543,7 @@ ALERT_NAMES = {"bestridan": "larmet om bestridan", "deadline_missed": "larmet om
 def alert_warnings(s: DayState) -> list[dict]:
     """Alerts of today that central has not reported delivered to a TL."""
     return [{"kind": "alert_unconfirmed", "alert": a["id"], "alert_kind": a["kind"],
-             "text": f"Ingen bekräftelse på att TL fått {ALERT_NAMES.get(a['kind'], 'larmet')} – säg till TL direkt."}
+             "text": f"Ingen bekräftelse på att TL fått {ALERT_NAMES.get(a['kind'], 'larmet')}."}
             for a in s.alerts if not a["cancelled"] and not a.get("delivered_at")]
 
 

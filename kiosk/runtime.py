@@ -96,6 +96,7 @@ class StatusPoller:
     def poll(self) -> dict:
         k = self.kiosk
         snap = dict(self.snapshot)
+        snap["at"] = time.monotonic()  # when this look began (the UI trusts only looks begun after an event)
         if k.publisher is not None:
             try:
                 snap["sync"] = dict(k.publisher.status())

@@ -232,7 +232,7 @@ def test_every_new_command_and_argument_through_the_simulator(tmp_path):
     rows = json.loads(kiosk("report", "--db", str(tmp_path / "j.db")).stdout)
     assert rows[0]["alerts"] == 1 and rows[0]["alerts_cancelled"] == 1 and rows[0]["late_letters"] == 1
     assert rows[0]["label_reprints"] == 1
-    assert rows[0]["warnings"] == "Ingen bekräftelse på att TL fått frågan om tillfälligt utskick – säg till TL direkt."
+    assert rows[0]["warnings"] == "Ingen bekräftelse på att TL fått frågan om tillfälligt utskick."
 
 
 def test_a_day_crossing_midnight_in_the_simulator_gets_its_warning_and_alert(tmp_path):

@@ -96,7 +96,7 @@ def test_close_day_lists_unprinted_prints_and_unconfirmed_alerts():
     ask = day.run({"cmd": "close_day"}, at(10))
     assert ask.code == "confirm_needed"
     assert {w["kind"] for w in ask.data["unfinished"]} >= {"print_queued", "labels_missing", "alert_unconfirmed"}
-    assert "Ingen bekräftelse på att TL fått larmet om bestridan – säg till TL direkt." in ask.message
+    assert "Ingen bekräftelse på att TL fått larmet om bestridan." in ask.message
 
 
 def test_a_delivered_alert_is_recorded_once_and_is_no_warning():

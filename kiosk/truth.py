@@ -196,9 +196,6 @@ def without_claims(message: str) -> str:
 
 
 # -- prints ----------------------------------------------------------------------------------------
-PRINT_WORDS = {"dodsbo_label": "etikett", "cover_slip": "försättsblad"}
-
-
 def print_counts(prints: list[dict] | tuple[dict, ...], kind: str) -> dict[str, int]:
     """How many of the day's `kind` jobs (DayState.prints / summary print_jobs) are printed,
     queued and failed."""
@@ -209,18 +206,12 @@ def print_counts(prints: list[dict] | tuple[dict, ...], kind: str) -> dict[str, 
     return out
 
 
-def print_line(prints, kind: str) -> tuple[str, str]:
-    """("1 utskriven · 1 väntar på skrivaren · 1 skrevs inte ut", severity) for `kind`; "" when
-    every job of the kind printed (or none was asked for)."""
+def unprinted_note(prints, kind: str) -> str:
+    """" (1 väntar på skrivaren · 2 skrevs inte ut)" for the `kind` jobs the printer has not
+    taken, "" when every one printed (or none was asked for)."""
     c = print_counts(prints, kind)
-    parts = []
-    if c["queued"]:
-        parts.append(f"{c['queued']} väntar på skrivaren")
-    if c["failed"]:
-        parts.append(f"{c['failed']} skrevs inte ut")
-    if not parts:
-        return "", OK
-    return f"{c['printed']} utskrivna · " + " · ".join(parts), ERROR if c["failed"] else WARNING
+    parts = [f"{c['queued']} väntar på skrivaren"] * bool(c["queued"]) + [f"{c['failed']} skrevs inte ut"] * bool(c["failed"])
+    return f" ({' · '.join(parts)})" if parts else ""
 
 
 def printer_status(printer: dict) -> tuple[str, str]:

@@ -153,13 +153,15 @@ def test_the_screens_show_the_inbox(tmp_path):
     seen = json.loads(out.read_text()) if out.exists() else {}
     assert proc.returncode == 0, (seen.get("error"), proc.stderr[-3000:])
     st_ = seen["steps"]
-    assert st_["before"]["note"] == "" and "TL-larm: [color=ffb86b]skickas …" in st_["before"]["status"]
+    # sync is off in this kiosk: central cannot be told, so the operator tells the TL at once
+    assert st_["before"]["note"] == "[b]Larmet har inte nått TL (synk är avstängd) – säg till TL direkt[/b]"
+    assert "TL-larm: [color=ff7b72]ej skickat – säg till TL" in st_["before"]["status"]
     assert st_["inbox-sending"]["note"] == "[b]Larmet skickas till TL …[/b]"
     assert st_["inbox-delivered"]["note"] == "[b]TL har fått larmet 10:40[/b]"  # 09:40Z is 10:40 in Stockholm
     assert st_["inbox-failed"]["note"] == "[b]Larmet kunde inte skickas till TL – säg till TL direkt[/b]"
     assert "ej skickat – säg till TL" in st_["inbox-failed"]["status"]
-    assert st_["inbox-acknowledged"]["note"] == "[b]TL har kvitterat (Karin 10:44)[/b]"
-    assert "TL-larm: [color=7ee787]kvitterat (Karin 10:44)" in st_["inbox-acknowledged"]["status"]
+    assert st_["inbox-acknowledged"]["note"] == "[b]TL har fått larmet och kvitterat (Karin 10:44)[/b]"
+    assert "TL-larm: [color=7ee787]kvitterat 10:44" in st_["inbox-acknowledged"]["status"]
     answer = st_["inbox-answer"]["note"]
     assert "TL:s besked: Lägg breven i TL:s fack" in answer
     assert "&bl;b&br;inte fet" in answer  # the TL's text is shown as text, never as markup

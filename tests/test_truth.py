@@ -306,9 +306,9 @@ def test_the_printer_is_green_only_when_ready_with_nothing_waiting(printer, text
     assert truth.printer_status(printer) == (text, severity)
 
 
-def test_print_line_counts_each_state():
+def test_unprinted_note_counts_each_state():
     jobs = [{"kind": "dodsbo_label", "state": s} for s in ("printed", "queued", "failed", "failed")]
-    assert truth.print_line(jobs, "dodsbo_label") == ("1 utskrivna · 1 väntar på skrivaren · 2 skrevs inte ut", "error")
-    assert truth.print_line(jobs[:2], "dodsbo_label") == ("1 utskrivna · 1 väntar på skrivaren", "warning")
-    assert truth.print_line(jobs[:1], "dodsbo_label") == ("", "ok")
+    assert truth.unprinted_note(jobs, "dodsbo_label") == " (1 väntar på skrivaren · 2 skrevs inte ut)"
+    assert truth.unprinted_note(jobs[:2], "dodsbo_label") == " (1 väntar på skrivaren)"
+    assert truth.unprinted_note(jobs[:1], "dodsbo_label") == ""
     assert truth.print_counts(jobs, "cover_slip") == {"printed": 0, "queued": 0, "failed": 0}

@@ -270,8 +270,8 @@ class KioskApp(App):
 
     # -- what central confirmed (kiosk/truth.py) --------------------------------------------------
     def link(self) -> truth.Link:
-        sync = self.kiosk.poller.snapshot.get("sync") if self.kiosk.publisher is not None else None
-        return truth.central_link(sync, self.now(), float(self.config_.mqtt.ack_timeout))
+        """Central reachable now? From the status poller's look at the sync session (kiosk/truth.py)."""
+        return truth.central_link(self.kiosk.poller.snapshot.get("sync"), self.now(), float(self.config_.mqtt.ack_timeout))
 
     def alert_state(self, alert: dict) -> truth.AlertState:
         snap = self.kiosk.poller.snapshot

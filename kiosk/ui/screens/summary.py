@@ -78,8 +78,8 @@ def overview(summary: dict, deadline: str, alert_lines: list[tuple[str, str]] | 
         + f" (A med lgh-nr {lk.get('apartments', 0)})",
         f"[b]Datumkoll:[/b] {len(summary.get('decisions', []))} · [b]CAB-ärenden:[/b] {len(summary.get('cab', []))}"
         f" · [b]Utskick:[/b] {len(summary.get('temporary', []))} · [b]Anmärkn.:[/b] {len(summary.get('remarks', []))}"
-        f" · [b]Etiketter:[/b] {summary.get('labels_printed', 0)}{_unprinted(summary, 'dodsbo_label')}"
-        f" · [b]Försättsblad:[/b] {summary.get('cover_slips_printed', 0)}{_unprinted(summary, 'cover_slip')}",
+        f" · [b]Etiketter:[/b] {summary.get('labels_printed', 0)}{truth.unprinted_note(summary.get('print_jobs') or [], 'dodsbo_label')}"
+        f" · [b]Försättsblad:[/b] {summary.get('cover_slips_printed', 0)}{truth.unprinted_note(summary.get('print_jobs') or [], 'cover_slip')}",
         f"[b]Larm till TL:[/b] {len(alerts)} (bestridan {kinds['bestridan']}, tillfälliga {kinds['tillfalliga']}, "
         f"missad deadline {kinds['deadline_missed']})",
     ]
@@ -94,13 +94,6 @@ def overview(summary: dict, deadline: str, alert_lines: list[tuple[str, str]] | 
     else:
         lines.append("[b]✓ Inga varningar[/b]")
     return "\n".join(lines)
-
-
-def _unprinted(summary: dict, kind: str) -> str:
-    """" (1 väntar på skrivaren · 2 skrevs inte ut)" for jobs the printer has not taken, else ""."""
-    c = truth.print_counts(summary.get("print_jobs") or [], kind)
-    parts = [f"{c['queued']} väntar på skrivaren"] * bool(c["queued"]) + [f"{c['failed']} skrevs inte ut"] * bool(c["failed"])
-    return f" ({' · '.join(parts)})" if parts else ""
 
 
 class SummaryPage(Page):

@@ -60,6 +60,7 @@ def test_alert_and_printer_states_on_screen(tmp_path, xdisplay, broker, shots): 
     told = f"TL fick larmet {seen['delivered_hhmm']} – säg till TL att larmet är återkallat"
     assert wi["note"] == f"[b]{told}[/b]" and f"{told}." in wi["banner"] and "TL har fått besked" not in wi["banner"]
     assert f"TL-larm: [color={RED}]återkallat – säg till TL" in wi["status"]
+    assert wi["banner"].startswith("⚠ Ångrat") and wi["banner_rgba"] == un["banner_rgba"]  # red, like an alert
 
     # printer off: the label does not count; red word and strip; amber banner (kept in memory)
     pf = seen["print_failed"]

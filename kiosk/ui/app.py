@@ -264,7 +264,10 @@ class KioskApp(App):
         base, sev, alert_id = self.banner_alert
         line = self.alert_line(alert_id)
         text = f"{base}  {line[0]}." if line else base
-        if escape_markup(text) != self.banner.text:
+        if line and line[1] == "error" and sev not in ("error", "alert"):
+            sev = "error"  # the operator must act: the banner is red whatever the command's own colour
+            text = "⚠ " + text[2:] if text.startswith("✓ ") else text  # and its icon says so
+        if escape_markup(text) != self.banner.text or self.banner._bg[0].rgba != list(SEVERITY_COLOURS[sev]):
             self.banner.text = escape_markup(text)
             set_bg(self.banner, SEVERITY_COLOURS[sev])
 

@@ -312,3 +312,60 @@ def test_unprinted_note_counts_each_state():
     assert truth.unprinted_note(jobs[:2], "dodsbo_label") == " (1 väntar på skrivaren)"
     assert truth.unprinted_note(jobs[:1], "dodsbo_label") == ""
     assert truth.print_counts(jobs, "cover_slip") == {"printed": 0, "queued": 0, "failed": 0}
+
+
+# -- the printed day summary ------------------------------------------------------------------------
+def test_the_printed_summary_says_what_printed_and_which_alerts_were_confirmed():
+    from kiosk import printouts
+
+    day = day_with_scanned_dodsbo(2, printer=False)
+    label(day)
+    day.printer_takes = None
+    label(day, 10)
+    day.run({"cmd": "incoming", "kind": "bestridan", "segment": "privat"}, at(10, 5))
+    day.run({"cmd": "temporary", "about": "Elpriskompensation"}, at(10, 6))
+    day.run({"cmd": "alert_delivered", "alert": day.state.alerts[0]["id"], "at": "2026-11-23T09:07:00Z"}, at(10, 7))
+    lines = printouts.day_summary(day.summary(), "s", "k").text_lines()
+    text = "\n".join(lines)
+    assert "- Bestridan 10:05: TL har fått larmet 10:07" in lines
+    assert "- Tillfälligt utskick 10:06: ingen bekräftelse att TL fått frågan" in lines
+    assert "Etiketter som väntar på skrivaren" in text and "Etiketter som inte skrevs ut" in text
+    assert "- 1 dödsbo-etikett skrevs inte ut." in lines and "Varningar: inga" not in text
+
+
+# -- the kiosk's shell: outcomes from the printer, prints lost in a restart ----------------------------
+def test_the_shell_records_the_printers_answers_and_labels_lost_in_a_restart(tmp_path):
+    from kiosk.runtime import Kiosk
+    from kiosk_dev.screenshots import demo_config
+
+    cfg = demo_config(tmp_path)
+    k = Kiosk(cfg, simulator=True, sync=False)
+    try:
+        c = k.controller
+        c.handle({"cmd": "login", "operator": cfg.operators[0].signature})
+        c.handle({"cmd": "sort", "pile": "dodsbo"})
+        c.handle({"cmd": "scan_phase"})
+        c.handle({"cmd": "scan", "code": "7350001000011"})
+        while c.state.current_pile:
+            if c.handle({"cmd": "next_pile"}).code == "confirm_needed":
+                c.handle({"cmd": "next_pile", "confirm": True})
+        k.devices.printer.transport.online = False
+        c.handle({"cmd": "dodsbo_label", "personnummer": "19121212-1212"})  # devices not started: printed here
+        assert [p["state"] for p in c.state.prints] == ["failed"] and c.state.prints[0]["reason"] == "offline"
+        k.devices.printer.transport.online = True
+        k.devices.printer.retry()  # kept in memory: prints now
+        assert [p["state"] for p in c.state.prints] == ["printed"] and c.state.labels_printed == 1
+        c.listeners.remove(k.devices.apply)  # the next label is asked for, then the power goes
+        c.handle({"cmd": "dodsbo_label", "personnummer": "19121212-1212", "confirm": True})
+        assert c.state.prints[-1]["state"] == "queued"
+    finally:
+        k.stop()
+    again = Kiosk(cfg, simulator=True, sync=False)
+    try:
+        again.lost_prints()  # what `start` does first: the label lived in memory, it is gone
+        assert [(p["state"], p["reason"]) for p in again.controller.state.prints] == [("printed", None), ("failed", "lost")]
+        types = [e["type"] for e in again.journal.events()]
+        assert types.count("print_done") == 1 and types.count("print_failed") == 2
+        assert "1212-1212" not in json.dumps(list(again.journal.events()))
+    finally:
+        again.stop()

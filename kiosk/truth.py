@@ -131,35 +131,29 @@ def _words(kind: str) -> tuple[str, str, str]:
     return ("frågan", "Frågan", "återkallad") if kind == "tillfalliga" else ("larmet", "Larmet", "återkallat")
 
 
-def _min(minutes: float) -> str:
-    return f"{minutes:g} min"
+TEXTS = {
+    ACKNOWLEDGED: ("TL har fått {noun} och kvitterat ({by} {hhmm})", OK),
+    DELIVERED: ("TL har fått {noun} {hhmm}", OK),
+    FAILED: ("{Noun} kunde inte skickas till TL – säg till TL direkt", ERROR),
+    UNREACHABLE: ("{Noun} har inte nått TL ({why}) – säg till TL direkt", ERROR),
+    OVERDUE: ("Ingen bekräftelse på att TL fått {noun} efter {minutes} – säg till TL direkt", ERROR),
+    SENDING: ("{Noun} skickas till TL …", WARNING),
+    W_TELL: ("TL fick {noun} {hhmm} – säg till TL att {noun} är {withdrawn}", ERROR),
+    W_STORED: ("{Noun} är {withdrawn}: centralen har tagit emot återkallandet", OK),
+    W_UNREACHABLE: ("Återkallandet har inte nått centralen ({why}) – säg till TL direkt att {noun} är {withdrawn}", ERROR),
+    W_OVERDUE: ("Ingen bekräftelse på återkallandet efter {minutes} – säg till TL direkt att {noun} är {withdrawn}",
+                ERROR),
+    W_SENDING: ("Återkallandet av {noun} skickas till TL …", WARNING),
+}
 
 
 def alert_text(s: AlertState, tz: ZoneInfo = TZ) -> tuple[str, str]:
     """(Swedish sentence, severity) for the strips, the banner and the summary."""
     noun, Noun, withdrawn = _words(s.kind)
-    if s.state == ACKNOWLEDGED:
-        return f"TL har fått {noun} och kvitterat ({s.by} {_hhmm(s.at or '', tz)})", OK
-    if s.state == DELIVERED:
-        return f"TL har fått {noun} {_hhmm(s.at or '', tz)}", OK
-    if s.state == FAILED:
-        return f"{Noun} kunde inte skickas till TL – säg till TL direkt", ERROR
-    if s.state == UNREACHABLE:
-        return f"{Noun} har inte nått TL ({s.why}) – säg till TL direkt", ERROR
-    if s.state == OVERDUE:
-        return f"Ingen bekräftelse på att TL fått {noun} efter {_min(s.minutes)} – säg till TL direkt", ERROR
-    if s.state == SENDING:
-        return f"{Noun} skickas till TL …", WARNING
-    if s.state == W_TELL:
-        return f"TL fick {noun} {_hhmm(s.at or '', tz)} – säg till TL att {noun} är {withdrawn}", ERROR
-    if s.state == W_STORED:
-        return f"{Noun} är {withdrawn}: centralen har tagit emot återkallandet", OK
-    if s.state == W_UNREACHABLE:
-        return f"Återkallandet har inte nått centralen ({s.why}) – säg till TL direkt att {noun} är {withdrawn}", ERROR
-    if s.state == W_OVERDUE:
-        return (f"Ingen bekräftelse på återkallandet efter {_min(s.minutes)} – säg till TL direkt att {noun} är "
-                f"{withdrawn}"), ERROR
-    return f"Återkallandet av {noun} skickas till TL …", WARNING
+    template, severity = TEXTS[s.state]
+    hhmm = _hhmm(s.at, tz) if s.at else ""
+    return template.format(noun=noun, Noun=Noun, withdrawn=withdrawn, why=s.why, by=s.by, hhmm=hhmm,
+                           minutes=f"{s.minutes:g} min"), severity
 
 
 def alert_short(s: AlertState, tz: ZoneInfo = TZ) -> tuple[str, str]:

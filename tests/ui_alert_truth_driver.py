@@ -15,7 +15,6 @@ real X input:
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -53,8 +52,8 @@ def main(data: Path, out: Path, size: str, shots: Path | None) -> int:
     from kiosk.clock import TZ, utc_iso
     from kiosk.config import parse
     from kiosk.runtime import Kiosk
-    from kiosk.ui.app import KioskApp
     from kiosk_dev.ui_driver import Driver, find_button, tap, type_keys
+    from tests.ui_child import run_script
 
     port = int(os.environ["TRUTH_BROKER_PORT"])
     config = parse(f'[kiosk]\ndata_dir = "{data}"\nhardware = "simulator"\n'
@@ -63,7 +62,7 @@ def main(data: Path, out: Path, size: str, shots: Path | None) -> int:
     kiosk = Kiosk(config, simulator=True)
     kiosk.poller.interval = 0.3
     tmp = Path(tempfile.mkdtemp(prefix="kiosk-truth-"))
-    seen: dict = {"done": False, "error": None}
+    seen: dict = {}
 
     def shot(name: str) -> None:
         if shots is not None:
@@ -107,6 +106,7 @@ def main(data: Path, out: Path, size: str, shots: Path | None) -> int:
         shot("alert-delivered")
         tap(find_button("Ångra senaste ärende", exact=True))  # withdraws the alert the TL already got
         yield lambda: app.state.alerts[0]["cancelled"]
+        yield lambda: "återkallat" in inc.tl_note.text and "återkallat" in app.status.text  # updated each second
         yield 3
         seen["withdrawn"] = {**look(app), "note": inc.tl_note.text}
         shot("alert-withdrawn")
@@ -154,19 +154,8 @@ def main(data: Path, out: Path, size: str, shots: Path | None) -> int:
         yield 5
         seen["summary"] = app.pages["summary"].overview.text
         shot("summary")
-        seen["done"] = True
 
-    drivers: list = []
-
-    def ready(a):
-        drivers.append(Driver(a, script, timeout=30))
-        drivers[0].start()
-
-    KioskApp(kiosk, on_ready=ready).run()
-    if drivers and drivers[0].error:
-        seen["error"] = str(drivers[0].error)
-    out.write_text(json.dumps(seen, ensure_ascii=False, indent=1), encoding="utf-8")
-    return 0 if seen["done"] and not seen["error"] else 1
+    return run_script(kiosk, script, seen, str(out))
 
 
 if __name__ == "__main__":

@@ -274,26 +274,20 @@ def test_the_example_day_journals_the_event_count_the_sync_tests_expect(tmp_path
 
 
 def test_a_printer_switched_off_in_the_script_fails_the_labels_until_it_is_back(tmp_path):
+    codes = ("7350001000011", "7350001000028", "7350001000035")
     script = write_script(tmp_path / "printer.jsonl", [
         {"at": at("08:00"), "cmd": "login", "operator": "ANNA"},
-        {"at": at("08:01"), "cmd": "sort", "pile": "dodsbo"},
-        {"at": at("08:01"), "cmd": "sort", "pile": "dodsbo"},
-        {"at": at("08:01"), "cmd": "sort", "pile": "dodsbo"},
+        *[{"at": at("08:01"), "cmd": "sort", "pile": "dodsbo"} for _ in codes],
         {"at": at("08:10"), "cmd": "scan_phase"},
-        {"at": at("08:11"), "cmd": "scan", "code": "7350001000011"},
-        {"at": at("08:11"), "cmd": "scan", "code": "7350001000028"},
-        {"at": at("08:11"), "cmd": "scan", "code": "7350001000035"},
-        {"at": at("08:12"), "cmd": "next_pile"},
-        {"at": at("08:12"), "cmd": "next_pile"},
-        {"at": at("08:12"), "cmd": "next_pile"},
-        {"at": at("08:12"), "cmd": "next_pile"},
+        *[{"at": at("08:11"), "cmd": "scan", "code": code} for code in codes],
+        *[{"at": at("08:12"), "cmd": "next_pile"} for _ in range(4)],
         {"at": at("08:20"), "cmd": "printer", "state": "offline"},
         {"at": at("08:21"), "cmd": "dodsbo_label", "personnummer": "19121212-1212"},
         {"at": at("08:22"), "cmd": "dodsbo_label", "personnummer": "19121212-1212"},
         {"at": at("08:23"), "cmd": "printer", "state": "paper_jam"},
     ])
     doc = json.loads(kiosk("simulate", str(script), "--out", str(tmp_path / "o")).stdout)
-    assert [e["line"] for e in doc["errors"]] == [16]
+    assert [e["line"] for e in doc["errors"]] == [16]  # the unknown printer state
     [day] = doc["days"]
     assert day["labels_printed"] == 0 and [p["state"] for p in day["print_jobs"]] == ["failed", "failed"]
     assert "2 dödsbo-etiketter skrevs inte ut." in [w["text"] for w in day["warnings"]]

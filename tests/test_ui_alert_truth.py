@@ -32,11 +32,12 @@ def shots(tmp_path_factory) -> Path:
 @needs_x
 @needs_mosquitto
 @pytest.mark.slow
-def test_alert_and_printer_states_on_screen(tmp_path, xdisplay, broker, shots):  # noqa: F811
+@pytest.mark.parametrize("size", ["800x480", "1280x720"])
+def test_alert_and_printer_states_on_screen(tmp_path, xdisplay, broker, shots, size):  # noqa: F811
     env = child_env(xdisplay)
     env["TRUTH_BROKER_PORT"] = str(broker.port)
     out = tmp_path / "seen.json"
-    proc = subprocess.run([sys.executable, str(DRIVER), str(tmp_path / "data"), str(out), "800x480", str(shots)],
+    proc = subprocess.run([sys.executable, str(DRIVER), str(tmp_path / "data"), str(out), size, str(shots)],
                           env=env, capture_output=True, text=True, timeout=240)
     seen = json.loads(out.read_text()) if out.exists() else {}
     assert proc.returncode == 0, (seen.get("error"), proc.stderr[-3000:])
@@ -83,4 +84,4 @@ def test_alert_and_printer_states_on_screen(tmp_path, xdisplay, broker, shots): 
     assert types.index("print_failed") < types.index("print_done")
     assert "191212" not in json.dumps(events) and "121212-1212" not in json.dumps(events)  # DESIGN §6
     for name in ("alert-unreachable", "alert-delivered", "alert-withdrawn", "printer-failed", "printer-back", "summary"):
-        assert (shots / f"800x480-{name}.png").stat().st_size > 1000
+        assert (shots / f"{size}-{name}.png").stat().st_size > 1000

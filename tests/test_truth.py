@@ -293,6 +293,10 @@ def test_the_routine_sentences_about_the_alert_are_replaced_on_screen():
     msg = "Registrera ärendet i CAB. TL har larmats om bestridan. Lägg brevet i facket."
     assert truth.without_claims(msg) == "Registrera ärendet i CAB. Lägg brevet i facket."
     assert truth.without_claims("Registrerat. Larmet skickas till TL.") == "Registrerat."
+    said = 'Registrerat: 2 brev "Elpris" i dag. TL har redan fått frågan om utskicket.'
+    assert truth.without_claims(said) == 'Registrerat: 2 brev "Elpris" i dag.'
+    for claim in truth.ROUTINE_CLAIMS:  # whatever the routine says about the alert, it is replaced
+        assert truth.without_claims(f"Gjort. {claim}") == "Gjort."
 
 
 # -- prints on screen ---------------------------------------------------------------------------------

@@ -240,8 +240,8 @@ class KioskApp(App):
             base = truth.without_claims(banner_text(result))
             self.banner_alert = (base, severity(result), alert_id)
             self._banner_alert()
-        else:
-            self.say(banner_text(result) if result.message else "", severity(result))
+        else:  # a sentence about an earlier alert is the status bar's to say (live)
+            self.say(truth.without_claims(banner_text(result)) if result.message else "", severity(result))
         for job in result.effects.prints:
             self.show_preview(job)
         page = self.sm.current_screen

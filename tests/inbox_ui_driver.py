@@ -63,8 +63,8 @@ def main(out: Path, size: str, shots: Path | None) -> int:
                                      "sync": {"online": True, "pending": 0}}
 
     def record(app, name: str, note) -> None:
+        app.refresh_live()
         note.update()
-        app._status()
         seen["steps"][name] = {"note": note.text, "status": app.status.text, "shown": note.opacity == 1}
 
     def script(d: Driver):

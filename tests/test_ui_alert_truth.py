@@ -84,4 +84,4 @@ def test_alert_and_printer_states_on_screen(tmp_path, xdisplay, broker, shots, s
     assert types.index("print_failed") < types.index("print_done")
     assert "191212" not in json.dumps(events) and "121212-1212" not in json.dumps(events)  # DESIGN §6
     for name in ("alert-unreachable", "alert-delivered", "alert-withdrawn", "printer-failed", "printer-back", "summary"):
-        assert (shots / f"{size}-{name}.png").stat().st_size > 1000
+        assert (shots / f"{size}-truth-{name}.png").stat().st_size > 1000

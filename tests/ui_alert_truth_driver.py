@@ -93,7 +93,7 @@ def main(data: Path, out: Path, size: str, shots: Path | None) -> int:
         yield lambda: "centralen svarar inte" in inc.tl_note.text
         yield 3
         seen["unreachable"] = {**look(app), "note": inc.tl_note.text, "note_rgba": list(inc.tl_note._bg[0].rgba)}
-        shot("alert-unreachable")
+        shot("truth-alert-unreachable")
         delivered = app.now().astimezone(TZ).replace(second=0, microsecond=0)
         publish_inbox(port, config.kiosk.site, config.kiosk.id, {"v": 1, "day": app.state.day.isoformat(), "alerts": [
             {"id": aid, "kind": "bestridan", "notified": {"state": "delivered", "at": utc_iso(delivered)},
@@ -103,13 +103,13 @@ def main(data: Path, out: Path, size: str, shots: Path | None) -> int:
         yield lambda: bool(app.state.alerts[0].get("delivered_at"))  # recorded in the journal
         yield 3
         seen["delivered"] = {**look(app), "note": inc.tl_note.text, "note_rgba": list(inc.tl_note._bg[0].rgba)}
-        shot("alert-delivered")
+        shot("truth-alert-delivered")
         tap(find_button("Ångra senaste ärende", exact=True))  # withdraws the alert the TL already got
         yield lambda: app.state.alerts[0]["cancelled"]
         yield lambda: "återkallat" in inc.tl_note.text and "återkallat" in app.status.text  # updated each second
         yield 3
         seen["withdrawn"] = {**look(app), "note": inc.tl_note.text}
-        shot("alert-withdrawn")
+        shot("truth-alert-withdrawn")
 
         # -- the printer --------------------------------------------------------------------------
         for _ in range(2):
@@ -139,7 +139,7 @@ def main(data: Path, out: Path, size: str, shots: Path | None) -> int:
         yield 3
         seen["print_failed"] = {**look(app), "progress": app.pages["dodsbo"].progress.text,
                                 "labels_printed": app.state.labels_printed}
-        shot("printer-failed")
+        shot("truth-printer-failed")
         app.kiosk.devices.printer.transport.online = True
         app.kiosk.devices.retry_s = 3600  # only the tap below retries
         yield 3
@@ -149,11 +149,11 @@ def main(data: Path, out: Path, size: str, shots: Path | None) -> int:
         yield 3
         seen["print_back"] = {**look(app), "progress": app.pages["dodsbo"].progress.text,
                               "labels_printed": app.state.labels_printed}
-        shot("printer-back")
+        shot("truth-printer-back")
         app.go("summary")
         yield 5
         seen["summary"] = app.pages["summary"].overview.text
-        shot("summary")
+        shot("truth-summary")
 
     return run_script(kiosk, script, seen, str(out))
 

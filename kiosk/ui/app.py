@@ -263,7 +263,7 @@ class KioskApp(App):
             return
         base, sev, alert_id = self.banner_alert
         line = self.alert_line(alert_id)
-        text = f"{base}  {line[0]}." if line else base
+        text = f"{base}  {line[0]}{'' if line[0].endswith('…') else '.'}" if line else base
         if line and line[1] == "error" and sev not in ("error", "alert"):
             sev = "error"  # the operator must act: the banner is red whatever the command's own colour
             text = "⚠ " + text[2:] if text.startswith("✓ ") else text  # and its icon says so
@@ -436,14 +436,22 @@ class KioskApp(App):
             log.exception("controller tick failed")
 
     def _every_second(self, dt) -> None:
-        self._status()
-        self._banner_alert()
+        self.refresh_live()
         self._check_idle()
         page = self.sm.current_screen
         if page is not None and page.name == "home":
             page.refresh()
         elif page is not None and hasattr(page, "tick"):
             page.tick()
+
+    def refresh_live(self) -> None:
+        """Everything that speaks of the TL alerts and the printer, from one look (once a second):
+        the status bar, the banner and the shown screen's TL strip never disagree."""
+        self._status()
+        self._banner_alert()
+        note = getattr(self.sm.current_screen, "tl_note", None)
+        if note is not None:
+            note.update()
 
     def _check_idle(self) -> None:
         """Sign out automatically after ui.idle_logout_minutes; say so during the last minute."""

@@ -399,7 +399,7 @@ class TLNote(Txt):
         self.alert_id: str | None = None
         self.opacity = 0
         self.home = home  # the layout it joins only while shown (no spacing taken while hidden)
-        Clock.schedule_interval(lambda dt: self.update(), 1.0)
+        # updated by the app once a second with the status bar and the banner (app.refresh_live)
 
     def track(self, alert_id: str | None) -> None:
         self.alert_id = alert_id

@@ -191,13 +191,17 @@ class Kiosk:
                 self.controller.handle({"cmd": "alert_delivered", "alert": alert["id"], "at": at})
 
     def lost_prints(self) -> None:
-        """After a restart: a label or cover slip the journal has as waiting that the printer no
-        longer holds (a dödsbo label lives in memory only) did not print and never will."""
+        """After a restart, for a label or cover slip the journal has as waiting: printed if the
+        print queue says the printer took it (the power went before the journal heard); lost if
+        the printer no longer holds it (a dödsbo label lives in memory only)."""
         waiting = {p["job"] for p in self.controller.state.prints if p["state"] == "queued" and p["job"]}
         if not waiting:
             return
-        for job in sorted(waiting - self.devices.printer.waiting_refs()):
-            self.controller.handle({"cmd": "print_outcome", "job": job, "ok": False, "reason": "lost"})
+        printer = self.devices.printer
+        printed, held = printer.printed_refs(), printer.waiting_refs()
+        for job in sorted(waiting - held):
+            report = {"cmd": "print_outcome", "job": job, "ok": job in printed}
+            self.controller.handle(report if job in printed else {**report, "reason": "lost"})
 
     def start(self) -> None:
         try:

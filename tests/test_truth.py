@@ -373,3 +373,32 @@ def test_the_shell_records_the_printers_answers_and_labels_lost_in_a_restart(tmp
         assert "1212-1212" not in json.dumps(list(again.journal.events()))
     finally:
         again.stop()
+
+
+def test_a_slip_the_printer_took_before_the_power_went_is_printed_after_the_restart(tmp_path):
+    from kiosk.runtime import Kiosk
+    from kiosk_dev.screenshots import demo_config
+
+    cfg = demo_config(tmp_path)
+    k = Kiosk(cfg, simulator=True, sync=False)
+    try:
+        c = k.controller
+        c.handle({"cmd": "login", "operator": cfg.operators[0].signature})
+        c.handle({"cmd": "sort", "pile": "sekretess"})
+        c.handle({"cmd": "scan_phase"})
+        c.handle({"cmd": "next_pile", "confirm": True})  # dödsbo: none
+        c.handle({"cmd": "scan", "code": "7350002000017"})
+        c.handle({"cmd": "next_pile"})
+        k.devices.printer.outcome_listeners.remove(k.record_print)  # the journal never hears of it
+        assert c.handle({"cmd": "cover_slip"}).ok
+        assert [p["state"] for p in c.state.prints] == ["queued"]
+        assert k.devices.printer.printed_refs() == {"cover_slip-1"}
+    finally:
+        k.stop()
+    again = Kiosk(cfg, simulator=True, sync=False)
+    try:
+        again.lost_prints()
+        assert [p["state"] for p in again.controller.state.prints] == ["printed"]
+        assert again.controller.state.cover_slips_printed == 1
+    finally:
+        again.stop()

@@ -577,6 +577,11 @@ class PrintService:
             refs = {r.get("ref") for r in self._rows("pending")} | {j.ref for j in self._memory.values()}
         return {r for r in refs if r}
 
+    def printed_refs(self) -> set[str]:
+        """The refs of the kept jobs the printer took (the queue keeps printed jobs a while)."""
+        with self._state:
+            return {r["ref"] for r in self._rows() if r["state"] == "printed" and r.get("ref")}
+
     def pending_jobs(self) -> list[dict]:
         """What waits, for the screen: id, kind, title, persisted or memory-only."""
         with self._state:

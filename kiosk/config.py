@@ -191,6 +191,7 @@ class UiSection:
     size: str
     fullscreen: bool
     idle_logout_minutes: int  # automatic sign-out after this idle time; 0 = never
+    alert_confirm_minutes: float  # an alert central has not reported delivered by then: "säg till TL direkt"
 
 
 @dataclass(frozen=True)
@@ -591,6 +592,8 @@ def _validate(d: dict) -> None:
         raise ConfigError("ui.size", "must be 800x480, 1280x720 or 720x1280")
     if not 0 <= d["ui"]["idle_logout_minutes"] <= 24 * 60:
         raise ConfigError("ui.idle_logout_minutes", "must be 0 (never) to 1440 minutes")
+    if not 0 < d["ui"]["alert_confirm_minutes"] <= 120:
+        raise ConfigError("ui.alert_confirm_minutes", "must be more than 0 and at most 120 minutes")
 
     # [[notify.targets]], [billing], [followup], [clock_alerts] are central's: checked by
     # kiosk.central.delivery.config.load at central's entry points, so a kiosk imports nothing of central

@@ -36,6 +36,7 @@ class Print:
     kind: str  # cover_slip | dodsbo_label | day_summary | test
     layout: Layout
     persist: bool = True  # False: the job holds a personnummer and must never reach disk
+    job: str | None = None  # a label's or cover slip's print job id (routine.print_job_id): its outcome is recorded
 
 
 @dataclass(frozen=True)

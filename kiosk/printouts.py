@@ -195,11 +195,24 @@ def day_summary(summary: dict, site: str, kiosk: str, deadline: str = "14:00") -
               _pair("Dödsboetiketter", str(summary.get("labels_printed", 0))
                     + (f" (+{summary['label_reprints']} omutskr.)" if summary.get("label_reprints") else "")),
               _pair("Försättsblad", str(summary.get("cover_slips_printed", 0)))]
+    jobs = summary.get("print_jobs") or []
+    for kind, name in (("dodsbo_label", "Etiketter"), ("cover_slip", "Försättsblad")):
+        queued = sum(1 for p in jobs if p["kind"] == kind and p["state"] == "queued")
+        failed = sum(1 for p in jobs if p["kind"] == kind and p["state"] == "failed")
+        if queued:
+            items.append(_pair(f"{name} som väntar på skrivaren", str(queued)))
+        if failed:
+            items.append(_pair(f"{name} som inte skrevs ut", str(failed)))
     for item, n in (summary.get("checklist") or {}).items():
         items.append(_pair(CHECKLIST_NAMES.get(item, item), str(n)))
     alerts = summary.get("alerts", [])
     active = [a for a in alerts if not a.get("cancelled")]
     items += [Rule(), _pair("Larm till TL", str(len(active)))]
+    for a in active:  # received only when central confirmed it (the journal's alert_delivered)
+        noun = "frågan" if a["kind"] == "tillfalliga" else "larmet"
+        when = _clock(a.get("delivered_at"))
+        state = f"TL har fått {noun} {when}" if when else f"ingen bekräftelse att TL fått {noun}"
+        items.append(Line(f"- {ALERT_NAMES.get(a['kind'], a['kind'])} {_clock(a.get('at')) or ''}: {state}"))
     cancelled = len(alerts) - len(active)
     if cancelled:
         items.append(_pair("Återkallade larm", str(cancelled)))
@@ -208,6 +221,7 @@ def day_summary(summary: dict, site: str, kiosk: str, deadline: str = "14:00") -
     return Layout(title="Dagssammanställning", items=tuple(items))
 
 
+ALERT_NAMES = {"bestridan": "Bestridan", "tillfalliga": "Tillfälligt utskick", "deadline_missed": "Missad deadline"}
 CHECKLIST_NAMES = {"envelope_sent": "Kuvert skickat", "wms_ticked": "Bockat i WMS",
                    "cab_case_created": "Klart i CAB"}
 

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from . import limits, printouts
 from .barcode import BarcodeRules, check
-from .clock import DEADLINE, TZ, deadline_for, local_day, parse_iso
+from .clock import DEADLINE, TZ, deadline_for, local_day, parse_iso, utc_iso
 from .domain import (
     DATE_CHECK_KINDS,
     DESTINATION_NAMES,
@@ -118,10 +118,14 @@ class DayState:
     temporary: tuple[dict, ...] = ()
     remarks: tuple[dict, ...] = ()
     checklist: dict[str, int] = field(default_factory=lambda: {k: 0 for k in CHECKLIST_ITEMS})
-    labels_printed: int = 0
-    label_reprints: int = 0
-    cover_slips_printed: int = 0
-    covered: int = 0  # sekretess invoices covered by a printed cover slip
+    labels_printed: int = 0  # dödsbo labels the printer took (reprints not included)
+    label_reprints: int = 0  # extra labels the printer took
+    cover_slips_printed: int = 0  # cover slips the printer took
+    covered: int = 0  # sekretess invoices covered by a cover slip the printer took
+    # Every label and cover slip asked for today, in order: {"job", "kind", "reprint", "count",
+    # "state": queued|printed|failed, "reason"}. A print counts when the printer took it
+    # (`print_done`); until then it is queued, or failed (`print_failed`, e.g. printer offline).
+    prints: tuple[dict, ...] = ()
     summary_printed: int = 0
     closed_by: str | None = None  # "operator" | "midnight"
     reopened: int = 0
@@ -165,6 +169,18 @@ class DayState:
 
     def deadline_alerted(self) -> bool:
         return any(a["kind"] == "deadline_missed" and not a["cancelled"] for a in self.alerts)
+
+    def print_jobs(self, kind: str, *states: str) -> list[dict]:
+        """Today's label or cover slip jobs of `kind` in one of `states` (all states if none)."""
+        return [p for p in self.prints if p["kind"] == kind and (not states or p["state"] in states)]
+
+    def covered_or_coming(self) -> int:
+        """Sekretess invoices covered by a cover slip that printed or still waits to print (a
+        failed slip covers nothing: the next slip covers its invoices again)."""
+        return sum(p["count"] for p in self.print_jobs("cover_slip", PRINTED, QUEUED) if not p["reprint"])
+
+    def labels_printed_or_coming(self) -> int:
+        return sum(1 for p in self.print_jobs("dodsbo_label", PRINTED, QUEUED) if not p["reprint"])
 
 
 def _default_severity(status: str, effects: Effects) -> str:
@@ -348,15 +364,58 @@ def _a_scanning_done(s: DayState, d: dict, at: str) -> DayState:
     return replace(s, phase=SCANNED, scan_done_at=s.scan_done_at or at, deadline_met=met)
 
 
+# A label's or cover slip's print job: asked for (queued), then printed or failed by the printer.
+QUEUED, PRINTED, FAILED = "queued", "printed", "failed"
+PRINT_KINDS = {"dodsbo_label_printed": "dodsbo_label", "cover_slip_printed": "cover_slip"}
+
+
+def print_job_id(s: DayState, kind: str) -> str:
+    """The id of the next `kind` print job today: kind and number (the journal's order makes it
+    the same on every replay, at the kiosk and at central)."""
+    return f"{kind}-{len(s.print_jobs(kind)) + 1}"
+
+
+def _with_print_counts(s: DayState) -> DayState:
+    """The counts the screens and the follow-up row show: only what the printer took."""
+    labels, slips = s.print_jobs("dodsbo_label", PRINTED), s.print_jobs("cover_slip", PRINTED)
+    return replace(s, labels_printed=sum(1 for p in labels if not p["reprint"]),
+                   label_reprints=sum(1 for p in labels if p["reprint"]),
+                   cover_slips_printed=len(slips), covered=sum(p["count"] for p in slips if not p["reprint"]))
+
+
+def _a_print_asked(s: DayState, d: dict, at: str, kind: str) -> DayState:
+    # Asked for by a kiosk before print outcomes were recorded (no job id): counted as printed,
+    # as it was then.
+    job = d.get("job")
+    entry = {"job": job, "kind": kind, "reprint": bool(d.get("reprint")), "count": int(d.get("count") or 0),
+             "state": QUEUED if job else PRINTED, "reason": None, "at": at}
+    return _with_print_counts(replace(s, prints=s.prints + (entry,)))
+
+
 def _a_dodsbo_label_printed(s: DayState, d: dict, at: str) -> DayState:
-    if d.get("reprint"):
-        return replace(s, label_reprints=s.label_reprints + 1)
-    return replace(s, labels_printed=s.labels_printed + 1)
+    return _a_print_asked(s, d, at, "dodsbo_label")
 
 
 def _a_cover_slip_printed(s: DayState, d: dict, at: str) -> DayState:
-    covered = s.covered if d.get("reprint") else s.covered + int(d.get("count", 0))
-    return replace(s, cover_slips_printed=s.cover_slips_printed + 1, covered=covered)
+    return _a_print_asked(s, d, at, "cover_slip")
+
+
+def _print_outcome_folded(s: DayState, d: dict, state: str) -> DayState:
+    prints = tuple({**p, "state": state, "reason": d.get("reason")} if p["job"] == d["job"] else p for p in s.prints)
+    return _with_print_counts(replace(s, prints=prints))
+
+
+def _a_print_done(s: DayState, d: dict, at: str) -> DayState:
+    return _print_outcome_folded(s, d, PRINTED)
+
+
+def _a_print_failed(s: DayState, d: dict, at: str) -> DayState:
+    return _print_outcome_folded(s, d, FAILED)
+
+
+def _a_alert_delivered(s: DayState, d: dict, at: str) -> DayState:
+    alerts = tuple({**a, "delivered_at": d["at"]} if a["id"] == d["alert"] else a for a in s.alerts)
+    return replace(s, alerts=alerts)
 
 
 def _a_leta_kund_counted(s: DayState, d: dict, at: str) -> DayState:
@@ -390,7 +449,8 @@ def _a_alert_raised(s: DayState, d: dict, at: str, event_id: str | None = None) 
     if d["kind"] in _ALERT_RECORD:
         what, attr = _ALERT_RECORD[d["kind"]]
         link = [what, len(getattr(s, attr)) - 1]
-    entry = {"kind": d["kind"], "text": d["text"], "at": at, "id": event_id, "link": link, "cancelled": False}
+    entry = {"kind": d["kind"], "text": d["text"], "at": at, "id": event_id, "link": link, "cancelled": False,
+             "cancelled_at": None, "delivered_at": None}
     s = replace(s, alerts=s.alerts + (entry,))
     if d["kind"] == "deadline_missed":
         s = replace(s, deadline_met=False)
@@ -402,7 +462,7 @@ def _a_alert_cancelled(s: DayState, d: dict, at: str) -> DayState:
     for i in range(len(alerts) - 1, -1, -1):
         a = alerts[i]
         if not a["cancelled"] and a["kind"] == d["kind"] and (d.get("alert") is None or a["id"] == d["alert"]):
-            alerts[i] = {**a, "cancelled": True}
+            alerts[i] = {**a, "cancelled": True, "cancelled_at": at}
             break
     return replace(s, alerts=tuple(alerts))
 
@@ -455,6 +515,9 @@ _APPLY: dict[str, Callable[[DayState, dict, str], DayState]] = {
     "temporary_counted": _a_temporary_counted,
     "alert_raised": _a_alert_raised,
     "alert_cancelled": _a_alert_cancelled,
+    "alert_delivered": _a_alert_delivered,
+    "print_done": _a_print_done,
+    "print_failed": _a_print_failed,
     "remark_logged": _a_remark_logged,
     "checklist_ticked": _a_checklist_ticked,
     "day_closed": _a_day_closed,
@@ -494,17 +557,46 @@ def warnings(s: DayState, closing: bool = False) -> list[dict]:
         out.append({"kind": "cover_slip_missing", "pile": "sekretess", "scanned": s.scanned["sekretess"],
                     "covered": s.covered,
                     "text": f"Sekretess: {s.scanned['sekretess'] - s.covered} utan försättsblad."})
+    return out + print_warnings(s) + alert_warnings(s)
+
+
+PRINT_NAMES = {"dodsbo_label": ("dödsbo-etikett", "dödsbo-etiketter"), "cover_slip": ("försättsblad", "försättsblad")}
+
+
+def print_warnings(s: DayState) -> list[dict]:
+    """Labels and cover slips asked for that the printer has not taken: waiting or failed."""
+    out = []
+    for kind, (one, many) in PRINT_NAMES.items():
+        for state, what in ((QUEUED, "väntar på skrivaren"), (FAILED, "skrevs inte ut")):
+            n = len(s.print_jobs(kind, state))
+            if n:
+                out.append({"kind": f"print_{state}", "print": kind, "jobs": n,
+                            "text": f"{n} {one if n == 1 else many} {what}."})
     return out
+
+
+ALERT_NAMES = {"bestridan": "larmet om bestridan", "deadline_missed": "larmet om skanningen",
+               "tillfalliga": "frågan om tillfälligt utskick"}
+
+
+def alert_warnings(s: DayState) -> list[dict]:
+    """Alerts of today that central has not reported delivered to a TL."""
+    return [{"kind": "alert_unconfirmed", "alert": a["id"], "alert_kind": a["kind"],
+             "text": f"Ingen bekräftelse på att TL fått {ALERT_NAMES.get(a['kind'], 'larmet')}."}
+            for a in s.alerts if not a["cancelled"] and not a.get("delivered_at")]
 
 
 # ---------------------------------------------------------------------------------------------
 # Deciding commands
 # ---------------------------------------------------------------------------------------------
 
-COMMANDS_WITHOUT_LOGIN = frozenset({"login", "badge", "tick"})
+# What the shell reports without anyone signed in, also on a closed day: the printer took or refused a
+# job asked for earlier, central confirmed an alert's delivery.
+REPORTS = frozenset({"print_outcome", "alert_delivered"})
+COMMANDS_WITHOUT_LOGIN = frozenset({"login", "badge", "tick"}) | REPORTS
 # What a closed day still takes: sign-in/out, time, reopening it, a bestridan that needs the TL
 # now (incoming), and the checklist ticks of work done.
-COMMANDS_ON_CLOSED_DAY = frozenset({"login", "badge", "logout", "tick", "reopen_day", "incoming", "checklist"})
+COMMANDS_ON_CLOSED_DAY = frozenset({"login", "badge", "logout", "tick", "reopen_day", "incoming", "checklist"}) | REPORTS
 
 
 class ArgError(ValueError):
@@ -1064,21 +1156,24 @@ def _dodsbo_label(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decis
     except PersonnummerError as exc:
         return _error("invalid_personnummer", f"Ogiltigt personnummer: {exc}")
     invoices = s.scanned["dodsbo"]
-    reprint = s.labels_printed >= invoices
+    labels = s.labels_printed_or_coming()  # a label that failed to print is not a label
+    reprint = labels >= invoices
     if reprint and not _bool_arg(c, "confirm"):
-        return _confirm({"labels": s.labels_printed, "invoices": invoices},
-                        f"Redan {s.labels_printed} etikett(er) för {invoices} dödsbofaktur(or) i dag. "
+        return _confirm({"labels": labels, "invoices": invoices},
+                        f"Redan {labels} etikett(er) för {invoices} dödsbofaktur(or) i dag. "
                         "Tryck igen för att skriva ut en extra etikett (räknas som omutskrift).")
     layout = printouts.dodsbo_label(pnr.formatted(), today)
-    data = {"samordningsnummer": pnr.samordning}
+    job = print_job_id(s, "dodsbo_label")
+    data: dict[str, Any] = {"samordningsnummer": pnr.samordning, "job": job}
     if reprint:
         data["reprint"] = True
     return _ok(
         "label_printed",
         DODSBO_ATTACH,
         [("dodsbo_label_printed", data)],
-        effects=Effects(lights=Lights.of(oversta_facket=STEADY), prints=(Print("dodsbo_label", layout, persist=False),)),
-        data={"reprint": reprint},
+        effects=Effects(lights=Lights.of(oversta_facket=STEADY),
+                        prints=(Print("dodsbo_label", layout, persist=False, job=job),)),
+        data={"reprint": reprint, "job": job},
     )
 
 
@@ -1090,11 +1185,12 @@ def _cover_slip(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decisio
     total = s.scanned["sekretess"]
     if total == 0:
         return _error("nothing_to_send", "Inga sekretessfakturor skannades i dag – inget försättsblad behövs.")
-    uncovered = total - s.covered
+    uncovered = total - s.covered_or_coming()  # a slip that failed to print covers nothing
     reprint = uncovered <= 0
     count = total if reprint else uncovered
     layout = printouts.cover_slip(local_day(now, ctx.tz), count, ctx.site, ctx.kiosk, s.operator or "", ctx.envelope)
-    data = {"count": count}
+    job = print_job_id(s, "cover_slip")
+    data: dict[str, Any] = {"count": count, "job": job}
     if reprint:
         data["reprint"] = True
     return _ok(
@@ -1104,10 +1200,10 @@ def _cover_slip(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decisio
         [("cover_slip_printed", data)],
         effects=Effects(
             lights=Lights.of(sekretess=SLOW_BLINK),
-            prints=(Print("address_label", printouts.address_label()), Print("cover_slip", layout)),
+            prints=(Print("address_label", printouts.address_label()), Print("cover_slip", layout, job=job)),
             notes=("Använd aldrig fönsterkuvert: remsan täcker inte fönstret, och kundens adress skulle synas.",),
         ),
-        data={"count": count, "reprint": reprint},
+        data={"count": count, "reprint": reprint, "job": job},
     )
 
 
@@ -1295,6 +1391,39 @@ def _reopen_day(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decisio
                [("day_reopened", data)], data={"phase": s.phase_before_close or SORTING})
 
 
+PRINT_FAILURES = ("offline", "no_paper", "error", "lost")  # why a job did not print ("lost": a restart)
+
+
+def _print_outcome(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
+    """The printer took (`ok`) or did not take a label or cover slip job asked for today: recorded,
+    so the day's counts say only what was printed, after a restart too. Nothing to record (an
+    unknown job, another day's, or no change): no event."""
+    job = _arg(c, "job")
+    ok = _bool_arg(c, "ok")
+    reason = None if ok else _arg(c, "reason", choices=PRINT_FAILURES)
+    entry = next((p for p in s.prints if p["job"] == job), None)
+    state = PRINTED if ok else FAILED
+    if entry is None or entry["state"] == state or entry["state"] == PRINTED:
+        return _ok("idle", "")
+    data = {"job": job, "kind": entry["kind"], **({"reason": reason} if reason else {})}
+    return _ok("print_recorded", "", [("print_done" if ok else "print_failed", data)], data=data)
+
+
+def _alert_delivered(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
+    """Central reports that the TL got an alert of today (its inbox document): recorded once, so
+    the day summary and a restarted kiosk know it without central."""
+    alert_id, at = _arg(c, "alert"), _arg(c, "at")
+    try:
+        when = utc_iso(parse_iso(at))
+    except (TypeError, ValueError):
+        raise ArgError("at ska vara en tid i ISO 8601 med tidszon.") from None
+    entry = next((a for a in s.alerts if a["id"] == alert_id), None)
+    if entry is None or entry["delivered_at"]:
+        return _ok("idle", "")
+    data = {"alert": alert_id, "kind": entry["kind"], "at": when}
+    return _ok("alert_delivered", "", [("alert_delivered", data)], data=data)
+
+
 def _tick(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     """The deadline: once it has passed with a barcoded pile sorted and its scanning not finished,
     alert the TL (once a day). Never on a day without barcoded letters, never on a closed day."""
@@ -1330,6 +1459,8 @@ _DECIDE: dict[str, Callable[[DayState, dict, dt.datetime, Context], Decision]] =
     "close_day": _close_day,
     "reopen_day": _reopen_day,
     "tick": _tick,
+    "print_outcome": _print_outcome,
+    "alert_delivered": _alert_delivered,
 }
 
 COMMANDS: frozenset[str] = frozenset(_DECIDE)
@@ -1364,7 +1495,9 @@ def summary(s: DayState) -> dict:
         "barcoded_mail": s.has_barcoded_mail(),
         "decisions": [dict(d) for d in s.decisions],
         "cab": [dict(c) for c in s.cab],
-        "alerts": [{"kind": a["kind"], "text": a["text"], "id": a["id"], "cancelled": a["cancelled"]} for a in s.alerts],
+        "alerts": [{"kind": a["kind"], "text": a["text"], "id": a["id"], "cancelled": a["cancelled"],
+                    "at": a["at"], "delivered_at": a.get("delivered_at")} for a in s.alerts],
+        "print_jobs": [{k: p[k] for k in ("job", "kind", "state", "reprint", "count", "reason")} for p in s.prints],
         "temporary": [dict(t) for t in s.temporary],
         "temporary_kinds": list(kinds.values()),
         "remarks": [dict(r) for r in s.remarks],

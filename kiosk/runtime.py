@@ -6,6 +6,7 @@ background poller that gathers device and sync status so the UI thread never wai
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -15,6 +16,7 @@ from .clock import SystemClock
 from .config import Config
 from .controller import Controller
 from .journal import Journal, connect
+from .routine import PRINT_FAILURES
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +82,21 @@ class StatusPoller:
                 log.exception("status poll failed")
             self._stop.wait(self.interval)
 
+    def _withdrawals_stored(self, confirmed_seq: int) -> frozenset[str]:
+        """The ids of today's withdrawn alerts whose alert_cancelled event central has confirmed."""
+        day = self.kiosk.controller.state.day
+        if day is None or not confirmed_seq:
+            return frozenset()
+        if self._db is None:
+            self._db = connect(self.kiosk.journal.path)
+        rows = self._db.execute("select payload from events where type = 'alert_cancelled' and day = ? and seq <= ?",
+                                [day.isoformat(), confirmed_seq]).fetchall()
+        return frozenset(json.loads(p).get("data", {}).get("alert") for (p,) in rows)
+
     def poll(self) -> dict:
         k = self.kiosk
         snap = dict(self.snapshot)
+        snap["at"] = time.monotonic()  # when this look began (the UI trusts only looks begun after an event)
         if k.publisher is not None:
             try:
                 snap["sync"] = dict(k.publisher.status())
@@ -92,7 +106,7 @@ class StatusPoller:
             if self._db is None:
                 self._db = connect(k.journal.path)
             pending = self._db.execute("select count(*) from events where sent_at is null").fetchone()[0]
-            snap["sync"] = {"online": False, "pending": pending, "last_error": "sync avstängd"}
+            snap["sync"] = {"online": False, "enabled": False, "pending": pending, "last_error": "sync avstängd"}
         online = bool(snap["sync"].get("online"))
         if online != self._online:
             self._online = online
@@ -112,6 +126,8 @@ class StatusPoller:
             try:
                 k.publisher.set_printer(snap["printer"]["state"], snap["printer"]["pending"] or 0)
                 snap["inbox"] = k.publisher.inbox()
+                k.record_deliveries(snap["inbox"])
+                snap["withdrawals_stored"] = self._withdrawals_stored(snap["sync"].get("confirmed_seq") or 0)
             except Exception:
                 log.exception("printer state / inbox for sync failed")
         snap["scanner"] = bool(getattr(k.devices.scanner, "present", False))
@@ -144,8 +160,54 @@ class Kiosk:
         self.devices.attach(self.controller)  # the UI attaches again with its dispatch
         self.publisher = build_publisher(config, self.journal.path) if sync else None
         self.poller = StatusPoller(self)
+        self.devices.printer.outcome_listeners.append(self.record_print)
+
+    # -- what the day records from the printer and from central (kiosk/truth.py reads it) -------
+    def record_print(self, outcome) -> None:
+        """The printer took a label or cover slip (or did not): recorded in the journal after the
+        fact, so the day's counts say what was printed, also after a restart."""
+        command = {"cmd": "print_outcome", "job": outcome.ref, "ok": bool(outcome.ok)}
+        if not outcome.ok:
+            command["reason"] = outcome.state if outcome.state in PRINT_FAILURES else "error"
+        try:
+            self.controller.handle(command)
+        except Exception:
+            log.exception("recording a print outcome failed")
+
+    def record_deliveries(self, doc: dict | None) -> None:
+        """Central's inbox reports an alert of today delivered to a TL (or acknowledged): recorded
+        once (`alert_delivered`), so the summary and a restarted kiosk know it without central."""
+        if not doc:
+            return
+        for alert in self.controller.state.alerts:
+            if alert.get("delivered_at") or not alert.get("id"):
+                continue
+            entry = next((a for a in doc.get("alerts", []) if a.get("id") == alert["id"]), None)
+            if entry is None:
+                continue
+            notified, ack = entry.get("notified") or {}, entry.get("acknowledged")
+            at = notified.get("at") if notified.get("state") == "delivered" else (ack or {}).get("at")
+            if at:
+                self.controller.handle({"cmd": "alert_delivered", "alert": alert["id"], "at": at})
+
+    def lost_prints(self) -> None:
+        """After a restart, for a label or cover slip the journal has as waiting: printed if the
+        print queue says the printer took it (the power went before the journal heard); lost if
+        the printer no longer holds it (a dödsbo label lives in memory only)."""
+        waiting = {p["job"] for p in self.controller.state.prints if p["state"] == "queued" and p["job"]}
+        if not waiting:
+            return
+        printer = self.devices.printer
+        printed, held = printer.printed_refs(), printer.waiting_refs()
+        for job in sorted(waiting - held):
+            report = {"cmd": "print_outcome", "job": job, "ok": job in printed}
+            self.controller.handle(report if job in printed else {**report, "reason": "lost"})
 
     def start(self) -> None:
+        try:
+            self.lost_prints()
+        except Exception:
+            log.exception("checking for prints lost in a restart failed")
         self.devices.start()
         if self.publisher is not None:
             try:

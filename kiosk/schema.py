@@ -210,12 +210,38 @@ class ScanningDone(Data):
     deadline_met: Optional[bool]  # None: a day without barcoded mail is neither met nor missed
 
 
+# A label's or cover slip's print job of the day: its kind and number (routine.print_job_id).
+PrintJob = Annotated[str, msgspec.Meta(pattern=r"^(dodsbo_label|cover_slip)-[1-9][0-9]{0,5}\Z")]
+PrintKind = _one_of(("dodsbo_label", "cover_slip"))
+
+
 class DodsboLabelPrinted(Data):  # never the number itself: only whether it was a samordningsnummer
     samordningsnummer: Optional[bool] = None
+    job: Optional[PrintJob] = None  # None: from a kiosk that did not record print outcomes
+    reprint: Optional[bool] = None
 
 
 class CoverSlipPrinted(Data):
     count: Optional[Count] = None
+    job: Optional[PrintJob] = None
+    reprint: Optional[bool] = None
+
+
+class PrintDone(Data):  # the printer took the job
+    job: PrintJob
+    kind: PrintKind
+
+
+class PrintFailed(Data):  # the printer did not take it (offline, no paper, error; lost in a restart)
+    job: PrintJob
+    kind: PrintKind
+    reason: _one_of(("offline", "no_paper", "error", "lost"))  # type: ignore[valid-type]
+
+
+class AlertDelivered(Data):  # central reported the alert delivered to a TL (its inbox document)
+    alert: UUID4
+    kind: Token
+    at: Ts
 
 
 class LetaKundCounted(Data):
@@ -304,6 +330,9 @@ EVENT_DATA: dict[str, type[msgspec.Struct]] = {
     "alert_cancelled": AlertCancelled,
     "checklist_ticked": ChecklistTicked,
     "day_reopened": DayReopened,
+    "print_done": PrintDone,
+    "print_failed": PrintFailed,
+    "alert_delivered": AlertDelivered,
 }
 _FIELDS = {kind: frozenset(s.__struct_fields__) for kind, s in EVENT_DATA.items()}
 

@@ -18,7 +18,11 @@ from .config import Config
 from .controller import Controller
 from .journal import Journal
 
-SCRIPT_COMMANDS = frozenset(routine.COMMANDS) - {"tick"}
+SCRIPT_COMMANDS = frozenset(routine.COMMANDS) - {"tick"} | {"printer"}
+# {"cmd": "printer", "state": "offline"}: the simulated printer's state from then on (ok | offline |
+# no_paper | error); labels and slips asked for while it is not ok fail and wait, and print when
+# it is ok again (as the kiosk's printer retries them)
+PRINTER_STATES = ("ok", "offline", "no_paper", "error")
 
 
 def run(script_lines, config: Config, db: Path, out: Path) -> dict:
@@ -28,6 +32,7 @@ def run(script_lines, config: Config, db: Path, out: Path) -> dict:
     controller = None
     errors: list[dict] = []
     prints: dict[str, list[dict]] = {}
+    printer = {"state": "ok", "waiting": []}
     last_at = None
     for number, raw in enumerate(script_lines, start=1):
         if not raw.strip():
@@ -58,6 +63,16 @@ def run(script_lines, config: Config, db: Path, out: Path) -> dict:
             controller = Controller(config, journal, clock)
         clock.set(at)
         args = {k: v for k, v in command.items() if k != "at"}
+        if name == "printer":
+            if args.get("state") not in PRINTER_STATES:
+                errors.append({"line": number, "message": f"printer state must be one of {', '.join(PRINTER_STATES)}"})
+                continue
+            printer["state"] = args["state"]
+            if printer["state"] == "ok":
+                for job in printer["waiting"]:
+                    controller.handle({"cmd": "print_outcome", "job": job, "ok": True}, at)
+                printer["waiting"] = []
+            continue
         result = controller.handle(args, at)
         if result.status == routine.ERROR:
             errors.append({"line": number, "code": result.code, "message": result.message})
@@ -66,6 +81,13 @@ def run(script_lines, config: Config, db: Path, out: Path) -> dict:
             n = sum(len(v) for v in prints.values()) + 1
             path = preview.save_png(job.layout, out / "prints" / f"{day}-{n:03d}-{job.kind}.png")
             prints.setdefault(day, []).append({"kind": job.kind, "preview": str(path)})
+            if job.job is None:
+                continue
+            if printer["state"] == "ok":  # the simulator's printer (a folder of files) took it
+                controller.handle({"cmd": "print_outcome", "job": job.job, "ok": True}, at)
+            else:
+                controller.handle({"cmd": "print_outcome", "job": job.job, "ok": False, "reason": printer["state"]}, at)
+                printer["waiting"].append(job.job)
     days = []
     for summary in report.day_summaries(journal):
         summary["prints"] = prints.get(summary["day"], [])

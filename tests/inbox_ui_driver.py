@@ -58,17 +58,20 @@ def main(out: Path, size: str, shots: Path | None) -> int:
 
     def feed(app, document) -> None:
         inbox.parse(inbox.dumps(document))  # only documents the kiosk would accept
-        app.kiosk.poller.snapshot = {**app.kiosk.poller.snapshot, "inbox": document}
+        # central reachable: a session up, nothing waiting for its confirmation
+        app.kiosk.poller.snapshot = {**app.kiosk.poller.snapshot, "inbox": document,
+                                     "sync": {"online": True, "pending": 0}}
 
     def record(app, name: str, note) -> None:
+        app.refresh_live()
         note.update()
-        app._status()
         seen["steps"][name] = {"note": note.text, "status": app.status.text, "shown": note.opacity == 1}
 
     def script(d: Driver):
         app = d.app
         app.kiosk.poller.stop()  # the script is the only source of the inbox here
         yield 3
+        assert app.kiosk.poller.snapshot["sync"].get("enabled") is False  # sync off in this kiosk
         app.do({"cmd": "login", "operator": "ANNA"})
         app.go("incoming")
         inc = app.pages["incoming"]

@@ -16,6 +16,7 @@ class PureDay:
         self.events: list[dict] = []
         self.seq = 0
         self.new_day: routine.Decision | None = None
+        self.printer_takes: bool | None = True  # True: every label/slip prints; False: none; None: no answer
 
     def run(self, command: dict, now: dt.datetime) -> routine.Decision:
         """As the controller runs a command: a day change first (its own commit), then the step."""
@@ -24,6 +25,12 @@ class PureDay:
             self._commit(self.new_day, now)
         decision = routine.step(self.state, command, now, self.ctx)
         self._commit(decision, now)
+        for job in decision.effects.prints:  # as the shell does: the printer's answer is recorded
+            if job.job is not None and self.printer_takes is not None:
+                report = {"cmd": "print_outcome", "job": job.job, "ok": self.printer_takes}
+                if not self.printer_takes:
+                    report["reason"] = "offline"
+                self._commit(routine.step(self.state, report, now, self.ctx), now)
         return decision
 
     def _commit(self, decision: routine.Decision, now: dt.datetime) -> None:

@@ -32,7 +32,8 @@ def test_results_carry_severity_and_an_undone_alert_is_cancelled_by_its_committe
     assert cancel["data"] == {"alert": alert_id, "kind": "bestridan"}
     live = c.summary()
     assert live == report.day_summaries(c.journal, ["2026-11-23"])[0]  # replay equals live
-    assert live["alerts"] == [{"kind": "bestridan", "text": live["alerts"][0]["text"], "id": alert_id, "cancelled": True}]
+    assert live["alerts"] == [{"kind": "bestridan", "text": live["alerts"][0]["text"], "id": alert_id, "cancelled": True,
+                               "at": "2026-11-23T08:00:00.000Z", "delivered_at": None}]
     row = report.follow_up_row(live, "demo", "kiosk-1")
     assert row["alerts"] == 0 and row["alerts_cancelled"] == 1 and row["alerts_bestridan"] == 0
     c.journal.close()
@@ -52,7 +53,7 @@ def test_the_midnight_settle_is_committed_for_the_old_day_and_survives_a_restart
     cfg = load(None)
     again = Controller(cfg, Journal(tmp_path / "j.db", cfg.kiosk.site, cfg.kiosk.id), FixedClock(at(8, 0, 24)))
     old = again.summary("2026-11-23")
-    assert old["closed_by"] == "midnight" and [w["kind"] for w in old["warnings"]] == ["unscanned"]
+    assert old["closed_by"] == "midnight" and [w["kind"] for w in old["warnings"]] == ["unscanned", "alert_unconfirmed"]
     assert [a["kind"] for a in old["alerts"]] == ["deadline_missed"]
     row = report.follow_up_row(old, "demo", "kiosk-1")
     assert row["unscanned"] == 1 and row["deadline_met"] is False and "skannades aldrig klart" in row["warnings"]

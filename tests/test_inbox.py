@@ -3,8 +3,9 @@
 End to end: a real mosquitto, a real `kiosk central` process (collector + delivery worker with
 a webhook target on a local HTTP server and one on a dead port), a kiosk controller and its real
 publisher. The TL acknowledges and answers the way the web app does (`web.state.record` on
-central's database); the screen's text comes from `kiosk.sync.inbox.notice` / `answers` (the
-functions the TLNote widget and the status area show) fed by the publisher's `inbox()`.
+central's database); the screen's text comes from `kiosk.truth.alert_state` / `alert_text` and
+`kiosk.sync.inbox.answers` (what the TLNote widget and the status area show) fed by the
+publisher's `inbox()`.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
+from kiosk import truth
 from kiosk.central import inbox as central_inbox
 from kiosk.central.web import state as web_state
-from kiosk.clock import TZ, SystemClock
+from kiosk.clock import TZ, SystemClock, utc_iso
 from kiosk.controller import Controller
 from kiosk.journal import Journal
 from kiosk.sync import inbox
@@ -54,20 +56,22 @@ def _bytes(doc) -> bytes:
 def test_good_document_parses_and_says_the_right_things_in_local_time():
     doc = inbox.parse(_bytes(GOOD))
     assert doc == GOOD
-    assert inbox.notice(doc, "a1") == ("TL har kvitterat (Karin 10:45)", "ok")
-    assert inbox.notice(doc, "a2") == ("Larmet kunde inte skickas till TL – säg till TL direkt", "error")
-    assert inbox.notice(doc, "a3") == ("Larmet skickas till TL …", "warning")
-    assert inbox.notice(doc, "unknown") == ("Larmet skickas till TL …", "warning")
-    assert inbox.notice(None, "a1") == ("Larmet skickas till TL …", "warning")
+    assert screen_says(doc, "a1") == ("TL har fått larmet och kvitterat (Karin 10:45)", "ok")
+    assert screen_says(doc, "a2", "tillfalliga") == ("Frågan kunde inte skickas till TL – säg till TL direkt", "error")
+    assert screen_says(doc, "a3") == ("Larmet skickas till TL …", "warning")
+    assert screen_says(doc, "unknown") == ("Larmet skickas till TL …", "warning")
+    assert screen_says(None, "a1") == ("Larmet skickas till TL …", "warning")
     delivered = json.loads(json.dumps(GOOD))
     delivered["alerts"][0]["acknowledged"] = None
-    assert inbox.notice(inbox.parse(_bytes(delivered)), "a1") == ("TL har fått larmet 10:42", "ok")
-    assert inbox.short(doc, "a1") == ("kvitterat (Karin 10:45)", "ok")
-    assert inbox.short(doc, "a2") == ("ej skickat – säg till TL", "error")
-    assert inbox.short(doc, "a3") == ("skickas …", "warning")
+    assert screen_says(inbox.parse(_bytes(delivered)), "a1") == ("TL har fått larmet 10:42", "ok")
     assert inbox.answers(doc) == ["TL:s besked: Lägg dem i lådan till TL. (Karin 11:05)"]
-    assert inbox.latest(doc, ["a1", "a3"]) == "a3" and inbox.latest(doc, ["a1"]) == "a1"
-    assert inbox.latest(doc, []) is None
+
+
+def screen_says(doc, alert_id: str, kind: str = "bestridan") -> tuple[str, str]:
+    """What the kiosk's screen says about a just raised alert, central reachable."""
+    now = dt.datetime.now(dt.timezone.utc)
+    alert = {"id": alert_id, "kind": kind, "at": utc_iso(now), "cancelled": False}
+    return truth.alert_text(truth.alert_state(alert, doc, now, truth.REACHABLE, dt.timedelta(minutes=5)))
 
 
 def _bad(mutate):
@@ -153,13 +157,15 @@ def test_the_screens_show_the_inbox(tmp_path):
     seen = json.loads(out.read_text()) if out.exists() else {}
     assert proc.returncode == 0, (seen.get("error"), proc.stderr[-3000:])
     st_ = seen["steps"]
-    assert st_["before"]["note"] == "" and "TL-larm: [color=ffb86b]skickas …" in st_["before"]["status"]
+    # sync is off in this kiosk: central cannot be told, so the operator tells the TL at once
+    assert st_["before"]["note"] == "[b]Larmet har inte nått TL (synk är avstängd) – säg till TL direkt[/b]"
+    assert "TL-larm: [color=ff7b72]ej skickat – säg till TL" in st_["before"]["status"]
     assert st_["inbox-sending"]["note"] == "[b]Larmet skickas till TL …[/b]"
     assert st_["inbox-delivered"]["note"] == "[b]TL har fått larmet 10:40[/b]"  # 09:40Z is 10:40 in Stockholm
     assert st_["inbox-failed"]["note"] == "[b]Larmet kunde inte skickas till TL – säg till TL direkt[/b]"
     assert "ej skickat – säg till TL" in st_["inbox-failed"]["status"]
-    assert st_["inbox-acknowledged"]["note"] == "[b]TL har kvitterat (Karin 10:44)[/b]"
-    assert "TL-larm: [color=7ee787]kvitterat (Karin 10:44)" in st_["inbox-acknowledged"]["status"]
+    assert st_["inbox-acknowledged"]["note"] == "[b]TL har fått larmet och kvitterat (Karin 10:44)[/b]"
+    assert "TL-larm: [color=7ee787]kvitterat 10:44" in st_["inbox-acknowledged"]["status"]
     answer = st_["inbox-answer"]["note"]
     assert "TL:s besked: Lägg breven i TL:s fack" in answer
     assert "&bl;b&br;inte fet" in answer  # the TL's text is shown as text, never as markup
@@ -216,8 +222,8 @@ def test_acknowledgement_answer_and_delivery_outcomes_reach_the_kiosk(broker, tm
         assert res.ok
         bestridan = next(e["id"] for e in res.events if e["type"] == "alert_raised")
 
-        def say(aid):
-            return inbox.notice(pub.inbox(), aid)[0]
+        def say(aid, kind="bestridan"):  # the TL strip's words
+            return screen_says(pub.inbox(), aid, kind)[0]
 
         # central has it, the webhook is holding the notification: "being sent"
         wait_until(lambda: (inbox.find(pub.inbox(), bestridan) or {}).get("notified"), timeout=30,
@@ -234,16 +240,16 @@ def test_acknowledgement_answer_and_delivery_outcomes_reach_the_kiosk(broker, tm
         # a temporary mailing whose notification target is down
         res = controller.handle({"cmd": "temporary", "about": "Priskompensation"})
         temp = next(e["id"] for e in res.events if e["type"] == "alert_raised")
-        wait_until(lambda: say(temp) == "Larmet kunde inte skickas till TL – säg till TL direkt", timeout=30,
+        wait_until(lambda: say(temp, "tillfalliga") == "Frågan kunde inte skickas till TL – säg till TL direkt", timeout=30,
                    what="the failed notification on the kiosk")
 
         # the TL acknowledges the bestridan and answers the temporary mailing (as the web app does)
         _tl(db, bestridan, "ack", "Karin")
-        wait_until(lambda: say(bestridan).startswith("TL har kvitterat (Karin "), timeout=15, what="ack")
+        wait_until(lambda: say(bestridan).startswith("TL har fått larmet och kvitterat (Karin "), timeout=15, what="ack")
         _tl(db, temp, "answer", "Karin", "Lägg breven i\nTL:s fack.")
         wait_until(lambda: inbox.answers(pub.inbox()), timeout=15, what="the TL's answer")
         assert inbox.answers(pub.inbox())[0].startswith("TL:s besked: Lägg breven i TL:s fack. (Karin ")
-        assert say(temp).startswith("TL har kvitterat (Karin ")  # an answer acknowledges too
+        assert say(temp, "tillfalliga").startswith("TL har fått frågan och kvitterat (Karin ")  # an answer acknowledges too
         _tl(db, temp, "clear", "Karin")
         wait_until(lambda: not inbox.answers(pub.inbox()), timeout=15, what="the answer cleared")
 
@@ -365,7 +371,7 @@ def test_the_collectors_batched_documents_equal_compose_per_kiosk(tmp_path):
     one = inbox.parse(published["returpost/v1/demo/kiosk-1/inbox"])
     assert {a["id"] for a in one["alerts"]} == {ids[("kiosk-1", "bestridan")], ids[("kiosk-1", "tillfalliga")],
                                                 ids[("kiosk-2", "tillfalliga")]}  # the site's answer too
-    assert inbox.notice(one, ids[("kiosk-1", "bestridan")])[0].startswith("TL har kvitterat (Olle ")
+    assert screen_says(one, ids[("kiosk-1", "bestridan")])[0].startswith("TL har fått larmet och kvitterat (Olle ")
     assert inbox.answers(one)[0].startswith("TL:s besked: Spara dem. (Karin ")
 
 

@@ -70,8 +70,11 @@ def test_a_whole_day_gives_the_documented_summary(tmp_path, day_script):
     assert [(a["code"], a["pile"]) for a in day["scans"]["accepted"]] == [("7350001000011", "dodsbo"), ("7350002000017", "sekretess")]
     assert day["scans"]["accepted"][0]["at"] == "2026-11-23T07:31:00.000Z"
     assert [r["reason"] for r in day["scans"]["rejected"]] == ["duplicate", "invalid"]
-    kinds = {(w["kind"], w["pile"], w.get("sorted"), w["scanned"]) for w in day["warnings"]}
-    assert kinds == {("missing_scans", "sekretess", 2, 1), ("missing_scans", "faktura", 1, 0)}
+    kinds = {(w["kind"], w.get("pile"), w.get("sorted"), w.get("scanned")) for w in day["warnings"]}
+    # the alerts went nowhere (no central in a simulation): unconfirmed, so warnings
+    assert kinds == {("missing_scans", "sekretess", 2, 1), ("missing_scans", "faktura", 1, 0),
+                     ("alert_unconfirmed", None, None, None)}
+    assert [w["alert_kind"] for w in day["warnings"] if w["kind"] == "alert_unconfirmed"] == ["bestridan", "tillfalliga"]
     assert day["scan_done_at"] == "2026-11-23T07:37:00.000Z" and day["deadline_met"] is True
     assert [(d["kind"], d["decision"], d["slot"]) for d in day["decisions"]] == [
         ("ovriga_brev", "kasta", "sekretesslada"), ("stromavbrott_atgard", "skicka_om", "skicka_om")]
@@ -203,9 +206,10 @@ def test_every_new_command_and_argument_through_the_simulator(tmp_path):
         {"at": at("10:01"), "cmd": "dodsbo_label", "personnummer": "19121212-1212"},
         {"at": at("10:30"), "cmd": "logout", "reason": "idle"},
         {"at": at("10:31"), "cmd": "login", "operator": "BERT"},
-        {"at": at("11:00"), "cmd": "close_day"},
-        {"at": at("11:05"), "cmd": "reopen_day"},
-        {"at": at("11:06"), "cmd": "close_day"},
+        {"at": at("11:00"), "cmd": "close_day"},                                              # confirm_needed:
+        {"at": at("11:00"), "cmd": "close_day", "confirm": True},                             # the TL question
+        {"at": at("11:05"), "cmd": "reopen_day"},                                             # is unconfirmed
+        {"at": at("11:06"), "cmd": "close_day", "confirm": True},
     ]
     script = write_script(tmp_path / "new.jsonl", lines)
     done = kiosk("simulate", str(script), "--out", str(tmp_path / "o"), "--db", str(tmp_path / "j.db"))
@@ -217,7 +221,8 @@ def test_every_new_command_and_argument_through_the_simulator(tmp_path):
     assert day["leta_kund"] == {"A": 4, "B": 0, "C": 0, "D": 0, "H": 0, "apartments": 3}
     assert day["scanned"] == {"dodsbo": 2, "sekretess": 1, "faktura": 0, "ovriga_streckkod": 0}
     assert [a["pile"] for a in day["late"]] == ["dodsbo"]
-    assert day["warnings"] == [] and day["deadline_met"] is True and day["phase"] == "closed"
+    assert [w["alert_kind"] for w in day["warnings"]] == ["tillfalliga"]  # no central confirmed the question
+    assert day["deadline_met"] is True and day["phase"] == "closed"
     assert day["labels_printed"] == 2 and day["label_reprints"] == 1 and day["cover_slips_printed"] == 1
     assert day["checklist"] == {"envelope_sent": 1, "wms_ticked": 0, "cab_case_created": 1}
     assert [(d["kind"], d["date"], d["decision"]) for d in day["decisions"]] == [("ovriga_brev", None, "skicka_om")]
@@ -227,7 +232,8 @@ def test_every_new_command_and_argument_through_the_simulator(tmp_path):
     assert [p["kind"] for p in day["prints"]].count("day_summary") == 2
     rows = json.loads(kiosk("report", "--db", str(tmp_path / "j.db")).stdout)
     assert rows[0]["alerts"] == 1 and rows[0]["alerts_cancelled"] == 1 and rows[0]["late_letters"] == 1
-    assert rows[0]["label_reprints"] == 1 and rows[0]["warnings"] == ""
+    assert rows[0]["label_reprints"] == 1
+    assert rows[0]["warnings"] == "Ingen bekräftelse på att TL fått frågan om tillfälligt utskick."
 
 
 def test_a_day_crossing_midnight_in_the_simulator_gets_its_warning_and_alert(tmp_path):
@@ -245,7 +251,8 @@ def test_a_day_crossing_midnight_in_the_simulator_gets_its_warning_and_alert(tmp
     doc = json.loads(kiosk("simulate", str(script), "--out", str(tmp_path / "o")).stdout)
     old, new = doc["days"]
     assert old["day"] == "2026-11-23" and old["phase"] == "closed" and old["closed_by"] == "midnight"
-    assert [(w["kind"], w["pile"], w["sorted"], w["scanned"]) for w in old["warnings"]] == [("unscanned", "faktura", 2, 1)]
+    assert [(w["kind"], w.get("pile"), w.get("sorted"), w.get("scanned")) for w in old["warnings"]] == [
+        ("unscanned", "faktura", 2, 1), ("alert_unconfirmed", None, None, None)]
     assert [a["kind"] for a in old["alerts"]] == ["deadline_missed"] and old["deadline_met"] is False
     assert new["phase"] == "sorting" and new["counts"]["dodsbo"] == 1 and new["scans"]["accepted"] == []
     assert [r["reason"] for r in new["scans"]["rejected"]] == ["not_scan_phase"]
@@ -265,3 +272,27 @@ def test_the_example_day_journals_the_event_count_the_sync_tests_expect(tmp_path
         assert j.last_seq == EXAMPLE_EVENTS
     finally:
         j.close()
+
+
+def test_a_printer_switched_off_in_the_script_fails_the_labels_until_it_is_back(tmp_path):
+    codes = ("7350001000011", "7350001000028", "7350001000035")
+    script = write_script(tmp_path / "printer.jsonl", [
+        {"at": at("08:00"), "cmd": "login", "operator": "ANNA"},
+        *[{"at": at("08:01"), "cmd": "sort", "pile": "dodsbo"} for _ in codes],
+        {"at": at("08:10"), "cmd": "scan_phase"},
+        *[{"at": at("08:11"), "cmd": "scan", "code": code} for code in codes],
+        *[{"at": at("08:12"), "cmd": "next_pile"} for _ in range(4)],
+        {"at": at("08:20"), "cmd": "printer", "state": "offline"},
+        {"at": at("08:21"), "cmd": "dodsbo_label", "personnummer": "19121212-1212"},
+        {"at": at("08:22"), "cmd": "dodsbo_label", "personnummer": "19121212-1212"},
+        {"at": at("08:23"), "cmd": "printer", "state": "paper_jam"},
+    ])
+    doc = json.loads(kiosk("simulate", str(script), "--out", str(tmp_path / "o")).stdout)
+    assert [e["line"] for e in doc["errors"]] == [16]  # the unknown printer state
+    [day] = doc["days"]
+    assert day["labels_printed"] == 0 and [p["state"] for p in day["print_jobs"]] == ["failed", "failed"]
+    assert "2 dödsbo-etiketter skrevs inte ut." in [w["text"] for w in day["warnings"]]
+    script.write_text(script.read_text().replace('"paper_jam"', '"ok"'), encoding="utf-8")
+    doc = json.loads(kiosk("simulate", str(script), "--out", str(tmp_path / "o2")).stdout)
+    [day] = doc["days"]
+    assert doc["errors"] == [] and day["labels_printed"] == 2 and [w["kind"] for w in day["warnings"]] == ["labels_missing"]

@@ -124,7 +124,9 @@ def test_a_whole_day_by_touch(tmp_path, xdisplay, size):
     assert summary["decisions"][0]["decision"] == "kasta"
     assert summary["cab"][0]["subject"] == "Inscannat brev: Bestridan"
     assert summary["cab"][1]["subject"] == "Scannat brev – Fråga om kö på väg 12"
-    assert summary["labels_printed"] == 1 and summary["cover_slips_printed"] == 1
+    # the file printer refuses a personnummer: the label did not print and does not count
+    assert summary["labels_printed"] == 0 and summary["cover_slips_printed"] == 1
+    assert [(p["kind"], p["state"]) for p in summary["print_jobs"]] == [("dodsbo_label", "failed"), ("cover_slip", "printed")]
 
     # The shelf the devices show, and the on-screen shelf showing the same.
     assert seen["shelf_after_sort"]["inkomna_brev"] == "steady"
@@ -148,7 +150,9 @@ def test_a_whole_day_by_touch(tmp_path, xdisplay, size):
     # What the person saw.
     assert "DUBBLETT" in seen["duplicate_feedback"] and "OGILTIG" in seen["invalid_feedback"]
     assert "KASTA" in seen["decision_preview"]
-    assert "TL har larmats" in seen["case_text"]
+    # no central in this kiosk (sync off): never "TL har larmats", the operator tells the TL at once
+    assert "TL har" not in seen["case_text"]
+    assert seen["tl_note_text"] == "[b]Larmet har inte nått TL (synk är avstängd) – säg till TL direkt[/b]"
     assert "Upplysning.se" in seen["remark_note"]
     assert seen["preview_kind"] == "cover_slip" and seen["summary_kind"] == "day_summary"
     # One label for two dödsbo invoices: closing the day names what is unfinished and asks again.

@@ -109,7 +109,12 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield 2
         seen["late_banner"] = app.banner.text
 
-        # Dödsbo: ten digits with "-" need the century; two buttons show both readings.
+        # Dödsbo: ten digits with "-" need the century; two buttons show both readings. The labels
+        # go to a printer that keeps nothing (a file printer refuses a personnummer, and a label
+        # counts only when printed).
+        from kiosk.hw.printer import DummyTransport
+
+        paper_printer, kiosk.devices.printer.transport = kiosk.devices.printer.transport, DummyTransport()
         yield from go("3. Dödsbo", "dodsbo")
         dodsbo = app.pages["dodsbo"]
         for ch in "121212-1212":
@@ -146,6 +151,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         press("Tryck igen")
         yield lambda: s().label_reprints == 1
         yield from close_preview()
+        kiosk.devices.printer.transport = paper_printer
 
         # Sekretess: the envelope tick is recorded.
         yield from go("4. Sekretess", "sekretess")

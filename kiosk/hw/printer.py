@@ -63,6 +63,7 @@ class PrintOutcome:
     job_id: str | None = None
     state: str = OK  # the printer state when the job was tried
     kept: bool = False  # the job waits for the printer (durably, or in memory for persist=False)
+    ref: str | None = None  # the routine's print job id (effects.Print.job) when the day records its outcome
 
 
 # -- transports: how bytes reach the paper ---------------------------------------------------------
@@ -323,6 +324,7 @@ class _Job:
     layout: object
     persist: bool
     created: str
+    ref: str | None = None
 
 
 class PrintService:
@@ -337,10 +339,13 @@ class PrintService:
         self._lock = threading.RLock()  # one sender at a time (held while the printer is slow)
         self._state = threading.RLock()  # the queue and the memory jobs (held only briefly)
         self._memory: dict[str, _Job] = {}  # persist=False jobs waiting: RAM only
-        self._refused: dict[str, str] = {}  # persist=False jobs this transport would keep on disk: id -> title
+        self._refused: dict[str, tuple[str, str | None]] = {}  # persist=False jobs a file would keep: id -> (title, ref)
         self._mem_ids = itertools.count(1)
         self._previews: dict[str, bytes] = {}
         self.last_state = OK
+        # Called with every PrintOutcome of a job that has a `ref` (the printer took it, or did
+        # not), outside the printer's lock, from whichever thread tried: the kiosk records it.
+        self.outcome_listeners: list[Callable[[PrintOutcome], None]] = []
         self.db = None
         if queue_path is not None:
             from ..journal import connect
@@ -352,6 +357,8 @@ class PrintService:
                     pk="id", not_null={"kind", "layout", "created", "state"},
                 )
                 self.db["jobs"].create_index(["state"])
+            if "ref" not in self.db["jobs"].columns_dict:  # a queue from before outcomes were recorded
+                self.db["jobs"].add_column("ref", str)
             cutoff = (self.clock() - dt.timedelta(days=keep_days)).isoformat()
             with self.db.conn:  # printed jobs are kept a while for reprints, then dropped
                 self.db.execute("DELETE FROM jobs WHERE state = 'printed' AND printed_at < ?", [cutoff])
@@ -366,7 +373,8 @@ class PrintService:
 
     def _store_locked(self, job: Print) -> str:
         row = {"kind": job.kind, "title": job.layout.title, "layout": json.dumps(layout_to_dict(job.layout), ensure_ascii=False),
-               "created": self.clock().isoformat(), "state": "pending", "attempts": 0, "last_error": "", "printed_at": None}
+               "created": self.clock().isoformat(), "state": "pending", "attempts": 0, "last_error": "", "printed_at": None,
+               "ref": job.job}
         if self.db is None:
             rid = next(self._db_ids)
             self._db_jobs[rid] = dict(row, id=rid)
@@ -425,18 +433,22 @@ class PrintService:
                 return self._store(job)
             if self._refuses(job):
                 job_id = f"r{next(self._mem_ids)}"
-                self._refused[job_id] = job.layout.title
+                self._refused[job_id] = (job.layout.title, job.job)
                 return job_id
             job_id = f"m{next(self._mem_ids)}"
-            self._memory[job_id] = _Job(job_id, job.kind, job.layout, False, self.clock().isoformat())
+            self._memory[job_id] = _Job(job_id, job.kind, job.layout, False, self.clock().isoformat(), job.job)
             return job_id
 
     def flush(self, job_id: str) -> PrintOutcome:
         """Print what waits, oldest first; the outcome for `job_id` (kept if it did not print)."""
         if job_id in self._refused:
-            return self._refusal(self._refused.pop(job_id), job_id)
+            title, ref = self._refused.pop(job_id)
+            return self._emit([self._refusal(title, job_id, ref)])[0]
         with self._lock:
-            for outcome in self.retry():
+            tried = self._retry_locked()
+        self._emit(tried)
+        with self._lock:
+            for outcome in tried:
                 if outcome.job_id == job_id:
                     return outcome
             if job_id in self._memory:
@@ -453,15 +465,17 @@ class PrintService:
     def print_now(self, job: Print) -> PrintOutcome:
         """Send once, without the queue (`kiosk print-test`; a queue that cannot be written)."""
         if self._refuses(job):
-            return self._refusal(job.layout.title, None)
+            return self._emit([self._refusal(job.layout.title, None, job.job)])[0]
         try:
             self.transport.send(render(job.layout, self.codepage, self.profile))
             self.last_state = OK
-            return PrintOutcome(True, f"{job.layout.title}: utskriven.", None)
+            outcome = PrintOutcome(True, f"{job.layout.title}: utskriven.", None, ref=job.job)
         except PrinterUnavailable as exc:
             self.last_state = exc.state
             log.warning("printing %s failed: printer %s (%s)", job.kind, exc.state, exc.detail)
-            return PrintOutcome(False, f"{job.layout.title} kunde inte skrivas ut. {STATUS_SV[exc.state]}", None, exc.state)
+            outcome = PrintOutcome(False, f"{job.layout.title} kunde inte skrivas ut. {STATUS_SV[exc.state]}", None,
+                                   exc.state, ref=job.job)
+        return self._emit([outcome])[0]
 
     def _drain(self) -> dict[str, PrintOutcome]:
         """Print every kept persistent job in order; stop at the first failure (keep order)."""
@@ -476,17 +490,18 @@ class PrintService:
                 self._update(rid, attempts=row["attempts"] + 1, last_error=exc.detail or exc.state)
                 log.warning("print job %s (%s) kept: printer %s (%s)", rid, row["kind"], exc.state, exc.detail)
                 results[str(rid)] = PrintOutcome(False, self._kept_message(layout.title, exc.state, True), str(rid),
-                                                 exc.state, kept=True)
+                                                 exc.state, kept=True, ref=row.get("ref"))
                 break
             except Exception as exc:  # rendering: a bug, not the printer; keep the job
                 log.exception("print job %s failed to render", rid)
                 self._update(rid, attempts=row["attempts"] + 1, last_error=str(exc))
-                results[str(rid)] = PrintOutcome(False, self._kept_message(layout.title, ERROR, True), str(rid), ERROR, kept=True)
+                results[str(rid)] = PrintOutcome(False, self._kept_message(layout.title, ERROR, True), str(rid), ERROR,
+                                                 kept=True, ref=row.get("ref"))
                 break
             self.last_state = OK
             self._update(rid, state="printed", attempts=row["attempts"] + 1, printed_at=self.clock().isoformat(), last_error="")
             log.info("printed job %s (%s)", rid, row["kind"])
-            results[str(rid)] = PrintOutcome(True, f"{layout.title}: utskriven.", str(rid))
+            results[str(rid)] = PrintOutcome(True, f"{layout.title}: utskriven.", str(rid), ref=row.get("ref"))
         return results
 
     def _try_memory(self, job_id: str) -> PrintOutcome:
@@ -500,14 +515,20 @@ class PrintService:
             self.last_state = exc.state
             # No detail in the log beyond the kind: the layout holds a personnummer.
             log.warning("print job %s (%s, not persisted) waits in memory: printer %s", job_id, job.kind, exc.state)
-            return PrintOutcome(False, self._kept_message(job.layout.title, exc.state, False), job_id, exc.state, kept=True)
+            return PrintOutcome(False, self._kept_message(job.layout.title, exc.state, False), job_id, exc.state, kept=True,
+                                ref=job.ref)
         self.last_state = OK
         with self._state:
             self._memory.pop(job_id, None)  # printed: the personnummer leaves memory too
-        return PrintOutcome(True, f"{job.layout.title}: utskriven.", job_id)
+        return PrintOutcome(True, f"{job.layout.title}: utskriven.", job_id, ref=job.ref)
 
     def retry(self) -> list[PrintOutcome]:
         """Print every kept job (persistent ones in order, then those in memory)."""
+        with self._lock:
+            out = self._retry_locked()
+        return self._emit(out)
+
+    def _retry_locked(self) -> list[PrintOutcome]:
         with self._lock:
             out = [o for o in self._drain().values()]
             if out and not out[-1].ok:
@@ -523,6 +544,9 @@ class PrintService:
 
     def reprint(self, job_id: str) -> PrintOutcome:
         """Print a job again on request (a persistent job, printed or not)."""
+        return self._emit([self._reprint(job_id)])[0]
+
+    def _reprint(self, job_id: str) -> PrintOutcome:
         with self._lock:
             if job_id in self._memory:
                 return self._try_memory(job_id)
@@ -546,6 +570,17 @@ class PrintService:
     def pending(self) -> int:
         with self._state:
             return len(self._rows("pending")) + len(self._memory)
+
+    def waiting_refs(self) -> set[str]:
+        """The refs (routine print job ids) of the jobs that wait for the printer."""
+        with self._state:
+            refs = {r.get("ref") for r in self._rows("pending")} | {j.ref for j in self._memory.values()}
+        return {r for r in refs if r}
+
+    def printed_refs(self) -> set[str]:
+        """The refs of the kept jobs the printer took (the queue keeps printed jobs a while)."""
+        with self._state:
+            return {r["ref"] for r in self._rows() if r["state"] == "printed" and r.get("ref")}
 
     def pending_jobs(self) -> list[dict]:
         """What waits, for the screen: id, kind, title, persisted or memory-only."""
@@ -599,11 +634,23 @@ class PrintService:
         """A job that holds a personnummer is never sent to a transport that keeps the bytes."""
         return not job.persist and bool(getattr(self.transport, "keeps_bytes", True))
 
-    def _refusal(self, title: str, job_id: str | None) -> PrintOutcome:
+    def _emit(self, outcomes: list[PrintOutcome]) -> list[PrintOutcome]:
+        """Tell the outcome listeners (outside the printer's lock) what happened to jobs with a ref."""
+        for outcome in outcomes:
+            if outcome.ref is None:
+                continue
+            for listener in list(self.outcome_listeners):
+                try:
+                    listener(outcome)
+                except Exception:
+                    log.exception("print outcome listener failed")
+        return outcomes
+
+    def _refusal(self, title: str, job_id: str | None, ref: str | None = None) -> PrintOutcome:
         log.warning("a print job holding a personnummer was not printed: the printer (%s) would keep it on "
                     "disk; only its on-screen preview exists. Configure a real printer (printer.backend), "
                     "or printer.path as a device node such as /dev/usb/lp0", self.transport.describe())
-        return PrintOutcome(False, NOT_ON_DISK_SV.format(title=title), job_id, ERROR)
+        return PrintOutcome(False, NOT_ON_DISK_SV.format(title=title), job_id, ERROR, ref=ref)
 
     def _preview(self, job: Print) -> None:
         try:

@@ -10,9 +10,9 @@ Central (kiosk/central/inbox.py) publishes one retained JSON document per kiosk 
                  "answer": null | {"text": <the TL's answer>, "by": <TL>, "at": <UTC ISO Z>}}]}
 
 No customer data: alert ids, kinds, TL names and the TL's own words. `parse` is the kiosk's
-strict check (size, types, lengths, printable text); a document that fails it is ignored. The
-rest of this module is what the screen says about an alert, in Swedish and local time (pure:
-the document and the time zone go in, text and a severity come out).
+strict check (size, types, lengths, printable text); a document that fails it is ignored. What
+the screen says about an alert is kiosk/truth.py's (from this document, the connection and the
+time); `answers` gives the TLs' answers to temporary mailings, in local time.
 """
 
 from __future__ import annotations
@@ -124,12 +124,7 @@ def dumps(doc: dict) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
-# -- what the screen says ------------------------------------------------------------------------
-# severities as the controller's: "ok" green, "warning" amber, "error"/"alert" red
-
-SENDING = "Larmet skickas till TL …"
-
-
+# -- what the screen reads -----------------------------------------------------------------------
 def _hhmm(at: str, tz: ZoneInfo) -> str:
     return dt.datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(tz).strftime("%H:%M")
 
@@ -140,35 +135,6 @@ def find(doc: dict | None, alert_id: str | None) -> dict | None:
     return next((a for a in doc.get("alerts", []) if a.get("id") == alert_id), None)
 
 
-def notice(doc: dict | None, alert_id: str, tz: ZoneInfo = TZ) -> tuple[str, str]:
-    """(text, severity) for an alert this kiosk raised: where its notification to the TL is, and
-    whether a TL has acknowledged it. Unknown to central yet (or no document): being sent."""
-    a = find(doc, alert_id)
-    if a is None:
-        return SENDING, "warning"
-    ack = a.get("acknowledged")
-    if ack:
-        return f"TL har kvitterat ({ack['by']} {_hhmm(ack['at'], tz)})", "ok"
-    n = a.get("notified")
-    if n and n["state"] == "delivered":
-        return f"TL har fått larmet {_hhmm(n['at'], tz)}", "ok"
-    if n and n["state"] == "failed":
-        return "Larmet kunde inte skickas till TL – säg till TL direkt", "error"
-    return SENDING, "warning"
-
-
-SHORT = {"Larmet skickas till TL …": "skickas …",
-         "Larmet kunde inte skickas till TL – säg till TL direkt": "ej skickat – säg till TL"}
-
-
-def short(doc: dict | None, alert_id: str, tz: ZoneInfo = TZ) -> tuple[str, str]:
-    """`notice` in the few words the status area has room for."""
-    text, severity = notice(doc, alert_id, tz)
-    if text in SHORT:
-        return SHORT[text], severity
-    return text.replace("TL har fått larmet", "mottaget").replace("TL har kvitterat", "kvitterat"), severity
-
-
 def answers(doc: dict | None, tz: ZoneInfo = TZ) -> list[str]:
     """The TLs' answers to temporary mailings today (until a TL clears them), oldest first."""
     out = []
@@ -177,15 +143,3 @@ def answers(doc: dict | None, tz: ZoneInfo = TZ) -> list[str]:
         if a.get("kind") == "tillfalliga" and ans:
             out.append(f"TL:s besked: {ans['text']} ({ans['by']} {_hhmm(ans['at'], tz)})")
     return out
-
-
-def latest(doc: dict | None, alert_ids: list[str]) -> str | None:
-    """Of the alerts this kiosk raised (oldest first), the one the status area speaks of: the
-    newest not yet acknowledged, else the newest."""
-    if not alert_ids:
-        return None
-    for aid in reversed(alert_ids):
-        a = find(doc, aid)
-        if a is None or not a.get("acknowledged"):
-            return aid
-    return alert_ids[-1]

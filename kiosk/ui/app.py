@@ -6,6 +6,7 @@ Import only after `kivyenv.prepare()`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -21,7 +22,7 @@ from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kivy.utils import escape_markup
 
-from .. import preview, printouts, routine, sdnotify
+from .. import preview, printouts, routine, sdnotify, truth
 from ..clock import TZ
 from ..controller import Result
 from ..effects import Print
@@ -91,6 +92,9 @@ class KioskApp(App):
         self.last_shown: Result | None = None  # the last result the screen showed
         self.late_pile: str | None = None  # the sorting screen armed a late letter for this pile
         self.pages: Pages = Pages(self)
+        self.banner_alert: tuple[str, str, str] | None = None  # (text, severity, alert id): its live line
+        self.print_banner = False  # the banner shows a print problem (cleared when the printer took the job)
+        self.print_banner_at = 0.0
 
     # The Kivy App has a `config` attribute of its own (ConfigParser); keep ours separate.
     @property
@@ -226,7 +230,18 @@ class KioskApp(App):
             self.go("home")
         elif "signed_out" in types:
             self.go("signin")
-        self.say(banner_text(result) if result.message else "", severity(result))
+        if result.code == "print_recorded" or result.code == "alert_delivered":
+            self.sm.current_screen.refresh()  # a report from the printer or central: counts change
+            self._status()
+            return
+        alert_id = next((e["id"] if e["type"] == "alert_raised" else e["data"].get("alert")
+                         for e in result.events if e["type"] in ("alert_raised", "alert_cancelled")), None)
+        if alert_id and result.message:
+            base = truth.without_claims(banner_text(result))
+            self.banner_alert = (base, severity(result), alert_id)
+            self._banner_alert()
+        else:  # a sentence about an earlier alert is the status bar's to say (live)
+            self.say(truth.without_claims(banner_text(result)) if result.message else "", severity(result))
         for job in result.effects.prints:
             self.show_preview(job)
         page = self.sm.current_screen
@@ -236,8 +251,41 @@ class KioskApp(App):
 
     def say(self, text: str, sev: str = OK) -> None:
         """The banner: one line in words with an icon, coloured by severity (never colour alone)."""
+        self.banner_alert = None
+        self.print_banner = False
         self.banner.text = escape_markup(text)
         set_bg(self.banner, SEVERITY_COLOURS[sev] if text else BG)
+
+    def _banner_alert(self) -> None:
+        """The banner of a command that raised or withdrew a TL alert: its words, then where the
+        alert is now (kept true every second)."""
+        if self.banner_alert is None:
+            return
+        base, sev, alert_id = self.banner_alert
+        line = self.alert_line(alert_id)
+        text = f"{base}  {line[0]}{'' if line[0].endswith('…') else '.'}" if line else base
+        if line and line[1] == "error" and sev not in ("error", "alert"):
+            sev = "error"  # the operator must act: the banner is red whatever the command's own colour
+            text = "⚠ " + text[2:] if text.startswith("✓ ") else text  # and its icon says so
+        if escape_markup(text) != self.banner.text or self.banner._bg[0].rgba != list(SEVERITY_COLOURS[sev]):
+            self.banner.text = escape_markup(text)
+            set_bg(self.banner, SEVERITY_COLOURS[sev])
+
+    # -- what central confirmed (kiosk/truth.py) --------------------------------------------------
+    def link(self) -> truth.Link:
+        """Central reachable now? From the status poller's look at the sync session (kiosk/truth.py)."""
+        return truth.central_link(self.kiosk.poller.snapshot.get("sync"), self.now(), float(self.config_.mqtt.ack_timeout))
+
+    def alert_state(self, alert: dict) -> truth.AlertState:
+        snap = self.kiosk.poller.snapshot
+        confirm = dt.timedelta(minutes=float(getattr(self.config_.ui, "alert_confirm_minutes", 5)))
+        return truth.alert_state(alert, snap.get("inbox"), self.now(), self.link(), confirm,
+                                 withdrawal_stored=alert.get("id") in snap.get("withdrawals_stored", ()))
+
+    def alert_line(self, alert_id: str | None) -> tuple[str, str] | None:
+        """(sentence, severity) for one of today's alerts by id, None if the day has no such alert."""
+        alert = next((a for a in self.controller.state.alerts if alert_id and a.get("id") == alert_id), None)
+        return truth.alert_text(self.alert_state(alert)) if alert else None
 
     def go(self, name: str) -> None:
         if name != "signin" and not self.controller.operator:
@@ -306,10 +354,16 @@ class KioskApp(App):
             log.exception("printer submit failed")
 
     def _print_outcome(self, job: Print, outcome) -> None:
-        """After every print attempt (on the UI thread): say so when it did not print."""
+        """After every print attempt (on the UI thread): say so when it did not print; a print
+        problem's banner goes once the printer takes the job."""
         if not outcome.ok:
-            self.banner.text = outcome.message
+            self.banner_alert = None
+            self.banner.text = escape_markup(outcome.message)
             set_bg(self.banner, AMBER if getattr(outcome, "kept", False) else RED)
+            self.print_banner = True
+            self.print_banner_at = time.monotonic()
+        elif self.print_banner:
+            self.say("")
 
     def _retry_printer(self) -> None:
         retry = getattr(self.kiosk.devices.printer, "retry", None)
@@ -382,11 +436,22 @@ class KioskApp(App):
             log.exception("controller tick failed")
 
     def _every_second(self, dt) -> None:
-        self._status()
+        self.refresh_live()
         self._check_idle()
         page = self.sm.current_screen
         if page is not None and page.name == "home":
             page.refresh()
+        elif page is not None and hasattr(page, "tick"):
+            page.tick()
+
+    def refresh_live(self) -> None:
+        """Everything that speaks of the TL alerts and the printer, from one look (once a second):
+        the status bar, the banner and the shown screen's TL strip never disagree."""
+        self._status()
+        self._banner_alert()
+        note = getattr(self.sm.current_screen, "tl_note", None)
+        if note is not None:
+            note.update()
 
     def _check_idle(self) -> None:
         """Sign out automatically after ui.idle_logout_minutes; say so during the last minute."""
@@ -418,12 +483,12 @@ class KioskApp(App):
             parts.append("Skanner: " + ("[color=7ee787]ansluten[/color]" if snap.get("scanner")
                                          else "[color=ff7b72]saknas[/color]"))
         printer = snap.get("printer", {})
-        parts.append("Skrivare: " + ("[color=7ee787]OK[/color]" if printer.get("ok") else "[color=ff7b72]fel[/color]")
-                     + (f" ({printer['pending']} i kö)" if printer.get("pending") else ""))
+        ptext, psev = truth.printer_status(printer)
+        parts.append(f"Skrivare: [color={MARKUP_COLOURS[psev]}]{ptext}[/color]")
         clock_ok = snap.get("clock_synced")
         parts.append("Klocka: " + ("synkad" if clock_ok else "[color=ffb86b]ej synkad[/color]"
                                    if clock_ok is False else "okänd"))
-        tl = tl_status(snap.get("inbox"), self.controller.state)
+        tl = self.tl_status()
         if tl:
             parts.append(tl)
         op = self.controller.operator
@@ -440,9 +505,14 @@ class KioskApp(App):
             problems.append(printer.get("message") or "Skrivaren svarar inte.")
         if printer.get("pending"):
             problems.append(f"{printer['pending']} utskrift(er) väntar på skrivaren.")
+        elif self.print_banner and printer.get("ok", True) and snap.get("at", 0) > self.print_banner_at:
+            self.say("")  # a fresh look at the printer: ready, nothing waits: the banner's cause is gone
         if snap.get("clock_synced") is False and not self.simulator:
             problems.append("Klockan är inte synkad: tider kan bli fel. Kontakta tekniker om det kvarstår.")
         text = " ".join(problems)
+        faulty = bool(snap.get("faults")) or not printer.get("ok", True) or (snap.get("clock_synced") is False
+                                                                              and not self.simulator)
+        set_bg(self.problem, RED if faulty else AMBER)  # only jobs waiting on a ready printer: amber
         if text != self.problem_text.text:
             self.problem_text.text = text
             self.problem.height = mm(9) if text else 0
@@ -455,14 +525,17 @@ class KioskApp(App):
                 self.problem.remove_widget(self.retry_btn)
 
 
-def tl_status(doc, state) -> str:
-    """The status area's word on today's newest TL alert (kiosk/sync/inbox.py), "" without one."""
-    from ..sync import inbox
+    def tl_status(self) -> str:
+        """The status area's word on today's alerts: the one that needs the operator most (red
+        first, then amber), else the newest; "" on a day without alerts."""
+        states = [(a, self.alert_state(a)) for a in self.controller.state.alerts if a.get("id")]
+        if not states:
+            return ""
+        rank = {"error": 0, "warning": 1, "ok": 2}
+        alert, state = min(reversed(states), key=lambda x: rank[truth.alert_text(x[1])[1]])
+        text, sev = truth.alert_short(state)
+        word = "TL-fråga" if alert["kind"] == "tillfalliga" else "TL-larm"
+        return f"{word}: [color={MARKUP_COLOURS[sev]}]{escape_markup(text)}[/color]"
 
-    ids = [a["id"] for a in state.alerts if a.get("id") and not a.get("cancelled")]
-    aid = inbox.latest(doc, ids)
-    if aid is None:
-        return ""
-    text, severity = inbox.short(doc, aid)
-    color = {"ok": "7ee787", "warning": "ffb86b"}.get(severity, "ff7b72")
-    return f"TL-larm: [color={color}]{escape_markup(text)}[/color]"
+
+MARKUP_COLOURS = {"ok": "7ee787", "warning": "ffb86b", "error": "ff7b72", "alert": "ff7b72"}

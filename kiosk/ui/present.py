@@ -45,8 +45,7 @@ def banner_text(result) -> str:
     text = f"{icon} {text}".strip()
     effects = getattr(result, "effects", None)
     if effects is not None:
-        if effects.alerts and "TL" not in text:
-            text += "  TL larmad."
+        # what became of the alert to the TL is the shell's to say (kiosk/truth.py): it changes
         if effects.notes:
             text += "  " + " ".join(effects.notes)
     return text

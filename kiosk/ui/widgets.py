@@ -384,11 +384,10 @@ SEVERITY_COLORS = {"ok": GREEN, "warning": AMBER, "error": RED, "alert": RED}
 
 
 class TLNote(Txt):
-    """One alert the operator just raised: whether the TL got it and acknowledged it, and (with
-    `answers`) the TLs' answers to today's temporary mailings. Reads the inbox the status poller
-    keeps (`app.kiosk.poller.snapshot["inbox"]`) once a second; hidden while it has nothing to say,
-    also while no inbox has come from central (sync off, never connected): the screens have no
-    room to spare, and the status bar still says the alert is being sent."""
+    """One alert the operator just raised (or withdrew): where it is, as kiosk/truth.py says from
+    central's inbox, the connection and the time (`app.alert_line`), and (with `answers`) the TLs'
+    answers to today's temporary mailings. Updated once a second; hidden while it has nothing to
+    say."""
 
     def __init__(self, app, answers: bool = False, home=None, **kw):
         kw.setdefault("font_mm", 3.2)
@@ -400,7 +399,7 @@ class TLNote(Txt):
         self.alert_id: str | None = None
         self.opacity = 0
         self.home = home  # the layout it joins only while shown (no spacing taken while hidden)
-        Clock.schedule_interval(lambda dt: self.update(), 1.0)
+        # updated by the app once a second with the status bar and the banner (app.refresh_live)
 
     def track(self, alert_id: str | None) -> None:
         self.alert_id = alert_id
@@ -413,8 +412,9 @@ class TLNote(Txt):
 
         doc = (getattr(getattr(self.app, "kiosk", None), "poller", None) or _NoPoller).snapshot.get("inbox")
         lines, severity = [], "ok"
-        if self.alert_id and doc is not None:  # nothing from central yet: only the status bar says so
-            text, severity = inbox.notice(doc, self.alert_id)
+        line = self.app.alert_line(self.alert_id) if self.alert_id else None
+        if line is not None:
+            text, severity = line
             lines.append(f"[b]{escape_markup(text)}[/b]")
         if self.answers:
             lines += [escape_markup(a) for a in inbox.answers(doc)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
+from ... import truth
 from ...clock import TZ
 from ...personnummer import PersonnummerError
 from ...personnummer import parse as parse_personnummer
@@ -156,6 +157,7 @@ class DodsboPage(Page):
         self.print_btn.disabled = not ok
         self.confirm_look(self.print_btn, "Skriv ut etikett", GREEN, "Tryck igen för omtryck\n(fler etiketter än fakturor)")
         n = s.scanned["dodsbo"]
-        self.progress.text = (f"Etiketter i dag: [b]{s.labels_printed}[/b] av {n} dödsbofakturor. "
+        self.progress.text = (f"Etiketter i dag: [b]{s.labels_printed}[/b] av {n} dödsbofakturor"
+                              f"{truth.unprinted_note(s.prints, 'dodsbo_label')}. "
                               "Tejpa etiketten (kvittopapper) på fakturan, inte över adressen, och lägg den i "
                               "översta facket (lyser).")

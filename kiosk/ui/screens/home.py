@@ -72,7 +72,7 @@ def countdown(s: routine.DayState, now: dt.datetime, deadline: dt.time) -> tuple
         return f"Skanningen klar kl. {when} – efter {hhmm}.", RED
     left = at - now
     if left.total_seconds() <= 0:
-        return f"{hhmm} har passerat – skanningen är inte klar. TL larmas.", RED
+        return f"{hhmm} har passerat – skanningen är inte klar.", RED  # the alert's state: the status bar
     minutes = int(left.total_seconds() // 60)
     hours, mins = divmod(minutes, 60)
     text = f"Skanningen ska vara klar {hhmm}: " + (f"{hours} h {mins} min kvar" if hours else f"{mins} min kvar")

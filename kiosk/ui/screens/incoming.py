@@ -124,8 +124,7 @@ class IncomingPage(Page):
             case = result.data["cab"]
             text = (f"[b]Skapa i CAB:[/b]\nTyp: [b]{case['type']}[/b]\nÄrenderubrik: [b]{case['subject']}[/b]\n"
                     f"Status: [b]{case['status']}[/b]\nGrupp: [b]{case['group']}[/b]\n{case['action']}")
-            if self.kind == "bestridan":
-                text += "\n[b]TL har larmats om bestridan.[/b]"
+            # a bestridan: the strip below says where the alert to the TL is (kiosk/truth.py)
             self.case.text = text
             set_bg(self.case, RED if self.kind == "bestridan" else PANEL)
             self.case_shown = True

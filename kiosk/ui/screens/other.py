@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from kivy.uix.boxlayout import BoxLayout
 
+from kivy.utils import escape_markup
+
+from ... import truth
 from ...domain import REMARK_CODES
 from ..keyboard import shared as text_keyboard
 from ..widgets import GREY, MUTED, PANEL, Btn, Page, Scale, TLNote, Txt, column, grid, mm, paint, raised_alert
@@ -50,7 +53,7 @@ class OtherPage(Page):
         self.tl_note = TLNote(self.app, answers=True, home=self.body)  # the TL alert, the TLs' answers (inbox)
 
     def _type_temporary(self):
-        text_keyboard(self.app).open_for("Vilket tillfälligt utskick? (TL får en fråga om hanteringen)",
+        text_keyboard(self.app).open_for("Vilket tillfälligt utskick? (kiosken frågar TL om hanteringen)",
                                          lambda text: self.app.do({"cmd": "temporary", "about": text}))
 
     def refresh(self):
@@ -58,7 +61,7 @@ class OtherPage(Page):
         self.undo_temporary.disabled = not s.temporary
         self.undo_remark.disabled = not s.remarks
         self.temp_label.text = (f"[b]Tillfälliga utskick[/b] i dag: {len(s.temporary)}. "
-                                "Tryck per brev – TL får en fråga om hanteringen.")
+                                "Tryck per brev – kiosken frågar TL om hanteringen.")
         if not self.note.text:
             self.note.text = f"Anmärkningar i dag: {len(s.remarks)}"
 
@@ -72,6 +75,6 @@ class OtherPage(Page):
             else:
                 self.note.text = f"[b]{result.message}[/b]"
         elif result.code == "temporary_counted":
-            self.note.text = f"[b]{result.message}[/b]"
+            self.note.text = f"[b]{escape_markup(truth.without_claims(result.message))}[/b]"
             self.tl_note.track(raised_alert(result) or self.tl_note.alert_id)
         self.refresh()

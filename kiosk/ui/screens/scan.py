@@ -132,8 +132,19 @@ class ScanPage(Page):
             if s.deadline_met is None:  # no barcoded mail today: neither met nor missed
                 self._feedback("Inga streckkodsbrev i dag.", GREEN)
             else:
-                self._feedback(f"✓ I tid före {hhmm}." if s.deadline_met else f"✗ Klar efter {hhmm} – larmet skickas till TL.",
+                self._feedback(f"✓ I tid före {hhmm}." if s.deadline_met else f"✗ Klar efter {hhmm}.{self._deadline_alert()}",
                                GREEN if s.deadline_met else RED)
+
+    def _deadline_alert(self) -> str:
+        """Where the deadline alert to the TL is now (kiosk/truth.py), as a second sentence."""
+        alert = next((a for a in reversed(self.state.alerts) if a["kind"] == "deadline_missed"), None)
+        line = self.app.alert_line(alert["id"]) if alert else None
+        return f" {escape_markup(line[0])}." if line else ""
+
+    def tick(self) -> None:
+        """Once a second: the deadline alert's line stays true."""
+        if self.state.phase == routine.SCANNED and self.state.deadline_met is False:
+            self.refresh()
 
     def _show_last(self):
         r = self.last

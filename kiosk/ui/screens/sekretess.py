@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kivy.uix.boxlayout import BoxLayout
 
+from ... import truth
 from ...domain import BILLING_ADDRESS
 from ..widgets import GREEN, GREY, MUTED, Btn, Page, Scale, Txt, column, mm, paint
 
@@ -58,7 +59,8 @@ class SekretessPage(Page):
     def refresh(self):
         s = self.state
         n = s.scanned["sekretess"]
-        done = f"\nUtskrivna försättsblad i dag: {s.cover_slips_printed}" if s.cover_slips_printed else ""
+        unprinted = truth.unprinted_note(s.prints, "cover_slip")
+        done = f"\nUtskrivna försättsblad i dag: {s.cover_slips_printed}{unprinted}" if s.prints else ""
         can_print = s.pile_scanned("sekretess") and n > 0
         why = "" if can_print else ("\nSkanna sekretessfakturorna först (steg 2)." if not s.pile_scanned("sekretess")
                                     else "\nInga sekretessfakturor i dag: inget försättsblad behövs.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from kivy.uix.boxlayout import BoxLayout
 from kivy.utils import escape_markup
 
-from ... import routine
+from ... import routine, truth
 from ...domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
 from ...printouts import deadline_verdict
 from ...report import COLUMNS, follow_up_row
@@ -45,6 +45,8 @@ CHECKLIST_NAMES = {"envelope_sent": "kuvertet skickat", "wms_ticked": "bockat i 
 
 
 def warning_text(w: dict) -> str:
+    if w.get("kind") not in WARNING_TEXT:  # the routine's own sentence (unprinted jobs, unconfirmed alerts)
+        return str(w.get("text") or w.get("kind")).rstrip(".")
     template = WARNING_TEXT.get(w.get("kind"), w.get("kind", "?"))
     pile = PILE_NAMES.get(w.get("pile", ""), w.get("pile", ""))
     sorted_, scanned = w.get("sorted", 0) or 0, w.get("scanned", 0) or 0
@@ -56,9 +58,12 @@ def warning_text(w: dict) -> str:
 
 MET_SV = {"met": "Ja", "missed": "Nej", "pending": "pågår", "none": "–"}  # printouts.deadline_verdict in words
 
+ALERT_WORDS = {"bestridan": "Bestridan", "tillfalliga": "Tillfälligt utskick", "deadline_missed": "Missad deadline"}
 
-def overview(summary: dict, deadline: str) -> str:
-    """The essential lines of the day, in words (markup: bold labels)."""
+
+def overview(summary: dict, deadline: str, alert_lines: list[tuple[str, str]] | None = None) -> str:
+    """The essential lines of the day, in words (markup: bold labels). `alert_lines`: for each of
+    the day's alerts (summary order) where it is now (kiosk/truth.py)."""
     c = summary["counts"]
     lk = summary["leta_kund"]
     accepted, rejected = len(summary["scans"]["accepted"]), len(summary["scans"]["rejected"])
@@ -75,11 +80,13 @@ def overview(summary: dict, deadline: str) -> str:
         + f" (A med lgh-nr {lk.get('apartments', 0)})",
         f"[b]Datumkoll:[/b] {len(summary.get('decisions', []))} · [b]CAB-ärenden:[/b] {len(summary.get('cab', []))}"
         f" · [b]Utskick:[/b] {len(summary.get('temporary', []))} · [b]Anmärkn.:[/b] {len(summary.get('remarks', []))}"
-        f" · [b]Etiketter:[/b] {summary.get('labels_printed', 0)} · [b]Försättsblad:[/b] "
-        f"{summary.get('cover_slips_printed', 0)}",
+        f" · [b]Etiketter:[/b] {summary.get('labels_printed', 0)}{truth.unprinted_note(summary.get('print_jobs') or [], 'dodsbo_label')}"
+        f" · [b]Försättsblad:[/b] {summary.get('cover_slips_printed', 0)}{truth.unprinted_note(summary.get('print_jobs') or [], 'cover_slip')}",
         f"[b]Larm till TL:[/b] {len(alerts)} (bestridan {kinds['bestridan']}, tillfälliga {kinds['tillfalliga']}, "
         f"missad deadline {kinds['deadline_missed']})",
     ]
+    for a, (text, _sev) in zip(alerts, alert_lines or ()):
+        lines.append(f"  • {ALERT_WORDS.get(a['kind'], a['kind'])}: {escape_markup(text)}")
     checklist = summary.get("checklist")
     if isinstance(checklist, dict) and checklist:
         ticked = [CHECKLIST_NAMES.get(k, k) for k, v in checklist.items() if v]
@@ -145,7 +152,8 @@ class SummaryPage(Page):
             self.area.add_widget(self.table_view)
             self.toggle_btn.text = "Visa översikt"
         else:
-            self.overview.text = overview(summary, deadline)
+            lines = [truth.alert_text(self.app.alert_state(a)) for a in self.state.alerts]
+            self.overview.text = overview(summary, deadline, lines)
             self.area.add_widget(self.overview)
             self.toggle_btn.text = "Hela uppföljningsraden"
         closed = s.phase == routine.CLOSED
@@ -160,6 +168,15 @@ class SummaryPage(Page):
         else:
             self.close_btn.text = "Tryck igen för att avsluta dagen" if self.confirming else "Avsluta dagen"
             self.close_btn.set_color(AMBER if self.confirming else GREEN)
+
+    def tick(self) -> None:
+        """Once a second: the alerts' lines stay true (the overview only)."""
+        if not self.full:
+            summary = self.app.controller.summary()
+            lines = [truth.alert_text(self.app.alert_state(a)) for a in self.state.alerts]
+            text = overview(summary, self.app.controller.ctx.deadline.strftime("%H:%M"), lines)
+            if text != self.overview.text:
+                self.overview.text = text
 
     def pending_unfinished(self) -> list:
         r = self.app.last_shown

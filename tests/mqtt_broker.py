@@ -27,7 +27,7 @@ from kiosk_dev.localbroker import MOSQUITTO, LocalBroker
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "kiosk" / "examples" / "example-day.jsonl"
-EXAMPLE_EVENTS = 76  # events the bundled example day journals (tests/test_simulate.py keeps this true)
+EXAMPLE_EVENTS = 77  # events the bundled example day journals (tests/test_simulate.py keeps this true)
 USERS = {"central": "central-secret", "demo/kiosk-1": "k1-secret", "demo/kiosk-2": "k2-secret"}
 
 needs_mosquitto = pytest.mark.skipif(not os.path.exists(MOSQUITTO), reason="mosquitto is not installed")

@@ -216,6 +216,8 @@ class DeliverySection:
 @dataclass(frozen=True)
 class WebSection:
     base_url: str
+    session_idle_minutes: int
+    session_hours: int
 
 
 @dataclass(frozen=True)
@@ -589,6 +591,12 @@ def _validate(d: dict) -> None:
         raise ConfigError("ui.size", "must be 800x480, 1280x720 or 720x1280")
     if not 0 <= d["ui"]["idle_logout_minutes"] <= 24 * 60:
         raise ConfigError("ui.idle_logout_minutes", "must be 0 (never) to 1440 minutes")
+
+    w = d["web"]
+    if not 1 <= w["session_idle_minutes"] <= 7 * 24 * 60:
+        raise ConfigError("web.session_idle_minutes", "must be 1 to 10080 minutes")
+    if not 1 <= w["session_hours"] <= 31 * 24:
+        raise ConfigError("web.session_hours", "must be 1 to 744 hours")
 
     # -- delivery (kiosk/central/delivery): [[notify.targets]], [billing], [followup], [clock_alerts] --
     from .central.delivery.config import validate as _validate_delivery

@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..db import POSTGRESQL, Conn
+from . import sessions
 
 ROLES = ("tl", "viewer")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
@@ -75,11 +76,13 @@ def add_user(conn: Conn, username: str, role: str, password: str, now: dt.dateti
     conn.execute("insert into web_users(username, role, hash, created_at) values (?,?,?,?) "
                  "on conflict(username) do update set role = excluded.role, hash = excluded.hash",
                  [username, role, _hasher.hash(password), _iso(now)])
+    sessions.end_for_user(conn, username)  # a new role or password: signed in again
     audit(conn, now, None, "user_add", {"username": username, "role": role})
 
 
 def remove_user(conn: Conn, username: str, now: dt.datetime) -> bool:
     gone = conn.execute("delete from web_users where username = ?", [username]).rowcount > 0
+    sessions.end_for_user(conn, username)
     if gone:
         audit(conn, now, None, "user_remove", {"username": username})
     return gone

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from .. import summaries
 from ..db import Conn, Database, Step, migrate, using
-from . import auth, state, views
+from . import auth, sessions, state, views
 
 MIGRATIONS = [
     Step(1, "users, login failures, audit, alert actions", auth.SCHEMA + ";" + state.SCHEMA),
     # the pages' sums over a year read this narrow index instead of every wide web_days row
     Step(2, "PostgreSQL: a covering index of the summed web_days columns (views)", postgresql=views.PG_INDEXES,
          sqlite=""),
+    Step(3, "sessions stored at central: the cookie holds only their opaque id", sessions.SCHEMA),
 ]
 
 

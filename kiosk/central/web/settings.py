@@ -1,0 +1,19 @@
+"""The web app's settings (`[web]` of the config, `kiosk.config.WebSection`) as `create_app` takes them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    session_idle: dt.timedelta = dt.timedelta(minutes=240)  # no use this long ends a session
+    session_absolute: dt.timedelta = dt.timedelta(hours=10)  # a session ends this long after sign-in
+
+
+def from_config(cfg) -> Settings:
+    """Settings from a loaded `kiosk.config.Config`."""
+    w = cfg.web
+    return Settings(session_idle=dt.timedelta(minutes=w.session_idle_minutes),
+                    session_absolute=dt.timedelta(hours=w.session_hours))

@@ -14,8 +14,8 @@ from kiosk.central.web import auth, settings
 from kiosk.central.web.app import COOKIE, create_app
 from kiosk_dev.web_serve import Client, Served
 
-from .test_web import at, both_engines, central_db, clock  # noqa: F401  (fixtures)
-from .web_helpers import PASSWORDS
+from .test_web import at, both_engines, browser, central_db, clock  # noqa: F401  (fixtures)
+from .web_helpers import PASSWORDS, needs_chromium
 
 SECRET = "s" * 64
 
@@ -115,3 +115,97 @@ def _hx(url: str):
     import urllib.request
 
     return urllib.request.Request(url, headers={"HX-Request": "true"})
+
+
+# -- hardened pages ----------------------------------------------------------------------------------
+def _routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every route of the app, path parameters filled in."""
+    import re
+
+    from starlette.routing import Route
+
+    out = []
+    for r in app.routes:
+        if isinstance(r, Route):
+            path = re.sub(r"\{[^}]+\}", "x", r.path)
+            out += [(m, path) for m in sorted(r.methods or ()) if m in ("GET", "POST")]
+    return out
+
+
+def _check_headers(headers: dict, what: str, *, no_store: bool = True) -> None:
+    h = {k.lower(): v for k, v in headers.items()}
+    csp = h.get("content-security-policy", "")
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, what
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, what
+    assert h.get("x-frame-options") == "DENY" and h.get("x-content-type-options") == "nosniff", what
+    assert h.get("referrer-policy") == "same-origin", what
+    if no_store:
+        assert h.get("cache-control") == "no-store", what
+    assert "strict-transport-security" not in h, what  # plain HTTP: no HSTS
+
+
+@both_engines
+def test_every_route_carries_the_security_headers(tmp_path, central_db, served):
+    from .web_helpers import KioskDay, example_day, ingest
+
+    kiosk = KioskDay(tmp_path / "kiosk", None)
+    example_day(kiosk, at(9).date())
+    ingest(central_db, kiosk.messages())
+    app = create_app(central_db, secret=SECRET)
+    anonymous, tl = Client(served.url), Client(served.url)
+    assert tl.login("tl1", PASSWORDS["tl1"]) == 303
+    routes = _routes(app)
+    assert len(routes) >= 12
+    extra = [("GET", "/uppfoljning?format=csv"), ("GET", "/uppfoljning?format=xlsx"), ("GET", "/returer?format=csv"),
+             ("GET", "/finns-inte")]
+    for method, path in routes + extra:
+        for who, c in (("anonymous", anonymous), ("tl1", tl)):
+            if path == "/logout":
+                continue  # below: it would end the session of the other checks
+            data = {"csrf": c.csrf("/larm" if who == "tl1" else "/login")} if method == "POST" else None
+            status, headers, _ = c.request(path, data, follow=False)
+            assert status < 500, (method, path, who, status)
+            _check_headers(headers, f"{method} {path} as {who}: {status}")
+    status, headers, _ = tl.request("/logout", {"csrf": tl.csrf("/larm")}, follow=False)
+    assert status == 303
+    _check_headers(headers, "POST /logout")
+    status, headers, _ = anonymous.request("/static/htmx.min.js", follow=False)
+    assert status == 200
+    _check_headers(headers, "static", no_store=False)
+
+
+@needs_chromium
+def test_no_csp_violation_on_any_page_and_the_pages_still_work(tmp_path, central_db, served, browser, clock):  # noqa: F811
+    """Every page in chromium with the policy on: nothing refused in the console; htmx still
+    refreshes the live cards, the acknowledge form still posts, the error page's link still works."""
+    from .test_web import _text, _wait
+    from .web_helpers import KioskDay, browser_login, example_day, ingest
+
+    kiosk = KioskDay(tmp_path / "kiosk", None)
+    example_day(kiosk, at(9).date())
+    kiosk.do(at(9, 40), cmd="login", operator="ANNA")
+    kiosk.do(at(9, 41), cmd="incoming", kind="bestridan", segment="privat")
+    ingest(central_db, kiosk.messages())
+    browser_login(browser, served.url, "tl1")
+    for path in ("/", "/larm", "/uppfoljning", "/returer?day=" + at(9).date().isoformat(), "/historik",
+                 "/kiosker", "/uppfoljning?from=fel"):
+        browser.get(served.url + path)
+        _wait(browser, lambda d: d.execute_script("return document.readyState") == "complete", what=path)
+    browser.get(served.url + "/")
+    before = _text(browser, "#cards p.muted")
+    clock.value = clock.value + dt.timedelta(minutes=1)
+    _wait(browser, lambda d: _text(d, "#cards p.muted") != before, what="htmx to refresh the cards")
+    browser.get(served.url + "/larm")
+    browser.find_element("css selector", "form[action$='/ack'] button").click()
+    _wait(browser, lambda d: "Larmet är kvitterat" in _text(d, "body"), what="the acknowledgement")
+    browser.get(served.url + "/larm")
+    browser.get(served.url + "/uppfoljning?from=fel")
+    browser.find_element("css selector", "a[data-back]").click()
+    _wait(browser, lambda d: d.current_url.endswith("/larm"), what="Tillbaka to go back")
+    browser.get(served.url + "/logout-finns-inte")
+    console = browser.get_log("browser")
+    refused = [e["message"] for e in console if "Content Security Policy" in e["message"]
+               or "Refused" in e["message"]]
+    assert refused == [], refused
+    errors = [e["message"] for e in console if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
+    assert errors == [], errors

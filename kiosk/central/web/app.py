@@ -34,6 +34,7 @@ from urllib.parse import quote
 import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -43,6 +44,7 @@ from ... import __version__
 from .. import followup
 from ..db import Conn, open_database
 from . import auth, schema, sessions, state, views
+from .headers import SecurityHeaders
 from .settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -391,7 +393,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         finally:
             db.close()  # the pool's connections (PostgreSQL) or the files (SQLite)
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.state.db = db
     return app
 

@@ -326,6 +326,12 @@ class Config:
             return value
         return self.data_path(value)
 
+    def secrets(self) -> tuple[list[str], list[str]]:
+        """(values, URLs) of this config that hold secrets: never shown in a log line (kiosk.logs)."""
+        values = [self.mqtt.password, self.central.password]
+        urls = [self.billing.url, *(t.url for t in self.notify.targets), str(self.central.db)]
+        return [v for v in values if v], [u for u in urls if "://" in u]
+
     @property
     def journal_path(self) -> Path:
         return self.data_path(self.kiosk.data_dir) / "journal.db"
@@ -652,7 +658,12 @@ def load(path: str | os.PathLike | None = None) -> Config:
         raise ConfigError(str(p), "the file is empty (no settings): refusing to run on the embedded defaults;"
                                   " give the settings, or leave out --config and $KIOSK_CONFIG to run the"
                                   " defaults on purpose")
-    return parse(text, str(p))
+    cfg = parse(text, str(p))
+    from . import logs
+
+    values, urls = cfg.secrets()
+    logs.protect(values, urls)  # no log line of this process shows them
+    return cfg
 
 
 def _no_settings(text: str) -> bool:

@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import datetime as dt
 import functools
+import ipaddress
 import os
 import re
 import tomllib
@@ -218,6 +219,7 @@ class WebSection:
     base_url: str
     session_idle_minutes: int
     session_hours: int
+    trusted_proxies: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -603,6 +605,11 @@ def _validate(d: dict) -> None:
         raise ConfigError("web.session_idle_minutes", "must be 1 to 10080 minutes")
     if not 1 <= w["session_hours"] <= 31 * 24:
         raise ConfigError("web.session_hours", "must be 1 to 744 hours")
+    for proxy in w["trusted_proxies"]:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except (TypeError, ValueError):
+            raise ConfigError("web.trusted_proxies", f"not an IP address or network: {proxy!r}") from None
 
     # -- delivery (kiosk/central/delivery): [[notify.targets]], [billing], [followup], [clock_alerts] --
     from .central.delivery.config import validate as _validate_delivery

@@ -124,8 +124,8 @@ def test_login_is_throttled(served, clock, central_db):
     _, _, body = c.request("/login", {"username": "tl1", "password": PASSWORDS["tl1"], "csrf": c.csrf()})
     assert "För många misslyckade inloggningar" in body.decode()
     assert c.request("/", follow=False)[0] == 303  # still not signed in
-    other = Client(served.url)  # another user from the same address is throttled too (by address)
-    assert other.login("tl2", PASSWORDS["tl2"]) == 429
+    other = Client(served.url)  # another user from the same address is not (the address locks at 20)
+    assert other.login("tl2", PASSWORDS["tl2"]) == 303
     clock.value = clock.value + dt.timedelta(minutes=16)
     assert c.login("tl1", PASSWORDS["tl1"]) == 303
     actions = [a for (a,) in _db_query(central_db, "select action from web_audit order by n")]

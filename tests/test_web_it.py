@@ -209,3 +209,63 @@ def test_no_csp_violation_on_any_page_and_the_pages_still_work(tmp_path, central
     assert refused == [], refused
     errors = [e["message"] for e in console if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
     assert errors == [], errors
+
+
+# -- proxies and guessing ----------------------------------------------------------------------------
+def _from(base: str, address: str, **headers) -> Client:
+    """A browser behind the proxy at `address` (as the proxy says in X-Forwarded-For)."""
+    return Client(base, {"X-Forwarded-For": address, **headers})
+
+
+def test_x_forwarded_for_is_ignored_from_a_peer_not_trusted(served):
+    """No trusted proxy configured: a made-up X-Forwarded-For does not get round a lock, and
+    X-Forwarded-Proto does not turn HSTS on."""
+    for _ in range(5):
+        assert _from(served.url, "203.0.113.9").login("tl1", "fel lösenord") == 401
+    assert _from(served.url, "198.51.100.7").login("tl1", PASSWORDS["tl1"]) == 429  # still 127.0.0.1
+    status, headers, _ = _from(served.url, "198.51.100.7", **{"X-Forwarded-Proto": "https"}).request("/login")
+    assert status == 200 and "strict-transport-security" not in {k.lower() for k in headers}
+
+
+@both_engines
+def test_one_address_guessing_locks_neither_the_user_elsewhere_nor_others(central_db, clock):  # noqa: F811
+    app = create_app(central_db, secret=SECRET, clock=clock, settings=settings.Settings(trusted_proxies=("127.0.0.1",)))
+    attacker, office = "203.0.113.9", "10.1.2.3"
+    with Served(app) as served:
+        for _ in range(5):
+            assert _from(served.url, attacker).login("tl1", "fel lösenord") == 401
+        assert _from(served.url, attacker).login("tl1", PASSWORDS["tl1"]) == 429  # (tl1, attacker) locked
+        assert _from(served.url, office).login("tl1", PASSWORDS["tl1"]) == 303  # the TL at the office is not
+        assert _from(served.url, attacker).login("tl2", PASSWORDS["tl2"]) == 303  # nor another user there
+        for i in range(15):  # guessing many names from one address: the address locks at 20 failures
+            assert _from(served.url, attacker).login(f"gissning{i}", "fel lösenord") == 401
+        assert _from(served.url, attacker).login("tl2", PASSWORDS["tl2"]) == 429
+        assert _from(served.url, office).login("tl2", PASSWORDS["tl2"]) == 303
+        status, headers, _ = _from(served.url, office, **{"X-Forwarded-Proto": "https"}).request("/login")
+        assert status == 200 and headers.get("strict-transport-security", "").startswith("max-age=")
+        with open_database(central_db) as db:
+            ips = {ip for (ip,) in db.query("select distinct ip from web_login_failures")}
+        assert ips == {attacker}
+
+
+def test_a_tl_sees_and_lifts_a_lock(served, central_db):
+    for _ in range(5):
+        assert Client(served.url).login("tl2", "fel lösenord") == 401
+    assert Client(served.url).login("tl2", PASSWORDS["tl2"]) == 429
+    viewer, tl = Client(served.url), Client(served.url)
+    assert viewer.login("lasare", PASSWORDS["lasare"]) == 303 and tl.login("tl1", PASSWORDS["tl1"]) == 303
+    assert viewer.request("/sparrar", follow=False)[0] == 403
+    assert 'href="/sparrar"' not in viewer.get("/")[2].decode()
+    html = tl.get("/sparrar")[2].decode()
+    assert 'href="/sparrar"' in html and "<td>tl2</td><td>127.0.0.1</td>" in html and "Häv spärren" in html
+    assert viewer.request("/sparrar", {"csrf": viewer.csrf("/"), "username": "tl2", "ip": "127.0.0.1"},
+                          follow=False)[0] == 403
+    assert Client(served.url).login("tl2", PASSWORDS["tl2"]) == 429  # a viewer lifted nothing
+    status, headers, _ = tl.request("/sparrar", {"csrf": tl.csrf("/sparrar"), "username": "tl2", "ip": "127.0.0.1"},
+                                    follow=False)
+    assert status == 303
+    html = tl.get(headers["location"])[2].decode()
+    assert "Spärren är hävd" in html and "Inga spärrar just nu" in html
+    assert Client(served.url).login("tl2", PASSWORDS["tl2"]) == 303
+    with open_database(central_db) as db:
+        assert db.query("select who, action from web_audit where action = 'lock_lifted'") == [("tl1", "lock_lifted")]

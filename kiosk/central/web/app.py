@@ -39,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ... import __version__
 from .. import followup
@@ -230,6 +231,28 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             request.state.ended = True
         return _with_cookies(request, RedirectResponse("/login", status_code=303))
 
+    def sign_in_locks(request: Request, form) -> Response:
+        """The sign-in locks in force (TL only), each liftable."""
+        user, refused = guard(request, tl=True)
+        if refused:
+            return refused
+        now = clock()
+        if request.method == "POST":
+            if not _csrf_ok(request, form):
+                return page(request, "error.html", 403, title="Ogiltigt formulär",
+                            message="Formuläret saknar giltig säkerhetskod (CSRF). Ladda om sidan och försök igen.")
+            username = str(form.get("username") or "") or None
+            with db.transaction() as conn:
+                auth.lift(conn, username, str(form.get("ip") or ""), now, user["name"], ip(request))
+            return RedirectResponse("/sparrar?ok=1", status_code=303)
+        with db.conn() as conn:
+            found = auth.locks(conn, now)
+        for lock in found:
+            lock["until_text"] = lock["until"].astimezone(views.TZ).strftime("%H:%M")
+        return page(request, "locks.html", title="Spärrar", locks=found, lifted=bool(request.query_params.get("ok")),
+                    per_user=auth.THROTTLE_MAX, per_address=auth.THROTTLE_ADDRESS_MAX,
+                    minutes=int(auth.THROTTLE_WINDOW.total_seconds() // 60))
+
     # -- pages ---------------------------------------------------------------------------------
     def today(request: Request, form) -> Response:
         user, refused = guard(request)
@@ -382,6 +405,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         Route("/returer", threaded(returer)),
         Route("/historik", threaded(historik)),
         Route("/kiosker", threaded(kiosker)),
+        Route("/sparrar", threaded(sign_in_locks), methods=["GET", "POST"]),
         Route("/login", threaded(login), methods=["GET", "POST"]),
         Route("/logout", threaded(logout), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
@@ -393,7 +417,10 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         finally:
             db.close()  # the pool's connections (PostgreSQL) or the files (SQLite)
 
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
+    middleware = [Middleware(SecurityHeaders)]
+    if cfg.trusted_proxies:  # X-Forwarded-For/-Proto believed from these peers only (the client's address, https)
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=list(cfg.trusted_proxies)))
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.db = db
     return app
 

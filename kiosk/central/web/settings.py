@@ -10,10 +10,14 @@ from dataclasses import dataclass
 class Settings:
     session_idle: dt.timedelta = dt.timedelta(minutes=240)  # no use this long ends a session
     session_absolute: dt.timedelta = dt.timedelta(hours=10)  # a session ends this long after sign-in
+    # addresses (or networks, a.b.c.d/n) of the reverse proxies whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; from any other peer they are ignored
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def from_config(cfg) -> Settings:
     """Settings from a loaded `kiosk.config.Config`."""
     w = cfg.web
     return Settings(session_idle=dt.timedelta(minutes=w.session_idle_minutes),
-                    session_absolute=dt.timedelta(hours=w.session_hours))
+                    session_absolute=dt.timedelta(hours=w.session_hours),
+                    trusted_proxies=tuple(w.trusted_proxies))

@@ -219,6 +219,9 @@ class WebSection:
     base_url: str
     session_idle_minutes: int
     session_hours: int
+    metrics_token: str = field(repr=False)
+    metrics_token_file: str
+    ready_heartbeat_s: int
     trusted_proxies: tuple[str, ...]
 
 
@@ -330,7 +333,7 @@ class Config:
 
     def secrets(self) -> tuple[list[str], list[str]]:
         """(values, URLs) of this config that hold secrets: never shown in a log line (kiosk.logs)."""
-        values = [self.mqtt.password, self.central.password]
+        values = [self.mqtt.password, self.central.password, self.web.metrics_token]
         urls = [self.billing.url, *(t.url for t in self.notify.targets), str(self.central.db)]
         return [v for v in values if v], [u for u in urls if "://" in u]
 
@@ -605,6 +608,10 @@ def _validate(d: dict) -> None:
         raise ConfigError("web.session_idle_minutes", "must be 1 to 10080 minutes")
     if not 1 <= w["session_hours"] <= 31 * 24:
         raise ConfigError("web.session_hours", "must be 1 to 744 hours")
+    if w["metrics_token"] and len(w["metrics_token"]) < 16:
+        raise ConfigError("web.metrics_token", "at least 16 characters (make one: openssl rand -hex 32)")
+    if w["ready_heartbeat_s"] < 10:
+        raise ConfigError("web.ready_heartbeat_s", "must be at least 10 seconds")
     for proxy in w["trusted_proxies"]:
         try:
             ipaddress.ip_network(proxy, strict=False)

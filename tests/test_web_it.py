@@ -15,6 +15,7 @@ from kiosk.central.web.app import COOKIE, create_app
 from kiosk_dev.web_serve import Client, Served
 
 from .test_web import at, both_engines, browser, central_db, clock  # noqa: F401  (fixtures)
+from .mqtt_broker import broker, needs_mosquitto  # noqa: F401  (fixture)
 from .web_helpers import PASSWORDS, needs_chromium
 
 SECRET = "s" * 64
@@ -269,3 +270,156 @@ def test_a_tl_sees_and_lifts_a_lock(served, central_db):
     assert Client(served.url).login("tl2", PASSWORDS["tl2"]) == 303
     with open_database(central_db) as db:
         assert db.query("select who, action from web_audit where action = 'lock_lifted'") == [("tl1", "lock_lifted")]
+
+
+# -- health and metrics ------------------------------------------------------------------------------
+TOKEN = "metrics-token-0123456789abcdef"
+
+
+def _scrape(base: str, token: str | None = TOKEN):
+    c = Client(base, {"Authorization": f"Bearer {token}"} if token else {})
+    return c.request("/metrics", follow=False)
+
+
+@both_engines
+def test_metrics_scraped_and_parsed_and_readyz_follows_the_heartbeats(tmp_path, central_db, clock):  # noqa: F811
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from kiosk.central import heartbeat
+    from kiosk.central.delivery import config as delivery_config, worker
+    from kiosk.config import parse
+
+    from .web_helpers import KioskDay, example_day, ingest
+
+    kiosk = KioskDay(tmp_path / "kiosk", None)
+    example_day(kiosk, at(9).date())
+    kiosk.do(at(9, 40), cmd="login", operator="ANNA")
+    kiosk.do(at(9, 41), cmd="incoming", kind="bestridan", segment="privat")
+    sent = kiosk.messages()
+    from kiosk.central.delivery import outbox
+
+    with open_database(central_db) as db:
+        outbox.ensure_schema(db)  # as `kiosk central` does before ingest: its cursors start at the first event
+    import time
+
+    heard = time.time()
+    ingest(central_db, sent)
+    from .web_helpers import CentralStore
+
+    store = CentralStore(central_db)
+    store.ingest([("returpost/v1/demo/kiosk-1/events", b"{not json")])  # one dead letter
+    store.close()
+    heard = (heard, time.time())  # when central heard the kiosk last (its receive time, not the events' own)
+    # a notification target that refuses: a delivery row failing at that target
+    cfg = parse('[[notify.targets]]\nurl = "json://127.0.0.1:9/hook"\nkinds = ["bestridan"]\n')
+    worker.run_once(delivery_config.read(cfg), central_db, now=clock())
+
+    app = create_app(central_db, secret=SECRET, clock=clock, settings=settings.Settings(metrics_token=TOKEN))
+    with Served(app) as served:
+        assert Client(served.url).get("/healthz")[:1] == (200,)
+        status, _, body = Client(served.url).get("/readyz")
+        assert status == 503 and body.decode() == "not ready: collector: no heartbeat; delivery: no heartbeat\n"
+        for name in (heartbeat.COLLECTOR, heartbeat.DELIVERY):
+            with open_database(central_db) as db:
+                heartbeat.ensure_schema(db)
+                heartbeat.write(db, name, clock() - dt.timedelta(seconds=30))
+        assert Client(served.url).get("/readyz")[:1] == (200,)
+        clock.value += dt.timedelta(seconds=100)  # 130 s since the beats: stale (120 s)
+        status, _, body = Client(served.url).get("/readyz")
+        assert status == 503 and "collector: last heartbeat 130 s ago" in body.decode()
+
+        assert _scrape(served.url, None)[0] == 401
+        assert _scrape(served.url, "fel-token-0123456789")[0] == 401
+        tl = Client(served.url)
+        assert tl.login("tl1", PASSWORDS["tl1"]) == 303 and tl.get("/larm")[0] == 200
+        status, headers, body = _scrape(served.url)
+        assert status == 200 and headers["content-type"].startswith("text/plain")
+        samples = {}
+        for family in text_string_to_metric_families(body.decode()):
+            assert family.name.startswith("returpost_"), family.name
+            for s in family.samples:
+                samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    kiosk_labels = (("kiosk", "kiosk-1"), ("site", "demo"))
+    assert samples[("returpost_events_stored", kiosk_labels)] == len(sent)
+    assert samples[("returpost_dead_letters_total", kiosk_labels)] == 1
+    assert samples[("returpost_kiosk_unconfirmed_events", kiosk_labels)] == 0
+    assert heard[0] - 1 <= samples[("returpost_kiosk_last_seen_timestamp_seconds", kiosk_labels)] <= heard[1] + 1
+    from collections import Counter
+
+    from kiosk.central.web import state
+
+    with open_database(central_db) as db:
+        want = Counter(a["kind"] for a in state.alerts(db) if a["open"])
+    assert want["bestridan"] >= 1
+    assert {k[1][0][1]: v for k, v in samples.items() if k[0] == "returpost_open_alerts"} == dict(want)
+    failing = {k: v for k, v in samples.items() if k[0] == "returpost_deliveries"}
+    assert failing == {("returpost_deliveries", (("state", "failing"), ("target", "json://127.0.0.1:9/…"))):
+                       want["bestridan"]}, failing  # one notification per bestridan, refused
+    assert samples[("returpost_heartbeat_timestamp_seconds", (("name", "collector"),))] > 0
+    assert samples[("returpost_http_request_duration_seconds_count", (("method", "GET"), ("route", "/larm")))] >= 1
+
+
+@pytest.mark.parametrize("central_db", ["postgresql"], indirect=True)
+def test_readyz_goes_unready_when_the_database_is_gone(central_db, clock):  # noqa: F811
+    from kiosk.central import heartbeat
+    from kiosk_dev.pgtest import drop_database
+
+    for name in (heartbeat.COLLECTOR, heartbeat.DELIVERY):
+        with open_database(central_db) as db:
+            heartbeat.ensure_schema(db)
+            heartbeat.write(db, name, clock())
+    app = create_app(central_db, secret=SECRET, clock=clock)
+    with Served(app) as served:
+        assert Client(served.url).get("/readyz")[:1] == (200,)
+        drop_database(central_db)
+        status, _, body = Client(served.url).get("/readyz")
+        assert status == 503 and body.decode().startswith("not ready: database:")
+        assert Client(served.url).get("/healthz")[:1] == (200,)  # alive all the same
+
+
+@needs_mosquitto
+def test_the_collector_and_the_delivery_worker_write_their_heartbeats(broker, tmp_path, central_db):  # noqa: F811
+    """The real collector on a real mosquitto and the real worker loop: /readyz turns ready."""
+    import threading
+    import time
+
+    from kiosk.central.cli import start_delivery
+    from kiosk.config import load
+
+    from .mqtt_broker import kiosk_config
+    from .web_helpers import Central
+
+    config = load(kiosk_config(tmp_path / "central.toml", broker.port))
+    app = create_app(central_db, secret=SECRET)
+    stop = threading.Event()
+    collector = Central(config, central_db).start()
+    worker = start_delivery(config, central_db, stop)
+    try:
+        with Served(app) as served:
+            assert collector.wait_subscribed(10) and worker is not None
+            deadline = time.monotonic() + 30
+            while Client(served.url).get("/readyz")[0] != 200:
+                assert time.monotonic() < deadline, Client(served.url).get("/readyz")[2]
+                time.sleep(0.2)
+    finally:
+        stop.set()
+        collector.stop()
+        if worker is not None:
+            worker.join(10)
+
+
+def test_the_grafana_dashboard_uses_only_metrics_the_app_exports():
+    """docs/central-it-grafana.json: valid JSON, and every returpost_ name in its queries is one
+    /metrics exports (kiosk/central/web/metrics.py lists them)."""
+    import json
+    import re
+
+    from kiosk.central.web import metrics
+
+    from .conftest import ROOT
+
+    doc = json.loads((ROOT / "docs" / "central-it-grafana.json").read_text(encoding="utf-8"))
+    exprs = [t["expr"] for p in doc["panels"] for t in p["targets"]]
+    used = {re.sub(r"_(bucket|count|sum)$", "", n) for e in exprs for n in re.findall(r"returpost_[a-z_]+", e)}
+    exported = set(re.findall(r"^  (returpost_[a-z_]+)", metrics.__doc__ or "", re.MULTILINE))
+    assert len(exported) == 10 and used and used <= exported, used - exported

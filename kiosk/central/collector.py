@@ -33,6 +33,7 @@ from ..sync import mqtt as session
 from ..sync import topics
 from ..sync.validate import ID_RE
 from . import ack
+from .heartbeat import COLLECTOR, Heartbeat
 from .inbox import InboxPublisher
 from .db import is_storage_failure, is_url
 from .shedding import SAVE_EVERY, FloodGuard, ShedCounts, attribute, sender_of
@@ -77,6 +78,7 @@ class Central:
         self._subscribed = threading.Event()
         self._next_report = time.monotonic() + REPORT_EVERY
         self.inbox = InboxPublisher(self.db_path)
+        self.heartbeat = Heartbeat(COLLECTOR)  # connected and turning: /readyz of the web app
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> "Central":
@@ -214,6 +216,7 @@ class Central:
         first = time.monotonic()
         try:
             while not self._stop.is_set() and state["connected"]:
+                self.heartbeat.beat(self.store.db)
                 before = len(self._pending)
                 received, shed = self._received, self.guard.total
                 try:

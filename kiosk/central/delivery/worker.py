@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..db import Database
+from ..heartbeat import DELIVERY, Heartbeat
 from . import clock, outbox, send
 from .config import DeliveryConfig, read
 
@@ -88,6 +89,7 @@ def run(config, db_path: str | Path, stop_event: threading.Event) -> None:
     if cfg.targets:
         import apprise  # noqa: F401  (loading its plugins takes a second: not on the first alert)
     database = outbox.connect(db_path)
+    beat = Heartbeat(DELIVERY)
     ready = False
     log.info("delivery worker: %d notification target(s), billing %s, follow-up %s", len(cfg.targets),
              "on" if (cfg.billing_dir or cfg.billing_url) else "off", "on" if cfg.followup_dir else "off")
@@ -98,6 +100,7 @@ def run(config, db_path: str | Path, stop_event: threading.Event) -> None:
                     outbox.ensure_schema(database)
                     ready = True
                 run_once(cfg, database)
+                beat.beat(database)  # a pass done: /readyz of the web app
             except Exception:
                 log.exception("delivery worker: pass failed; retrying")
             stop_event.wait(cfg.interval_s)

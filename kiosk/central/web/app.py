@@ -45,7 +45,9 @@ from ... import __version__
 from .. import followup
 from ..db import Conn, open_database
 from . import auth, schema, sessions, state, views
+from .. import heartbeat
 from .headers import SecurityHeaders
+from .metrics import CONTENT_TYPE, Metrics, Timing
 from .settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -108,6 +110,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
                https_only: bool = False, settings: Settings | None = None) -> Starlette:
     db = Db(db_path)
     cfg = settings or Settings()
+    metrics = Metrics(db.database)
     key = secret.encode() if isinstance(secret, str) else bytes(secret)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
@@ -252,6 +255,42 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         return page(request, "locks.html", title="Spärrar", locks=found, lifted=bool(request.query_params.get("ok")),
                     per_user=auth.THROTTLE_MAX, per_address=auth.THROTTLE_ADDRESS_MAX,
                     minutes=int(auth.THROTTLE_WINDOW.total_seconds() // 60))
+
+    # -- for the load balancer and Prometheus (no sign-in) ------------------------------------------
+    def healthz(request: Request, form) -> Response:
+        """Alive: the process answers (nothing else is asked)."""
+        return PlainTextResponse("ok\n")
+
+    def readyz(request: Request, form) -> Response:
+        """Ready: central's database answers, and the collector's and the delivery worker's
+        heartbeats are fresh (`Settings.heartbeat_fresh`). 503 with the reasons otherwise."""
+        now = clock()
+        problems = []
+        try:
+            with db.conn() as conn:
+                conn.query_one("select count(*) from schema_migrations")
+                beats = heartbeat.read(conn)
+        except Exception as exc:  # noqa: BLE001 - any failure to read is "not ready", said
+            return PlainTextResponse(f"not ready: database: {type(exc).__name__}\n", status_code=503)
+        for name in (heartbeat.COLLECTOR, heartbeat.DELIVERY):
+            at = beats.get(name)
+            if at is None:
+                problems.append(f"{name}: no heartbeat")
+            elif now - at > cfg.heartbeat_fresh:
+                problems.append(f"{name}: last heartbeat {int((now - at).total_seconds())} s ago")
+        if problems:
+            return PlainTextResponse("not ready: " + "; ".join(problems) + "\n", status_code=503)
+        return PlainTextResponse("ready\n")
+
+    def metrics_page(request: Request, form) -> Response:
+        if not cfg.metrics_token:
+            return PlainTextResponse("metrics are off: set [web] metrics_token or metrics_token_file\n",
+                                     status_code=404)
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {cfg.metrics_token}".encode()):
+            return PlainTextResponse("Authorization: Bearer <[web] metrics_token> needed\n", status_code=401,
+                                     headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     # -- pages ---------------------------------------------------------------------------------
     def today(request: Request, form) -> Response:
@@ -406,6 +445,9 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         Route("/historik", threaded(historik)),
         Route("/kiosker", threaded(kiosker)),
         Route("/sparrar", threaded(sign_in_locks), methods=["GET", "POST"]),
+        Route("/healthz", threaded(healthz)),
+        Route("/readyz", threaded(readyz)),
+        Route("/metrics", threaded(metrics_page)),
         Route("/login", threaded(login), methods=["GET", "POST"]),
         Route("/logout", threaded(logout), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
@@ -417,7 +459,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         finally:
             db.close()  # the pool's connections (PostgreSQL) or the files (SQLite)
 
-    middleware = [Middleware(SecurityHeaders)]
+    middleware = [Middleware(Timing, metrics=metrics), Middleware(SecurityHeaders)]
     if cfg.trusted_proxies:  # X-Forwarded-For/-Proto believed from these peers only (the client's address, https)
         middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=list(cfg.trusted_proxies)))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

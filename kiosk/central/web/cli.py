@@ -70,7 +70,14 @@ def web_main(args) -> int:
     from ...config import load
     from . import settings
 
-    web = settings.from_config(load(args.config))
+    from ... import logs
+
+    try:
+        web = settings.from_config(load(args.config))
+    except OSError as exc:
+        print(f"web: cannot read [web] metrics_token_file: {exc}", file=sys.stderr)
+        return 2
+    logs.protect([web.metrics_token])
     if args.forwarded_allow_ips is not None:
         web = dataclasses.replace(web, trusted_proxies=tuple(
             p.strip() for p in args.forwarded_allow_ips.split(",") if p.strip()))

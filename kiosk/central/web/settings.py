@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,17 @@ class Settings:
     # addresses (or networks, a.b.c.d/n) of the reverse proxies whose X-Forwarded-For and
     # X-Forwarded-Proto are believed; from any other peer they are ignored
     trusted_proxies: tuple[str, ...] = ()
+    metrics_token: str = field(default="", repr=False)  # /metrics wants `Authorization: Bearer <this>`; "" = off
+    heartbeat_fresh: dt.timedelta = dt.timedelta(seconds=120)  # /readyz: the collector's and worker's last beat
+
+
+def metrics_token(cfg) -> str:
+    """[web] metrics_token, or the first line of [web] metrics_token_file (read here: a missing
+    file is an OSError for the caller to report)."""
+    w = cfg.web
+    if w.metrics_token_file:
+        return Path(cfg.data_path(w.metrics_token_file)).read_text(encoding="utf-8").strip()
+    return w.metrics_token
 
 
 def from_config(cfg) -> Settings:
@@ -20,4 +32,5 @@ def from_config(cfg) -> Settings:
     w = cfg.web
     return Settings(session_idle=dt.timedelta(minutes=w.session_idle_minutes),
                     session_absolute=dt.timedelta(hours=w.session_hours),
-                    trusted_proxies=tuple(w.trusted_proxies))
+                    trusted_proxies=tuple(w.trusted_proxies), metrics_token=metrics_token(cfg),
+                    heartbeat_fresh=dt.timedelta(seconds=w.ready_heartbeat_s))

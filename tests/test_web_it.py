@@ -165,7 +165,7 @@ def test_every_route_carries_the_security_headers(tmp_path, central_db, served):
                 continue  # below: it would end the session of the other checks
             data = {"csrf": c.csrf("/larm" if who == "tl1" else "/login")} if method == "POST" else None
             status, headers, _ = c.request(path, data, follow=False)
-            assert status < 500, (method, path, who, status)
+            assert status < 500 or (path, status) == ("/readyz", 503), (method, path, who, status)  # no heartbeats here
             _check_headers(headers, f"{method} {path} as {who}: {status}")
     status, headers, _ = tl.request("/logout", {"csrf": tl.csrf("/larm")}, follow=False)
     assert status == 303

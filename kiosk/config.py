@@ -215,6 +215,20 @@ class DeliverySection:
 
 
 @dataclass(frozen=True)
+class WebOidcSection:
+    enabled: bool
+    name: str
+    issuer: str
+    client_id: str
+    client_secret_file: str
+    client_secret_env: str
+    roles_claim: str
+    tl_values: tuple[str, ...]
+    viewer_values: tuple[str, ...]
+    username_claim: str
+
+
+@dataclass(frozen=True)
 class WebSection:
     base_url: str
     session_idle_minutes: int
@@ -223,6 +237,7 @@ class WebSection:
     metrics_token_file: str
     ready_heartbeat_s: int
     trusted_proxies: tuple[str, ...]
+    oidc: WebOidcSection
 
 
 @dataclass(frozen=True)
@@ -612,6 +627,17 @@ def _validate(d: dict) -> None:
         raise ConfigError("web.metrics_token", "at least 16 characters (make one: openssl rand -hex 32)")
     if w["ready_heartbeat_s"] < 10:
         raise ConfigError("web.ready_heartbeat_s", "must be at least 10 seconds")
+    o = w["oidc"]
+    if o["enabled"]:
+        for key in ("name", "issuer", "client_id", "roles_claim"):
+            if not o[key].strip():
+                raise ConfigError(f"web.oidc.{key}", "required when web.oidc.enabled is true")
+        if not o["issuer"].startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ConfigError("web.oidc.issuer", "must be an https:// URL")
+        if bool(o["client_secret_file"]) == bool(o["client_secret_env"]):
+            raise ConfigError("web.oidc.client_secret_file", "give one of client_secret_file and client_secret_env")
+        if not o["tl_values"] and not o["viewer_values"]:
+            raise ConfigError("web.oidc.tl_values", "give the claim's values for tl or viewer")
     for proxy in w["trusted_proxies"]:
         try:
             ipaddress.ip_network(proxy, strict=False)

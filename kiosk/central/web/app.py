@@ -44,7 +44,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from ... import __version__
 from .. import followup
 from ..db import Conn, open_database
-from . import auth, schema, sessions, state, views
+from . import auth, oidc, schema, sessions, state, views
 from .. import heartbeat
 from .headers import SecurityHeaders
 from .metrics import CONTENT_TYPE, Metrics, Timing
@@ -111,11 +111,14 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
     db = Db(db_path)
     cfg = settings or Settings()
     metrics = Metrics(db.database)
+    provider = oidc.Provider(cfg.oidc) if cfg.oidc else None
+    env_globals = {"oidc_name": cfg.oidc.name if cfg.oidc else None}
     key = secret.encode() if isinstance(secret, str) else bytes(secret)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["local"] = views.local
     env.globals["version"] = __version__
+    env.globals.update(env_globals)
 
     def page(request: Request, name: str, status: int = 200, **ctx) -> Response:
         ctx.setdefault("user", _user(request))
@@ -227,12 +230,61 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
 
     def logout(request: Request, form) -> Response:
         s = _session(request)
+        to = "/login"
         if s is not None and _csrf_ok(request, form):
             with db.transaction() as conn:
                 sessions.end(conn, s.key)
                 auth.audit(conn, clock(), s.username, "logout", None, ip(request))
             request.state.ended = True
-        return _with_cookies(request, RedirectResponse("/login", status_code=303))
+            if s.via == "oidc" and provider is not None:  # signed out at the provider too
+                to = provider.logout_url(s.id_token, _base(request) + "/login") or to
+        return _with_cookies(request, RedirectResponse(to, status_code=303))
+
+    # -- sign in with the organisation's account (OpenID Connect) ---------------------------------
+    def _base(request: Request) -> str:
+        """The app's address as the browser reaches it (behind a trusted proxy: its scheme and host)."""
+        return f"{request.url.scheme}://{request.url.netloc}"
+
+    def _login_refused(request: Request, exc: oidc.Refused) -> Response:
+        import logging
+
+        logging.getLogger(__name__).warning("%s (from %s)", exc, ip(request))
+        return page(request, "login.html", exc.status, user=None, next="/", error=exc.message)
+
+    def oidc_begin(request: Request, form) -> Response:
+        if provider is None:
+            return page(request, "error.html", 404, title="Finns inte", message="Inloggning med organisationens "
+                        "konto är inte inställd här.")
+        nxt = request.query_params.get("next") or "/"
+        if not nxt.startswith("/") or nxt.startswith("//"):
+            nxt = "/"
+        _csrf(request)  # a pre-session cookie for this browser (the answer must come back to it)
+        pre = request.cookies.get(PRE_COOKIE) or request.state.new_pre
+        try:
+            with db.transaction() as conn:
+                url = provider.begin(conn, pre, nxt, _base(request) + "/login/oidc/svar", clock())
+        except oidc.Refused as exc:
+            return _login_refused(request, exc)
+        return _with_cookies(request, RedirectResponse(url, status_code=303))
+
+    def oidc_answer(request: Request, form) -> Response:
+        if provider is None:
+            return page(request, "error.html", 404, title="Finns inte", message="Inloggning med organisationens "
+                        "konto är inte inställd här.")
+        q = request.query_params
+        now = clock()
+        try:
+            with db.transaction() as conn:
+                nonce, verifier, nxt = provider.take_state(conn, q.get("state") or "", request.cookies.get(PRE_COOKIE),
+                                                           now)
+            if q.get("error"):
+                raise oidc.Refused(f"{provider.cfg.name} avbröt inloggningen.", 403, f"oidc: provider said {q['error']}")
+            who = provider.finish(q.get("code") or "", nonce, verifier, _base(request) + "/login/oidc/svar", now)
+        except oidc.Refused as exc:
+            return _login_refused(request, exc)
+        with db.conn() as conn:
+            auth.audit(conn, now, who.username, "login", {"via": "oidc", "role": who.role}, ip(request))
+        return sign_in(request, who.username, who.role, "oidc", nxt, who.id_token)
 
     def sign_in_locks(request: Request, form) -> Response:
         """The sign-in locks in force (TL only), each liftable."""
@@ -449,6 +501,8 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         Route("/readyz", threaded(readyz)),
         Route("/metrics", threaded(metrics_page)),
         Route("/login", threaded(login), methods=["GET", "POST"]),
+        Route("/login/oidc", threaded(oidc_begin)),
+        Route("/login/oidc/svar", threaded(oidc_answer)),
         Route("/logout", threaded(logout), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

@@ -75,9 +75,12 @@ def web_main(args) -> int:
     try:
         web = settings.from_config(load(args.config))
     except OSError as exc:
-        print(f"web: cannot read [web] metrics_token_file: {exc}", file=sys.stderr)
+        print(f"web: cannot read a secret file of [web]: {exc}", file=sys.stderr)
         return 2
-    logs.protect([web.metrics_token])
+    except KeyError as exc:
+        print(f"web: [web.oidc] client_secret_env: no environment variable {exc}", file=sys.stderr)
+        return 2
+    logs.protect([web.metrics_token, web.oidc.client_secret if web.oidc else ""])
     if args.forwarded_allow_ips is not None:
         web = dataclasses.replace(web, trusted_proxies=tuple(
             p.strip() for p in args.forwarded_allow_ips.split(",") if p.strip()))

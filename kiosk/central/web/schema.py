@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .. import summaries
 from ..db import Conn, Database, Step, migrate, using
-from . import auth, sessions, state, views
+from . import auth, oidc, sessions, state, views
 
 MIGRATIONS = [
     Step(1, "users, login failures, audit, alert actions", auth.SCHEMA + ";" + state.SCHEMA),
@@ -18,6 +18,7 @@ MIGRATIONS = [
     Step(2, "PostgreSQL: a covering index of the summed web_days columns (views)", postgresql=views.PG_INDEXES,
          sqlite=""),
     Step(3, "sessions stored at central: the cookie holds only their opaque id", sessions.SCHEMA),
+    Step(4, "pending OpenID Connect sign-ins (state, nonce, PKCE verifier), single use", oidc.SCHEMA),
 ]
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .oidc import OidcSettings
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     metrics_token: str = field(default="", repr=False)  # /metrics wants `Authorization: Bearer <this>`; "" = off
     heartbeat_fresh: dt.timedelta = dt.timedelta(seconds=120)  # /readyz: the collector's and worker's last beat
+    oidc: OidcSettings | None = None  # sign-in with the organisation's account, besides local passwords
 
 
 def metrics_token(cfg) -> str:
@@ -27,10 +31,28 @@ def metrics_token(cfg) -> str:
     return w.metrics_token
 
 
+def client_secret(cfg) -> str:
+    """[web.oidc]'s client secret from its file or environment variable (an OSError or KeyError
+    for the caller to report, naming where it looked)."""
+    o = cfg.web.oidc
+    if o.client_secret_file:
+        return Path(cfg.data_path(o.client_secret_file)).read_text(encoding="utf-8").strip()
+    return os.environ[o.client_secret_env].strip()
+
+
+def oidc_settings(cfg) -> OidcSettings | None:
+    o = cfg.web.oidc
+    if not o.enabled:
+        return None
+    return OidcSettings(name=o.name, issuer=o.issuer, client_id=o.client_id, client_secret=client_secret(cfg),
+                        roles_claim=o.roles_claim, tl_values=tuple(o.tl_values), viewer_values=tuple(o.viewer_values),
+                        username_claim=o.username_claim)
+
+
 def from_config(cfg) -> Settings:
     """Settings from a loaded `kiosk.config.Config`."""
     w = cfg.web
     return Settings(session_idle=dt.timedelta(minutes=w.session_idle_minutes),
                     session_absolute=dt.timedelta(hours=w.session_hours),
                     trusted_proxies=tuple(w.trusted_proxies), metrics_token=metrics_token(cfg),
-                    heartbeat_fresh=dt.timedelta(seconds=w.ready_heartbeat_s))
+                    heartbeat_fresh=dt.timedelta(seconds=w.ready_heartbeat_s), oidc=oidc_settings(cfg))

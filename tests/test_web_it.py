@@ -423,3 +423,43 @@ def test_the_grafana_dashboard_uses_only_metrics_the_app_exports():
     used = {re.sub(r"_(bucket|count|sum)$", "", n) for e in exprs for n in re.findall(r"returpost_[a-z_]+", e)}
     exported = set(re.findall(r"^  (returpost_[a-z_]+)", metrics.__doc__ or "", re.MULTILINE))
     assert len(exported) == 10 and used and used <= exported, used - exported
+
+
+# -- no request waits on another ---------------------------------------------------------------------
+def test_a_small_page_is_served_while_a_big_download_is_being_made(served, monkeypatch):
+    """The year's CSV is held in the middle of its making (its rows built, the file not yet
+    written); meanwhile other TLs' pages and fragments are answered. Ordering, not timing: the
+    small requests finish while the download is known to be still in progress."""
+    import threading
+
+    from kiosk.central import followup
+
+    entered, release = threading.Event(), threading.Event()
+    real = followup.to_csv
+
+    def held(rows, total):
+        entered.set()
+        assert release.wait(20), "the download was never released"
+        return real(rows, total)
+
+    monkeypatch.setattr(followup, "to_csv", held)
+    big, small = Client(served.url), Client(served.url)
+    assert big.login("tl1", PASSWORDS["tl1"]) == 303 and small.login("tl2", PASSWORDS["tl2"]) == 303
+    result: dict = {}
+
+    def download():
+        result["download"] = big.request("/uppfoljning?from=2025-12-01&to=2026-11-30&format=csv", follow=False)
+
+    t = threading.Thread(target=download)
+    t.start()
+    try:
+        assert entered.wait(60), "the download did not start"
+        for path in ("/kiosker", "/delar/larm", "/larm", "/login"):
+            status, _, _ = small.request(path, follow=False)
+            assert status == 200, path
+            assert t.is_alive() and "download" not in result, "the download finished first"
+    finally:
+        release.set()
+        t.join(60)
+    status, headers, body = result["download"]
+    assert status == 200 and headers["content-type"].startswith("text/csv") and body.startswith("\ufeff".encode())

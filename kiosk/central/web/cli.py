@@ -169,7 +169,7 @@ def add_parsers(sub) -> None:
     w.add_argument("--keyfile", help="the certificate's private key")
     w.add_argument("--forwarded-allow-ips", default=None,
                    help="comma-separated reverse proxies whose X-Forwarded-For/-Proto are believed (default: [web]"
-                   " trusted_proxies of the config, none if empty)")
+                   " trusted_proxies of the config: 127.0.0.1, the reverse proxy on this host)")
     w.set_defaults(func=web_main)
     u = sub.add_parser("web-user", help="web app users: add NAME --role tl|viewer, list, remove NAME")
     u.add_argument("action", choices=("add", "list", "remove"))

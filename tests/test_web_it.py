@@ -259,6 +259,7 @@ def test_a_tl_sees_and_lifts_a_lock(served, central_db):
     assert 'href="/sparrar"' not in viewer.get("/")[2].decode()
     html = tl.get("/sparrar")[2].decode()
     assert 'href="/sparrar"' in html and "<td>tl2</td><td>127.0.0.1</td>" in html and "Häv spärren" in html
+    assert "<td>09:45</td>" in html  # failures at 09:30 (the clock): locked 15 minutes, as sign-in is (test_web)
     assert viewer.request("/sparrar", {"csrf": viewer.csrf("/"), "username": "tl2", "ip": "127.0.0.1"},
                           follow=False)[0] == 403
     assert Client(served.url).login("tl2", PASSWORDS["tl2"]) == 429  # a viewer lifted nothing

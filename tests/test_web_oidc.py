@@ -180,3 +180,16 @@ def test_oidc_config_secret_from_the_environment_and_checks(tmp_path, monkeypatc
         with pytest.raises(ConfigError) as err:
             parse(bad)
         assert err.value.key == f"web.oidc.{key}"
+
+
+def test_a_signed_in_password_user_may_switch_to_the_organisations_account(served):
+    from .web_helpers import PASSWORDS
+
+    from kiosk.central.web.app import PRE_COOKIE
+
+    c = Client(served.url)
+    assert c.login("tl1", PASSWORDS["tl1"]) == 303
+    for ck in [ck for ck in c.jar if ck.name == PRE_COOKIE]:  # signed in, no pre-session cookie left
+        c.jar.clear(ck.domain, ck.path, ck.name)
+    status, _, _ = _answer(c, _authorize(c, "bo"))
+    assert status == 303 and "bo@example.se (läsare)" in c.get("/larm")[2].decode()

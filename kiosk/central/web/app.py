@@ -162,14 +162,18 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             return None
         return {"name": s.username, "role": s.role, "tl": s.role == "tl", "via": s.via}
 
+    def _pre(request: Request) -> str:
+        """This browser's pre-session id (made now, and set as a cookie, when it has none)."""
+        pre = request.cookies.get(PRE_COOKIE) or getattr(request.state, "new_pre", None)
+        if not pre:
+            pre = request.state.new_pre = secrets.token_urlsafe(24)
+        return pre
+
     def _csrf(request: Request) -> str:
         s = _session(request)
         if s is not None:
             return s.csrf
-        pre = request.cookies.get(PRE_COOKIE) or getattr(request.state, "new_pre", None)
-        if not pre:
-            pre = request.state.new_pre = secrets.token_urlsafe(24)
-        return hmac.new(key, b"csrf:" + pre.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(key, b"csrf:" + _pre(request).encode(), hashlib.sha256).hexdigest()
 
     def _csrf_ok(request: Request, form) -> bool:
         got = (form or {}).get("csrf")
@@ -258,8 +262,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         nxt = request.query_params.get("next") or "/"
         if not nxt.startswith("/") or nxt.startswith("//"):
             nxt = "/"
-        _csrf(request)  # a pre-session cookie for this browser (the answer must come back to it)
-        pre = request.cookies.get(PRE_COOKIE) or request.state.new_pre
+        pre = _pre(request)  # the answer must come back to this browser
         try:
             with db.transaction() as conn:
                 url = provider.begin(conn, pre, nxt, _base(request) + "/login/oidc/svar", clock())

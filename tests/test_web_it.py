@@ -464,3 +464,48 @@ def test_a_small_page_is_served_while_a_big_download_is_being_made(served, monke
         t.join(60)
     status, headers, body = result["download"]
     assert status == 200 and headers["content-type"].startswith("text/csv") and body.startswith("\ufeff".encode())
+
+
+def test_kiosk_web_takes_its_settings_from_the_config(tmp_path, central_db):  # noqa: F811
+    """`kiosk web --config` as the unit runs it: the metrics token from its file, the trusted
+    proxies, the session timeouts; a token file that cannot be read stops it, named."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from kiosk_dev.web_serve import free_port
+
+    from .conftest import ROOT
+
+    token_file = tmp_path / "metrics-token"
+    token_file.write_text(TOKEN + "\n", encoding="utf-8")
+    config = tmp_path / "central.toml"
+    config.write_text(f'[central]\ndb = "{central_db}"\n[web]\nmetrics_token_file = "{token_file}"\n'
+                      'trusted_proxies = ["127.0.0.1"]\n', encoding="utf-8")
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "--config", str(config), "web", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if Client(base).get("/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "kiosk web did not start"
+            time.sleep(0.2)
+        assert _scrape(base)[0] == 200 and _scrape(base, "fel-token-0123456789")[0] == 401
+        status, headers, _ = _from(base, "10.0.0.7", **{"X-Forwarded-Proto": "https"}).request("/login")
+        assert "strict-transport-security" in {k.lower() for k in headers}  # the proxy on 127.0.0.1 is believed
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0]
+    assert TOKEN not in out
+    token_file.unlink()
+    done = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(config), "web", "--port", str(free_port())],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert done.returncode == 2 and "cannot read a secret file of [web]" in done.stderr

@@ -61,7 +61,11 @@ def clock():
 
 @pytest.fixture
 def served(central_db, clock):
-    app = create_app(central_db, secret="s" * 64, clock=clock)
+    # these tests move the clock by hours with a page open (its polling is not use): no idle end
+    # before the 10 hours (test_web_it tests the idle timeout)
+    from kiosk.central.web.settings import Settings
+
+    app = create_app(central_db, secret="s" * 64, clock=clock, settings=Settings(session_idle=dt.timedelta(hours=10)))
     with Served(app) as s:
         yield s
 

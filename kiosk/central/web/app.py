@@ -112,13 +112,12 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
     cfg = settings or Settings()
     metrics = Metrics(db.database)
     provider = oidc.Provider(cfg.oidc) if cfg.oidc else None
-    env_globals = {"oidc_name": cfg.oidc.name if cfg.oidc else None}
     key = secret.encode() if isinstance(secret, str) else bytes(secret)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["local"] = views.local
     env.globals["version"] = __version__
-    env.globals.update(env_globals)
+    env.globals["oidc_name"] = cfg.oidc.name if cfg.oidc else None  # the login page's "Logga in med ..."
 
     def page(request: Request, name: str, status: int = 200, **ctx) -> Response:
         ctx.setdefault("user", _user(request))

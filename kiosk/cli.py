@@ -253,7 +253,7 @@ CONNECTING_COMMANDS = {"run", "sync", "central"}
 # Each machine installs one role (pyproject's extras): a command of the other role names what is missing.
 ROLE_PACKAGES = {
     "kiosk": {"kivy", "evdev", "gpiozero", "escpos", "usb", "serial", "PIL"},
-    "central": {"starlette", "jinja2", "uvicorn", "multipart", "itsdangerous", "argon2", "apprise", "holidays",
+    "central": {"starlette", "jinja2", "uvicorn", "multipart", "authlib", "prometheus_client", "argon2", "apprise", "holidays",
                 "psycopg", "psycopg_pool", "openpyxl"},
 }
 SETUP_MODE = {"kiosk": "scripts/setup", "central": "scripts/setup central"}

@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import datetime as dt
 import functools
+import ipaddress
 import os
 import re
 import tomllib
@@ -216,8 +217,29 @@ class DeliverySection:
 
 
 @dataclass(frozen=True)
+class WebOidcSection:
+    enabled: bool
+    name: str
+    issuer: str
+    client_id: str
+    client_secret_file: str
+    client_secret_env: str
+    roles_claim: str
+    tl_values: tuple[str, ...]
+    viewer_values: tuple[str, ...]
+    username_claim: str
+
+
+@dataclass(frozen=True)
 class WebSection:
     base_url: str
+    session_idle_minutes: int
+    session_hours: int
+    metrics_token: str = field(repr=False)
+    metrics_token_file: str
+    ready_heartbeat_s: int
+    trusted_proxies: tuple[str, ...]
+    oidc: WebOidcSection
 
 
 @dataclass(frozen=True)
@@ -326,6 +348,12 @@ class Config:
         if value.startswith(("postgresql://", "postgres://")):
             return value
         return self.data_path(value)
+
+    def secrets(self) -> tuple[list[str], list[str]]:
+        """(values, URLs) of this config that hold secrets: never shown in a log line (kiosk.logs)."""
+        values = [self.mqtt.password, self.central.password, self.web.metrics_token]
+        urls = [self.billing.url, *(t.url for t in self.notify.targets), str(self.central.db)]
+        return [v for v in values if v], [u for u in urls if "://" in u]
 
     @property
     def journal_path(self) -> Path:
@@ -595,6 +623,32 @@ def _validate(d: dict) -> None:
     if not 0 < d["ui"]["alert_confirm_minutes"] <= 120:
         raise ConfigError("ui.alert_confirm_minutes", "must be more than 0 and at most 120 minutes")
 
+    w = d["web"]
+    if not 1 <= w["session_idle_minutes"] <= 7 * 24 * 60:
+        raise ConfigError("web.session_idle_minutes", "must be 1 to 10080 minutes")
+    if not 1 <= w["session_hours"] <= 31 * 24:
+        raise ConfigError("web.session_hours", "must be 1 to 744 hours")
+    if w["metrics_token"] and len(w["metrics_token"]) < 16:
+        raise ConfigError("web.metrics_token", "at least 16 characters (make one: openssl rand -hex 32)")
+    if w["ready_heartbeat_s"] < 10:
+        raise ConfigError("web.ready_heartbeat_s", "must be at least 10 seconds")
+    o = w["oidc"]
+    if o["enabled"]:
+        for key in ("name", "issuer", "client_id", "roles_claim"):
+            if not o[key].strip():
+                raise ConfigError(f"web.oidc.{key}", "required when web.oidc.enabled is true")
+        if not o["issuer"].startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ConfigError("web.oidc.issuer", "must be an https:// URL")
+        if bool(o["client_secret_file"]) == bool(o["client_secret_env"]):
+            raise ConfigError("web.oidc.client_secret_file", "give one of client_secret_file and client_secret_env")
+        if not o["tl_values"] and not o["viewer_values"]:
+            raise ConfigError("web.oidc.tl_values", "give the claim's values for tl or viewer")
+    for proxy in w["trusted_proxies"]:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except (TypeError, ValueError):
+            raise ConfigError("web.trusted_proxies", f"not an IP address or network: {proxy!r}") from None
+
     # [[notify.targets]], [billing], [followup], [clock_alerts] are central's: checked by
     # kiosk.central.delivery.config.load at central's entry points, so a kiosk imports nothing of central
 
@@ -648,7 +702,12 @@ def load(path: str | os.PathLike | None = None) -> Config:
         raise ConfigError(str(p), "the file is empty (no settings): refusing to run on the embedded defaults;"
                                   " give the settings, or leave out --config and $KIOSK_CONFIG to run the"
                                   " defaults on purpose")
-    return parse(text, str(p))
+    cfg = parse(text, str(p))
+    from . import logs
+
+    values, urls = cfg.secrets()
+    logs.protect(values, urls)  # no log line of this process shows them
+    return cfg
 
 
 def _no_settings(text: str) -> bool:

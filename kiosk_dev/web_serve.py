@@ -25,7 +25,9 @@ class Served:
 
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        # proxy headers are the app's own choice (its trusted proxies), not uvicorn's default 127.0.0.1
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
+                                proxy_headers=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
 
@@ -46,14 +48,15 @@ class Served:
 class Client:
     """A browser-like HTTP client: keeps cookies, follows redirects, reads CSRF tokens."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, headers: dict | None = None):
         self.base = base
+        self.headers = dict(headers or {})  # sent with every request (e.g. X-Forwarded-For, as a proxy would)
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
 
     def request(self, path: str, data: dict | None = None, follow: bool = True):
         body = urllib.parse.urlencode(data).encode() if data is not None else None
-        req = urllib.request.Request(self.base + path, data=body)
+        req = urllib.request.Request(self.base + path, data=body, headers=self.headers)
         opener = self.opener if follow else urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect())
         try:

@@ -14,11 +14,13 @@ from kiosk.central.delivery import billing, messages, redact
 from kiosk.central.delivery.send import with_key
 
 SECRET = st.text(alphabet="abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ0123456789-_", min_size=8, max_size=24)
+# a token in a URL's path or query: random-looking (a word there is not a secret: kiosk.logs)
+TOKEN = SECRET.filter(lambda s: any(c.isdigit() for c in s) and any(c.isalpha() for c in s))
 
 
 @settings(max_examples=300, deadline=None)
 @given(scheme=st.sampled_from(["json", "jsons", "mailtos", "workflows", "slack", "form"]), user=SECRET,
-       password=SECRET, token=SECRET, q=SECRET, port=st.integers(1, 65535))
+       password=SECRET, token=TOKEN, q=TOKEN, port=st.integers(1, 65535))
 def test_no_secret_of_a_url_survives_label_or_scrub(scheme, user, password, token, q, port):
     url = f"{scheme}://{user}:{password}@host.example.se:{port}/path/{token}?to={q}"
     shown = redact.label(url)

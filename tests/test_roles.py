@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KIOSK_ONLY = {"kivy": "kivy", "evdev": "evdev", "gpiozero": "gpiozero", "escpos": "python-escpos",
               "usb": "pyusb", "serial": "pyserial", "PIL": "pillow"}
 CENTRAL_ONLY = {"starlette": "starlette", "jinja2": "jinja2", "uvicorn": "uvicorn", "multipart": "python-multipart",
-                "itsdangerous": "itsdangerous", "argon2": "argon2-cffi", "apprise": "apprise",
+                "authlib": "authlib", "prometheus_client": "prometheus-client", "argon2": "argon2-cffi", "apprise": "apprise",
                 "holidays": "holidays", "psycopg": "psycopg", "psycopg_pool": "psycopg-pool", "openpyxl": "openpyxl"}
 BASE = {"sqlite-utils", "paho-mqtt", "tzdata", "msgspec"}
 

@@ -124,6 +124,7 @@ def chrome(download_dir: Path | None = None, size: str = "1366,768"):
     profile = Path(tempfile.mkdtemp(prefix="web-chromium-"))
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console: CSP violations, script errors
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  f"--user-data-dir={profile}", f"--window-size={size}", "--lang=sv-SE"):

@@ -33,6 +33,7 @@ from ..sync import mqtt as session
 from ..sync import topics
 from ..sync.validate import ID_RE
 from . import ack
+from .heartbeat import COLLECTOR, Heartbeat
 from .inbox import InboxPublisher
 from .db import is_storage_failure, is_url
 from .failures import StorageFailures
@@ -80,6 +81,7 @@ class Central:
         self.inbox = InboxPublisher(self.db_path)
         self.storage = StorageFailures(log)
         self._storage_wait = 0.0  # after a storage failure: seconds before the next session
+        self.heartbeat = Heartbeat(COLLECTOR)  # connected and turning: /readyz of the web app
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> "Central":
@@ -218,6 +220,7 @@ class Central:
         first = time.monotonic()
         try:
             while not self._stop.is_set() and state["connected"]:
+                self.heartbeat.beat(self.store.db)
                 before = len(self._pending)
                 received, shed = self._received, self.guard.total
                 try:

@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from ... import logs
 from . import billing, redact
 from .config import DeliveryConfig
 from .outbox import BILLING_FILE, BILLING_POST, FOLLOWUP, NOTIFY
@@ -22,22 +23,11 @@ HEADER_SCHEMES = {"json", "jsons", "form", "forms", "xml", "xmls"}  # Apprise: +
 MAIL_SCHEMES = {"mailto", "mailtos"}
 
 
-class ScrubFilter(logging.Filter):
+class ScrubFilter(logs.ScrubSecrets):
     """Removes the targets' secrets from every log record (Apprise's own lines included)."""
 
     def __init__(self, urls):
-        super().__init__()
-        self.urls = tuple(urls)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            msg = record.getMessage()
-        except Exception:  # a broken format string must not stop logging
-            return True
-        clean = redact.scrub(msg, self.urls)
-        if clean != msg:
-            record.msg, record.args = clean, None
-        return True
+        super().__init__(urls=urls)
 
 
 def with_key(url: str, key: str, timeout_s: float) -> str:

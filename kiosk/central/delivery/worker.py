@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..db import Database
+from ..heartbeat import DELIVERY, Heartbeat
 from . import clock, outbox, send
 from .config import DeliveryConfig, read
 
@@ -263,6 +264,7 @@ def run(config, db_path: str | Path, stop_event: threading.Event) -> None:
     if cfg.targets:
         import apprise  # noqa: F401  (loading its plugins takes a second: not on the first alert)
     database = outbox.connect(db_path)
+    beat = Heartbeat(DELIVERY)
     ready = False
     lanes = Lanes(cfg, database, live=True)
     passes = _ErrorLog("delivery worker: a pass")
@@ -279,6 +281,7 @@ def run(config, db_path: str | Path, stop_event: threading.Event) -> None:
                 _prepare(cfg, database, now)
                 lanes.start_due(now)
                 passes.worked()
+                beat.beat(database)  # a pass done: /readyz of the web app
             except Exception as exc:
                 passes.failed(exc)
             stop_event.wait(cfg.interval_s)

@@ -3,20 +3,26 @@
     app = create_app("central.db", secret=b"...", clock=lambda: datetime.now(timezone.utc))
 
 Every page needs a signed-in user (`/login`); GET pages redirect there, fragments, downloads and
-writes answer 401. Sessions are signed cookies (Starlette's SessionMiddleware, itsdangerous)
-with an expiry, checked again on the server (`SESSION_HOURS`) and against `web_users` (a removed
-user is out at once). Every form that writes carries the session's CSRF token; only role `tl`
-may acknowledge or answer; every write goes to `web_audit`.
+writes answer 401. Sessions are stored at central (`sessions`, table `web_sessions`): the cookie
+holds only an opaque random id; signing out, removing a user or changing their role or password
+ends their sessions at once, at every web process; idle and absolute timeouts come from
+`Settings` (`[web]` of the config). Every form that writes carries the session's CSRF token
+(before sign-in: a token bound to a random pre-session cookie); only role `tl` may acknowledge or
+answer; every write goes to `web_audit`.
+
+Each request's work (database, rendering) runs in Starlette's thread pool, off the event loop:
+a long download does not hold up another TL's page.
 
 `db` is a SQLite path or a PostgreSQL URL (`kiosk.central.db`). The app keeps no state of its own
-between requests: users, sign-in failures, acknowledgements and the audit are in the database, a
-session is the signed cookie. So several `kiosk web` processes on one PostgreSQL database, given
-the same secret, serve one address behind a reverse proxy (docs/central-operations.md: "Several web processes").
+between requests: users, sessions, sign-in failures, acknowledgements and the audit are in the
+database. So several `kiosk web` processes on one PostgreSQL database, given the same secret,
+serve one address behind a reverse proxy (docs/central-operations.md: "Several web processes").
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import contextlib
 import secrets
@@ -28,23 +34,27 @@ from urllib.parse import quote, urlencode
 import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ... import __version__
 from .. import followup
 from ..db import Conn, open_database
 from ..delivery.config import DeliveryConfig
-from . import auth, deliveries, schema, state, views
+from . import auth, deliveries, oidc, schema, sessions, state, views
+from .. import heartbeat
+from .headers import SecurityHeaders
+from .metrics import CONTENT_TYPE, Metrics, Timing
+from .settings import Settings
 
 HERE = Path(__file__).resolve().parent
-SESSION_HOURS = 10
 COOKIE = "returpost_tl"
-
+PRE_COOKIE = "returpost_pre"  # before sign-in: binds the sign-in form's CSRF token to this browser
 
 def _now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
@@ -86,61 +96,106 @@ class Db:
         self.database.close()
 
 
+def threaded(handler: Callable[[Request, dict | None], Response]):
+    """An endpoint running `handler(request, form)` in Starlette's thread pool: the form (of a
+    POST) is read on the event loop, everything else (database, rendering) off it."""
+
+    async def endpoint(request: Request) -> Response:
+        form = dict(await request.form()) if request.method == "POST" else None
+        return await run_in_threadpool(handler, request, form)
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
 def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], dt.datetime] = _now_utc,
-               https_only: bool = False, delivery: DeliveryConfig | None = None) -> Starlette:
+               https_only: bool = False, settings: Settings | None = None,
+               delivery: DeliveryConfig | None = None) -> Starlette:
     """`delivery`: central's delivery settings (targets, stuck age) for /leveranser."""
     db = Db(db_path)
+    cfg = settings or Settings()
+    metrics = Metrics(db.database)
+    provider = oidc.Provider(cfg.oidc) if cfg.oidc else None
+    key = secret.encode() if isinstance(secret, str) else bytes(secret)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
     env.filters["local"] = views.local
     env.globals["version"] = __version__
+    env.globals["oidc_name"] = cfg.oidc.name if cfg.oidc else None  # the login page's "Logga in med ..."
 
-    def page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
+    def page(request: Request, name: str, status: int = 200, **ctx) -> Response:
         ctx.setdefault("user", _user(request))
         ctx["csrf"] = _csrf(request)
         ctx["path"] = request.url.path
-        return HTMLResponse(env.get_template(name).render(**ctx), status_code=status)
+        return _with_cookies(request, HTMLResponse(env.get_template(name).render(**ctx), status_code=status))
+
+    def _with_cookies(request: Request, response: Response) -> Response:
+        """The cookies this request decided on: a new pre-session, a session begun or ended."""
+        pre = getattr(request.state, "new_pre", None)
+        if pre:
+            response.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="lax", secure=https_only)
+        begun = getattr(request.state, "begun", None)
+        if begun:
+            response.set_cookie(COOKIE, begun, max_age=int(cfg.session_absolute.total_seconds()), httponly=True,
+                                samesite="lax", secure=https_only)
+        elif getattr(request.state, "ended", False) or getattr(request.state, "stale", False):
+            response.delete_cookie(COOKIE, httponly=True, samesite="lax", secure=https_only)
+        return response
+
+    def _session(request: Request) -> sessions.Session | None:
+        """This request's live session (looked up once per request)."""
+        if not hasattr(request.state, "session"):
+            cookie = request.cookies.get(COOKIE)
+            found = None
+            if cookie and not getattr(request.state, "ended", False):
+                polling = request.method == "GET" and "hx-request" in request.headers
+                with db.conn() as conn:
+                    found = sessions.find(conn, cookie, clock(), idle=cfg.session_idle,
+                                          absolute=cfg.session_absolute, touch=not polling)
+                    if found is not None and found.via == "password" and auth.role_of(conn, found.username) != found.role:
+                        sessions.end(conn, found.key)  # removed, or another role now
+                        found = None
+                request.state.stale = found is None
+            request.state.session = found
+        return request.state.session
 
     def _user(request: Request) -> dict | None:
-        s = request.session
-        name, at = s.get("user"), s.get("login_at")
-        if not name or not at:
+        s = _session(request)
+        if s is None:
             return None
-        try:
-            started = dt.datetime.fromisoformat(at)
-        except ValueError:
-            return None
-        if clock() - started > dt.timedelta(hours=SESSION_HOURS) or started > clock() + dt.timedelta(minutes=5):
-            s.clear()
-            return None
-        with db.conn() as conn:
-            role = auth.role_of(conn, name)
-        if role is None:
-            s.clear()
-            return None
-        return {"name": name, "role": role, "tl": role == "tl"}
+        return {"name": s.username, "role": s.role, "tl": s.role == "tl", "via": s.via}
+
+    def _pre(request: Request) -> str:
+        """This browser's pre-session id (made now, and set as a cookie, when it has none)."""
+        pre = request.cookies.get(PRE_COOKIE) or getattr(request.state, "new_pre", None)
+        if not pre:
+            pre = request.state.new_pre = secrets.token_urlsafe(24)
+        return pre
 
     def _csrf(request: Request) -> str:
-        token = request.session.get("csrf")
-        if not token:
-            token = secrets.token_urlsafe(32)
-            request.session["csrf"] = token
-        return token
+        s = _session(request)
+        if s is not None:
+            return s.csrf
+        return hmac.new(key, b"csrf:" + _pre(request).encode(), hashlib.sha256).hexdigest()
 
     def _csrf_ok(request: Request, form) -> bool:
-        want = request.session.get("csrf")
-        got = form.get("csrf")
-        return isinstance(want, str) and bool(want) and isinstance(got, str) and hmac.compare_digest(want, got)
+        got = (form or {}).get("csrf")
+        if not isinstance(got, str) or not got:
+            return False
+        if _session(request) is None and not request.cookies.get(PRE_COOKIE):
+            return False
+        return hmac.compare_digest(_csrf(request), got)
 
     def guard(request: Request, *, tl: bool = False, html: bool = True):
         user = _user(request)
         if user is None:
             if html and request.method == "GET" and "hx-request" not in request.headers:
-                return None, RedirectResponse("/login?next=" + quote(str(request.url.path)
-                                              + (f"?{request.url.query}" if request.url.query else ""), safe=""),
-                                              status_code=303)
+                return None, _with_cookies(request, RedirectResponse(
+                    "/login?next=" + quote(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+                                           safe=""), status_code=303))
             # htmx follows HX-Redirect: a page left open past the session's end goes to sign-in
-            return None, PlainTextResponse("Logga in först.", status_code=401, headers={"HX-Redirect": "/login"})
+            return None, _with_cookies(request, PlainTextResponse("Logga in först.", status_code=401,
+                                                                  headers={"HX-Redirect": "/login"}))
         if tl and not user["tl"]:
             return None, page(request, "error.html", 403, title="Inte tillåtet",
                               message="Bara en TL får kvittera larm och svara på tillfälliga utskick.")
@@ -149,14 +204,24 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
     def ip(request: Request) -> str | None:
         return request.client.host if request.client else None
 
+    def sign_in(request: Request, username: str, role: str, via: str, nxt: str, id_token: str | None = None) -> Response:
+        """A new session for `username` (any earlier one of this browser ended): to `nxt`."""
+        now = clock()
+        with db.transaction() as conn:
+            old = request.cookies.get(COOKIE)
+            if old:
+                sessions.end(conn, sessions.key_of(old))
+            sessions.purge(conn, now, idle=cfg.session_idle, absolute=cfg.session_absolute)
+            request.state.begun = sessions.begin(conn, username, role, via, now, ip(request), id_token)
+        return _with_cookies(request, RedirectResponse(nxt, status_code=303))
+
     # -- sign in / out ---------------------------------------------------------------------------
-    async def login(request: Request) -> Response:
+    def login(request: Request, form) -> Response:
         nxt = request.query_params.get("next") or "/"
         if not nxt.startswith("/") or nxt.startswith("//"):
             nxt = "/"
         if request.method == "GET":
             return page(request, "login.html", user=None, next=nxt, error=None)
-        form = await request.form()
         if not _csrf_ok(request, form):
             return page(request, "login.html", 403, user=None, next=nxt,
                         error="Formuläret har gått ut. Ladda om sidan och försök igen.")
@@ -168,21 +233,125 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         if role is None:
             status = 429 if error and error.startswith("För många") else 401
             return page(request, "login.html", status, user=None, next=nxt, error=error, username=username)
-        request.session.clear()
-        request.session.update({"user": username, "login_at": now.isoformat(), "csrf": secrets.token_urlsafe(32)})
-        return RedirectResponse(nxt, status_code=303)
+        return sign_in(request, username, role, "password", nxt)
 
-    async def logout(request: Request) -> Response:
-        form = await request.form()
-        if _csrf_ok(request, form):
-            user = request.session.get("user")
+    def logout(request: Request, form) -> Response:
+        s = _session(request)
+        to = "/login"
+        if s is not None and _csrf_ok(request, form):
+            with db.transaction() as conn:
+                sessions.end(conn, s.key)
+                auth.audit(conn, clock(), s.username, "logout", None, ip(request))
+            request.state.ended = True
+            if s.via == "oidc" and provider is not None:  # signed out at the provider too
+                to = provider.logout_url(s.id_token, _base(request) + "/login") or to
+        return _with_cookies(request, RedirectResponse(to, status_code=303))
+
+    # -- sign in with the organisation's account (OpenID Connect) ---------------------------------
+    def _base(request: Request) -> str:
+        """The app's address as the browser reaches it (behind a trusted proxy: its scheme and host)."""
+        return f"{request.url.scheme}://{request.url.netloc}"
+
+    def _login_refused(request: Request, exc: oidc.Refused) -> Response:
+        import logging
+
+        logging.getLogger(__name__).warning("%s (from %s)", exc, ip(request))
+        return page(request, "login.html", exc.status, user=None, next="/", error=exc.message)
+
+    def oidc_begin(request: Request, form) -> Response:
+        if provider is None:
+            return page(request, "error.html", 404, title="Finns inte", message="Inloggning med organisationens "
+                        "konto är inte inställd här.")
+        nxt = request.query_params.get("next") or "/"
+        if not nxt.startswith("/") or nxt.startswith("//"):
+            nxt = "/"
+        pre = _pre(request)  # the answer must come back to this browser
+        try:
+            with db.transaction() as conn:
+                url = provider.begin(conn, pre, nxt, _base(request) + "/login/oidc/svar", clock())
+        except oidc.Refused as exc:
+            return _login_refused(request, exc)
+        return _with_cookies(request, RedirectResponse(url, status_code=303))
+
+    def oidc_answer(request: Request, form) -> Response:
+        if provider is None:
+            return page(request, "error.html", 404, title="Finns inte", message="Inloggning med organisationens "
+                        "konto är inte inställd här.")
+        q = request.query_params
+        now = clock()
+        try:
+            with db.transaction() as conn:
+                nonce, verifier, nxt = provider.take_state(conn, q.get("state") or "", request.cookies.get(PRE_COOKIE),
+                                                           now)
+            if q.get("error"):
+                raise oidc.Refused(f"{provider.cfg.name} avbröt inloggningen.", 403, f"oidc: provider said {q['error']}")
+            who = provider.finish(q.get("code") or "", nonce, verifier, _base(request) + "/login/oidc/svar", now)
+        except oidc.Refused as exc:
+            return _login_refused(request, exc)
+        with db.conn() as conn:
+            auth.audit(conn, now, who.username, "login", {"via": "oidc", "role": who.role}, ip(request))
+        return sign_in(request, who.username, who.role, "oidc", nxt, who.id_token)
+
+    def sign_in_locks(request: Request, form) -> Response:
+        """The sign-in locks in force (TL only), each liftable."""
+        user, refused = guard(request, tl=True)
+        if refused:
+            return refused
+        now = clock()
+        if request.method == "POST":
+            if not _csrf_ok(request, form):
+                return page(request, "error.html", 403, title="Ogiltigt formulär",
+                            message="Formuläret saknar giltig säkerhetskod (CSRF). Ladda om sidan och försök igen.")
+            username = str(form.get("username") or "") or None
+            with db.transaction() as conn:
+                auth.lift(conn, username, str(form.get("ip") or ""), now, user["name"], ip(request))
+            return RedirectResponse("/sparrar?ok=1", status_code=303)
+        with db.conn() as conn:
+            found = auth.locks(conn, now)
+        for lock in found:
+            lock["until_text"] = lock["until"].astimezone(views.TZ).strftime("%H:%M")
+        return page(request, "locks.html", title="Spärrar", locks=found, lifted=bool(request.query_params.get("ok")),
+                    per_user=auth.THROTTLE_MAX, per_address=auth.THROTTLE_ADDRESS_MAX,
+                    minutes=int(auth.THROTTLE_WINDOW.total_seconds() // 60))
+
+    # -- for the load balancer and Prometheus (no sign-in) ------------------------------------------
+    def healthz(request: Request, form) -> Response:
+        """Alive: the process answers (nothing else is asked)."""
+        return PlainTextResponse("ok\n")
+
+    def readyz(request: Request, form) -> Response:
+        """Ready: central's database answers, and the collector's and the delivery worker's
+        heartbeats are fresh (`Settings.heartbeat_fresh`). 503 with the reasons otherwise."""
+        now = clock()
+        problems = []
+        try:
             with db.conn() as conn:
-                auth.audit(conn, clock(), user, "logout", None, ip(request))
-            request.session.clear()
-        return RedirectResponse("/login", status_code=303)
+                conn.query_one("select count(*) from schema_migrations")
+                beats = heartbeat.read(conn)
+        except Exception as exc:  # noqa: BLE001 - any failure to read is "not ready", said
+            return PlainTextResponse(f"not ready: database: {type(exc).__name__}\n", status_code=503)
+        for name in (heartbeat.COLLECTOR, heartbeat.DELIVERY):
+            at = beats.get(name)
+            if at is None:
+                problems.append(f"{name}: no heartbeat")
+            elif now - at > cfg.heartbeat_fresh:
+                problems.append(f"{name}: last heartbeat {int((now - at).total_seconds())} s ago")
+        if problems:
+            return PlainTextResponse("not ready: " + "; ".join(problems) + "\n", status_code=503)
+        return PlainTextResponse("ready\n")
+
+    def metrics_page(request: Request, form) -> Response:
+        if not cfg.metrics_token:
+            return PlainTextResponse("metrics are off: set [web] metrics_token or metrics_token_file\n",
+                                     status_code=404)
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {cfg.metrics_token}".encode()):
+            return PlainTextResponse("Authorization: Bearer <[web] metrics_token> needed\n", status_code=401,
+                                     headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     # -- pages ---------------------------------------------------------------------------------
-    async def today(request: Request) -> Response:
+    def today(request: Request, form) -> Response:
         user, refused = guard(request)
         if refused:
             return refused
@@ -191,7 +360,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             ctx = views.today(conn, now)
         return page(request, "today.html", title="Idag", **ctx)
 
-    async def today_cards(request: Request) -> Response:
+    def today_cards(request: Request, form) -> Response:
         user, refused = guard(request, html=False)
         if refused:
             return refused
@@ -200,7 +369,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             ctx = views.today(conn, now)
         return page(request, "_cards.html", **ctx)
 
-    async def open_alerts(request: Request) -> Response:
+    def open_alerts(request: Request, form) -> Response:
         user, refused = guard(request, html=False)
         if refused:
             return refused
@@ -208,7 +377,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             n = state.open_count(conn)
         return page(request, "_alert_badge.html", open_alerts=n)
 
-    async def alerts(request: Request) -> Response:
+    def alerts(request: Request, form) -> Response:
         user, refused = guard(request)
         if refused:
             return refused
@@ -221,11 +390,10 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         acted = acted if any(a["alert"] == acted for a in ctx["alerts"]) else None
         return page(request, "alerts.html", title="Larm", notice=_NOTICES.get(msg or ""), acted=acted, **ctx)
 
-    async def alert_action(request: Request) -> Response:
+    def alert_action(request: Request, form) -> Response:
         user, refused = guard(request, tl=True, html=False)
         if refused:
             return refused
-        form = await request.form()
         if not _csrf_ok(request, form):
             return page(request, "error.html", 403, title="Ogiltigt formulär",
                         message="Formuläret saknar giltig säkerhetskod (CSRF). Ladda om sidan och försök igen.")
@@ -244,7 +412,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         where = urlencode({"ok": action, "larm": alert_id, **({"sida": n} if n > 1 else {})})
         return RedirectResponse(f"/larm?{where}#larm-{quote(alert_id, safe='')}", status_code=303)
 
-    async def leveranser(request: Request) -> Response:
+    def leveranser(request: Request, form) -> Response:
         user, refused = guard(request)
         if refused:
             return refused
@@ -253,11 +421,10 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             request.query_params.get("ok") or ""), stuck_minutes=round((delivery.stuck_after_s if delivery else 3600) / 60),
             **ctx)
 
-    async def leverans_action(request: Request) -> Response:
+    def leverans_action(request: Request, form) -> Response:
         user, refused = guard(request, tl=True, html=False)
         if refused:
             return refused
-        form = await request.form()
         if not _csrf_ok(request, form):
             return page(request, "error.html", 403, title="Ogiltigt formulär",
                         message="Formuläret saknar giltig säkerhetskod (CSRF). Ladda om sidan och försök igen.")
@@ -270,7 +437,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             auth.audit(conn, now, user["name"], f"delivery_{action}", {"n": n, "result": done}, ip(request))
         return RedirectResponse(f"/leveranser?ok={done}", status_code=303)
 
-    async def uppfoljning(request: Request) -> Response:
+    def uppfoljning(request: Request, form) -> Response:
         user, refused = guard(request)
         if refused:
             return refused
@@ -303,7 +470,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
                         **views.followup_page(conn, now, d_from, d_to,
                                               page=views.page_number(request.query_params.get("sida"))))
 
-    async def returer(request: Request) -> Response:
+    def returer(request: Request, form) -> Response:
         user, refused = guard(request)
         if refused:
             return refused
@@ -332,7 +499,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         return page(request, "returns.html", title="Returnerade fakturor", day=day.isoformat(), scans=scans,
                     columns=views.RETURN_COLUMNS, per_pile=per_pile)
 
-    async def historik(request: Request) -> Response:
+    def historik(request: Request, form) -> Response:
         user, refused = guard(request)
         if refused:
             return refused
@@ -347,7 +514,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             return page(request, "history.html", title="Historik", kiosks=views.kiosk_names(conn),
                         **views.history(conn, d_from, d_to, request.query_params.get("kiosk")))
 
-    async def kiosker(request: Request) -> Response:
+    def kiosker(request: Request, form) -> Response:
         user, refused = guard(request)
         if refused:
             return refused
@@ -357,24 +524,27 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         return page(request, "fleet.html", title="Kiosker", kiosks=kiosks)
 
     routes = [
-        Route("/", today),
-        Route("/delar/idag", today_cards),
-        Route("/delar/larm", open_alerts),
-        Route("/larm", alerts),
-        Route("/larm/{alert_id}/{action:str}", alert_action, methods=["POST"]),
-        Route("/leveranser", leveranser),
-        Route("/leveranser/{n:int}/{action:str}", leverans_action, methods=["POST"]),
-        Route("/uppfoljning", uppfoljning),
-        Route("/returer", returer),
-        Route("/historik", historik),
-        Route("/kiosker", kiosker),
-        Route("/login", login, methods=["GET", "POST"]),
-        Route("/logout", logout, methods=["POST"]),
+        Route("/", threaded(today)),
+        Route("/delar/idag", threaded(today_cards)),
+        Route("/delar/larm", threaded(open_alerts)),
+        Route("/larm", threaded(alerts)),
+        Route("/larm/{alert_id}/{action:str}", threaded(alert_action), methods=["POST"]),
+        Route("/leveranser", threaded(leveranser)),
+        Route("/leveranser/{n:int}/{action:str}", threaded(leverans_action), methods=["POST"]),
+        Route("/uppfoljning", threaded(uppfoljning)),
+        Route("/returer", threaded(returer)),
+        Route("/historik", threaded(historik)),
+        Route("/kiosker", threaded(kiosker)),
+        Route("/sparrar", threaded(sign_in_locks), methods=["GET", "POST"]),
+        Route("/healthz", threaded(healthz)),
+        Route("/readyz", threaded(readyz)),
+        Route("/metrics", threaded(metrics_page)),
+        Route("/login", threaded(login), methods=["GET", "POST"]),
+        Route("/login/oidc", threaded(oidc_begin)),
+        Route("/login/oidc/svar", threaded(oidc_answer)),
+        Route("/logout", threaded(logout), methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    middleware = [Middleware(SessionMiddleware, secret_key=secret if isinstance(secret, str) else secret.hex(),
-                             session_cookie=COOKIE, max_age=SESSION_HOURS * 3600, same_site="lax",
-                             https_only=https_only)]
     @contextlib.asynccontextmanager
     async def lifespan(app):
         try:
@@ -388,7 +558,10 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         title, message = _HTTP_ERRORS.get(code, ("Något gick fel", f"Servern svarade med felkod {code}."))
         return page(request, "error.html", code, title=title, message=message)
 
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
+    middleware = [Middleware(Timing, metrics=metrics), Middleware(SecurityHeaders)]
+    if cfg.trusted_proxies:  # X-Forwarded-For/-Proto believed from these peers only (the client's address, https)
+        middleware.insert(0, Middleware(ProxyHeadersMiddleware, trusted_hosts=list(cfg.trusted_proxies)))
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware,
                     exception_handlers={HTTPException: http_error})
     app.state.db = db
     return app

@@ -2,7 +2,8 @@
 
 Tables (room "web" of central's migrations, `kiosk.central.web.schema`):
   web_users(username, role 'tl'|'viewer', hash, created_at)
-  web_login_failures(n, at, username, ip)     - failed sign-ins, for throttling
+  web_login_failures(n, at, username, ip)     - failed sign-ins, for throttling (per user and address,
+                                                and per address: `throttled`; a TL lifts a lock: `lift`)
   web_audit(n, at, who, action, detail, ip)   - every write (sign-in, acknowledge, answer, users)
 
 Every function takes a `kiosk.central.db.Conn` (SQLite or PostgreSQL); the caller holds the
@@ -20,12 +21,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..db import POSTGRESQL, Conn
+from . import sessions
 
 ROLES = ("tl", "viewer")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 PASSWORD_MIN = 8
 THROTTLE_WINDOW = dt.timedelta(minutes=15)
-THROTTLE_MAX = 5  # failures per username, or per address, within the window
+THROTTLE_MAX = 5  # failures per (username, address) within the window
+THROTTLE_ADDRESS_MAX = 20  # failures per address (any usernames) within the window
 
 # version 1 of room "web" (kiosk.central.web.schema); `create table if not exists` accepts the
 # tables of a SQLite central.db from before migrations (whose `n` is `integer primary key`)
@@ -75,11 +78,13 @@ def add_user(conn: Conn, username: str, role: str, password: str, now: dt.dateti
     conn.execute("insert into web_users(username, role, hash, created_at) values (?,?,?,?) "
                  "on conflict(username) do update set role = excluded.role, hash = excluded.hash",
                  [username, role, _hasher.hash(password), _iso(now)])
+    sessions.end_for_user(conn, username)  # a new role or password: signed in again
     audit(conn, now, None, "user_add", {"username": username, "role": role})
 
 
 def remove_user(conn: Conn, username: str, now: dt.datetime) -> bool:
     gone = conn.execute("delete from web_users where username = ?", [username]).rowcount > 0
+    sessions.end_for_user(conn, username)
     if gone:
         audit(conn, now, None, "user_remove", {"username": username})
     return gone
@@ -95,20 +100,57 @@ def role_of(conn: Conn, username: str) -> str | None:
     return row[0] if row else None
 
 
+def _free_at(ats: list[str], limit: int) -> dt.datetime | None:
+    """When a lock of `limit` failures (their times `ats`, newest first) ends; None if not locked."""
+    if len(ats) < limit:
+        return None
+    return dt.datetime.fromisoformat(ats[limit - 1].replace("Z", "+00:00")) + THROTTLE_WINDOW
+
+
 def throttled(conn: Conn, username: str, ip: str | None, now: dt.datetime) -> dt.datetime | None:
-    """When sign-in is possible again for this username or address, or None if it is now."""
+    """When sign-in is possible again for this username from this address, or None if it is now.
+    Failures count per (username, address) and per address: guessing from one address locks that
+    address, never the user at the others."""
     since = _iso(now - THROTTLE_WINDOW)
-    later = None
-    for col, value in (("username", username), ("ip", ip)):
-        if not value:
-            continue
-        rows = conn.execute(f"select at from web_login_failures where {col} = ? and at > ? order by at desc",
-                            [value, since]).fetchall()
-        if len(rows) >= THROTTLE_MAX:
-            oldest = dt.datetime.fromisoformat(rows[THROTTLE_MAX - 1][0].replace("Z", "+00:00"))
-            free = oldest + THROTTLE_WINDOW
-            later = free if later is None or free > later else later
-    return later
+    pair = [a for (a,) in conn.execute("select at from web_login_failures where username = ? and coalesce(ip, '') = ? "
+                                       "and at > ? order by at desc", [username, ip or "", since]).fetchall()]
+    addr = [a for (a,) in conn.execute("select at from web_login_failures where coalesce(ip, '') = ? and at > ? "
+                                       "order by at desc", [ip or "", since]).fetchall()]
+    frees = [t for t in (_free_at(pair, THROTTLE_MAX), _free_at(addr, THROTTLE_ADDRESS_MAX)) if t is not None]
+    return max(frees) if frees else None
+
+
+def locks(conn: Conn, now: dt.datetime) -> list[dict]:
+    """The sign-in locks in force: per (username, address) and per address, with when each ends
+    and how many failures made it (for the TL's page `/sparrar`)."""
+    since = _iso(now - THROTTLE_WINDOW)
+    pairs: dict[tuple[str, str], list[str]] = {}
+    addresses: dict[str, list[str]] = {}
+    for at, username, ip in conn.execute("select at, username, coalesce(ip, '') from web_login_failures "
+                                         "where at > ? order by at desc", [since]).fetchall():
+        pairs.setdefault((username or "", ip), []).append(at)
+        addresses.setdefault(ip, []).append(at)
+    out = []
+    for ip, ats in sorted(addresses.items()):
+        free = _free_at(ats, THROTTLE_ADDRESS_MAX)
+        if free is not None:
+            out.append({"username": None, "ip": ip, "until": free, "failures": len(ats)})
+    for (username, ip), ats in sorted(pairs.items()):
+        free = _free_at(ats, THROTTLE_MAX)
+        if free is not None:
+            out.append({"username": username, "ip": ip, "until": free, "failures": len(ats)})
+    return out
+
+
+def lift(conn: Conn, username: str | None, ip: str, now: dt.datetime, who: str, by_ip: str | None) -> int:
+    """A TL lifts a lock: the failures of (username, address), or of the whole address."""
+    if username is None:
+        n = conn.execute("delete from web_login_failures where coalesce(ip, '') = ?", [ip]).rowcount
+    else:
+        n = conn.execute("delete from web_login_failures where username = ? and coalesce(ip, '') = ?",
+                         [username, ip]).rowcount
+    audit(conn, now, who, "lock_lifted", {"username": username, "ip": ip, "failures": n}, by_ip)
+    return n
 
 
 def _lock_attempts(conn: Conn, username: str, ip: str | None) -> None:
@@ -144,6 +186,6 @@ def check_login(conn: Conn, username: str, password: str, ip: str | None,
                      [_iso(now), username[:64], ip])
         audit(conn, now, username[:64], "login_failed", None, ip)
         return None, "Fel användarnamn eller lösenord."
-    conn.execute("delete from web_login_failures where username = ?", [username])
+    conn.execute("delete from web_login_failures where username = ? and coalesce(ip, '') = ?", [username, ip or ""])
     audit(conn, now, username, "login", None, ip)
     return row[0], None

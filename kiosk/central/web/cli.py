@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import getpass
 import os
@@ -78,8 +79,26 @@ def web_main(args) -> int:
     except OSError as exc:
         print(f"web: cannot read or make the session secret {secret_file}: {exc}", file=sys.stderr)
         return 2
+    from ...config import load
+    from . import settings
+
+    from ... import logs
+
     try:
-        app = create_app(db, secret=secret, https_only=args.https_only, delivery=_delivery_config(args))
+        web = settings.from_config(load(args.config))
+    except OSError as exc:
+        print(f"web: cannot read a secret file of [web]: {exc}", file=sys.stderr)
+        return 2
+    except KeyError as exc:
+        print(f"web: [web.oidc] client_secret_env: no environment variable {exc}", file=sys.stderr)
+        return 2
+    logs.protect([web.metrics_token, web.oidc.client_secret if web.oidc else ""])
+    if args.forwarded_allow_ips is not None:
+        web = dataclasses.replace(web, trusted_proxies=tuple(
+            p.strip() for p in args.forwarded_allow_ips.split(",") if p.strip()))
+    try:
+        app = create_app(db, secret=secret, https_only=args.https_only, settings=web,
+                         delivery=_delivery_config(args))
     except _open_failures(errors) as exc:
         print(f"cannot open the central database {display_name(db)}: {exc}", file=sys.stderr)
         return 2
@@ -88,8 +107,8 @@ def web_main(args) -> int:
         return 2
     scheme = "https" if args.certfile else "http"
     print(f"web: serving {display_name(db)} on {scheme}://{args.host}:{args.port}/", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True,
-                forwarded_allow_ips=args.forwarded_allow_ips, server_header=False,
+    # X-Forwarded-* are the app's to believe, from [web] trusted_proxies only (not uvicorn's 127.0.0.1)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False, server_header=False,
                 ssl_certfile=args.certfile, ssl_keyfile=args.keyfile)
     return 0
 
@@ -156,13 +175,14 @@ def add_parsers(sub) -> None:
     w.add_argument("--db", help="central database: a SQLite file or a postgresql:// URL (default: central.db in the config)")
     w.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1: behind the TLS proxy)")
     w.add_argument("--port", type=int, default=8080)
-    w.add_argument("--secret-file", help="session-signing key (default: web-secret beside a SQLite database, else in the"
+    w.add_argument("--secret-file", help="key of the sign-in form's CSRF token (default: web-secret beside a SQLite database, else in the"
                    " working directory; made if absent); several web processes behind one address share one file")
     w.add_argument("--https-only", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
     w.add_argument("--certfile", help="serve HTTPS itself with this certificate (instead of a reverse proxy)")
     w.add_argument("--keyfile", help="the certificate's private key")
-    w.add_argument("--forwarded-allow-ips", default="127.0.0.1",
-                   help="proxies whose X-Forwarded-For is trusted (for throttling by address)")
+    w.add_argument("--forwarded-allow-ips", default=None,
+                   help="comma-separated reverse proxies whose X-Forwarded-For/-Proto are believed (default: [web]"
+                   " trusted_proxies of the config: 127.0.0.1, the reverse proxy on this host)")
     w.set_defaults(func=web_main)
     u = sub.add_parser("web-user", help="web app users: add NAME --role tl|viewer, list, remove NAME")
     u.add_argument("action", choices=("add", "list", "remove"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .. import summaries
 from ..db import Conn, Database, Step, migrate, using
-from . import auth, state, views
+from . import auth, oidc, sessions, state, views
 
 MIGRATIONS = [
     Step(1, "users, login failures, audit, alert actions", auth.SCHEMA + ";" + state.SCHEMA),
@@ -20,6 +20,8 @@ MIGRATIONS = [
     # the sheet's per-warning columns are summed too: the index above replaced by one covering them
     Step(3, "PostgreSQL: the covering index of web_days with the per-warning columns (views)",
          postgresql=views.PG_INDEXES, sqlite=""),
+    Step(4, "sessions stored at central: the cookie holds only their opaque id", sessions.SCHEMA),
+    Step(5, "pending OpenID Connect sign-ins (state, nonce, PKCE verifier), single use", oidc.SCHEMA),
 ]
 
 

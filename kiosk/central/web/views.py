@@ -483,7 +483,7 @@ def kiosk_names(conn: Conn) -> list[str]:
 
 HISTORY_ALERT_KINDS = (("bestridan", "Bestridan"), ("tillfalliga", "Tillfälligt utskick"),
                        ("deadline_missed", "Ej klart 14:00"), ("no_activity", "Ingen inloggning"),
-                       ("kiosk_offline", "Kiosk offline"), ("printer", "Skrivarfel"))
+                       ("kiosk_offline", "Kiosk inte ansluten"), ("printer", "Skrivarfel"))
 
 
 def _alerts_chart(conn: Conn, date_from: dt.date, date_to: dt.date, kiosk: str | None, weekly: bool, unit: str,

@@ -191,6 +191,8 @@ class UiSection:
     size: str
     fullscreen: bool
     idle_logout_minutes: int  # automatic sign-out after this idle time; 0 = never
+    tap_guard_ms: int  # a committing button ignores a second tap this soon after its last action
+    bounce_ms: int  # a counting button (sort, Leta Kund) takes a second tap this soon as a bounce
 
 
 @dataclass(frozen=True)
@@ -589,6 +591,10 @@ def _validate(d: dict) -> None:
         raise ConfigError("ui.size", "must be 800x480, 1280x720 or 720x1280")
     if not 0 <= d["ui"]["idle_logout_minutes"] <= 24 * 60:
         raise ConfigError("ui.idle_logout_minutes", "must be 0 (never) to 1440 minutes")
+    if not 0 <= d["ui"]["tap_guard_ms"] <= 5000:
+        raise ConfigError("ui.tap_guard_ms", "must be 0 to 5000 ms")
+    if not 0 <= d["ui"]["bounce_ms"] <= 1000:
+        raise ConfigError("ui.bounce_ms", "must be 0 to 1000 ms")
 
     # -- delivery (kiosk/central/delivery): [[notify.targets]], [billing], [followup], [clock_alerts] --
     from .central.delivery.config import validate as _validate_delivery

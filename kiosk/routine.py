@@ -27,6 +27,7 @@ from . import limits, printouts
 from .barcode import BarcodeRules, check
 from .clock import DEADLINE, TZ, deadline_for, local_day, parse_iso
 from .domain import (
+    CHECKLIST_ITEMS,
     DATE_CHECK_KINDS,
     DESTINATION_NAMES,
     DISCARD_WITHIN_DAYS,
@@ -63,9 +64,6 @@ UNDO_KINDS = ("sort", "scan", "next_pile", "leta_kund", "date_check", "remark", 
 UNDO_NAMES = {"sort": "sortering", "scan": "skanning", "next_pile": "Klar – nästa hög", "leta_kund": "Leta Kund-brev",
               "date_check": "datumbeslut", "remark": "anmärkning", "temporary": "tillfälligt utskick",
               "incoming": "inkommet brev"}
-CHECKLIST_ITEMS = {"envelope_sent": "Kuvertet till Faktureringen skickat",
-                   "wms_ticked": "Bockat i WMS (Leta Kund)",
-                   "cab_case_created": "Ärendet klart i CAB (inkomna brev)"}
 WARNING_KINDS = ("missing_scans", "extra_scans", "labels_missing", "cover_slip_missing", "unscanned")
 
 

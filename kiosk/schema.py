@@ -26,6 +26,7 @@ import msgspec
 
 from . import limits
 from .domain import (
+    CHECKLIST_ITEMS,
     DATE_CHECK_KINDS,
     DESTINATIONS,
     INCOMING_KINDS,
@@ -95,7 +96,7 @@ IncomingKind = _one_of(INCOMING_KINDS)
 Segment = _one_of(SEGMENTS)
 RemarkCode = _one_of(REMARK_CODES)
 UndoWhat = _one_of(("sort", "scan", "next_pile", "leta_kund", "date_check", "remark", "temporary", "incoming"))
-ChecklistItem = Token
+ChecklistItem = _one_of(CHECKLIST_ITEMS)
 
 
 def text_problem(value: str) -> str | None:

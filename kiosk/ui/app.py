@@ -27,7 +27,7 @@ from ..controller import Result
 from ..effects import Print
 from ..runtime import Kiosk
 from ..watchdog import WatchdogFeeder
-from .present import OK, WARNING, IdleClock, banner_text, severity, standing_lights
+from .present import OK, WARNING, IdleClock, banner_text, resume_screen, severity, standing_lights
 from .screens import PAGES
 from .simulator import KeyboardScanner, ShelfView
 from .widgets import AMBER, BG, GREY, PANEL, RED, SEVERITY_COLOURS, Btn, Scale, Txt, mm, paint, row, set_bg
@@ -83,6 +83,7 @@ class KioskApp(App):
         self._ready_sent = False
         self.in_flight = False  # a command is being handled: guarded buttons ignore taps
         Btn.in_flight = staticmethod(lambda: self.in_flight)
+        Btn.configure(kiosk.config.ui)
         minutes = getattr(kiosk.config.ui, "idle_logout_minutes", 15)
         self.idle = IdleClock(minutes, warn_s=min(60.0, float(minutes) * 30.0))
         self.idle_time = getattr(kiosk.clock, "monotonic", time.monotonic)  # injectable for tests
@@ -136,7 +137,8 @@ class KioskApp(App):
             root.add_widget(self.shelf)
         else:
             self.shelf = None
-        self.go("home" if self.controller.operator else "signin")
+        # After a restart the step in progress, not Home (signed out: the sign-in screen).
+        self.go(resume_screen(self.controller.state) if self.controller.operator else "signin")
         self.controller.listeners.append(self._listener)
         # Scanner and badge reader threads hand their commands to the UI thread.
         self.kiosk.devices.attach(self.controller, dispatch=lambda fn: Clock.schedule_once(lambda dt: fn(), 0))

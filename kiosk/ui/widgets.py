@@ -78,26 +78,37 @@ def set_bg(widget: Widget, rgba) -> None:
     widget._bg[0].rgba = rgba
 
 
-# A button that records something (guard=True) ignores a second activation within TAP_GUARD_S
-# (measured from the end of the first one's command, so a tap queued while the command ran, or
-# delayed by a busy machine, is ignored too) and while a command is in flight. Every button, any
-# kind, ignores taps for HUSH_S after what is under the finger changed (a new screen, a closed
-# keyboard or preview, a button replaced by others: `Btn.hush()`): the second tap of a double tap
-# never lands on what the first one brought up. Sorting, keypad and keyboard keys and navigation
-# are unguarded: one tap, one item.
+# A button that records something (guard=True) ignores a second activation within
+# `Btn.guard_s` (ui.tap_guard_ms; measured from the end of the first one's command, so a tap queued
+# while the command ran, or delayed by a busy machine, is ignored too) and while a command is in
+# flight. A counting button (guard="bounce": a pile on Sortera, a Leta Kund type) counts one letter
+# per tap, so only a second activation within `Btn.bounce_s` (ui.bounce_ms) of its last action is
+# ignored: a bouncing contact, not a second letter. Every button, any kind, ignores taps for HUSH_S
+# after what is under the finger changed (a new screen, a closed keyboard or preview, a button
+# replaced by others: `Btn.hush()`): the second tap of a double tap never lands on what the first
+# one brought up. Keypad and keyboard keys and navigation are unguarded.
 TAP_GUARD_S = 0.6
+BOUNCE_S = 0.15
 HUSH_S = 0.45
 
 
 class Btn(Button):
     """A large touch target with wrapped, centred text; fires on release (once per tap).
 
-    guard=True: a tap within TAP_GUARD_S of the end of this button's last action, or while
-    `Btn.in_flight()`, is ignored; any button: a tap within HUSH_S of the last `Btn.hush()` is
-    ignored. Ignored taps are counted in `ignored`."""
+    guard=True: a tap within `guard_s` of the end of this button's last action, or while
+    `Btn.in_flight()`, is ignored; guard="bounce": a tap within `bounce_s` of it, or while a
+    command is in flight; any button: a tap within HUSH_S of the last `Btn.hush()` is ignored.
+    Ignored taps are counted in `ignored`."""
 
     in_flight: Callable[[], bool] = staticmethod(lambda: False)  # the app sets this
     quiet_all_until = 0.0
+    guard_s = TAP_GUARD_S  # the app sets both from the config (ui.tap_guard_ms, ui.bounce_ms)
+    bounce_s = BOUNCE_S
+
+    @classmethod
+    def configure(cls, ui_config) -> None:
+        cls.guard_s = getattr(ui_config, "tap_guard_ms", TAP_GUARD_S * 1000) / 1000
+        cls.bounce_s = getattr(ui_config, "bounce_ms", BOUNCE_S * 1000) / 1000
 
     @classmethod
     def hush(cls) -> None:
@@ -111,7 +122,7 @@ class Btn(Button):
         return self.guard and (now < self.quiet_until or Btn.in_flight())
 
     def __init__(self, text: str = "", on_tap=None, color=BLUE, font_mm: float = 4.0,
-                 min_mm: float = MIN_TARGET_MM, guard: bool = False, **kw):
+                 min_mm: float = MIN_TARGET_MM, guard: bool | str = False, **kw):
         kw.setdefault("markup", True)
         kw.setdefault("halign", "center")
         super().__init__(text=text, font_size=font_px(font_mm), valign="middle",
@@ -150,7 +161,7 @@ class Btn(Button):
             self._on_tap()
         finally:
             if self.guard:
-                self.quiet_until = time.monotonic() + TAP_GUARD_S
+                self.quiet_until = time.monotonic() + (Btn.bounce_s if self.guard == "bounce" else Btn.guard_s)
 
     def set_color(self, color) -> None:
         self.base_color = color

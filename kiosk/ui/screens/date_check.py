@@ -10,7 +10,21 @@ from kivy.uix.boxlayout import BoxLayout
 from ... import routine
 from ...clock import TZ
 from ...domain import DATE_CHECK_KINDS, DECISION_NAMES, STROMAVBROTT_ATGARD_TITLE
-from ..widgets import BLUE, GREEN, GREY, PANEL, RED, Btn, Page, Scale, Txt, column, in_words, mm, paint, row, set_bg
+from ..widgets import MONTHS, BLUE, GREEN, GREY, PANEL, RED, Btn, Page, Scale, Txt, column, in_words, mm, paint, row, set_bg
+
+
+def undo_decision_text(last: dict | None) -> str:
+    """The undo button names the decision it takes back: "Ångra: Kasta, 20 nov"."""
+    if last is None:
+        return "Ångra beslut"
+    what = DECISION_NAMES.get(last.get("decision", ""), last.get("decision", ""))
+    date = last.get("date")
+    if date:
+        day = dt.date.fromisoformat(date)
+        what += f", {day.day} {MONTHS[day.month - 1][:3]}"
+    else:
+        what += ", utan datum"
+    return f"Ångra beslut: {what}"
 
 
 class DateCheckPage(Page):
@@ -90,6 +104,7 @@ class DateCheckPage(Page):
         # Outage notices always carry a date; only another letter can lack one.
         self.no_date.disabled = self.kind == "planerat_stromavbrott"
         self.undo.disabled = not s.decisions
+        self.undo.text = undo_decision_text(s.decisions[-1] if s.decisions else None)
         self.date_label.text = f"Datum på brevet: {in_words(self.date)}"
         decision = routine.date_decision(self.date, self.today())
         if decision == "kasta":

@@ -64,6 +64,7 @@ class IncomingPage(Page):
         self.case = Txt(self.HINT, font_mm=3.4, valign="top", fixed=True, padding=(mm(1.5), mm(1)), min_ratio=0.55)
         paint(self.case, PANEL)
         self.case_shown = False
+        self.case_count = 0  # len(state.cab) when the case was shown: an undo below it takes it away
         self.cab_done = False
         self.cab_btn = Btn("", self._cab_tick, color=GREY, size_hint_y=None, height=mm(11), font_mm=3.3, guard=True)
         self.case_box = column(self.case, self.cab_btn, spacing_mm=1.2)
@@ -129,6 +130,7 @@ class IncomingPage(Page):
             self.case.text = text
             set_bg(self.case, RED if self.kind == "bestridan" else PANEL)
             self.case_shown = True
+            self.case_count = len(self.state.cab)
             self.cab_done = False
             self.tl_note.track(raised_alert(result))
             self.kind = self.segment = self.about = None
@@ -136,7 +138,13 @@ class IncomingPage(Page):
             self.refresh()
 
     def refresh(self):
-        self.undo.disabled = not self.state.cab
+        cases = self.state.cab
+        if self.case_shown and len(cases) < self.case_count:  # the case shown was undone: it is gone
+            self._clear_case()
+            self.tl_note.track(None)
+        self.undo.disabled = not cases
+        self.undo.text = escape_markup(f"Ångra ärende: {cases[-1].get('subject', '')}" if cases
+                                       else "Ångra senaste ärende")
         self.cab_btn.disabled = not self.case_shown
         self.cab_btn.opacity = 1 if self.case_shown else 0
         self.cab_btn.text = "☑  Klart i CAB" if self.cab_done else "☐  Klart i CAB (tryck när ärendet är skapat)"

@@ -40,7 +40,8 @@ WARNING_TEXT = {
 }
 
 CHECKLIST_NAMES = {"envelope_sent": "kuvertet skickat", "wms_ticked": "bockat i WMS",
-                   "cab_case_created": "klart i CAB"}
+                   "cab_case_created": "klart i CAB", "poste_restante_checked": "Upplysning.se kontrollerad",
+                   "poste_restante_removed": "postadress raderad i CAB"}
 
 
 def warning_text(w: dict) -> str:

@@ -204,3 +204,12 @@ def find_button(text: str, exact: bool = False):
             if isinstance(w, Button) and not w.disabled and (w.text == text if exact else text in w.text):
                 return w
     raise LookupError(f"no enabled button with {text!r}")
+
+
+def has_button(text: str, exact: bool = False) -> bool:
+    """An enabled, shown button with that text is there (see `find_button`)."""
+    try:
+        find_button(text, exact)
+    except LookupError:
+        return False
+    return True

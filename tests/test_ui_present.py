@@ -64,9 +64,15 @@ def test_undo_label_names_what_a_plain_undo_removes(tmp_path):
     assert present.undo_label(c.state) == "Inget att ångra"
     c.handle({"cmd": "scan", "code": "7350010000011"})
     assert present.undo_label(c.state) == "Ångra skanning …10000011"
-    c.handle({"cmd": "scan", "code": "7350010000011"})  # a duplicate: nothing accepted to take back
-    assert present.undo_label(c.state) == "Ångra: den avvisade skanningen räknades inte"
-    c.handle({"cmd": "next_pile"})
+    # A duplicate was never counted: the button still names (and takes back) the last accepted
+    # scan, explicitly; it is no explanation.
+    c.handle({"cmd": "scan", "code": "7350010000011"})
+    assert present.undo_action(c.state) == ("Ångra skanning …10000011",
+                                            {"cmd": "undo", "what": "scan", "code": "7350010000011"})
+    c.handle(present.undo_action(c.state)[1])
+    assert c.state.scanned["dodsbo"] == 0
+    assert present.undo_label(c.state) == "Inget att ångra"
+    c.handle({"cmd": "next_pile", "confirm": True})
     assert present.undo_label(c.state) == 'Ångra "Klar" för Dödsbofakturor'
 
 

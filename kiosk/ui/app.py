@@ -7,6 +7,7 @@ Import only after `kivyenv.prepare()`.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,8 @@ from ..watchdog import WatchdogFeeder
 from .present import OK, WARNING, IdleClock, banner_text, resume_screen, severity, standing_lights
 from .screens import PAGES
 from .simulator import KeyboardScanner, ShelfView
-from .widgets import AMBER, BG, GREY, PANEL, RED, SEVERITY_COLOURS, Btn, Scale, Txt, mm, paint, row, set_bg
+from .widgets import (AMBER, BG, GREY, MARKUP_TAG, PANEL, RED, SEVERITY_COLOURS, Btn, Scale, Txt, mm, paint, row,
+                      set_bg)
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class KioskApp(App):
         self.idle_warning = False
         self.last_shown: Result | None = None  # the last result the screen showed
         self.late_pile: str | None = None  # the sorting screen armed a late letter for this pile
+        self.summaries_printed = 0  # day summaries printed since the start (the close button says so)
         self.pages: Pages = Pages(self)
 
     # The Kivy App has a `config` attribute of its own (ConfigParser); keep ours separate.
@@ -298,6 +301,7 @@ class KioskApp(App):
         cfg = self.config_
         layout = printouts.day_summary(self.controller.summary(), cfg.kiosk.site, cfg.kiosk.id, cfg.kiosk.deadline)
         job = Print("day_summary", layout)
+        self.summaries_printed += 1
         threading.Thread(target=self._submit, args=(job,), daemon=True).start()
         self.show_preview(job)
 
@@ -412,7 +416,7 @@ class KioskApp(App):
         parts = []
         sync_txt = "Synk: [color=7ee787]online[/color]" if online else "Synk: [color=ffb86b]offline[/color]"
         if pending is not None:
-            sync_txt += f" ({pending} osända)"
+            sync_txt += f" ({pending} obekräftade)"  # not yet confirmed stored by central (sent or not)
         parts.append(sync_txt)
         if self.simulator:
             parts.append("Skanner: tangentbord")
@@ -431,8 +435,24 @@ class KioskApp(App):
         op = self.controller.operator
         parts.append(f"Inloggad: [b]{op}[/b]" if op else "Ej inloggad")
         parts.append(self.now().astimezone(TZ).strftime("%H:%M"))
-        self.status.text = "   ".join(parts)
+        text = "   ".join(parts)
+        if text != self.status.text:
+            self.status.text = text
+            self.status.height = status_height(self.status, Window.width)
         self._problems(snap)
+
+    def _make_room(self, problem_strip: bool) -> None:
+        """The simulator's on-screen shelf gives its room to the strips: while the device strip
+        is up or the status bar takes more than one line it is hidden (the real kiosk has no
+        on-screen shelf: the screens are laid out for the room left under every strip)."""
+        if self.shelf is None:
+            return
+        one_line = self.status.height <= mm(10 if Scale.portrait else 6.5) + 0.5
+        show = one_line and not problem_strip
+        height = mm(12 if Scale.portrait else 8) if show else 0
+        if self.shelf.height != height:
+            self.shelf.height = height
+            self.shelf.opacity = 1 if show else 0
 
     def _problems(self, snap) -> None:
         """Device problems in plain Swedish with what to do (from the devices' own checks)."""
@@ -445,6 +465,7 @@ class KioskApp(App):
         if snap.get("clock_synced") is False and not self.simulator:
             problems.append("Klockan är inte synkad: tider kan bli fel. Kontakta tekniker om det kvarstår.")
         text = " ".join(problems)
+        self._make_room(bool(text))
         if text != self.problem_text.text:
             self.problem_text.text = text
             self.problem.height = mm(9) if text else 0
@@ -455,6 +476,19 @@ class KioskApp(App):
                 self.problem.add_widget(self.retry_btn)
             elif has_retry and not want_retry:
                 self.problem.remove_widget(self.retry_btn)
+
+
+def status_height(label: Txt, width: float) -> float:
+    """The status bar's height: one line while its text fits on one line at its size, else two
+    (three in portrait), so the whole text stays readable and the screens below give up only
+    the room it takes."""
+    from kivy.core.text import Label as CoreLabel
+
+    plain = MARKUP_TAG.sub("", label.text)
+    text_w = CoreLabel(font_size=label.base_font, font_name=label.font_name).get_extents(plain)[0]
+    room = max(1.0, width - label.padding[0] - label.padding[2])
+    lines = min(3 if Scale.portrait else 2, max(1, math.ceil(text_w / room)))
+    return mm(max(10.0 if Scale.portrait else 6.5, 3.0 + 3.6 * lines))
 
 
 def tl_status(doc, state) -> str:

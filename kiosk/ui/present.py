@@ -112,28 +112,32 @@ def last_count(state: routine.DayState) -> tuple[str, str] | None:
     return ("sort", pile) if pile else None
 
 
-def undo_label(state: routine.DayState, last_code: str | None = None) -> str:
-    """The undo button's text, naming what a plain undo removes (contract: while scanning the
-    current pile's last accepted scan, else the next_pile that made it current; right after a
-    rejected scan nothing; while sorting the last sort)."""
+def undo_action(state: routine.DayState) -> tuple[str, dict | None]:
+    """The scan screen's undo button: its text, naming what it takes back, and the command it
+    sends (None: nothing to take back). While scanning: the current pile's last accepted scan,
+    also right after a rejected scan (which was never counted, so there is nothing of it to
+    take back: the feedback box says so, the button is no explanation), else the "Klar" that
+    made the pile current; while sorting the last sort."""
     if state.phase == routine.SORTING:
         pile = last_sort(state)
-        return f"Ångra sortering: {PILE_NAMES[pile]}" if pile else "Inget att ångra"
+        return (f"Ångra sortering: {PILE_NAMES[pile]}", {"cmd": "undo", "what": "sort"}) if pile \
+            else ("Inget att ångra", None)
     if state.phase == routine.SCANNING and state.current_pile is not None:
-        rejected = getattr(state, "last_scan_rejected", None)
-        if rejected is None:
-            rejected = last_code is not None and last_code not in ("accepted", "undone", "pile_done")
-        if rejected:
-            return "Ångra: den avvisade skanningen räknades inte"
         scan = last_scan_in(state, state.current_pile)
         if scan is not None:
-            return f"Ångra skanning {short_code(scan['code'])}"
+            return f"Ångra skanning {short_code(scan['code'])}", {"cmd": "undo", "what": "scan", "code": scan["code"]}
         if state.scan_index > 0:
-            return f"Ångra \"Klar\" för {PILE_NAMES[SCAN_ORDER[state.scan_index - 1]]}"
-        return "Inget att ångra"
+            return (f"Ångra \"Klar\" för {PILE_NAMES[SCAN_ORDER[state.scan_index - 1]]}",
+                    {"cmd": "undo", "what": "next_pile"})
+        return "Inget att ångra", None
     if state.phase == routine.SCANNED:
-        return f"Ångra \"Klar\" för {PILE_NAMES[SCAN_ORDER[-1]]}"
-    return "Inget att ångra"
+        return f"Ångra \"Klar\" för {PILE_NAMES[SCAN_ORDER[-1]]}", {"cmd": "undo", "what": "next_pile"}
+    return "Inget att ångra", None
+
+
+def undo_label(state: routine.DayState) -> str:
+    """The undo button's text (see `undo_action`)."""
+    return undo_action(state)[0]
 
 
 # The screen of each undoable record kind (routine.DayState.recent): where that step is done.

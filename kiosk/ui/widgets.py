@@ -88,8 +88,9 @@ def set_bg(widget: Widget, rgba) -> None:
 # replaced by others: `Btn.hush()`): the second tap of a double tap never lands on what the first
 # one brought up. Keypad and keyboard keys and navigation are unguarded.
 TAP_GUARD_S = 0.6
-BOUNCE_S = 0.15
+BOUNCE_S = 0.1
 HUSH_S = 0.45
+ACK_S = 0.12  # a tapped button shows it was tapped at least this long
 
 
 class Btn(Button):
@@ -138,6 +139,7 @@ class Btn(Button):
         self.guard = guard
         self.quiet_until = 0.0
         self.ignored = 0
+        self._ack_trigger = None
         self.bind(size=self._fit)
 
     def _fit(self, *_):
@@ -160,8 +162,32 @@ class Btn(Button):
         try:
             self._on_tap()
         finally:
+            rest = Btn.bounce_s if self.guard == "bounce" else Btn.guard_s if self.guard else 0.0
             if self.guard:
-                self.quiet_until = time.monotonic() + (Btn.bounce_s if self.guard == "bounce" else Btn.guard_s)
+                self.quiet_until = time.monotonic() + rest
+                # ... and again from the start of the next frame: a second touch that arrived
+                # while this frame was busy is handed to the widgets only then, however long
+                # the frame took on a loaded machine.
+                Clock.schedule_once(lambda dt: self._rest(rest), 0)
+            self._acknowledge(max(rest, ACK_S))
+
+    def _rest(self, seconds: float) -> None:
+        self.quiet_until = max(self.quiet_until, time.monotonic() + seconds)
+
+    def _acknowledge(self, seconds: float) -> None:
+        """Every tap that did something changes the button under the finger in the frame of its
+        command (press and release of a quick tap fall in one frame, so the pressed look alone
+        never shows): it stays dimmed while it rests (a guarded button ignores taps then), at
+        least ACK_S."""
+        self.background_color = tuple(c * 0.7 for c in self.base_color[:3]) + (1,)
+        if self._ack_trigger is None:
+            self._ack_trigger = Clock.create_trigger(self._acknowledged, seconds)
+        self._ack_trigger.timeout = seconds
+        self._ack_trigger.cancel()
+        self._ack_trigger()
+
+    def _acknowledged(self, *_) -> None:
+        self.background_color = GREY if self.disabled else self.base_color
 
     def set_color(self, color) -> None:
         self.base_color = color
@@ -200,7 +226,7 @@ class Txt(Label):
         fit_text(self, self.base_font, self.min_ratio, self.width - pad_x, self.height - pad_y)
 
 
-_MARKUP = re.compile(r"\[/?[a-z]+(=[^\]]*)?\]")
+MARKUP_TAG = re.compile(r"\[/?[a-z]+(=[^\]]*)?\]")
 
 
 def longest_word_px(label: Label, size: float) -> float:
@@ -208,7 +234,7 @@ def longest_word_px(label: Label, size: float) -> float:
     Kivy breaks a word wider than the wrapping width inside the word."""
     from kivy.core.text import Label as CoreLabel
 
-    text = _MARKUP.sub("", label.text) if label.markup else label.text
+    text = MARKUP_TAG.sub("", label.text) if label.markup else label.text
     words = sorted(set(text.split()), key=len, reverse=True)[:4]
     if not words:
         return 0.0

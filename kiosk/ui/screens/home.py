@@ -33,7 +33,7 @@ class HomePage(Page):
                              height=mm(12 if Scale.portrait else 9), bold=True)
         paint(self.countdown, GREY)
         self.body.add_widget(self.countdown)
-        cols = 1 if Scale.portrait else 3
+        cols = 2 if Scale.portrait else 3  # portrait: two columns, so every tile stays >= 9 mm under the strips
         g = grid(cols, spacing_mm=1.0)  # the rows share the body: every step visible without scrolling
         self.buttons: dict[str, Btn] = {}
         for name, label in self.STEPS:

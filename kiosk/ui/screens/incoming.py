@@ -74,7 +74,8 @@ class IncomingPage(Page):
         main.add_widget(self.choices)
         main.add_widget(self.case_box)
         self.body.add_widget(main)
-        self.tl_note = TLNote(self.app, home=self.body)  # a bestridan: where the TL alert is (central's inbox)
+        # a bestridan: where the TL alert is (central's inbox), beside the case it belongs to
+        self.tl_note = TLNote(self.app, home=self.case_box)
 
     def _set(self, field, value):
         setattr(self, field, value)
@@ -123,8 +124,9 @@ class IncomingPage(Page):
         result = self.app.do(cmd)
         if result.ok:
             case = result.data["cab"]
-            text = (f"[b]Skapa i CAB:[/b]\nTyp: [b]{case['type']}[/b]\nÄrenderubrik: [b]{case['subject']}[/b]\n"
-                    f"Status: [b]{case['status']}[/b]\nGrupp: [b]{case['group']}[/b]\n{case['action']}")
+            # few lines, so the whole case stays readable under every strip
+            text = (f"[b]Skapa i CAB:[/b] typ [b]{case['type']}[/b], status [b]{case['status']}[/b], "
+                    f"grupp [b]{case['group']}[/b]\nÄrenderubrik: [b]{case['subject']}[/b]\n{case['action']}")
             if self.kind == "bestridan":
                 text += "\n[b]TL har larmats om bestridan.[/b]"
             self.case.text = text
@@ -143,8 +145,9 @@ class IncomingPage(Page):
             self._clear_case()
             self.tl_note.track(None)
         self.undo.disabled = not cases
-        self.undo.text = escape_markup(f"Ångra ärende: {cases[-1].get('subject', '')}" if cases
-                                       else "Ångra senaste ärende")
+        # named by its subject's own part: "Scannat brev – Autogiroblankett" -> "Autogiroblankett"
+        what = cases[-1].get("subject", "").split("– ")[-1].split(": ")[-1] if cases else ""
+        self.undo.text = escape_markup(f"Ångra ärende: {what}" if cases else "Ångra ärende")
         self.cab_btn.disabled = not self.case_shown
         self.cab_btn.opacity = 1 if self.case_shown else 0
         self.cab_btn.text = "☑  Klart i CAB" if self.cab_done else "☐  Klart i CAB (tryck när ärendet är skapat)"
@@ -152,14 +155,19 @@ class IncomingPage(Page):
         self.change_kind.opacity = 0 if self.kind is None else 1
         self.change_kind.disabled = self.kind is None
         self.choices.clear_widgets()
+        if self.seg_row.parent is not None:
+            self.seg_row.parent.remove_widget(self.seg_row)
         if self.kind is None:
             self.choices.add_widget(self.kind_grid)
             return
         need_seg, need_about = self.needs()
         self.kind_name.text = INCOMING_KINDS[self.kind]
         self.choices.add_widget(self.kind_row)
+        # Landscape: the private/business choice heads the right column (the left one has no
+        # room for it under every strip); portrait: in the choices.
+        seg_home = self.choices if Scale.portrait else self.case_box
         if need_seg:
-            self.choices.add_widget(self.seg_row)
+            seg_home.add_widget(self.seg_row, index=0 if Scale.portrait else len(seg_home.children))
         if need_about:
             self.choices.add_widget(self.about_grid)
         self.choices.add_widget(self.register)

@@ -153,6 +153,8 @@ def wait_out_guard(widget) -> None:
     within its double-tap window (a guarded one): a script that means a new, deliberate tap
     waits that out first, as a person reading the screen would."""
     cls = type(widget)
+    if getattr(widget, "rest_pending", None):  # the rest from the next frame's start: apply it now
+        widget._rest(widget.rest_pending)
     until = getattr(cls, "quiet_all_until", 0.0)
     if getattr(widget, "guard", False):
         until = max(until, getattr(widget, "quiet_until", 0.0))

@@ -17,11 +17,12 @@ from tests.test_ui import child_env, needs_x, xdisplay  # noqa: F401  (the modul
 
 
 @needs_x
-@pytest.mark.parametrize("size", ["800x480", "1280x720", "720x1280"])
+@pytest.mark.parametrize("size", ["800x480", pytest.param("1280x720", marks=pytest.mark.slow),
+                                  pytest.param("720x1280", marks=pytest.mark.slow)])
 def test_layout_audit(tmp_path, xdisplay, size):  # noqa: F811
     out = tmp_path / "audit.json"
     proc = subprocess.run([sys.executable, "-m", "kiosk_dev.layout_audit", size, str(out)],
-                          env=child_env(xdisplay), capture_output=True, text=True, timeout=180)
+                          env=child_env(xdisplay), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = json.loads(out.read_text())
     # every screen was audited in every strip state

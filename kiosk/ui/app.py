@@ -93,6 +93,7 @@ class KioskApp(App):
         self.idle_warning = False
         self.last_shown: Result | None = None  # the last result the screen showed
         self.late_pile: str | None = None  # the sorting screen armed a late letter for this pile
+        self._ticks = 0
         self.summaries_printed = 0  # day summaries printed since the start (the close button says so)
         self.pages: Pages = Pages(self)
 
@@ -331,6 +332,7 @@ class KioskApp(App):
             img = preview.render(job.layout)  # 8-bit grey, the printer's dots
             data, size = img.tobytes(), img.size
             img.close()
+            trim_memory()  # the render's large buffers go back to the system, not kept by malloc
             Clock.schedule_once(lambda dt: self._open_preview(job, data, size), 0)
 
         self.workers.submit(render)
@@ -386,6 +388,9 @@ class KioskApp(App):
             self.controller.tick()
         except Exception:
             log.exception("controller tick failed")
+        self._ticks += 1
+        if self._ticks % 12 == 0:  # once a minute
+            trim_memory()
 
     def _every_second(self, dt) -> None:
         self._status()
@@ -476,6 +481,26 @@ class KioskApp(App):
                 self.problem.add_widget(self.retry_btn)
             elif has_retry and not want_retry:
                 self.problem.remove_widget(self.retry_btn)
+
+
+_LIBC: list = []
+
+
+def trim_memory() -> None:
+    """Give freed heap back to the system (glibc's malloc_trim; a no-op elsewhere): a day of
+    screen updates and printout previews frees much more than it keeps, and glibc holds on to
+    freed memory in its arenas, so the kiosk's RSS would grow over the day without it."""
+    if not _LIBC:
+        import ctypes
+        import ctypes.util
+
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC.append(libc.malloc_trim)
+        except (OSError, AttributeError):
+            _LIBC.append(None)
+    if _LIBC[0] is not None:
+        _LIBC[0](0)
 
 
 def status_height(label: Txt, width: float) -> float:

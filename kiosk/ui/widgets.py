@@ -103,6 +103,7 @@ class Btn(Button):
 
     in_flight: Callable[[], bool] = staticmethod(lambda: False)  # the app sets this
     quiet_all_until = 0.0
+    queued = 0  # guarded taps acknowledged whose command has not run yet (next frame)
     guard_s = TAP_GUARD_S  # the app sets both from the config (ui.tap_guard_ms, ui.bounce_ms)
     bounce_s = BOUNCE_S
 
@@ -120,7 +121,7 @@ class Btn(Button):
         now = time.monotonic()
         if now < Btn.quiet_all_until:
             return True
-        return self.guard and (now < self.quiet_until or Btn.in_flight())
+        return bool(self.guard) and (now < self.quiet_until or Btn.in_flight() or Btn.queued > 0)
 
     def __init__(self, text: str = "", on_tap=None, color=BLUE, font_mm: float = 4.0,
                  min_mm: float = MIN_TARGET_MM, guard: bool | str = False, **kw):
@@ -139,6 +140,7 @@ class Btn(Button):
         self.guard = guard
         self.quiet_until = 0.0
         self.ignored = 0
+        self.rest_pending: float | None = None  # a rest from the next frame's start is scheduled
         self._ack_trigger = None
         self.bind(size=self._fit)
 
@@ -159,20 +161,40 @@ class Btn(Button):
         if self.quiet():
             self.ignored += 1
             return
+        if not self.guard:  # navigation, keys: at once (what they change is drawn this frame)
+            try:
+                self._on_tap()
+            finally:
+                self._acknowledge(ACK_S)
+            return
+        # A button that records something: the tap is acknowledged in this frame (the button
+        # dims under the finger) and its command runs at the start of the next one, its result
+        # drawn there: the person sees the tap at once, however long the commit and the screen
+        # update take. Until the command has run every guarded button is quiet.
+        rest = Btn.bounce_s if self.guard == "bounce" else Btn.guard_s
+        self.quiet_until = time.monotonic() + rest
+        Btn.queued += 1
+        self._acknowledge(max(rest, ACK_S))
+        Clock.schedule_once(lambda dt: self._commit(rest), 0)
+
+    def _commit(self, rest: float) -> None:
+        Btn.queued -= 1
         try:
-            self._on_tap()
+            if self._on_tap is not None:
+                self._on_tap()
         finally:
-            rest = Btn.bounce_s if self.guard == "bounce" else Btn.guard_s if self.guard else 0.0
-            if self.guard:
-                self.quiet_until = time.monotonic() + rest
-                # ... and again from the start of the next frame: a second touch that arrived
-                # while this frame was busy is handed to the widgets only then, however long
-                # the frame took on a loaded machine.
-                Clock.schedule_once(lambda dt: self._rest(rest), 0)
-            self._acknowledge(max(rest, ACK_S))
+            self.quiet_until = time.monotonic() + rest
+            # ... and again from the start of the next frame: a second touch that arrived while
+            # this frame was busy is handed to the widgets only then, however long the frame took.
+            self.rest_pending = rest
+            Clock.schedule_once(lambda dt: self._rest(rest), 0)
+            self._acknowledge(max(rest, ACK_S))  # the screen's refresh may have re-coloured it
 
     def _rest(self, seconds: float) -> None:
-        self.quiet_until = max(self.quiet_until, time.monotonic() + seconds)
+        """Rest `seconds` from the start of this frame (when the touches it hands on were read)."""
+        frame_start = time.monotonic() - max(0.0, Clock.time() - Clock.get_time())
+        self.quiet_until = max(self.quiet_until, frame_start + seconds)
+        self.rest_pending = None
 
     def _acknowledge(self, seconds: float) -> None:
         """Every tap that did something changes the button under the finger in the frame of its

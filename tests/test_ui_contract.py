@@ -91,7 +91,7 @@ def test_no_date_letter_and_undo_per_step(seen):
 @needs_x
 def test_close_and_reopen_the_day(seen):
     types = [e["type"] for e in seen["events"]]
-    assert types.count("day_closed") == 1 and types.count("day_reopened") == 1
+    assert types.count("day_closed") == 2 and types.count("day_reopened") == 1
     assert types.index("day_reopened") > types.index("day_closed")
     assert seen["closed_button"] == "Dagen är avslutad – öppna igen"
     assert seen["reopened_phase"] == "scanned"
@@ -106,3 +106,11 @@ def test_sekretess_under_every_strip(seen):
     assert up["address"].splitlines()[-1] == "104 51 Stockholm" and not up["address_cut"]
     assert up["tick_mm"] >= 9.0
     assert seen["summary"]["checklist"]["envelope_sent"]
+
+
+@needs_x
+def test_closing_again_says_it_prints_a_second_summary(seen):
+    assert "sammanställningen igen" not in seen["first_close_confirm"]
+    assert "andra sammanställning" not in seen["first_close_banner"]
+    assert "skriver ut sammanställningen igen" in seen["second_close_confirm"]
+    assert "dagens andra sammanställning" in seen["second_close_banner"]

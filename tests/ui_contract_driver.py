@@ -241,15 +241,21 @@ def main(data_dir: str, out_path: str, size: str) -> int:
 
         # Close the day, then reopen it (each with a confirming tap).
         yield from go("Dagens summering", "summary")
-        press("Avsluta dagen")
-        yield 2
-        press("Tryck igen")
-        yield lambda: s().phase == routine.CLOSED or (app.last_shown and app.last_shown.code == "confirm_needed")
-        yield 2
-        if s().phase != routine.CLOSED:
-            press("avsluta ändå")
-            yield lambda: s().phase == routine.CLOSED
-        yield from close_preview()
+        def close_day(key):
+            press("Avsluta dagen")
+            yield 2
+            seen[f"{key}_confirm"] = app.pages["summary"].close_btn.text
+            press("Tryck igen")
+            yield lambda: s().phase == routine.CLOSED or (app.last_shown and app.last_shown.code == "confirm_needed")
+            yield 2
+            if s().phase != routine.CLOSED:
+                press("avsluta ändå")
+                yield lambda: s().phase == routine.CLOSED
+            yield 2
+            seen[f"{key}_banner"] = app.banner.text
+            yield from close_preview()
+
+        yield from close_day("first_close")
         seen["closed_button"] = app.pages["summary"].close_btn.text
         press("öppna igen")
         yield 2
@@ -258,6 +264,8 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield lambda: s().phase != routine.CLOSED
         seen["reopened_phase"] = s().phase
         seen["summary"] = ctl.summary()
+        # Closing again prints a second summary today: the button and the banner say so.
+        yield from close_day("second_close")
 
     return run_script(kiosk, script, seen, out_path)
 

@@ -9,7 +9,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.utils import escape_markup
 
 from ... import routine
-from ..present import severity
+from ..present import banner_text, severity
 from ...domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
 from ...report import COLUMNS, follow_up_row
 from ..widgets import AMBER, GREEN, GREY, MUTED, PANEL, Btn, Page, Txt, grid, mm, paint, row, scroll
@@ -131,7 +131,7 @@ class SummaryPage(Page):
             elif result.ok and result.effects.prints:
                 self.app.summaries_printed += 1
                 if again:  # say so: a second summary today, and which one holds
-                    self.app.say(self.app.banner.text + " Det är dagens andra sammanställning: den nya gäller.",
+                    self.app.say(banner_text(result) + " Det är dagens andra sammanställning: den nya gäller.",
                                  severity(result))
         self.refresh()
 

@@ -148,7 +148,11 @@ def test_a_whole_day_by_touch(tmp_path, xdisplay, size):
 
     # What the person saw.
     assert "DUBBLETT" in seen["duplicate_feedback"] and "OGILTIG" in seen["invalid_feedback"]
-    assert "KASTA" in seen["decision_preview"]
+    assert "KASTA" in seen["decision_preview"] and "Inget datum" not in seen["decision_preview"]
+    # After registering, the box gives no verdict on a letter not yet read (no red KASTA for
+    # today beside the banner that reports the decision just made).
+    after = seen["decision_after_register"]
+    assert "KASTA" not in after["text"] and "SKICKA" not in after["text"] and "Registrerat" in after["text"]
     assert "TL har larmats" in seen["case_text"]
     assert "Upplysning.se" in seen["remark_note"]
     assert seen["preview_kind"] == "cover_slip" and seen["summary_kind"] == "day_summary"

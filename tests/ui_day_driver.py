@@ -218,6 +218,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield lambda: len(s().decisions) == 1
         yield 2
         seen["shelf_after_date"] = shelf()
+        seen["decision_after_register"] = {"text": app.pages["datecheck"].decision.text, "banner": app.banner.text}
 
         # Step 8: an invoice dispute alerts the TL.
         press("Hem", exact=True)

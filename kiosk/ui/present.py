@@ -155,12 +155,12 @@ def resume_screen(state: routine.DayState) -> str:
     last = state.recent[-1] if state.recent else None
     if last is None:
         return "home"
-    if last in ("sort", "leta_kund") and state.phase == routine.SORTING:
-        return "sort"
+    if state.phase == routine.SORTING:
+        return "sort" if last in ("sort", "leta_kund") else RECORD_SCREENS.get(last, "home")
+    if state.phase == routine.SCANNING:  # the scanning goes on unless a later step was recorded last
+        return RECORD_SCREENS[last] if last in RECORD_SCREENS and last != "leta_kund" else "scan"
     if last in RECORD_SCREENS:
         return RECORD_SCREENS[last]
-    if state.phase == routine.SCANNING:
-        return "scan" if last != "sort" else "sort"
     if last == "sort":
         return "sort"
     if state.labels_printed < state.scanned["dodsbo"]:

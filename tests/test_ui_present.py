@@ -128,3 +128,13 @@ def test_home_tiles_turn_green_when_their_pile_is_handled():
     assert handled(1, 3, "brev bedömda") == ("1 av 3 brev bedömda", "active")
     assert handled(3, 3, "brev bedömda") == ("3 brev bedömda – klart", "done")
     assert handled(4, 3, "brev bedömda")[1] == "done"  # more than sorted: handled too
+
+
+def test_tap_guard_and_bounce_windows_config():
+    ui = load(None).ui
+    assert (ui.tap_guard_ms, ui.bounce_ms) == (600, 100)
+    assert parse("[ui]\nbounce_ms = 60\ntap_guard_ms = 800\n").ui.bounce_ms == 60
+    for bad, key in (("bounce_ms = -1", "ui.bounce_ms"), ("bounce_ms = 1500", "ui.bounce_ms"),
+                     ("tap_guard_ms = 6000", "ui.tap_guard_ms")):
+        with pytest.raises(ConfigError, match=key):
+            parse(f"[ui]\n{bad}\n")

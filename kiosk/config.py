@@ -193,6 +193,8 @@ class UiSection:
     fullscreen: bool
     idle_logout_minutes: int  # automatic sign-out after this idle time; 0 = never
     alert_confirm_minutes: float  # an alert central has not reported delivered by then: "säg till TL direkt"
+    tap_guard_ms: int  # a committing button ignores a second tap this soon after its last action
+    bounce_ms: int  # a counting button (sort, Leta Kund) takes a second tap this soon as a bounce
 
 
 @dataclass(frozen=True)
@@ -622,6 +624,10 @@ def _validate(d: dict) -> None:
         raise ConfigError("ui.idle_logout_minutes", "must be 0 (never) to 1440 minutes")
     if not 0 < d["ui"]["alert_confirm_minutes"] <= 120:
         raise ConfigError("ui.alert_confirm_minutes", "must be more than 0 and at most 120 minutes")
+    if not 0 <= d["ui"]["tap_guard_ms"] <= 5000:
+        raise ConfigError("ui.tap_guard_ms", "must be 0 to 5000 ms")
+    if not 0 <= d["ui"]["bounce_ms"] <= 1000:
+        raise ConfigError("ui.bounce_ms", "must be 0 to 1000 ms")
 
     w = d["web"]
     if not 1 <= w["session_idle_minutes"] <= 7 * 24 * 60:

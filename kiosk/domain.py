@@ -105,6 +105,15 @@ POSTE_RESTANTE_CHECKLIST: tuple[str, ...] = (
     "Om den är borttagen: radera den särskilda postadressen i CAB.",
 )
 
+# Checklist items the operator ticks (the `checklist` command, the checklist_ticked event).
+CHECKLIST_ITEMS: dict[str, str] = {
+    "envelope_sent": "Kuvertet till Faktureringen skickat",
+    "wms_ticked": "Bockat i WMS (Leta Kund)",
+    "cab_case_created": "Ärendet klart i CAB (inkomna brev)",
+    "poste_restante_checked": "Kontrollerat i Upplysning.se (Poste Restante)",
+    "poste_restante_removed": "Särskild postadress raderad i CAB (Poste Restante)",
+}
+
 # TL alert kinds.
 ALERT_KINDS: tuple[str, ...] = ("bestridan", "tillfalliga", "deadline_missed")
 

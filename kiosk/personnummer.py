@@ -4,7 +4,8 @@ Pure; `today` is injected. The century: twelve digits are taken as typed; ten
 digits with `+` (100 years or older) follow the rule (the latest such year not in the future);
 ten digits with `-` or without a sign are ambiguous for a dead person (born 1925 or 2025?) and
 are refused with `CenturyNeeded`, which carries both readings (dates only), unless `century`
-("18", "19", "20") is given. A personnummer is kept in memory only (DESIGN.md §6): nothing here
+("18", "19", "20") is given; when only one reading is a real date not in the future (451224:
+2045 is), that one is taken and nothing is asked. A personnummer is kept in memory only (DESIGN.md §6): nothing here
 logs or stores it, and errors never echo it.
 """
 
@@ -83,7 +84,9 @@ def parse(text: str, today: dt.date, century: str | None = None) -> Personnummer
         readings = _readings(int(date_part[:2]), month, day, today)
         if not luhn:
             raise PersonnummerError("Kontrollsiffran stämmer inte. Kontrollera numret i CAB.")
-        raise CenturyNeeded(readings)
+        if len(readings) > 1:
+            raise CenturyNeeded(readings)
+        year = int(readings[0]["date"][:4])  # one real reading (the other in the future or no date): no question
     else:
         # The latest year ending in YY whose date is not in the future; "+" means 100 years more.
         year = today.year - today.year % 100 + int(date_part[:2])

@@ -223,7 +223,8 @@ def day_summary(summary: dict, site: str, kiosk: str, deadline: str = "14:00") -
 
 ALERT_NAMES = {"bestridan": "Bestridan", "tillfalliga": "Tillfälligt utskick", "deadline_missed": "Missad deadline"}
 CHECKLIST_NAMES = {"envelope_sent": "Kuvert skickat", "wms_ticked": "Bockat i WMS",
-                   "cab_case_created": "Klart i CAB"}
+                   "cab_case_created": "Klart i CAB", "poste_restante_checked": "Upplysning.se kontrollerad",
+                   "poste_restante_removed": "Postadress raderad i CAB"}
 
 
 def _warning_text(w: dict) -> str:

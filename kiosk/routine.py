@@ -27,6 +27,7 @@ from . import limits, printouts
 from .barcode import BarcodeRules, check
 from .clock import DEADLINE, TZ, deadline_for, local_day, parse_iso, utc_iso
 from .domain import (
+    CHECKLIST_ITEMS,
     DATE_CHECK_KINDS,
     DESTINATION_NAMES,
     DISCARD_WITHIN_DAYS,
@@ -63,9 +64,6 @@ UNDO_KINDS = ("sort", "scan", "next_pile", "leta_kund", "date_check", "remark", 
 UNDO_NAMES = {"sort": "sortering", "scan": "skanning", "next_pile": "Klar – nästa hög", "leta_kund": "Leta Kund-brev",
               "date_check": "datumbeslut", "remark": "anmärkning", "temporary": "tillfälligt utskick",
               "incoming": "inkommet brev"}
-CHECKLIST_ITEMS = {"envelope_sent": "Kuvertet till Faktureringen skickat",
-                   "wms_ticked": "Bockat i WMS (Leta Kund)",
-                   "cab_case_created": "Ärendet klart i CAB (inkomna brev)"}
 WARNING_KINDS = ("missing_scans", "extra_scans", "labels_missing", "cover_slip_missing", "unscanned")
 
 
@@ -865,7 +863,7 @@ def _late(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     problem = check(raw, ctx.barcode, pile)
     reason, message = (problem.reason, problem.message) if problem else (None, "")
     if problem is None and raw in s.accepted_codes:
-        reason, message = "duplicate", "Redan skannad i dag – räknas inte igen."
+        reason, message = "duplicate", _duplicate_message(s, raw)
     if reason:
         stored = journal_code(raw)
         return Decision(REJECTED, reason, message,
@@ -957,6 +955,13 @@ def _undo(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     return _ok("undone", message, events, data={"what": what}, severity="ok")
 
 
+def _duplicate_message(s: DayState, code: str) -> str:
+    """A duplicate names the pile it was first accepted in today."""
+    first = next((a["pile"] for a in s.accepted if a["code"] == code), None)
+    where = f" i {PILE_NAMES[first]}" if first in PILE_NAMES else ""
+    return f"Redan skannad i dag{where} – räknas inte igen."
+
+
 def _undo_sort(s: DayState) -> Decision:
     if not s.sorts:
         return _error("nothing_to_undo", "Det finns ingen sortering att ångra.")
@@ -1041,7 +1046,7 @@ def _scan(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     if problem is not None:
         return reject(problem.reason, problem.message)
     if raw in s.accepted_codes:
-        return reject("duplicate", "Redan skannad i dag – räknas inte igen.")
+        return reject("duplicate", _duplicate_message(s, raw))
     scanned = s.scanned[pile] + 1
     extra = scanned > s.counts[pile]
     event: dict[str, Any] = {"code": raw, "pile": pile}

@@ -32,6 +32,7 @@ from . import limits
 from .limits import CODE_MAX, PERSONNUMMER_HIDDEN, journal_code, looks_like_personnummer  # noqa: F401
 from .clock import TZ
 from .domain import (
+    CHECKLIST_ITEMS,
     DATE_CHECK_KINDS,
     DESTINATIONS,
     INCOMING_KINDS,
@@ -100,7 +101,7 @@ IncomingKind = _one_of(INCOMING_KINDS)
 Segment = _one_of(SEGMENTS)
 RemarkCode = _one_of(REMARK_CODES)
 UndoWhat = _one_of(("sort", "scan", "next_pile", "leta_kund", "date_check", "remark", "temporary", "incoming"))
-ChecklistItem = Token
+ChecklistItem = _one_of(CHECKLIST_ITEMS)
 
 
 def text_problem(value: str) -> str | None:

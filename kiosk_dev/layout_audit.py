@@ -1,4 +1,6 @@
-"""Layout audit of the touch UI at a size: for every screen the screenshot script shows, the
+"""Layout audit of the touch UI at a size: for every screen the screenshot script shows, in
+every strip state (kiosk_dev/screenshots.STRIPS: TL strip, printer strip, a two-line status
+bar, all at once; a result is named "screen@strip"), the
 touch targets must not overlap, each must be at least 9 mm, lie wholly inside the window and (at
 800x480) outside any scrolled-away part; no text may be cut off or broken inside a word.
 
@@ -11,12 +13,10 @@ The test (tests/test_ui_layout.py) runs it at 800x480, 1280x720 and 720x1280 and
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
 MIN_MM = 9.0
-_MARKUP = re.compile(r"\[/?[a-z]+(=[^\]]*)?\]")
 
 
 def _rect(w):
@@ -63,7 +63,9 @@ def _words_too_wide(label) -> list[str]:
     width = label.text_size[0] if label.text_size and label.text_size[0] else None
     if not width or not label.text:
         return []
-    text = _MARKUP.sub("", label.text) if label.markup else label.text
+    from kiosk.ui.widgets import MARKUP_TAG
+
+    text = MARKUP_TAG.sub("", label.text) if label.markup else label.text
     out = []
     for word in set(text.split()):
         core = CoreLabel(text=word, font_size=label.font_size, bold=True, font_name=label.font_name)
@@ -119,7 +121,7 @@ def main(size: str, out: str) -> int:
     def on_screen(app, name: str) -> None:
         found[name] = audit(app, name)
 
-    rc = screenshots.child(size, None, on_screen=on_screen)
+    rc = screenshots.child(size, None, on_screen=on_screen, strips=screenshots.STRIPS)
     Path(out).write_text(json.dumps(found, ensure_ascii=False, indent=1), encoding="utf-8")
     return rc
 

@@ -1,7 +1,14 @@
-"""`kiosk screenshots --out DIR`: a PNG of every screen at 800x480, 1280x720 and 720x1280.
+"""`kiosk screenshots --out DIR`: a PNG of every screen at 800x480, 1280x720 and 720x1280, and
+of every screen with every strip up at once (`SIZE-NAME@all.png`).
 
 Each size runs in its own process (a Kivy window cannot be re-created in one process), on a
 private Xvfb when there is no display. The day shown is a scripted demo day in a temp journal.
+
+The strip states (`STRIPS`) are what the status poller can report that takes room from the
+screens: the TL strip (central's word on the day's alerts and the TLs' answers), the printer
+strip (a printer that does not answer, jobs waiting), a status bar on two lines (sync, scanner,
+clock and a TL alert at once) and all of them together. The layout audit runs every screen in
+every strip state; the screenshots keep the plain state and "all".
 """
 
 from __future__ import annotations
@@ -19,6 +26,37 @@ from .xvfb import display_env
 SHOTS = ("signin", "home", "sort", "sort_letakund", "scan", "scan_confirm", "dodsbo", "dodsbo_century", "preview",
          "sekretess", "letakund", "datecheck", "incoming_choose", "incoming", "keyboard", "incoming_own", "other",
          "summary", "summary_full")
+
+
+STRIPS = ("", "tl", "printer", "status2", "all")
+SHOT_STRIPS = ("", "all")  # the states saved as PNGs (the audit checks every state)
+PRINTER_DOWN = {"ok": False, "pending": 3,
+                "message": "Skrivaren svarar inte: kontrollera att den är påslagen, har papper och att luckan är stängd."}
+LONG_ANSWER = ("Lägg breven i facket för tillfälliga utskick och skicka inte om dem; kunden kontaktas av "
+               "projektgruppen i nästa vecka.")
+
+
+def strip_snapshot(base: dict, strip: str, alert_ids: list[str], now) -> dict:
+    """The status poller's snapshot with the strips of `strip` up (see STRIPS)."""
+    snap = dict(base)
+    at = now.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if strip in ("tl", "all", "status2"):
+        alerts = [{"id": aid, "kind": "tillfalliga" if i % 2 else "bestridan",
+                   "notified": {"state": "failed", "at": at}, "acknowledged": None,
+                   "answer": {"text": LONG_ANSWER, "by": "tl.karlsson", "at": at} if i % 2 else None}
+                  for i, aid in enumerate(alert_ids)]
+        alerts.append({"id": "site-answer", "kind": "tillfalliga", "notified": {"state": "delivered", "at": at},
+                       "acknowledged": {"by": "tl.karlsson", "at": at},
+                       "answer": {"text": LONG_ANSWER, "by": "tl.karlsson", "at": at}})  # the site's answer
+        snap["inbox"] = {"v": 1, "day": now.date().isoformat(), "alerts": alerts}
+    if strip in ("printer", "all"):
+        snap["printer"] = dict(PRINTER_DOWN)
+    if strip in ("status2", "all"):
+        snap["sync"] = {"online": False, "pending": 12345, "last_error": "connection refused"}
+        snap["scanner"] = False
+        snap["clock_synced"] = False
+        snap["faults"] = ["Skannern saknas: kontrollera USB-kabeln och att skannern är påslagen."]
+    return snap
 
 
 def demo_config(data_dir: Path):
@@ -45,9 +83,10 @@ def main(args) -> int:
     return 1 if failed else 0
 
 
-def child(size: str, out: Path | None, on_screen=None) -> int:
-    """Run the demo day at `size`; at every state worth seeing call `on_screen(app, name)` (the
-    layout audit) or, by default, save `out/SIZE-NAME.png`."""
+def child(size: str, out: Path | None, on_screen=None, strips=SHOT_STRIPS) -> int:
+    """Run the demo day at `size`; at every state worth seeing, in each strip state of `strips`,
+    call `on_screen(app, name)` (the layout audit) or, by default, save `out/SIZE-NAME.png`
+    (NAME@STRIP with a strip up)."""
     from kiosk.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
@@ -65,7 +104,7 @@ def child(size: str, out: Path | None, on_screen=None) -> int:
     clock = FixedClock(dt.datetime(2026, 11, 23, 10, 42, tzinfo=TZ))
     kiosk = Kiosk(demo_config(tmp), clock=clock, simulator=True, sync=False)
 
-    def shot(name: str) -> None:
+    def save(name: str) -> None:
         if on_screen is not None:
             on_screen(kiosk_app[0], name)
             return
@@ -78,15 +117,50 @@ def child(size: str, out: Path | None, on_screen=None) -> int:
         app = d.app
         kiosk_app.append(app)
 
-        def settle():
-            """Three frames, and the device strip gone (a preview print still queued shows it and
-            takes the body's room): every shot and audit sees the same layout."""
+        # The status poller's thread stops: the script sets what it reports (`strip`).
+        poller = kiosk.poller
+        poller.stop()
+        if poller._thread is not None:
+            poller._thread.join(5)
+        wanted = [""]
+        initial = dict(poller.snapshot)  # poll() builds on the last snapshot: start each from this
+
+        def strip(state: str | None = None) -> None:
+            """Put the strips of `state` up ("": none, as the devices are; None: the state
+            asked for last) and show them now."""
+            if state is not None:
+                wanted[0] = state
+            poller.snapshot = dict(initial)
+            base = poller.poll()
+            if wanted[0]:
+                ids = [a["id"] for a in app.controller.state.alerts if a.get("id")]
+                base = strip_snapshot(base, wanted[0], ids, clock.now())
+            poller.snapshot = base
+            app._status()
+            for page in list(app.pages.values()):
+                note = getattr(page, "tl_note", None)
+                if note is not None:
+                    note.update()
+
+        def settle(state: str = ""):
+            """Three frames, and (with no strip asked for) the device strip gone (a preview print
+            still queued shows it and takes the body's room): every shot and audit sees the same
+            layout."""
             yield 3
-            until = time.monotonic() + 5
-            yield lambda: not app.problem_text.text or time.monotonic() > until
-            yield 2
+            strip(state)
+            if not state:
+                until = time.monotonic() + 5
+                yield lambda: (strip(), not app.problem_text.text)[1] or time.monotonic() > until
+            yield 3
+
+        def shot(name: str):
+            for state in strips:
+                yield from settle(state)
+                save(f"{name}@{state}" if state else name)
+            strip("")
+
         yield from settle()
-        shot("signin")
+        yield from shot("signin")
         app.do({"cmd": "login", "operator": "ANNA"})
         for pile, n in (("dodsbo", 2), ("sekretess", 3), ("faktura", 5), ("ovriga_streckkod", 2),
                         ("ovriga_brev", 2), ("inkomna_brev", 2), ("tillfalliga", 1)):
@@ -105,22 +179,22 @@ def child(size: str, out: Path | None, on_screen=None) -> int:
             app.do({"cmd": "scan", "code": code})
         app.go("home")
         yield from settle()
-        shot("home")
+        yield from shot("home")
         app.go("sort")
         yield from settle()
-        shot("sort")
+        yield from shot("sort")
         app.pages["sort"]._tap("leta_kund")
         yield from settle()
-        shot("sort_letakund")
+        yield from shot("sort_letakund")
         app.pages["sort"].chooser.dismiss(animation=False)
         app.go("scan")
         app.do({"cmd": "scan", "code": "7350030000021"})
         yield from settle()
-        shot("scan")
+        yield from shot("scan")
         scan = app.pages["scan"]
         scan.next._on_tap()  # Klar with 3 of 5 scanned: the controller asks for a second tap
         yield from settle()
-        shot("scan_confirm")
+        yield from shot("scan_confirm")
         for code in ("7350030000031", "7350030000041"):
             app.do({"cmd": "scan", "code": code})
         app.do({"cmd": "next_pile", "confirm": True})
@@ -131,40 +205,40 @@ def child(size: str, out: Path | None, on_screen=None) -> int:
         for k in "19121212-121":
             page.press(k)
         yield from settle()
-        shot("dodsbo")
+        yield from shot("dodsbo")
         page.clear_typed()
         for k in "121212-1212":
             page.press(k)
         page.print_btn._on_tap()
         yield from settle()
-        shot("dodsbo_century")
+        yield from shot("dodsbo_century")
         app.go("sekretess")
         app.do({"cmd": "cover_slip"})
         yield lambda: app.preview_view is not None
         yield from settle()
-        shot("preview")
+        yield from shot("preview")
         app.preview_view.dismiss()
         app.pages["sekretess"]._tick(0)
         yield from settle()
-        shot("sekretess")
+        yield from shot("sekretess")
         app.go("letakund")
         for cmd in ({"letter": "A", "apartments": 1}, {"letter": "B"}):
             app.do({"cmd": "leta_kund", "count": 1, **cmd})
         yield from settle()
-        shot("letakund")
+        yield from shot("letakund")
         app.go("datecheck")
         app.pages["datecheck"]._step(1)
         yield from settle()
-        shot("datecheck")
+        yield from shot("datecheck")
         app.go("incoming")
         inc = app.pages["incoming"]
         inc._set("kind", "bestridan")
         inc._set("segment", "privat")
         yield from settle()
-        shot("incoming_choose")
+        yield from shot("incoming_choose")
         inc._register()
         yield from settle()
-        shot("incoming")
+        yield from shot("incoming")
         # The free-text keyboard for "what is the letter about", half typed, then its result.
         inc._set("kind", "ovrigt")
         inc._set("segment", "foretag")
@@ -173,20 +247,20 @@ def child(size: str, out: Path | None, on_screen=None) -> int:
         for ch in "ändrad leveransadress för 2 kö":
             kb.press(ch)
         yield from settle()
-        shot("keyboard")
+        yield from shot("keyboard")
         kb.finish()
         yield from settle()
-        shot("incoming_own")
+        yield from shot("incoming_own")
         app.go("other")
         app.do({"cmd": "remark", "code": "poste_restante"})
         yield from settle()
-        shot("other")
+        yield from shot("other")
         app.go("summary")
         yield from settle()
-        shot("summary")
+        yield from shot("summary")
         app.pages["summary"]._toggle()
         yield from settle()
-        shot("summary_full")
+        yield from shot("summary_full")
         app.pages["summary"]._toggle()
 
     drivers = []

@@ -153,6 +153,8 @@ def wait_out_guard(widget) -> None:
     within its double-tap window (a guarded one): a script that means a new, deliberate tap
     waits that out first, as a person reading the screen would."""
     cls = type(widget)
+    if getattr(widget, "rest_pending", None):  # the rest from the next frame's start: apply it now
+        widget._rest(widget.rest_pending)
     until = getattr(cls, "quiet_all_until", 0.0)
     if getattr(widget, "guard", False):
         until = max(until, getattr(widget, "quiet_until", 0.0))
@@ -204,3 +206,12 @@ def find_button(text: str, exact: bool = False):
             if isinstance(w, Button) and not w.disabled and (w.text == text if exact else text in w.text):
                 return w
     raise LookupError(f"no enabled button with {text!r}")
+
+
+def has_button(text: str, exact: bool = False) -> bool:
+    """An enabled, shown button with that text is there (see `find_button`)."""
+    try:
+        find_button(text, exact)
+    except LookupError:
+        return False
+    return True

@@ -167,6 +167,26 @@ def run(args=None) -> None:
     if firsts:
         print("  first visit per screen: " + ", ".join(
             f"{name} {t * 1000:.0f} ms" if t is not None else f"{name} –" for name, t in firsts))
+    for line in ratios(day, base, firsts):
+        print("  " + line)
+
+
+def ratios(day: list[tuple[str, float | None]], base: list[tuple[str, float | None]],
+           firsts: list[tuple[str, float | None]]) -> list[str]:
+    """The goals as figures against the baseline of the same run: p99 and median ratios (goal
+    p99 <= 1.5x), taps without a changed pixel (goal 0), the slowest first visit (goal < 150 ms)."""
+    d = [t for _, t in day if t is not None]
+    b = [t for _, t in base if t is not None]
+    if not d or not b:
+        return ["ratios: not enough taps measured"]
+    unchanged = [what for what, t in day if t is None]
+    slowest = max(((t, name) for name, t in firsts if t is not None), default=None)
+    return [f"p99 ratio kiosk/baseline {_pct(d, 99) / _pct(b, 99):.2f}x (goal <= 1.5x), "
+            f"median ratio {statistics.median(d) / statistics.median(b):.2f}x",
+            f"taps without a changed pixel: {len(unchanged)} of {len(day)} (goal 0)"
+            + (f" ({', '.join(unchanged)})" if unchanged else ""),
+            "slowest first visit: " + (f"{slowest[1]} {slowest[0] * 1000:.0f} ms (goal < 150 ms)" if slowest
+                                       else "–")]
 
 
 # -- children -------------------------------------------------------------------------------------
@@ -257,7 +277,7 @@ def _child_kiosk(tmp: str) -> int:
             w = find_button(text, exact)
             wait_out_guard(w)
             yield 3  # the screen is still before the tap
-            _announce(w, what)
+            _announce(w, what if what.startswith("first:") else f"{what}:{text.strip()}")
             yield _next_line
 
         yield lambda: all(name in app.pages for name in PAGES)  # built in the background after READY

@@ -219,7 +219,8 @@ def test_checklist_ticks_are_recorded_and_counted_in_the_summary_and_can_be_unti
     for item in ("envelope_sent", "wms_ticked", "wms_ticked", "cab_case_created"):
         assert run(day, {"cmd": "checklist", "item": item}).ok
     run(day, {"cmd": "checklist", "item": "wms_ticked", "done": False})
-    assert day.summary()["checklist"] == {"envelope_sent": 1, "wms_ticked": 1, "cab_case_created": 1}
+    assert day.summary()["checklist"] == {"envelope_sent": 1, "wms_ticked": 1, "cab_case_created": 1,
+                                          "poste_restante_checked": 0, "poste_restante_removed": 0}
     assert run(day, {"cmd": "checklist", "item": "kaffe"}).code == "bad_argument"
     assert run(day, {"cmd": "checklist", "item": "wms_ticked", "done": "ja"}).code == "bad_argument"
 

@@ -224,7 +224,8 @@ def test_every_new_command_and_argument_through_the_simulator(tmp_path):
     assert [w["alert_kind"] for w in day["warnings"]] == ["tillfalliga"]  # no central confirmed the question
     assert day["deadline_met"] is True and day["phase"] == "closed"
     assert day["labels_printed"] == 2 and day["label_reprints"] == 1 and day["cover_slips_printed"] == 1
-    assert day["checklist"] == {"envelope_sent": 1, "wms_ticked": 0, "cab_case_created": 1}
+    assert day["checklist"] == {"envelope_sent": 1, "wms_ticked": 0, "cab_case_created": 1, "poste_restante_checked": 0,
+                                "poste_restante_removed": 0}
     assert [(d["kind"], d["date"], d["decision"]) for d in day["decisions"]] == [("ovriga_brev", None, "skicka_om")]
     assert day["cab"] == [] and day["remarks"] == [] and len(day["temporary"]) == 1
     assert [(a["kind"], a["cancelled"]) for a in day["alerts"]] == [("bestridan", True), ("tillfalliga", False)]

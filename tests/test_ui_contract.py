@@ -61,8 +61,21 @@ def test_dodsbo_century_plus_and_reprint(seen):
 @needs_x
 def test_checklist_ticks_are_recorded(seen):
     items = [d["item"] for d in of(seen, "checklist_ticked") if d.get("done", True)]
-    assert items == ["envelope_sent", "wms_ticked", "cab_case_created"]
+    assert items == ["envelope_sent", "wms_ticked", "cab_case_created", "poste_restante_checked",
+                     "poste_restante_removed"]
     assert seen["summary"]["checklist"]["envelope_sent"]
+    assert seen["pr_tick_mm"] >= 9.0
+    assert all(t.startswith("☑") for t in seen["pr_ticks"])
+
+
+@needs_x
+def test_an_undone_case_leaves_the_incoming_panel(seen):
+    """After "Ångra ärende" the panel shows no case, and "Klart i CAB" neither shows nor records."""
+    assert seen["incoming_undo_label"] == "Ångra ärende: Autogiroblankett"
+    after = seen["incoming_after_undo"]
+    assert "Skapa i CAB" not in after["case"]
+    assert not after["cab_enabled"] and after["cab_opacity"] == 0
+    assert after["ticks_added"] == 0
 
 
 @needs_x
@@ -80,7 +93,26 @@ def test_no_date_letter_and_undo_per_step(seen):
 @needs_x
 def test_close_and_reopen_the_day(seen):
     types = [e["type"] for e in seen["events"]]
-    assert types.count("day_closed") == 1 and types.count("day_reopened") == 1
+    assert types.count("day_closed") == 2 and types.count("day_reopened") == 1
     assert types.index("day_reopened") > types.index("day_closed")
     assert seen["closed_button"] == "Dagen är avslutad – öppna igen"
     assert seen["reopened_phase"] == "scanned"
+
+
+@needs_x
+def test_sekretess_under_every_strip(seen):
+    """With the printer strip, a two-line status bar and the TL strip up, Sekretess keeps the whole
+    billing address (none of it cut) and its ticks >= 9 mm; a real tap on one is recorded."""
+    up = seen["strips_up"]
+    assert up["problem"] and up["status_lines_2"]
+    assert up["address"].splitlines()[-1] == "104 51 Stockholm" and not up["address_cut"]
+    assert up["tick_mm"] >= 9.0
+    assert seen["summary"]["checklist"]["envelope_sent"]
+
+
+@needs_x
+def test_closing_again_says_it_prints_a_second_summary(seen):
+    assert "sammanställningen igen" not in seen["first_close_confirm"]
+    assert "andra sammanställning" not in seen["first_close_banner"]
+    assert "skriver ut sammanställningen igen" in seen["second_close_confirm"]
+    assert "dagens andra sammanställning" in seen["second_close_banner"]

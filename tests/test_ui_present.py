@@ -64,9 +64,15 @@ def test_undo_label_names_what_a_plain_undo_removes(tmp_path):
     assert present.undo_label(c.state) == "Inget att ångra"
     c.handle({"cmd": "scan", "code": "7350010000011"})
     assert present.undo_label(c.state) == "Ångra skanning …10000011"
-    c.handle({"cmd": "scan", "code": "7350010000011"})  # a duplicate: nothing accepted to take back
-    assert present.undo_label(c.state) == "Ångra: den avvisade skanningen räknades inte"
-    c.handle({"cmd": "next_pile"})
+    # A duplicate was never counted: the button still names (and takes back) the last accepted
+    # scan, explicitly; it is no explanation.
+    c.handle({"cmd": "scan", "code": "7350010000011"})
+    assert present.undo_action(c.state) == ("Ångra skanning …10000011",
+                                            {"cmd": "undo", "what": "scan", "code": "7350010000011"})
+    c.handle(present.undo_action(c.state)[1])
+    assert c.state.scanned["dodsbo"] == 0
+    assert present.undo_label(c.state) == "Inget att ångra"
+    c.handle({"cmd": "next_pile", "confirm": True})
     assert present.undo_label(c.state) == 'Ångra "Klar" för Dödsbofakturor'
 
 
@@ -90,3 +96,45 @@ def test_idle_logout_minutes_config():
     assert parse("[ui]\nidle_logout_minutes = 0\n").ui.idle_logout_minutes == 0
     with pytest.raises(ConfigError, match="ui.idle_logout_minutes"):
         parse("[ui]\nidle_logout_minutes = -5\n")
+
+
+def test_a_restart_opens_the_step_in_progress(tmp_path):
+    """resume_screen: the screen of the latest record, the dödsbo labels and the cover slip while
+    due after the scanning, Home with nothing recorded or nothing due, the summary once closed."""
+    cfg = parse(f'[kiosk]\ndata_dir = "{tmp_path}"\n[mqtt]\nenabled = false\n')
+    from kiosk.clock import FixedClock
+
+    c = Controller(cfg, Journal(tmp_path / "j.db", "s", "k"), FixedClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)))
+    seen = [present.resume_screen(c.state)]
+    steps = ({"cmd": "login", "operator": "ANNA"}, {"cmd": "sort", "pile": "dodsbo"},
+             {"cmd": "sort", "pile": "sekretess"}, {"cmd": "leta_kund", "letter": "B"},
+             {"cmd": "scan_phase"}, {"cmd": "scan", "code": "7350010000011"},
+             {"cmd": "next_pile"}, {"cmd": "scan", "code": "7350020000011"},
+             {"cmd": "next_pile"}, {"cmd": "next_pile"}, {"cmd": "next_pile"},
+             {"cmd": "dodsbo_label", "personnummer": "191212121212"}, {"cmd": "cover_slip"},
+             {"cmd": "date_check", "kind": "ovriga_brev"}, {"cmd": "incoming", "kind": "autogiro"},
+             {"cmd": "remark", "code": "vagrad"}, {"cmd": "close_day", "confirm": True})
+    for cmd in steps:
+        assert c.handle(cmd).ok, cmd
+        seen.append(present.resume_screen(c.state))
+    assert seen == ["home", "home", "sort", "sort", "sort", "scan", "scan", "scan", "scan", "scan", "scan",
+                    "dodsbo", "sekretess", "home", "datecheck", "incoming", "other", "summary"]
+
+
+def test_home_tiles_turn_green_when_their_pile_is_handled():
+    from kiosk.ui.screens.home import handled
+
+    assert handled(0, 0, "brev bedömda") == ("0 brev bedömda", "todo")
+    assert handled(1, 3, "brev bedömda") == ("1 av 3 brev bedömda", "active")
+    assert handled(3, 3, "brev bedömda") == ("3 brev bedömda – klart", "done")
+    assert handled(4, 3, "brev bedömda")[1] == "done"  # more than sorted: handled too
+
+
+def test_tap_guard_and_bounce_windows_config():
+    ui = load(None).ui
+    assert (ui.tap_guard_ms, ui.bounce_ms) == (600, 100)
+    assert parse("[ui]\nbounce_ms = 60\ntap_guard_ms = 800\n").ui.bounce_ms == 60
+    for bad, key in (("bounce_ms = -1", "ui.bounce_ms"), ("bounce_ms = 1500", "ui.bounce_ms"),
+                     ("tap_guard_ms = 6000", "ui.tap_guard_ms")):
+        with pytest.raises(ConfigError, match=key):
+            parse(f"[ui]\n{bad}\n")

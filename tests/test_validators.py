@@ -40,9 +40,11 @@ def test_every_written_form_of_a_valid_number_formats_the_same(n):
     if short_sep == "-" and birth.year > TODAY.year - 100:
         forms.append(yymmdd + last4)
     century = f"{birth.year // 100}"
+    both_real = all(_real(int(c) * 100 + birth.year % 100, birth.month, birth.day) for c in ("19", "20"))
     for form in forms:
-        # ten digits without "+" need the century chosen; all others as typed
-        ambiguous = len(form.strip()) in (10, 11) and "+" not in form
+        # ten digits without "+" need the century chosen when both readings are real dates not in
+        # the future; with one real reading it is taken; all others as typed
+        ambiguous = len(form.strip()) in (10, 11) and "+" not in form and both_real
         assert parse(form, TODAY, century if ambiguous else None).formatted() == want, form
         if ambiguous:
             with pytest.raises(CenturyNeeded):
@@ -137,10 +139,20 @@ def test_ten_digits_with_a_dash_ask_for_the_century_with_both_readings_and_never
         parse("250101-1238", TODAY)  # a typo is caught before the century question
 
 
-def test_a_reading_in_the_future_is_not_offered():
-    with pytest.raises(CenturyNeeded) as info:
-        parse(_valid("301212"), TODAY)  # 2030-12-12 is in the future
-    assert [r["century"] for r in info.value.readings] == ["19"]
+def test_one_real_reading_is_taken_without_asking():
+    """2030-12-12 (and 2045-12-24) lie in the future: the only real reading is taken; 29
+    February 1900 is no date: 2000 is taken."""
+    assert parse(_valid("301212"), TODAY).formatted() == "19" + _valid("301212")
+    assert parse("451224-1003", TODAY).formatted() == "19451224-1003"
+    assert parse("3805121005", TODAY).formatted() == "19380512-1005"
+    assert parse(_valid("000229"), TODAY).formatted() == "20" + _valid("000229")
+
+
+def _real(year: int, month: int, day: int) -> bool:
+    try:
+        return dt.date(year, month, day) <= TODAY
+    except ValueError:
+        return False
 
 
 def _valid(yymmdd: str) -> str:

@@ -28,7 +28,8 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     from kiosk import routine
     from kiosk.clock import TZ
     from kiosk.runtime import Kiosk
-    from kiosk_dev.ui_driver import Driver, find_button, tap, type_keys
+    from kiosk_dev.ui_driver import Driver, find_button, has_button, tap, type_keys
+    from kiosk.ui.widgets import Scale, mm
 
     cfg = simulator_config(data_dir)
     kiosk = Kiosk(cfg, clock=OffsetClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)), simulator=True, sync=False)
@@ -157,6 +158,22 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield from go("4. Sekretess", "sekretess")
         press("Skriv ut försättsblad")
         yield from close_preview()
+        # ... with every strip up (a printer that does not answer, a two-line status bar, the TL
+        # strip): the whole billing address still shows and the tick, tapped by real X input
+        # where it now lies, is recorded.
+        from kiosk_dev.screenshots import strip_snapshot
+
+        kiosk.poller.stop()
+        if kiosk.poller._thread is not None:
+            kiosk.poller._thread.join(5)
+        ids = [a["id"] for a in s().alerts]
+        kiosk.poller.snapshot = strip_snapshot(kiosk.poller.snapshot, "all", ids, app.now())
+        app._status()
+        yield 4
+        sek = app.pages["sekretess"]
+        seen["strips_up"] = {"problem": app.problem.height > 0, "status_lines_2": app.status.height > mm(7),
+                             "address": sek.address.text, "address_cut": sek.address.text_overflow,
+                             "tick_mm": min(min(b.size) for b in sek.check_btns) / Scale.ppm}
         press("Kuvertet lämnat")
         yield lambda: s().checklist.get("envelope_sent")
 
@@ -166,7 +183,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield lambda: s().leta_kund["B"] == 1
         press("Bockat i WMS")
         yield lambda: s().checklist.get("wms_ticked")
-        press("Ångra senaste Leta Kund")
+        press("Ångra: ")  # names the letter: "Ångra: B · Brev 1"
         yield lambda: s().leta_kund["B"] == 0
 
         # A letter without a date: re-send after a new address search.
@@ -176,7 +193,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         press("Inget datum")
         yield lambda: len(s().decisions) == 1
         seen["no_date_decision"] = dict(s().decisions[0])
-        press("Ångra senaste beslut")
+        press("Ångra beslut:")
         yield lambda: len(s().decisions) == 0
 
         # Incoming: "klart i CAB" is recorded; undo the case.
@@ -187,33 +204,64 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield lambda: len(s().cab) == 1
         press("Klart i CAB")
         yield lambda: s().checklist.get("cab_case_created")
-        press("Ångra senaste ärende")
+        seen["incoming_undo_label"] = find_button("Ångra ärende:").text
+        press("Ångra ärende:")
         yield lambda: len(s().cab) == 0
+        yield 2
+        # After the undo the panel shows the state after it: no case, and a tap where "Klart i
+        # CAB" was records nothing.
+        inc = app.pages["incoming"]
+        ticks = s().checklist.get("cab_case_created", 0)
+        tap(inc.cab_btn)
+        yield 3
+        seen["incoming_after_undo"] = {"case": inc.case.text, "cab_enabled": not inc.cab_btn.disabled,
+                                       "cab_opacity": inc.cab_btn.opacity,
+                                       "ticks_added": s().checklist.get("cab_case_created", 0) - ticks}
 
         # A temporary mailing alerts the TL; undoing it cancels the alert.
         yield from go("9–10. Övrigt", "other")
         press("Priskompensation")
         yield lambda: len(s().temporary) == 1
-        press("Ångra senaste utskick")
+        press("Ångra utskick:")
         yield lambda: len(s().temporary) == 0
         yield 2
         seen["undo_temporary_banner"] = app.banner.text
         press("Brevlådan full")
         yield lambda: len(s().remarks) == 1
-        press("Ångra senaste anmärkning")
+        press("Ångra anmärkning:")
         yield lambda: len(s().remarks) == 0
+        # Poste Restante: its checklist as two big ticks, recorded; "Klar" brings the remarks back.
+        press("Poste Restante")
+        yield lambda: len(s().remarks) == 1 and has_button("Upplysning.se")
+        yield 2
+        other = app.pages["other"]
+        seen["pr_tick_mm"] = min(min(b.size) for b in other.pr_ticks.values()) / Scale.ppm
+        press("Upplysning.se")
+        yield lambda: s().checklist.get("poste_restante_checked")
+        press("Om borttagen")
+        yield lambda: s().checklist.get("poste_restante_removed")
+        yield 2
+        seen["pr_ticks"] = [b.text for b in other.pr_ticks.values()]
+        press("Klar – fler anmärkningar")
+        yield lambda: has_button("Brevlådan full")
 
         # Close the day, then reopen it (each with a confirming tap).
         yield from go("Dagens summering", "summary")
-        press("Avsluta dagen")
-        yield 2
-        press("Tryck igen")
-        yield lambda: s().phase == routine.CLOSED or (app.last_shown and app.last_shown.code == "confirm_needed")
-        yield 2
-        if s().phase != routine.CLOSED:
-            press("avsluta ändå")
-            yield lambda: s().phase == routine.CLOSED
-        yield from close_preview()
+        def close_day(key):
+            press("Avsluta dagen")
+            yield 2
+            seen[f"{key}_confirm"] = app.pages["summary"].close_btn.text
+            press("Tryck igen")
+            yield lambda: s().phase == routine.CLOSED or (app.last_shown and app.last_shown.code == "confirm_needed")
+            yield 2
+            if s().phase != routine.CLOSED:
+                press("avsluta ändå")
+                yield lambda: s().phase == routine.CLOSED
+            yield 2
+            seen[f"{key}_banner"] = app.banner.text
+            yield from close_preview()
+
+        yield from close_day("first_close")
         seen["closed_button"] = app.pages["summary"].close_btn.text
         press("öppna igen")
         yield 2
@@ -222,6 +270,8 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield lambda: s().phase != routine.CLOSED
         seen["reopened_phase"] = s().phase
         seen["summary"] = ctl.summary()
+        # Closing again prints a second summary today: the button and the banner say so.
+        yield from close_day("second_close")
 
     return run_script(kiosk, script, seen, out_path)
 

@@ -34,7 +34,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     from kiosk import routine
     from kiosk.clock import TZ
     from kiosk.runtime import Kiosk
-    from kiosk_dev.ui_driver import Driver, find_button, tap, type_keys
+    from kiosk_dev.ui_driver import Driver, find_button, has_button, tap, type_keys
 
     cfg = simulator_config(data_dir)
     clock = OffsetClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ))
@@ -48,12 +48,6 @@ def main(data_dir: str, out_path: str, size: str) -> int:
 
         def press(text, exact=False):
             tap(find_button(text, exact))
-
-        def has_button(text, exact=False):
-            try:
-                return find_button(text, exact) is not None
-            except LookupError:
-                return False
 
         def kb_open():
             kb = getattr(app, "text_keyboard", None)
@@ -107,9 +101,22 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         press("ANNA")
         yield lambda: ctl.operator == "ANNA" and app.sm.current == "home"
 
-        # Step 1: one tap per item.
+        # Step 1: one tap per item. Leta Kund on the sorting screen asks the letter type: one tap
+        # per letter in the chooser, whose undo takes back the last one.
         press("1. Sortera")
         yield lambda: app.sm.current == "sort"
+        press("Leta Kund-brev")
+        yield lambda: has_button("C · ") and has_button("Klar", exact=True)
+        yield 2
+        for _ in range(3):
+            n = s().leta_kund["C"]
+            press("C · ")
+            yield lambda n=n: s().leta_kund["C"] == n + 1
+        seen["undo_label_chooser"] = find_button("Ångra: ").text
+        press("Ångra: ")
+        yield lambda: s().leta_kund["C"] == 2
+        press("Klar", exact=True)
+        yield 2
         plan = [("dodsbo", "Dödsbofakturor", 2), ("sekretess", "Sekretessfakturor", 2),
                 ("faktura", "Faktura/påminnelse", 3), ("ovriga_streckkod", "Övriga brev med streckkod", 1),
                 ("inkomna_brev", "Inkomna brev", 2)]
@@ -122,16 +129,6 @@ def main(data_dir: str, out_path: str, size: str) -> int:
                 assert s().counts[pile] == before + 1, f"one tap gave {s().counts[pile] - before} items"
         seen["shelf_after_sort"] = shelf()
         seen["pins_after_sort"] = pins()
-        # Leta Kund on the sorting screen asks the letter type: one tap per letter in the chooser.
-        press("Leta Kund-brev")
-        yield lambda: has_button("C · ") and has_button("Klar", exact=True)
-        yield 2
-        for _ in range(2):
-            n = s().leta_kund["C"]
-            press("C · ")
-            yield lambda n=n: s().leta_kund["C"] == n + 1
-        press("Klar", exact=True)
-        yield 2
         seen["undo_label_sort"] = find_button("Ångra sortering").text
         press("Ångra sortering")
         yield lambda: s().counts["inkomna_brev"] == 1
@@ -223,6 +220,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield lambda: len(s().decisions) == 1
         yield 2
         seen["shelf_after_date"] = shelf()
+        seen["decision_after_register"] = {"text": app.pages["datecheck"].decision.text, "banner": app.banner.text}
 
         # Step 8: an invoice dispute alerts the TL.
         press("Hem", exact=True)
@@ -308,7 +306,8 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         seen["temporary_after_cancel"] = len(s().temporary)
         press("Poste Restante")
         yield lambda: len(s().remarks) == 1
-        seen["remark_note"] = app.pages["other"].note.text
+        other = app.pages["other"]
+        seen["remark_note"] = "\n".join([other.note.text, *(b.text for b in other.pr_ticks.values())])
 
         # Day summary: close the day (two taps to confirm).
         press("Hem", exact=True)

@@ -35,7 +35,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     from kiosk.clock import TZ
     from kiosk.runtime import Kiosk
     from kiosk.ui.widgets import AMBER, GREEN, RED, Btn
-    from kiosk_dev.ui_driver import Driver, double_tap, find_button, tap
+    from kiosk_dev.ui_driver import Driver, double_tap, find_button, has_button, tap
 
     cfg = simulator_config(data_dir, "[ui]\nidle_logout_minutes = 15\n")
     clock = OffsetClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ))
@@ -88,8 +88,10 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         seen["screen_at_start"] = app.sm.current
         seen["lit_at_start"] = lit()
 
-        # -- the scan screen: the box follows undo; the scan list names and removes ------------
-        press("2. Skanna")
+        # -- the scan screen (the step in progress: open at the start): the box follows undo;
+        # the scan list names and removes ---------------------------------------------------
+        if app.sm.current != "scan":
+            press("2. Skanna")
         yield lambda: app.sm.current == "scan"
         yield 2
         page = app.pages["scan"]
@@ -104,6 +106,8 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield lambda: len(s().rejected) == 1
         yield 2
         seen["banner_duplicate"] = banner()
+        seen["after_duplicate"] = {"undo": page.undo.text, "box": page.feedback.text,
+                                   "box_rgba": list(page.feedback._bg[0].rgba)}
         press("Ångra")
         yield wait(0.5)
         seen["after_undo"] = {"scanned": s().scanned["dodsbo"], "box": page.feedback.text,
@@ -161,9 +165,26 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         press("1. Sortera")
         yield lambda: app.sm.current == "sort"
         yield 2
-        before = s().counts["ovriga_brev"]
-        yield from doubles("Övriga brev utan", 0.15)
-        seen["sort_double_150"] = s().counts["ovriga_brev"] - before
+        # a 40 ms bounce is one letter; two taps 300 ms apart are two letters
+        for interval in (0.04, 0.60):
+            before = s().counts["ovriga_brev"]
+            yield from doubles("Övriga brev utan", interval)
+            seen[f"sort_double_{int(interval * 1000)}"] = s().counts["ovriga_brev"] - before
+        # the Leta Kund chooser: the same; and its undo takes back the last letter counted there
+        press("Leta Kund-brev")
+        yield lambda: has_button("D · ")
+        yield 2
+        for interval in (0.04, 0.60):
+            before = s().leta_kund["D"]
+            yield from doubles("D · ", interval)
+            seen[f"lk_double_{int(interval * 1000)}"] = s().leta_kund["D"] - before
+        seen["lk_undo_label"] = find_button("Ångra: ").text
+        before = s().leta_kund["D"]
+        press("Ångra: ")
+        yield lambda: s().leta_kund["D"] == before - 1
+        press("Klar", exact=True)
+        yield 2
+        seen["sort_undo_label"] = app.pages["sort"].undo.text
 
         # -- step 6-7: double taps record one decision; each new letter starts at today -------
         press("Hem", exact=True)
@@ -197,7 +218,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield lambda: app.sm.current == "other"
         for interval in (0.05, 0.15, 0.30):
             n = len(s().temporary)
-            yield from doubles("Priskompensation", interval)
+            yield from doubles("Priskompensation", interval, exact=True)
             seen.setdefault("temporary_double", []).append(len(s().temporary) - n)
 
         # -- step 8: the CAB box of a bestridan clears for the next letter --------------------

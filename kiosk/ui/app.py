@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,10 +29,11 @@ from ..controller import Result
 from ..effects import Print
 from ..runtime import Kiosk
 from ..watchdog import WatchdogFeeder
-from .present import OK, WARNING, IdleClock, banner_text, severity, standing_lights
+from .present import OK, WARNING, IdleClock, banner_text, resume_screen, severity, standing_lights
 from .screens import PAGES
 from .simulator import KeyboardScanner, ShelfView
-from .widgets import AMBER, BG, GREY, PANEL, RED, SEVERITY_COLOURS, Btn, Scale, Txt, mm, paint, row, set_bg
+from .widgets import (AMBER, BG, GREY, MARKUP_TAG, PANEL, RED, SEVERITY_COLOURS, Btn, Scale, Txt, mm, paint, row,
+                      set_bg)
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ class KioskApp(App):
         self._ready_sent = False
         self.in_flight = False  # a command is being handled: guarded buttons ignore taps
         Btn.in_flight = staticmethod(lambda: self.in_flight)
+        Btn.configure(kiosk.config.ui)
         minutes = getattr(kiosk.config.ui, "idle_logout_minutes", 15)
         self.idle = IdleClock(minutes, warn_s=min(60.0, float(minutes) * 30.0))
         self.idle_time = getattr(kiosk.clock, "monotonic", time.monotonic)  # injectable for tests
@@ -91,6 +94,8 @@ class KioskApp(App):
         self.idle_warning = False
         self.last_shown: Result | None = None  # the last result the screen showed
         self.late_pile: str | None = None  # the sorting screen armed a late letter for this pile
+        self._ticks = 0
+        self.summaries_printed = 0  # day summaries printed since the start (the close button says so)
         self.pages: Pages = Pages(self)
         self.banner_alert: tuple[str, str, str] | None = None  # (text, severity, alert id): its live line
         self.print_banner = False  # the banner shows a print problem (cleared when the printer took the job)
@@ -140,7 +145,8 @@ class KioskApp(App):
             root.add_widget(self.shelf)
         else:
             self.shelf = None
-        self.go("home" if self.controller.operator else "signin")
+        # After a restart the step in progress, not Home (signed out: the sign-in screen).
+        self.go(resume_screen(self.controller.state) if self.controller.operator else "signin")
         self.controller.listeners.append(self._listener)
         # Scanner and badge reader threads hand their commands to the UI thread.
         self.kiosk.devices.attach(self.controller, dispatch=lambda fn: Clock.schedule_once(lambda dt: fn(), 0))
@@ -344,6 +350,7 @@ class KioskApp(App):
         cfg = self.config_
         layout = printouts.day_summary(self.controller.summary(), cfg.kiosk.site, cfg.kiosk.id, cfg.kiosk.deadline)
         job = Print("day_summary", layout)
+        self.summaries_printed += 1
         threading.Thread(target=self._submit, args=(job,), daemon=True).start()
         self.show_preview(job)
 
@@ -379,6 +386,7 @@ class KioskApp(App):
             img = preview.render(job.layout)  # 8-bit grey, the printer's dots
             data, size = img.tobytes(), img.size
             img.close()
+            trim_memory()  # the render's large buffers go back to the system, not kept by malloc
             Clock.schedule_once(lambda dt: self._open_preview(job, data, size), 0)
 
         self.workers.submit(render)
@@ -434,6 +442,9 @@ class KioskApp(App):
             self.controller.tick()
         except Exception:
             log.exception("controller tick failed")
+        self._ticks += 1
+        if self._ticks % 12 == 0:  # once a minute
+            trim_memory()
 
     def _every_second(self, dt) -> None:
         self.refresh_live()
@@ -475,7 +486,7 @@ class KioskApp(App):
         parts = []
         sync_txt = "Synk: [color=7ee787]online[/color]" if online else "Synk: [color=ffb86b]offline[/color]"
         if pending is not None:
-            sync_txt += f" ({pending} osända)"
+            sync_txt += f" ({pending} obekräftade)"  # not yet confirmed stored by central (sent or not)
         parts.append(sync_txt)
         if self.simulator:
             parts.append("Skanner: tangentbord")
@@ -494,8 +505,24 @@ class KioskApp(App):
         op = self.controller.operator
         parts.append(f"Inloggad: [b]{op}[/b]" if op else "Ej inloggad")
         parts.append(self.now().astimezone(TZ).strftime("%H:%M"))
-        self.status.text = "   ".join(parts)
+        text = "   ".join(parts)
+        if text != self.status.text:
+            self.status.text = text
+            self.status.height = status_height(self.status, Window.width)
         self._problems(snap)
+
+    def _make_room(self, problem_strip: bool) -> None:
+        """The simulator's on-screen shelf gives its room to the strips: while the device strip
+        is up or the status bar takes more than one line it is hidden (the real kiosk has no
+        on-screen shelf: the screens are laid out for the room left under every strip)."""
+        if self.shelf is None:
+            return
+        one_line = self.status.height <= mm(10 if Scale.portrait else 6.5) + 0.5
+        show = one_line and not problem_strip
+        height = mm(12 if Scale.portrait else 8) if show else 0
+        if self.shelf.height != height:
+            self.shelf.height = height
+            self.shelf.opacity = 1 if show else 0
 
     def _problems(self, snap) -> None:
         """Device problems in plain Swedish with what to do (from the devices' own checks)."""
@@ -513,6 +540,7 @@ class KioskApp(App):
         faulty = bool(snap.get("faults")) or not printer.get("ok", True) or (snap.get("clock_synced") is False
                                                                               and not self.simulator)
         set_bg(self.problem, RED if faulty else AMBER)  # only jobs waiting on a ready printer: amber
+        self._make_room(bool(text))
         if text != self.problem_text.text:
             self.problem_text.text = text
             self.problem.height = mm(9) if text else 0
@@ -536,6 +564,40 @@ class KioskApp(App):
         text, sev = truth.alert_short(state)
         word = "TL-fråga" if alert["kind"] == "tillfalliga" else "TL-larm"
         return f"{word}: [color={MARKUP_COLOURS[sev]}]{escape_markup(text)}[/color]"
+
+
+_LIBC: list = []
+
+
+def trim_memory() -> None:
+    """Give freed heap back to the system (glibc's malloc_trim; a no-op elsewhere): a day of
+    screen updates and printout previews frees much more than it keeps, and glibc holds on to
+    freed memory in its arenas, so the kiosk's RSS would grow over the day without it."""
+    if not _LIBC:
+        import ctypes
+        import ctypes.util
+
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC.append(libc.malloc_trim)
+        except (OSError, AttributeError):
+            _LIBC.append(None)
+    if _LIBC[0] is not None:
+        _LIBC[0](0)
+
+
+def status_height(label: Txt, width: float) -> float:
+    """The status bar's height: one line while its text fits on one line at its size, else two
+    (three in portrait), so the whole text stays readable and the screens below give up only
+    the room it takes."""
+    from kivy.core.text import Label as CoreLabel
+
+    plain = MARKUP_TAG.sub("", label.text)
+    text_w = CoreLabel(font_size=label.base_font, font_name=label.font_name).get_extents(plain)[0]
+    room = max(1.0, width - label.padding[0] - label.padding[2])
+    lines = min(3 if Scale.portrait else 2, max(1, math.ceil(text_w / room)))
+    return mm(max(10.0 if Scale.portrait else 6.5, 3.0 + 3.6 * lines))
+
 
 
 MARKUP_COLOURS = {"ok": "7ee787", "warning": "ffb86b", "error": "ff7b72", "alert": "ff7b72"}

@@ -5,7 +5,7 @@ what a plain undo would remove, and the idle sign-out clock."""
 from __future__ import annotations
 
 from .. import routine
-from ..domain import PILE_NAMES, SCAN_ORDER
+from ..domain import LETA_KUND_WMS, PILE_NAMES, SCAN_ORDER
 from ..effects import SLOW_BLINK, Lights
 
 OK, WARNING, ERROR, ALERT = "ok", "warning", "error", "alert"
@@ -87,28 +87,86 @@ def last_sort(state: routine.DayState) -> str | None:
     return next((p for what, p, _ in reversed(getattr(state, "undoable", ())) if what == "sort"), None)
 
 
-def undo_label(state: routine.DayState, last_code: str | None = None) -> str:
-    """The undo button's text, naming what a plain undo removes (contract: while scanning the
-    current pile's last accepted scan, else the next_pile that made it current; right after a
-    rejected scan nothing; while sorting the last sort)."""
+def lk_name(key: str) -> str:
+    """A Leta Kund chooser key ("A", "A+", "B" …) in words, with the letter's name in WMS."""
+    if key == "A":
+        return f"A utan lgh-nr · {LETA_KUND_WMS['A']}"
+    if key == "A+":
+        return f"A med lgh-nr · {LETA_KUND_WMS['A']}"
+    return f"{key} · {LETA_KUND_WMS[key]}"
+
+
+def lk_key(entry: dict) -> str:
+    """The Leta Kund chooser's key of a counted letter: "A+" for an A letter with an apartment."""
+    return "A+" if entry.get("letter") == "A" and entry.get("apartments") else str(entry.get("letter"))
+
+
+def last_count(state: routine.DayState) -> tuple[str, str] | None:
+    """The sorting screen's latest count, sort or Leta Kund letter: ("sort", pile) or
+    ("leta_kund", chooser key); None when there is none."""
+    recent = [w for w in getattr(state, "recent", ()) if w in ("sort", "leta_kund")]
+    if recent and recent[-1] == "leta_kund" and state.leta_kund_log:
+        return "leta_kund", lk_key(state.leta_kund_log[-1])
+    pile = last_sort(state)
+    return ("sort", pile) if pile else None
+
+
+def undo_action(state: routine.DayState) -> tuple[str, dict | None]:
+    """The scan screen's undo button: its text, naming what it takes back, and the command it
+    sends (None: nothing to take back). While scanning: the current pile's last accepted scan,
+    also right after a rejected scan (which was never counted, so there is nothing of it to
+    take back: the feedback box says so, the button is no explanation), else the "Klar" that
+    made the pile current; while sorting the last sort."""
     if state.phase == routine.SORTING:
         pile = last_sort(state)
-        return f"Ångra sortering: {PILE_NAMES[pile]}" if pile else "Inget att ångra"
+        return (f"Ångra sortering: {PILE_NAMES[pile]}", {"cmd": "undo", "what": "sort"}) if pile \
+            else ("Inget att ångra", None)
     if state.phase == routine.SCANNING and state.current_pile is not None:
-        rejected = getattr(state, "last_scan_rejected", None)
-        if rejected is None:
-            rejected = last_code is not None and last_code not in ("accepted", "undone", "pile_done")
-        if rejected:
-            return "Ångra: den avvisade skanningen räknades inte"
         scan = last_scan_in(state, state.current_pile)
         if scan is not None:
-            return f"Ångra skanning {short_code(scan['code'])}"
+            return f"Ångra skanning {short_code(scan['code'])}", {"cmd": "undo", "what": "scan", "code": scan["code"]}
         if state.scan_index > 0:
-            return f"Ångra \"Klar\" för {PILE_NAMES[SCAN_ORDER[state.scan_index - 1]]}"
-        return "Inget att ångra"
+            return (f"Ångra \"Klar\" för {PILE_NAMES[SCAN_ORDER[state.scan_index - 1]]}",
+                    {"cmd": "undo", "what": "next_pile"})
+        return "Inget att ångra", None
     if state.phase == routine.SCANNED:
-        return f"Ångra \"Klar\" för {PILE_NAMES[SCAN_ORDER[-1]]}"
-    return "Inget att ångra"
+        return f"Ångra \"Klar\" för {PILE_NAMES[SCAN_ORDER[-1]]}", {"cmd": "undo", "what": "next_pile"}
+    return "Inget att ångra", None
+
+
+def undo_label(state: routine.DayState) -> str:
+    """The undo button's text (see `undo_action`)."""
+    return undo_action(state)[0]
+
+
+# The screen of each undoable record kind (routine.DayState.recent): where that step is done.
+RECORD_SCREENS = {"leta_kund": "letakund", "date_check": "datecheck", "incoming": "incoming",
+                  "temporary": "other", "remark": "other"}
+
+
+def resume_screen(state: routine.DayState) -> str:
+    """The screen of the step in progress, from the day's records alone (after a restart the
+    kiosk opens it, not Home): the screen of the latest record; after the scanning, the dödsbo
+    labels or the sekretess cover slip while they are due; Home when nothing is recorded yet or
+    nothing is due; the summary on a closed day."""
+    if state.phase == routine.CLOSED:
+        return "summary"
+    last = state.recent[-1] if state.recent else None
+    if last is None:
+        return "home"
+    if state.phase == routine.SORTING:
+        return "sort" if last in ("sort", "leta_kund") else RECORD_SCREENS.get(last, "home")
+    if state.phase == routine.SCANNING:  # the scanning goes on unless a later step was recorded last
+        return RECORD_SCREENS[last] if last in RECORD_SCREENS and last != "leta_kund" else "scan"
+    if last in RECORD_SCREENS:
+        return RECORD_SCREENS[last]
+    if last == "sort":
+        return "sort"
+    if state.labels_printed < state.scanned["dodsbo"]:
+        return "dodsbo"
+    if state.scanned["sekretess"] and not state.cover_slips_printed:
+        return "sekretess"
+    return "home"
 
 
 class IdleClock:

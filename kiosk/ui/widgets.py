@@ -78,26 +78,39 @@ def set_bg(widget: Widget, rgba) -> None:
     widget._bg[0].rgba = rgba
 
 
-# A button that records something (guard=True) ignores a second activation within TAP_GUARD_S
-# (measured from the end of the first one's command, so a tap queued while the command ran, or
-# delayed by a busy machine, is ignored too) and while a command is in flight. Every button, any
-# kind, ignores taps for HUSH_S after what is under the finger changed (a new screen, a closed
-# keyboard or preview, a button replaced by others: `Btn.hush()`): the second tap of a double tap
-# never lands on what the first one brought up. Sorting, keypad and keyboard keys and navigation
-# are unguarded: one tap, one item.
+# A button that records something (guard=True) ignores a second activation within
+# `Btn.guard_s` (ui.tap_guard_ms; measured from the end of the first one's command, so a tap queued
+# while the command ran, or delayed by a busy machine, is ignored too) and while a command is in
+# flight. A counting button (guard="bounce": a pile on Sortera, a Leta Kund type) counts one letter
+# per tap, so only a second activation within `Btn.bounce_s` (ui.bounce_ms) of its last action is
+# ignored: a bouncing contact, not a second letter. Every button, any kind, ignores taps for HUSH_S
+# after what is under the finger changed (a new screen, a closed keyboard or preview, a button
+# replaced by others: `Btn.hush()`): the second tap of a double tap never lands on what the first
+# one brought up. Keypad and keyboard keys and navigation are unguarded.
 TAP_GUARD_S = 0.6
+BOUNCE_S = 0.1
 HUSH_S = 0.45
+ACK_S = 0.12  # a tapped button shows it was tapped at least this long
 
 
 class Btn(Button):
     """A large touch target with wrapped, centred text; fires on release (once per tap).
 
-    guard=True: a tap within TAP_GUARD_S of the end of this button's last action, or while
-    `Btn.in_flight()`, is ignored; any button: a tap within HUSH_S of the last `Btn.hush()` is
-    ignored. Ignored taps are counted in `ignored`."""
+    guard=True: a tap within `guard_s` of the end of this button's last action, or while
+    `Btn.in_flight()`, is ignored; guard="bounce": a tap within `bounce_s` of it, or while a
+    command is in flight; any button: a tap within HUSH_S of the last `Btn.hush()` is ignored.
+    Ignored taps are counted in `ignored`."""
 
     in_flight: Callable[[], bool] = staticmethod(lambda: False)  # the app sets this
     quiet_all_until = 0.0
+    queued = 0  # guarded taps acknowledged whose command has not run yet (next frame)
+    guard_s = TAP_GUARD_S  # the app sets both from the config (ui.tap_guard_ms, ui.bounce_ms)
+    bounce_s = BOUNCE_S
+
+    @classmethod
+    def configure(cls, ui_config) -> None:
+        cls.guard_s = getattr(ui_config, "tap_guard_ms", TAP_GUARD_S * 1000) / 1000
+        cls.bounce_s = getattr(ui_config, "bounce_ms", BOUNCE_S * 1000) / 1000
 
     @classmethod
     def hush(cls) -> None:
@@ -108,10 +121,10 @@ class Btn(Button):
         now = time.monotonic()
         if now < Btn.quiet_all_until:
             return True
-        return self.guard and (now < self.quiet_until or Btn.in_flight())
+        return bool(self.guard) and (now < self.quiet_until or Btn.in_flight() or Btn.queued > 0)
 
     def __init__(self, text: str = "", on_tap=None, color=BLUE, font_mm: float = 4.0,
-                 min_mm: float = MIN_TARGET_MM, guard: bool = False, **kw):
+                 min_mm: float = MIN_TARGET_MM, guard: bool | str = False, **kw):
         kw.setdefault("markup", True)
         kw.setdefault("halign", "center")
         super().__init__(text=text, font_size=font_px(font_mm), valign="middle",
@@ -127,6 +140,8 @@ class Btn(Button):
         self.guard = guard
         self.quiet_until = 0.0
         self.ignored = 0
+        self.rest_pending: float | None = None  # a rest from the next frame's start is scheduled
+        self._ack_trigger = None
         self.bind(size=self._fit)
 
     def _fit(self, *_):
@@ -146,11 +161,55 @@ class Btn(Button):
         if self.quiet():
             self.ignored += 1
             return
+        if not self.guard:  # navigation, keys: at once (what they change is drawn this frame)
+            try:
+                self._on_tap()
+            finally:
+                self._acknowledge(ACK_S)
+            return
+        # A button that records something: the tap is acknowledged in this frame (the button
+        # dims under the finger) and its command runs at the start of the next one, its result
+        # drawn there: the person sees the tap at once, however long the commit and the screen
+        # update take. Until the command has run every guarded button is quiet.
+        rest = Btn.bounce_s if self.guard == "bounce" else Btn.guard_s
+        self.quiet_until = time.monotonic() + rest
+        Btn.queued += 1
+        self._acknowledge(max(rest, ACK_S))
+        Clock.schedule_once(lambda dt: self._commit(rest), 0)
+
+    def _commit(self, rest: float) -> None:
+        Btn.queued -= 1
         try:
-            self._on_tap()
+            if self._on_tap is not None:
+                self._on_tap()
         finally:
-            if self.guard:
-                self.quiet_until = time.monotonic() + TAP_GUARD_S
+            self.quiet_until = time.monotonic() + rest
+            # ... and again from the start of the next frame: a second touch that arrived while
+            # this frame was busy is handed to the widgets only then, however long the frame took.
+            self.rest_pending = rest
+            Clock.schedule_once(lambda dt: self._rest(rest), 0)
+            self._acknowledge(max(rest, ACK_S))  # the screen's refresh may have re-coloured it
+
+    def _rest(self, seconds: float) -> None:
+        """Rest `seconds` from the start of this frame (when the touches it hands on were read)."""
+        frame_start = time.monotonic() - max(0.0, Clock.time() - Clock.get_time())
+        self.quiet_until = max(self.quiet_until, frame_start + seconds)
+        self.rest_pending = None
+
+    def _acknowledge(self, seconds: float) -> None:
+        """Every tap that did something changes the button under the finger in the frame of its
+        command (press and release of a quick tap fall in one frame, so the pressed look alone
+        never shows): it stays dimmed while it rests (a guarded button ignores taps then), at
+        least ACK_S."""
+        self.background_color = tuple(c * 0.7 for c in self.base_color[:3]) + (1,)
+        if self._ack_trigger is None:
+            self._ack_trigger = Clock.create_trigger(self._acknowledged, seconds)
+        self._ack_trigger.timeout = seconds
+        self._ack_trigger.cancel()
+        self._ack_trigger()
+
+    def _acknowledged(self, *_) -> None:
+        self.background_color = GREY if self.disabled else self.base_color
 
     def set_color(self, color) -> None:
         self.base_color = color
@@ -189,7 +248,7 @@ class Txt(Label):
         fit_text(self, self.base_font, self.min_ratio, self.width - pad_x, self.height - pad_y)
 
 
-_MARKUP = re.compile(r"\[/?[a-z]+(=[^\]]*)?\]")
+MARKUP_TAG = re.compile(r"\[/?[a-z]+(=[^\]]*)?\]")
 
 
 def longest_word_px(label: Label, size: float) -> float:
@@ -197,7 +256,7 @@ def longest_word_px(label: Label, size: float) -> float:
     Kivy breaks a word wider than the wrapping width inside the word."""
     from kivy.core.text import Label as CoreLabel
 
-    text = _MARKUP.sub("", label.text) if label.markup else label.text
+    text = MARKUP_TAG.sub("", label.text) if label.markup else label.text
     words = sorted(set(text.split()), key=len, reverse=True)[:4]
     if not words:
         return 0.0

@@ -10,7 +10,21 @@ from kivy.uix.boxlayout import BoxLayout
 from ... import routine
 from ...clock import TZ
 from ...domain import DATE_CHECK_KINDS, DECISION_NAMES, STROMAVBROTT_ATGARD_TITLE
-from ..widgets import BLUE, GREEN, GREY, PANEL, RED, Btn, Page, Scale, Txt, column, in_words, mm, paint, row, set_bg
+from ..widgets import MONTHS, BLUE, GREEN, GREY, PANEL, RED, Btn, Page, Scale, Txt, column, in_words, mm, paint, row, set_bg
+
+
+def undo_decision_text(last: dict | None) -> str:
+    """The undo button names the decision it takes back: "Ångra: Kasta, 20 nov"."""
+    if last is None:
+        return "Ångra beslut"
+    what = DECISION_NAMES.get(last.get("decision", ""), last.get("decision", ""))
+    date = last.get("date")
+    if date:
+        day = dt.date.fromisoformat(date)
+        what += f", {day.day} {MONTHS[day.month - 1][:3]}"
+    else:
+        what += ", utan datum"
+    return f"Ångra beslut: {what}"
 
 
 class DateCheckPage(Page):
@@ -18,6 +32,7 @@ class DateCheckPage(Page):
 
     def build(self):
         self.kind = "planerat_stromavbrott"
+        self.registered = False  # a decision was just recorded: the box waits for the next letter
         self.date = self.today()
         self.undo = self.header_button("Ångra senaste beslut", lambda: self.app.do({"cmd": "undo", "what": "date_check"}))
         self.kind_btns = {}
@@ -57,14 +72,17 @@ class DateCheckPage(Page):
         return self.app.now().astimezone(TZ).date()
 
     def on_pre_enter(self, *args):
+        self.registered = False
         self.date = self.today()  # a new letter starts at today, never at the last letter's date
         super().on_pre_enter(*args)
 
     def _kind(self, kind):
         self.kind = kind
+        self.registered = False
         self.refresh()
 
     def _step(self, delta):
+        self.registered = False
         if delta == 0:
             self.date = self.today()
         else:
@@ -72,15 +90,16 @@ class DateCheckPage(Page):
         self.refresh()
 
     def _register(self):
-        result = self.app.do({"cmd": "date_check", "kind": self.kind, "date": self.date.isoformat()})
-        if result.ok:
-            self.date = self.today()
-        self.refresh()
+        self._record({"cmd": "date_check", "kind": self.kind, "date": self.date.isoformat()})
 
     def _no_date(self):
-        result = self.app.do({"cmd": "date_check", "kind": self.kind})
+        self._record({"cmd": "date_check", "kind": self.kind})
+
+    def _record(self, command: dict) -> None:
+        result = self.app.do(command)
         if result.ok:
             self.date = self.today()
+            self.registered = True  # the box waits for the next letter's date: no verdict on it yet
         self.refresh()
 
     def refresh(self):
@@ -90,6 +109,7 @@ class DateCheckPage(Page):
         # Outage notices always carry a date; only another letter can lack one.
         self.no_date.disabled = self.kind == "planerat_stromavbrott"
         self.undo.disabled = not s.decisions
+        self.undo.text = undo_decision_text(s.decisions[-1] if s.decisions else None)
         self.date_label.text = f"Datum på brevet: {in_words(self.date)}"
         decision = routine.date_decision(self.date, self.today())
         if decision == "kasta":
@@ -100,7 +120,10 @@ class DateCheckPage(Page):
                     "Lägg brevet i facket Skicka om tills adressen är hittad.")
         if self.kind == "planerat_stromavbrott":
             text += "\nTa bort aviseringsadressen i WMS om den finns."
-        else:
-            text += "\nInget datum på brevet: skicka om efter ny adressökning."
+        if getattr(self, "registered", False):
+            # just recorded (the banner says what): the box says nothing about a letter not yet read
+            self.decision.text = "Registrerat. Nästa brev: ställ in datumet som står på brevet."
+            set_bg(self.decision, PANEL)
+            return
         self.decision.text = text
         set_bg(self.decision, RED if decision == "kasta" else BLUE)

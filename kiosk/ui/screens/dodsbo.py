@@ -149,8 +149,10 @@ class DodsboPage(Page):
                     self.validation.color = (1, 0.45, 0.45, 1) if complete else MUTED
         self.action.clear_widgets()
         if self.readings:
+            self.century_row.clear_widgets()  # one button per real reading: no blank, dead button
             for b, reading in zip(self.century_btns, self.readings):
                 b.text = f"Född {reading['date']}"
+                self.century_row.add_widget(b)
             self.action.add_widget(self.century_row)
         else:
             self.action.add_widget(self.print_btn)

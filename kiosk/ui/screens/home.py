@@ -33,7 +33,7 @@ class HomePage(Page):
                              height=mm(12 if Scale.portrait else 9), bold=True)
         paint(self.countdown, GREY)
         self.body.add_widget(self.countdown)
-        cols = 1 if Scale.portrait else 3
+        cols = 2 if Scale.portrait else 3  # portrait: two columns, so every tile stays >= 9 mm under the strips
         g = grid(cols, spacing_mm=1.0)  # the rows share the body: every step visible without scrolling
         self.buttons: dict[str, Btn] = {}
         for name, label in self.STEPS:
@@ -79,6 +79,14 @@ def countdown(s: routine.DayState, now: dt.datetime, deadline: dt.time) -> tuple
     return text, AMBER if left <= dt.timedelta(minutes=30) else BLUE
 
 
+def handled(done: int, sorted_: int, what: str) -> tuple[str, str]:
+    """A step for one pile (6–7, 8, 9): done once it has handled as many letters as were sorted
+    into its pile (and at least one); "x av y" while fewer."""
+    if sorted_ > done:
+        return f"{done} av {sorted_} {what}", "active" if done else "todo"
+    return f"{done} {what}" + (" – klart" if done else ""), "done" if done else "todo"
+
+
 def step_progress(name: str, s: routine.DayState) -> tuple[str, str]:
     total_sorted = sum(s.counts.values())
     if name == "sort":
@@ -103,14 +111,22 @@ def step_progress(name: str, s: routine.DayState) -> tuple[str, str]:
         return f"{s.scanned['sekretess']} skannade · inget försättsblad", "active" if s.pile_scanned("sekretess") and s.scanned["sekretess"] else "todo"
     if name == "letakund":
         n = sum(s.leta_kund[t] for t in LETA_KUND_TYPES)
+        if n and s.checklist.get("wms_ticked", 0) > 0:
+            return f"{n} brev räknade · bockat i WMS", "done"
         return f"{n} brev räknade", "active" if n else "todo"
     if name == "datecheck":
-        return f"{len(s.decisions)} brev bedömda", "active" if s.decisions else "todo"
+        return handled(len(s.decisions), s.counts["ovriga_brev"], "brev bedömda")
     if name == "incoming":
-        return f"{len(s.cab)} CAB-ärenden", "active" if s.cab else "todo"
+        cases = len(s.cab)
+        if cases and s.checklist.get("cab_case_created", 0) < cases:  # a case not yet ticked as made in CAB
+            return f"{cases} CAB-ärenden · {max(0, s.checklist.get('cab_case_created', 0))} klara i CAB", "active"
+        return handled(cases, s.counts["inkomna_brev"], "CAB-ärenden")
     if name == "other":
         n, m = len(s.temporary), len(s.remarks)
-        return f"{n} utskick · {m} anmärkn.", "active" if n or m else "todo"
+        text, status = handled(n, s.counts["tillfalliga"], "utskick")
+        if not n and m:
+            status = "done"
+        return f"{text} · {m} anmärkn.", status if n or m else "todo"
     if name == "summary":
         return ("Dagen är avslutad", "done") if s.phase == routine.CLOSED else ("Skriv ut, avsluta dagen", "todo")
     return "", "todo"

@@ -64,6 +64,7 @@ class IncomingPage(Page):
         self.case = Txt(self.HINT, font_mm=3.4, valign="top", fixed=True, padding=(mm(1.5), mm(1)), min_ratio=0.55)
         paint(self.case, PANEL)
         self.case_shown = False
+        self.case_count = 0  # len(state.cab) when the case was shown: an undo below it takes it away
         self.cab_done = False
         self.cab_btn = Btn("", self._cab_tick, color=GREY, size_hint_y=None, height=mm(11), font_mm=3.3, guard=True)
         self.case_box = column(self.case, self.cab_btn, spacing_mm=1.2)
@@ -73,7 +74,8 @@ class IncomingPage(Page):
         main.add_widget(self.choices)
         main.add_widget(self.case_box)
         self.body.add_widget(main)
-        self.tl_note = TLNote(self.app, home=self.body)  # a bestridan: where the TL alert is (central's inbox)
+        # a bestridan: where the TL alert is (central's inbox), beside the case it belongs to
+        self.tl_note = TLNote(self.app, home=self.case_box)
 
     def _set(self, field, value):
         setattr(self, field, value)
@@ -122,12 +124,14 @@ class IncomingPage(Page):
         result = self.app.do(cmd)
         if result.ok:
             case = result.data["cab"]
-            text = (f"[b]Skapa i CAB:[/b]\nTyp: [b]{case['type']}[/b]\nÄrenderubrik: [b]{case['subject']}[/b]\n"
-                    f"Status: [b]{case['status']}[/b]\nGrupp: [b]{case['group']}[/b]\n{case['action']}")
+            # few lines, so the whole case stays readable under every strip
+            text = (f"[b]Skapa i CAB:[/b] typ [b]{case['type']}[/b], status [b]{case['status']}[/b], "
+                    f"grupp [b]{case['group']}[/b]\nÄrenderubrik: [b]{case['subject']}[/b]\n{case['action']}")
             # a bestridan: the strip below says where the alert to the TL is (kiosk/truth.py)
             self.case.text = text
             set_bg(self.case, RED if self.kind == "bestridan" else PANEL)
             self.case_shown = True
+            self.case_count = len(self.state.cab)
             self.cab_done = False
             self.tl_note.track(raised_alert(result))
             self.kind = self.segment = self.about = None
@@ -135,7 +139,14 @@ class IncomingPage(Page):
             self.refresh()
 
     def refresh(self):
-        self.undo.disabled = not self.state.cab
+        cases = self.state.cab
+        if self.case_shown and len(cases) < self.case_count:  # the case shown was undone: it is gone
+            self._clear_case()
+            self.tl_note.track(None)
+        self.undo.disabled = not cases
+        # named by its subject's own part: "Scannat brev – Autogiroblankett" -> "Autogiroblankett"
+        what = cases[-1].get("subject", "").split("– ")[-1].split(": ")[-1] if cases else ""
+        self.undo.text = escape_markup(f"Ångra ärende: {what}" if cases else "Ångra ärende")
         self.cab_btn.disabled = not self.case_shown
         self.cab_btn.opacity = 1 if self.case_shown else 0
         self.cab_btn.text = "☑  Klart i CAB" if self.cab_done else "☐  Klart i CAB (tryck när ärendet är skapat)"
@@ -143,14 +154,19 @@ class IncomingPage(Page):
         self.change_kind.opacity = 0 if self.kind is None else 1
         self.change_kind.disabled = self.kind is None
         self.choices.clear_widgets()
+        if self.seg_row.parent is not None:
+            self.seg_row.parent.remove_widget(self.seg_row)
         if self.kind is None:
             self.choices.add_widget(self.kind_grid)
             return
         need_seg, need_about = self.needs()
         self.kind_name.text = INCOMING_KINDS[self.kind]
         self.choices.add_widget(self.kind_row)
+        # Landscape: the private/business choice heads the right column (the left one has no
+        # room for it under every strip); portrait: in the choices.
+        seg_home = self.choices if Scale.portrait else self.case_box
         if need_seg:
-            self.choices.add_widget(self.seg_row)
+            seg_home.add_widget(self.seg_row, index=0 if Scale.portrait else len(seg_home.children))
         if need_about:
             self.choices.add_widget(self.about_grid)
         self.choices.add_widget(self.register)

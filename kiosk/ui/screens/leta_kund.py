@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from ...domain import LETA_KUND_WMS
+from ..present import lk_key, lk_name
 from ..widgets import GREEN, GREY, PANEL, Btn, Page, Scale, Txt, grid, mm, paint, row
+
+
+LK_KEYS = ("A", "A+", "B", "C", "D", "H")
 
 
 class LetaKundPage(Page):
@@ -13,10 +16,10 @@ class LetaKundPage(Page):
         cols = 2 if Scale.portrait else 3
         g = grid(cols)
         self.buttons = {}
-        for key in ("A", "A+", "B", "C", "D", "H"):
+        for key in LK_KEYS:
             letter = key[0]
             cmd = {"cmd": "leta_kund", "letter": letter, "count": 1, "apartments": 1 if key == "A+" else 0}
-            b = Btn("", lambda c=cmd: self.app.do(dict(c)), font_mm=3.6)
+            b = Btn("", lambda c=cmd: self.app.do(dict(c)), font_mm=3.6, guard="bounce")
             self.buttons[key] = b
             g.add_widget(b)
         self.body.add_widget(g)
@@ -36,10 +39,12 @@ class LetaKundPage(Page):
         lk = self.state.leta_kund
         big = int(mm(6))
         a_total, apartments = lk["A"], lk["apartments"]
-        self.buttons["A"].text = f"A utan lgh-nr · {LETA_KUND_WMS['A']}\n[b][size={big}]{a_total - apartments}[/size][/b]"
-        self.buttons["A+"].text = f"A med lgh-nr · {LETA_KUND_WMS['A']}\n[b][size={big}]{apartments}[/size][/b]"
-        for t in ("B", "C", "D", "H"):
-            self.buttons[t].text = f"{t} · {LETA_KUND_WMS[t]}\n[b][size={big}]{lk[t]}[/size][/b]"
+        counts = {"A": a_total - apartments, "A+": apartments, **{t: lk[t] for t in LK_KEYS[2:]}}
+        for key in LK_KEYS:
+            self.buttons[key].text = f"{lk_name(key)}\n[b][size={big}]{counts[key]}[/size][/b]"
+        log = self.state.leta_kund_log
+        self.undo.text = f"Ångra: {lk_name(lk_key(log[-1]))}" if log else "Ångra Leta Kund-brev"
+        self.undo.disabled = not log
         self.reminder.text = ("Bocka i \"Brev N retur\" i Leta Kund-ärendet i WMS och spara "
                               "(inget görs om ärendet är avslutat).")
         recorded = getattr(self.state, "checklist", None)

@@ -7,7 +7,7 @@ from kivy.utils import escape_markup
 
 from ... import routine
 from ...domain import PILE_NAMES, SCAN_ORDER
-from ..present import scans_in, severity, short_code, undo_label
+from ..present import STYLE, scans_in, severity, short_code, undo_action
 from ..widgets import GREEN, GREY, PANEL, RED, SEVERITY_COLOURS, Btn, Page, Scale, Txt, column, mm, paint, row, set_bg
 
 LIST_LEN = 3  # the current pile's latest scans, each a button that removes that scan
@@ -40,8 +40,7 @@ class ScanPage(Page):
             right.height = mm(62)
         self.order = Txt("", font_mm=3.2, valign="top", fixed=True, min_ratio=0.6)
         right.add_widget(self.order)
-        self.undo = Btn("", lambda: self.app.do({"cmd": "undo"}), color=GREY, size_hint_y=None, height=mm(11),
-                        font_mm=3.2, guard=True)
+        self.undo = Btn("", self._undo, color=GREY, size_hint_y=None, height=mm(11), font_mm=3.2, guard=True)
         self.next = Btn("", None, color=GREEN, size_hint_y=None, height=mm(16), font_mm=3.8, guard=True)
         self.next._on_tap = self.confirmable(self.next, self._primary)
         right.add_widget(self.undo)
@@ -59,6 +58,11 @@ class ScanPage(Page):
             return {"cmd": "next_pile"}
         self.app.go("dodsbo")
         return None
+
+    def _undo(self) -> None:
+        command = undo_action(self.state)[1]  # what the button says it takes back, by name
+        if command is not None:
+            self.app.do(command)
 
     def _remove(self, i: int) -> None:
         code = self.shown_codes[i]
@@ -91,8 +95,9 @@ class ScanPage(Page):
             lines.append(f"{mark} {PILE_NAMES[pile]}: {s.scanned[pile]} av {s.counts[pile]}")
         self.order.text = "[b]Ordning[/b]\n" + "\n".join(lines)
         pile = s.current_pile
-        self.undo.disabled = s.phase not in (routine.SCANNING, routine.SCANNED)
-        self.undo.text = escape_markup(undo_label(s, self.last.code if self.last is not None else None))
+        label, command = undo_action(s)
+        self.undo.disabled = command is None
+        self.undo.text = escape_markup(label)
         scans = scans_in(s, pile, LIST_LEN)
         for i, b in enumerate(self.list_btns):
             code = scans[i]["code"] if i < len(scans) else None
@@ -156,10 +161,10 @@ class ScanPage(Page):
             self._feedback(f"[b]↶ ÅNGRAD[/b]  {shown}\n{message}", GREY)
         elif r.code == "accepted":
             self._feedback(f"[b]✓ GODKÄND[/b]  {shown}\n{message}", colour)
-        elif r.code == "duplicate":
-            self._feedback(f"[b]⚠ DUBBLETT[/b]  {shown}\n{message}", colour)
-        else:
-            self._feedback(f"[b]✗ OGILTIG[/b]  {shown}\n{message}", SEVERITY_COLOURS["error"])
+        else:  # rejected, never counted; colour and icon follow the banner's severity
+            word = "DUBBLETT" if r.code == "duplicate" else "OGILTIG"
+            counted = "" if r.code == "duplicate" else " Räknades inte."  # a duplicate's message says so
+            self._feedback(f"[b]{STYLE[severity(r)][0]} {word}[/b]  {shown}\n{message}{counted}", colour)
 
     def _feedback(self, text, color):
         self.feedback.text = text

@@ -6,7 +6,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from ... import truth
 from ...domain import BILLING_ADDRESS
-from ..widgets import GREEN, GREY, MUTED, Btn, Page, Scale, Txt, column, mm, paint
+from ..widgets import GREEN, GREY, MUTED, Btn, Page, Scale, Txt, column, grid, mm, paint
 
 RECORDED = 3  # the tick that is recorded: "Kuvertet lämnat i internposten" (checklist envelope_sent)
 
@@ -25,23 +25,29 @@ class SekretessPage(Page):
         portrait = Scale.portrait
         main = BoxLayout(orientation="vertical" if portrait else "horizontal", spacing=mm(2))
         left = column(spacing_mm=1.5)
-        self.count = Txt("", font_mm=4.2, halign="center", fixed=True, size_hint_y=None, height=mm(16))
+        self.count = Txt("", font_mm=3.8, halign="center", fixed=True, size_hint_y=None, height=mm(11),
+                         min_ratio=0.55)
         left.add_widget(self.count)
         self.print_btn = Btn("Skriv ut försättsblad", lambda: self.app.do({"cmd": "cover_slip"}), color=GREEN,
-                             size_hint_y=None, height=mm(14), font_mm=4.2, guard=True)
+                             size_hint_y=None, height=mm(11), font_mm=4.0, guard=True)
         left.add_widget(self.print_btn)
-        addr = Txt("[b]Adress[/b]\n" + "\n".join(BILLING_ADDRESS), font_mm=4, color=(0, 0, 0, 1),
-                   halign="center", fixed=True)
+        # The whole billing address, however little room the strips above leave: its lines
+        # shrink together (never below half size) and none is cut.
+        addr = Txt("\n".join(BILLING_ADDRESS), font_mm=3.8, color=(0, 0, 0, 1), halign="center", fixed=True,
+                   min_ratio=0.5, padding=(mm(1), mm(0.5)))
         paint(addr, (0.96, 0.96, 0.92, 1))
         left.add_widget(addr)
+        self.address = addr
         right = column(spacing_mm=1.2)
         right.add_widget(Txt("[b]Kuvertet[/b] – tryck när det är gjort:", font_mm=3.4, color=MUTED))
         self.ticks: dict[int, bool] = {}
         self.check_btns = []
+        checks = grid(1 if portrait else 2, spacing_mm=1.2)  # landscape: two by two, each >= 9 mm high
         for i, text in enumerate(self.CHECKS):
-            b = Btn("", lambda i=i: self._tick(i), color=GREY, font_mm=3.3, guard=True)
+            b = Btn("", lambda i=i: self._tick(i), color=GREY, font_mm=3.2, guard=True)
             self.check_btns.append(b)
-            right.add_widget(b)
+            checks.add_widget(b)
+        right.add_widget(checks)
         main.add_widget(left)
         main.add_widget(right)
         self.body.add_widget(main)

@@ -9,25 +9,28 @@ from kivy.uix.modalview import ModalView
 from kivy.utils import escape_markup
 
 from ... import routine
-from ...domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES, SCAN_ORDER
+from ...domain import LETA_KUND_TYPES, PILE_NAMES, PILES, SCAN_ORDER
 from ..keyboard import shared as text_keyboard
-from ..present import last_sort
+from ..present import last_count, lk_key, lk_name
 from ..widgets import AMBER, BLUE, GREEN, GREY, MUTED, PANEL, Btn, Page, Scale, Txt, column, grid, mm, paint, row
 
 # The Leta Kund chooser: (button key, letter, apartments)
 LK_CHOICES = (("A", "A", 0), ("A+", "A", 1), *((t, t, 0) for t in LETA_KUND_TYPES if t != "A"))
 
 
-def lk_name(key: str) -> str:
-    if key == "A":
-        return f"A utan lgh-nr · {LETA_KUND_WMS['A']}"
-    if key == "A+":
-        return f"A med lgh-nr · {LETA_KUND_WMS['A']}"
-    return f"{key} · {LETA_KUND_WMS[key]}"
+def undo_text(what: tuple[str, str] | None) -> str:
+    """The sorting screen's undo button, naming the count it takes back."""
+    if what is None:
+        return "Ångra sortering"
+    kind, key = what
+    if kind == "leta_kund":
+        return f"Ångra Leta Kund-brev: {lk_name(key)}"
+    return f"Ångra sortering: {PILE_NAMES[key]}"
 
 
 class LetaKundChooser(ModalView):
-    """Which Leta Kund letter is it? One tap per letter (the view stays open for the next one)."""
+    """Which Leta Kund letter is it? One tap per letter (the view stays open for the next one),
+    with an undo for the last letter counted here."""
 
     def __init__(self, page, **kw):
         super().__init__(size_hint=(0.96, 0.9), auto_dismiss=False, background="", background_color=(0, 0, 0, 0.7),
@@ -41,11 +44,13 @@ class LetaKundChooser(ModalView):
         self.buttons: dict[str, Btn] = {}
         for key, letter, apartments in LK_CHOICES:
             cmd = {"cmd": "leta_kund", "letter": letter, "count": 1, "apartments": apartments}
-            b = Btn(lk_name(key), lambda c=cmd: page.app.do(dict(c)), font_mm=3.4)
+            b = Btn(lk_name(key), lambda c=cmd: page.app.do(dict(c)), font_mm=3.4, guard="bounce")
             self.buttons[key] = b
             g.add_widget(b)
         box.add_widget(g)
-        box.add_widget(row(12, Btn("Klar", lambda: self.dismiss(animation=False), color=GREEN, font_mm=4)))
+        self.undo = Btn("", lambda: page.app.do({"cmd": "undo", "what": "leta_kund"}), color=GREY, font_mm=3.3,
+                        guard=True)
+        box.add_widget(row(12, self.undo, Btn("Klar", lambda: self.dismiss(animation=False), color=GREEN, font_mm=4)))
         self.add_widget(box)
         self.bind(on_dismiss=self._closed)
 
@@ -59,6 +64,9 @@ class LetaKundChooser(ModalView):
         counts = {"A": lk["A"] - lk["apartments"], "A+": lk["apartments"], **{t: lk[t] for t in LETA_KUND_TYPES if t != "A"}}
         for key, b in self.buttons.items():
             b.text = f"{lk_name(key)}\n[b][size={big}]{counts[key]}[/size][/b]"
+        last = lk_key(s.leta_kund_log[-1]) if s.leta_kund_log else None
+        self.undo.text = escape_markup(f"Ångra: {lk_name(last)}" if last else "Ångra Leta Kund-brev")
+        self.undo.disabled = last is None
 
 
 class TemporaryChooser(ModalView):
@@ -126,12 +134,11 @@ class SortPage(Page):
         g = grid(cols)
         self.buttons: dict[str, Btn] = {}
         for pile in PILES:
-            b = Btn("", lambda p=pile: self._tap(p), font_mm=3.6)
+            b = Btn("", lambda p=pile: self._tap(p), font_mm=3.6, guard="bounce")
             self.buttons[pile] = b
             g.add_widget(b)
         self.body.add_widget(g)
-        self.undo = Btn("", lambda: self.app.do({"cmd": "undo", "what": "sort"}), color=GREY, font_mm=3.3,
-                        guard=True)
+        self.undo = Btn("", self._undo, color=GREY, font_mm=3.3, guard=True)
         self.body.add_widget(row(12, self.undo, Btn("Klar – till skanning", lambda: self.app.go("scan"), color=GREEN)))
         self.chooser: LetaKundChooser | None = None
         self.temporary_chooser: TemporaryChooser | None = None
@@ -165,6 +172,12 @@ class SortPage(Page):
             return
         self.app.do({"cmd": "sort", "pile": pile})
 
+    def _undo(self) -> None:
+        """Take back the latest count on this screen, a sort or a Leta Kund letter."""
+        what = last_count(self.state)
+        if what is not None:
+            self.app.do({"cmd": "undo", "what": what[0]})
+
     def on_leave(self, *args):
         super().on_leave(*args)
         self.late_pile = None
@@ -195,6 +208,6 @@ class SortPage(Page):
             else:
                 b.text = f"{PILE_NAMES[pile]}\n[b][size={big}]{s.counts[pile]}[/size][/b]"
                 b.set_color(BLUE)
-        pile = last_sort(s)
-        self.undo.text = escape_markup(f"Ångra sortering: {PILE_NAMES[pile]}" if pile else "Ångra sortering")
-        self.undo.disabled = pile is None
+        what = last_count(s)
+        self.undo.text = escape_markup(undo_text(what))
+        self.undo.disabled = what is None

@@ -9,6 +9,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.utils import escape_markup
 
 from ... import routine, truth
+from ..present import banner_text, severity
 from ...domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
 from ...printouts import deadline_verdict
 from ...report import COLUMNS, follow_up_row
@@ -41,7 +42,8 @@ WARNING_TEXT = {
 }
 
 CHECKLIST_NAMES = {"envelope_sent": "kuvertet skickat", "wms_ticked": "bockat i WMS",
-                   "cab_case_created": "klart i CAB"}
+                   "cab_case_created": "klart i CAB", "poste_restante_checked": "Upplysning.se kontrollerad",
+                   "poste_restante_removed": "postadress raderad i CAB"}
 
 
 def warning_text(w: dict) -> str:
@@ -132,10 +134,21 @@ class SummaryPage(Page):
         if closed:
             self.app.do({"cmd": "reopen_day"})
         else:
+            again = self.printed_before()
             result = self.app.do(dict(pending, confirm=True) if pending else {"cmd": "close_day"})
             if result.code == "confirm_needed" and not pending:
                 self.pending = {self.close_btn: {"cmd": "close_day"}}
+            elif result.ok and result.effects.prints:
+                self.app.summaries_printed += 1
+                if again:  # say so: a second summary today, and which one holds
+                    self.app.say(banner_text(result) + " Det är dagens andra sammanställning: den nya gäller.",
+                                 severity(result))
         self.refresh()
+
+    def printed_before(self) -> bool:
+        """A day summary was printed today already (by "Skriv ut sammanställning" here, or by an
+        earlier closing of the day that was reopened)."""
+        return self.app.summaries_printed > 0 or self.state.reopened > 0
 
     def on_leave(self, *args):
         super().on_leave(*args)
@@ -165,9 +178,13 @@ class SummaryPage(Page):
         elif closed:
             self.close_btn.text = "Tryck igen för att öppna dagen" if self.confirming else "Dagen är avslutad – öppna igen"
             self.close_btn.set_color(AMBER if self.confirming else GREY)
+        elif self.confirming:
+            self.close_btn.text = ("Tryck igen: avsluta dagen\n(skriver ut sammanställningen igen)"
+                                   if self.printed_before() else "Tryck igen för att avsluta dagen")
+            self.close_btn.set_color(AMBER)
         else:
-            self.close_btn.text = "Tryck igen för att avsluta dagen" if self.confirming else "Avsluta dagen"
-            self.close_btn.set_color(AMBER if self.confirming else GREEN)
+            self.close_btn.text = "Avsluta dagen"
+            self.close_btn.set_color(GREEN)
 
     def tick(self) -> None:
         """Once a second: the alerts' lines stay true (the overview only)."""

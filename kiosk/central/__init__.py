@@ -6,3 +6,7 @@ One room per capability (DESIGN.md §4-5):
 - `web/`: the team lead's web app,
 - `delivery/`: the outbox that delivers onwards (notifications, billing, the follow-up file).
 """
+
+# Every room of central in a new database, whichever module creates it (rooms.ensure_all, hooked
+# into the store before any central module runs).
+from . import rooms  # noqa: E402,F401

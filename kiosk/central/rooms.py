@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Callable
 
 from . import db as dbm
+from . import store
 
 
 def makers() -> list[tuple[str, Callable[[dbm.Conn], object]]]:
     """(room, schema maker) in the order they are made: the store's tables come first (the others'
     triggers and copies read them)."""
-    from . import shedding, store, summaries
+    from . import shedding, summaries
     from .delivery import outbox
     from .web import schema as web_schema
 
@@ -31,3 +32,6 @@ def ensure_all(db: "dbm.Database | dbm.Conn") -> None:
     """Every room of central on `db` (idempotent)."""
     for _room, make in makers():
         make(db)  # type: ignore[arg-type]
+
+
+store.ON_NEW_DATABASE.append(ensure_all)

@@ -43,7 +43,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..clock import TZ, parse_iso, utc_iso
 from ..sync import topics
@@ -182,15 +182,21 @@ MIGRATIONS = [
 def ensure_schema(target: dbm.Database | dbm.Conn) -> list[int]:
     """The store's tables on `target` (migrations of room "store"); versions applied now. A
     database made here (nothing of the store before) gets every other room of central at once
-    (`rooms.ensure_all`), so whatever command creates it, no room starts after rows it should see."""
+    (`rooms.ensure_all`, registered in ON_NEW_DATABASE), so whatever command creates it, no room
+    starts after rows it should see."""
     with dbm.using(target) as conn:
         fresh = "events" not in conn.table_names()  # not an older central's file taken over
     new = dbm.migrate(target, "store", MIGRATIONS)
     if fresh and 1 in new:
-        from . import rooms
-
-        rooms.ensure_all(target)
+        for make_the_rest in ON_NEW_DATABASE:
+            make_the_rest(target)
     return new
+
+
+# What a database made by `ensure_schema` gets next: `kiosk.central` (the package) registers
+# `rooms.ensure_all` here when it is imported, before any of its modules runs, so a new central has
+# every room at once while the store imports none of the rooms that import it.
+ON_NEW_DATABASE: list[Callable[[Any], object]] = []
 
 
 # -- the store --------------------------------------------------------------------------------------

@@ -10,12 +10,41 @@ from __future__ import annotations
 
 from .. import summaries
 from ..db import Conn, Database, Step, migrate, using
-from . import auth, state, views
+
+# Each step's SQL is written out here and frozen: a step, once merged, is never edited (a database
+# made new and one upgraded must end the same; tests/test_migrations.py checks). A change is a new step.
+
+# users, sign-in failures, audit (auth.py) and the TLs' alert actions (state.py). `create table if
+# not exists` accepts the tables of a SQLite central.db from before migrations (`n integer primary key`)
+_V1 = """
+create table if not exists web_users (username TEXT PRIMARY KEY, role TEXT NOT NULL,
+    hash TEXT NOT NULL, created_at TEXT NOT NULL);
+create table if not exists web_login_failures (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
+    username TEXT, ip TEXT);
+create index if not exists web_login_failures_at on web_login_failures(at);
+create table if not exists web_audit (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, who TEXT,
+    action TEXT NOT NULL, detail TEXT, ip TEXT);
+create table if not exists web_alert_actions (n INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL,
+    site TEXT NOT NULL, kiosk TEXT NOT NULL, day TEXT, action TEXT NOT NULL, who TEXT NOT NULL,
+    at TEXT NOT NULL, text TEXT);
+create index if not exists web_alert_actions_alert on web_alert_actions(alert_id);
+create index if not exists web_alert_actions_where on web_alert_actions(site, day)
+"""
+
+# the pages' sums over a year (views.py) read this narrow index instead of every wide web_days row;
+# PostgreSQL only (SQLite has the summaries' own covering index)
+_V2_POSTGRESQL = """
+create index if not exists web_days_totals on web_days(day) include (deadline_met, site, kiosk, "alerts",
+    "alerts_bestridan", "alerts_deadline_missed", "alerts_tillfalliga", "count_dodsbo", "count_faktura",
+    "count_inkomna_brev", "count_leta_kund", "count_ovriga_brev", "count_ovriga_streckkod", "count_sekretess",
+    "count_tillfalliga", "cover_slips_printed", "extra_scans", "labels_printed", "late_letters", "leta_kund_A",
+    "leta_kund_B", "leta_kund_C", "leta_kund_D", "leta_kund_H", "leta_kund_apartments", "missing_scans",
+    "scans_accepted", "scans_rejected")
+"""
 
 MIGRATIONS = [
-    Step(1, "users, login failures, audit, alert actions", auth.SCHEMA + ";" + state.SCHEMA),
-    # the pages' sums over a year read this narrow index instead of every wide web_days row
-    Step(2, "PostgreSQL: a covering index of the summed web_days columns (views)", postgresql=views.PG_INDEXES,
+    Step(1, "users, login failures, audit, alert actions", _V1),
+    Step(2, "PostgreSQL: a covering index of the summed web_days columns (views)", postgresql=_V2_POSTGRESQL,
          sqlite=""),
 ]
 

@@ -341,15 +341,6 @@ def _count(conn, lo: str, hi: str) -> int:
     return int(conn.execute("select count(*) from web_days where day >= ? and day <= ?", [lo, hi]).fetchone()[0])
 
 
-# The columns the totals and history charts sum, for PostgreSQL's covering index (SQLite has the
-# summaries' `web_days_numbers`; PostgreSQL allows 32 columns in an index, too few for that one).
-_SUMMED = sorted({key for _, key in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS}
-                 | {f"count_{p}" for p in PILES} | {"scans_accepted", "scans_rejected", "alerts_bestridan",
-                                                   "alerts_tillfalliga", "alerts_deadline_missed"})
-PG_INDEXES = ("create index if not exists web_days_totals on web_days(day) include (deadline_met, site, kiosk, "
-              + ", ".join(summaries.q(c) for c in _SUMMED) + ")")
-
-
 def _totals(conn, lo: str, hi: str, now: dt.datetime) -> list[tuple]:
     """Per day (SQLite) or month (PostgreSQL) of the range: (first day, the sum of each number
     column, days met, days decided), by SQL. Grouped by day, SQLite reads the (day, ...) covering

@@ -139,3 +139,14 @@ def test_the_schema_comparison_sees_a_different_column(tmp_path):
     with dbm.open_database(b) as db, db.transaction() as conn:
         conn.execute("alter table web_users add column email TEXT")
     assert schema_of(a) != schema_of(b)
+
+
+def test_the_delivery_triggers_queue_exactly_the_event_types_delivery_reads(tmp_path):
+    """The frozen triggers name their event types; a type added to outbox.EVENT_TYPES needs a new
+    step that replaces them (and this test says so)."""
+    target = str(tmp_path / "c.db")
+    migrate_all(target)
+    with dbm.open_database(target) as db, dbm.using(db) as conn:
+        [(sql,)] = conn.query("select sql from sqlite_master where name = 'delivery_queue_events'")
+    listed = sql.split("when new.type in (", 1)[1].split(")", 1)[0]
+    assert {s.strip().strip("'") for s in listed.split(",")} == set(outbox.EVENT_TYPES)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import random
 import shutil
 import signal
 import socket
@@ -31,6 +32,20 @@ ETC = "/etc/mosquitto/returpost/"
 
 
 def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a server a test or benchmark starts. Under pytest-xdist each
+    worker takes its ports from its own block below the kernel's ephemeral range (20000 + 1000 per
+    worker), so two workers never pick the same port between this check and the server's bind."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        low = 20000 + (int(worker[2:]) % 12) * 1000
+        for _ in range(200):
+            port = random.randrange(low, low + 1000)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

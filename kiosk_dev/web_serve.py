@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import http.cookiejar
 import re
-import socket
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from .localbroker import free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Served:

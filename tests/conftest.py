@@ -43,3 +43,18 @@ def central_db(request, tmp_path):
 
     with temp_database() as url:
         yield url
+
+
+# Under pytest-xdist (scripts/test runs the suite on every core) tests run in parallel: each starts
+# its own brokers on ports of its worker's block (kiosk_dev.localbroker.free_port), its own Xvfb
+# (-displayfd), its own PostgreSQL databases (random names) and works in its own tmp_path. The
+# tests that drive a real app with real X input and measure taps in milliseconds share one worker
+# (`--dist loadgroup`), so two of them never compete for the cores at once.
+SERIAL_GROUPS = {"x-input": ("test_ui.py", "test_ui_truth.py", "test_ui_contract.py", "test_ui_layout.py")}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for group, files in SERIAL_GROUPS.items():
+            if item.path.name in files:
+                item.add_marker(pytest.mark.xdist_group(group))

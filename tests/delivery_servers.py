@@ -9,20 +9,13 @@ import email
 import email.policy
 import http.server
 import json
-import socket
 import threading
 import time
 import uuid
 
 from kiosk.clock import TZ, utc_iso
+from kiosk_dev.localbroker import free_port
 
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Hook:

@@ -357,6 +357,12 @@ def test_a_bad_delivery_setting_stops_central_at_start_naming_the_key_and_never_
         proc = subprocess.run([sys.executable, "-m", "kiosk", *argv], capture_output=True, text=True, timeout=60, env=env)
         assert proc.returncode == 2, (argv, proc.stdout, proc.stderr)
         assert "notify.targets[0].kinds" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    # and `kiosk doctor --central` says what central would (the kiosk's doctor does not read these keys)
+    doc = subprocess.run([sys.executable, "-m", "kiosk", "doctor", "--central", "--json"], capture_output=True,
+                         text=True, timeout=60, env=env)
+    [check] = json.loads(doc.stdout)
+    assert doc.returncode == 2 and check["name"] == "Inställningar" and check["status"] == "FEL", doc.stdout
+    assert "notify.targets[0].kinds" in check["detail"]
 
 
 def test_config_errors_name_the_key():

@@ -1,5 +1,7 @@
 """Pile LEDs, status LED and buzzer on real gpiozero MockFactory pins: states over time, blink
-timing within a tolerance, degraded mode."""
+timing within a tolerance, degraded mode. No test sleeps for a guessed duration: each waits until
+the pin's own state history (gpiozero's MockPin.states) holds the changes it expects, and checks
+their order with MockPin.assert_states and their timing from the recorded timestamps."""
 
 import statistics
 import time
@@ -36,6 +38,21 @@ def state(factory, pin):
     return factory.pin(pin).state
 
 
+def wait_states(factory, pin, count, timeout=15.0):
+    """Until the pin has been through `count` states (its history, initial state included): a
+    condition on what gpiozero recorded, not a guess at how long the background thread needs."""
+    mock = factory.pin(pin)
+    deadline = time.monotonic() + timeout
+    while len(mock.states) < count:
+        assert time.monotonic() < deadline, f"pin {pin} after {timeout} s: {mock.states}"
+        time.sleep(0.005)
+    return mock
+
+
+def alternating(first, n):
+    return [bool((i % 2 == 0) == first) for i in range(n)]
+
+
 def durations(factory, pin, value):
     """How long the pin stayed at `value` each time (from gpiozero's own state history, which
     stores for every change the time since the change before)."""
@@ -69,7 +86,7 @@ def test_slow_blink_timing(shelf, factory):
     pin = PINS["dodsbo"]
     factory.pin(pin).clear_states()
     shelf.show(Lights.of(dodsbo=SLOW_BLINK))
-    time.sleep(BLINK[SLOW_BLINK][0] * 2 * 3 + 0.2)  # three cycles
+    wait_states(factory, pin, 1 + 6).assert_states(alternating(False, 7))  # off, then three cycles
     shelf.show(Lights())
     on, off = durations(factory, pin, True), durations(factory, pin, False)
     assert len(on) >= 2 and len(off) >= 2
@@ -82,7 +99,7 @@ def test_fast_blink_timing_is_clearly_faster(shelf, factory):
     pin = PINS["sekretess"]
     factory.pin(pin).clear_states()
     shelf.show(Lights.of(sekretess=FAST_BLINK))
-    time.sleep(1.0)
+    wait_states(factory, pin, 1 + 8).assert_states(alternating(False, 9))  # off, then four cycles
     shelf.show(Lights())
     on, off = durations(factory, pin, True), durations(factory, pin, False)
     assert len(on) >= 3
@@ -97,8 +114,10 @@ def test_same_pattern_again_does_not_restart_the_blink(shelf, factory):
     factory.pin(pin).clear_states()
     for _ in range(20):
         shelf.show(Lights.of(faktura=SLOW_BLINK))  # every accepted scan repeats the picture
-    time.sleep(0.05)
-    assert len(factory.pin(pin).states) <= 2  # no on/off flicker from restarting
+    # a restart would have set the pin off and on again at once; the blink goes on at its own pace
+    mock = wait_states(factory, pin, 3)
+    changes = [s.timestamp for s in mock.states[1:3]]
+    assert all(gap > BLINK[SLOW_BLINK][0] - TOL for gap in changes[1:]), mock.states
 
 
 def test_status_led_patterns(shelf, factory):
@@ -106,9 +125,9 @@ def test_status_led_patterns(shelf, factory):
     assert state(factory, 4) == 1
     factory.pin(4).clear_states()
     shelf.set_status("error")
-    time.sleep(0.7)
+    wait_states(factory, 4, 5).assert_states([True, False, True, False, True])  # it blinked
+    assert statistics.median(durations(factory, 4, True) or [BLINK[FAST_BLINK][0]]) < BLINK[SLOW_BLINK][0]
     shelf.set_status("online")
-    assert len(factory.pin(4).states) >= 5  # it blinked
     assert state(factory, 4) == 1
     with pytest.raises(ValueError):
         shelf.set_status("party")
@@ -180,24 +199,25 @@ def test_buzzer_beeps_three_times_on_reject(factory):
     try:
         b.sound("reject")
         on, off, n = BEEPS["reject"]
-        time.sleep(n * (on + off) + 0.3)
-        assert beeps(factory, 27) == 3
-        assert factory.pin(27).state == 0
+        mock = wait_states(factory, 27, 1 + 2 * n)
+        mock.assert_states(alternating(False, 1 + 2 * n))
+        assert beeps(factory, 27) == 3 and factory.pin(27).state == 0
+        assert statistics.median(durations(factory, 27, True) + [mock.states[2].timestamp]) == \
+            pytest.approx(on, abs=TOL)
     finally:
         b.close()
 
 
 def test_buzzer_silent_on_accept_unless_configured(factory):
     quiet = Buzzer(27, factory)
-    quiet.sound("accept")
-    time.sleep(0.2)
-    assert beeps(factory, 27) == 0
+    quiet.sound("accept")  # returns without starting anything: nothing can change the pin later
+    assert beeps(factory, 27) == 0 and quiet.sounded == []
     quiet.close()
     factory.pin(27).clear_states()
     loud = Buzzer(27, factory, beep_on_accept=True)
     loud.sound("accept")
-    time.sleep(0.3)
-    assert beeps(factory, 27) == 1
+    wait_states(factory, 27, 3).assert_states([False, True, False])
+    assert beeps(factory, 27) == 1 and loud.sounded == ["accept"]
     loud.close()
 
 
@@ -205,11 +225,12 @@ def test_buzzer_error_is_long(factory):
     b = Buzzer(27, factory)
     try:
         b.sound("error")
-        time.sleep(0.2)
-        assert factory.pin(27).state == 1  # still sounding after 0.2 s: a long beep
         on, off, n = BEEPS["error"]
-        time.sleep(n * (on + off) + 0.2)
+        mock = wait_states(factory, 27, 1 + 2 * n)
+        mock.assert_states(alternating(False, 1 + 2 * n))
         assert beeps(factory, 27) == 2
+        assert mock.states[2].timestamp == pytest.approx(on, abs=TOL)  # a long beep: half a second
+        assert on >= 3 * BEEPS["reject"][0]
     finally:
         b.close()
 

@@ -80,6 +80,7 @@ def alert_day(payload_day: object, ts: object) -> str:
 
 # -- schema (room "store") ------------------------------------------------------------------------
 
+# version 1 of room "store", frozen: never edited once merged (tests/test_migrations.py); a change is a new step
 _TABLES = """
 create table if not exists events (id TEXT PRIMARY KEY, site TEXT NOT NULL, kiosk TEXT NOT NULL,
   journal TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL, ts TEXT NOT NULL, day TEXT NOT NULL,

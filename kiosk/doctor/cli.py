@@ -39,8 +39,14 @@ def config_path(arg: str | None) -> str | None:
 
 def main(args, system: System | None = None) -> int:
     path = config_path(getattr(args, "config", None))
+    central = getattr(args, "central", False)
     try:
-        cfg = kconfig.load(path)
+        if central:  # central's own keys too (delivery), as `kiosk central` checks them at start
+            from ..central.delivery.config import load as load_central
+
+            cfg = load_central(path)
+        else:
+            cfg = kconfig.load(path)
     except kconfig.ConfigError as exc:
         check = fel("Inställningar", str(exc),
                     "Rätta raden som nämns i inställningsfilen, eller kör installationen igen.")
@@ -51,7 +57,6 @@ def main(args, system: System | None = None) -> int:
         return 2
     from . import run_central_checks, run_checks  # the composition lives in the package
 
-    central = getattr(args, "central", False)
     runner = run_central_checks if central else run_checks
     checks = runner(cfg, system, min_free_mb=getattr(args, "min_free_mb", MIN_FREE_MB))
     if getattr(args, "json", False):

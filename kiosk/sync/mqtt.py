@@ -18,10 +18,19 @@ with a cheaper way in for a stream of QoS 1 messages (one recv() of up to 64 KiB
 instead of three per packet, no MQTTMessage/`Properties` objects for a PUBLISH that carries no
 properties, and `ack_many` writes the PUBACKs of a whole batch at once). See
 kiosk/central/collector.py.
+
+`LeanClient` reads through paho's private names (`_packet_read`, `_sock_recv`, `_in_packet`,
+`_packet_handle`, `_send_puback`, `_packet_queue`, ...), so it is confined to the paho version it
+was tested on: pyproject pins paho-mqtt exactly at LEAN_PAHO, and on any other version (or if one
+of those names is gone) `make_client` gives `PublicClient`, paho's own client with `ack_many` made of
+its public `ack`, and logs a warning once. Everything works the same, slower under a flood.
+tests/test_mqtt_lean.py feeds LeanClient a byte stream cut at every position and compares it with
+paho's own client on the same bytes.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import ssl
 import struct
@@ -35,7 +44,14 @@ from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+log = logging.getLogger(__name__)
+
 SUCCESS = mqtt.MQTT_ERR_SUCCESS
+LEAN_PAHO = "2.2.0"  # the paho-mqtt version LeanClient was tested on (pinned exactly in pyproject)
+# paho's private names LeanClient uses: methods of the class, attributes of an instance
+_PAHO_METHODS = ("_packet_read", "_sock_recv", "_packet_handle", "_send_puback", "_packet_queue", "_create_socket")
+_PAHO_ATTRS = ("_in_packet", "_msgtime_mutex", "_last_bytes_received", "_protocol", "_manual_ack", "_on_message",
+               "_userdata", "_in_callback_mutex", "_sock")
 READ_AHEAD = 65536  # bytes asked of the socket at once by LeanClient
 _PUBACK = struct.Struct("!BBH")
 
@@ -63,6 +79,45 @@ class _Publish:
     @property
     def topic(self) -> str:
         return self._topic.decode("utf-8")
+
+
+def lean_supported(version: str | None = None) -> bool:
+    """Whether LeanClient may run on this paho: exactly LEAN_PAHO, with every private name it uses."""
+    if (_paho_version() if version is None else version) != LEAN_PAHO:
+        return False
+    if not all(callable(getattr(mqtt.Client, name, None)) for name in _PAHO_METHODS):
+        return False
+    probe = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    return all(hasattr(probe, name) for name in _PAHO_ATTRS) and isinstance(probe._in_packet, dict)
+
+
+def _paho_version() -> str:
+    import paho.mqtt
+
+    return str(getattr(paho.mqtt, "__version__", ""))
+
+
+_LEAN: list[bool] = []  # lean_supported() of the installed paho, decided once
+
+
+def _use_lean() -> bool:
+    if not _LEAN:
+        ok = lean_supported(_paho_version())
+        if not ok:
+            log.warning("paho-mqtt %s is not the version central's lean receive path was tested on (%s): using "
+                        "paho's own client (correct, slower under a flood)", _paho_version() or "?", LEAN_PAHO)
+        _LEAN.append(ok)
+    return _LEAN[0]
+
+
+class PublicClient(mqtt.Client):
+    """paho's own client, with LeanClient's `ack_many` made of paho's public `ack` (the fallback)."""
+
+    def ack_many(self, mids) -> mqtt.MQTTErrorCode:
+        rc = SUCCESS
+        for mid in mids:
+            rc = self.ack(mid, 1) or rc
+        return rc
 
 
 class LeanClient(mqtt.Client):
@@ -133,7 +188,12 @@ class LeanClient(mqtt.Client):
                         on_message = self._on_message
                         if on_message is not None:
                             with self._in_callback_mutex:
-                                on_message(self, self._userdata, message)  # type: ignore[arg-type]
+                                try:
+                                    on_message(self, self._userdata, message)  # type: ignore[arg-type]
+                                except Exception:  # as paho's own dispatch: logged, raised unless suppressed
+                                    log.exception("MQTT on_message failed (topic %r, mid %d)", message._topic[:200], mid)
+                                    if not self.suppress_exceptions:
+                                        raise
                         if not self._manual_ack:
                             rc = self._send_puback(mid)
                             if rc:
@@ -173,7 +233,7 @@ def make_client(mqtt_cfg, client_id: str, protocol: str | None = None, *, userna
     """
     protocol = protocol or mqtt_cfg.protocol
     proto = mqtt.MQTTv5 if protocol == "v5" else mqtt.MQTTv311
-    client = (LeanClient if lean else mqtt.Client)(
+    client = (LeanClient if lean and _use_lean() else PublicClient if lean else mqtt.Client)(
         CallbackAPIVersion.VERSION2, client_id=client_id, protocol=proto,
         clean_session=None if proto == mqtt.MQTTv5 else not persistent, manual_ack=manual_ack,
     )

@@ -104,29 +104,32 @@ create table if not exists delivery_queue (n INTEGER PRIMARY KEY AUTOINCREMENT, 
     id TEXT, site TEXT, kiosk TEXT, day TEXT, type TEXT, kind TEXT, text TEXT, ts TEXT, payload TEXT);
 create table if not exists delivery_cancelled (alert_id TEXT PRIMARY KEY, at TEXT NOT NULL)
 """
-_TYPES_SQL = ", ".join(f"'{t}'" for t in EVENT_TYPES)
-_EVENT_ROW = ("'events', new.id, new.site, new.kiosk, new.day, new.type, "
-              "case when new.type in ('alert_raised', 'alert_cancelled') then new.payload end")
-_ALERT_ROW = "'alerts', new.id, new.site, new.kiosk, new.kind, new.text, new.ts, new.payload"
-
+# Version 2's triggers, written out and frozen (tests/test_migrations.py): the event types they queue
+# are EVENT_TYPES as they were then; queueing another type is a new step that replaces the triggers.
 _SQLITE_TRIGGERS = [
-    f"""create trigger if not exists delivery_queue_events after insert on events
-        when new.type in ({_TYPES_SQL})
-        begin insert into delivery_queue(source, id, site, kiosk, day, type, payload) values ({_EVENT_ROW}); end""",
-    f"""create trigger if not exists delivery_queue_alerts after insert on alerts
-        begin insert into delivery_queue(source, id, site, kiosk, kind, text, ts, payload) values ({_ALERT_ROW}); end""",
+    """create trigger if not exists delivery_queue_events after insert on events
+        when new.type in ('scan_accepted', 'undone', 'day_closed', 'alert_raised', 'alert_cancelled')
+        begin insert into delivery_queue(source, id, site, kiosk, day, type, payload) values ('events', new.id,
+        new.site, new.kiosk, new.day, new.type, case when new.type in ('alert_raised', 'alert_cancelled')
+        then new.payload end); end""",
+    """create trigger if not exists delivery_queue_alerts after insert on alerts
+        begin insert into delivery_queue(source, id, site, kiosk, kind, text, ts, payload) values ('alerts', new.id,
+        new.site, new.kiosk, new.kind, new.text, new.ts, new.payload); end""",
 ]
 _PG_TRIGGERS = [
-    f"""create or replace function delivery_queue_event() returns trigger language plpgsql as $fn$
+    """create or replace function delivery_queue_event() returns trigger language plpgsql as $fn$
         begin
-          if new.type in ({_TYPES_SQL}) then
-            insert into delivery_queue(source, id, site, kiosk, day, type, payload) values ({_EVENT_ROW});
+          if new.type in ('scan_accepted', 'undone', 'day_closed', 'alert_raised', 'alert_cancelled') then
+            insert into delivery_queue(source, id, site, kiosk, day, type, payload) values ('events', new.id,
+              new.site, new.kiosk, new.day, new.type, case when new.type in ('alert_raised', 'alert_cancelled')
+              then new.payload end);
           end if;
           return null;
         end $fn$""",
-    f"""create or replace function delivery_queue_alert() returns trigger language plpgsql as $fn$
+    """create or replace function delivery_queue_alert() returns trigger language plpgsql as $fn$
         begin
-          insert into delivery_queue(source, id, site, kiosk, kind, text, ts, payload) values ({_ALERT_ROW});
+          insert into delivery_queue(source, id, site, kiosk, kind, text, ts, payload) values ('alerts', new.id,
+            new.site, new.kiosk, new.kind, new.text, new.ts, new.payload);
           return null;
         end $fn$""",
     "drop trigger if exists delivery_queue_events on events",
@@ -149,10 +152,11 @@ def _v2_triggers(conn: Conn) -> None:
                      "select 'alerts', id, site, kiosk, kind, text, ts, payload from alerts where rowid > ? "
                      "order by rowid", (pos["alerts"],))
     if "events" in pos:
-        conn.execute(f"insert into delivery_queue(source, id, site, kiosk, day, type, payload) "
-                     f"select 'events', id, site, kiosk, day, type, "
-                     f"case when type in ('alert_raised', 'alert_cancelled') then payload end from events "
-                     f"where rowid > ? and type in ({_TYPES_SQL}) order by rowid", (pos["events"],))
+        conn.execute("insert into delivery_queue(source, id, site, kiosk, day, type, payload) "
+                     "select 'events', id, site, kiosk, day, type, "
+                     "case when type in ('alert_raised', 'alert_cancelled') then payload end from events "
+                     "where rowid > ? and type in ('scan_accepted', 'undone', 'day_closed', 'alert_raised', "
+                     "'alert_cancelled') order by rowid", (pos["events"],))
     conn.execute("delete from delivery_cursor where name in ('alerts', 'events')")
 
 

@@ -30,18 +30,6 @@ THROTTLE_WINDOW = dt.timedelta(minutes=15)
 THROTTLE_MAX = 5  # failures per (username, address) within the window
 THROTTLE_ADDRESS_MAX = 20  # failures per address (any usernames) within the window
 
-# version 1 of room "web" (kiosk.central.web.schema); `create table if not exists` accepts the
-# tables of a SQLite central.db from before migrations (whose `n` is `integer primary key`)
-SCHEMA = """
-create table if not exists web_users (username TEXT PRIMARY KEY, role TEXT NOT NULL,
-    hash TEXT NOT NULL, created_at TEXT NOT NULL);
-create table if not exists web_login_failures (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
-    username TEXT, ip TEXT);
-create index if not exists web_login_failures_at on web_login_failures(at);
-create table if not exists web_audit (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, who TEXT,
-    action TEXT NOT NULL, detail TEXT, ip TEXT)
-"""
-
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("not a password of anyone")
 

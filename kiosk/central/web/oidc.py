@@ -28,10 +28,7 @@ from ..db import Conn
 log = logging.getLogger(__name__)
 
 # version 4 of room "web" (kiosk.central.web.schema)
-SCHEMA = """
-create table if not exists web_oidc_logins (state TEXT PRIMARY KEY, nonce TEXT NOT NULL, verifier TEXT NOT NULL,
-    next TEXT NOT NULL, browser TEXT NOT NULL, created_at TEXT NOT NULL)
-"""
+# its table, web_oidc_logins: web migration step 5 in web/schema.py (frozen there)
 LOGIN_TTL = dt.timedelta(minutes=10)  # the provider's answer must come within this
 METADATA_TTL = 3600.0  # the provider's metadata and keys are fetched again after this (seconds)
 

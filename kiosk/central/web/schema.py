@@ -10,18 +10,72 @@ from __future__ import annotations
 
 from .. import summaries
 from ..db import Conn, Database, Step, migrate, using
-from . import auth, oidc, sessions, state, views
+
+# Each step's SQL is written out here and frozen: a step, once merged, is never edited (a database
+# made new and one upgraded must end the same; tests/test_migrations.py checks). A change is a new step.
+
+# users, sign-in failures, audit (auth.py) and the TLs' alert actions (state.py). `create table if
+# not exists` accepts the tables of a SQLite central.db from before migrations (`n integer primary key`)
+_V1 = """
+create table if not exists web_users (username TEXT PRIMARY KEY, role TEXT NOT NULL,
+    hash TEXT NOT NULL, created_at TEXT NOT NULL);
+create table if not exists web_login_failures (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
+    username TEXT, ip TEXT);
+create index if not exists web_login_failures_at on web_login_failures(at);
+create table if not exists web_audit (n INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, who TEXT,
+    action TEXT NOT NULL, detail TEXT, ip TEXT);
+create table if not exists web_alert_actions (n INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL,
+    site TEXT NOT NULL, kiosk TEXT NOT NULL, day TEXT, action TEXT NOT NULL, who TEXT NOT NULL,
+    at TEXT NOT NULL, text TEXT);
+create index if not exists web_alert_actions_alert on web_alert_actions(alert_id);
+create index if not exists web_alert_actions_where on web_alert_actions(site, day)
+"""
+
+# the pages' sums over a year (views.py) read this narrow index instead of every wide web_days row;
+# PostgreSQL only (SQLite has the summaries' own covering index)
+_V2_POSTGRESQL = """
+create index if not exists web_days_totals on web_days(day) include (deadline_met, site, kiosk, "alerts",
+    "alerts_bestridan", "alerts_deadline_missed", "alerts_tillfalliga", "count_dodsbo", "count_faktura",
+    "count_inkomna_brev", "count_leta_kund", "count_ovriga_brev", "count_ovriga_streckkod", "count_sekretess",
+    "count_tillfalliga", "cover_slips_printed", "extra_scans", "labels_printed", "late_letters", "leta_kund_A",
+    "leta_kund_B", "leta_kund_C", "leta_kund_D", "leta_kund_H", "leta_kund_apartments", "missing_scans",
+    "scans_accepted", "scans_rejected")
+"""
+
+# the sheet's per-warning columns are summed too: the index of step 2 replaced by one covering them
+# (PostgreSQL allows 32 columns in an index: the day, deadline_met and 30 summed columns)
+_V3_POSTGRESQL = """
+drop index if exists web_days_totals;
+create index if not exists web_days_sums on web_days(day) include (deadline_met, "alerts", "alerts_bestridan",
+    "alerts_cancelled", "alerts_deadline_missed", "alerts_tillfalliga", "count_dodsbo", "count_faktura",
+    "count_inkomna_brev", "count_leta_kund", "count_ovriga_brev", "count_ovriga_streckkod", "count_sekretess",
+    "count_tillfalliga", "cover_slip_missing", "cover_slips_printed", "extra_scans", "label_reprints",
+    "labels_missing", "labels_printed", "late_letters", "leta_kund_A", "leta_kund_B", "leta_kund_C", "leta_kund_D",
+    "leta_kund_H", "leta_kund_apartments", "missing_scans", "scans_accepted", "scans_rejected", "unscanned")
+"""
+
+# sessions stored at central (sessions.py): the cookie holds only the session's opaque id
+_V4 = """
+create table if not exists web_sessions (id TEXT PRIMARY KEY, username TEXT NOT NULL, role TEXT NOT NULL,
+    via TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL, seen_at TEXT NOT NULL, ip TEXT,
+    id_token TEXT);
+create index if not exists web_sessions_user on web_sessions(username)
+"""
+
+# pending OpenID Connect sign-ins (oidc.py): state, nonce and PKCE verifier, each used once
+_V5 = """
+create table if not exists web_oidc_logins (state TEXT PRIMARY KEY, nonce TEXT NOT NULL, verifier TEXT NOT NULL,
+    next TEXT NOT NULL, browser TEXT NOT NULL, created_at TEXT NOT NULL)
+"""
 
 MIGRATIONS = [
-    Step(1, "users, login failures, audit, alert actions", auth.SCHEMA + ";" + state.SCHEMA),
-    # the pages' sums over a year read this narrow index instead of every wide web_days row
-    Step(2, "PostgreSQL: a covering index of the summed web_days columns (views)", postgresql=views.PG_INDEXES_V2,
+    Step(1, "users, login failures, audit, alert actions", _V1),
+    Step(2, "PostgreSQL: a covering index of the summed web_days columns (views)", postgresql=_V2_POSTGRESQL,
          sqlite=""),
-    # the sheet's per-warning columns are summed too: the index above replaced by one covering them
     Step(3, "PostgreSQL: the covering index of web_days with the per-warning columns (views)",
-         postgresql=views.PG_INDEXES, sqlite=""),
-    Step(4, "sessions stored at central: the cookie holds only their opaque id", sessions.SCHEMA),
-    Step(5, "pending OpenID Connect sign-ins (state, nonce, PKCE verifier), single use", oidc.SCHEMA),
+         postgresql=_V3_POSTGRESQL, sqlite=""),
+    Step(4, "sessions stored at central: the cookie holds only their opaque id", _V4),
+    Step(5, "pending OpenID Connect sign-ins (state, nonce, PKCE verifier), single use", _V5),
 ]
 
 

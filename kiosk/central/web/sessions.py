@@ -22,12 +22,7 @@ from dataclasses import dataclass
 from ..db import Conn
 
 # version 3 of room "web" (kiosk.central.web.schema)
-SCHEMA = """
-create table if not exists web_sessions (id TEXT PRIMARY KEY, username TEXT NOT NULL, role TEXT NOT NULL,
-    via TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL, seen_at TEXT NOT NULL, ip TEXT,
-    id_token TEXT);
-create index if not exists web_sessions_user on web_sessions(username)
-"""
+# its table, web_sessions: web migration step 4 in web/schema.py (frozen there)
 TOUCH_EVERY = dt.timedelta(seconds=60)  # last use written at most this often (idle is kept to the minute)
 
 

@@ -21,15 +21,6 @@ from ..db import Conn, Database, open_database, using
 ACTIONS = ("ack", "answer", "clear")
 ANSWER_MAX = 500
 
-# in version 1 of room "web" (kiosk.central.web.schema)
-SCHEMA = """
-create table if not exists web_alert_actions (n INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL,
-    site TEXT NOT NULL, kiosk TEXT NOT NULL, day TEXT, action TEXT NOT NULL, who TEXT NOT NULL,
-    at TEXT NOT NULL, text TEXT);
-create index if not exists web_alert_actions_alert on web_alert_actions(alert_id);
-create index if not exists web_alert_actions_where on web_alert_actions(site, day)
-"""
-
 
 def ensure_schema(db: "Database | Conn | str | Path") -> None:
     """Central's rooms and the web room (`schema.ensure`), for a caller holding any handle."""

@@ -376,27 +376,6 @@ def _count(conn, lo: str, hi: str) -> int:
     return int(conn.execute("select count(*) from web_days where day >= ? and day <= ?", [lo, hi]).fetchone()[0])
 
 
-# The columns the totals and history charts sum, for PostgreSQL's covering index (SQLite has the
-# summaries' `web_days_numbers`; PostgreSQL allows 32 columns in an index, too few for that one).
-# Range sums group by day alone (a kiosk's range reads the primary key, site-kiosk-day), so the
-# index is the day, deadline_met and the summed columns: 32 with the sheet's per-warning columns.
-_SUMMED = sorted({key for _, key in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS}
-                 | {f"count_{p}" for p in PILES} | {"scans_accepted", "scans_rejected", "alerts_bestridan",
-                                                   "alerts_tillfalliga", "alerts_deadline_missed"})
-PG_INDEXES = ("drop index if exists web_days_totals;\n"
-              "create index if not exists web_days_sums on web_days(day) include (deadline_met, "
-              + ", ".join(summaries.q(c) for c in _SUMMED) + ")")
-# The index of web migration step 2 as it was made then (a migration step never changes).
-_SUMMED_V2 = ("alerts", "alerts_bestridan", "alerts_deadline_missed", "alerts_tillfalliga", "count_dodsbo",
-              "count_faktura", "count_inkomna_brev", "count_leta_kund", "count_ovriga_brev",
-              "count_ovriga_streckkod", "count_sekretess", "count_tillfalliga", "cover_slips_printed",
-              "extra_scans", "labels_printed", "late_letters", "leta_kund_A", "leta_kund_B", "leta_kund_C",
-              "leta_kund_D", "leta_kund_H", "leta_kund_apartments", "missing_scans", "scans_accepted",
-              "scans_rejected")
-PG_INDEXES_V2 = ("create index if not exists web_days_totals on web_days(day) include (deadline_met, site, kiosk, "
-                 + ", ".join(summaries.q(c) for c in _SUMMED_V2) + ")")
-
-
 def _totals(conn, lo: str, hi: str, now: dt.datetime) -> list[tuple]:
     """Per day (SQLite) or month (PostgreSQL) of the range: (first day, the sum of each number
     column, days met, days decided), by SQL. Grouped by day, SQLite reads the (day, ...) covering

@@ -9,6 +9,7 @@ import email
 import email.policy
 import http.server
 import json
+import socket
 import threading
 import time
 import uuid

@@ -75,7 +75,7 @@ def test_generator_is_seeded_and_true_to_its_cues():
     (("Elpriskompensation", "Per Olsson", "Skolgatan 3", "753 20 Uppsala"), [], "tillfalliga", None),
 ])
 def test_rules_decide_each_pile_from_its_cues(texts, codes, pile, letter):
-    v = rules.classify(_reading(*texts, codes=codes))
+    v = rules.classify(_reading(*texts, *[c.text for c in codes], codes=codes))  # digits under the bars
     assert (v.pile, v.letter, v.decision) == (pile, letter, "auto"), v.reasons
     assert list(v.codes) == [c.text for c in codes]
 
@@ -99,17 +99,36 @@ def test_rules_ask_when_unsure():
 
 
 def test_return_sticker_marked_box():
-    texts = ("Faktura", "Per Olsson", "114 32 Stockholm", "RETUR", "Retur till avsändaren", "Brevlådan full",
+    texts = ("Faktura", "Per Olsson", "114 32 Stockholm", C128.text, "RETUR", "Retur till avsändaren", "Brevlådan full",
              "Avflyttad", "Vägrat mottaga", "Ofullständig adress", "Avliden")
-    base = [0.0, 0.0, 0.0, 0.0, 0.0]
+    base = [0.0] * 6
     v = rules.classify(_reading(*texts, codes=[C128], marks=base + [0.1, 0.35, 0.1, 0.12, 0.1]))
     assert (v.remark, v.decision) == ("okand_adress", "auto")
     v = rules.classify(_reading(*texts, codes=[C128], marks=base + [0.1, 0.14, 0.1, 0.12, 0.1]))
     assert (v.remark, v.decision) == (None, "ask")  # no box clearly marked
     v = rules.classify(_reading(*texts, codes=[C128], marks=base + [0.1, 0.1, 0.1, 0.12, 0.4]))
     assert (v.remark, v.decision) == (None, "ask")  # a reason with no remark code: the person says
-    v = rules.classify(_reading(*texts[:3], codes=[C128]))
+    v = rules.classify(_reading(*texts[:4], codes=[C128]))
     assert v.remark is None and v.decision == "auto"
+
+
+def test_codes_must_agree_with_their_printed_digits():
+    lines = ("Faktura", "Per Olsson", "114 32 Stockholm")
+    # a blurred barcode can decode to another number that passes its check sums: dropped
+    body = "7350108132079"
+    misread = Code("code128", body + envelopes.gs1_check(body))
+    assert mod10_31_ok(misread.text)
+    v = rules.classify(_reading(*lines, "73502794320792", codes=[misread]))
+    assert misread.text not in v.codes and v.decision == "ask"
+    # one OCR slip in the digits still confirms the decoded code
+    v = rules.classify(_reading(*lines, "73503170669O78".replace("O", "8"), codes=[C128]))
+    assert v.codes == (C128.text,) and v.decision == "auto"
+    # bars unreadable, digits readable and valid: the digits are the code
+    v = rules.classify(_reading(*lines, "7350 3170 6690 78"))
+    assert v.codes == (C128.text,) and v.pile == "faktura"
+    # digits with one slip are not a valid code: nothing reported, the scanner reads it
+    v = rules.classify(_reading(*lines, "73503170669079"))
+    assert v.codes == () and v.decision == "ask"
 
 
 digits = st.text(alphabet="0123456789", min_size=1, max_size=20)
@@ -250,3 +269,54 @@ def test_bench_prints_figures_and_targets(capsys):
     out = capsys.readouterr().out
     for word in ("pile", "auto", "wrong_auto", "codes_exact", "remark_invented", "bare Tesseract", "target"):
         assert word in out
+
+
+# -- camera mode in the routine: sorting and scanning in one pass ----------------------------------
+
+def _at(hhmm: str) -> str:
+    return f"2026-11-23T{hhmm}:00+01:00"
+
+
+def test_camera_sort_through_simulate_keeps_the_routines_rules(tmp_path):
+    c1, c2, c3 = "73503170669078", "7374833788767", "73501747661432"
+    script = [
+        {"at": _at("08:00"), "cmd": "login", "operator": "ANNA"},
+        {"at": _at("08:01"), "cmd": "camera_sort", "pile": "dodsbo", "code": c1},
+        {"at": _at("08:02"), "cmd": "camera_sort", "pile": "faktura", "code": c2, "remark": "poste_restante"},
+        {"at": _at("08:03"), "cmd": "camera_sort", "pile": "faktura", "code": c2},  # the same letter again
+        {"at": _at("08:04"), "cmd": "camera_sort", "pile": "leta_kund", "letter": "C"},
+        {"at": _at("08:05"), "cmd": "camera_sort", "pile": "ovriga_brev", "code": c3},  # no barcode pile
+        {"at": _at("08:06"), "cmd": "camera_sort", "pile": "sekretess"},  # bars unread: handheld later
+        {"at": _at("08:10"), "cmd": "scan_phase"},
+        {"at": _at("08:11"), "cmd": "next_pile"},
+        {"at": _at("08:12"), "cmd": "scan", "code": c3},
+        {"at": _at("08:13"), "cmd": "next_pile"},
+        {"at": _at("08:14"), "cmd": "next_pile"},
+        {"at": _at("08:15"), "cmd": "next_pile"},
+        {"at": _at("09:00"), "cmd": "camera_sort", "pile": "dodsbo", "code": "73501919389522"},  # late letter
+    ]
+    path = tmp_path / "day.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in script) + "\n", encoding="utf-8")
+    db = tmp_path / "journal.db"
+    r = _kiosk("simulate", str(path), "--db", str(db), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert r.returncode in (0, 1), r.stderr
+    out = json.loads(r.stdout)
+    day = out["days"][0]
+    assert day["counts"]["dodsbo"] == 2 and day["counts"]["faktura"] == 1 and day["counts"]["sekretess"] == 1
+    assert day["leta_kund"]["C"] == 1 and day["counts"]["leta_kund"] == 1
+    accepted = {(a["code"], a["pile"]) for a in day["scans"]["accepted"]}
+    assert accepted == {(c1, "dodsbo"), (c2, "faktura"), (c3, "sekretess"), ("73501919389522", "dodsbo")}
+    assert [x["code"] for x in day["late"]] == ["73501919389522"]
+    assert [(m["code"], m.get("barcode")) for m in day["remarks"]] == [("poste_restante", c2)]
+    assert day["deadline_met"] is True
+    errors = {e["line"]: e for e in out["errors"]}
+    assert set(errors) == {4, 6}  # the duplicate and a code on a pile without barcodes: nothing recorded
+    # central sees the same day: import the journal through central's validation
+    central = tmp_path / "central.db"
+    r = _kiosk("central", "import", str(db), "--db", str(central), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = _kiosk("report", "--central", str(central), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)[0]
+    assert (row["count_dodsbo"], row["count_faktura"], row["scans_accepted"], row["late_letters"]) == (2, 1, 4, 1)
+    assert row["missing_scans"] == 0 and row["unscanned"] == 0

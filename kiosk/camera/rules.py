@@ -156,6 +156,30 @@ def printed_digits(lines: tuple[Line, ...]) -> list[str]:
     return out
 
 
+def confirm_codes(decoded: list[str], digits: list[str]) -> tuple[tuple[str, ...], list[str]]:
+    """The codes to report, checked against the digits printed under the bars (read by OCR).
+    A decoded code the printed digits contradict is dropped: a blurred barcode can decode to
+    another number that passes both check sums. A decoded code with no printed digits read is kept
+    but asked about. Printed digits that form a valid code are reported when the bars could not be
+    decoded: one OCR slip always breaks the GS1 check digit."""
+    out: list[str] = []
+    why: list[str] = []
+    for code in decoded:
+        same = [d for d in digits if len(d) == len(code)]
+        if any(_differs(d, code) <= 2 for d in same):
+            out.append(code)
+        elif digits:
+            why.append("digits_disagree")
+        else:
+            out.append(code)
+            why.append("digits_unread")
+    if not decoded:
+        for d in digits:
+            if valid_code(Code("code128", d)) or valid_code(Code("ean13", d)):
+                out.append(d)
+    return tuple(dict.fromkeys(out)), why
+
+
 def _differs(a: str, b: str) -> int:
     return sum(1 for x, y in zip(a, b, strict=False) if x != y) + abs(len(a) - len(b))
 
@@ -195,7 +219,7 @@ def remark_of(reading: Reading) -> tuple[str | None, bool, bool]:
         return None, True, False
     start = head[0]
     rows = []  # (darkness, code or "" for a printed reason without a remark code)
-    for i in range(start + 1, min(len(texts), start + 10)):
+    for i in range(start + 1, min(len(texts), start + 16)):
         t = texts[i]
         if any(contains(t, p) for p in STICKER_HEAD):
             continue
@@ -221,14 +245,12 @@ def classify(reading: Reading) -> Verdict:
     texts = [line.text for line in reading.lines]
     why: list[str] = []
     seen = [c for c in reading.codes if c.text]
-    codes = tuple(dict.fromkeys(c.text for c in seen if valid_code(c)))
-    if len(codes) < len(seen):
+    decoded = list(dict.fromkeys(c.text for c in seen if valid_code(c)))
+    if len(decoded) < len(seen):
         why.append("code_rejected")
+    codes, digit_why = confirm_codes(decoded, printed_digits(reading.lines))
+    why += digit_why
     digits = printed_digits(reading.lines)
-    for code in codes:  # the printed digits, when read, must agree with the decoded code
-        same_len = [d for d in digits if abs(len(d) - len(code)) <= 1]
-        if same_len and all(_differs(d, code) > 3 for d in same_len):
-            why.append("digits_disagree")
     barcoded = bool(codes) or bool(digits) or bool(seen)
     if barcoded and not codes:
         why.append("barcode_unread")

@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from .rules import Code, Line, Reading, Word
 
@@ -96,8 +96,11 @@ class Reader:
     def _barcodes(self, env: Image.Image) -> tuple[list[Code], list[tuple[float, float, float, float]]]:
         """Decoded codes and the boxes of their bars."""
         z = self._zxing
-        found = [r for r in z.read_barcodes(env, formats=[z.BarcodeFormat.Code128, z.BarcodeFormat.EAN13])
-                 if r.valid]
+        formats = [z.BarcodeFormat.Code128, z.BarcodeFormat.EAN13]
+        found = [r for r in z.read_barcodes(env, formats=formats) if r.valid]
+        if not found:  # blurred bars: once more, sharpened
+            sharp = env.filter(ImageFilter.UnsharpMask(radius=1, percent=200, threshold=0))
+            found = [r for r in z.read_barcodes(sharp, formats=formats) if r.valid]
         codes = [Code(symbology="code128" if r.format == z.BarcodeFormat.Code128 else "ean13", text=r.text)
                  for r in found]
         bars = []
@@ -225,25 +228,44 @@ def straighten(gray: Image.Image, look: Look) -> Image.Image:
 
 
 def mark_darkness(img: Image.Image, lines: list[Line]) -> list[float]:
-    """For each text line, how dark the square just left of its first word is (0..1): a tick box
-    left of a printed reason. A marked box is much darker than the empty ones beside it."""
+    """For each text line, how much ink is inside the tick box just left of its first printed word
+    (0..1): an empty box has none, a box marked with X or a tick has some."""
     out = []
     for line in lines:
-        word = next((w for w in line.words if _starts_text(w.text)), line.words[0])
-        x0, y0, x1, y1 = word.box
+        k = next((i for i, w in enumerate(line.words) if _starts_text(w.text)), 0)
+        x0, y0, x1, y1 = line.words[k].box
         heights = sorted(w.box[3] - w.box[1] for w in line.words)
         hgt = max(6, heights[len(heights) // 2])
-        region = img.crop((max(0, x0 - int(1.9 * hgt)), max(0, y0 - hgt // 4), max(1, x0 - int(0.2 * hgt)),
-                           y1 + hgt // 4))
-        if region.width < 3 or region.height < 3:
-            out.append(0.0)
-            continue
-        hist = region.histogram()
-        total = sum(hist)
-        paper = _percentile(hist, total, 0.9)
-        dark = sum(hist[: max(0, int(paper * 0.6))])
-        out.append(dark / total)
+        if k > 0:  # OCR read the box as a word of its own ("O", "OJ", "KM"): look around it
+            bx0, by0, bx1, by1 = line.words[k - 1].box
+            pad = max(2, (bx1 - bx0) // 5)
+            region = (bx0 - pad, by0 - pad, bx1 + pad, by1 + pad)
+        else:
+            region = (x0 - int(1.9 * hgt), y0 - hgt // 3, x0 - int(0.15 * hgt), y1 + hgt // 3)
+        out.append(_box_ink(img, region))
     return out
+
+
+def _box_ink(img: Image.Image, region: tuple[int, int, int, int]) -> float:
+    """Ink inside the square drawn in `region`: find its four sides by their long dark runs, then
+    measure the dark share of the inner part (the sides themselves left out)."""
+    x0, y0, x1, y1 = (max(0, region[0]), max(0, region[1]), min(img.width, region[2]), min(img.height, region[3]))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return 0.0
+    patch = img.crop((x0, y0, x1, y1))
+    w, h = patch.size
+    hist = patch.histogram()
+    paper = _percentile(hist, w * h, 0.9)
+    cut = paper * 0.6
+    px = patch.tobytes()
+    dark = [[px[y * w + x] < cut for x in range(w)] for y in range(h)]
+    cols = [x for x in range(w) if sum(dark[y][x] for y in range(h)) >= 0.4 * h]
+    rows = [y for y in range(h) if sum(dark[y]) >= 0.4 * w]
+    ax, bx = (cols[0], cols[-1]) if len(cols) >= 2 and cols[-1] - cols[0] >= 4 else (0, w - 1)
+    ay, by = (rows[0], rows[-1]) if len(rows) >= 2 and rows[-1] - rows[0] >= 4 else (0, h - 1)
+    mx, my = max(2, (bx - ax) // 5), max(2, (by - ay) // 5)
+    inner = [dark[y][x] for y in range(ay + my, by - my + 1) for x in range(ax + mx, bx - mx + 1)]
+    return sum(inner) / len(inner) if inner else 0.0
 
 
 def _starts_text(word: str) -> bool:

@@ -320,3 +320,134 @@ def test_camera_sort_through_simulate_keeps_the_routines_rules(tmp_path):
     row = json.loads(r.stdout)[0]
     assert (row["count_dodsbo"], row["count_faktura"], row["scans_accepted"], row["late_letters"]) == (2, 1, 4, 1)
     assert row["missing_scans"] == 0 and row["unscanned"] == 0
+
+
+# -- the flow at the shelf ------------------------------------------------------------------------
+
+from kiosk.camera import flow  # noqa: E402
+from kiosk.camera.rules import Verdict  # noqa: E402
+
+AUTO = Verdict(pile="faktura", codes=(C128.text,), remark="vagrad", decision="auto", candidates=("faktura",))
+ASK = Verdict(pile="ovriga_brev", decision="ask", candidates=("ovriga_brev", "tillfalliga"), reasons=("no_cue",))
+LK_ASK = Verdict(pile="leta_kund", decision="ask", candidates=("leta_kund",), letters=("A", "B"))
+
+
+def test_flow_commits_a_decided_envelope_when_it_is_taken_away_or_replaced():
+    spot, cmds, scr = flow.laid(flow.Spot(), AUTO)
+    assert cmds == [] and scr.light == "faktura" and "Streckkod: " + C128.text in scr.read
+    assert "Returorsak: Mottagaren har vägrat ta emot" in scr.read
+    spot2, cmds, scr = flow.laid(spot, ASK)  # the next envelope commits the first
+    assert cmds == [{"cmd": "camera_sort", "pile": "faktura", "code": C128.text, "remark": "vagrad"}]
+    assert scr.light is None and [o.pile for o in scr.options] == ["ovriga_brev", "tillfalliga"]
+    spot3, cmds, scr = flow.removed(spot2)  # asked and not answered: nothing committed, said so
+    assert cmds == [] and scr.manual and "registrerades inte" in scr.message
+
+
+def test_flow_ask_choose_wrong_and_problems():
+    spot, _, scr = flow.laid(flow.Spot(), LK_ASK)
+    assert [o.label for o in scr.options] == ["Leta Kund-brev A (Brev 4)", "Leta Kund-brev B (Brev 1)"]
+    spot, cmds, scr = flow.choose(spot, scr.options[1])
+    assert cmds == [] and scr.light == "leta_kund"
+    spot_hand, cmds, scr = flow.laid(spot, Verdict(pile=None, problem="hand"))
+    assert cmds == [] and scr.message == rules.PROBLEMS["hand"] and spot_hand == spot  # nothing dropped
+    _, cmds, _ = flow.removed(spot_hand)
+    assert cmds == [{"cmd": "camera_sort", "pile": "leta_kund", "letter": "B"}]
+    spot, _, _ = flow.laid(flow.Spot(), AUTO)
+    spot, cmds, scr = flow.wrong(spot)  # "Fel": dropped, manual sorting
+    assert cmds == [] and scr.manual
+    assert flow.removed(spot)[1] == []
+    # a chosen pile other than the one read does not carry the code read for that pile
+    spot, _, _ = flow.laid(flow.Spot(), replace_verdict(AUTO, decision="ask", candidates=("faktura", "ovriga_streckkod")))
+    spot, _, _ = flow.choose(spot, flow.Option("ovriga_streckkod"))
+    assert "code" not in flow.removed(spot)[1][0]
+
+
+def replace_verdict(v: Verdict, **kw) -> Verdict:
+    import dataclasses
+
+    return dataclasses.replace(v, **kw)
+
+
+verdicts = st.sampled_from([AUTO, ASK, LK_ASK, Verdict(pile=None, problem="two"), Verdict(pile=None, problem="empty")])
+actions = st.lists(st.one_of(st.tuples(st.just("laid"), verdicts), st.just(("removed",)), st.just(("wrong",)),
+                             st.tuples(st.just("choose"), st.sampled_from([flow.Option("faktura"),
+                                                                           flow.Option("leta_kund", "A")]))),
+                   max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(actions)
+def test_flow_commits_each_envelope_at_most_once_and_only_when_decided(steps):
+    spot = flow.Spot()
+    laid_envelopes = commits = 0
+    for step in steps:
+        before = spot
+        if step[0] == "laid":
+            spot, cmds, scr = flow.laid(spot, step[1])
+            laid_envelopes += step[1].problem is None
+        elif step[0] == "removed":
+            spot, cmds, scr = flow.removed(spot)
+        elif step[0] == "wrong":
+            spot, cmds, scr = flow.wrong(spot)
+        else:
+            spot, cmds, scr = flow.choose(spot, step[1])
+        assert len(cmds) <= 1
+        if cmds:
+            assert flow.decided(before) is not None and cmds[0]["pile"] == flow.decided(before).pile
+            assert spot != before
+        commits += len(cmds)
+        assert scr.message
+    assert commits <= laid_envelopes
+
+
+def test_session_with_files_backend_commits_to_the_journal_and_keeps_read_text_out(tmp_path):
+    """Camera mode end to end with the files backend and the real controller: envelopes laid
+    one by one; the journal gets camera_sort's events, and a marker printed on an envelope is
+    in no file the kiosk wrote."""
+    import dataclasses
+    import datetime as dt
+
+    from kiosk.camera.camera import FilesCamera
+    from kiosk.camera.session import CameraSession
+    from kiosk.clock import TZ, FixedClock
+    from kiosk.config import load
+    from kiosk.controller import Controller
+    from kiosk.journal import Journal
+
+    if pytest.importorskip("kiosk.camera.vision").tessdata_dir() is None:
+        pytest.skip("tesseract-ocr-swe not installed")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    marker = "Zyxwvu Qvarnström"
+    truths = []
+    for i, (seed, pile) in enumerate([(31, "dodsbo"), (32, "leta_kund"), (33, "tillfalliga")]):
+        img, truth = envelopes.frame(seed, pile=pile, marker=marker)
+        img.save(frames / f"{i}.png")
+        truths.append(truth)
+    envelopes.failure_frame("hand", 4).save(frames / "3.png")
+    data = tmp_path / "data"
+    cfg = load(None)
+    cfg = dataclasses.replace(cfg, kiosk=dataclasses.replace(cfg.kiosk, data_dir=str(data)))
+    data.mkdir()
+    now = dt.datetime(2026, 11, 23, 8, 0, tzinfo=TZ)
+    controller = Controller(cfg, Journal(data / "journal.db", cfg.kiosk.site, cfg.kiosk.id), FixedClock(now))
+    assert controller.handle({"cmd": "login", "operator": "ANNA"}, now).ok
+    session = CameraSession(cfg, lambda cmd: controller.handle(cmd, now), camera=FilesCamera(frames))
+    for _ in range(3):
+        session.next_envelope()
+        if session.screen.options:  # the camera asked: the person taps the true pile
+            truth = truths[session.camera.index]
+            opt = next((o for o in session.screen.options if o.pile == truth.pile and o.letter == truth.letter), None)
+            if opt is not None:
+                session.choose(opt)
+    session.next_envelope()  # the hand: said, nothing lost
+    assert session.screen.message == rules.PROBLEMS["hand"]
+    session.take_away()
+    counts = controller.summary()["counts"]
+    committed = [t for t in truths if counts[t.pile] >= 1]
+    assert len(committed) >= 2, counts
+    assert sum(counts.values()) <= 3
+    for f in tmp_path.rglob("*"):
+        if f.is_file() and f.parent != frames:
+            blob = f.read_bytes()
+            assert b"Zyxwvu" not in blob and "Qvarnström".encode() not in blob, f

@@ -65,6 +65,7 @@ class Verdict:
     remark: str | None = None
     decision: str = "ask"  # "auto" | "ask"
     candidates: tuple[str, ...] = ()  # piles to offer as buttons when asking, best first
+    letters: tuple[str, ...] = ()  # Leta Kund types still possible
     problem: str | None = None
     reasons: tuple[str, ...] = field(default=())  # why it asks (machine words, for tests and the bench)
 
@@ -259,6 +260,7 @@ def classify(reading: Reading) -> Verdict:
     near_invoice = any(whole(t, p, 0.6) for t in texts for p in INVOICE_TITLES)
     lk_hit = _any(texts, (LK_FIRST, LK_SIGN) + LK_C + LK_H)
     letter: str | None = None
+    letters: tuple[str, ...] = ()
     if barcoded:
         if cue["dodsbo"] and cue["sekretess"]:
             cands: tuple[str, ...] = ("dodsbo", "sekretess")
@@ -297,8 +299,8 @@ def classify(reading: Reading) -> Verdict:
     remark, remark_sure, _sticker = remark_of(reading)
     if not remark_sure:
         why.append("remark_unsure")
-    return Verdict(pile=cands[0], letter=letter, codes=codes, remark=remark,
-                   decision="ask" if why else "auto", candidates=cands, reasons=tuple(why))
+    return Verdict(pile=cands[0], letter=letter, codes=codes, remark=remark, decision="ask" if why else "auto",
+                   candidates=cands, letters=letters, reasons=tuple(why))
 
 
 def as_json(image: str, verdict: Verdict, seconds: float) -> dict:

@@ -451,3 +451,25 @@ def test_session_with_files_backend_commits_to_the_journal_and_keeps_read_text_o
         if f.is_file() and f.parent != frames:
             blob = f.read_bytes()
             assert b"Zyxwvu" not in blob and "Qvarnström".encode() not in blob, f
+
+
+def test_devices_and_doctor_report_the_camera(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    envelopes.frame(1)[0].save(frames / "a.png")
+    good = tmp_path / "files.toml"
+    good.write_text(f'[camera]\nbackend = "files"\nfolder = "{frames}"\n', encoding="utf-8")
+    r = _kiosk("--config", str(good), "devices", "--simulator", "--json", cwd=tmp_path)
+    cam = json.loads(r.stdout)["camera"]
+    assert cam["backend"] == "files" and cam["ok"] and "1 bilder" in cam["detail"]
+    pi = tmp_path / "pi.toml"
+    pi.write_text('[camera]\nbackend = "picamera2"\n', encoding="utf-8")
+    r = _kiosk("--config", str(pi), "doctor", "--json", cwd=tmp_path)
+    checks = {c["name"]: c for c in json.loads(r.stdout)}
+    assert checks["Kamera"]["status"] == "FEL" and "Raspberry Pi OS" in checks["Kamera"]["detail"]
+    r = _kiosk("--config", str(pi), "devices", "--simulator", cwd=tmp_path)
+    assert r.returncode == 1 and "Camera: backend picamera2: ABSENT" in r.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[camera]\nbackend = "webcam"\n', encoding="utf-8")
+    r = _kiosk("--config", str(bad), "devices", cwd=tmp_path)
+    assert r.returncode == 2 and "camera.backend" in r.stderr

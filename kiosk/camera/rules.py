@@ -147,21 +147,37 @@ def valid_code(code: Code) -> bool:
 
 
 def printed_digits(lines: tuple[Line, ...]) -> list[str]:
-    """Runs of 12-14 digits read as text: the digits printed under a barcode."""
+    """Runs of 12-15 digits read as text: the digits printed under a barcode. An EAN-13's digits
+    are printed in groups (7 350012 345678) that OCR may return as separate lines: digit words
+    on one level are joined left to right."""
     out = []
     for line in lines:
         digits = "".join(ch for ch in line.text if ch.isdigit())
         other = sum(1 for ch in line.text if ch.isalpha())
         if 12 <= len(digits) <= 15 and other <= 2:
             out.append(digits)
+    words = [w for line in lines for w in line.words if w.text.isdigit()]
+    for w in words:
+        mid, hgt = (w.box[1] + w.box[3]) / 2, max(1, w.box[3] - w.box[1])
+        row = sorted((v for v in words if abs((v.box[1] + v.box[3]) / 2 - mid) <= 0.5 * hgt), key=lambda v: v.box[0])
+        if row[0] is not w:  # one run per row, from its leftmost word
+            continue
+        run = [row[0]]
+        for v in row[1:]:  # stop at a wide gap: another text on the same level
+            if v.box[0] - run[-1].box[2] > 2.5 * hgt:
+                break
+            run.append(v)
+        digits = "".join(v.text for v in run)
+        if 12 <= len(digits) <= 15 and digits not in out:
+            out.append(digits)
     return out
 
 
 def confirm_codes(decoded: list[str], digits: list[str]) -> tuple[tuple[str, ...], list[str]]:
     """The codes to report, checked against the digits printed under the bars (read by OCR).
-    A decoded code the printed digits contradict is dropped: a blurred barcode can decode to
-    another number that passes both check sums. A decoded code with no printed digits read is kept
-    but asked about. Printed digits that form a valid code are reported when the bars could not be
+    A decoded code the printed digits (a run of its length) contradict is dropped: a blurred barcode can decode to
+    another number that passes both check sums. A decoded code with no printed digits read is kept;
+    an EAN-13 (one check digit) is then asked about, a 7350 Code 128 (two check sums) is not. Printed digits that form a valid code are reported when the bars could not be
     decoded: one OCR slip always breaks the GS1 check digit."""
     out: list[str] = []
     why: list[str] = []
@@ -169,11 +185,12 @@ def confirm_codes(decoded: list[str], digits: list[str]) -> tuple[tuple[str, ...
         same = [d for d in digits if len(d) == len(code)]
         if any(_differs(d, code) <= 2 for d in same):
             out.append(code)
-        elif digits:
+        elif same:
             why.append("digits_disagree")
-        else:
+        else:  # no digits read: Code 128 carries two check sums (mod 103 and GS1), EAN-13 only one
             out.append(code)
-            why.append("digits_unread")
+            if len(code) != 14:
+                why.append("digits_unread")
     if not decoded:
         for d in digits:
             if valid_code(Code("code128", d)) or valid_code(Code("ean13", d)):

@@ -222,7 +222,7 @@ def straighten(gray: Image.Image, look: Look) -> Image.Image:
     box = (int(look.cx) - half, int(look.cy) - half, int(look.cx) + half, int(look.cy) + half)
     patch = gray.crop(box)
     patch = patch.rotate(math.degrees(look.angle), resample=Image.BILINEAR, fillcolor=0)
-    m = 0.02
+    m = 0.06  # a margin: the size estimate is a little short under perspective, digits sit near the edge
     lw, ww = look.length * (1 + m) / 2, look.width * (1 + m) / 2
     return patch.crop((int(half - lw), int(half - ww), int(half + lw), int(half + ww)))
 

@@ -43,6 +43,10 @@ OTHER_BARCODE_TITLES = ("Avtalsbekräftelse", "Flyttbekräftelse", "Information 
 OTHER_LETTER_TITLES = ("Välkommen till Ellevio", "Anvisning av elleverantör", "Anvisningsbrev")
 TEMPORARY_TITLES = ("Bristfällig anläggning", "Elpriskompensation", "Fel huvudsäkring")
 LK_FIRST = "Undvik att elen stängs av – teckna elnätsavtal idag"
+LK_HEADINGS = {"C": "Vem flyttade in i din förra bostad?", "D": "Undvik att elen stängs av.",
+               "H": "Vi behöver er hjälp för att koppla ifrån elen."}
+PERSONAL_TITLES = {"faktura": INVOICE_TITLES, "ovriga_streckkod": OTHER_BARCODE_TITLES,
+                   "ovriga_brev": OTHER_LETTER_TITLES, "tillfalliga": TEMPORARY_TITLES}
 
 # The carrier's printed reasons: (text, remark code or None for a reason with no remark code)
 STICKER_REASONS = (
@@ -127,11 +131,8 @@ def layout(rng: random.Random, pile: str | None = None) -> tuple[Layout, Truth]:
     elif pile == "sekretess":
         lay.title = [rng.choice(INVOICE_TITLES)]
         lay.address = ["Fakturering Ellevio", street, town]
-    elif pile == "faktura":
-        lay.title = [rng.choice(INVOICE_TITLES)]
-        lay.address = [_person(rng), street, town]
-    elif pile == "ovriga_streckkod":
-        lay.title = [rng.choice(OTHER_BARCODE_TITLES)]
+    elif pile in PERSONAL_TITLES:  # a title above a personal addressee
+        lay.title = [rng.choice(PERSONAL_TITLES[pile])]
         lay.address = [_person(rng), street, town]
     elif pile == "leta_kund":
         letter = rng.choice("AABBCDH")
@@ -143,21 +144,9 @@ def layout(rng: random.Random, pile: str | None = None) -> tuple[Layout, Truth]:
         elif letter == "B":
             lay.title = [LK_FIRST, f"– du saknar ett elnätsavtal på {street}"]
             lay.address = [f"Till den som bor på {street}", town]
-        elif letter == "C":
-            lay.title = ["Vem flyttade in i din förra bostad?"]
+        else:  # C, D, H: their heading above a personal addressee
+            lay.title = [LK_HEADINGS[letter]]
             lay.address = [_person(rng), street, town]
-        elif letter == "D":
-            lay.title = ["Undvik att elen stängs av."]
-            lay.address = [_person(rng), street, town]
-        else:
-            lay.title = ["Vi behöver er hjälp för att koppla ifrån elen."]
-            lay.address = [_person(rng), street, town]
-    elif pile == "ovriga_brev":
-        lay.title = [rng.choice(OTHER_LETTER_TITLES)]
-        lay.address = [_person(rng), street, town]
-    elif pile == "tillfalliga":
-        lay.title = [rng.choice(TEMPORARY_TITLES)]
-        lay.address = [_person(rng), street, town]
     elif pile == "inkomna_brev":
         lay.address = ["Ellevio AB, Kundservice", "Box 24207", "104 51 Stockholm"]
         lay.handwritten = rng.random() < 0.7

@@ -231,11 +231,13 @@ def leta_kund_letter(texts: list[str]) -> tuple[str | None, tuple[str, ...]]:
 def remark_of(reading: Reading) -> tuple[str | None, bool, bool]:
     """(remark code, sure, sticker seen) from the return sticker's marked box."""
     texts = [line.text for line in reading.lines]
-    head = [i for i, t in enumerate(texts) if any(whole(t, p, 0.75) or contains(t, "retur till avsändaren")
+    head = [i for i, t in enumerate(texts) if any(whole(t, p, 0.75) or contains(t, "avsändaren")
                                                   for p in STICKER_HEAD)]
-    if not head:
+    reason_rows = [i for i, t in enumerate(texts) if any(contains(t, p) for p, _ in REASONS)]
+    if not head and len(reason_rows) < 2:
         return None, True, False
-    start = head[0]
+    # a sticker whose heading OCR missed still shows its printed reasons
+    start = head[0] if head else reason_rows[0] - 1
     rows = []  # (darkness, code or "" for a printed reason without a remark code)
     for i in range(start + 1, min(len(texts), start + 16)):
         t = texts[i]

@@ -229,17 +229,30 @@ def straighten(gray: Image.Image, look: Look) -> Image.Image:
 
 def mark_darkness(img: Image.Image, lines: list[Line]) -> list[float]:
     """For each text line, how much ink is inside the tick box just left of its first printed word
-    (0..1): an empty box has none, a box marked with X or a tick has some."""
+    (0..1): an empty box has none, a box marked with X or a tick has some. The boxes stand in one
+    column: where OCR read some of them as a word of their own ("O", "OJ", "KM"), that column is
+    used for every line, also where OCR merged a box into the first word ("Mej")."""
+    glyphs = []
+    for line in lines:
+        k = next((i for i, w in enumerate(line.words) if _starts_text(w.text)), 0)
+        if k > 0:
+            glyphs.append(line.words[k - 1].box)
+    column = None
+    if len(glyphs) >= 2:
+        xs = sorted(g[0] for g in glyphs)
+        ws = sorted(g[2] - g[0] for g in glyphs)
+        column = (xs[len(xs) // 2], ws[len(ws) // 2])
     out = []
     for line in lines:
         k = next((i for i, w in enumerate(line.words) if _starts_text(w.text)), 0)
         x0, y0, x1, y1 = line.words[k].box
         heights = sorted(w.box[3] - w.box[1] for w in line.words)
         hgt = max(6, heights[len(heights) // 2])
-        if k > 0:  # OCR read the box as a word of its own ("O", "OJ", "KM"): look around it
-            bx0, by0, bx1, by1 = line.words[k - 1].box
-            pad = max(2, (bx1 - bx0) // 5)
-            region = (bx0 - pad, by0 - pad, bx1 + pad, by1 + pad)
+        yc = (y0 + y1) // 2
+        if column is not None and abs(line.words[0].box[0] - column[0]) <= hgt:
+            cx, cw = column
+            pad = max(2, cw // 5)
+            region = (cx - pad, yc - int(0.75 * hgt), cx + cw + pad, yc + int(0.75 * hgt))
         else:
             region = (x0 - int(1.9 * hgt), y0 - hgt // 3, x0 - int(0.15 * hgt), y1 + hgt // 3)
         out.append(_box_ink(img, region))
@@ -263,7 +276,7 @@ def _box_ink(img: Image.Image, region: tuple[int, int, int, int]) -> float:
     rows = [y for y in range(h) if sum(dark[y]) >= 0.4 * w]
     ax, bx = (cols[0], cols[-1]) if len(cols) >= 2 and cols[-1] - cols[0] >= 4 else (0, w - 1)
     ay, by = (rows[0], rows[-1]) if len(rows) >= 2 and rows[-1] - rows[0] >= 4 else (0, h - 1)
-    mx, my = max(2, (bx - ax) // 5), max(2, (by - ay) // 5)
+    mx, my = max(2, (bx - ax) // 4), max(2, (by - ay) // 4)
     inner = [dark[y][x] for y in range(ay + my, by - my + 1) for x in range(ax + mx, bx - mx + 1)]
     return sum(inner) / len(inner) if inner else 0.0
 

@@ -130,6 +130,7 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("vägrat mottaga", "vagrad"),
 )
 POSTAL = re.compile(r"\b\d{3} ?\d{2} +[^\W\d_]{2,}")
+REASON_NEED = 0.72  # printed reasons are few and far apart: more OCR slips tolerated ("Breviådan fu")
 MARK_MARGIN = 0.08  # a marked box is at least this much darker than the next darkest
 
 
@@ -238,12 +239,17 @@ def remark_of(reading: Reading) -> tuple[str | None, bool, bool]:
         return None, True, False
     # a sticker whose heading OCR missed still shows its printed reasons
     start = head[0] if head else reason_rows[0] - 1
+    # the sticker's rows start below its heading, at its left edge (OCR may interleave the address)
+    left = reading.lines[start].words[0].box[0] if head else None
     rows = []  # (darkness, code or "" for a printed reason without a remark code)
     for i in range(start + 1, min(len(texts), start + 16)):
         t = texts[i]
         if any(contains(t, p) for p in STICKER_HEAD):
             continue
-        code = next((c for p, c in REASONS if contains(t, p)), None)
+        first = reading.lines[i].words[0].box
+        if left is not None and abs(first[0] - left) > 3 * (first[3] - first[1]):
+            continue  # not in the sticker's column
+        code = next((c for p, c in REASONS if contains(t, p, REASON_NEED)), None)
         if code is None and not any(sum(ch.isalpha() for ch in w) >= 5 for w in t.split()):
             continue  # OCR noise, not a printed reason
         dark = reading.marks[i] if i < len(reading.marks) else 0.0

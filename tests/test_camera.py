@@ -473,3 +473,13 @@ def test_devices_and_doctor_report_the_camera(tmp_path):
     bad.write_text('[camera]\nbackend = "webcam"\n', encoding="utf-8")
     r = _kiosk("--config", str(bad), "devices", cwd=tmp_path)
     assert r.returncode == 2 and "camera.backend" in r.stderr
+
+
+@needs_ocr
+def test_classify_cli_says_why_a_frame_shows_no_single_envelope(tmp_path):
+    envelopes.failure_frame("two", 2).save(tmp_path / "two.png")
+    r = _kiosk("camera", "classify", "two.png", cwd=tmp_path)
+    assert r.returncode == 0
+    row = json.loads(r.stdout)
+    assert (row["pile"], row["decision"], row["codes"]) == (None, "ask", [])
+    assert rules.PROBLEMS["two"] in r.stderr and "Error in" not in r.stderr

@@ -1,6 +1,8 @@
 """`kiosk camera classify IMAGE...`: one JSON object per image, in order, with exactly the fields
 image, pile, letter, codes, remark, decision, seconds. Exit 0 when every file could be read, 2 when
-one could not (its line still comes, with pile null and decision "ask"; the reason on stderr).
+one could not (its line still comes, with pile null and decision "ask"; the reason on stderr). A frame
+that shows no single envelope (dark, empty, two envelopes, a hand) is read: its line says pile null,
+"ask", and stderr says why in Swedish.
 Nothing read is logged or written anywhere but stdout."""
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def classify_main(args) -> int:
                 print(f"kiosk camera: cannot read {name}: {why}", file=sys.stderr)
                 verdict = rules.Verdict(pile=None, problem="error")
                 status = 2
+            if verdict.problem is not None and verdict.problem != "error":  # dark, empty, two, hand
+                print(f"kiosk camera: {name}: {rules.PROBLEMS[verdict.problem]}", file=sys.stderr, flush=True)
             print(json.dumps(rules.as_json(name, verdict, time.perf_counter() - t0), ensure_ascii=False),
                   flush=True)
     finally:

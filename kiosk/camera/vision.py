@@ -52,6 +52,8 @@ class Reader:
             raise RecognitionUnavailable("Tesseracts svenska språkmodell saknas: installera paketet "
                                          "tesseract-ocr-swe.")
         self._tess = tesserocr
+        if hasattr(tesserocr, "set_leptonica_log_level"):  # leptonica's "box outside rectangle" noise on stderr
+            tesserocr.set_leptonica_log_level(tesserocr.LeptLogLevel.NONE)
         self._zxing = zxingcpp
         self._api = tesserocr.PyTessBaseAPI(path=path, lang="swe", psm=tesserocr.PSM.SPARSE_TEXT)
         self._lock = threading.Lock()

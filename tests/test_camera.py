@@ -483,3 +483,58 @@ def test_classify_cli_says_why_a_frame_shows_no_single_envelope(tmp_path):
     row = json.loads(r.stdout)
     assert (row["pile"], row["decision"], row["codes"]) == (None, "ask", [])
     assert rules.PROBLEMS["two"] in r.stderr and "Error in" not in r.stderr
+
+
+def test_a_live_picture_is_read_once_per_still_change():
+    from kiosk.camera.still import Still, thumbnail
+
+    empty = thumbnail(envelopes.failure_frame("empty", 1))
+    env_a = thumbnail(envelopes.frame(41)[0])
+    env_b = thumbnail(envelopes.frame(42)[0])
+    s, reads, t = Still(), [], 0
+    timeline = [empty] * 5 + [env_a] * 10 + [env_a] * 10 + [env_b] * 10 + [empty] * 10
+    for thumb in timeline:
+        s, go = s.feed(thumb, t, settle_ms=400)
+        if go:
+            reads.append((t, thumb))
+        t += 100  # ten frames a second
+    assert [th for _, th in reads] == [empty, env_a, env_b, empty]  # each still picture once
+    assert all(t0 >= 400 for t0, _ in reads)  # and only after it has been still long enough
+
+
+@needs_ocr
+def test_session_watch_reads_a_live_camera_once_per_still_picture(reader):
+    from kiosk.camera.session import CameraSession
+    from kiosk.config import load
+
+    empty = envelopes.failure_frame("empty", 1)
+    laid, truth = envelopes.frame(5001, pile="tillfalliga")
+    timeline = [empty] * 6 + [laid] * 8 + [empty] * 6
+
+    class Timeline:  # a live camera: one frame per grab
+        backend = "v4l2"
+
+        def __init__(self):
+            self.i = 0
+
+        def grab(self):
+            img = timeline[min(self.i, len(timeline) - 1)]
+            self.i += 1
+            return img
+
+    reads = []
+
+    class CountingReader:
+        def read(self, img):
+            reads.append(img)
+            return reader.read(img)
+
+    committed = []
+    session = CameraSession(load(None), lambda cmd: committed.append(cmd), reader=CountingReader(),
+                            camera=Timeline())
+    for k in range(len(timeline)):
+        session.watch(k * 100, settle_ms=300)
+        if session.screen.options and not session.spot.chosen:  # asked: the person taps the true pile
+            session.choose(next(o for o in session.screen.options if o.pile == truth.pile))
+    assert len(reads) == 3  # empty, the envelope, empty again: each still picture read once
+    assert [c["pile"] for c in committed] == ["tillfalliga"]  # committed once, when taken away

@@ -1,8 +1,7 @@
 """The imperative shell of camera mode: camera -> recognition -> flow -> controller.
 
 `CameraSession.next_envelope()` (the simulator's "Nästa kuvert" with the files backend) lays the
-next frame, `take_away()` empties the spot, `frame()` looks at whatever the camera sees now (a live
-camera). Each returns the `flow.Screen` to show and the controller results of what was committed.
+next frame, `take_away()` empties the spot, `watch()` is a live camera's loop (reads once per still picture). Each returns the `flow.Screen` to show and the controller results of what was committed.
 A crash in recognition is a Swedish message and manual sorting; it never touches what was
 committed. Frames and what is read in them are dropped after each step; nothing is logged but the
 kind of failure.
@@ -15,6 +14,7 @@ from typing import Any, Callable
 
 from . import flow, rules
 from .camera import CameraUnavailable, FilesCamera, open_camera
+from .still import Still, thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class CameraSession:
         self.camera = camera
         self.reader = reader
         self.problem: str | None = None
+        self.still = Still()
         if self.camera is None:
             try:
                 self.camera = open_camera(config)
@@ -45,11 +46,11 @@ class CameraSession:
             self.reader = Reader()
         return self.reader
 
-    def _verdict(self) -> rules.Verdict:
+    def _verdict(self, img=None) -> rules.Verdict:
         if self.camera is None:
             return rules.Verdict(pile=None, problem="no_camera")
         try:
-            img = self.camera.grab()
+            img = img if img is not None else self.camera.grab()
             if img is None:
                 return rules.Verdict(pile=None, problem="empty")
             return rules.classify(self._reader().read(img))
@@ -66,9 +67,19 @@ class CameraSession:
                                           options=self.screen.options, manual=True)
         return results
 
-    def frame(self) -> list:
-        """Look at the spot now (a live camera's loop calls this when the picture settled)."""
-        v = self._verdict()
+    def watch(self, now_ms: int, settle_ms: int) -> list:
+        """A live camera's loop, several times a second: reads the spot once per still picture."""
+        if self.camera is None:
+            return []
+        img = self.camera.grab()
+        if img is None:
+            return []
+        self.still, go = self.still.feed(thumbnail(img), now_ms, settle_ms)
+        return self.frame(img) if go else []
+
+    def frame(self, img=None) -> list:
+        """Look at the spot now (`watch` calls this when the picture settled)."""
+        v = self._verdict(img)
         if v.problem == "empty":
             return self._apply(flow.removed(self.spot))
         return self._apply(flow.laid(self.spot, v))

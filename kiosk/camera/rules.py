@@ -130,7 +130,7 @@ REASONS: tuple[tuple[str, str], ...] = (
     ("vägrat mottaga", "vagrad"),
 )
 POSTAL = re.compile(r"\b\d{3} ?\d{2} +[^\W\d_]{2,}")
-REASON_NEED = 0.72  # printed reasons are few and far apart: more OCR slips tolerated ("Breviådan fu")
+REASON_NEED = 0.66  # printed reasons are few and far apart: more OCR slips tolerated ("Breviådan fu")
 MARK_MARGIN = 0.08  # a marked box is at least this much darker than the next darkest
 
 

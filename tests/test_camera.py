@@ -126,6 +126,13 @@ def test_codes_must_agree_with_their_printed_digits():
     # bars unreadable, digits readable and valid: the digits are the code
     v = rules.classify(_reading(*lines, "7350 3170 6690 78"))
     assert v.codes == (C128.text,) and v.pile == "faktura"
+    # one EAN-13 decoded twice, differently (both pass the check digit): neither without the digits
+    rival = Code("ean13", "7311040222059")
+    assert mod10_31_ok(rival.text) and mod10_31_ok("7311040842059")
+    v = rules.classify(_reading(*lines, codes=[Code("ean13", "7311040842059"), rival]))
+    assert v.codes == () and v.decision == "ask" and "codes_conflict" in v.reasons
+    v = rules.classify(_reading(*lines, "7 311040 842059", codes=[Code("ean13", "7311040842059"), rival]))
+    assert v.codes == ("7311040842059",)
     # digits with one slip are not a valid code: nothing reported, the scanner reads it
     v = rules.classify(_reading(*lines, "73503170669079"))
     assert v.codes == () and v.decision == "ask"

@@ -178,16 +178,24 @@ def confirm_codes(decoded: list[str], digits: list[str]) -> tuple[tuple[str, ...
     """The codes to report, checked against the digits printed under the bars (read by OCR).
     A decoded code the printed digits (a run of its length) contradict is dropped: a blurred barcode can decode to
     another number that passes both check sums. A decoded code with no printed digits read is kept;
-    an EAN-13 (one check digit) is then asked about, a 7350 Code 128 (two check sums) is not. Printed digits that form a valid code are reported when the bars could not be
-    decoded: one OCR slip always breaks the GS1 check digit."""
+    an EAN-13 (one check digit) is then asked about, a 7350 Code 128 (two check sums) is not.
+    Printed digits that form a valid code are reported when the bars could not be decoded: one OCR slip always breaks the GS1 check digit. Two different decodes of one barcode
+    (a misread that passes the check sums too) are reported only as the printed digits confirm."""
     out: list[str] = []
     why: list[str] = []
+    def fit(c: str) -> int:  # how close the nearest printed digits of its length come
+        return min((_differs(d, c) for d in digits if len(d) == len(c)), default=99)
+
     for code in decoded:
         same = [d for d in digits if len(d) == len(code)]
-        if any(_differs(d, code) <= 2 for d in same):
+        # two decodes of one symbol that disagree (each passing its check sums): one is a misread
+        rivals = [c for c in decoded if c != code and len(c) == len(code) and _differs(c, code) <= len(code) // 2]
+        if fit(code) <= 2 and all(fit(code) < fit(r) for r in rivals):
             out.append(code)
         elif same:
             why.append("digits_disagree")
+        elif rivals:
+            why.append("codes_conflict")
         else:  # no digits read: Code 128 carries two check sums (mod 103 and GS1), EAN-13 only one
             out.append(code)
             if len(code) != 14:

@@ -11,8 +11,6 @@ import json
 import sys
 import time
 
-from PIL import Image, UnidentifiedImageError
-
 from . import rules
 
 
@@ -38,6 +36,8 @@ def _bench(args) -> int:
 
 
 def classify_main(args) -> int:
+    from PIL import Image, UnidentifiedImageError  # imported here: the parser is built on every command
+
     from .vision import Reader, RecognitionUnavailable
 
     try:

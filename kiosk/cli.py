@@ -239,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .central.web import cli as web_cli
 
     web_cli.add_parsers(sub)
+    # -- camera: the camera above the shelf (kiosk/camera/cli.py) --
+    from .camera import cli as camera_cli
+
+    camera_cli.add_parsers(sub)
     # -- deployment (kiosk/doctor/) --
     d = sub.add_parser("doctor", help="check an installed kiosk end to end (Swedish; exit 1 on FEL)")
     d.add_argument("--json", action="store_true", help="the checks as JSON")

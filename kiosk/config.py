@@ -31,6 +31,9 @@ ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 VALID_GPIO = range(2, 28)  # BCM pins on the 40-pin header
 
 
+CAMERA_BACKENDS = ("none", "picamera2", "v4l2", "files")
+
+
 class ConfigError(ValueError):
     """A configuration problem: `key` names where, the message says what."""
 
@@ -116,6 +119,17 @@ class ReaderSection:
     layout: str
     terminator: str
     gap_ms: int
+
+
+@dataclass(frozen=True)
+class CameraSection:
+    """[camera]: the optional camera above the shelf (kiosk/camera)."""
+    backend: str
+    device: str
+    folder: str
+    width: int
+    height: int
+    settle_ms: int
 
 
 @dataclass(frozen=True)
@@ -298,6 +312,7 @@ class Config:
     barcode: BarcodeSection
     scanner: ReaderSection
     badge_reader: ReaderSection
+    camera: CameraSection
     gpio: GpioSection
     slots: dict[str, int]
     printer: PrinterSection
@@ -566,6 +581,16 @@ def _validate(d: dict) -> None:
             raise ConfigError(f"{section}.terminator", "must be enter or tab")
         if not 20 <= s["gap_ms"] <= 10000:
             raise ConfigError(f"{section}.gap_ms", "must be between 20 and 10000")
+
+    c = d["camera"]
+    if c["backend"] not in CAMERA_BACKENDS:
+        raise ConfigError("camera.backend", "must be " + ", ".join(CAMERA_BACKENDS[:-1]) + " or " + CAMERA_BACKENDS[-1])
+    if not (320 <= c["width"] <= 9600 and 240 <= c["height"] <= 7200):
+        raise ConfigError("camera.width", "width 320..9600 and height 240..7200 pixels")
+    if not 0 <= c["settle_ms"] <= 10000:
+        raise ConfigError("camera.settle_ms", "must be between 0 and 10000")
+    if c["backend"] == "files" and not c["folder"]:
+        raise ConfigError("camera.folder", "required for the files backend")
 
     p = d["printer"]
     if p["backend"] not in ("file", "usb", "serial", "network", "dummy"):

@@ -1442,6 +1442,53 @@ def _tick(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
     return _ok("idle", "")
 
 
+def _camera_sort(s: DayState, c: dict, now: dt.datetime, ctx: Context) -> Decision:
+    """Camera mode: one envelope the camera read and the person let stand (taken away or the next
+    one laid): sorted; its barcode recorded with its sort (so sorting and scanning are one pass,
+    and the fixed scan order later only walks piles already scanned); its carrier's return reason
+    as the step-10 remark. Plain sort, scan and remark events, committed together: replay, simulate
+    and central see the same day as if the person had tapped, scanned and picked the reason."""
+    pile = _arg(c, "pile", choices=PILES)
+    code = _arg(c, "code", required=False)
+    remark = _arg(c, "remark", choices=REMARK_CODES, required=False)
+    if code is not None and pile not in SCAN_ORDER:
+        raise ArgError(f"{PILE_NAMES[pile]} har ingen streckkod – sortera utan kod.", code="bad_arg")
+    if code is not None and code in s.accepted_codes:
+        return _error("duplicate", "Brevet är redan registrerat i dag (samma streckkod) – det räknas inte igen. "
+                                   "Lägg det i samma hög som förra gången.")
+    if code is not None and s.pile_scanned(pile):  # a late letter: sorted and scanned at once
+        first = _late(s, {"pile": pile, "code": code}, now, ctx)
+    else:
+        first = _sort(s, {"pile": pile, "letter": c.get("letter")}, now, ctx)
+        if first.ok and code is not None:
+            problem = check(code, ctx.barcode, pile)
+            if problem is not None:  # sorted; the handheld scanner reads this one in step 2
+                first = replace(first, message=f"{first.message}. Koden godtogs inte ({problem.message}) – "
+                                                "skanna brevet med handskannern.", severity="warning")
+            else:
+                scanned = s.scanned[pile] + 1
+                first = replace(first, events=first.events + (("scan_accepted", {"code": code, "pile": pile}),),
+                                message=f"{first.message} – streckkod {code} registrerad",
+                                data={**first.data, "code": code, "scanned": scanned})
+    if not first.ok:
+        return first
+    notes = list(first.effects.notes)
+    if pile == "dodsbo":
+        notes.append("Dödsbofakturan hanteras omgående: skriv ut personnummer-etiketten (steg 3).")
+    elif pile == "sekretess":
+        notes.append("Sekretessfakturan hanteras omgående: skriv ut försättsblad (steg 4).")
+    events = first.events
+    message = first.message
+    if remark is not None:
+        logged = _remark(s, {"code": remark, "barcode": code}, now, ctx)
+        events += logged.events
+        notes += list(logged.effects.notes)
+        message += f". {logged.message}"
+    return replace(first, code="camera_sorted", events=events, message=message,
+                   effects=replace(first.effects, notes=tuple(notes)),
+                   data={**first.data, "pile": pile, "remark": remark})
+
+
 _DECIDE: dict[str, Callable[[DayState, dict, dt.datetime, Context], Decision]] = {
     "login": _login,
     "badge": _badge,
@@ -1466,6 +1513,7 @@ _DECIDE: dict[str, Callable[[DayState, dict, dt.datetime, Context], Decision]] =
     "tick": _tick,
     "print_outcome": _print_outcome,
     "alert_delivered": _alert_delivered,
+    "camera_sort": _camera_sort,
 }
 
 COMMANDS: frozenset[str] = frozenset(_DECIDE)

@@ -36,6 +36,9 @@ install_kiosk() {
     ensure_packages python3 python3-venv python3-dev gcc linux-libc-dev \
         libgl1 libegl1 libgles2 libgl1-mesa-dri libgbm1 libdrm2 libmtdev1 libusb-1.0-0 \
         fonts-dejavu-core systemd-timesyncd
+    # camera (optional shelf camera): Tesseract's Swedish model; libtesseract-dev to build tesserocr
+    # where no wheel fits (a Pi)
+    ensure_packages tesseract-ocr tesseract-ocr-swe libtesseract-dev pkg-config g++
     ensure_user kiosk "$KIOSK_DATA" "${KIOSK_GROUPS[@]}"
     for g in "${KIOSK_GROUPS[@]}"; do have_group "$g" && groups_present+=("$g"); done
 

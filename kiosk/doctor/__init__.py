@@ -14,7 +14,7 @@ The language is Swedish throughout: the person reading it may be at the shelf wi
 call to support, and the words must match what the kiosk shows.
 
 Layout (one small module per area; this file composes them and holds the order of the checks):
-base (Check, System), inputs, display, printer, broker, clock, service, storage (disk, persistence,
+base (Check, System), inputs, display, camera, printer, broker, clock, service, storage (disk, persistence,
 journal), central (database, broker certificate), cli (`kiosk doctor`).
 """
 
@@ -33,6 +33,7 @@ from .base import (
     simulated,
 )
 from .broker import check_broker
+from .camera import check_camera
 from .central import CERT_WARN_DAYS, check_broker_cert, check_central_db
 from .cli import config_path, format_checks, main  # noqa: E402  (cli uses run_checks lazily)
 from .clock import _adjtimex, check_clock
@@ -43,7 +44,7 @@ from .service import check_hw_watchdog, check_service
 from .storage import check_disk, check_journal, check_persistent
 
 __all__ = ["INSTALLED_CONFIG", "MIN_FREE_MB", "UNSENT_STALE", "VOLATILE_FS", "CERT_WARN_DAYS", "Check", "System",
-           "ok", "fel", "info", "simulated", "check_input", "input_devices", "check_display", "check_printer",
+           "ok", "fel", "info", "simulated", "check_input", "input_devices", "check_display", "check_camera", "check_printer",
            "check_broker", "check_clock", "_adjtimex", "check_service", "check_hw_watchdog", "check_disk",
            "check_persistent", "check_journal", "check_central_db", "check_broker_cert", "run_checks",
            "run_central_checks", "format_checks", "config_path", "main"]
@@ -81,6 +82,7 @@ def run_checks(cfg, system: System | None = None, min_free_mb: int = MIN_FREE_MB
         lambda: check_input("scanner", cfg.scanner, cfg, system),
         lambda: check_input("badge_reader", cfg.badge_reader, cfg, system),
         lambda: check_display(cfg, system),
+        lambda: check_camera(cfg, system),
         lambda: check_printer(cfg, system),
         lambda: check_broker(cfg, system),
         lambda: check_service("returpost-kiosk.service", system),

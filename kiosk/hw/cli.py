@@ -114,8 +114,11 @@ def collect(config, simulator: bool | None = None, finder: Finder | None = None,
     }
     shelf.close()
     buzzer.close()
+    from ..camera.camera import describe as describe_camera  # the camera above the shelf (optional)
+
     return {"mode": _mode(config, sim), "simulator": sim, "input_dir_exists": os.path.isdir(input_dir),
-            "input_devices": devices, "unreadable": unreadable, "scanner": scanner, "badge": badge, "printer": printer, "gpio": gpio}
+            "input_devices": devices, "unreadable": unreadable, "scanner": scanner, "badge": badge, "printer": printer,
+            "gpio": gpio, "camera": describe_camera(config)}
 
 
 def _reader_lines(r: dict, simulator: bool, label: str) -> tuple[list[str], bool]:
@@ -187,6 +190,12 @@ def render_text(info: dict) -> tuple[str, bool]:
         else:
             lines.append(f"  {label}: GPIO{part['pin']} {'ok' if part['ok'] else 'FAILED: ' + part['problem']}")
             ok &= part["ok"]
+    cam = info["camera"]
+    if cam["backend"] == "none":
+        lines += ["", "Camera: none configured (camera.backend = none)"]
+    else:
+        lines += ["", f"Camera: backend {cam['backend']}: {'ok' if cam['ok'] else 'ABSENT'} - {cam['detail']}"]
+        ok &= cam["ok"]
     lines += ["", "All configured devices present." if ok else "Some configured devices are ABSENT or failed (see above)."]
     return "\n".join(lines), ok
 

@@ -1,0 +1,298 @@
+"""Reading one camera frame, in memory only: where the envelope lies, its barcodes, its text and the
+marked box of a return sticker. The result (`rules.Reading`) goes to the pure rules in `rules.py`.
+
+No frame, crop or recognised text is ever written anywhere by this module: images stay PIL images
+in memory, Tesseract gets them through tesserocr's in-memory API (never a temp file), and nothing
+here logs what it read. zxing-cpp decodes the barcodes; Tesseract (Debian's `swe` model) reads the
+text. Both are imported lazily, so the kiosk runs without them when the camera is off.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from .rules import Code, Line, Reading, Word
+
+SMALL = 200  # width of the thumbnail that finds the envelope
+OCR_WIDTH = 980  # the straightened envelope is OCR'd at about this width
+TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
+                 "/usr/share/tessdata")
+
+
+class RecognitionUnavailable(RuntimeError):
+    """zxing-cpp, tesserocr or the Swedish Tesseract model is missing (message in Swedish)."""
+
+
+def tessdata_dir() -> str | None:
+    for d in TESSDATA_DIRS:
+        if (Path(d) / "swe.traineddata").is_file():
+            return d
+    return None
+
+
+class Reader:
+    """One Tesseract engine (loading the model takes a while), reused for every frame.
+    Thread-safe: a lock serialises frames."""
+
+    def __init__(self) -> None:
+        try:
+            import tesserocr
+            import zxingcpp
+        except ImportError as exc:
+            raise RecognitionUnavailable(
+                f"Kameraigenkänningen saknar ett paket ({exc.name}): installera kioskens kamerapaket "
+                "(scripts/setup).") from exc
+        path = tessdata_dir()
+        if path is None:
+            raise RecognitionUnavailable("Tesseracts svenska språkmodell saknas: installera paketet "
+                                         "tesseract-ocr-swe.")
+        self._tess = tesserocr
+        if hasattr(tesserocr, "set_leptonica_log_level"):  # leptonica's "box outside rectangle" noise on stderr
+            tesserocr.set_leptonica_log_level(tesserocr.LeptLogLevel.NONE)
+        self._zxing = zxingcpp
+        self._api = tesserocr.PyTessBaseAPI(path=path, lang="swe", psm=tesserocr.PSM.SPARSE_TEXT)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._api.End()
+
+    def read(self, img: Image.Image) -> Reading:
+        with self._lock:
+            return self._read(img)
+
+    def _read(self, img: Image.Image) -> Reading:
+        rgb = img.convert("RGB")
+        look = locate(rgb)
+        if look.problem is not None:
+            return Reading(problem=look.problem)
+        gray = ImageOps.grayscale(rgb)
+        env = straighten(gray, look)
+        codes, bars = self._barcodes(env)
+        scale = min(1.0, OCR_WIDTH / env.width)
+        small = env.resize((int(env.width * scale), int(env.height * scale)), Image.BILINEAR) if scale < 1 else env
+        if bars:  # barcode bars upset Tesseract's page layout: paper over them (the digits stay)
+            small = small.copy()
+            paper = _percentile(small.histogram(), small.width * small.height, 0.9)
+            draw = ImageDraw.Draw(small)
+            for x0, y0, x1, y1 in bars:
+                pad = (x1 - x0) * 0.12
+                draw.rectangle([(x0 - pad) * scale, (y0 - 4) * scale, (x1 + pad) * scale, (y1 + 2) * scale], fill=paper)
+        lines = self._ocr(small)
+        return Reading(lines=tuple(lines), codes=tuple(codes), marks=tuple(mark_darkness(small, lines)))
+
+    def bare_ocr(self, img: Image.Image) -> str:
+        """The baseline: Tesseract on the whole frame, nothing else (the bench's yardstick)."""
+        with self._lock:
+            self._api.SetPageSegMode(self._tess.PSM.AUTO)
+            try:
+                self._api.SetImage(img)
+                return self._api.GetUTF8Text()
+            finally:
+                self._api.SetPageSegMode(self._tess.PSM.SPARSE_TEXT)
+
+    def _barcodes(self, env: Image.Image) -> tuple[list[Code], list[tuple[float, float, float, float]]]:
+        """Decoded codes and the boxes of their bars."""
+        z = self._zxing
+        formats = [z.BarcodeFormat.Code128, z.BarcodeFormat.EAN13]
+        found = [r for r in z.read_barcodes(env, formats=formats) if r.valid]
+        if not found:  # blurred bars: once more, sharpened
+            sharp = env.filter(ImageFilter.UnsharpMask(radius=1, percent=200, threshold=0))
+            found = [r for r in z.read_barcodes(sharp, formats=formats) if r.valid]
+        codes = [Code(symbology="code128" if r.format == z.BarcodeFormat.Code128 else "ean13", text=r.text)
+                 for r in found]
+        bars = []
+        for r in found:
+            q = r.position
+            xs = [q.top_left.x, q.top_right.x, q.bottom_left.x, q.bottom_right.x]
+            ys = [q.top_left.y, q.top_right.y, q.bottom_left.y, q.bottom_right.y]
+            bars.append((min(xs), min(ys), max(xs), max(ys)))
+        return codes, bars
+
+    def _ocr(self, img: Image.Image) -> list[Line]:
+        tess = self._tess
+        api = self._api
+        api.SetImage(img)
+        api.Recognize()
+        it = api.GetIterator()
+        lines: list[Line] = []
+        words: list[Word] = []
+        level = tess.RIL.WORD
+        while True:
+            if not it.Empty(level):
+                if it.IsAtBeginningOf(tess.RIL.TEXTLINE) and words:
+                    lines.append(Line(tuple(words)))
+                    words = []
+                text = it.GetUTF8Text(level) or ""
+                box = it.BoundingBox(level)
+                if text.strip() and box:
+                    words.append(Word(text.strip(), box))
+            if not it.Next(level):
+                break
+        if words:
+            lines.append(Line(tuple(words)))
+        api.Clear()
+        return lines
+
+
+class Look:
+    """Where the envelope lies in the frame (thumbnail coordinates scaled back), or what is wrong."""
+
+    def __init__(self, problem: str | None = None, cx: float = 0, cy: float = 0, angle: float = 0,
+                 length: float = 0, width: float = 0):
+        self.problem, self.cx, self.cy, self.angle, self.length, self.width = problem, cx, cy, angle, length, width
+
+
+def _skin(r: int, g: int, b: int) -> bool:
+    return r > 95 and g > 40 and b > 20 and r - g > 25 and g > 0.55 * r and r - b > 30 and r < 252
+
+
+def locate(rgb: Image.Image) -> Look:
+    """Find the one envelope on the darker shelf: its centre, angle and size. A dark frame, an
+    empty shelf, two envelopes or a hand in the way give a `problem` instead."""
+    f = rgb.width / SMALL
+    thumb = rgb.resize((SMALL, max(1, int(rgb.height / f))), Image.BOX)
+    w, h = thumb.size
+    px = list(thumb.get_flattened_data()) if hasattr(thumb, "get_flattened_data") else list(thumb.getdata())
+    lum = [(299 * r + 587 * g + 114 * b) // 1000 for r, g, b in px]
+    ranked = sorted(lum)
+    if ranked[int(len(ranked) * 0.98)] < 40:  # even the paper is dark: no light
+        return Look("dark")
+    skin = sum(1 for p in px if _skin(*p))
+    if skin > 0.01 * w * h:
+        return Look("hand")
+    # bright = paper: well above the shelf, judged from the frame's own dark level
+    shelf = ranked[len(ranked) // 10]
+    cut = max(150, shelf + 70)
+    mask = bytearray(1 if v >= cut else 0 for v in lum)
+    comps = _components(mask, w, h, min_size=int(0.04 * w * h))
+    if not comps:
+        return Look("empty")
+    if len(comps) > 1:
+        return Look("two")
+    pts = comps[0]
+    n = len(pts)
+    mx = sum(p % w for p in pts) / n
+    my = sum(p // w for p in pts) / n
+    sxx = sum((p % w - mx) ** 2 for p in pts) / n
+    syy = sum((p // w - my) ** 2 for p in pts) / n
+    sxy = sum((p % w - mx) * (p // w - my) for p in pts) / n
+    angle = 0.5 * math.atan2(2 * sxy, sxx - syy)
+    c, s = math.cos(angle), math.sin(angle)
+    us = [(p % w - mx) * c + (p // w - my) * s for p in pts]
+    vs = [-(p % w - mx) * s + (p // w - my) * c for p in pts]
+    su = sum(u * u for u in us) / n
+    sv = sum(v * v for v in vs) / n
+    length, width = math.sqrt(12 * su) * f, math.sqrt(12 * sv) * f
+    # a lone envelope fills its own turned box; two touching envelopes or a hand do not
+    fill = n / max(1.0, (max(us) - min(us) + 1) * (max(vs) - min(vs) + 1))
+    if abs(math.degrees(angle)) > 35 or width < 0.15 * rgb.height:
+        return Look("empty")  # not an envelope lying roughly straight on the marked spot
+    if fill < 0.8 or length > 2.4 * width:  # envelopes are 1.4-2.2 times as long as high
+        return Look("two")
+    return Look(None, (mx + 0.5) * f, (my + 0.5) * f, angle, length, width)
+
+
+def _components(mask: bytearray, w: int, h: int, min_size: int) -> list[list[int]]:
+    seen = bytearray(len(mask))
+    out = []
+    for start in range(len(mask)):
+        if not mask[start] or seen[start]:
+            continue
+        seen[start] = 1
+        queue, comp = deque([start]), []
+        while queue:
+            p = queue.popleft()
+            comp.append(p)
+            x = p % w
+            for q in (p - w, p + w, p - 1 if x > 0 else -1, p + 1 if x < w - 1 else -1):
+                if 0 <= q < len(mask) and mask[q] and not seen[q]:
+                    seen[q] = 1
+                    queue.append(q)
+        if len(comp) >= min_size:
+            out.append(comp)
+    return out
+
+
+def straighten(gray: Image.Image, look: Look) -> Image.Image:
+    """The envelope cut out and turned level (in memory)."""
+    half = int(math.hypot(look.length, look.width) / 2) + 10
+    box = (int(look.cx) - half, int(look.cy) - half, int(look.cx) + half, int(look.cy) + half)
+    patch = gray.crop(box)
+    patch = patch.rotate(math.degrees(look.angle), resample=Image.BILINEAR, fillcolor=0)
+    m = 0.06  # a margin: the size estimate is a little short under perspective, digits sit near the edge
+    lw, ww = look.length * (1 + m) / 2, look.width * (1 + m) / 2
+    return patch.crop((int(half - lw), int(half - ww), int(half + lw), int(half + ww)))
+
+
+def mark_darkness(img: Image.Image, lines: list[Line]) -> list[float]:
+    """For each text line, how much ink is inside the tick box just left of its first printed word
+    (0..1): an empty box has none, a box marked with X or a tick has some. The boxes stand in one
+    column: where OCR read some of them as a word of their own ("O", "OJ", "KM"), that column is
+    used for every line, also where OCR merged a box into the first word ("Mej")."""
+    glyphs = []
+    for line in lines:
+        k = next((i for i, w in enumerate(line.words) if _starts_text(w.text)), 0)
+        if k > 0:
+            glyphs.append(line.words[k - 1].box)
+    column = None
+    if len(glyphs) >= 2:
+        xs = sorted(g[0] for g in glyphs)
+        ws = sorted(g[2] - g[0] for g in glyphs)
+        column = (xs[len(xs) // 2], ws[len(ws) // 2])
+    out = []
+    for line in lines:
+        k = next((i for i, w in enumerate(line.words) if _starts_text(w.text)), 0)
+        x0, y0, x1, y1 = line.words[k].box
+        heights = sorted(w.box[3] - w.box[1] for w in line.words)
+        hgt = max(6, heights[len(heights) // 2])
+        yc = (y0 + y1) // 2
+        if column is not None and abs(line.words[0].box[0] - column[0]) <= hgt:
+            cx, cw = column
+            pad = max(2, cw // 5)
+            region = (cx - pad, yc - int(0.75 * hgt), cx + cw + pad, yc + int(0.75 * hgt))
+        else:
+            region = (x0 - int(1.9 * hgt), y0 - hgt // 3, x0 - int(0.15 * hgt), y1 + hgt // 3)
+        out.append(_box_ink(img, region))
+    return out
+
+
+def _box_ink(img: Image.Image, region: tuple[int, int, int, int]) -> float:
+    """Ink inside the square drawn in `region`: find its four sides by their long dark runs, then
+    measure the dark share of the inner part (the sides themselves left out)."""
+    x0, y0, x1, y1 = (max(0, region[0]), max(0, region[1]), min(img.width, region[2]), min(img.height, region[3]))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return 0.0
+    patch = img.crop((x0, y0, x1, y1))
+    w, h = patch.size
+    hist = patch.histogram()
+    paper = _percentile(hist, w * h, 0.9)
+    cut = paper * 0.6
+    px = patch.tobytes()
+    dark = [[px[y * w + x] < cut for x in range(w)] for y in range(h)]
+    cols = [x for x in range(w) if sum(dark[y][x] for y in range(h)) >= 0.4 * h]
+    rows = [y for y in range(h) if sum(dark[y]) >= 0.4 * w]
+    ax, bx = (cols[0], cols[-1]) if len(cols) >= 2 and cols[-1] - cols[0] >= 4 else (0, w - 1)
+    ay, by = (rows[0], rows[-1]) if len(rows) >= 2 and rows[-1] - rows[0] >= 4 else (0, h - 1)
+    mx, my = max(2, (bx - ax) // 4), max(2, (by - ay) // 4)
+    inner = [dark[y][x] for y in range(ay + my, by - my + 1) for x in range(ax + mx, bx - mx + 1)]
+    return sum(inner) / len(inner) if inner else 0.0
+
+
+def _starts_text(word: str) -> bool:
+    """A printed word, not a tick box that OCR read as a letter or two ("O", "OJ", "[]")."""
+    letters = sum(ch.isalpha() for ch in word)
+    return letters >= 3 or word.lower() == "ej"
+
+
+def _percentile(hist: list[int], total: int, q: float) -> int:
+    acc = 0
+    for v, n in enumerate(hist):
+        acc += n
+        if acc >= q * total:
+            return v
+    return 255

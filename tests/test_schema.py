@@ -243,10 +243,15 @@ def test_each_event_type_passes_as_the_journal_writes_it(kind, data):
     assert central_accepts(payload)["type"] == kind
 
 
+# fixed ids: the parameters (and so the test ids) are the same in every pytest-xdist worker
+_UUID4 = str(uuid.UUID(int=0x8EA955789DB142628A4B1C2D3E4F5A6B))
+_UUID1 = str(uuid.UUID("116c21d8-f239-11f1-9f4b-0242ac120002"))
+
+
 def _garbage_envelopes():
     out = [
-        ("id", "trailing newline", str(uuid.uuid4()) + "\n"), ("id", "upper case", str(uuid.uuid4()).upper()),
-        ("id", "uuid1", str(uuid.uuid1())), ("journal", "trailing newline", str(uuid.uuid4()) + "\n"),
+        ("id", "trailing newline", _UUID4 + "\n"), ("id", "upper case", _UUID4.upper()),
+        ("id", "uuid1", _UUID1), ("journal", "trailing newline", _UUID4 + "\n"),
         ("journal", "missing", None), ("seq", "bool", True), ("seq", "zero", 0), ("seq", "2**53", 2**53),
         ("seq", "float", 1.0), ("ts", "offset", "2026-11-23T07:05:00+00:00"),
         ("ts", "trailing newline", "2026-11-23T07:05:00Z\n"), ("ts", "not a time", "2026-11-23T25:05:00Z"),

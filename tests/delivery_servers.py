@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 
-from kiosk.clock import TZ, utc_iso
+from kiosk.core.clock import TZ, utc_iso
 
 
 def free_port() -> int:
@@ -108,7 +108,7 @@ def store_class():
     try:
         from kiosk.central.store import CentralStore
     except ImportError:
-        from kiosk.sync.central import CentralStore
+        from kiosk.wire.central import CentralStore
     return CentralStore
 
 

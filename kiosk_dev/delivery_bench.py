@@ -33,11 +33,11 @@ def _imports():
     try:
         from kiosk_dev.localbroker import LocalBroker
     except ImportError:
-        from kiosk.wire.localbroker import LocalBroker
+        from kiosk.sync.localbroker import LocalBroker
     try:
         from kiosk.central.collector import Central
     except ImportError:
-        from kiosk.wire.central import Central
+        from kiosk.sync.central import Central
     return LocalBroker, Central
 
 

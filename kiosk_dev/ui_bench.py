@@ -161,7 +161,7 @@ def _child_day(tmp: str) -> int:
         app.do({"cmd": "scan_phase"})
         n = 0
         for pile in SCAN_ORDER:
-            for _ in range(kiosk.shelf.controller.state.counts[pile]):
+            for _ in range(kiosk.controller.state.counts[pile]):
                 n += 1
                 app.do({"cmd": "scan", "code": f"7350{n:09d}"})
                 if n % 10 == 0:
@@ -179,7 +179,7 @@ def _child_day(tmp: str) -> int:
         app.do({"cmd": "close_day"})
         yield 30
         result["day"] = _rss_mb()
-        result["events"] = kiosk.wire.journal.last_seq
+        result["events"] = kiosk.journal.last_seq
 
     drivers: list[Driver] = []
 

@@ -108,7 +108,7 @@ def store_class():
     try:
         from kiosk.central.store import CentralStore
     except ImportError:
-        from kiosk.wire.central import CentralStore
+        from kiosk.sync.central import CentralStore
     return CentralStore
 
 

@@ -162,7 +162,7 @@ def test_card_changes_when_the_kiosks_events_arrive_over_mqtt(broker, tmp_path, 
         pub.start()
         kiosk.do(at(9, 0), cmd="login", operator="ANNA")
         kiosk.do(at(9, 1), cmd="sort", pile="faktura")
-        wait_until(lambda: pub.status()["last_seq"] == kiosk.wire.journal.last_seq, timeout=60, what="the first events at central")
+        wait_until(lambda: pub.status()["last_seq"] == kiosk.journal.last_seq, timeout=60, what="the first events at central")
 
         browser_login(browser, served.url, "lasare")
         _wait(browser, lambda d: d.find_elements("css selector", "#kort-demo__kiosk-1"), what="the kiosk's card")
@@ -195,7 +195,7 @@ def test_acknowledge_a_bestridan_shown_to_another_tl(tmp_path, central_db, serve
     kiosk.do(at(9, 0), cmd="login", operator="ANNA")
     kiosk.do(at(9, 10), cmd="incoming", kind="bestridan", segment="privat")
     ingest(central_db, kiosk.messages())
-    alert_id = kiosk.wire.journal.db.execute("select id from events where type = 'alert_raised'").fetchone()[0]
+    alert_id = kiosk.journal.db.execute("select id from events where type = 'alert_raised'").fetchone()[0]
     assert [a["acknowledged"] for a in state.alert_states(central_db, "demo", "kiosk-1", DAY.isoformat())] == [None]
 
     other = Client(served.url)  # the other TL, signed in already
@@ -299,7 +299,7 @@ def test_viewer_refused_an_acknowledge(tmp_path, central_db, served, browser):
     kiosk.do(at(9, 0), cmd="login", operator="ANNA")
     kiosk.do(at(9, 10), cmd="incoming", kind="bestridan", segment="foretag")
     ingest(central_db, kiosk.messages())
-    alert_id = kiosk.wire.journal.db.execute("select id from events where type = 'alert_raised'").fetchone()[0]
+    alert_id = kiosk.journal.db.execute("select id from events where type = 'alert_raised'").fetchone()[0]
     browser_login(browser, served.url, "lasare")
     browser.get(served.url + "/larm")
     assert "bara en TL kan kvittera" in _text(browser, f"#larm-{alert_id}")
@@ -321,7 +321,7 @@ def test_forged_form_without_csrf_token_refused(tmp_path, central_db, served, br
     kiosk.do(at(9, 0), cmd="login", operator="ANNA")
     kiosk.do(at(9, 10), cmd="temporary", about="fel huvudsäkring")
     ingest(central_db, kiosk.messages())
-    alert_id = kiosk.wire.journal.db.execute("select id from events where type = 'alert_raised'").fetchone()[0]
+    alert_id = kiosk.journal.db.execute("select id from events where type = 'alert_raised'").fetchone()[0]
     browser_login(browser, served.url, "tl1")
     browser.get(served.url + "/larm")
     for token in (None, "forged-token"):
@@ -387,7 +387,7 @@ def test_follow_up_csv_and_returns_csv(tmp_path, central_db, served, clock):
     text = body.decode("utf-8")
     assert status == 200 and text.startswith("\ufeffDatum;Plats;Kiosk;Dödsbofakturor;")
     lines = text.strip().split("\r\n")
-    n = kiosk.shelf.controller.summary(DAY.isoformat())["counts"]
+    n = kiosk.controller.summary(DAY.isoformat())["counts"]
     assert lines[1].startswith(f"{DAY};demo;kiosk-1;{n['dodsbo']};{n['sekretess']};{n['faktura']};"
                                f"{n['ovriga_streckkod']};") and ";08:10;Ja;" in lines[1]
     assert lines[2].startswith("Summa;")
@@ -395,7 +395,7 @@ def test_follow_up_csv_and_returns_csv(tmp_path, central_db, served, clock):
     rows = body.decode("utf-8").lstrip("\ufeff").strip().split("\r\n")
     assert rows[0] == "Datum;Streckkod;Hög;Plats;Kiosk;Tid"
     assert rows[1] == f"{DAY};7350001000011;Dödsbofakturor;demo;kiosk-1;08:08"
-    assert len(rows) - 1 == kiosk.shelf.controller.summary(DAY.isoformat())["scans"]["accepted"].__len__()
+    assert len(rows) - 1 == kiosk.controller.summary(DAY.isoformat())["scans"]["accepted"].__len__()
 
 
 @needs_chromium
@@ -445,7 +445,7 @@ def test_two_web_processes_on_one_postgresql_serve_as_one(tmp_path, central_db):
     kiosk.do(now, cmd="login", operator="ANNA")
     kiosk.do(now, cmd="incoming", kind="bestridan", segment="privat")
     ingest(central_db, kiosk.messages())
-    alert_id = kiosk.wire.journal.db.execute("select id from events where type = 'alert_raised'").fetchone()[0]
+    alert_id = kiosk.journal.db.execute("select id from events where type = 'alert_raised'").fetchone()[0]
     secret = tmp_path / "web-secret"
     procs = []
     try:

@@ -75,7 +75,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
             return {"text": app.banner.text, "rgba": list(app.banner._bg[0].rgba)}
 
         def events():
-            return [e["type"] for e in kiosk.wire.journal.events()]
+            return [e["type"] for e in kiosk.journal.events()]
 
         def doubles(text, interval, exact=False):
             """A real double tap `interval` s apart; then the double-tap window passes."""
@@ -265,7 +265,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         seen["after_touch"] = {"operator": ctl.operator, "banner": app.banner.text}
         clock.skip(15 * 60 + 5)
         yield lambda: ctl.operator is None and app.sm.current == "signin"
-        seen["idle_signed_out"] = [e["data"] for e in kiosk.wire.journal.events() if e["type"] == "signed_out"]
+        seen["idle_signed_out"] = [e["data"] for e in kiosk.journal.events() if e["type"] == "signed_out"]
 
         # -- the sign-in screen: a scanner code signs no one in and records nothing ----------
         before = events()

@@ -72,8 +72,8 @@ class KioskApp(App):
     def __init__(self, kiosk: Kiosk, on_ready=None, **kw):
         super().__init__(**kw)
         self.kiosk = kiosk
-        self.controller = kiosk.shelf.controller
-        self.config_ = kiosk.core.config
+        self.controller = kiosk.controller
+        self.config_ = kiosk.config
         self.simulator = kiosk.simulator
         self.on_ready_hook = on_ready
         self.last_result: Result | None = None
@@ -87,10 +87,10 @@ class KioskApp(App):
         self._ready_sent = False
         self.in_flight = False  # a command is being handled: guarded buttons ignore taps
         Btn.in_flight = staticmethod(lambda: self.in_flight)
-        Btn.configure(kiosk.core.config.ui)
-        minutes = getattr(kiosk.core.config.ui, "idle_logout_minutes", 15)
+        Btn.configure(kiosk.config.ui)
+        minutes = getattr(kiosk.config.ui, "idle_logout_minutes", 15)
         self.idle = IdleClock(minutes, warn_s=min(60.0, float(minutes) * 30.0))
-        self.idle_time = getattr(kiosk.core.clock, "monotonic", time.monotonic)  # injectable for tests
+        self.idle_time = getattr(kiosk.clock, "monotonic", time.monotonic)  # injectable for tests
         self.idle.touch(self.idle_time())
         self.idle_warning = False
         self.last_shown: Result | None = None  # the last result the screen showed

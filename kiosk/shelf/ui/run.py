@@ -71,7 +71,7 @@ def main(args) -> int:
 
         kiosk = Kiosk(cfg, simulator=simulator)
         log.info("kiosk %s/%s starting (%s), journal %s", cfg.kiosk.site, cfg.kiosk.id,
-                 "simulator" if simulator else "Pi hardware", kiosk.wire.journal.path)
+                 "simulator" if simulator else "Pi hardware", kiosk.journal.path)
         app = KioskApp(kiosk)
         _stop_on_sigterm(app)
         app.run()

@@ -1,5 +1,5 @@
 """The `kiosk` command. One CLI convention: each room's commands live in `<room>/cli.py`
-(`hw/cli.py`, `sync/cli.py`, `doctor/cli.py`, ...); this file wires them and holds the core room's
+(`shelf/hw/cli.py`, `shelf/sync_cli.py`, `shelf/doctor/cli.py`, `central/cli.py`, ...); this file wires them and holds the core room's
 own small commands (`kiosk report`); `simulate` and `example` keep their `main` beside their code."""
 
 from __future__ import annotations
@@ -7,14 +7,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__, logs
-from .config import ConfigError
-from .devtools import DevToolsMissing, dev_module
-from .journal_errors import JournalError
+from . import __version__
+from .core import logs
+from .core.config import ConfigError
+from .shelf.devtools import DevToolsMissing, dev_module
+from .wire.journal_errors import JournalError
 
 
 def _simulate(args) -> int:
-    from . import simulate
+    from .shelf import simulate
 
     return simulate.main(args)
 
@@ -23,9 +24,9 @@ def _report(args) -> int:
     """`kiosk report`: the follow-up sheet from a kiosk journal file."""
     from pathlib import Path
 
-    from . import report
-    from .config import load
-    from .journal import Journal
+    from .core import report
+    from .core.config import load
+    from .wire.journal import Journal
 
     if getattr(args, "central", None):  # the sheet from central's database (kiosk/central)
         from .central import report as central_report
@@ -57,14 +58,14 @@ def _bench(args) -> int:
 
 
 def _example(args) -> int:
-    from . import example
+    from .shelf import example
 
     return example.main(args)
 
 
 # --- touch UI (kiosk/ui) ---
 def _run(args) -> int:
-    from .ui import run
+    from .shelf.ui import run
 
     return run.main(args)
 
@@ -73,28 +74,28 @@ def _screenshots(args) -> int:
     return dev_module("screenshots").main(args)  # DevToolsMissing on an installed kiosk: exit 2
 
 
-# -- hw: shelf hardware commands (kiosk/hw/cli.py) --
+# -- hw: shelf hardware commands (kiosk/shelf/hw/cli.py) --
 def _devices(args) -> int:
-    from .hw import cli as hw_cli
+    from .shelf.hw import cli as hw_cli
 
     return hw_cli.devices_main(args)
 
 
 def _print_test(args) -> int:
-    from .hw import cli as hw_cli
+    from .shelf.hw import cli as hw_cli
 
     return hw_cli.print_test_main(args)
 
 
-# -- sync and central (kiosk/sync) --
+# -- sync and central (kiosk/shelf/sync_cli.py, kiosk/central) --
 def _sync(args) -> int:
-    from .sync import cli as sync_cli
+    from .shelf import sync_cli
 
     return sync_cli.sync_main(args)
 
 
 def _status(args) -> int:
-    from .sync import cli as sync_cli
+    from .shelf import sync_cli
 
     return sync_cli.status_main(args)
 
@@ -113,7 +114,7 @@ def _deliver(args) -> int:
 
 
 def _bench_sync(args) -> int:
-    from .sync import cli as sync_cli
+    from .shelf import sync_cli
 
     return sync_cli.bench_main(args)
 
@@ -123,9 +124,9 @@ def _bench_ingest(args) -> int:
     return 0
 
 
-# -- deployment (kiosk/doctor/) --
+# -- deployment (kiosk/shelf/doctor/) --
 def _doctor(args) -> int:
-    from .doctor import cli as doctor_cli
+    from .shelf.doctor import cli as doctor_cli
 
     return doctor_cli.main(args)
 
@@ -187,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dump", action="store_true", help="show the text the printer gets, decoded")
     t.set_defaults(func=_print_test)
 
-    # -- sync and central (kiosk/sync) --
+    # -- sync and central (kiosk/shelf/sync_cli.py, kiosk/central) --
     s = sub.add_parser("sync", help="publish the journal's unsent events to the MQTT broker")
     s.add_argument("--once", action="store_true", help="drain the outbox and exit (0 = all confirmed by central)")
     s.add_argument("--db", help="journal file (default: the configured one)")
@@ -239,11 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .central.web import cli as web_cli
 
     web_cli.add_parsers(sub)
-    # -- camera: the camera above the shelf (kiosk/camera/cli.py) --
-    from .camera import cli as camera_cli
+    # -- camera: the camera above the shelf (kiosk/shelf/camera/cli.py) --
+    from .shelf.camera import cli as camera_cli
 
     camera_cli.add_parsers(sub)
-    # -- deployment (kiosk/doctor/) --
+    # -- deployment (kiosk/shelf/doctor/) --
     d = sub.add_parser("doctor", help="check an installed kiosk end to end (Swedish; exit 1 on FEL)")
     d.add_argument("--json", action="store_true", help="the checks as JSON")
     d.add_argument("--central", action="store_true", help="check the central host instead of a kiosk")
@@ -271,10 +272,10 @@ def _missing_role(exc: ModuleNotFoundError) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logs.setup(verbose=args.verbose)  # journald priorities under systemd (kiosk/logs.py)
+    logs.setup(verbose=args.verbose)  # journald priorities under systemd (kiosk/core/logs.py)
     try:
         if args.command in CONNECTING_COMMANDS:  # a missing TLS file stops them at start, named
-            from .config import check_files, load
+            from .core.config import check_files, load
 
             check_files(load(args.config))
         return int(args.func(args) or 0)

@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from kiosk.clock import TZ, FixedClock
-from kiosk.config import load
-from kiosk.controller import Controller
-from kiosk.journal import Journal, connect
+from kiosk.core.clock import TZ, FixedClock
+from kiosk.core.config import load
+from kiosk.shelf.controller import Controller
+from kiosk.wire.journal import Journal, connect
 
 # Each area's benchmark module (`run(args)` prints lines); the old in-package names are kept as a
 # fallback while the sync and ui benchmarks move here.

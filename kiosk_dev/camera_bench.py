@@ -15,7 +15,7 @@ import statistics
 import time
 from collections import Counter
 
-from kiosk.camera import rules, vision
+from kiosk.shelf.camera import rules, vision
 
 from . import envelopes
 

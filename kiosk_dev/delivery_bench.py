@@ -136,11 +136,11 @@ class _Hanging:
 def run(alerts: int = 200, interval: float = 0.02, workdir: str | None = None, hanging: bool = True,
         timeout: float = 10.0) -> dict:
     from kiosk.central.delivery import worker
-    from kiosk.clock import SystemClock
-    from kiosk.config import parse
-    from kiosk.controller import Controller
-    from kiosk.journal import Journal
-    from kiosk.sync.publisher import Publisher
+    from kiosk.core.clock import SystemClock
+    from kiosk.core.config import parse
+    from kiosk.shelf.controller import Controller
+    from kiosk.wire.journal import Journal
+    from kiosk.shelf.publisher import Publisher
 
     LocalBroker, Central = _imports()
     base = Path(workdir or tempfile.mkdtemp(prefix="kiosk-bench-delivery-"))
@@ -211,7 +211,7 @@ def _stages(central_db: Path) -> dict[str, list[float]]:
     received_at -> the outbox row's created_at -> delivered_at (the target's answer)."""
     import sqlite3
 
-    from kiosk.clock import parse_iso
+    from kiosk.core.clock import parse_iso
 
     conn = sqlite3.connect(str(central_db))
     out: dict[str, list[float]] = {"kiosk commit -> central stored": [], "central stored -> outbox row": [],

@@ -15,7 +15,7 @@ import time
 
 from evdev import InputEvent, ecodes as e
 
-from kiosk.hw.keymap import encode
+from kiosk.shelf.hw.keymap import encode
 
 
 class DeviceInfo(collections.namedtuple("DeviceInfo", "bustype vendor product version")):
@@ -186,5 +186,5 @@ class FakeBus:
         return devices[-1] if devices else None
 
     def finder(self):
-        from kiosk.hw.inputs import Finder
+        from kiosk.shelf.hw.inputs import Finder
         return Finder(list_paths=self.list_paths, opener=self.open)

@@ -30,20 +30,20 @@ def _ms(samples: list[float]) -> str:
 def _day_summary_layout():
     from importlib import resources
 
-    from kiosk import printouts
-    from kiosk.config import parse
-    from kiosk.simulate import run as simulate
+    from kiosk.core import printouts
+    from kiosk.core.config import parse
+    from kiosk.shelf.simulate import run as simulate
 
-    script = resources.files("kiosk").joinpath("examples/example-day.jsonl").read_text(encoding="utf-8")
+    script = resources.files("kiosk.shelf").joinpath("examples/example-day.jsonl").read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory() as tmp:
         doc = simulate(script.splitlines(), parse(""), Path(tmp) / "journal.db", Path(tmp))
     return printouts.day_summary(doc["days"][0], "demo", "kiosk-1")
 
 
 def run(args=None) -> None:
-    from kiosk import preview
-    from kiosk.hw.escpos_render import render
-    from kiosk.hw.keymap import Decoder, encode
+    from kiosk.shelf import preview
+    from kiosk.shelf.hw.escpos_render import render
+    from kiosk.shelf.hw.keymap import Decoder, encode
 
     from .fakeinput import key_events
 

@@ -31,10 +31,10 @@ import time
 from pathlib import Path
 
 from kiosk.central.db import open_database
-from kiosk.clock import TZ
-from kiosk.config import parse
-from kiosk.journal import Journal
-from kiosk.sync.topics import topic
+from kiosk.core.clock import TZ
+from kiosk.core.config import parse
+from kiosk.wire.journal import Journal
+from kiosk.wire.topics import topic
 
 from .localbroker import LocalBroker
 from .sync_bench import in_work_folder, publish_qos1

@@ -63,7 +63,7 @@ def _words_too_wide(label) -> list[str]:
     width = label.text_size[0] if label.text_size and label.text_size[0] else None
     if not width or not label.text:
         return []
-    from kiosk.ui.widgets import MARKUP_TAG
+    from kiosk.shelf.ui.widgets import MARKUP_TAG
 
     text = MARKUP_TAG.sub("", label.text) if label.markup else label.text
     out = []
@@ -80,7 +80,7 @@ def audit(app, screen: str) -> list[str]:
     from kivy.uix.button import Button
     from kivy.uix.label import Label
 
-    from kiosk.ui.widgets import Scale
+    from kiosk.shelf.ui.widgets import Scale
 
     problems: list[str] = []
     targets = []

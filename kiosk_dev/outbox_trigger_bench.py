@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from kiosk.central.db import open_database
-from kiosk.clock import TZ, utc_iso
+from kiosk.core.clock import TZ, utc_iso
 
 SITE, KIOSK = "bench", "kiosk-1"
 TOPIC = f"returpost/v1/{SITE}/{KIOSK}/events"

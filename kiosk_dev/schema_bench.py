@@ -1,4 +1,4 @@
-"""Central's per-event validation cost, before and after the event schema (kiosk/schema.py).
+"""Central's per-event validation cost, before and after the event schema (kiosk/core/schema.py).
 
     python -m kiosk_dev.schema_bench [--events N] [--repeat R]
 
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 
-# -- the baseline: central's checks before the schema (kiosk/sync/validate.py at 8a407c4) ----------
+# -- the baseline: central's checks before the schema (kiosk/wire/validate.py at 8a407c4) ----------
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _KEYS = frozenset({"v", "id", "journal", "kiosk", "site", "seq", "ts", "day", "operator", "type", "data"})
 _TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
@@ -104,10 +104,10 @@ def _before_accepts(payload: bytes) -> bool:
 def sample_events(n: int, folder: Path) -> list[bytes]:
     """At least n events as the journal stores them, from the controller on a command stream."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from kiosk.clock import FixedClock
-    from kiosk.config import parse
-    from kiosk.controller import Controller
-    from kiosk.journal import Journal
+    from kiosk.core.clock import FixedClock
+    from kiosk.core.config import parse
+    from kiosk.shelf.controller import Controller
+    from kiosk.wire.journal import Journal
     from tests.command_stream import stream
 
     cfg = parse(f'[kiosk]\nsite = "demo"\nid = "kiosk-1"\ndata_dir = "{folder}"\n')
@@ -144,7 +144,7 @@ def _schema_before_refusals(payload: bytes) -> dict:
     checks' cost (the same steps, without them)."""
     import msgspec
 
-    from kiosk import schema
+    from kiosk.core import schema
 
     if len(payload) > schema.MAX_PAYLOAD or not payload:
         raise schema.Invalid("size")
@@ -162,7 +162,7 @@ def _schema_before_refusals(payload: bytes) -> dict:
 def run(n: int = 5000, repeat: int = 5, out=sys.stdout) -> dict:
     import msgspec
 
-    from kiosk.sync.validate import check_event, parse_json
+    from kiosk.wire.validate import check_event, parse_json
 
     with tempfile.TemporaryDirectory(prefix="schema-bench-") as tmp:
         payloads = sample_events(n, Path(tmp))
@@ -189,7 +189,7 @@ def run(n: int = 5000, repeat: int = 5, out=sys.stdout) -> dict:
           " x the schema without them)", file=out)
     # The kiosk side: the same check before each commit (before this round: none), beside the
     # durable commit it precedes.
-    from kiosk import schema
+    from kiosk.core import schema
 
     docs = [json.loads(p) for p in payloads]
     items = [(d["type"], d["data"], d["ts"], d["day"], d["operator"]) for d in docs]
@@ -212,8 +212,8 @@ def _commit_time(n: int) -> float:
     """Median seconds of one durable journal.append of one event."""
     import statistics
 
-    from kiosk.clock import TZ
-    from kiosk.journal import Journal
+    from kiosk.core.clock import TZ
+    from kiosk.wire.journal import Journal
 
     with tempfile.TemporaryDirectory(prefix="schema-bench-commit-") as tmp:
         j = Journal(Path(tmp) / "j.db", "demo", "kiosk-1")

@@ -60,7 +60,7 @@ def strip_snapshot(base: dict, strip: str, alert_ids: list[str], now) -> dict:
 
 
 def demo_config(data_dir: Path):
-    from kiosk.config import parse
+    from kiosk.core.config import parse
 
     return parse(f'[kiosk]\ndata_dir = "{data_dir}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n'
                  f'[gpio]\npin_factory = "mock"\n[printer]\nbackend = "dummy"\npreview_dir = "{data_dir}/previews"\n')
@@ -87,16 +87,16 @@ def child(size: str, out: Path | None, on_screen=None, strips=SHOT_STRIPS) -> in
     """Run the demo day at `size`; at every state worth seeing, in each strip state of `strips`,
     call `on_screen(app, name)` (the layout audit) or, by default, save `out/SIZE-NAME.png`
     (NAME@STRIP with a strip up)."""
-    from kiosk.ui import kivyenv
+    from kiosk.shelf.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
     kivyenv.prepare(w, h)
     kivyenv.register_fonts()
     from kivy.core.window import Window
 
-    from kiosk.clock import TZ, FixedClock
-    from kiosk.runtime import Kiosk
-    from kiosk.ui.app import KioskApp
+    from kiosk.core.clock import TZ, FixedClock
+    from kiosk.shelf.runtime import Kiosk
+    from kiosk.shelf.ui.app import KioskApp
 
     from .ui_driver import Driver
 

@@ -20,7 +20,7 @@
    published (the broker's side) beside how fast central worked through the flood.
 
 5. Central's receive path: 50,000 messages queued in the broker for a persistent session,
-   drained (read, PUBACKed) by `kiosk.sync.mqtt.LeanClient` beside paho's own client, both with
+   drained (read, PUBACKed) by `kiosk.wire.mqtt.LeanClient` beside paho's own client, both with
    manual acks as central uses them, same broker, same run: rate and CPU seconds.
 
 `--flood-only` runs just the floods (4) and (5), `--repeat` times. `--postgresql` runs the floods
@@ -45,11 +45,11 @@ from paho.mqtt.properties import Properties
 
 from kiosk.central.shedding import ShedCounts
 from kiosk.central.store import CentralStore
-from kiosk.clock import TZ
-from kiosk.config import parse
-from kiosk.journal import Journal, connect
-from kiosk.sync.publisher import Publisher
-from kiosk.sync.topics import topic
+from kiosk.core.clock import TZ
+from kiosk.core.config import parse
+from kiosk.wire.journal import Journal, connect
+from kiosk.shelf.publisher import Publisher
+from kiosk.wire.topics import topic
 
 from .localbroker import LocalBroker
 
@@ -339,7 +339,7 @@ def _floods(broker, config, work: Path, postgresql: bool = False, garbage: int =
 
 def _drain(port: int, lean: bool, n: int) -> tuple[float, float]:
     """Seconds and CPU seconds to read and PUBACK `n` messages queued for session "bench-drain-*"."""
-    from kiosk.sync.mqtt import LeanClient
+    from kiosk.wire.mqtt import LeanClient
 
     cid = f"bench-drain-{'lean' if lean else 'paho'}"
     cls = LeanClient if lean else mqtt.Client

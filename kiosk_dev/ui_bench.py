@@ -103,7 +103,7 @@ def run(args=None) -> None:
 
 
 def _child_minimal(report_rss: bool) -> int:
-    from kiosk.ui import kivyenv
+    from kiosk.shelf.ui import kivyenv
 
     kivyenv.prepare(800, 480)
     from kivy.app import App
@@ -111,7 +111,7 @@ def _child_minimal(report_rss: bool) -> int:
     from kivy.core.window import Window
     from kivy.uix.label import Label
 
-    from kiosk import sdnotify
+    from kiosk.shelf import sdnotify
 
     class Minimal(App):
         def build(self):
@@ -129,15 +129,15 @@ def _child_minimal(report_rss: bool) -> int:
 
 def _child_day(tmp: str) -> int:
     """A busy simulated day through the app (same commands the taps send), then RSS."""
-    from kiosk.ui import kivyenv
+    from kiosk.shelf.ui import kivyenv
 
     kivyenv.prepare(800, 480)
     kivyenv.register_fonts()
-    from kiosk.clock import TZ, FixedClock
-    from kiosk.config import parse
-    from kiosk.domain import PILES, SCAN_ORDER
-    from kiosk.runtime import Kiosk
-    from kiosk.ui.app import KioskApp
+    from kiosk.core.clock import TZ, FixedClock
+    from kiosk.core.config import parse
+    from kiosk.core.domain import PILES, SCAN_ORDER
+    from kiosk.shelf.runtime import Kiosk
+    from kiosk.shelf.ui.app import KioskApp
 
     from .ui_driver import Driver
 

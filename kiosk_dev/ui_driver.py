@@ -149,7 +149,7 @@ def screen_point(widget) -> tuple[int, int]:
 
 
 def wait_out_guard(widget) -> None:
-    """kiosk.ui.widgets.Btn ignores taps for a moment after the screen changed (any button) and
+    """kiosk.shelf.ui.widgets.Btn ignores taps for a moment after the screen changed (any button) and
     within its double-tap window (a guarded one): a script that means a new, deliberate tap
     waits that out first, as a person reading the screen would."""
     cls = type(widget)

@@ -205,7 +205,7 @@ def _next_line() -> bool:
 
 
 def _child_baseline() -> int:
-    from kiosk.ui import kivyenv
+    from kiosk.shelf.ui import kivyenv
 
     kivyenv.prepare(W, H)
     from kivy.app import App
@@ -244,16 +244,16 @@ def _child_baseline() -> int:
 def _child_kiosk(tmp: str) -> int:
     import datetime as dt
 
-    from kiosk.ui import kivyenv
+    from kiosk.shelf.ui import kivyenv
 
     kivyenv.prepare(W, H)
     kivyenv.register_fonts()
-    from kiosk import routine
-    from kiosk.clock import TZ
-    from kiosk.config import parse
-    from kiosk.runtime import Kiosk
-    from kiosk.ui.app import KioskApp
-    from kiosk.ui.screens import PAGES
+    from kiosk.core import routine
+    from kiosk.core.clock import TZ
+    from kiosk.core.config import parse
+    from kiosk.shelf.runtime import Kiosk
+    from kiosk.shelf.ui.app import KioskApp
+    from kiosk.shelf.ui.screens import PAGES
 
     from .ui_driver import Driver, find_button, wait_out_guard
 

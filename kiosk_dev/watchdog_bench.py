@@ -2,7 +2,7 @@
 
 The UI loop may tick the feeder every frame (30 fps). This prints what that costs per frame
 beside the baseline measured in the same run: sending WATCHDOG=1 to a notify socket on every
-frame with `kiosk.sdnotify.watchdog()` (what an unpaced loop would do).
+frame with `kiosk.shelf.sdnotify.watchdog()` (what an unpaced loop would do).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from kiosk import sdnotify
-from kiosk.watchdog import WatchdogFeeder
+from kiosk.shelf import sdnotify
+from kiosk.shelf.watchdog import WatchdogFeeder
 
 
 def _per_call(fn, n: int) -> float:

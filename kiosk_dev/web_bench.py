@@ -34,9 +34,9 @@ import time
 import uuid
 from pathlib import Path
 
-from kiosk import routine
-from kiosk.clock import TZ, utc_iso
-from kiosk.domain import INCOMING_KINDS, LETA_KUND_TYPES, PILES, REMARK_CODES, SCAN_ORDER
+from kiosk.core import routine
+from kiosk.core.clock import TZ, utc_iso
+from kiosk.core.domain import INCOMING_KINDS, LETA_KUND_TYPES, PILES, REMARK_CODES, SCAN_ORDER
 
 
 def _code(rng: random.Random, pile: str) -> str:

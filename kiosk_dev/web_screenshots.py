@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kiosk.clock import TZ, utc_iso
+from kiosk.core.clock import TZ, utc_iso
 
 from .web_bench import day_events, day_script
 from .web_serve import Served

@@ -73,7 +73,7 @@ class Xvfb:
 def display_env(width: int = 1280, height: int = 1280) -> Iterator[dict]:
     """The environment for child processes that need a screen: this process's own when it has a
     display, else a private Xvfb's, stopped on exit."""
-    from kiosk.ui.kivyenv import display_available
+    from kiosk.shelf.ui.kivyenv import display_available
 
     if display_available():
         yield dict(os.environ)

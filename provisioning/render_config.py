@@ -3,13 +3,13 @@
 
     render_config.py ROLE [--base FILE] [--existing FILE] [options] > config.toml
 
-The layer written is only what differs from the embedded default (kiosk/default_config.toml):
+The layer written is only what differs from the embedded default (kiosk/core/default_config.toml):
   1. --base FILE (a config file the installer was given, e.g. a kiosk's bundle from central),
      else --existing FILE (the config already installed, so re-running keeps its values);
   2. the options below, each overriding the key it names;
   3. the paths an installed kiosk needs when they are not set: everything under the state
      directory (/var/lib/returpost-kiosk, the only writable place under the unit's hardening).
-The result is validated with kiosk.config (PYTHONPATH must reach the project) before it is
+The result is validated with kiosk.core.config (PYTHONPATH must reach the project) before it is
 printed, so a bad value stops the installer with the key named. Secrets come from the
 environment (RETURPOST_MQTT_PASSWORD, RETURPOST_CENTRAL_PASSWORD), never from the command line.
 The output is deterministic: rendering it again gives the same bytes (the installer relies on
@@ -280,13 +280,13 @@ def build(args, env=os.environ) -> dict:
 def render(args, env=os.environ) -> str:
     text = dumps(build(args, env))
     try:
-        from kiosk import config as kconfig
+        from kiosk.core import config as kconfig
         if args.role == "central":  # central's entry points check the delivery settings too
             from kiosk.central.delivery import config as checked
         else:
             checked = kconfig  # type: ignore[assignment]
     except ImportError as exc:  # pragma: no cover - the installer sets PYTHONPATH
-        raise RenderError(f"cannot import kiosk.config to validate ({exc}); set PYTHONPATH") from None
+        raise RenderError(f"cannot import kiosk.core.config to validate ({exc}); set PYTHONPATH") from None
     try:
         checked.parse(text, "config.toml")
     except kconfig.ConfigError as exc:

@@ -18,7 +18,7 @@ import pytest
 from kiosk_dev.natsbroker import NATS_SERVER, LocalNats
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "kiosk" / "examples" / "example-day.jsonl"
+EXAMPLE = ROOT / "kiosk" / "shelf" / "examples" / "example-day.jsonl"
 USERS = {"central": "central-secret", "demo/kiosk-1": "k1-secret", "demo/kiosk-2": "k2-secret"}
 
 needs_nats = pytest.mark.skipif(not os.path.exists(NATS_SERVER), reason="nats-server is not installed")

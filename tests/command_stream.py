@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from kiosk.clock import TZ
-from kiosk.domain import LETA_KUND_TYPES, PILES
+from kiosk.core.clock import TZ
+from kiosk.core.domain import LETA_KUND_TYPES, PILES
 
 
 def stream(seed: int, n: int) -> list[tuple[dt.datetime, dict]]:

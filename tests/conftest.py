@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from kiosk.clock import TZ  # noqa: E402
+from kiosk.core.clock import TZ  # noqa: E402
 
 
 def local(y, m, d, hh=9, mm=0, ss=0) -> dt.datetime:

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 
-from kiosk.clock import TZ, utc_iso
+from kiosk.core.clock import TZ, utc_iso
 from kiosk_dev.localbroker import free_port
 
 

@@ -3,10 +3,10 @@ real controller and journal, printing "CONFIRMED <index>" after each command ret
 
 import sys
 
-from kiosk.clock import FixedClock
-from kiosk.config import load
-from kiosk.controller import Controller
-from kiosk.journal import Journal
+from kiosk.core.clock import FixedClock
+from kiosk.core.config import load
+from kiosk.shelf.controller import Controller
+from kiosk.wire.journal import Journal
 
 from tests.command_stream import stream
 

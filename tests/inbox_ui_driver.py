@@ -32,17 +32,17 @@ def alert(aid: str, kind: str, notified=None, acknowledged=None, answer=None) ->
 
 
 def main(out: Path, size: str, shots: Path | None) -> int:
-    from kiosk.ui import kivyenv
+    from kiosk.shelf.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
     kivyenv.prepare(w, h)
     kivyenv.register_fonts()
     from kivy.core.window import Window
 
-    from kiosk.clock import TZ, FixedClock
-    from kiosk.runtime import Kiosk
-    from kiosk.sync import inbox
-    from kiosk.ui.app import KioskApp
+    from kiosk.core.clock import TZ, FixedClock
+    from kiosk.shelf.runtime import Kiosk
+    from kiosk.wire import inbox
+    from kiosk.shelf.ui.app import KioskApp
     from kiosk_dev.screenshots import demo_config
     from kiosk_dev.ui_driver import Driver
 

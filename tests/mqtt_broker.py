@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import config as kconfig
-from kiosk.clock import TZ
+from kiosk.core import config as kconfig
+from kiosk.core.clock import TZ
 from kiosk_dev.localbroker import MOSQUITTO, LocalBroker
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "kiosk" / "examples" / "example-day.jsonl"
+EXAMPLE = ROOT / "kiosk" / "shelf" / "examples" / "example-day.jsonl"
 EXAMPLE_EVENTS = 77  # events the bundled example day journals (tests/test_simulate.py keeps this true)
 USERS = {"central": "central-secret", "demo/kiosk-1": "k1-secret", "demo/kiosk-2": "k2-secret"}
 
@@ -121,8 +121,8 @@ def day_n() -> int:
     """How many events the bundled example day makes (the routine decides; tests follow it)."""
     import tempfile
 
-    from kiosk import simulate
-    from kiosk.journal import Journal
+    from kiosk.shelf import simulate
+    from kiosk.wire.journal import Journal
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "j.db"

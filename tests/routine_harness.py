@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kiosk import routine
-from kiosk.clock import local_day, utc_iso
-from kiosk.routine import Context, DayState
+from kiosk.core import routine
+from kiosk.core.clock import local_day, utc_iso
+from kiosk.core.routine import Context, DayState
 
 
 class PureDay:

@@ -17,8 +17,8 @@ from openpyxl import load_workbook
 from kiosk.central.db import open_database
 from kiosk.central.delivery import billing, outbox, worker
 from kiosk.central.delivery.config import read
-from kiosk.clock import TZ
-from kiosk.config import load
+from kiosk.core.clock import TZ
+from kiosk.core.config import load
 
 from .web_helpers import KioskDay, ingest
 from .delivery_servers import without_delivery

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.barcode import mod10_31_ok
-from kiosk.camera import rules
-from kiosk.camera.rules import Code, Line, Reading, Word
+from kiosk.core.barcode import mod10_31_ok
+from kiosk.shelf.camera import rules
+from kiosk.shelf.camera.rules import Code, Line, Reading, Word
 from kiosk_dev import envelopes
 
 needs_ocr = pytest.mark.skipif(
-    pytest.importorskip("kiosk.camera.vision").tessdata_dir() is None, reason="tesseract-ocr-swe not installed")
+    pytest.importorskip("kiosk.shelf.camera.vision").tessdata_dir() is None, reason="tesseract-ocr-swe not installed")
 
 
 def _lines(*texts: str) -> tuple[Line, ...]:
@@ -174,7 +174,7 @@ def test_a_problem_frame_is_never_classified(problem):
 
 @pytest.fixture(scope="module")
 def reader():
-    from kiosk.camera.vision import Reader
+    from kiosk.shelf.camera.vision import Reader
 
     r = Reader()
     yield r
@@ -238,7 +238,7 @@ def test_no_recognised_text_reaches_disk_or_output(tmp_path):
     classify (stdout, stderr, any file under its home, cwd or temp folder) and not in a log."""
     marker = "Zyxwvu Qvarnström"
     img, _ = envelopes.frame(21, pile="faktura", marker=marker)
-    from kiosk.camera.vision import Reader
+    from kiosk.shelf.camera.vision import Reader
 
     r = Reader()
     try:
@@ -331,8 +331,8 @@ def test_camera_sort_through_simulate_keeps_the_routines_rules(tmp_path):
 
 # -- the flow at the shelf ------------------------------------------------------------------------
 
-from kiosk.camera import flow  # noqa: E402
-from kiosk.camera.rules import Verdict  # noqa: E402
+from kiosk.shelf.camera import flow  # noqa: E402
+from kiosk.shelf.camera.rules import Verdict  # noqa: E402
 
 AUTO = Verdict(pile="faktura", codes=(C128.text,), remark="vagrad", decision="auto", candidates=("faktura",))
 ASK = Verdict(pile="ovriga_brev", decision="ask", candidates=("ovriga_brev", "tillfalliga"), reasons=("no_cue",))
@@ -414,14 +414,14 @@ def test_session_with_files_backend_commits_to_the_journal_and_keeps_read_text_o
     import dataclasses
     import datetime as dt
 
-    from kiosk.camera.camera import FilesCamera
-    from kiosk.camera.session import CameraSession
-    from kiosk.clock import TZ, FixedClock
-    from kiosk.config import load
-    from kiosk.controller import Controller
-    from kiosk.journal import Journal
+    from kiosk.shelf.camera.camera import FilesCamera
+    from kiosk.shelf.camera.session import CameraSession
+    from kiosk.core.clock import TZ, FixedClock
+    from kiosk.core.config import load
+    from kiosk.shelf.controller import Controller
+    from kiosk.wire.journal import Journal
 
-    if pytest.importorskip("kiosk.camera.vision").tessdata_dir() is None:
+    if pytest.importorskip("kiosk.shelf.camera.vision").tessdata_dir() is None:
         pytest.skip("tesseract-ocr-swe not installed")
     frames = tmp_path / "frames"
     frames.mkdir()
@@ -493,7 +493,7 @@ def test_classify_cli_says_why_a_frame_shows_no_single_envelope(tmp_path):
 
 
 def test_a_live_picture_is_read_once_per_still_change():
-    from kiosk.camera.still import Still, thumbnail
+    from kiosk.shelf.camera.still import Still, thumbnail
 
     empty = thumbnail(envelopes.failure_frame("empty", 1))
     env_a = thumbnail(envelopes.frame(41)[0])
@@ -511,8 +511,8 @@ def test_a_live_picture_is_read_once_per_still_change():
 
 @needs_ocr
 def test_session_watch_reads_a_live_camera_once_per_still_picture(reader):
-    from kiosk.camera.session import CameraSession
-    from kiosk.config import load
+    from kiosk.shelf.camera.session import CameraSession
+    from kiosk.core.config import load
 
     empty = envelopes.failure_frame("empty", 1)
     laid, truth = envelopes.frame(5001, pile="tillfalliga")

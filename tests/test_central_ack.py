@@ -8,7 +8,7 @@ import subprocess
 
 from kiosk.central import ack
 from kiosk.central.collector import Central
-from kiosk.journal import Journal
+from kiosk.wire.journal import Journal
 from .mqtt_broker import broker, bulk_events, env, kiosk_cmd, kiosk_config, load, needs_mosquitto  # noqa: F401
 
 J = "0b6f8a57-8b9e-4a49-9d5c-2f1c3c1f0a11"

@@ -21,8 +21,8 @@ from kiosk.central.db import open_database
 from kiosk.central.delivery import worker
 from kiosk.central.delivery.config import read
 from kiosk.central.web.app import create_app
-from kiosk.clock import TZ
-from kiosk.config import parse
+from kiosk.core.clock import TZ
+from kiosk.core.config import parse
 from kiosk_dev.web_serve import Client, Served
 
 from .delivery_servers import Hook, Kiosk

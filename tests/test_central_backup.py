@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from kiosk.journal import Journal
+from kiosk.wire.journal import Journal
 from .broker2_harness import CentralProcess, read_rows, run_cli, wait_until
 from .mqtt_broker import broker, bulk_events, env, kiosk_cmd, kiosk_config, needs_mosquitto  # noqa: F401
 

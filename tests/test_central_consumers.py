@@ -23,7 +23,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from kiosk.central.db import open_database
-from kiosk.journal import Journal
+from kiosk.wire.journal import Journal
 from kiosk_dev.localbroker import LocalBroker
 from .mqtt_broker import env, kiosk_cmd, kiosk_config, needs_mosquitto
 from .test_sync_campaign import Proc, day_producer, wait_confirmed

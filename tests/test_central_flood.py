@@ -1,7 +1,7 @@
 """Under a garbage flood from one kiosk, good events from the others keep flowing.
 
 Central sheds a sender over its dead-letter budget by topic (kiosk/central/shedding.py) and reads
-the broker through kiosk.sync.mqtt.LeanClient. Tested on the deployable broker config (ACL,
+the broker through kiosk.wire.mqtt.LeanClient. Tested on the deployable broker config (ACL,
 per-kiosk users, central over TLS; central's database on SQLite and on PostgreSQL): the flood is
 counted exactly (dead letters + shed), the good
 kiosk's events, sent while the flood runs, are all stored and confirmed by central's ack on the
@@ -201,7 +201,7 @@ def test_messages_in_flight_to_central_come_with_the_connack_and_are_stored(prov
     central's session (sent, never acknowledged: central died) is sent again right behind the
     CONNACK, usually in the same read."""
     b = prov_broker
-    from kiosk.sync import mqtt as session
+    from kiosk.wire import mqtt as session
 
     tail = '[central]\nusername = "central"\npassword = "central-secret"\n'
     cfg = load(kiosk_config(tmp_path / "central.toml", b.port, tail=tail))

@@ -13,12 +13,13 @@ import subprocess
 import threading
 import uuid
 
-from kiosk import report, simulate
+from kiosk.core import report
+from kiosk.shelf import simulate
 from kiosk.central import report as central_report
 from kiosk.central.store import CentralStore
-from kiosk.clock import TZ
-from kiosk.journal import Journal
-from kiosk.sync.publisher import read_ack
+from kiosk.core.clock import TZ
+from kiosk.wire.journal import Journal
+from kiosk.shelf.publisher import read_ack
 from .mqtt_broker import env, example_lines, kiosk_cmd, kiosk_config, load
 
 T = "returpost/v1/demo/kiosk-1/events"
@@ -55,7 +56,7 @@ def raw_payloads(db) -> list[bytes]:
 
 def test_a_lone_surrogate_is_dead_lettered_alone_and_the_batch_is_stored(tmp_path, central_db):
     """The poison message: valid JSON whose `operator` holds a lone surrogate (which
-    SQLite cannot encode; kiosk/schema.py now refuses it at validation, the store's isolation is
+    SQLite cannot encode; kiosk/core/schema.py now refuses it at validation, the store's isolation is
     the backstop: see the next test). It is dead-lettered on its own; the rest of its batch, from
     this and other kiosks, is stored and acknowledged; the next batch is stored as usual."""
     _, raw1 = journal_day(tmp_path, "k1.db")

@@ -13,8 +13,8 @@ from kiosk.central import clock_alerts as ca
 from kiosk.central.db import open_database
 from kiosk.central.delivery import outbox, worker
 from kiosk.central.delivery.config import read
-from kiosk.clock import TZ
-from kiosk.config import parse
+from kiosk.core.clock import TZ
+from kiosk.core.config import parse
 
 from .delivery_servers import Kiosk, store_class
 

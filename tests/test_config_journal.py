@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.clock import TZ, FixedClock
-from kiosk.config import ConfigError, load, parse
-from kiosk.controller import Controller
-from kiosk.journal import Journal
+from kiosk.core.clock import TZ, FixedClock
+from kiosk.core.config import ConfigError, load, parse
+from kiosk.shelf.controller import Controller
+from kiosk.wire.journal import Journal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -187,7 +187,7 @@ def test_many_processes_opening_a_new_database_at_once_all_get_wal(tmp_path):
     """Two central processes (or a kiosk and its publisher) starting together on a new file."""
     import time
 
-    code = ("import sys, time; from kiosk.journal import connect\n"
+    code = ("import sys, time; from kiosk.wire.journal import connect\n"
             "while time.time() < float(sys.argv[2]): pass\n"  # all start together
             "db = connect(sys.argv[1]); db.execute('create table if not exists t (x)')\n"
             "print(db.execute('pragma journal_mode').fetchone()[0])")

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from kiosk import config as kconfig
-from kiosk.config import ConfigError, parse
-from kiosk.limits import SIGNATURE_MAX
+from kiosk.core import config as kconfig
+from kiosk.core.config import ConfigError, parse
+from kiosk.core.limits import SIGNATURE_MAX
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = tomllib.loads(kconfig.default_text())
@@ -53,7 +53,7 @@ def test_a_key_added_to_the_toml_without_a_typed_field_fails_loudly():
     assert "new_knob: int" in problems[0]
     new_table = kconfig.default_text() + "\n[gizmo]\nport = 8080\n"
     (problem,) = kconfig.schema_problems(new_table)
-    assert "has gizmo but kiosk.config.Config has no field 'gizmo'" in problem
+    assert "has gizmo but kiosk.core.config.Config has no field 'gizmo'" in problem
 
 
 def test_a_toml_default_of_another_type_than_its_field_fails_loudly():

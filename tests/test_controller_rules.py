@@ -4,11 +4,11 @@ follow-up row's warning columns. Real journal files, injected time."""
 
 import datetime as dt
 
-from kiosk import report, routine
-from kiosk.clock import TZ, FixedClock
-from kiosk.config import load
-from kiosk.controller import Controller
-from kiosk.journal import Journal
+from kiosk.core import report, routine
+from kiosk.core.clock import TZ, FixedClock
+from kiosk.core.config import load
+from kiosk.shelf.controller import Controller
+from kiosk.wire.journal import Journal
 
 
 def controller(tmp_path, t0):

@@ -22,8 +22,8 @@ import pytest
 from kiosk.central.db import open_database
 from kiosk.central.delivery import outbox, state, worker
 from kiosk.central.delivery.config import load, parse, read
-from kiosk.clock import TZ
-from kiosk.config import ConfigError
+from kiosk.core.clock import TZ
+from kiosk.core.config import ConfigError
 
 from .delivery_servers import Hook, Kiosk, Smtp, store_class, without_delivery
 
@@ -347,7 +347,7 @@ def test_targets_filter_by_kind_and_site(central_db, tmp_path, hook):
 
 def test_a_bad_delivery_setting_stops_central_at_start_naming_the_key_and_never_a_kiosk(tmp_path):
     """Central's entry points check the delivery settings; a kiosk's config load does not read them."""
-    from kiosk import config as kiosk_config
+    from kiosk.core import config as kiosk_config
 
     bad = tmp_path / "config.toml"
     bad.write_text('[[notify.targets]]\nurl = "json://x/y"\nkinds = ["bestrid"]\n', encoding="utf-8")
@@ -451,9 +451,9 @@ def test_turning_delivery_on_does_not_send_the_history(central_db, tmp_path, hoo
 def test_billing_list_from_a_real_kiosk_day_through_the_controller(central_db, tmp_path):
     """The events a real controller commits (as the publisher sends them, byte for byte) give the
     billing CSV: accepted scans in order, an undone one gone, a late one marked."""
-    from kiosk.clock import FixedClock
-    from kiosk.controller import Controller
-    from kiosk.journal import Journal
+    from kiosk.core.clock import FixedClock
+    from kiosk.shelf.controller import Controller
+    from kiosk.wire.journal import Journal
 
     c = Central(central_db, tmp_path, f'[billing]\ndir = "{tmp_path}/billing"\n')
     config = parse('[kiosk]\nsite = "sthlm"\nid = "kiosk-1"\n')

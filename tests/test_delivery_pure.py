@@ -14,7 +14,7 @@ from kiosk.central.delivery import billing, messages, redact
 from kiosk.central.delivery.send import with_key
 
 SECRET = st.text(alphabet="abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ0123456789-_", min_size=8, max_size=24)
-# a token in a URL's path or query: random-looking (a word there is not a secret: kiosk.logs)
+# a token in a URL's path or query: random-looking (a word there is not a secret: kiosk.core.logs)
 TOKEN = SECRET.filter(lambda s: any(c.isdigit() for c in s) and any(c.isalpha() for c in s))
 
 

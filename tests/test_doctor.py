@@ -17,10 +17,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from kiosk import config as kconfig
-from kiosk import doctor
-from kiosk.clock import utc_iso
-from kiosk.journal import Journal
+from kiosk.core import config as kconfig
+from kiosk.shelf import doctor
+from kiosk.core.clock import utc_iso
+from kiosk.wire.journal import Journal
 from kiosk_dev.localbroker import free_port, port_open
 
 ROOT = Path(__file__).resolve().parent.parent

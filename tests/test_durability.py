@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import routine
-from kiosk.clock import FixedClock
-from kiosk.config import load
-from kiosk.controller import Controller, context_from
-from kiosk.journal import Journal
+from kiosk.core import routine
+from kiosk.core.clock import FixedClock
+from kiosk.core.config import load
+from kiosk.shelf.controller import Controller, context_from
+from kiosk.wire.journal import Journal
 
 from .command_stream import stream
 from .routine_harness import PureDay

@@ -12,16 +12,17 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from kiosk import cli, config as kconfig
-from kiosk.clock import SystemClock
-from kiosk.controller import Controller
-from kiosk.effects import FAST_BLINK, SLOW_BLINK, STEADY, Effects, Lights, Print, Sound
-from kiosk.hw import build, want_simulator
-from kiosk.hw.escpos_render import decode_text
+from kiosk import cli
+from kiosk.core import config as kconfig
+from kiosk.core.clock import SystemClock
+from kiosk.shelf.controller import Controller
+from kiosk.core.effects import FAST_BLINK, SLOW_BLINK, STEADY, Effects, Lights, Print, Sound
+from kiosk.shelf.hw import build, want_simulator
+from kiosk.shelf.hw.escpos_render import decode_text
 from kiosk_dev.fakeinput import FakeBus, typed
-from kiosk.hw.inputs import InputWatcher, SimulatedInput
-from kiosk.journal import Journal
-from kiosk import printouts
+from kiosk.shelf.hw.inputs import InputWatcher, SimulatedInput
+from kiosk.wire.journal import Journal
+from kiosk.core import printouts
 
 from .conftest import wait_for
 
@@ -307,7 +308,7 @@ def test_faults_in_swedish_and_the_status_led(rig):
 
 def test_a_hanging_printer_never_blocks_apply_or_the_queue(tmp_path):
     import threading as th
-    from kiosk.hw.printer import DummyTransport
+    from kiosk.shelf.hw.printer import DummyTransport
 
     class Hanging(DummyTransport):
         def __init__(self):

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from kiosk_dev.fakeinput import FakeBus, FakeInputDevice, typed
-from kiosk.hw.inputs import Finder, InputWatcher, name_matches
-from kiosk.hw.keymap import Decoder
+from kiosk.shelf.hw.inputs import Finder, InputWatcher, name_matches
+from kiosk.shelf.hw.keymap import Decoder
 
 from .conftest import wait_for
 

@@ -7,7 +7,7 @@ from evdev import InputEvent, ecodes as e
 from hypothesis import given, settings, strategies as st
 
 from kiosk_dev.fakeinput import key_events, typed
-from kiosk.hw.keymap import Decoder, alphabet, encode
+from kiosk.shelf.hw.keymap import Decoder, alphabet, encode
 
 T0 = 1_700_000_000.0
 
@@ -120,7 +120,7 @@ def test_unterminated_code_is_dropped_after_the_gap_with_a_log_line(caplog):
     assert decode_all(half, d) == []
     assert d.pending == "12345"
     assert not d.expire(T0 + 0.3)  # within the gap: kept
-    with caplog.at_level(logging.WARNING, logger="kiosk.hw.keymap"):
+    with caplog.at_level(logging.WARNING, logger="kiosk.shelf.hw.keymap"):
         assert d.expire(T0 + 0.6)
     assert d.pending == "" and d.dropped == 1
     assert "scanner: dropped an unterminated code of 5 characters" in caplog.text

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import config as kconfig, printouts
-from kiosk.clock import FixedClock
-from kiosk.controller import Controller
-from kiosk.effects import Print
-from kiosk.hw import build
-from kiosk.hw.escpos_render import decode_text, has_cut, render
-from kiosk.hw.printer import (NO_PAPER, OFFLINE, OK, DummyTransport, EscposTransport, FileTransport,
+from kiosk.core import config as kconfig, printouts
+from kiosk.core.clock import FixedClock
+from kiosk.shelf.controller import Controller
+from kiosk.core.effects import Print
+from kiosk.shelf.hw import build
+from kiosk.shelf.hw.escpos_render import decode_text, has_cut, render
+from kiosk.shelf.hw.printer import (NO_PAPER, OFFLINE, OK, DummyTransport, EscposTransport, FileTransport,
                               PrintService, make_transport)
-from kiosk.journal import Journal
+from kiosk.wire.journal import Journal
 
-from kiosk.clock import TZ
+from kiosk.core.clock import TZ
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "kiosk" / "examples" / "example-day.jsonl"
+EXAMPLE = Path(__file__).resolve().parent.parent / "kiosk" / "shelf" / "examples" / "example-day.jsonl"
 DAY = dt.date(2026, 11, 23)
 
 
@@ -100,7 +100,7 @@ def run_example_day(tmp_path):
     printed = []
     devices.print_listeners.append(lambda job, outcome: printed.append((job, outcome)))
     scripted = [json.loads(line) for line in EXAMPLE.read_text().splitlines() if line.strip()]
-    from kiosk.clock import parse_iso
+    from kiosk.core.clock import parse_iso
     for command in scripted:
         at = parse_iso(command.pop("at"))
         clock.set(at)
@@ -439,7 +439,7 @@ def test_network_printer_switched_off_then_on(tcp_printer, tmp_path):
 
 # -- the preview shows what the paper shows ---------------------------------------------------------------
 def test_preview_shows_the_printers_question_mark_and_plain_dash():
-    from kiosk import preview
+    from kiosk.shelf import preview
     a = printouts.Layout("t", (printouts.Line("Ω – x"),))
     b = printouts.Layout("t", (printouts.Line("? - x"),))
     assert preview.png_bytes(a) == preview.png_bytes(b)
@@ -447,7 +447,7 @@ def test_preview_shows_the_printers_question_mark_and_plain_dash():
 
 
 def test_preview_columns_fill_the_paper_like_the_printer():
-    from kiosk import preview
+    from kiosk.shelf import preview
     img = preview.render(printouts.Layout("t", (printouts.Line("X" * 48),), cut=False))
     dark = [x for x in range(img.width) if any(img.getpixel((x, y)) < 128 for y in range(img.height))]
     assert dark[0] < 12 and dark[-1] >= 576 - 12  # 48 cells of 12 dots: edge to edge
@@ -457,7 +457,7 @@ def test_preview_columns_fill_the_paper_like_the_printer():
 
 
 def test_preview_height_follows_wrapped_rows_and_sizes():
-    from kiosk import preview
+    from kiosk.shelf import preview
     one = preview.render(printouts.Layout("t", (printouts.Line("kort"),), cut=False)).height
     two = preview.render(printouts.Layout("t", (printouts.Line("ord " * 20),), cut=False)).height
     big = preview.render(printouts.Layout("t", (printouts.Line("kort", size=3),), cut=False)).height

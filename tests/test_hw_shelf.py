@@ -10,11 +10,11 @@ import pytest
 from gpiozero import LED
 from gpiozero.pins.mock import MockFactory
 
-from kiosk import config as kconfig
-from kiosk.domain import SLOTS
-from kiosk.effects import FAST_BLINK, OFF, SLOW_BLINK, STEADY, Lights
-from kiosk.hw import build
-from kiosk.hw.shelf import BEEPS, BLINK, Buzzer, Shelf, make_pin_factory
+from kiosk.core import config as kconfig
+from kiosk.core.domain import SLOTS
+from kiosk.core.effects import FAST_BLINK, OFF, SLOW_BLINK, STEADY, Lights
+from kiosk.shelf.hw import build
+from kiosk.shelf.hw.shelf import BEEPS, BLINK, Buzzer, Shelf, make_pin_factory
 
 PINS = dict(kconfig.parse("").data["slots"])
 TOL = 0.08  # seconds: a shared CI machine is not a real-time system

@@ -1,6 +1,9 @@
 """No import cycles inside the `kiosk` package, counting the late imports inside functions too (a
 late import hides a cycle from Python, not from the reader): each module can be read, tested and
-moved with what it imports and nothing that imports it back."""
+moved with what it imports and nothing that imports it back. And the rooms (DESIGN.md §9): arrows
+run from `shelf` and `central` down to `wire` and `core`, from `wire` down to `core`, never between
+`shelf` and `central` and never up; only the front door (`kiosk/cli.py`, `kiosk/__main__.py`)
+reaches every room."""
 
 from __future__ import annotations
 
@@ -11,7 +14,36 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Left as they are, named here so that no new one joins them: `kiosk doctor`'s package re-exports
 # its CLI, whose checks import the package's base lazily.
-KNOWN = [{"kiosk.doctor", "kiosk.doctor.cli"}]
+KNOWN = [{"kiosk.shelf.doctor", "kiosk.shelf.doctor.cli"}]
+
+
+# Which rooms each room may import (besides the bare `kiosk` package, which holds only the version).
+ROOMS = {"core": {"core"}, "wire": {"core", "wire"},
+         "shelf": {"core", "wire", "shelf"}, "central": {"core", "wire", "central"}}
+DOOR = {"kiosk", "kiosk.cli", "kiosk.__main__"}
+# Left as it is, named here so that no new one joins it: `kiosk doctor --central` (central's doctor)
+# still lives with the kiosk's doctor and opens central's database through central's own module.
+KNOWN_CROSSINGS = {("kiosk.shelf.doctor.central", "kiosk.central.db")}
+
+
+def room(module: str) -> str | None:
+    """`core`, `wire`, `shelf` or `central`; None for the front door and the package itself."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in ROOMS else None
+
+
+def crossings(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """Every (importer, imported) whose arrow goes between shelf and central, or up a room."""
+    out = set()
+    for mod, deps in graph.items():
+        here = room(mod)
+        if mod in DOOR:
+            continue
+        assert here is not None, f"{mod} is in no room: move it into core, wire, shelf or central"
+        for dep in deps:
+            if dep != "kiosk" and room(dep) not in ROOMS[here]:
+                out.add((mod, dep))
+    return out
 
 
 def _name(path: Path, top: Path) -> str:
@@ -88,3 +120,39 @@ def test_the_cycle_check_finds_a_late_import_cycle(tmp_path):
     graph = import_graph(pkg)
     assert graph["kiosk.c"] == {"kiosk.a"}
     assert cycles(graph) == [{"kiosk.a", "kiosk.sub.b"}]
+
+
+def test_arrows_run_from_shelf_and_central_down_to_wire_and_core():
+    new = crossings(import_graph(ROOT / "kiosk")) - KNOWN_CROSSINGS
+    assert not new, f"imports across the rooms (DESIGN.md §9): {sorted(new)}"
+
+
+def test_the_rooms_check_finds_every_forbidden_arrow(tmp_path):
+    pkg = tmp_path / "kiosk"
+    for sub in ("core", "wire", "shelf", "central"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("__version__ = '0'\n")
+    (pkg / "cli.py").write_text("from .shelf import a\nfrom .central import b\n")  # the door: fine
+    (pkg / "core" / "rules.py").write_text("from .. import __version__\n")  # the package: fine
+    (pkg / "core" / "up.py").write_text("def f():\n    from ..wire import topics  # late\n")
+    (pkg / "wire" / "topics.py").write_text("from ..core import rules\n")  # down: fine
+    (pkg / "wire" / "up.py").write_text("import kiosk.shelf.a\n")
+    (pkg / "shelf" / "a.py").write_text("from ..wire import topics\nfrom ..central import b\n")
+    (pkg / "central" / "b.py").write_text("from kiosk.core import rules\nfrom kiosk.shelf.a import x\n")
+    assert crossings(import_graph(pkg)) == {
+        ("kiosk.core.up", "kiosk.wire.topics"), ("kiosk.wire.up", "kiosk.shelf.a"),
+        ("kiosk.shelf.a", "kiosk.central.b"), ("kiosk.central.b", "kiosk.shelf.a")}
+
+
+def test_a_module_outside_the_rooms_is_named(tmp_path):
+    pkg = tmp_path / "kiosk"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "stray.py").write_text("")
+    try:
+        crossings(import_graph(pkg))
+    except AssertionError as exc:
+        assert "kiosk.stray is in no room" in str(exc)
+    else:
+        raise AssertionError("a module outside the rooms went unnoticed")

@@ -3,8 +3,8 @@
 End to end: a real mosquitto, a real `kiosk central` process (collector + delivery worker with
 a webhook target on a local HTTP server and one on a dead port), a kiosk controller and its real
 publisher. The TL acknowledges and answers the way the web app does (`web.state.record` on
-central's database); the screen's text comes from `kiosk.truth.alert_state` / `alert_text` and
-`kiosk.sync.inbox.answers` (what the TLNote widget and the status area show) fed by the
+central's database); the screen's text comes from `kiosk.core.truth.alert_state` / `alert_text` and
+`kiosk.wire.inbox.answers` (what the TLNote widget and the status area show) fed by the
 publisher's `inbox()`.
 """
 
@@ -26,14 +26,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kiosk import truth
+from kiosk.core import truth
 from kiosk.central import inbox as central_inbox
 from kiosk.central.web import state as web_state
-from kiosk.clock import TZ, SystemClock, utc_iso
-from kiosk.controller import Controller
-from kiosk.journal import Journal
-from kiosk.sync import inbox
-from kiosk.sync.publisher import Publisher
+from kiosk.core.clock import TZ, SystemClock, utc_iso
+from kiosk.shelf.controller import Controller
+from kiosk.wire.journal import Journal
+from kiosk.wire import inbox
+from kiosk.shelf.publisher import Publisher
 
 from .delivery_servers import Hook, free_port
 from .mqtt_broker import broker, env, kiosk_cmd, kiosk_config, load, needs_mosquitto, wait_until  # noqa: F401
@@ -257,7 +257,7 @@ def test_acknowledgement_answer_and_delivery_outcomes_reach_the_kiosk(broker, tm
         # central: tests/test_sync_security.py) is logged and ignored
         good = pub.inbox()
         n = len(seen)
-        caplog.set_level(logging.WARNING, logger="kiosk.sync.publisher")
+        caplog.set_level(logging.WARNING, logger="kiosk.shelf.publisher")
         caplog.clear()
         bad = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="garbage")
         bad.connect("127.0.0.1", broker.port)
@@ -306,7 +306,7 @@ def test_acknowledgement_answer_and_delivery_outcomes_reach_the_kiosk(broker, tm
 def test_the_kiosk_status_on_the_wire_carries_the_printer_state(broker, tmp_path):  # noqa: F811
     """The kiosk's status poller hands the printer's state to the publisher; the retained status
     central reads (kiosk/central/clock_alerts.py `printer`) carries it."""
-    from kiosk.runtime import Kiosk
+    from kiosk.shelf.runtime import Kiosk
 
     data = tmp_path / "data"
     cfg = load(kiosk_config(tmp_path / "kiosk.toml", broker.port, tail=(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.journal import Journal, JournalError
+from kiosk.wire.journal import Journal, JournalError
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT_LINES = [
@@ -67,7 +67,7 @@ def a_journal(folder: Path, events: int = 400) -> Path:
     j = Journal(path, "demo", "kiosk-1")
     import datetime as dt
 
-    from kiosk.clock import TZ
+    from kiosk.core.clock import TZ
 
     at = dt.datetime(2026, 11, 23, 8, tzinfo=TZ)
     for i in range(events // 20):
@@ -185,7 +185,7 @@ CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     sys.path.insert(0, sys.argv[3])
-    from kiosk.journal import Journal
+    from kiosk.wire.journal import Journal
     go = Path(sys.argv[2])
     while not go.exists():
         time.sleep(0.001)

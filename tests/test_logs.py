@@ -43,25 +43,25 @@ def printer_offline(tmp_path: Path) -> Path:
 def test_a_kiosk_warning_reaches_the_journal_at_priority_4(tmp_path, printer_offline):
     lines = run_kiosk(tmp_path, ["--config", str(printer_offline), "print-test"], journal=True)
     warnings = [line for line in lines if "printing test failed" in line]
-    assert warnings and warnings[0].startswith("<4>kiosk.hw.printer: printing test failed"), lines
+    assert warnings and warnings[0].startswith("<4>kiosk.shelf.hw.printer: printing test failed"), lines
     assert all(re.match(r"<[0-7]>", line) for line in lines), lines  # continuation lines too
     assert not any(re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", line) for line in lines)  # journald stamps
 
 
 def test_levels_map_to_syslog_priorities_and_tracebacks_keep_theirs(tmp_path):
-    code = ("import logging, sys; from kiosk.cli import main; from kiosk import logs; logs.setup(); "
-            "log = logging.getLogger('kiosk.controller'); log.debug('hidden'); log.info('i'); log.warning('w'); "
+    code = ("import logging, sys; from kiosk.cli import main; from kiosk.core import logs; logs.setup(); "
+            "log = logging.getLogger('kiosk.shelf.controller'); log.debug('hidden'); log.info('i'); log.warning('w'); "
             "log.error('e'); log.critical('c')\n"
             "try:\n    1 / 0\nexcept ZeroDivisionError:\n    log.exception('broke')\n")
     lines = run_kiosk(tmp_path, [], journal=True, code=code)
-    assert lines[:4] == ["<6>kiosk.controller: i", "<4>kiosk.controller: w", "<3>kiosk.controller: e",
-                         "<2>kiosk.controller: c"], lines
-    assert lines[4] == "<3>kiosk.controller: broke"
+    assert lines[:4] == ["<6>kiosk.shelf.controller: i", "<4>kiosk.shelf.controller: w", "<3>kiosk.shelf.controller: e",
+                         "<2>kiosk.shelf.controller: c"], lines
+    assert lines[4] == "<3>kiosk.shelf.controller: broke"
     assert lines[-1] == "<3>ZeroDivisionError: division by zero" and all(x.startswith("<3>") for x in lines[4:])
 
 
 def test_outside_the_journal_lines_keep_the_usual_format(tmp_path, printer_offline):
     lines = run_kiosk(tmp_path, ["--config", str(printer_offline), "print-test"], journal=False)
     warning = next(line for line in lines if "printing test failed" in line)
-    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ WARNING kiosk.hw.printer: printing test failed", warning)
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ WARNING kiosk.shelf.hw.printer: printing test failed", warning)
     assert not any(line.startswith("<") for line in lines)

@@ -1,4 +1,4 @@
-"""Central's lean MQTT receive path (kiosk.sync.mqtt.LeanClient) against paho's own client, on the
+"""Central's lean MQTT receive path (kiosk.wire.mqtt.LeanClient) against paho's own client, on the
 same bytes: a stream of a CONNACK, QoS 1 PUBLISHes (with and without properties, flags, long
 lengths), a QoS 0 PUBLISH and a PINGRESP, delivered whole in one read and cut at every position,
 must give the same callbacks and the same bytes written back (PUBACKs). Also: an error in
@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kiosk import config as kconfig
-from kiosk.sync import mqtt as session
+from kiosk.core import config as kconfig
+from kiosk.wire import mqtt as session
 
 
 def _varint(n: int) -> bytes:
@@ -142,13 +142,13 @@ def test_manual_ack_writes_nothing_until_ack_many():
 
 
 def test_an_error_in_on_message_is_logged_as_paho_does(caplog):
-    with caplog.at_level(logging.ERROR, logger="kiosk.sync.mqtt"):
+    with caplog.at_level(logging.ERROR, logger="kiosk.wire.mqtt"):
         with pytest.raises(RuntimeError, match="store failed"):
             run(session.LeanClient, [STREAM], fail_on=1)
     assert "on_message failed" in caplog.text and "RuntimeError: store failed" in caplog.text
     # with paho's suppress_exceptions the error is logged and the stream goes on
     caplog.clear()
-    with caplog.at_level(logging.ERROR, logger="kiosk.sync.mqtt"):
+    with caplog.at_level(logging.ERROR, logger="kiosk.wire.mqtt"):
         got, _ = run(session.LeanClient, [STREAM], suppress=True, fail_on=2)
     assert [g[2] for g in got if g[0] == "message"] == [1, 2, 3, 65535, 0, 7]
     assert "on_message failed" in caplog.text
@@ -160,7 +160,7 @@ def test_another_paho_version_gets_pahos_own_client(monkeypatch, caplog, expecte
     assert not session.lean_supported("2.2.1") and not session.lean_supported("3.0.0")
     monkeypatch.setattr(session, "_paho_version", lambda: "2.3.0")
     monkeypatch.setattr(session, "_LEAN", [])
-    with caplog.at_level(logging.WARNING, logger="kiosk.sync.mqtt"):
+    with caplog.at_level(logging.WARNING, logger="kiosk.wire.mqtt"):
         client = session.make_client(cfg, "central", lean=True)
     assert type(client) is session.PublicClient and "paho-mqtt 2.3.0" in caplog.text
     assert run(session.PublicClient, [STREAM[:40], STREAM[40:]]) == expected

@@ -21,14 +21,14 @@ ROOT = Path(__file__).resolve().parents[1]
 MOVED = {
     "kiosk/bench.py": "kiosk_dev/bench.py",
     "kiosk/watchdog_bench.py": "kiosk_dev/watchdog_bench.py",
-    "kiosk/hw/bench.py": "kiosk_dev/hw_bench.py",
-    "kiosk/hw/fakeinput.py": "kiosk_dev/fakeinput.py",
+    "kiosk/shelf/hw/bench.py": "kiosk_dev/hw_bench.py",
+    "kiosk/shelf/hw/fakeinput.py": "kiosk_dev/fakeinput.py",
     "kiosk/sync/bench.py": "kiosk_dev/sync_bench.py",
     "kiosk/sync/localbroker.py": "kiosk_dev/localbroker.py",
-    "kiosk/ui/bench.py": "kiosk_dev/ui_bench.py",
-    "kiosk/ui/driver.py": "kiosk_dev/ui_driver.py",
-    "kiosk/ui/xvfb.py": "kiosk_dev/xvfb.py",
-    "kiosk/ui/screenshots.py": "kiosk_dev/screenshots.py",
+    "kiosk/shelf/ui/bench.py": "kiosk_dev/ui_bench.py",
+    "kiosk/shelf/ui/driver.py": "kiosk_dev/ui_driver.py",
+    "kiosk/shelf/ui/xvfb.py": "kiosk_dev/xvfb.py",
+    "kiosk/shelf/ui/screenshots.py": "kiosk_dev/screenshots.py",
 }
 
 
@@ -56,8 +56,8 @@ def wheel_names(tmp_path_factory) -> list[str]:
 
 def test_wheel_holds_the_runtime_and_no_development_tooling(wheel_names):
     # the runtime is there (so an empty or broken wheel cannot pass)
-    for needed in ("kiosk/__init__.py", "kiosk/cli.py", "kiosk/routine.py", "kiosk/default_config.toml",
-                   "kiosk/examples/example-day.jsonl", "kiosk/hw/__init__.py",
+    for needed in ("kiosk/__init__.py", "kiosk/cli.py", "kiosk/core/routine.py", "kiosk/core/default_config.toml",
+                   "kiosk/shelf/examples/example-day.jsonl", "kiosk/shelf/hw/__init__.py",
                    "kiosk/central/web/templates/base.html", "kiosk/central/web/static/htmx.min.js"):  # web
         assert needed in wheel_names, needed
     assert not [n for n in wheel_names if n.startswith("kiosk_dev/")]
@@ -91,7 +91,7 @@ def test_dev_commands_without_development_tools_say_so(tmp_path, command, module
 
 def test_bench_from_a_checkout_finds_the_tools(tmp_path):
     """The venv (an editable install), run outside the checkout, still finds kiosk_dev beside kiosk/."""
-    code = "from kiosk.devtools import dev_module; print(dev_module('bench').__file__)"
+    code = "from kiosk.shelf.devtools import dev_module; print(dev_module('bench').__file__)"
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(ROOT / "kiosk_dev" / "bench.py")

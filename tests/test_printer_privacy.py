@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import config as kconfig
-from kiosk import printouts
-from kiosk.clock import TZ, FixedClock
-from kiosk.controller import Controller
-from kiosk.effects import Print
-from kiosk.hw import build
-from kiosk.hw.escpos_render import decode_text
-from kiosk.hw.printer import FileTransport, PrintService, make_transport
-from kiosk.journal import Journal
+from kiosk.core import config as kconfig
+from kiosk.core import printouts
+from kiosk.core.clock import TZ, FixedClock
+from kiosk.shelf.controller import Controller
+from kiosk.core.effects import Print
+from kiosk.shelf.hw import build
+from kiosk.shelf.hw.escpos_render import decode_text
+from kiosk.shelf.hw.printer import FileTransport, PrintService, make_transport
+from kiosk.wire.journal import Journal
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "provisioning" / "install.sh"

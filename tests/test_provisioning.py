@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import config as kconfig
+from kiosk.core import config as kconfig
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "provisioning" / "install.sh"

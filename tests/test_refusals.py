@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk import schema
-from kiosk.clock import TZ, FixedClock, parse_iso
-from kiosk.config import parse
-from kiosk.controller import Controller
-from kiosk.domain import PILES, SCAN_ORDER
-from kiosk.journal import Journal
-from kiosk.sync.validate import Invalid, check_event, parse_json
+from kiosk.core import schema
+from kiosk.core.clock import TZ, FixedClock, parse_iso
+from kiosk.core.config import parse
+from kiosk.shelf.controller import Controller
+from kiosk.core.domain import PILES, SCAN_ORDER
+from kiosk.wire.journal import Journal
+from kiosk.wire.validate import Invalid, check_event, parse_json
 
 from .command_stream import handle_signed_in
 

@@ -33,10 +33,10 @@ BASE = {"sqlite-utils", "paho-mqtt", "tzdata", "msgspec"}
 
 # What a kiosk imports: its config, the controller and journal, the composition root, the UI, the
 # shelf hardware, the kiosk's sync, the printouts, doctor.
-KIOSK_MODULES = ["kiosk.config", "kiosk.controller", "kiosk.journal", "kiosk.runtime", "kiosk.ui.app",
-                 "kiosk.ui.run", "kiosk.ui.simulator", "kiosk.hw", "kiosk.hw.cli", "kiosk.hw.printer",
-                 "kiosk.sync.publisher", "kiosk.sync.cli", "kiosk.preview", "kiosk.printouts", "kiosk.report",
-                 "kiosk.simulate", "kiosk.example", "kiosk.doctor", "kiosk.cli", "kiosk.watchdog"]
+KIOSK_MODULES = ["kiosk.core.config", "kiosk.shelf.controller", "kiosk.wire.journal", "kiosk.shelf.runtime", "kiosk.shelf.ui.app",
+                 "kiosk.shelf.ui.run", "kiosk.shelf.ui.simulator", "kiosk.shelf.hw", "kiosk.shelf.hw.cli", "kiosk.shelf.hw.printer",
+                 "kiosk.shelf.publisher", "kiosk.shelf.sync_cli", "kiosk.shelf.preview", "kiosk.core.printouts", "kiosk.core.report",
+                 "kiosk.shelf.simulate", "kiosk.shelf.example", "kiosk.shelf.doctor", "kiosk.cli", "kiosk.shelf.watchdog"]
 CENTRAL_MODULES = ["kiosk.central.cli", "kiosk.central.collector", "kiosk.central.store", "kiosk.central.report",
                    "kiosk.central.followup", "kiosk.central.summaries", "kiosk.central.backup",
                    "kiosk.central.web.app", "kiosk.central.web.views", "kiosk.central.web.cli",
@@ -99,7 +99,7 @@ def _imported(modules: list[str], forbidden: list[str], env: dict | None = None)
         import importlib, json, sys
         for m in {modules!r}:
             importlib.import_module(m)
-        from kiosk import config
+        from kiosk.core import config
         config.load(None)
         print(json.dumps({{"forbidden": sorted({{n.split(".")[0] for n in sys.modules}} & set({forbidden!r})),
                           "central": sorted(n for n in sys.modules if n.startswith("kiosk.central"))}}))
@@ -196,7 +196,7 @@ def test_each_role_runs_in_a_fresh_venv_without_the_others_packages(tmp_path):
     # the kiosk: the example day through the simulator, a print preview, the screens' modules
     ex = _run(kpy, "-m", "kiosk", "example", "--out", str(tmp_path / "day"), cwd=tmp_path)
     assert ex.returncode == 0 and "Dag " in ex.stdout, ex.stderr[-3000:]
-    ui = _run(kpy, "-c", "import kiosk.ui.app, kiosk.runtime, kiosk.hw.printer, kiosk.sync.publisher", cwd=tmp_path)
+    ui = _run(kpy, "-c", "import kiosk.shelf.ui.app, kiosk.shelf.runtime, kiosk.shelf.hw.printer, kiosk.shelf.publisher", cwd=tmp_path)
     assert ui.returncode == 0, ui.stderr[-3000:]
     journal = tmp_path / "day" / "journal.db"
     assert journal.is_file()

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk import routine
-from kiosk.barcode import BarcodeRules
-from kiosk.domain import PILES, SCAN_ORDER
-from kiosk.effects import FAST_BLINK, SLOW_BLINK, STEADY
-from kiosk.routine import Context
+from kiosk.core import routine
+from kiosk.core.barcode import BarcodeRules
+from kiosk.core.domain import PILES, SCAN_ORDER
+from kiosk.core.effects import FAST_BLINK, SLOW_BLINK, STEADY
+from kiosk.core.routine import Context
 
 from .conftest import local
 from .routine_harness import PureDay
@@ -167,7 +167,7 @@ def test_check_digit_and_pile_pattern_rules():
     good = "7311041013656"  # a valid EAN-13 beginning with 7
     bad = good[:-1] + str((int(good[-1]) + 1) % 10)
     assert day.run({"cmd": "scan", "code": bad}, local(*MON, 9)).code == "invalid"
-    from kiosk.barcode import mod10_31_ok
+    from kiosk.core.barcode import mod10_31_ok
     assert mod10_31_ok(good)
     assert day.run({"cmd": "scan", "code": good}, local(*MON, 9)).code == "accepted"
 

@@ -6,8 +6,8 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk import routine
-from kiosk.domain import PILES, SCAN_ORDER
+from kiosk.core import routine
+from kiosk.core.domain import PILES, SCAN_ORDER
 
 from .conftest import local
 from .routine_harness import PureDay

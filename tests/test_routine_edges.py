@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk import routine
-from kiosk.barcode import BarcodeRules, check
-from kiosk.clock import TZ
-from kiosk.config import load
-from kiosk.domain import PILES, SCAN_ORDER
-from kiosk.routine import Context
+from kiosk.core import routine
+from kiosk.core.barcode import BarcodeRules, check
+from kiosk.core.clock import TZ
+from kiosk.core.config import load
+from kiosk.core.domain import PILES, SCAN_ORDER
+from kiosk.core.routine import Context
 
 from .conftest import local
 from .routine_harness import PureDay
@@ -377,7 +377,7 @@ def test_the_default_accepts_a_code_iff_it_is_8_to_30_ascii_digits(code):
 
 
 def test_luhn_and_a_pile_pattern_as_the_organisation_would_set_them():
-    from kiosk.barcode import luhn_ok
+    from kiosk.core.barcode import luhn_ok
 
     rules = BarcodeRules(8, 30, "luhn", {"dodsbo": r"7350\d{9}"}, "digits")
     good = next(f"735000100001{d}" for d in "0123456789" if luhn_ok(f"735000100001{d}"))
@@ -446,7 +446,8 @@ def test_the_cover_slip_comes_with_a_cut_address_label_and_says_how_to_place_bot
 
 
 def test_an_80_mm_strip_cannot_cover_a_standard_window_and_the_label_fits_the_c5_front():
-    from kiosk import preview, printouts
+    from kiosk.shelf import preview
+    from kiosk.core import printouts
 
     for _, _, width, _ in (preview.C5_WINDOW, (20, 50, 90, 45)):  # C5 window envelope, DIN 680
         assert printouts.PAPER_MM < width  # any placement leaves part of the window uncovered
@@ -460,7 +461,8 @@ def test_an_80_mm_strip_cannot_cover_a_standard_window_and_the_label_fits_the_c5
 
 
 def test_the_to_scale_rendering_shows_the_uncovered_window_only_on_the_window_envelope(tmp_path):
-    from kiosk import preview, printouts
+    from kiosk.shelf import preview
+    from kiosk.core import printouts
     from PIL import Image
 
     fit = printouts.envelope_fit(229, 162, 15, 15)

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk import limits, printouts, routine, schema
-from kiosk import simulate as sim
-from kiosk.clock import FixedClock
-from kiosk.config import load
-from kiosk.controller import Controller
-from kiosk.domain import PILES, SCAN_ORDER
-from kiosk.journal import Journal
-from kiosk.routine import Context
+from kiosk.core import limits, printouts, routine, schema
+from kiosk.shelf import simulate as sim
+from kiosk.core.clock import FixedClock
+from kiosk.core.config import load
+from kiosk.shelf.controller import Controller
+from kiosk.core.domain import PILES, SCAN_ORDER
+from kiosk.wire.journal import Journal
+from kiosk.core.routine import Context
 
 from .conftest import local
 from .routine_harness import PureDay

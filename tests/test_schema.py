@@ -1,5 +1,5 @@
-"""The one event schema (kiosk/schema.py), enforced on both sides: whatever the controller commits
-passes central's validation (kiosk/sync/validate.py), and garbage is refused by both with a reason.
+"""The one event schema (kiosk/core/schema.py), enforced on both sides: whatever the controller commits
+passes central's validation (kiosk/wire/validate.py), and garbage is refused by both with a reason.
 
 Driven through the public surface: controller.handle on a real journal file, the events as the
 journal stored them (the payload bytes the publisher sends), central's parse_json/check_event."""
@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk import limits, routine, schema
-from kiosk.clock import TZ, FixedClock
-from kiosk.config import parse
-from kiosk.controller import Controller
-from kiosk.domain import INCOMING_KINDS, LETA_KUND_TYPES, PILES, REMARK_CODES, SEGMENTS
-from kiosk.journal import Journal
-from kiosk.sync.validate import Invalid, check_event, parse_json
+from kiosk.core import limits, routine, schema
+from kiosk.core.clock import TZ, FixedClock
+from kiosk.core.config import parse
+from kiosk.shelf.controller import Controller
+from kiosk.core.domain import INCOMING_KINDS, LETA_KUND_TYPES, PILES, REMARK_CODES, SEGMENTS
+from kiosk.wire.journal import Journal
+from kiosk.wire.validate import Invalid, check_event, parse_json
 
 from .command_stream import handle_signed_in, stream
 
@@ -52,7 +52,7 @@ def test_every_event_type_of_the_routine_has_a_schema():
     """Fails when the rules add an event type and the schema lacks its entry (one line in
     schema.EVENT_DATA)."""
     missing = routine.EVENT_TYPES - set(schema.EVENT_DATA)
-    assert not missing, f"kiosk/schema.py EVENT_DATA lacks: {sorted(missing)}"
+    assert not missing, f"kiosk/core/schema.py EVENT_DATA lacks: {sorted(missing)}"
 
 
 def test_an_event_type_the_routine_does_not_fold_is_refused():

@@ -1,4 +1,4 @@
-"""The log scrubber (kiosk.logs): configured secret values, URL userinfo and tokens are removed
+"""The log scrubber (kiosk.core.logs): configured secret values, URL userinfo and tokens are removed
 from log lines; ordinary words never are, even when a secret URL's path is one of them."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk import logs
+from kiosk.core import logs
 
 from .conftest import ROOT
 
@@ -62,7 +62,7 @@ def test_configured_secrets_never_reach_a_log_line(tmp_path):
         f'[billing]\nurl = "{BILLING}"\n'
         '[[notify.targets]]\nurl = "mailtos://tl.bot:Smtp-pw-9911@smtp.example.se?to=tl@example.se"\n',
         encoding="utf-8")
-    code = ("import logging, sys\nfrom kiosk import config, logs\nlogs.setup()\ncfg = config.load(sys.argv[1])\n"
+    code = ("import logging, sys\nfrom kiosk.core import config, logs\nlogs.setup()\ncfg = config.load(sys.argv[1])\n"
             "logging.getLogger('kiosk.test').warning('billing on: %s %s %s %s', cfg.mqtt.password, "
             "cfg.central.password, cfg.billing.url, 'Smtp-pw-9911 to tl@example.se')\n")
     done = subprocess.run([sys.executable, "-c", code, str(config)], capture_output=True, text=True, timeout=60,

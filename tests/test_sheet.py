@@ -16,7 +16,7 @@ import pytest
 
 from kiosk.central import followup
 from kiosk.central.web.app import create_app
-from kiosk.clock import TZ
+from kiosk.core.clock import TZ
 from kiosk_dev.web_serve import Client, Served
 
 from .web_helpers import PASSWORDS, KioskDay, add_users, ingest

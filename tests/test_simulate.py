@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.domain import PILES
+from kiosk.core.domain import PILES
 
 ROOT = Path(__file__).resolve().parent.parent
 PNR = "19121212-1212"
@@ -261,12 +261,12 @@ def test_a_day_crossing_midnight_in_the_simulator_gets_its_warning_and_alert(tmp
 
 
 def test_the_example_day_journals_the_event_count_the_sync_tests_expect(tmp_path):
-    from kiosk.journal import Journal
+    from kiosk.wire.journal import Journal
 
     from .mqtt_broker import EXAMPLE_EVENTS
 
     db = tmp_path / "j.db"
-    done = kiosk("simulate", str(ROOT / "kiosk" / "examples" / "example-day.jsonl"), "--db", str(db), "--out", str(tmp_path / "o"))
+    done = kiosk("simulate", str(ROOT / "kiosk" / "shelf" / "examples" / "example-day.jsonl"), "--db", str(db), "--out", str(tmp_path / "o"))
     assert done.returncode == 0, done.stdout[-2000:]
     j = Journal.open_existing(db)
     try:

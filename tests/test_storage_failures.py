@@ -16,10 +16,10 @@ import time
 from kiosk.central.collector import Central
 from kiosk.central.failures import StorageFailures
 from kiosk.central.store import CentralStore
-from kiosk.clock import TZ, FixedClock
-from kiosk.controller import Controller
-from kiosk.journal import Journal
-from kiosk.sync.publisher import Publisher
+from kiosk.core.clock import TZ, FixedClock
+from kiosk.shelf.controller import Controller
+from kiosk.wire.journal import Journal
+from kiosk.shelf.publisher import Publisher
 
 from .mqtt_broker import broker, kiosk_config, load, needs_mosquitto, wait_until  # noqa: F401
 

@@ -9,14 +9,14 @@ import subprocess
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kiosk import simulate
-from kiosk.clock import TZ, FixedClock
-from kiosk.controller import Controller
-from kiosk.journal import Journal
+from kiosk.shelf import simulate
+from kiosk.core.clock import TZ, FixedClock
+from kiosk.shelf.controller import Controller
+from kiosk.wire.journal import Journal
 from kiosk.central import report as central_report
 from kiosk.central.collector import Central
 from kiosk.central.store import CentralStore
-from kiosk.sync.publisher import Publisher
+from kiosk.shelf.publisher import Publisher
 from .mqtt_broker import (day_n, broker, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, wait_until)
 

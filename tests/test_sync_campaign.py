@@ -19,7 +19,7 @@ import time
 import pytest
 
 from kiosk.central.store import CentralStore
-from kiosk.journal import Journal
+from kiosk.wire.journal import Journal
 from kiosk_dev.localbroker import LocalBroker
 from .mqtt_broker import env, example_lines, kiosk_cmd, kiosk_config, needs_mosquitto
 

@@ -10,12 +10,12 @@ import uuid
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kiosk import simulate
-from kiosk.journal import Journal
+from kiosk.shelf import simulate
+from kiosk.wire.journal import Journal
 from kiosk.central import report as central_report
 from kiosk.central.collector import Central
 from kiosk.central.store import CentralStore
-from kiosk.sync.publisher import Publisher
+from kiosk.shelf.publisher import Publisher
 from .mqtt_broker import broker, env, example_lines, kiosk_cmd, kiosk_config, load, needs_mosquitto, wait_until  # noqa: F401
 
 T = "returpost/v1/demo/kiosk-1/events"
@@ -90,7 +90,7 @@ def test_late_events_close_the_gap_and_the_row_matches(tmp_path, central_db):
         store.close()
     rows, problems = central_report.rows(central_db)
     j = Journal(tmp_path / "journal.db", "demo", "kiosk-1")
-    from kiosk import report
+    from kiosk.core import report
 
     mine = [report.follow_up_row(s, "demo", "kiosk-1") for s in report.day_summaries(j)]
     j.close()
@@ -148,7 +148,7 @@ def test_no_personnummer_ever_reaches_mqtt(broker, tmp_path, central_db):
 
 
 def test_one_row_per_day_and_site_kiosk(tmp_path, central_db):
-    from kiosk import report
+    from kiosk.core import report
 
     store = CentralStore(central_db)
     mine = []

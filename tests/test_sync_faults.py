@@ -14,11 +14,11 @@ import subprocess
 
 import pytest
 
-from kiosk import simulate
-from kiosk.journal import Journal
+from kiosk.shelf import simulate
+from kiosk.wire.journal import Journal
 from kiosk.central.collector import Central
 from kiosk.central.store import CentralStore
-from kiosk.sync.publisher import Publisher
+from kiosk.shelf.publisher import Publisher
 from .mqtt_broker import (broker, bulk_events, env, example_lines, kiosk_cmd, kiosk_config,  # noqa: F401
                          load, needs_mosquitto, wait_until)
 

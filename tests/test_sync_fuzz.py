@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kiosk import report, routine
+from kiosk.core import report, routine
 from kiosk.central.collector import Central
 from kiosk.central.store import CentralStore
-from kiosk.sync.validate import Invalid, check_event, parse_json
+from kiosk.wire.validate import Invalid, check_event, parse_json
 from .mqtt_broker import broker, kiosk_config, load, needs_mosquitto, wait_until  # noqa: F401
 
 TOPIC = "returpost/v1/demo/kiosk-1/events"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 
-from kiosk import simulate
-from kiosk.sync import topics
+from kiosk.shelf import simulate
+from kiosk.wire import topics
 from kiosk.central.collector import Central
 from kiosk.central.store import CentralStore
 from kiosk_dev.localbroker import free_port
-from kiosk.sync.publisher import Publisher
+from kiosk.shelf.publisher import Publisher
 from .mqtt_broker import (day_n, broker, bulk_events, example_lines, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, wait_until)
 
@@ -137,7 +137,7 @@ def test_two_centrals_share_the_load_with_a_shared_subscription(broker, tmp_path
                  tmp_path / "central.db").start()
     config = load(kiosk_config(tmp_path / "kiosk.toml", broker.port))
     db = tmp_path / "journal.db"
-    from kiosk.journal import Journal
+    from kiosk.wire.journal import Journal
 
     j = Journal(db, "demo", "kiosk-1")
     bulk_events(j, 2000)

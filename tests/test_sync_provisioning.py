@@ -11,12 +11,12 @@ import uuid
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kiosk import simulate
-from kiosk.journal import Journal
+from kiosk.shelf import simulate
+from kiosk.wire.journal import Journal
 from kiosk.central.collector import Central
 from kiosk.central.store import CentralStore
 from kiosk_dev.localbroker import PROVISIONING
-from kiosk.sync.publisher import Publisher
+from kiosk.shelf.publisher import Publisher
 from .mqtt_broker import (day_n, USERS, env, example_lines, kiosk_cmd, kiosk_config, load,  # noqa: F401
                          needs_mosquitto, prov_broker, wait_until)
 

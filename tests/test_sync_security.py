@@ -13,9 +13,9 @@ import uuid
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kiosk import simulate
-from kiosk.journal import Journal
-from kiosk.sync.publisher import Publisher
+from kiosk.shelf import simulate
+from kiosk.wire.journal import Journal
+from kiosk.shelf.publisher import Publisher
 from .mqtt_broker import (day_n, USERS, broker, bulk_events, env, example_lines, kiosk_cmd,  # noqa: F401
                          kiosk_config, load, needs_mosquitto, prov_broker, wait_until)
 from .test_sync_provisioning import creds, start_central

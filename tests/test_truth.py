@@ -1,5 +1,5 @@
 """The kiosk tells the truth about alerts and prints: the routine's print and delivery records,
-and the pure sentences the screens, the summary and the status bar show (kiosk/truth.py)."""
+and the pure sentences the screens, the summary and the status bar show (kiosk/core/truth.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk import routine, schema, truth
-from kiosk.clock import utc_iso
+from kiosk.core import routine, schema, truth
+from kiosk.core.clock import utc_iso
 
 from .conftest import local
 from .routine_harness import PureDay
@@ -320,7 +320,7 @@ def test_unprinted_note_counts_each_state():
 
 # -- the printed day summary ------------------------------------------------------------------------
 def test_the_printed_summary_says_what_printed_and_which_alerts_were_confirmed():
-    from kiosk import printouts
+    from kiosk.core import printouts
 
     day = day_with_scanned_dodsbo(2, printer=False)
     label(day)
@@ -339,7 +339,7 @@ def test_the_printed_summary_says_what_printed_and_which_alerts_were_confirmed()
 
 # -- the kiosk's shell: outcomes from the printer, prints lost in a restart ----------------------------
 def test_the_shell_records_the_printers_answers_and_labels_lost_in_a_restart(tmp_path):
-    from kiosk.runtime import Kiosk
+    from kiosk.shelf.runtime import Kiosk
     from kiosk_dev.screenshots import demo_config
 
     cfg = demo_config(tmp_path)
@@ -376,7 +376,7 @@ def test_the_shell_records_the_printers_answers_and_labels_lost_in_a_restart(tmp
 
 
 def test_a_slip_the_printer_took_before_the_power_went_is_printed_after_the_restart(tmp_path):
-    from kiosk.runtime import Kiosk
+    from kiosk.shelf.runtime import Kiosk
     from kiosk_dev.screenshots import demo_config
 
     cfg = demo_config(tmp_path)

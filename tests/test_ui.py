@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.journal import Journal
+from kiosk.wire.journal import Journal
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER = ROOT / "tests" / "ui_day_driver.py"

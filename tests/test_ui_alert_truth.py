@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.journal import Journal
+from kiosk.wire.journal import Journal
 from tests.mqtt_broker import broker, needs_mosquitto  # noqa: F401  (the broker fixture)
 from tests.test_ui import child_env, needs_x, xdisplay  # noqa: F401  (the module's Xvfb fixture)
 

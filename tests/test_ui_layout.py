@@ -50,13 +50,13 @@ def test_the_audit_finds_what_it_looks_for(tmp_path, xdisplay):  # noqa: F811
 BAD_SCREEN = r'''
 import json, sys
 sys.path.insert(0, %r)
-from kiosk.ui import kivyenv
+from kiosk.shelf.ui import kivyenv
 kivyenv.prepare(800, 480)
 kivyenv.register_fonts()
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.uix.floatlayout import FloatLayout
-from kiosk.ui.widgets import Btn, Scale, Txt, mm
+from kiosk.shelf.ui.widgets import Btn, Scale, Txt, mm
 from kiosk_dev.layout_audit import audit
 
 class Bad(App):

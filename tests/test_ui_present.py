@@ -1,4 +1,4 @@
-"""kiosk/ui/present.py (Kivy-free): severity and banner words, the shelf's standing picture, the
+"""kiosk/shelf/ui/present.py (Kivy-free): severity and banner words, the shelf's standing picture, the
 undo label, the idle clock; and the ui.idle_logout_minutes config key."""
 
 from __future__ import annotations
@@ -9,17 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk import routine
-from kiosk.clock import TZ
-from kiosk.config import ConfigError, load, parse
-from kiosk.controller import Controller
-from kiosk.journal import Journal
-from kiosk.ui import present
+from kiosk.core import routine
+from kiosk.core.clock import TZ
+from kiosk.core.config import ConfigError, load, parse
+from kiosk.shelf.controller import Controller
+from kiosk.wire.journal import Journal
+from kiosk.shelf.ui import present
 
 
 class R:
     def __init__(self, status, message="", severity=None, alerts=(), notes=()):
-        from kiosk.effects import Effects
+        from kiosk.core.effects import Effects
 
         self.status, self.message, self.effects = status, message, Effects(alerts=alerts, notes=notes)
         if severity is not None:
@@ -53,7 +53,7 @@ def test_standing_lights_blink_the_current_pile_only_while_scanning():
 def test_undo_label_names_what_a_plain_undo_removes(tmp_path):
     cfg = parse(f'[kiosk]\ndata_dir = "{tmp_path}"\n[mqtt]\nenabled = false\n')
     now = dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
-    from kiosk.clock import FixedClock
+    from kiosk.core.clock import FixedClock
 
     c = Controller(cfg, Journal(tmp_path / "j.db", "s", "k"), FixedClock(now))
     for cmd in ({"cmd": "login", "operator": "ANNA"}, {"cmd": "sort", "pile": "dodsbo"},
@@ -102,7 +102,7 @@ def test_a_restart_opens_the_step_in_progress(tmp_path):
     """resume_screen: the screen of the latest record, the dödsbo labels and the cover slip while
     due after the scanning, Home with nothing recorded or nothing due, the summary once closed."""
     cfg = parse(f'[kiosk]\ndata_dir = "{tmp_path}"\n[mqtt]\nenabled = false\n')
-    from kiosk.clock import FixedClock
+    from kiosk.core.clock import FixedClock
 
     c = Controller(cfg, Journal(tmp_path / "j.db", "s", "k"), FixedClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)))
     seen = [present.resume_screen(c.state)]
@@ -122,7 +122,7 @@ def test_a_restart_opens_the_step_in_progress(tmp_path):
 
 
 def test_home_tiles_turn_green_when_their_pile_is_handled():
-    from kiosk.ui.screens.home import handled
+    from kiosk.shelf.ui.screens.home import handled
 
     assert handled(0, 0, "brev bedömda") == ("0 brev bedömda", "todo")
     assert handled(1, 3, "brev bedömda") == ("1 av 3 brev bedömda", "active")

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.barcode import BarcodeRules, check, luhn_ok, mod10_31_ok
-from kiosk.personnummer import CenturyNeeded, PersonnummerError, parse
+from kiosk.core.barcode import BarcodeRules, check, luhn_ok, mod10_31_ok
+from kiosk.core.personnummer import CenturyNeeded, PersonnummerError, parse
 
 TODAY = dt.date(2026, 11, 26)
 

@@ -17,21 +17,21 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import sdnotify
-from kiosk.watchdog import WatchdogFeeder
+from kiosk.shelf import sdnotify
+from kiosk.shelf.watchdog import WatchdogFeeder
 
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
 import os, sys, threading
 from kivy.clock import Clock
-from kiosk import sdnotify
-from kiosk.watchdog import WatchdogFeeder
+from kiosk.shelf import sdnotify
+from kiosk.shelf.watchdog import WatchdogFeeder
 
 hang_after = int(sys.argv[1])          # pings before the loop hangs; -1 = never
 mode = sys.argv[2]
 pings = [0]
-if mode == "feeder":                   # the UI's pattern (kiosk/ui/app.py): WatchdogFeeder on the Kivy Clock
+if mode == "feeder":                   # the UI's pattern (kiosk/shelf/ui/app.py): WatchdogFeeder on the Kivy Clock
     feeder = WatchdogFeeder()
     feeder.schedule(Clock)
     count = lambda: feeder.pings

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from kiosk.clock import TZ
+from kiosk.core.clock import TZ
 from kiosk.central.db import open_database
 from kiosk.central.web import state
 from kiosk.central.web.app import create_app
@@ -150,7 +150,7 @@ def test_session_expires(served, clock):
 @needs_mosquitto
 def test_card_changes_when_the_kiosks_events_arrive_over_mqtt(broker, tmp_path, central_db, served, browser, clock):
     """Real path: kiosk controller -> journal -> Publisher -> mosquitto -> Central -> central.db -> page."""
-    from kiosk.sync.publisher import Publisher
+    from kiosk.shelf.publisher import Publisher
 
     cfg = kiosk_config(tmp_path / "kiosk.toml", broker.port)
     config = load(cfg)

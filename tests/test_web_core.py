@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk import report
+from kiosk.core import report
 from kiosk.central import followup, summaries
 from kiosk.central.web import charts, state
-from kiosk.clock import TZ
+from kiosk.core.clock import TZ
 from kiosk_dev.web_bench import day_events, day_script
 
 from kiosk.central.db import open_database

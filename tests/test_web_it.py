@@ -288,7 +288,7 @@ def test_metrics_scraped_and_parsed_and_readyz_follows_the_heartbeats(tmp_path, 
 
     from kiosk.central import heartbeat
     from kiosk.central.delivery import config as delivery_config, worker
-    from kiosk.config import parse
+    from kiosk.core.config import parse
 
     from .web_helpers import KioskDay, example_day, ingest
 
@@ -388,7 +388,7 @@ def test_the_collector_and_the_delivery_worker_write_their_heartbeats(broker, tm
     import time
 
     from kiosk.central.cli import start_delivery
-    from kiosk.config import load
+    from kiosk.core.config import load
 
     from .mqtt_broker import kiosk_config
     from .web_helpers import Central

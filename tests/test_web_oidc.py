@@ -166,7 +166,7 @@ def test_logout_ends_the_session_here_and_at_the_provider(served, issuer):
 
 
 def test_oidc_config_secret_from_the_environment_and_checks(tmp_path, monkeypatch):
-    from kiosk.config import ConfigError, parse
+    from kiosk.core.config import ConfigError, parse
 
     text = ('[web.oidc]\nenabled = true\nissuer = "https://login.microsoftonline.com/t/v2.0"\nclient_id = "abc"\n'
             'client_secret_env = "RETURPOST_OIDC_SECRET"\nroles_claim = "groups"\ntl_values = ["g-tl"]\n')

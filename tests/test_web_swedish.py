@@ -14,7 +14,7 @@ import re
 import pytest
 
 from kiosk.central.web.app import create_app
-from kiosk.clock import TZ
+from kiosk.core.clock import TZ
 from kiosk_dev.web_serve import Client, Served
 
 from .web_helpers import (PASSWORDS, KioskDay, MutableClock, add_users, browser_login, chrome, ingest,

@@ -28,7 +28,7 @@ def publish_inbox(port: int, site: str, kiosk: str, doc: dict) -> None:
     """What central's collector does: the inbox document, retained, QoS 1."""
     import paho.mqtt.client as mqtt
 
-    from kiosk.sync import inbox, topics
+    from kiosk.wire import inbox, topics
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-central")
     client.connect("127.0.0.1", port)
@@ -42,16 +42,16 @@ def publish_inbox(port: int, site: str, kiosk: str, doc: dict) -> None:
 
 
 def main(data: Path, out: Path, size: str, shots: Path | None) -> int:
-    from kiosk.ui import kivyenv
+    from kiosk.shelf.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
     kivyenv.prepare(w, h)
     kivyenv.register_fonts()
     from kivy.core.window import Window
 
-    from kiosk.clock import TZ, utc_iso
-    from kiosk.config import parse
-    from kiosk.runtime import Kiosk
+    from kiosk.core.clock import TZ, utc_iso
+    from kiosk.core.config import parse
+    from kiosk.shelf.runtime import Kiosk
     from kiosk_dev.ui_driver import Driver, find_button, tap, type_keys
     from tests.ui_child import run_script
 

@@ -29,7 +29,7 @@ class OffsetClock:
 
 def simulator_config(data_dir: str, extra: str = ""):
     """The simulator kiosk without sync; the printer's file and previews beside the data dir."""
-    from kiosk.config import parse
+    from kiosk.core.config import parse
 
     paper = Path(data_dir).parent / "paper"
     return parse(f'[kiosk]\ndata_dir = "{data_dir}"\nhardware = "simulator"\n[mqtt]\nenabled = false\n'
@@ -41,7 +41,7 @@ def simulator_config(data_dir: str, extra: str = ""):
 def run_script(kiosk, script, seen: dict, out_path: str) -> int:
     """The kiosk's UI driven by `script` (kiosk_dev.ui_driver.Driver) until it ends; what it saw,
     its error and whether it finished go to `out_path` as JSON. Exit status 0 when it finished."""
-    from kiosk.ui.app import KioskApp
+    from kiosk.shelf.ui.app import KioskApp
     from kiosk_dev.ui_driver import Driver
 
     drivers: list[Driver] = []
@@ -61,13 +61,13 @@ def run_script(kiosk, script, seen: dict, out_path: str) -> int:
 def simulator_kiosk(data_dir: str, size: str, start: tuple = (2026, 11, 23, 9, 0)):
     """Kivy prepared for `size` ("800x480"), and the simulator kiosk on an OffsetClock from
     `start` (local time)."""
-    from kiosk.ui import kivyenv
+    from kiosk.shelf.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
     kivyenv.prepare(w, h)
     kivyenv.register_fonts()
-    from kiosk.clock import TZ
-    from kiosk.runtime import Kiosk
+    from kiosk.core.clock import TZ
+    from kiosk.shelf.runtime import Kiosk
 
     return Kiosk(simulator_config(data_dir), clock=OffsetClock(dt.datetime(*start, tzinfo=TZ)), simulator=True,
                  sync=False)

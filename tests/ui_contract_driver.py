@@ -19,17 +19,17 @@ from tests.ui_child import OffsetClock, run_script, simulator_config  # noqa: E4
 
 
 def main(data_dir: str, out_path: str, size: str) -> int:
-    from kiosk.ui import kivyenv
+    from kiosk.shelf.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
     kivyenv.prepare(w, h)
     kivyenv.register_fonts()
 
-    from kiosk import routine
-    from kiosk.clock import TZ
-    from kiosk.runtime import Kiosk
+    from kiosk.core import routine
+    from kiosk.core.clock import TZ
+    from kiosk.shelf.runtime import Kiosk
     from kiosk_dev.ui_driver import Driver, find_button, has_button, tap, type_keys
-    from kiosk.ui.widgets import Scale, mm
+    from kiosk.shelf.ui.widgets import Scale, mm
 
     cfg = simulator_config(data_dir)
     kiosk = Kiosk(cfg, clock=OffsetClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)), simulator=True, sync=False)
@@ -113,7 +113,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         # Dödsbo: ten digits with "-" need the century; two buttons show both readings. The labels
         # go to a printer that keeps nothing (a file printer refuses a personnummer, and a label
         # counts only when printed).
-        from kiosk.hw.printer import DummyTransport
+        from kiosk.shelf.hw.printer import DummyTransport
 
         paper_printer, kiosk.devices.printer.transport = kiosk.devices.printer.transport, DummyTransport()
         yield from go("3. Dödsbo", "dodsbo")

@@ -24,16 +24,16 @@ OWN_TEMPORARY = "Återbäring för ö-post"  # typed on the on-screen keyboard (
 
 
 def main(data_dir: str, out_path: str, size: str) -> int:
-    from kiosk.ui import kivyenv
+    from kiosk.shelf.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
     kivyenv.prepare(w, h)
     kivyenv.register_fonts()
     from kivy.uix.label import Label
 
-    from kiosk import routine
-    from kiosk.clock import TZ
-    from kiosk.runtime import Kiosk
+    from kiosk.core import routine
+    from kiosk.core.clock import TZ
+    from kiosk.shelf.runtime import Kiosk
     from kiosk_dev.ui_driver import Driver, find_button, has_button, tap, type_keys
 
     cfg = simulator_config(data_dir)
@@ -77,7 +77,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
             from kivy.core.window import Window
             from kivy.uix.button import Button
 
-            from kiosk.ui.widgets import Scale
+            from kiosk.shelf.ui.widgets import Scale
 
             sides, inside = [], True
             for w in app.text_keyboard.walk(restrict=True):

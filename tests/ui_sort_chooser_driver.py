@@ -19,7 +19,7 @@ from tests.ui_child import press, run_script, simulator_kiosk  # noqa: E402  (a 
 
 def main(data_dir: str, out_path: str, size: str) -> int:
     kiosk = simulator_kiosk(data_dir, size)
-    from kiosk import routine
+    from kiosk.core import routine
     from kiosk_dev.ui_driver import Driver
 
     seen: dict = {}

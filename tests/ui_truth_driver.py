@@ -25,16 +25,16 @@ PNR = "19121212-1212"
 
 
 def main(data_dir: str, out_path: str, size: str) -> int:
-    from kiosk.ui import kivyenv
+    from kiosk.shelf.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
     kivyenv.prepare(w, h)
     kivyenv.register_fonts()
 
-    from kiosk import routine
-    from kiosk.clock import TZ
-    from kiosk.runtime import Kiosk
-    from kiosk.ui.widgets import AMBER, GREEN, RED, Btn
+    from kiosk.core import routine
+    from kiosk.core.clock import TZ
+    from kiosk.shelf.runtime import Kiosk
+    from kiosk.shelf.ui.widgets import AMBER, GREEN, RED, Btn
     from kiosk_dev.ui_driver import Driver, double_tap, find_button, has_button, tap
 
     cfg = simulator_config(data_dir, "[ui]\nidle_logout_minutes = 15\n")

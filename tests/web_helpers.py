@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.clock import TZ, FixedClock
-from kiosk.config import load as load_config
-from kiosk.controller import Controller
-from kiosk.journal import Journal
+from kiosk.core.clock import TZ, FixedClock
+from kiosk.core.config import load as load_config
+from kiosk.shelf.controller import Controller
+from kiosk.wire.journal import Journal
 
 from kiosk.central.collector import Central  # noqa: F401  (re-exported for test_web)
 from kiosk.central.store import CentralStore
@@ -104,9 +104,9 @@ def ingest(central_db: Path, messages) -> None:
 
 def example_day(k: KioskDay, day: dt.date) -> None:
     """The bundled example day's commands, moved to `day`."""
-    from kiosk.clock import parse_iso
+    from kiosk.core.clock import parse_iso
 
-    lines = (Path(__file__).resolve().parent.parent / "kiosk" / "examples" / "example-day.jsonl").read_text(
+    lines = (Path(__file__).resolve().parent.parent / "kiosk" / "shelf" / "examples" / "example-day.jsonl").read_text(
         encoding="utf-8").splitlines()
     for raw in lines:
         if not raw.strip():

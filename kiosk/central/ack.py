@@ -31,7 +31,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 
-from ..sync import topics
+from ..wire import topics
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ def import_journal(store, journal_path: Path) -> dict:
     a second import stores nothing new). Returns the counts."""
     import collections
 
-    from ..journal import Journal
-    from ..sync import topics
+    from ..wire.journal import Journal
+    from ..wire import topics
 
     journal = Journal.open_existing(journal_path)
     counts: collections.Counter = collections.Counter()
@@ -116,7 +116,7 @@ def start_delivery(config, db, stop: threading.Event) -> threading.Thread | None
     """The delivery worker (kiosk/central/delivery/) in a thread until `stop` is set; its config
     decides whether any notification target, billing or follow-up folder exists. A bad delivery
     config is logged and leaves ingest running."""
-    from ..config import ConfigError
+    from ..core.config import ConfigError
     from .delivery import config as delivery_config
     from .delivery import worker
 

@@ -11,7 +11,7 @@ package, plus configured extra holidays; optionally the eves most offices close 
 - `kiosk_offline`: during working hours, a kiosk's retained status has said offline for
   `offline_minutes`, or (when `silent_minutes` > 0) nothing was heard from it for that long.
 - `printer`: a kiosk's retained status reports its printer (`"printer": {"state", "kept"}`, the
-  states of kiosk/hw/printer.py) out of paper, or offline/erroring with print jobs kept.
+  states of kiosk/shelf/hw/printer.py) out of paper, or offline/erroring with print jobs kept.
 
 Each is raised once per (site, kiosk, kind, day): its id is derived from those, and a kiosk's own
 alert of the same kind that day (e.g. its own `deadline_missed`) counts as already raised.
@@ -26,8 +26,8 @@ from functools import lru_cache
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
-from ..clock import TZ, utc_iso
-from ..domain import PILE_NAMES, SCAN_ORDER
+from ..core.clock import TZ, utc_iso
+from ..core.domain import PILE_NAMES, SCAN_ORDER
 
 KINDS = ("deadline_missed", "no_activity", "kiosk_offline", "printer")
 SITE_WIDE = "*"  # the kiosk column of a site-wide alert (no_activity)

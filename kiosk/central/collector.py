@@ -10,7 +10,7 @@ means a redelivery, which the store drops by id; every event lands exactly once.
 Every POLL_EVERY seconds it also publishes each kiosk's inbox document (kiosk/central/inbox.py:
 TL acknowledgements and answers, notification outcomes), retained, whenever it changed.
 
-Floods: the receive path is `kiosk.sync.mqtt.LeanClient` (large reads, no
+Floods: the receive path is `kiosk.wire.mqtt.LeanClient` (large reads, no
 per-message `Properties`, one write for a batch's PUBACKs), and a sender over its dead-letter
 budget is shed by topic in `on_message` (kiosk/central/shedding.py): counted and acknowledged to
 the broker at once, never decoded or stored, so a flood queued in the broker drains at the speed
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from ..sync import mqtt as session
-from ..sync import topics
-from ..sync.validate import ID_RE
+from ..wire import mqtt as session
+from ..wire import topics
+from ..wire.validate import ID_RE
 from . import ack
 from .heartbeat import COLLECTOR, Heartbeat
 from .inbox import InboxPublisher

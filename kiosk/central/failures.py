@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Callable
 
-from ..sync.mqtt import Backoff
+from ..wire.mqtt import Backoff
 
 FIRST_S = 0.5  # the first retry's delay ...
 CAP_S = 30.0  # ... doubling up to this

@@ -20,8 +20,8 @@ import io
 import json
 from pathlib import Path
 
-from ..clock import DEADLINE, TZ, deadline_for, parse_iso
-from ..domain import DECISION_NAMES, DESTINATION_NAMES, LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
+from ..core.clock import DEADLINE, TZ, deadline_for, parse_iso
+from ..core.domain import DECISION_NAMES, DESTINATION_NAMES, LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
 
 SHEET_TITLE = "Uppföljning"
 CASES_TITLE = "Ärenden och beslut"

@@ -1,4 +1,4 @@
-"""What central tells a kiosk's screen about its alerts: the inbox document (kiosk/sync/inbox.py
+"""What central tells a kiosk's screen about its alerts: the inbox document (kiosk/wire/inbox.py
 has its format and the kiosk's strict check), composed per kiosk for today from what the TLs did
 (`web.state.alert_states`) and where the notifications are (`delivery.state.alert_notifications`).
 The collector publishes it retained, QoS 1, on `returpost/v1/<site>/<kiosk>/inbox` whenever it
@@ -15,10 +15,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from ..clock import TZ, local_day
-from ..limits import clean_text
-from ..sync import inbox as fmt
-from ..sync import topics
+from ..core.clock import TZ, local_day
+from ..core.limits import clean_text
+from ..wire import inbox as fmt
+from ..wire import topics
 from .db import is_url
 from .delivery import outbox
 from .summaries import refresh
@@ -47,7 +47,7 @@ def notified(targets: list[dict]) -> dict | None:
 
 def compose(conn: sqlite3.Connection, site: str, kiosk: str, day: str,
             delivery_conn: sqlite3.Connection | None = None) -> dict:
-    """The inbox document of one kiosk for `day` (a dict that `kiosk.sync.inbox.parse` accepts).
+    """The inbox document of one kiosk for `day` (a dict that `kiosk.wire.inbox.parse` accepts).
     `conn`: central's database as the web side opens it; `delivery_conn`: as the outbox opens it
     (rows by name; default: the database file of `conn`)."""
     dconn = delivery_conn or outbox.connect(_path(conn))

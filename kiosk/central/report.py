@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from .. import report, routine
+from ..core import report, routine
 from . import summaries
 from .db import Conn, display_name, is_url
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ..clock import utc_iso
+from ..core.clock import utc_iso
 from .db import Database, Step, migrate, open_database
 
 WINDOW = 60.0  # seconds of a sender's dead-letter budget (central.dead_letters_per_kiosk_minute)

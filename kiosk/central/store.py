@@ -45,9 +45,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from ..clock import TZ, parse_iso, utc_iso
-from ..sync import topics
-from ..sync.validate import ID_RE, UUID_RE, Invalid, check_alert, check_event, check_status, parse_json
+from ..core.clock import TZ, parse_iso, utc_iso
+from ..wire import topics
+from ..wire.validate import ID_RE, UUID_RE, Invalid, check_alert, check_event, check_status, parse_json
 from . import db as dbm
 
 log = logging.getLogger(__name__)

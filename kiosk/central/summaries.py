@@ -35,8 +35,8 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator
 
-from .. import report, routine
-from ..clock import TZ, parse_iso
+from ..core import report, routine
+from ..core.clock import TZ, parse_iso
 from . import db as dbm
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def connect(target: str | Path) -> Any:
     PostgreSQL connection. Either has `execute(sql, params)` with `?` and `close()`."""
     if dbm.is_url(str(target)):
         return dbm.open_conn(str(target))
-    from ..journal import connect as journal_connect
+    from ..wire.journal import connect as journal_connect
 
     return journal_connect(target).conn
 

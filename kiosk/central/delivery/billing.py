@@ -16,8 +16,8 @@ import hashlib
 import io
 import json
 
-from ...clock import TZ, parse_iso
-from ...domain import PILE_NAMES, SCAN_ORDER
+from ...core.clock import TZ, parse_iso
+from ...core.domain import PILE_NAMES, SCAN_ORDER
 
 CSV_COLUMNS = ("Datum", "Tid", "Streckkod", "Hög", "Plats", "Kiosk", "Signatur", "Sen", "Sedd tidigare")
 # a workbook sheet per pile: Excel's sheet names hold at most 31 characters and no "/"

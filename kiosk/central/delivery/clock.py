@@ -8,8 +8,8 @@ import datetime as dt
 import json
 import logging
 
-from ... import routine
-from ...clock import parse_iso, utc_iso
+from ...core import routine
+from ...core.clock import parse_iso, utc_iso
 from .. import clock_alerts as rules
 from ..db import Conn, Database
 

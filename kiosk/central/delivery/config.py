@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...config import Config, ConfigError
-from ...config import load as _load_config
-from ...config import parse as _parse_config
+from ...core.config import Config, ConfigError
+from ...core.config import load as _load_config
+from ...core.config import parse as _parse_config
 from ..clock_alerts import KINDS as CLOCK_KINDS
 from ..clock_alerts import Calendar, Rules
 
@@ -140,7 +140,7 @@ def _targets(raw: list) -> tuple[Target, ...]:
 
 
 def read(cfg) -> DeliveryConfig:
-    """The delivery settings of a loaded `kiosk.config.Config` (raises ConfigError)."""
+    """The delivery settings of a loaded `kiosk.core.config.Config` (raises ConfigError)."""
     d = cfg.data
     dl, n, b, f, c = d["delivery"], d["notify"], d["billing"], d["followup"], d["clock_alerts"]
     web = d.get("web", {})
@@ -194,14 +194,14 @@ def read(cfg) -> DeliveryConfig:
 
 
 def parse(text: str, source: str = "<string>") -> Config:
-    """`kiosk.config.parse` plus the delivery settings' checks (raises ConfigError naming the key)."""
+    """`kiosk.core.config.parse` plus the delivery settings' checks (raises ConfigError naming the key)."""
     cfg = _parse_config(text, source)
     read(cfg)
     return cfg
 
 
 def load(path: str | os.PathLike | None = None) -> Config:
-    """Central's config: `kiosk.config.load` plus the delivery settings' checks."""
+    """Central's config: `kiosk.core.config.load` plus the delivery settings' checks."""
     cfg = _load_config(path)
     read(cfg)
     return cfg

@@ -3,7 +3,7 @@ site), when (local time), what to do, and a link to the alert in the web app."""
 
 from __future__ import annotations
 
-from ...clock import TZ, parse_iso
+from ...core.clock import TZ, parse_iso
 from ..clock_alerts import SITE_WIDE
 
 KIND_TITLES = {

@@ -30,7 +30,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ...clock import TZ, parse_iso, utc_iso
+from ...core.clock import TZ, parse_iso, utc_iso
 from ..clock_alerts import KINDS as CLOCK_KINDS
 from ..clock_alerts import alert_id as clock_alert_id
 from ..db import POSTGRESQL, SQLITE, Conn, Database, Step, migrate, open_database, using

@@ -1,11 +1,11 @@
 """Secrets in target URLs are never logged: `label(url)` is what logs and status show of a URL
 (scheme and host only), `scrub(text, urls)` removes every secret part of those URLs from a text
 (an error message from a library may quote the URL). The rules are the log scrubber's
-(`kiosk.logs`): values, userinfo and tokens are removed, ordinary words never."""
+(`kiosk.core.logs`): values, userinfo and tokens are removed, ordinary words never."""
 
 from __future__ import annotations
 
-from ...logs import label, scrub as _scrub
+from ...core.logs import label, scrub as _scrub
 
 __all__ = ["label", "scrub"]
 

@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from ... import logs
+from ...core import logs
 from . import billing, redact
 from .config import DeliveryConfig
 from .outbox import BILLING_FILE, BILLING_POST, FOLLOWUP, NOTIFY

@@ -23,7 +23,7 @@ def _db_target(args) -> str:
 def _delivery_config(args):
     """Central's delivery settings for /leveranser (None, and the page says so, when the config
     cannot be read: the web app still serves every other page)."""
-    from ...config import ConfigError, load
+    from ...core.config import ConfigError, load
     from ..delivery.config import read
 
     try:
@@ -79,10 +79,10 @@ def web_main(args) -> int:
     except OSError as exc:
         print(f"web: cannot read or make the session secret {secret_file}: {exc}", file=sys.stderr)
         return 2
-    from ...config import load
+    from ...core.config import load
     from . import settings
 
-    from ... import logs
+    from ...core import logs
 
     try:
         web = settings.from_config(load(args.config))

@@ -20,7 +20,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from ...clock import parse_iso
+from ...core.clock import parse_iso
 from .. import heartbeat
 from ..db import Database
 

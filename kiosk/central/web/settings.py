@@ -1,4 +1,4 @@
-"""The web app's settings (`[web]` of the config, `kiosk.config.WebSection`) as `create_app` takes them."""
+"""The web app's settings (`[web]` of the config, `kiosk.core.config.WebSection`) as `create_app` takes them."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def oidc_settings(cfg) -> OidcSettings | None:
 
 
 def from_config(cfg) -> Settings:
-    """Settings from a loaded `kiosk.config.Config`."""
+    """Settings from a loaded `kiosk.core.config.Config`."""
     w = cfg.web
     return Settings(session_idle=dt.timedelta(minutes=w.session_idle_minutes),
                     session_absolute=dt.timedelta(hours=w.session_hours),

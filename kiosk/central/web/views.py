@@ -12,8 +12,8 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup, escape
 
-from ...clock import DEADLINE, TZ, deadline_for, parse_iso
-from ...domain import PILE_NAMES, PILES, SCAN_ORDER
+from ...core.clock import DEADLINE, TZ, deadline_for, parse_iso
+from ...core.domain import PILE_NAMES, PILES, SCAN_ORDER
 from .. import followup, summaries
 from ..clock_alerts import KINDS as CLOCK_KINDS
 from ..clock_alerts import SITE_WIDE
@@ -57,7 +57,7 @@ def _kiosk_rows(conn: Conn) -> list[dict]:
     return out
 
 
-# the printer's states in a kiosk's status (kiosk/hw/printer.py) as the card says them
+# the printer's states in a kiosk's status (kiosk/shelf/hw/printer.py) as the card says them
 PRINTER_STATES = {"ok": "OK", "offline": "inte ansluten", "no_paper": "slut på papper", "error": "fel"}
 
 

@@ -1,0 +1,91 @@
+"""The central host: its database and the broker's server certificate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import subprocess
+
+from .base import Check, System, fel, info, ok
+
+
+def check_central_db(cfg, system: System) -> Check:
+    name = "Centrala databasen"
+    target = cfg.db_target()
+    if isinstance(target, str):
+        return _check_postgresql(name, target)
+    path = target
+    folder = path.parent
+    if not folder.exists():
+        return fel(name, f"mappen {folder} finns inte",
+                   "Kör install.sh central, eller starta returpost-central en gång (systemd skapar den).")
+    target = path if path.exists() else folder
+    if target.stat().st_uid != system.euid():
+        return fel(name, f"{target} tillhör en annan användare än den som kör doctor",
+                   "Kör doctor som tjänstens användare: sudo -u returpost ... doctor --central")
+    if not path.exists():
+        if not os.access(folder, os.W_OK):
+            return fel(name, f"{folder} går inte att skriva", "Ge tjänstens användare skrivrätt.")
+        return ok(name, f"ingen databas än; {folder} går att skriva")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=5, isolation_level=None)
+        try:
+            quick = conn.execute("pragma quick_check").fetchone()[0]
+            if quick != "ok":
+                return fel(name, f"{path} är skadad ({quick})", "Stoppa returpost-central och kontakta support.")
+            conn.execute("begin immediate")
+            conn.execute("rollback")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return fel(name, f"{path} går inte att skriva ({exc})",
+                   "Är disken full? Kör doctor som tjänstens användare.")
+    return ok(name, f"{path} går att skriva")
+
+
+def _check_postgresql(name: str, url: str) -> Check:
+    from ...central.db import display_name, open_conn
+
+    shown = display_name(url)
+    try:
+        conn = open_conn(url, timeout=5)
+    except Exception as exc:  # psycopg's OperationalError: refused, auth, no such database
+        return fel(name, f"{shown} svarar inte ({type(exc).__name__}: {str(exc).strip()[:200]})",
+                   "Kontrollera att PostgreSQL kör, adressen i central.db och användarens rättigheter.")
+    try:
+        with conn.transaction():
+            conn.execute("create temporary table doctor_probe (x integer)")
+            conn.execute("drop table doctor_probe")
+        done = "schema_migrations" in conn.table_names()
+    except Exception as exc:
+        return fel(name, f"{shown} går inte att skriva ({type(exc).__name__}: {str(exc).strip()[:200]})",
+                   "Ge central.db:s användare rätt att skriva i databasen.")
+    finally:
+        conn.close()
+    return ok(name, f"{shown} går att nå" + ("" if done else "; tomt än (returpost-central skapar tabellerna)"))
+
+
+CERT_WARN_DAYS = 30
+
+
+def check_broker_cert(system: System) -> Check:
+    name = "Mäklarens certifikat"
+    cert = system.broker_cert
+    if not cert.exists():
+        return info(name, f"{cert} finns inte här (inte mäklarens dator?)")
+    try:
+        out = system.run(["openssl", "x509", "-noout", "-enddate", "-in", str(cert)],
+                         capture_output=True, text=True, timeout=10)
+        end = dt.datetime.strptime(out.stdout.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z")
+    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+        return fel(name, f"{cert} går inte att läsa", "Kontrollera filen (openssl x509 -in ... -text).")
+    left = end.replace(tzinfo=dt.timezone.utc) - system.now()
+    fix = ("Förnya serverns certifikat (flytta bort /etc/returpost-kiosk/central/ca/server.* och "
+           "kör install.sh central igen; kioskerna behåller samma ca.crt), eller lägg in "
+           "organisationens nya med --tls-dir.")
+    if left.total_seconds() <= 0:
+        return fel(name, f"gick ut {end:%Y-%m-%d}: inga kiosker kan ansluta", fix)
+    if left < dt.timedelta(days=CERT_WARN_DAYS):
+        return fel(name, f"går ut {end:%Y-%m-%d} (om {left.days} dagar)", fix)
+    return ok(name, f"giltigt till {end:%Y-%m-%d}")

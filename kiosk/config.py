@@ -9,9 +9,8 @@ network, the signature rule central applies) is checked by hand in `_check`. Err
 and the problem in one line, so a bad file fails at start with a message an installer can act on.
 """
 
-from __future__ import annotations
-
 import codecs
+import copy
 import datetime as dt
 import functools
 import ipaddress
@@ -321,18 +320,18 @@ class Config(_Table, frozen=True):
     data: Annotated[dict[str, Any], Meta(extra={"hidden": True})] = msgspec.field(default_factory=dict)
 
     @classmethod
-    def from_data(cls, data: dict, source: str = "<default>") -> Config:
+    def from_data(cls, data: dict, source: str = "<default>") -> "Config":
         """The typed config from merged tables (see `parse`): a wrong type, a value out of its
         bounds or an unknown key is a ConfigError naming the key."""
-        problems = schema_problems(default_text())
-        if problems:
-            raise ConfigSchemaError("\n".join(problems))
         for key in META_FIELDS:
             if key in data:
                 raise ConfigError(key, "unknown key")
         try:
             built = msgspec.convert(data, cls, strict=True)
         except msgspec.ValidationError as exc:
+            problems = schema_problems(default_text())  # the default itself does not fit: a developer's slip
+            if problems:
+                raise ConfigSchemaError("\n".join(problems)) from None
             raise _config_error(cls, data, str(exc)) from None
         return msgspec.structs.replace(built, source=source, data=data)
 
@@ -658,8 +657,14 @@ def check_files(cfg: Config) -> None:
             raise ConfigError(f"mqtt.{key}", f"no such file: {cfg.data_path(value)}")
 
 
+@functools.cache
+def _default() -> dict:
+    """default_config.toml as tables, read once per process (`parse` copies it)."""
+    return tomllib.loads(default_text())
+
+
 def parse(text: str, source: str = "<string>") -> Config:
-    default = tomllib.loads(default_text())
+    default = copy.deepcopy(_default())  # Config.data is the caller's to keep: never the cache
     try:
         user = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -230,3 +230,25 @@ def test_a_codepage_with_a_nul_is_refused_naming_the_key():  # found by the prop
 def test_a_signature_of_exactly_the_limit_is_accepted():
     cfg = parse(f'[[operators]]\nsignature = "{"Ö" * SIGNATURE_MAX}"\n')
     assert cfg.operators[0].signature == "Ö" * SIGNATURE_MAX
+
+
+def test_a_default_that_does_not_fit_the_structs_stops_every_load(monkeypatch):
+    text = kconfig.default_text() + "\n[gizmo]\nport = 8080\n"
+    monkeypatch.setattr(kconfig, "default_text", lambda: text)
+    kconfig._default.cache_clear()
+    try:
+        with pytest.raises(kconfig.ConfigSchemaError, match="has gizmo but kiosk.config.Config has no field"):
+            parse("")
+    finally:
+        monkeypatch.undo()
+        kconfig._default.cache_clear()
+    assert parse("").kiosk.site == DEFAULT["kiosk"]["site"]
+
+
+def test_the_merged_tables_are_the_callers_own():
+    cfg = parse("")
+    cfg.data["printer"]["backend"] = "usb"
+    cfg.data["operators"].clear()
+    again = parse("")
+    assert again.printer.backend == "file" and again.data["printer"]["backend"] == "file"
+    assert len(again.operators) == len(DEFAULT["operators"]) == len(again.data["operators"])

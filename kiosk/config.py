@@ -30,7 +30,6 @@ from .domain import PILES, SLOTS
 from .limits import SIGNATURE_MAX, unprintable
 
 FREE_MAPS = {"barcode.patterns", "slots"}  # tables whose keys are not fixed by the default
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 VALID_GPIO = range(2, 28)  # BCM pins on the 40-pin header
 
 
@@ -59,10 +58,10 @@ def _say(text: str, **more: Any) -> Meta:
 
 _ID = r"[A-Za-z0-9_-]{1,64}"
 _ID_SAY = "use 1-64 letters, digits, - or _"
-Id = Annotated[str, Meta(pattern=f"^{_ID}$"), _say(_ID_SAY)]
-OptionalId = Annotated[str, Meta(pattern=f"^({_ID})?$"), _say(_ID_SAY)]  # "" = derived
+Id = Annotated[str, Meta(pattern=f"^{_ID}\\Z"), _say(_ID_SAY)]
+OptionalId = Annotated[str, Meta(pattern=f"^({_ID})?\\Z"), _say(_ID_SAY)]  # "" = derived
 Secret = Annotated[str, Meta(extra={"secret": True})]  # never in a repr
-HhMm = Annotated[str, Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$"), _say("must be HH:MM")]
+HhMm = Annotated[str, Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?\Z"), _say("must be HH:MM")]
 Pin = Annotated[int, Meta(ge=2, le=27), _say("must be a BCM GPIO pin 2..27")]
 PinOrNone = Annotated[int, Meta(ge=0, le=27), _say("must be a BCM GPIO pin 2..27, or 0 for none")]  # 1: _check
 Positive = Annotated[float, Meta(gt=0)]
@@ -244,7 +243,7 @@ class WebSection(_Table, frozen=True):
     base_url: str
     session_idle_minutes: Annotated[int, Meta(ge=1, le=7 * 24 * 60), Meta(extra={"unit": " minutes"})]
     session_hours: Annotated[int, Meta(ge=1, le=31 * 24), Meta(extra={"unit": " hours"})]
-    metrics_token: Annotated[str, Meta(pattern=r"^(|[\s\S]{16,})$", extra={"secret": True}),
+    metrics_token: Annotated[str, Meta(pattern=r"^(|[\s\S]{16,})\Z", extra={"secret": True}),
                              _say("at least 16 characters (make one: openssl rand -hex 32)")]
     metrics_token_file: str
     ready_heartbeat_s: Annotated[int, Meta(ge=10), Meta(extra={"unit": " seconds"})]
@@ -268,8 +267,9 @@ class NotifySection(_Table, frozen=True):
 
 class BillingSection(_Table, frozen=True):
     dir: str
-    url: Secret
-    separator: str
+    url: Annotated[str, Meta(pattern=r"^(|https?://.+)\Z", extra={"secret": True}),
+                   _say("must be an http:// or https:// URL (or \"\" for none)")]
+    separator: Annotated[str, Meta(pattern=r'^[^"\r\n]\Z'), _say("must be one character (not a quote or newline)")]
     post_delay_s: Annotated[float, Meta(ge=0), Meta(extra={"unit": " seconds"})]
 
 

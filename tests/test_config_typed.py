@@ -252,3 +252,15 @@ def test_the_merged_tables_are_the_callers_own():
     again = parse("")
     assert again.printer.backend == "file" and again.data["printer"]["backend"] == "file"
     assert len(again.operators) == len(DEFAULT["operators"]) == len(again.data["operators"])
+
+
+@pytest.mark.parametrize("section, key, good", [
+    ("kiosk", "id", "k1"), ("kiosk", "deadline", "14:00"), ("mqtt", "client_id", "k1"),
+    ("central", "shared_group", "g1"), ("followup", "time", "16:00"), ("billing", "separator", ","),
+    ("billing", "url", "https://billing.example/returns"),
+])
+def test_a_pattern_takes_the_whole_value_not_a_line_of_it(section, key, good):
+    assert getattr(getattr(parse(f'[{section}]\n{key} = "{good}"\n'), section), key) == good
+    with pytest.raises(ConfigError) as info:  # `$` would match before a trailing newline
+        parse(f'[{section}]\n{key} = "{good}\\n"\n')
+    assert info.value.key == f"{section}.{key}"

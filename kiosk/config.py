@@ -254,11 +254,14 @@ class WebSection(_Table, frozen=True):
 class NotifyTarget(_Table, frozen=True):
     """One [[notify.targets]] table (an array of tables): an Apprise URL, the alert kinds it
     wants, the sites (empty = every site), and its stable name."""
-    url: Secret  # may hold a secret: never in a repr or a log
-    name: str = ""
-    kinds: tuple[str, ...] = ("bestridan", "tillfalliga", "deadline_missed", "no_activity", "kiosk_offline",
-                              "printer")
-    sites: tuple[str, ...] = ()
+    url: Annotated[str, Meta(pattern="://", extra={"secret": True}),  # may hold a secret: never in a repr or a log
+                   _say("required, an Apprise URL such as json://host/path")]
+    name: Annotated[str, Meta(pattern=r"^([a-z0-9][a-z0-9_-]{0,39})?\Z"),
+                    _say("must be a short name: lower-case letters, digits, - and _")] = ""
+    # the kinds' names are central's (delivery/config.py checks them, with clock_alerts' kinds)
+    kinds: Annotated[tuple[str, ...], Meta(min_length=1), _say("must be a non-empty list of alert kinds")] = (
+        "bestridan", "tillfalliga", "deadline_missed", "no_activity", "kiosk_offline", "printer")
+    sites: tuple[str, ...] = ()  # empty = every site
 
 
 class NotifySection(_Table, frozen=True):

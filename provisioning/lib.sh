@@ -253,8 +253,17 @@ build_wheelhouse() {
 }
 
 # render_config ROLE ARGS...: the validated config on stdout (provisioning/render_config.py).
+# kiosk.core.config needs the project's packages (msgspec): a real install validates with the venv
+# made just before; a plan (--root) has none and uses the checkout's .venv (scripts/setup), else
+# python3.
 render_config() {
-    PYTHONPATH="$source_dir${PYTHONPATH:+:$PYTHONPATH}" python3 "$here/render_config.py" "$@"
+    local py=python3
+    if [ -z "$root" ] && [ -x "$APP/venv/bin/python" ]; then
+        py="$APP/venv/bin/python"
+    elif [ -n "$root" ] && [ -x "$source_dir/.venv/bin/python" ]; then
+        py="$source_dir/.venv/bin/python"
+    fi
+    PYTHONPATH="$source_dir${PYTHONPATH:+:$PYTHONPATH}" "$py" "$here/render_config.py" "$@"
 }
 
 enable_unit() {

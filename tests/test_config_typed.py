@@ -4,7 +4,6 @@ loudly. Config-file errors are one English line naming the key, never a tracebac
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import tomllib
 import typing
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -29,21 +29,21 @@ def test_typed_sections_match_default_config_key_for_key():
     for section, table in DEFAULT.items():
         typed = getattr(cfg, section)
         if isinstance(table, dict) and section not in ("slots",):
-            assert dataclasses.is_dataclass(typed), section
+            assert isinstance(typed, msgspec.Struct), section
+            assert set(typed.__struct_fields__) == set(table), section  # every key on both sides
             for key, value in table.items():
                 got = getattr(typed, key)
-                if dataclasses.is_dataclass(got):  # a nested table ([web.oidc])
-                    plain = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(got).items()}
-                    assert plain == value, f"{section}.{key}"
-                    continue
-                if isinstance(got, tuple):  # TOML arrays are typed as tuples (frozen sections)
-                    assert list(got) == value, f"{section}.{key}"
+                if isinstance(got, (msgspec.Struct, tuple)):  # a nested table ([web.oidc]), an array
+                    assert msgspec.json.decode(msgspec.json.encode(got)) == value, f"{section}.{key}"
                     continue
                 assert got == value and type(got) in (type(value), float), f"{section}.{key}"
+    assert set(cfg.__struct_fields__) == set(DEFAULT) | set(kconfig.META_FIELDS)
     assert cfg.slots == DEFAULT["slots"]
     assert cfg.operators[0].signature == DEFAULT["operators"][0]["signature"]
     hints = typing.get_type_hints(kconfig.MqttSection)
     assert hints["port"] is int and hints["tls"] is bool and hints["backoff_min"] is float
+    with pytest.raises((AttributeError, TypeError)):
+        cfg.mqtt.port = 1  # type: ignore[misc]  # frozen
 
 
 def test_a_key_added_to_the_toml_without_a_typed_field_fails_loudly():
@@ -60,17 +60,70 @@ def test_a_toml_default_of_another_type_than_its_field_fails_loudly():
     text = kconfig.default_text().replace("port = 1883", 'port = "1883"', 1)
     (problem,) = kconfig.schema_problems(text)
     assert "mqtt.port" in problem and "MqttSection.port" in problem and "integer" in problem
+    text = kconfig.default_text().replace("backoff_min = 1.0", "backoff_min = 1", 1)
+    (problem,) = kconfig.schema_problems(text)
+    assert "mqtt.backoff_min = 1 is an integer" in problem and "write 1.0" in problem
 
 
 def test_typed_lists_of_tables_name_the_element():
     with pytest.raises(ConfigError) as info:
-        kconfig._build(tuple[kconfig.Operator, ...], [{"signature": "A"}, {"signature": 3}], "operators")
+        parse('[[operators]]\nsignature = "A"\n[[operators]]\nsignature = 3\n')
     assert info.value.key == "operators[1].signature" and "string" in info.value.problem
     with pytest.raises(ConfigError) as info:
-        kconfig._build(tuple[kconfig.Operator, ...], [{"signature": "A", "colour": "red"}], "operators")
+        parse('[[operators]]\nsignature = "A"\ncolour = "red"\n')
     assert info.value.key == "operators[0].colour" and "unknown key" in info.value.problem
-    built = kconfig._build(list[kconfig.Operator], [{"signature": "A"}], "x")
-    assert built == [kconfig.Operator("A", "", "")]
+    assert parse('[[operators]]\nsignature = "A"\n').operators == (kconfig.Operator(signature="A"),)
+
+
+def _bounded_keys():
+    """(section, key, bounds, type) of every scalar key whose Struct field carries ge/gt/le/lt."""
+    for section, table in DEFAULT.items():
+        if not isinstance(table, dict) or section == "slots":
+            continue
+        hints = typing.get_type_hints(type(getattr(parse(""), section)), include_extras=True)
+        for key in table:
+            bounds = {name: getattr(meta, name) for meta in getattr(hints[key], "__metadata__", ())
+                      for name in ("ge", "gt", "le", "lt") if getattr(meta, name, None) is not None}
+            if bounds:
+                yield section, key, bounds, typing.get_args(hints[key])[0]
+
+
+BOUNDED = list(_bounded_keys())
+
+
+def test_bounds_are_read_from_the_structs():
+    keys = {f"{s}.{k}" for s, k, _, _ in BOUNDED}
+    assert {"mqtt.port", "mqtt.keepalive", "ui.tap_guard_ms", "printer.retry_s", "central.batch_size"} <= keys
+
+
+@pytest.mark.parametrize("section, key, bounds, tp", BOUNDED, ids=[f"{s}.{k}" for s, k, _, _ in BOUNDED])
+def test_every_bound_refuses_just_outside_and_takes_the_edge(section, key, bounds, tp):
+    step = 1 if tp is int else 0.001
+    edges = [(bounds["ge"], bounds["ge"] - step)] if "ge" in bounds else []
+    edges += [(bounds["gt"] + step, bounds["gt"])] if "gt" in bounds else []
+    edges += [(bounds["le"], bounds["le"] + step)] if "le" in bounds else []
+    edges += [(bounds["lt"] - step, bounds["lt"])] if "lt" in bounds else []
+    for inside, outside in edges:
+        with pytest.raises(ConfigError) as info:
+            parse(f"[{section}]\n{key} = {tp(outside)!r}\n")
+        assert info.value.key == f"{section}.{key}" and "\n" not in str(info.value)
+        assert f"got {tp(outside)!r}" in info.value.problem or "must be" in info.value.problem
+        try:
+            cfg = parse(f"[{section}]\n{key} = {tp(inside)!r}\n")
+        except ConfigError as exc:  # only a rule across keys may refuse the edge (min <= max, a pin twice)
+            assert exc.problem.startswith("need ") or "already used" in exc.problem, exc
+        else:
+            assert getattr(getattr(cfg, section), key) == inside
+
+
+def test_secrets_and_the_raw_tables_stay_out_of_the_repr():
+    cfg = parse('[mqtt]\npassword = "mqtt-hemlis"\n[central]\ndb = "postgresql://u:pg-hemlis@h/db"\n'
+                '[web]\nmetrics_token = "token-hemlis-0123456789"\n[billing]\nurl = "https://u:bill-hemlis@h/"\n'
+                '[[notify.targets]]\nurl = "json://u:notify-hemlis@h/"\n')
+    shown = repr(cfg)
+    assert "MqttSection(" in shown and "port=1883" in shown
+    assert "hemlis" not in shown and "data=" not in shown
+    assert cfg.mqtt.password == "mqtt-hemlis" and cfg.notify.targets[0].url == "json://u:notify-hemlis@h/"
 
 
 SCALARS = [(section, key) for section, table in DEFAULT.items() if isinstance(table, dict)
@@ -177,3 +230,37 @@ def test_a_codepage_with_a_nul_is_refused_naming_the_key():  # found by the prop
 def test_a_signature_of_exactly_the_limit_is_accepted():
     cfg = parse(f'[[operators]]\nsignature = "{"Ö" * SIGNATURE_MAX}"\n')
     assert cfg.operators[0].signature == "Ö" * SIGNATURE_MAX
+
+
+def test_a_default_that_does_not_fit_the_structs_stops_every_load(monkeypatch):
+    text = kconfig.default_text() + "\n[gizmo]\nport = 8080\n"
+    monkeypatch.setattr(kconfig, "default_text", lambda: text)
+    kconfig._default.cache_clear()
+    try:
+        with pytest.raises(kconfig.ConfigSchemaError, match="has gizmo but kiosk.core.config.Config has no field"):
+            parse("")
+    finally:
+        monkeypatch.undo()
+        kconfig._default.cache_clear()
+    assert parse("").kiosk.site == DEFAULT["kiosk"]["site"]
+
+
+def test_the_merged_tables_are_the_callers_own():
+    cfg = parse("")
+    cfg.data["printer"]["backend"] = "usb"
+    cfg.data["operators"].clear()
+    again = parse("")
+    assert again.printer.backend == "file" and again.data["printer"]["backend"] == "file"
+    assert len(again.operators) == len(DEFAULT["operators"]) == len(again.data["operators"])
+
+
+@pytest.mark.parametrize("section, key, good", [
+    ("kiosk", "id", "k1"), ("kiosk", "deadline", "14:00"), ("mqtt", "client_id", "k1"),
+    ("central", "shared_group", "g1"), ("followup", "time", "16:00"), ("billing", "separator", ","),
+    ("billing", "url", "https://billing.example/returns"),
+])
+def test_a_pattern_takes_the_whole_value_not_a_line_of_it(section, key, good):
+    assert getattr(getattr(parse(f'[{section}]\n{key} = "{good}"\n'), section), key) == good
+    with pytest.raises(ConfigError) as info:  # `$` would match before a trailing newline
+        parse(f'[{section}]\n{key} = "{good}\\n"\n')
+    assert info.value.key == f"{section}.{key}"

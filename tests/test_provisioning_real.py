@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,12 +52,16 @@ cat > "$T/bin/udevadm" <<EOF
 #!/bin/bash
 echo "udevadm \$*" >> "$T/udevadm.log"
 EOF
+cat > "$T/venv-python" <<EOF
+#!/bin/bash
+if [ "\$1 \$2" = "-m pip" ]; then echo "pip \$*" >> "$T/pip.log"; exit 0; fi
+exec "$PYTHON" "\$@"
+EOF
 cat > "$T/bin/python3" <<EOF
 #!/bin/bash
 if [ "\$1 \$2" = "-m venv" ]; then
     mkdir -p "\$3/bin"
-    printf '#!/bin/bash\necho "pip \$*" >> $T/pip.log\n' > "\$3/bin/python"
-    sed -i 's/\\\$\\*/\$@/' "\$3/bin/python"
+    cp "$T/venv-python" "\$3/bin/python"
     chmod +x "\$3/bin/python"
     exit 0
 fi
@@ -84,8 +89,7 @@ def _can_unshare() -> bool:
 
 
 def run_in_namespace(tmp_path: Path, user: str, facts: list[str], *args: str) -> tuple[str, str]:
-    python = subprocess.run(["python3", "-c", "import sys; print(sys.executable)"],
-                            capture_output=True, text=True, check=True).stdout.strip()
+    python = sys.executable  # stands in for the kiosk's venv python (it has the project's packages)
     env = {**os.environ, "PYTHON": python, "INSTALL": str(INSTALL), "FACTS": " ".join(facts)}
     done = subprocess.run(["unshare", "-m", "bash", "-c", SCRIPT, "script", str(tmp_path), user, *args],
                           capture_output=True, text=True, env=env, timeout=180)
@@ -121,6 +125,8 @@ def test_real_mode_kiosk_in_a_private_namespace(tmp_path):
     stats = {line.split()[2]: line.split()[:2] for line in facts[2:]}
     assert stats["/etc/returpost-kiosk"] == ["root:kiosk", "750"]
     assert stats["/etc/returpost-kiosk/config.toml"] == ["root:kiosk", "640"]
+    config = (tmp_path / "etc/returpost-kiosk/config.toml").read_text()  # validated by the venv's python
+    assert 'site = "sthlm"' in config and 'host = "b.example"' in config
     assert stats["/etc/returpost-kiosk/install.conf"] == ["root:kiosk", "640"]
     assert stats["/var/lib/returpost-kiosk"] == ["kiosk:kiosk", "750"]
     assert stats["/etc/systemd/system/returpost-kiosk.service"] == ["root:root", "644"]

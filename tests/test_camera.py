@@ -3,6 +3,7 @@ generated frames, `kiosk camera classify` on the command line, failures, privacy
 
 from __future__ import annotations
 
+import msgspec
 import io
 import json
 import os
@@ -434,7 +435,7 @@ def test_session_with_files_backend_commits_to_the_journal_and_keeps_read_text_o
     envelopes.failure_frame("hand", 4).save(frames / "3.png")
     data = tmp_path / "data"
     cfg = load(None)
-    cfg = dataclasses.replace(cfg, kiosk=dataclasses.replace(cfg.kiosk, data_dir=str(data)))
+    cfg = msgspec.structs.replace(cfg, kiosk=msgspec.structs.replace(cfg.kiosk, data_dir=str(data)))
     data.mkdir()
     now = dt.datetime(2026, 11, 23, 8, 0, tzinfo=TZ)
     controller = Controller(cfg, Journal(data / "journal.db", cfg.kiosk.site, cfg.kiosk.id), FixedClock(now))

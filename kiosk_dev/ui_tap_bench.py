@@ -71,6 +71,12 @@ class Screen:
         self.x11.XGetSubImage(self.dpy, self.root, x0, y0, PW, PH, ctypes.c_ulong(-1).value, 2, self.image, 0, 0)
         return ctypes.string_at(self.image.contents.data, self.size)
 
+    def colour_at(self, x: int, y: int) -> tuple[int, int, int]:
+        """The (r, g, b) of one pixel of the X screen, as shown (a TrueColor visual: BGRX)."""
+        self.x11.XGetSubImage(self.dpy, self.root, x, y, 1, 1, ctypes.c_ulong(-1).value, 2, self.image, 0, 0)
+        b, g, r = ctypes.string_at(self.image.contents.data, 3)
+        return r, g, b
+
     def tap_and_time(self, x: int, y: int, timeout: float = 3.0) -> float | None:
         """Click at (x, y); seconds until the first pixel of the window changes (None: never)."""
         self.xtst.XTestFakeMotionEvent(self.dpy, -1, x, y, 0)

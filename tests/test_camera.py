@@ -412,7 +412,6 @@ def test_session_with_files_backend_commits_to_the_journal_and_keeps_read_text_o
     """Camera mode end to end with the files backend and the real controller: envelopes laid
     one by one; the journal gets camera_sort's events, and a marker printed on an envelope is
     in no file the kiosk wrote."""
-    import dataclasses
     import datetime as dt
 
     from kiosk.shelf.camera.camera import FilesCamera

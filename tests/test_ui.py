@@ -152,6 +152,12 @@ def test_a_whole_day_by_touch(tmp_path, xdisplay, size):
     # What the person saw.
     assert "DUBBLETT" in seen["duplicate_feedback"] and "OGILTIG" in seen["invalid_feedback"]
     assert "KASTA" in seen["decision_preview"] and "Inget datum" not in seen["decision_preview"]
+    # A discard is the routine's normal outcome, not an error: its box is shown in the calm blue
+    # of the other verdict, never in the red kept for what the operator must act on.
+    blue, red = seen["rgb"]["blue"], seen["rgb"]["red"]
+    shown = seen["decision_preview_pixel"]
+    assert max(abs(a - b) for a, b in zip(shown, blue)) <= 3, (shown, blue)
+    assert max(abs(a - b) for a, b in zip(shown, red)) > 60, shown
     # After registering, the box gives no verdict on a letter not yet read (no red KASTA for
     # today beside the banner that reports the decision just made).
     after = seen["decision_after_register"]

@@ -41,6 +41,16 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     kiosk = Kiosk(cfg, clock=clock, simulator=True, sync=False)
     seen: dict = {"checks": []}
 
+    def shown_colour(widget) -> list[int]:
+        """The colour the X server shows just inside the widget's top-left corner (its
+        background, clear of its centred text)."""
+        from kivy.core.window import Window
+
+        from kiosk_dev.ui_tap_bench import Screen
+
+        x, y = widget.to_window(widget.x + 3, widget.top - 3)
+        return list(Screen().colour_at(int(Window.left + x), int(Window.top + Window.height - y)))
+
     def script(d: Driver):
         app = d.app
         ctl = app.controller
@@ -216,6 +226,10 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         press("+1 dag")
         yield 2
         seen["decision_preview"] = app.pages["datecheck"].decision.text
+        seen["decision_preview_pixel"] = shown_colour(app.pages["datecheck"].decision)
+        from kiosk.ui.widgets import BLUE, RED
+
+        seen["rgb"] = {"blue": [round(c * 255) for c in BLUE[:3]], "red": [round(c * 255) for c in RED[:3]]}
         press("Registrera beslutet")
         yield lambda: len(s().decisions) == 1
         yield 2

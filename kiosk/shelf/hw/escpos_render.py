@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import codecs
 
-from escpos.printer import Dummy
-
 from ...core.printouts import COLUMNS, Feed, Layout, Line, Rule, line_rows, printable
 
 RULE_CHAR = "─"  # box drawing, in CP437/850/858: a continuous line like the preview's
@@ -31,6 +29,10 @@ def render(layout: Layout, codepage: str = "CP858", profile: str = "default") ->
     """ESC/POS bytes for one printout: init, code page, the rows, cut."""
     codec = python_codec(codepage)
     rule = RULE_CHAR if printable(RULE_CHAR, codec) == RULE_CHAR else "-"
+    # Imported on the first printout: python-escpos (with its printer profiles, Pillow, qrcode
+    # and barcode) is about 5 MB the kiosk needs only once something prints.
+    from escpos.printer import Dummy
+
     p = Dummy(profile=profile)
     p.hw("INIT")
     p.charcode(codepage)  # ESC t n now; all text below is encoded in this code page

@@ -196,7 +196,11 @@ class KioskApp(App):
         todo = [name for name in PAGES if name not in self.pages]
         if not todo:
             return
-        self.pages[todo[0]]  # builds it and adds it to the screen manager (not shown)
+        page = self.pages[todo[0]]  # builds it and adds it to the screen manager (not shown)
+        # Laid out at the size it will be shown at, in this idle frame: its texts are fitted and
+        # rendered now, not in the frame of its first visit (a screen not shown keeps Kivy's
+        # default 100x100 and every text would be fitted again on the tap that opens it).
+        page.pos, page.size = self.sm.pos, self.sm.size
         Clock.schedule_once(self._build_next_page, 0)
 
     # -- commands ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from kivy.uix.boxlayout import BoxLayout
 from ....core import routine
 from ....core.clock import TZ
 from ....core.domain import DATE_CHECK_KINDS, DECISION_NAMES, STROMAVBROTT_ATGARD_TITLE
-from ..widgets import MONTHS, BLUE, GREEN, GREY, PANEL, RED, Btn, Page, Scale, Txt, column, in_words, mm, paint, row, set_bg
+from ..widgets import MONTHS, BLUE, GREEN, GREY, PANEL, Btn, Page, Scale, Txt, column, in_words, mm, paint, row, set_bg
 
 
 def undo_decision_text(last: dict | None) -> str:
@@ -126,4 +126,6 @@ class DateCheckPage(Page):
             set_bg(self.decision, PANEL)
             return
         self.decision.text = text
-        set_bg(self.decision, RED if decision == "kasta" else BLUE)
+        # Both verdicts are the routine's normal outcome (a discard is not an error): the same
+        # calm colour, the words tell them apart; red is kept for what the operator must act on.
+        set_bg(self.decision, BLUE)

@@ -109,6 +109,7 @@ class SummaryPage(Page):
         self.body.add_widget(self.area)
         self.overview = Txt("", font_mm=3.2, valign="top", fixed=True, min_ratio=0.6, padding=(mm(1.5), mm(1)))
         paint(self.overview, PANEL)
+        self.area.add_widget(self.overview)  # laid out with the page, before its first visit
         self.table = grid(2, spacing_mm=0.8, size_hint_y=None)  # name, value: long values get the width
         self.table_view = scroll(self.table)
         self.values: dict[str, Txt] = {}

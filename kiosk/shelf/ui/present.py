@@ -147,7 +147,7 @@ RECORD_SCREENS = {"leta_kund": "letakund", "date_check": "datecheck", "incoming"
 def resume_screen(state: routine.DayState) -> str:
     """The screen of the step in progress, from the day's records alone (after a restart the
     kiosk opens it, not Home): the screen of the latest record; after the scanning, the dödsbo
-    labels or the sekretess cover slip while they are due; Home when nothing is recorded yet or
+    labels or the sekretess cover slip while they are due (not printed nor waiting to); Home when nothing is recorded yet or
     nothing is due; the summary on a closed day."""
     if state.phase == routine.CLOSED:
         return "summary"
@@ -162,9 +162,11 @@ def resume_screen(state: routine.DayState) -> str:
         return RECORD_SCREENS[last]
     if last == "sort":
         return "sort"
-    if state.labels_printed < state.scanned["dodsbo"]:
+    # a label or slip that printed or still waits in the printer's queue is done here (its print
+    # state shows on the status bar); one that failed leaves its step due
+    if state.labels_printed_or_coming() < state.scanned["dodsbo"]:
         return "dodsbo"
-    if state.scanned["sekretess"] and not state.cover_slips_printed:
+    if state.scanned["sekretess"] and state.covered_or_coming() < state.scanned["sekretess"]:
         return "sekretess"
     return "home"
 

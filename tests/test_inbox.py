@@ -303,6 +303,66 @@ def test_acknowledgement_answer_and_delivery_outcomes_reach_the_kiosk(broker, tm
 
 
 @needs_mosquitto
+@pytest.mark.slow
+def test_an_alert_undone_after_the_tl_got_it_is_withdrawn_to_the_tl_and_the_kiosk_says_so_once_delivered(
+        broker, tmp_path):  # noqa: F811
+    """A bestridan delivered to the TL's webhook, then undone at the kiosk: central sends the TL a
+    notice that it is withdrawn, and the kiosk says "Återkallelsen har nått TL HH:MM" only once
+    central reports that notice delivered (until then: being sent)."""
+    hook = Hook().start()
+    dead = free_port()
+    central = _start_central(tmp_path, broker.port, hook, dead)
+    config = load(kiosk_config(tmp_path / "kiosk.toml", broker.port))
+    journal = Journal(tmp_path / "journal.db", "demo", "kiosk-1")
+    controller = Controller(config, journal, SystemClock())
+    pub = Publisher(config, tmp_path / "journal.db")
+
+    def say(aid):  # the kiosk's words for its alert, from its own day and central's inbox document
+        alert = next(a for a in controller.state.alerts if a["id"] == aid)
+        now = dt.datetime.now(dt.timezone.utc)
+        return truth.alert_text(truth.alert_state(alert, pub.inbox(), now, truth.REACHABLE,
+                                                  dt.timedelta(minutes=5)))[0]
+
+    try:
+        wait_until(lambda: "subscribed to" in (tmp_path / "central.log").read_text(), timeout=60,
+                   what="kiosk central subscribed")
+        pub.start()
+        assert controller.handle({"cmd": "login", "operator": "ANNA"}).ok
+        res = controller.handle({"cmd": "incoming", "kind": "bestridan", "segment": "privat"})
+        bestridan = next(e["id"] for e in res.events if e["type"] == "alert_raised")
+        wait_until(lambda: say(bestridan).startswith("TL har fått larmet "), timeout=30, what="delivered")
+        assert len(hook.requests) == 1
+
+        hook.hold = threading.Event()  # the webhook holds the notice that it is withdrawn
+        assert controller.handle({"cmd": "undo", "what": "incoming"}).ok
+        wait_until(lambda: len(hook.requests) == 2, timeout=30, what="the withdrawal notice at the webhook")
+        assert say(bestridan) == "Återkallandet av larmet skickas till TL …"
+        notice = json.dumps(hook.requests[1]["json"], ensure_ascii=False)
+        assert "Återkallat: " in notice and "ångrades vid kiosken" in notice
+        hook.hold.set()
+        wait_until(lambda: say(bestridan).startswith("Återkallelsen har nått TL "), timeout=30,
+                   what="the withdrawal delivered, on the kiosk")
+        at = inbox.find(pub.inbox(), bestridan)["withdrawn"]["at"]
+        local = dt.datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(TZ).strftime("%H:%M")
+        assert say(bestridan) == f"Återkallelsen har nått TL {local}: larmet är återkallat"
+        assert len(hook.requests) == 2  # each once
+    finally:
+        pub.stop()
+        journal.close()
+        if hook.hold is not None:
+            hook.hold.set()
+        hook.stop()
+        central.send_signal(signal.SIGTERM)
+        try:
+            central.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            central.kill()
+            central.wait()
+        print((tmp_path / "central.log").read_text()[-5000:])
+    assert central.returncode == 0
+
+
+@needs_mosquitto
 def test_the_kiosk_status_on_the_wire_carries_the_printer_state(broker, tmp_path):  # noqa: F811
     """The kiosk's status poller hands the printer's state to the publisher; the retained status
     central reads (kiosk/central/clock_alerts.py `printer`) carries it."""

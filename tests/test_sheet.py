@@ -305,3 +305,16 @@ def test_before_the_deadline_central_says_what_the_kiosk_prints(tmp_path, engine
             assert printed == VERDICT_WORDS[deadline_verdict(summary)].upper()
             if name.endswith("none"):
                 assert printed == "–" and summary["deadline_met"] is None and summary["barcoded_mail"] is False
+
+
+def test_the_cards_deadline_line_says_no_deadline_on_a_day_without_barcoded_mail():
+    from kiosk.central.web import views
+
+    day = DAY.isoformat()
+    none = {"deadline_met": None, "barcoded_mail": 0, "phase": "sorting", "scan_done_at": None}
+    assert views.deadline_view(day, none, at(DAY, 13))["text"] == "1 h 00 min kvar till 14:00"  # mail may still come
+    for row, now in ((none, at(DAY, 15)), (dict(none, phase="closed"), at(DAY, 9))):
+        assert views.deadline_view(day, row, now) == {"text": "Inga streckkodsbrev i dag: ingen 14:00-gräns", "cls": ""}
+    pending = dict(none, barcoded_mail=1)
+    assert views.deadline_view(day, pending, at(DAY, 15)) == {"text": "14:00 har passerat: skanningen är inte klar",
+                                                               "cls": "red"}

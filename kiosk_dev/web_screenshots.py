@@ -33,7 +33,7 @@ PAGES = {"login": "/login", "idag": "/", "larm": "/larm", "uppfoljning": "/uppfo
          "returer": "/returer", "historik": "/historik", "kiosker": "/kiosker", "leveranser": "/leveranser",
          "sparrar": "/sparrar"}
 # delivery to a port nothing listens on (127.0.0.1:9, "discard"): every try fails at once
-DELIVERY = ('[web]\nbase_url = "https://returpost.example.lan"\n[delivery]\nstuck_after_minutes = 60\n'
+DELIVERY = ('[web]\nbase_url = "https://returpost.example.lan"\n[delivery]\nstuck_after_minutes = 10\n'
             '[clock_alerts]\nenabled = true\n'
             '[[notify.targets]]\nname = "teams-tl"\nurl = "json://127.0.0.1:9/teams"\n')
 
@@ -47,7 +47,7 @@ def delivery_config():
 def clock_alerts_and_deliveries(db: Path) -> None:
     """Central's clock at 10:00 today: no sign-in at malmo (no_activity) and a no_activity for gbg
     that its sign-in at 08:xx, arriving late, withdraws; the notifications fail at the target
-    from 10:05 on (older than an hour at 13:40: on /leveranser)."""
+    (stuck after 10 minutes: on /leveranser at 13:40)."""
     from kiosk.central import clock_alerts as rules
     from kiosk.central.db import open_database
     from kiosk.central.delivery import clock, outbox, worker
@@ -67,8 +67,20 @@ def clock_alerts_and_deliveries(db: Path) -> None:
                          "values (?,?,?,?,?,?,?,?,?,?)", (a.id, a.site, a.kiosk, a.kind, a.text, a.ts, None,
                                                            json.dumps(a.as_payload(), ensure_ascii=False),
                                                            utc_iso(at10), a.day))
-        clock.raise_due(database, at10 + dt.timedelta(minutes=4), cfg.rules)
-        worker.run_once(cfg, database, now=(at10 + dt.timedelta(minutes=4)).astimezone(dt.timezone.utc))
+        # delivery at 10:05 sees what had arrived by then; the rest at 13:26 (after the day's last alert)
+        first, second = at10 + dt.timedelta(minutes=4), NOW - dt.timedelta(minutes=14)
+        with database.transaction() as conn:
+            later = list(conn.dicts("select * from delivery_queue q where (q.source = 'alerts' and q.ts > ?) or "
+                                    "(q.source = 'events' and q.id in (select id from events where ts > ?))",
+                                    (utc_iso(first), utc_iso(first))))
+            conn.executemany("delete from delivery_queue where n = ?", [(r["n"],) for r in later])
+        clock.raise_due(database, first, cfg.rules)
+        worker.run_once(cfg, database, now=first.astimezone(dt.timezone.utc))
+        with database.transaction() as conn:
+            for r in later:
+                conn.execute(f"insert into delivery_queue({', '.join(r)}) values ({', '.join('?' * len(r))})",
+                             list(r.values()))
+        worker.run_once(cfg, database, now=second.astimezone(dt.timezone.utc))
         auth.ensure_schema(database)
         with database.transaction() as conn:
             for _ in range(6):  # someone guessing a password: a sign-in lock on /sparrar

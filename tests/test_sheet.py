@@ -318,3 +318,11 @@ def test_the_cards_deadline_line_says_no_deadline_on_a_day_without_barcoded_mail
     pending = dict(none, barcoded_mail=1)
     assert views.deadline_view(day, pending, at(DAY, 15)) == {"text": "14:00 har passerat: skanningen är inte klar",
                                                                "cls": "red"}
+
+
+def test_the_kiosks_summary_screen_names_each_warning_kind_as_the_sheet():
+    from kiosk.report import COLUMNS
+    from kiosk.ui.screens.summary import COLUMN_NAMES
+
+    for kind, name in followup.WARNING_COLUMNS.items():
+        assert COLUMN_NAMES[kind] == name and kind in COLUMNS and name in followup.COLUMNS, kind

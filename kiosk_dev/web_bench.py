@@ -123,12 +123,15 @@ def day_events(script, site: str, kiosk: str, seq0: int = 0, ctx: routine.Contex
             continue
         folded = routine.replay(routine.provisional(decision.events, now, ctx), state)
         operator = folded.operator or routine.roll(state, now.astimezone(TZ).date()).operator
+        stamped = []
         for kind, data in decision.events:
             seq += 1
-            events.append({"v": 1, "id": str(uuid.uuid4()), "journal": journal, "kiosk": kiosk, "site": site, "seq": seq,
-                           "ts": utc_iso(now), "day": now.astimezone(TZ).date().isoformat(),
-                           "operator": operator, "type": kind, "data": data})
-        state = folded
+            stamped.append({"v": 1, "id": str(uuid.uuid4()), "journal": journal, "kiosk": kiosk, "site": site, "seq": seq,
+                            "ts": utc_iso(now), "day": now.astimezone(TZ).date().isoformat(),
+                            "operator": operator, "type": kind, "data": data})
+        events += stamped
+        # folded with their ids, as the journal does: an undo names the alert it cancels by its id
+        state = routine.replay(stamped, state) if any(k == "alert_raised" for k, _ in decision.events) else folded
     return events, state
 
 

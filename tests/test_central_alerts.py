@@ -196,7 +196,7 @@ def test_an_older_databases_clock_alerts_get_their_day_and_show_at_the_upgrade(c
         with database.transaction() as conn:
             conn.execute("insert into alerts(id, site, kiosk, kind, text, ts, payload, received_at) "
                          "values (?,?,?,?,?,?,?,?)",
-                         (aid, "sthlm", "kiosk-1", "kiosk_offline", "Kiosken kiosk-1 (sthlm) är offline sedan kl. 23:40.",
+                         (aid, "sthlm", "kiosk-1", "kiosk_offline", "Kiosken kiosk-1 (sthlm) har inte varit ansluten sedan kl. 23:40.",
                           "2026-11-23T23:45:00.000Z", json.dumps({"kind": "kiosk_offline", "source": "central"}),
                           "2026-11-23T23:45:00.000Z"))
             conn.execute("update alerts set day = null")
@@ -209,7 +209,7 @@ def test_an_older_databases_clock_alerts_get_their_day_and_show_at_the_upgrade(c
     with _serve(central_db, MutableClock(at(9))) as served:
         c = _signed_in(served)
         box = _article(c.get("/larm")[2].decode(), aid)
-        assert "Returpostkiosken är offline" in box
+        assert "Returpostkiosken är inte ansluten" in box
         assert c.request(f"/larm/{aid}/ack", {"csrf": c.csrf("/larm")}, follow=False)[0] == 303
 
 

@@ -239,6 +239,7 @@ def test_the_tl_sees_stuck_deliveries_and_sends_again_or_releases_them(central_d
         page = c.get("/leveranser")[2].decode()
         box = re.search(rf'id="leverans-{teams["n"]}".*?</article>', page, re.S).group(0)
         assert "teams (json://127.0.0.1:" in box and "500" in box and "Skicka igen" in box and "Släpp" in box
+        assert "Senaste fel: <span class=\"error-text\">Mottagaren svarade med ett fel. (Tekniskt: " in box  # Swedish first
 
         # a form without the CSRF token changes nothing; a viewer may not act
         assert c.request(f"/leveranser/{teams['n']}/retry", {"csrf": "fel"}, follow=False)[0] == 403

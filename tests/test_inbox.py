@@ -186,6 +186,43 @@ def _start_central(tmp_path, port: int, hook: Hook, dead: int):
     return proc
 
 
+def _central_and_kiosk(tmp_path, port: int, hook: Hook):
+    """`kiosk central` (the webhook for bestridan, a dead port for tillfälliga) and a kiosk's
+    journal, controller and publisher (not started)."""
+    central = _start_central(tmp_path, port, hook, free_port())
+    config = load(kiosk_config(tmp_path / "kiosk.toml", port))
+    journal = Journal(tmp_path / "journal.db", "demo", "kiosk-1")
+    return central, journal, Controller(config, journal, SystemClock()), Publisher(config, tmp_path / "journal.db")
+
+
+def _bestridan_once_central_listens(tmp_path, pub, controller) -> str:
+    """Start the publisher once central subscribed (events sent before would wait for the
+    publisher's ack timeout), sign in and register a bestridan; its alert id."""
+    wait_until(lambda: "subscribed to" in (tmp_path / "central.log").read_text(), timeout=60,
+               what="kiosk central subscribed")
+    pub.start()
+    assert controller.handle({"cmd": "login", "operator": "ANNA"}).ok
+    res = controller.handle({"cmd": "incoming", "kind": "bestridan", "segment": "privat"})
+    assert res.ok
+    return next(e["id"] for e in res.events if e["type"] == "alert_raised")
+
+
+def _stop(central, pub, journal, hook: Hook, tmp_path) -> None:
+    """The kiosk's publisher and journal, the webhook (let go first) and `kiosk central` (SIGTERM)."""
+    pub.stop()
+    journal.close()
+    if hook.hold is not None:
+        hook.hold.set()
+    hook.stop()
+    central.send_signal(signal.SIGTERM)
+    try:
+        central.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        central.kill()
+        central.wait()
+    print((tmp_path / "central.log").read_text()[-5000:])
+
+
 def _tl(db, alert_id: str, action: str, who: str, text: str | None = None) -> None:
     """What the web app does when a TL acknowledges or answers."""
     conn = web_state.connect(db)
@@ -202,25 +239,13 @@ def _tl(db, alert_id: str, action: str, who: str, text: str | None = None) -> No
 def test_acknowledgement_answer_and_delivery_outcomes_reach_the_kiosk(broker, tmp_path, caplog):  # noqa: F811
     hook = Hook().start()
     hook.hold = threading.Event()  # the webhook answers only when the test lets it
-    dead = free_port()
-    central = _start_central(tmp_path, broker.port, hook, dead)
-    config = load(kiosk_config(tmp_path / "kiosk.toml", broker.port))
-    journal = Journal(tmp_path / "journal.db", "demo", "kiosk-1")
-    controller = Controller(config, journal, SystemClock())
-    pub = Publisher(config, tmp_path / "journal.db")
+    central, journal, controller, pub = _central_and_kiosk(tmp_path, broker.port, hook)
     seen: list = []
     pub.inbox_listeners.append(seen.append)
     pub.set_printer("no_paper", 2)
     db = tmp_path / "central.db"
     try:
-        # central subscribed first: events sent before would wait for the publisher's ack timeout
-        wait_until(lambda: "subscribed to" in (tmp_path / "central.log").read_text(), timeout=60,
-                   what="kiosk central subscribed")
-        pub.start()
-        assert controller.handle({"cmd": "login", "operator": "ANNA"}).ok
-        res = controller.handle({"cmd": "incoming", "kind": "bestridan", "segment": "privat"})
-        assert res.ok
-        bestridan = next(e["id"] for e in res.events if e["type"] == "alert_raised")
+        bestridan = _bestridan_once_central_listens(tmp_path, pub, controller)
 
         def say(aid, kind="bestridan"):  # the TL strip's words
             return screen_says(pub.inbox(), aid, kind)[0]
@@ -282,17 +307,7 @@ def test_acknowledgement_answer_and_delivery_outcomes_reach_the_kiosk(broker, tm
         wait_until(lambda: status().get("printer") == {"state": "no_paper", "kept": 2}, timeout=15,
                    what="the printer state in central's copy of the status")
     finally:
-        pub.stop()
-        journal.close()
-        hook.hold.set()
-        hook.stop()
-        central.send_signal(signal.SIGTERM)
-        try:
-            central.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            central.kill()
-            central.wait()
-        print((tmp_path / "central.log").read_text()[-5000:])
+        _stop(central, pub, journal, hook, tmp_path)
     assert central.returncode == 0
     gaps = subprocess.run(kiosk_cmd("central", "--gaps", "--db", str(db)), env=env(), capture_output=True,
                           text=True, timeout=60)
@@ -300,6 +315,45 @@ def test_acknowledgement_answer_and_delivery_outcomes_reach_the_kiosk(broker, tm
     report = json.loads(gaps.stdout)
     assert report["deliveries"]["delivered"] == 1 and report["deliveries"]["failing"] == 1
     assert "deliveries: 0 pending, 1 failing, 1 delivered" in gaps.stderr
+
+
+@needs_mosquitto
+@pytest.mark.slow
+def test_an_alert_undone_after_the_tl_got_it_is_withdrawn_to_the_tl_and_the_kiosk_says_so_once_delivered(
+        broker, tmp_path):  # noqa: F811
+    """A bestridan delivered to the TL's webhook, then undone at the kiosk: central sends the TL a
+    notice that it is withdrawn, and the kiosk says "Återkallelsen har nått TL HH:MM" only once
+    central reports that notice delivered (until then: being sent)."""
+    hook = Hook().start()
+    central, journal, controller, pub = _central_and_kiosk(tmp_path, broker.port, hook)
+
+    def say(aid):  # the kiosk's words for its alert, from its own day and central's inbox document
+        alert = next(a for a in controller.state.alerts if a["id"] == aid)
+        now = dt.datetime.now(dt.timezone.utc)
+        return truth.alert_text(truth.alert_state(alert, pub.inbox(), now, truth.REACHABLE,
+                                                  dt.timedelta(minutes=5)))[0]
+
+    try:
+        bestridan = _bestridan_once_central_listens(tmp_path, pub, controller)
+        wait_until(lambda: say(bestridan).startswith("TL har fått larmet "), timeout=30, what="delivered")
+        assert len(hook.requests) == 1
+
+        hook.hold = threading.Event()  # the webhook holds the notice that it is withdrawn
+        assert controller.handle({"cmd": "undo", "what": "incoming"}).ok
+        wait_until(lambda: len(hook.requests) == 2, timeout=30, what="the withdrawal notice at the webhook")
+        assert say(bestridan) == "Återkallandet av larmet skickas till TL …"
+        notice = json.dumps(hook.requests[1]["json"], ensure_ascii=False)
+        assert "Återkallat: " in notice and "ångrades vid kiosken" in notice
+        hook.hold.set()
+        wait_until(lambda: say(bestridan).startswith("Återkallelsen har nått TL "), timeout=30,
+                   what="the withdrawal delivered, on the kiosk")
+        at = inbox.find(pub.inbox(), bestridan)["withdrawn"]["at"]
+        local = dt.datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(TZ).strftime("%H:%M")
+        assert say(bestridan) == f"Återkallelsen har nått TL {local}: larmet är återkallat"
+        assert len(hook.requests) == 2  # each once
+    finally:
+        _stop(central, pub, journal, hook, tmp_path)
+    assert central.returncode == 0
 
 
 @needs_mosquitto

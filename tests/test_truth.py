@@ -214,9 +214,11 @@ def alert(kind="bestridan", ago_s=60, cancelled=False, cancelled_ago=None, deliv
             "cancelled_at": iso(cancelled_ago) if cancelled_ago is not None else None, "delivered_at": delivered}
 
 
-def inbox(state=None, at_="2026-11-23T08:58:00Z", ack=None):
+def inbox(state=None, at_="2026-11-23T08:58:00Z", ack=None, withdrawn=None):
     entry = {"id": "a1", "kind": "bestridan", "notified": {"state": state, "at": at_} if state else None,
              "acknowledged": ack, "answer": None}
+    if withdrawn:  # central's notices that the alert is withdrawn
+        entry["withdrawn"] = {"state": withdrawn, "at": "2026-11-23T08:59:30Z"}
     return {"v": 1, "day": "2026-11-23", "alerts": [entry]}
 
 
@@ -247,10 +249,24 @@ UP, DOWN = truth.REACHABLE, truth.NO_BROKER
      "Återkallandet har inte nått centralen (ingen kontakt med centralen) – säg till TL direkt att larmet är återkallat", "error"),
     (alert(cancelled=True, cancelled_ago=300), None, UP,
      "Ingen bekräftelse på återkallandet efter 5 min – säg till TL direkt att larmet är återkallat", "error"),
+    # ... after a TL was told: central sends a notice that it is withdrawn
     (alert("tillfalliga", cancelled=True, delivered="2026-11-23T08:10:00.000Z"), None, UP,
-     "TL fick frågan 09:10 – säg till TL att frågan är återkallad", "error"),
-    (alert(cancelled=True, cancelled_ago=10), inbox("delivered"), UP,
+     "Återkallandet av frågan skickas till TL …", "warning"),
+    (alert(cancelled=True, cancelled_ago=10), inbox("delivered"), UP, "Återkallandet av larmet skickas till TL …", "warning"),
+    (alert(cancelled=True, cancelled_ago=10), inbox("delivered", withdrawn="pending"), UP,
+     "Återkallandet av larmet skickas till TL …", "warning"),
+    (alert(cancelled=True, cancelled_ago=10), inbox("delivered", withdrawn="delivered"), UP,
+     "Återkallelsen har nått TL 09:59: larmet är återkallat", "ok"),
+    (alert(cancelled=True, cancelled_ago=10), inbox("delivered", withdrawn="delivered"), DOWN,
+     "Återkallelsen har nått TL 09:59: larmet är återkallat", "ok"),  # confirmed before the link went
+    (alert(cancelled=True, cancelled_ago=10), inbox("delivered", withdrawn="failed"), UP,
      "TL fick larmet 09:58 – säg till TL att larmet är återkallat", "error"),
+    (alert(cancelled=True, cancelled_ago=10), inbox("delivered", withdrawn="pending"), DOWN,
+     "TL fick larmet 09:58 – säg till TL att larmet är återkallat", "error"),
+    (alert(cancelled=True, cancelled_ago=300), inbox("delivered", withdrawn="pending"), UP,
+     "TL fick larmet 09:58 – säg till TL att larmet är återkallat", "error"),
+    (alert(cancelled=True, cancelled_ago=300), inbox(withdrawn="pending"), UP,  # the first may have gone out
+     "Ingen bekräftelse på återkallandet efter 5 min – säg till TL direkt att larmet är återkallat", "error"),
 ])
 def test_every_alert_state_says_what_is_so(a, doc, link, text, severity):
     s = truth.alert_state(a, doc, NOW, link, FIVE)
@@ -264,16 +280,19 @@ def test_a_withdrawal_central_stored_is_no_longer_sent():
     assert truth.alert_text(s) == ("Larmet är återkallat: centralen har tagit emot återkallandet", "ok")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(kind=st.sampled_from(["bestridan", "tillfalliga", "deadline_missed"]),
        state=st.sampled_from([None, "pending", "delivered", "failed"]), acked=st.booleans(),
        ago=st.integers(0, 7200), link=st.sampled_from([truth.REACHABLE, truth.NO_BROKER, truth.SYNC_OFF, truth.CENTRAL_SILENT]),
-       cancelled=st.booleans(), recorded=st.booleans(), stored=st.booleans(), minutes=st.integers(1, 120))
-def test_received_is_said_only_when_central_confirmed(kind, state, acked, ago, link, cancelled, recorded, stored, minutes):
+       cancelled=st.booleans(), recorded=st.booleans(), stored=st.booleans(), minutes=st.integers(1, 120),
+       withdrawn=st.sampled_from([None, "pending", "delivered", "failed"]))
+def test_received_is_said_only_when_central_confirmed(kind, state, acked, ago, link, cancelled, recorded, stored, minutes,
+                                                      withdrawn):
     """"TL har fått" only with a delivery or acknowledgement from central; "skickas" only while
-    central is reachable and the confirm window is open; otherwise the operator is told to act."""
+    central is reachable and the confirm window is open; otherwise the operator is told to act.
+    A withdrawal "har nått TL" only when central reports its notice delivered."""
     ack = {"by": "TL", "at": "2026-11-23T08:58:00Z"} if acked else None
-    doc = inbox(state, ack=ack)
+    doc = inbox(state, ack=ack, withdrawn=withdrawn if cancelled else None)
     doc["alerts"][0]["kind"] = kind
     a = alert(kind, ago_s=ago, cancelled=cancelled, cancelled_ago=ago if cancelled else None,
               delivered="2026-11-23T08:50:00.000Z" if recorded else None)
@@ -281,12 +300,17 @@ def test_received_is_said_only_when_central_confirmed(kind, state, acked, ago, l
     s = truth.alert_state(a, doc, NOW, link, confirm, withdrawal_stored=stored)
     text, severity = truth.alert_text(s)
     confirmed = state == "delivered" or acked or recorded
-    assert ("TL har fått" in text or "TL fick" in text) == confirmed and not (cancelled and "TL har fått" in text)
+    open_window = link.reachable and ago < confirm.total_seconds()
+    told = cancelled and withdrawn == "delivered"
+    assert ("Återkallelsen har nått TL" in text) == told
+    assert "TL har fått" not in text or (confirmed and not cancelled)
+    assert "TL fick" not in text or (confirmed and cancelled)
     if text.endswith("skickas till TL …"):
-        assert link.reachable and ago < confirm.total_seconds() and not confirmed and severity == "warning"
-    if not confirmed and not (cancelled and stored):
-        assert ("säg till TL direkt" in text) == (not link.reachable or ago >= confirm.total_seconds()
-                                                  or (state == "failed" and not cancelled))
+        assert open_window and severity == "warning" and (cancelled or not confirmed)
+    if cancelled and not told and (confirmed or withdrawn):  # a TL may know of it: tell the TL until central confirms
+        assert (severity == "error") == (not open_window or withdrawn == "failed")
+    elif not confirmed and not (cancelled and stored) and not told:
+        assert ("säg till TL direkt" in text) == (not open_window or (state == "failed" and not cancelled))
 
 
 def test_the_routine_sentences_about_the_alert_are_replaced_on_screen():

@@ -104,7 +104,7 @@ def main(data: Path, out: Path, size: str, shots: Path | None) -> int:
         yield 3
         seen["delivered"] = {**look(app), "note": inc.tl_note.text, "note_rgba": list(inc.tl_note._bg[0].rgba)}
         shot("truth-alert-delivered")
-        tap(find_button("Ångra ärende: "))  # withdraws the alert the TL already got
+        tap(find_button("Ångra ärende: "))  # names the case; withdraws the alert the TL already got
         yield lambda: app.state.alerts[0]["cancelled"]
         yield lambda: "återkallat" in inc.tl_note.text and "återkallat" in app.status.text  # updated each second
         yield 3

@@ -170,7 +170,7 @@ def evaluate(now: dt.datetime, sites: Iterable[SiteFacts], raised: set[tuple[str
                 limit = now - dt.timedelta(minutes=rules.offline_minutes)
                 if k.online is False and k.status_at is not None and k.status_at <= limit:
                     add(k.site, k.kiosk, "kiosk_offline",
-                        f"Kiosken {k.kiosk} ({k.site}) är offline sedan kl. {_hhmm(k.status_at, rules.tz)}. "
+                        f"Kiosken {k.kiosk} ({k.site}) har inte varit ansluten sedan kl. {_hhmm(k.status_at, rules.tz)}. "
                         "Kontrollera att den har ström och nätverk.")
                 elif rules.silent_minutes > 0 and k.last_seen is not None and \
                         k.last_seen <= now - dt.timedelta(minutes=rules.silent_minutes):

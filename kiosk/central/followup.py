@@ -7,9 +7,10 @@ plus the CSV and XLSX writers.
     write_workbook(rows, cases, "uppfoljning.xlsx")     # the delivery engineer writes this to a folder
     text = to_csv(rows)                                 # ; separated, UTF-8 with BOM (Excel in Swedish)
 
-"Före 14:00" is "Ja" or "Nej" once scanning is done (or the day closed), "pågår" while scanning
-is unfinished and the day's deadline has not passed yet, and "Nej" only once it has: a day still
-in progress never says "Nej" before 14:00.
+"Före 14:00" is the kiosk's own verdict (printouts.deadline_verdict, the one rule of both): "Ja" or
+"Nej" once scanning is done (or the day closed), "–" on a day without barcoded mail, "pågår" while
+barcoded mail is unfinished and the day's deadline has not passed yet, and "Nej" only once it has:
+a day still in progress never says "Nej" before 14:00.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import json
 from pathlib import Path
 
 from ..core.clock import DEADLINE, TZ, deadline_for, parse_iso
-from ..core.domain import DECISION_NAMES, DESTINATION_NAMES, LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
+from ..core.printouts import VERDICT_WORDS, deadline_verdict
+from ..core.domain import (DECISION_NAMES, DESTINATION_NAMES, LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES,
+                           WARNING_NAMES)
 
 SHEET_TITLE = "Uppföljning"
 CASES_TITLE = "Ärenden och beslut"
-IN_PROGRESS = "pågår"
+IN_PROGRESS = VERDICT_WORDS["pending"]
 
 ALERT_KIND_NAMES: dict[str, str] = {
     "bestridan": "Bestridan",
@@ -33,15 +36,9 @@ ALERT_KIND_NAMES: dict[str, str] = {
     "deadline_missed": "Ej klart 14:00",
 }
 
-# Each kind of warning the kiosk's day summary gives (routine.warnings) and its column: the
-# letters it concerns that day, as report.follow_up_row counts them.
-WARNING_COLUMNS: dict[str, str] = {
-    "missing_scans": "Saknade skanningar",  # a pile finished with fewer scans than letters
-    "unscanned": "Ej skannade",  # letters of a pile never finished when the day closed
-    "extra_scans": "Extra skanningar",  # more scans than letters sorted
-    "labels_missing": "Etiketter saknas",  # dödsbo invoices scanned without a printed label
-    "cover_slip_missing": "Försättsblad saknas",  # sekretess invoices no cover slip counted
-}
+# Each kind of warning the kiosk's day summary gives (routine.warnings) has its column, by its one
+# Swedish name (domain.WARNING_NAMES): what it concerns that day, as report.follow_up_row counts it.
+WARNING_COLUMNS: dict[str, str] = dict(WARNING_NAMES)
 
 _PILE_COLUMNS = [(PILE_NAMES[p], f"count_{p}") for p in PILES]
 _LK_COLUMNS = [(f"Leta Kund {t} ({LETA_KUND_WMS[t]})", f"leta_kund_{t}") for t in LETA_KUND_TYPES]
@@ -72,14 +69,12 @@ CASE_COLUMNS: tuple[str, ...] = (DATE, SITE, KIOSK, "Typ", "Vad", "Detaljer")
 
 
 def deadline_text(day_row: dict, now: dt.datetime, at: dt.time = DEADLINE) -> str:
-    """"Ja" / "Nej" / "pågår" for a materialised day at time `now` (aware). The day's own
-    `deadline_met` (1/0, None while pending, from routine.summary) decides once set; a pending
-    day is "pågår" until its 14:00 and "Nej" after (the kiosk may be offline and not say so)."""
-    met = day_row.get("deadline_met")
-    if met is not None and met != "":
-        return "Ja" if met else "Nej"
+    """"Ja" / "Nej" / "pågår" / "–" for a materialised day at time `now` (aware), by the kiosk's
+    rule: the day's own `deadline_met` (1/0, None while pending) decides once set; a day without
+    barcoded mail (or closed without a verdict) is "–"; a pending day is "pågår" until its 14:00
+    and "Nej" after (the kiosk may be offline and not say so)."""
     deadline = deadline_for(dt.date.fromisoformat(day_row["day"]), at, TZ)
-    return IN_PROGRESS if now < deadline else "Nej"
+    return VERDICT_WORDS[deadline_verdict(day_row, past_deadline=now >= deadline)]
 
 
 def local_time(iso: str | None) -> dt.time | None:

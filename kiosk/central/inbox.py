@@ -66,15 +66,23 @@ def _path(conn) -> str:
 def _compose(conn, dconn, site: str, kiosk: str, day: str, states: list[dict] | None = None) -> dict:
     alerts = []
     for a in web_state.alert_states(conn, site, kiosk, day) if states is None else states:
-        if a["cancelled"] or not a["kind"]:
-            continue  # an undone alert: nothing to show
-        answer = a["answer"] if not a["cleared"] else None
-        alerts.append({
+        if not a["kind"]:
+            continue
+        own = a["kiosk"] == kiosk
+        withdrawal = notified(delivery_state.alert_notifications(dconn, a["alert"], withdrawn=True)) \
+            if own and a["cancelled"] else None
+        if a["cancelled"] and withdrawal is None:
+            continue  # undone before any TL was told: nothing to tell the kiosk
+        answer = a["answer"] if not a["cleared"] and not a["cancelled"] else None
+        entry = {
             "id": a["alert"], "kind": a["kind"],
-            "notified": notified(delivery_state.alert_notifications(dconn, a["alert"])) if a["kiosk"] == kiosk else None,
+            "notified": notified(delivery_state.alert_notifications(dconn, a["alert"])) if own else None,
             "acknowledged": _who(a["acknowledged"]),
             "answer": ({"text": clean_text(answer["text"])[:fmt.ANSWER_MAX], **_who(answer)} if answer else None),
-        })
+        }
+        if withdrawal is not None:  # undone at the kiosk after a TL was told: the notice that it is withdrawn
+            entry["withdrawn"] = withdrawal
+        alerts.append(entry)
     return {"v": 1, "day": day, "alerts": alerts[-fmt.MAX_ALERTS:]}
 
 

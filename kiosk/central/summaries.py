@@ -59,6 +59,7 @@ ROW_INT_COLUMNS: tuple[str, ...] = tuple(c for c, k in ROW_KINDS.items() if k ==
 _EXTRAS = {"scanning_done": "integer not null default 0", "phase": "text", "operator": "text",
            "current_pile": "text", "labels_printed": "integer not null default 0",
            "cover_slips_printed": "integer not null default 0", "clock_synced": "integer",
+           "barcoded_mail": "integer",  # 0 on a day without barcoded mail: its deadline is neither met nor missed
            "summary": "text not null", "row": "text not null", "events": "integer not null", "last_ts": "text",
            "updated_at": "text"}
 DAY_COLUMNS: dict[str, str] = {
@@ -324,6 +325,7 @@ def _refold(conn: dbm.Conn, site: str, kiosk: str, day: str, stamp: str) -> int:
         "current_pile": state.current_pile, "labels_printed": summary.get("labels_printed", 0),
         "cover_slips_printed": summary.get("cover_slips_printed", 0),
         "clock_synced": None if synced is None else int(synced),
+        "barcoded_mail": int(bool(summary.get("barcoded_mail", True))),
         "summary": json.dumps(summary, ensure_ascii=False), "events": n, "last_ts": last_ts,
         "row": json.dumps(row, ensure_ascii=False), "updated_at": stamp,
     })

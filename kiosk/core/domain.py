@@ -82,6 +82,20 @@ STROMAVBROTT_ATGARD_TITLE = "Åtgärder till följd av återkommande strömavbro
 
 DECISION_NAMES: dict[str, str] = {"kasta": "Kasta", "skicka_om": "Skicka om"}
 
+# Each kind of warning in the day summary (routine.warnings) and its one Swedish name: the kiosk's
+# summary screen, the printed summary, the follow-up row and central's sheet and web app use it.
+# The follow-up row counts each kind in letters (scans), print jobs or alerts.
+WARNING_NAMES: dict[str, str] = {
+    "missing_scans": "Saknade skanningar",  # a pile finished with fewer scans than letters sorted
+    "extra_scans": "Extra skanningar",  # more scans than letters sorted
+    "unscanned": "Ej skannade brev",  # letters of a pile never finished when the day closed
+    "labels_missing": "Etiketter saknas",  # dödsbo invoices scanned without a printed label
+    "cover_slip_missing": "Försättsblad saknas",  # sekretess invoices without a cover slip
+    "print_queued": "Utskrifter i kö",  # labels and cover slips the printer has not taken yet
+    "print_failed": "Utskrifter som misslyckades",  # labels and cover slips the printer refused
+    "alert_unconfirmed": "Larm utan bekräftelse",  # alerts central has not reported delivered to a TL
+}
+
 # Step 8: incoming letters.
 INCOMING_KINDS: dict[str, str] = {
     "fullmakt": "Fullmakt (ensam)",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .domain import BILLING_ADDRESS, LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
+from .domain import BILLING_ADDRESS, LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES, WARNING_NAMES
 
 COLUMNS = 48
 
@@ -149,14 +149,22 @@ def dodsbo_label(formatted_personnummer: str, day: dt.date) -> Layout:
     )
 
 
-def deadline_verdict(summary: dict) -> str:
+def deadline_verdict(summary: dict, past_deadline: bool = False) -> str:
     """The day's deadline in one word for a person: "met", "missed", "pending" (barcoded mail not
-    finished, deadline not passed), or "none" (no barcoded mail: neither met nor missed)."""
+    finished, deadline not passed), or "none" (no barcoded mail: neither met nor missed). The
+    kiosk's and central's one rule. `summary`: the kiosk's day summary or central's materialised
+    row (`deadline_met` 1/0/None or ""; `phase`; `barcoded_mail`). `past_deadline`: the day's
+    deadline has passed, for a reader that may not have heard the kiosk's own verdict yet
+    (central, with the kiosk offline): an open day with unfinished barcoded mail is then missed."""
     met = summary.get("deadline_met")
-    if met is not None:
+    if met is not None and met != "":
         return "met" if met else "missed"
-    closed = summary.get("phase") == "closed"
-    return "none" if closed or not summary.get("barcoded_mail", True) else "pending"
+    if summary.get("phase") == "closed" or not summary.get("barcoded_mail", True):
+        return "none"
+    return "missed" if past_deadline else "pending"
+
+
+VERDICT_WORDS = {"met": "Ja", "missed": "Nej", "pending": "pågår", "none": "–"}  # deadline_verdict in words
 
 
 def day_summary(summary: dict, site: str, kiosk: str, deadline: str = "14:00") -> Layout:
@@ -182,13 +190,20 @@ def day_summary(summary: dict, site: str, kiosk: str, deadline: str = "14:00") -
         _pair("Godkända", str(len(scans["accepted"]))),
         _pair("Avvisade", str(len(scans["rejected"]))),
         _pair("Klar", _clock(summary.get("scan_done_at")) or ("–" if verdict == "none" else "ej klar")),
-        _pair(f"Före {deadline}", {"met": "JA", "missed": "NEJ", "pending": "PÅGÅR", "none": "–"}[verdict], COLUMNS),
+        _pair(f"Före {deadline}", VERDICT_WORDS[verdict].upper(), COLUMNS),
     ]
     late = summary.get("late", [])
     if late:
         items.append(_pair("Sena brev (sorterade och skannade sent)", str(len(late))))
     warnings = summary.get("warnings", [])
     items += [Rule(), Line(f"Varningar ({len(warnings)})" if warnings else "Varningar: inga", bold=True)]
+    if warnings:  # each kind by its one name and count (the follow-up row's column), then the details
+        from .report import follow_up_row
+
+        row = follow_up_row(summary, site, kiosk)
+        for kind, name in WARNING_NAMES.items():
+            if any(w.get("kind") == kind for w in warnings):
+                items.append(_pair(name, str(row[kind])))
     for w in warnings:
         items.append(Line(f"- {w.get('text') or _warning_text(w)}"))
     items += [Rule(), Line("Utskrifter och avbockningar", bold=True),

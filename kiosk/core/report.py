@@ -11,7 +11,7 @@ import json
 from typing import Iterator, Protocol
 
 from . import routine
-from .domain import LETA_KUND_TYPES, PILES
+from .domain import LETA_KUND_TYPES, PILES, WARNING_NAMES
 
 
 class Journal(Protocol):
@@ -25,8 +25,9 @@ COLUMNS: tuple[str, ...] = (
     ("day", "site", "kiosk")
     + tuple(f"count_{p}" for p in PILES)
     + tuple(f"leta_kund_{t}" for t in LETA_KUND_TYPES)
-    + ("leta_kund_apartments", "scans_accepted", "scans_rejected", "missing_scans",
-       "extra_scans", "unscanned", "labels_missing", "cover_slip_missing", "late_letters",
+    + ("leta_kund_apartments", "scans_accepted", "scans_rejected")
+    + tuple(WARNING_NAMES)  # one column per warning kind
+    + ("late_letters",
        "labels_printed", "label_reprints", "cover_slips_printed",
        "scan_done_at", "deadline_met", "alerts", "alerts_bestridan", "alerts_tillfalliga",
        "alerts_deadline_missed", "alerts_cancelled", "warnings")
@@ -35,7 +36,7 @@ COLUMNS: tuple[str, ...] = (
 
 def follow_up_row(summary: dict, site: str, kiosk: str) -> dict:
     """One day's row. Warning columns count letters (missing, extra, unscanned, labels and cover
-    slips missing); `warnings` is their Swedish text for a TL; `deadline_met` is "" while pending;
+    slips missing), print jobs (queued, failed) and alerts (unconfirmed); `warnings` is their Swedish text for a TL; `deadline_met` is "" while pending;
     alerts count those not cancelled by an undo."""
     every = summary.get("alerts", [])
     alerts = [a for a in every if not a.get("cancelled")]
@@ -56,6 +57,9 @@ def follow_up_row(summary: dict, site: str, kiosk: str) -> dict:
     row["unscanned"] = letters("unscanned", lambda w: w["sorted"] - w["scanned"])
     row["labels_missing"] = letters("labels_missing", lambda w: w["scanned"] - w["labels"])
     row["cover_slip_missing"] = letters("cover_slip_missing", lambda w: w["scanned"] - w["covered"])
+    row["print_queued"] = letters("print_queued", lambda w: w["jobs"])
+    row["print_failed"] = letters("print_failed", lambda w: w["jobs"])
+    row["alert_unconfirmed"] = letters("alert_unconfirmed", lambda w: 1)
     row["late_letters"] = len(summary.get("late", []))
     row["labels_printed"] = summary.get("labels_printed", 0)
     row["label_reprints"] = summary.get("label_reprints", 0)

@@ -64,8 +64,9 @@ def central_link(sync: dict | None, now: dt.datetime, silent_after_s: float) -> 
 SENDING, DELIVERED, ACKNOWLEDGED, FAILED, UNREACHABLE, OVERDUE = (
     "sending", "delivered", "acknowledged", "failed", "unreachable", "overdue")
 # ... and of a withdrawn one
-W_SENDING, W_STORED, W_TELL, W_UNREACHABLE, W_OVERDUE = (
-    "withdraw_sending", "withdraw_stored", "withdraw_tell", "withdraw_unreachable", "withdraw_overdue")
+W_SENDING, W_STORED, W_TELL, W_UNREACHABLE, W_OVERDUE, W_DELIVERED = (
+    "withdraw_sending", "withdraw_stored", "withdraw_tell", "withdraw_unreachable", "withdraw_overdue",
+    "withdraw_delivered")
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,21 @@ def alert_state(alert: dict, doc: dict | None, now: dt.datetime, link: Link, con
         delivered_at = ack["at"]
     minutes = confirm_after.total_seconds() / 60
     if alert.get("cancelled"):
-        if delivered_at:
-            return AlertState(W_TELL, kind, at=delivered_at)
+        # a TL was told (or may have been: central sends a notice that it is withdrawn): the
+        # withdrawal has reached the TL only once central reports that notice delivered
+        withdrawal = (entry or {}).get("withdrawn")
+        if withdrawal and withdrawal.get("state") == "delivered":
+            return AlertState(W_DELIVERED, kind, at=withdrawal["at"])
+        if withdrawal or delivered_at:
+            since = alert.get("cancelled_at") or alert.get("at")
+            late = bool(since) and now - parse_iso(since) >= confirm_after
+            if (withdrawal or {}).get("state") == "failed" or not link.reachable or late:
+                if delivered_at:
+                    return AlertState(W_TELL, kind, at=delivered_at)
+                if not link.reachable:
+                    return AlertState(W_UNREACHABLE, kind, why=link.why)
+                return AlertState(W_OVERDUE, kind, minutes=minutes)
+            return AlertState(W_SENDING, kind)
         if withdrawal_stored:
             return AlertState(W_STORED, kind)
         if not link.reachable:
@@ -139,6 +153,7 @@ TEXTS = {
     OVERDUE: ("Ingen bekräftelse på att TL fått {noun} efter {minutes} – säg till TL direkt", ERROR),
     SENDING: ("{Noun} skickas till TL …", WARNING),
     W_TELL: ("TL fick {noun} {hhmm} – säg till TL att {noun} är {withdrawn}", ERROR),
+    W_DELIVERED: ("Återkallelsen har nått TL {hhmm}: {noun} är {withdrawn}", OK),
     W_STORED: ("{Noun} är {withdrawn}: centralen har tagit emot återkallandet", OK),
     W_UNREACHABLE: ("Återkallandet har inte nått centralen ({why}) – säg till TL direkt att {noun} är {withdrawn}", ERROR),
     W_OVERDUE: ("Ingen bekräftelse på återkallandet efter {minutes} – säg till TL direkt att {noun} är {withdrawn}",
@@ -163,7 +178,7 @@ def alert_short(s: AlertState, tz: ZoneInfo = TZ) -> tuple[str, str]:
         return f"{'mottaget' if s.state == DELIVERED else 'kvitterat'} {_hhmm(s.at or '', tz)}", severity
     short = {SENDING: "skickas …", FAILED: "ej skickat – säg till TL", UNREACHABLE: "ej skickat – säg till TL",
              OVERDUE: "ej bekräftat – säg till TL", W_SENDING: "återkallas …", W_STORED: "återkallat",
-             W_TELL: "återkallat – säg till TL", W_UNREACHABLE: "återkallat – säg till TL",
+             W_DELIVERED: f"återkallat, TL vet {_hhmm(s.at or '', tz) if s.at else ''}".strip(), W_TELL: "återkallat – säg till TL", W_UNREACHABLE: "återkallat – säg till TL",
              W_OVERDUE: "återkallat – säg till TL"}
     return short.get(s.state, text), severity
 

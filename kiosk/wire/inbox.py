@@ -7,7 +7,11 @@ Central (kiosk/central/inbox.py) publishes one retained JSON document per kiosk 
      "alerts": [{"id": <alert id = the alert_raised event id>, "kind": "bestridan"|...,
                  "notified": null | {"state": "pending"|"delivered"|"failed", "at": <UTC ISO Z>},
                  "acknowledged": null | {"by": <TL>, "at": <UTC ISO Z>},
-                 "answer": null | {"text": <the TL's answer>, "by": <TL>, "at": <UTC ISO Z>}}]}
+                 "answer": null | {"text": <the TL's answer>, "by": <TL>, "at": <UTC ISO Z>},
+                 "withdrawn": {"state": ..., "at": ...}}]}   (optional)
+
+`withdrawn` is there only for an alert the kiosk undid after a TL was told (or may have been):
+where central's notices that it is withdrawn are (the same states as `notified`).
 
 No customer data: alert ids, kinds, TL names and the TL's own words. `parse` is the kiosk's
 strict check (size, types, lengths, printable text); a document that fails it is ignored. What
@@ -54,12 +58,13 @@ class Answer(msgspec.Struct, forbid_unknown_fields=True):
     at: _Iso
 
 
-class InboxAlert(msgspec.Struct, forbid_unknown_fields=True):
+class InboxAlert(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     id: Annotated[str, msgspec.Meta(min_length=1, max_length=ID_MAX)]
     kind: Annotated[str, msgspec.Meta(min_length=1, max_length=KIND_MAX, pattern=r"^[a-z_]+$")]
     notified: Optional[Notified]
     acknowledged: Optional[Acknowledged]
     answer: Optional[Answer]
+    withdrawn: Optional[Notified] = None
 
 
 class Inbox(msgspec.Struct, forbid_unknown_fields=True):
@@ -108,7 +113,7 @@ def parse(payload: bytes) -> dict:
             raise BadInbox(f"alerts[{i}].id: duplicate")
         ids.add(a.id)
         _check_text(a.id, f"alerts[{i}].id", ID_MAX)
-        for part in (a.notified, a.acknowledged, a.answer):
+        for part in (a.notified, a.acknowledged, a.answer, a.withdrawn):
             if part is not None:
                 _check_time(part.at, f"alerts[{i}].at")
         for part in (a.acknowledged, a.answer):

@@ -11,7 +11,7 @@ KIND_TITLES = {
     "tillfalliga": "Tillfälligt utskick – besked behövs",
     "deadline_missed": "Returposten ej skannad kl. 14:00",
     "no_activity": "Ingen har påbörjat returposten",
-    "kiosk_offline": "Returpostkiosken är offline",
+    "kiosk_offline": "Returpostkiosken är inte ansluten",
     "printer": "Skrivarfel vid returpostkiosken",
 }
 

@@ -253,13 +253,40 @@ def _enqueue_alert(conn: Conn, cfg: DeliveryConfig, alert: dict, now: str) -> in
     return n
 
 
-def _cancel_alert(conn: Conn, alert_id: Any, now: str) -> None:
+WITHDRAWN = "/withdrawn"  # the cause of the notices that an alert is withdrawn: the alert's cause + this
+
+
+def _told(conn: Conn, where: str, args: tuple, tried: bool = True) -> set[str]:
+    """The targets that got an alert's notification, or may have: a send under way or (`tried`)
+    one tried before."""
+    return {t for (t,) in conn.query(
+        f"select target from delivery_outbox where {where} and channel = ? and "
+        f"(state = ? or claimed_until is not null{' or attempts > 0' if tried else ''})", (*args, NOTIFY, DELIVERED))}
+
+
+def _cancel_alert(conn: Conn, cfg: DeliveryConfig, alert_id: Any, now: str) -> int:
+    """An alert undone at the kiosk: its notifications not sent yet are not sent any more; each
+    target that was told, or is being told right now, gets a notice that it is withdrawn (the
+    kiosk says "Återkallelsen har nått TL" once one is delivered). A target whose tries all
+    failed is not told of an alert it never showed."""
     if not isinstance(alert_id, str):
-        return
+        return 0
+    told = _told(conn, "alert_id = ? and cause not like ?", (alert_id, "%" + WITHDRAWN), tried=False)
     conn.execute("insert into delivery_cancelled(alert_id, at) values (?, ?) on conflict (alert_id) do nothing",
                  (alert_id, now))
-    conn.execute("update delivery_outbox set state = ?, last_error = ? where alert_id = ? and state in (?, ?)",
-                 (CANCELLED, "the alert was undone at the kiosk", alert_id, *OPEN))
+    conn.execute("update delivery_outbox set state = ?, last_error = ? where alert_id = ? and state in (?, ?) "
+                 "and cause not like ? and (claimed_until is null or claimed_until <= ?)",
+                 (CANCELLED, "the alert was undone at the kiosk", alert_id, *OPEN, "%" + WITHDRAWN, now))
+    raised = conn.query_one("select payload from events where id = ? and type = 'alert_raised'", (alert_id,))
+    if not told or raised is None:
+        return 0
+    alert = _alert_from_event(json.loads(raised[0]))
+    alert["text"] = f"Larmet ångrades vid kiosken. Det gällde: {alert['text']}".strip()
+    title, body = messages.withdrawn(alert, cfg.base_url)
+    cause = _notify_cause(alert) + WITHDRAWN
+    return sum(_insert(conn, NOTIFY, cause, t.id, redact.label(t.url), {"title": title, "body": body}, now,
+                       alert_id=alert_id, site=alert["site"], kiosk=alert["kiosk"], day=alert["day"])
+               for t in cfg.targets if t.id in told)
 
 
 def _withdraw_alert(conn: Conn, cfg: DeliveryConfig, row: dict, now: str) -> int:
@@ -268,9 +295,7 @@ def _withdraw_alert(conn: Conn, cfg: DeliveryConfig, row: dict, now: str) -> int
     target that was told, or may have been (a send tried or under way), gets a notice that the
     alert is withdrawn."""
     cause = row["id"]
-    told = {t for (t,) in conn.query(
-        "select target from delivery_outbox where cause = ? and channel = ? and "
-        "(state = ? or attempts > 0 or claimed_until is not null)", (cause, NOTIFY, DELIVERED))}
+    told = _told(conn, "cause = ?", (cause,))
     conn.execute("update delivery_outbox set state = ?, last_error = ? where cause = ? and channel = ? "
                  "and state in (?, ?) and (claimed_until is null or claimed_until <= ?)",
                  (CANCELLED, "central withdrew the alert before it was delivered", cause, NOTIFY, *OPEN, now))
@@ -280,7 +305,7 @@ def _withdraw_alert(conn: Conn, cfg: DeliveryConfig, row: dict, now: str) -> int
     n = 0
     for t in cfg.targets:
         if t.id in told:
-            n += _insert(conn, NOTIFY, f"{cause}/withdrawn", t.id, redact.label(t.url), {"title": title, "body": body},
+            n += _insert(conn, NOTIFY, cause + WITHDRAWN, t.id, redact.label(t.url), {"title": title, "body": body},
                          now, alert_id=cause, site=row["site"], kiosk=row["kiosk"], day=row["day"])
     return n
 
@@ -377,7 +402,7 @@ def derive(db: Database, cfg: DeliveryConfig, now: dt.datetime) -> int:
                 elif kind == "alert_raised":
                     made += _enqueue_alert(conn, cfg, _alert_from_event(json.loads(r["payload"])), stamp)
                 elif kind == "alert_cancelled":
-                    _cancel_alert(conn, (json.loads(r["payload"]).get("data") or {}).get("alert"), stamp)
+                    made += _cancel_alert(conn, cfg, (json.loads(r["payload"]).get("data") or {}).get("alert"), stamp)
             codes.record(conn, sorted(days))
             for site, kiosk, day in sorted(days):
                 made += _enqueue_billing(conn, cfg, site, kiosk, day, now)

@@ -15,17 +15,19 @@ def _has_outbox(conn: Conn) -> bool:
     return "delivery_outbox" in conn.table_names()
 
 
-def alert_notifications(db, alert_id: str) -> list[dict]:
+def alert_notifications(db, alert_id: str, withdrawn: bool = False) -> list[dict]:
     """Per target of an alert: state (pending / delivered / failing / cancelled), attempts, the last
     error, and the times (UTC ISO). Empty when no target wants the alert (or none yet). `db`: a
-    Database, a Conn, or a path/URL (opened and closed here)."""
+    Database, a Conn, or a path/URL (opened and closed here). `withdrawn`: the notices that the
+    alert is withdrawn instead of the alert's own notifications."""
     with using(db) as conn:
         if not _has_outbox(conn):
             return []
         rows = conn.dicts(
             "select target_label as target, state, attempts, last_error, created_at, last_attempt_at, "
-            "next_attempt_at, delivered_at from delivery_outbox where alert_id = ? and channel = ? order by n",
-            (alert_id, outbox.NOTIFY))
+            "next_attempt_at, delivered_at from delivery_outbox where alert_id = ? and channel = ? "
+            f"and cause {'' if withdrawn else 'not '}like ? order by n",
+            (alert_id, outbox.NOTIFY, "%" + outbox.WITHDRAWN))
         return [{k: r[k] for k in FIELDS} for r in rows]
 
 

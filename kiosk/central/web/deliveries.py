@@ -26,12 +26,29 @@ def _what(row: dict) -> str:
         payload = json.loads(row["payload"])
     except (TypeError, ValueError):
         payload = {}
-    if row["channel"] == outbox.NOTIFY:
-        return str(payload.get("title") or "Avisering")
+    if row["channel"] == outbox.NOTIFY:  # the alert's day too: a stuck one may be of an earlier day
+        title = str(payload.get("title") or "Avisering")
+        return f"{title} ({row['day']})" if row.get("day") else title
     if row["channel"] == outbox.FOLLOWUP:
         return f"Uppföljningsfil {row['cause']}"
     kiosk = "alla kiosker" if row["kiosk"] == SITE_WIDE else row["kiosk"]
     return f"Returlista {row['day']} ({kiosk}, {row['site']})"
+
+
+# The sender's error (English, from the library that sent it) explained for a TL, the raw text kept
+# after it for IT: (words in the lower-cased error, the Swedish sentence)
+ERRORS_SV = (
+    (("timed out", "timeout"), "Mottagaren svarade inte i tid."),
+    (("connection", "refused", "unreachable", "name or service", "resolve"), "Kunde inte ansluta till mottagaren."),
+    (("http", "status", "response", "error=", "server error"), "Mottagaren svarade med ett fel."),
+)
+
+
+def error_text(raw: str) -> str:
+    """The last error as a TL reads it: a Swedish sentence, then the technical text."""
+    low = raw.lower()
+    sv = next((text for words, text in ERRORS_SV if any(w in low for w in words)), "Mottagaren tog inte emot leveransen.")
+    return f"{sv} (Tekniskt: {raw.strip()})"
 
 
 def _target(row: dict, cfg: DeliveryConfig | None) -> str:
@@ -50,7 +67,8 @@ def stuck_page(database: Database, cfg: DeliveryConfig | None, now: dt.datetime)
             "n": r["n"], "channel": CHANNEL_NAMES.get(r["channel"], r["channel"]), "what": _what(r),
             "to": _target(r, cfg), "since": views.local(r["created_at"], "%Y-%m-%d %H:%M"),
             "attempts": r["attempts"], "last": views.local(r["last_attempt_at"], "%Y-%m-%d %H:%M") if r["last_attempt_at"] else "",
-            "error": "Mottagaren finns inte längre i inställningarna." if r["gone"] else (r["last_error"] or ""),
+            "error": "Mottagaren finns inte längre i inställningarna." if r["gone"] else
+            (error_text(r["last_error"]) if r["last_error"] else ""),
             "gone": r["gone"], "alert": r["alert_id"] if r["channel"] == outbox.NOTIFY else None,
         })
     return {"items": items, "configured": True}

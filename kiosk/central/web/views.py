@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from ...core.clock import DEADLINE, TZ, deadline_for, parse_iso
 from ...core.domain import PILE_NAMES, PILES, SCAN_ORDER
+from ...core.printouts import deadline_verdict
 from .. import followup, summaries
 from ..clock_alerts import KINDS as CLOCK_KINDS
 from ..clock_alerts import SITE_WIDE
@@ -89,6 +90,9 @@ def deadline_view(day: str, row: dict | None, now: dt.datetime) -> dict:
         if at:
             return {"text": f"Skanningen klar {at}, efter 14:00", "cls": "red"}
         return {"text": "Skanningen blev inte klar före 14:00", "cls": "red"}
+    if row and deadline_verdict(row) == "none" and (now >= deadline or row.get("phase") == "closed"):
+        # the kiosk's "Före 14:00: –": no barcoded mail that day, so nothing was late
+        return {"text": "Inga streckkodsbrev i dag: ingen 14:00-gräns", "cls": ""}
     if now >= deadline:
         return {"text": "14:00 har passerat: skanningen är inte klar", "cls": "red"}
     left = deadline - now
@@ -97,7 +101,7 @@ def deadline_view(day: str, row: dict | None, now: dt.datetime) -> dict:
     return {"text": text, "cls": "amber" if left <= AMBER_FROM else ""}
 
 
-TODAY_COLUMNS = ("site", "kiosk", "operator", "phase", "current_pile", "deadline_met", "scan_done_at",
+TODAY_COLUMNS = ("site", "kiosk", "operator", "phase", "current_pile", "deadline_met", "barcoded_mail", "scan_done_at",
                  "labels_printed", "cover_slips_printed", "scans_accepted", "events", "last_ts", "updated_at",
                  *(f"count_{p}" for p in PILES))
 _scanned_cache: dict[tuple[str, str, str], tuple[tuple, dict]] = {}
@@ -383,8 +387,10 @@ def _totals(conn, lo: str, hi: str, now: dt.datetime) -> list[tuple]:
     keys = [key for _, key in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS]
     today = now.astimezone(TZ).date()
     passed = now >= deadline_for(today, DEADLINE, TZ)
-    # decided: scanning done, or the day closed, or its 14:00 has passed (followup.deadline_text)
-    decided = "deadline_met is not null or day < ? or (day = ? and 1 = ?)"
+    # decided: scanning done, or its 14:00 has passed with barcoded mail unfinished on a day still
+    # open (followup.deadline_text); a day without barcoded mail is neither met nor missed
+    decided = ("deadline_met is not null or (coalesce(barcoded_mail, 1) <> 0 and coalesce(phase, '') <> 'closed' "
+               "and (day < ? or (day = ? and 1 = ?)))")
     # PostgreSQL: per month already (psycopg without its C part loads each value in Python, so a
     # dozen rows rather than a few hundred); SQLite: per day, the index's order, no sort
     group = "substr(day, 1, 7)" if _engine(conn) == POSTGRESQL else "day"

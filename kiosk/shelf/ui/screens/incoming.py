@@ -142,7 +142,7 @@ class IncomingPage(Page):
         cases = self.state.cab
         if self.case_shown and len(cases) < self.case_count:  # the case shown was undone: it is gone
             self._clear_case()
-            self.tl_note.track(None)
+            # its alert stays in the strip, now saying where the withdrawal is (until the next case)
         self.undo.disabled = not cases
         # named by its subject's own part: "Scannat brev – Autogiroblankett" -> "Autogiroblankett"
         what = cases[-1].get("subject", "").split("– ")[-1].split(": ")[-1] if cases else ""

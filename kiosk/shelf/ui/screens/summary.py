@@ -10,8 +10,8 @@ from kivy.utils import escape_markup
 
 from ....core import routine, truth
 from ..present import banner_text, severity
-from ....core.domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES
-from ....core.printouts import deadline_verdict
+from ....core.domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES, WARNING_NAMES
+from ....core.printouts import VERDICT_WORDS, deadline_verdict
 from ....core.report import COLUMNS, follow_up_row
 from ..widgets import AMBER, GREEN, GREY, MUTED, PANEL, Btn, Page, Txt, grid, mm, paint, row, scroll
 
@@ -20,11 +20,10 @@ COLUMN_NAMES = {
     **{f"count_{p}": PILE_NAMES[p] for p in PILES},
     **{f"leta_kund_{t}": f"Leta Kund {t} ({LETA_KUND_WMS[t]})" for t in LETA_KUND_TYPES},
     "leta_kund_apartments": "Leta Kund A med lgh-nr", "scans_accepted": "Godkända skanningar",
-    "scans_rejected": "Avvisade skanningar", "missing_scans": "Saknade skanningar",
+    "scans_rejected": "Avvisade skanningar", **WARNING_NAMES,
     "scan_done_at": "Skanning klar", "deadline_met": "Klar före deadline", "alerts": "Larm till TL",
     "alerts_bestridan": "– varav bestridan", "alerts_tillfalliga": "– varav tillfälliga utskick",
-    "alerts_deadline_missed": "– varav missad deadline", "extra_scans": "Fler skannade än sorterat",
-    "unscanned": "Oskannade högar", "labels_missing": "Saknade etiketter", "cover_slip_missing": "Saknat försättsblad",
+    "alerts_deadline_missed": "– varav missad deadline",
     "late_letters": "Sena brev", "labels_printed": "Etiketter", "label_reprints": "Omtryck av etiketter",
     "cover_slips_printed": "Försättsblad", "alerts_cancelled": "Återkallade larm", "warnings": "Varningar",
 }
@@ -58,7 +57,6 @@ def warning_text(w: dict) -> str:
         return str(w.get("kind"))
 
 
-MET_SV = {"met": "Ja", "missed": "Nej", "pending": "pågår", "none": "–"}  # printouts.deadline_verdict in words
 
 ALERT_WORDS = {"bestridan": "Bestridan", "tillfalliga": "Tillfälligt utskick", "deadline_missed": "Missad deadline"}
 
@@ -71,7 +69,7 @@ def overview(summary: dict, deadline: str, alert_lines: list[tuple[str, str]] | 
     accepted, rejected = len(summary["scans"]["accepted"]), len(summary["scans"]["rejected"])
     done = summary.get("scan_done_at")
     when = f"klar kl. {routine.at_local(done)}" if done else "inte klar"
-    met_text = MET_SV[deadline_verdict(summary)]
+    met_text = VERDICT_WORDS[deadline_verdict(summary)]
     alerts = summary.get("alerts", [])
     kinds = {k: sum(1 for a in alerts if a["kind"] == k) for k in ("bestridan", "tillfalliga", "deadline_missed")}
     warnings = summary.get("warnings", [])
@@ -210,7 +208,7 @@ class SummaryPage(Page):
         for key in COLUMNS:
             value = row_.get(key)
             if key == "deadline_met":
-                value = MET_SV[deadline_verdict(summary)]
+                value = VERDICT_WORDS[deadline_verdict(summary)]
             elif key == "scan_done_at":
                 value = routine.at_local(value) if value else "–"
             elif value is None:

@@ -218,7 +218,7 @@ def printed_pairs(summary: dict) -> dict[str, str]:
     """The printed day summary's "name  value" lines, as the paper shows them."""
     import re
 
-    from kiosk.printouts import Line, day_summary
+    from kiosk.core.printouts import Line, day_summary
 
     out = {}
     for item in day_summary(summary, "demo", "kiosk").items:
@@ -229,7 +229,7 @@ def printed_pairs(summary: dict) -> dict[str, str]:
 
 
 def test_the_printed_summary_names_each_warning_kind_as_the_sheet_with_the_same_count(tmp_path):
-    from kiosk.report import follow_up_row
+    from kiosk.core.report import follow_up_row
 
     k = KioskDay(tmp_path / "k", None)
     day_with_every_warning(k, DAY)
@@ -255,7 +255,7 @@ def test_before_the_deadline_central_says_what_the_kiosk_prints(tmp_path, engine
     it (even if the kiosk never said so), "Ja" for a day done in time; in the CSV and the page."""
     import contextlib
 
-    from kiosk.printouts import VERDICT_WORDS, deadline_verdict
+    from kiosk.core.printouts import VERDICT_WORDS, deadline_verdict
 
     if engine == "sqlite":
         databases = contextlib.nullcontext(str(tmp_path / "central.db"))
@@ -321,8 +321,8 @@ def test_the_cards_deadline_line_says_no_deadline_on_a_day_without_barcoded_mail
 
 
 def test_the_kiosks_summary_screen_names_each_warning_kind_as_the_sheet():
-    from kiosk.report import COLUMNS
-    from kiosk.ui.screens.summary import COLUMN_NAMES
+    from kiosk.core.report import COLUMNS
+    from kiosk.shelf.ui.screens.summary import COLUMN_NAMES
 
     for kind, name in followup.WARNING_COLUMNS.items():
         assert COLUMN_NAMES[kind] == name and kind in COLUMNS and name in followup.COLUMNS, kind

@@ -96,6 +96,16 @@ WARNING_NAMES: dict[str, str] = {
     "alert_unconfirmed": "Larm utan bekräftelse",  # alerts central has not reported delivered to a TL
 }
 
+
+def warning_counts(warnings: list[dict]) -> dict[str, int]:
+    """Per warning kind, the letters, jobs or alerts a day's warnings (`routine.warnings`) are
+    about: the summable number the follow-up sheet and the printed summary show beside its name."""
+    each = {"missing_scans": lambda w: w["sorted"] - w["scanned"], "extra_scans": lambda w: w["scanned"] - w["sorted"],
+            "unscanned": lambda w: w["sorted"] - w["scanned"], "labels_missing": lambda w: w["scanned"] - w["labels"],
+            "cover_slip_missing": lambda w: w["scanned"] - w["covered"], "print_queued": lambda w: w["jobs"],
+            "print_failed": lambda w: w["jobs"], "alert_unconfirmed": lambda w: 1}
+    return {kind: sum(n(w) for w in warnings if w.get("kind") == kind) for kind, n in each.items()}
+
 # Step 8: incoming letters.
 INCOMING_KINDS: dict[str, str] = {
     "fullmakt": "Fullmakt (ensam)",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .domain import BILLING_ADDRESS, LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES, WARNING_NAMES
+from .domain import BILLING_ADDRESS, LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES, WARNING_NAMES, warning_counts
 
 COLUMNS = 48
 
@@ -198,12 +198,10 @@ def day_summary(summary: dict, site: str, kiosk: str, deadline: str = "14:00") -
     warnings = summary.get("warnings", [])
     items += [Rule(), Line(f"Varningar ({len(warnings)})" if warnings else "Varningar: inga", bold=True)]
     if warnings:  # each kind by its one name and count (the follow-up row's column), then the details
-        from .report import follow_up_row
-
-        row = follow_up_row(summary, site, kiosk)
+        counts = warning_counts(warnings)
         for kind, name in WARNING_NAMES.items():
             if any(w.get("kind") == kind for w in warnings):
-                items.append(_pair(name, str(row[kind])))
+                items.append(_pair(name, str(counts[kind])))
     for w in warnings:
         items.append(Line(f"- {w.get('text') or _warning_text(w)}"))
     items += [Rule(), Line("Utskrifter och avbockningar", bold=True),

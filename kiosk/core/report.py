@@ -11,7 +11,7 @@ import json
 from typing import Iterator, Protocol
 
 from . import routine
-from .domain import LETA_KUND_TYPES, PILES, WARNING_NAMES
+from .domain import LETA_KUND_TYPES, PILES, WARNING_NAMES, warning_counts
 
 
 class Journal(Protocol):
@@ -49,17 +49,7 @@ def follow_up_row(summary: dict, site: str, kiosk: str) -> dict:
     row["leta_kund_apartments"] = summary["leta_kund"].get("apartments", 0)
     row["scans_accepted"] = len(summary["scans"]["accepted"])
     row["scans_rejected"] = len(summary["scans"]["rejected"])
-    def letters(kind: str, n) -> int:
-        return sum(n(w) for w in warnings if w["kind"] == kind)
-
-    row["missing_scans"] = letters("missing_scans", lambda w: w["sorted"] - w["scanned"])
-    row["extra_scans"] = letters("extra_scans", lambda w: w["scanned"] - w["sorted"])
-    row["unscanned"] = letters("unscanned", lambda w: w["sorted"] - w["scanned"])
-    row["labels_missing"] = letters("labels_missing", lambda w: w["scanned"] - w["labels"])
-    row["cover_slip_missing"] = letters("cover_slip_missing", lambda w: w["scanned"] - w["covered"])
-    row["print_queued"] = letters("print_queued", lambda w: w["jobs"])
-    row["print_failed"] = letters("print_failed", lambda w: w["jobs"])
-    row["alert_unconfirmed"] = letters("alert_unconfirmed", lambda w: 1)
+    row.update(warning_counts(warnings))
     row["late_letters"] = len(summary.get("late", []))
     row["labels_printed"] = summary.get("labels_printed", 0)
     row["label_reprints"] = summary.get("label_reprints", 0)

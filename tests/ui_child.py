@@ -58,9 +58,9 @@ def run_script(kiosk, script, seen: dict, out_path: str) -> int:
     return 0 if seen["done"] and not seen["error"] else 1
 
 
-def simulator_kiosk(data_dir: str, size: str, start: tuple = (2026, 11, 23, 9, 0)):
+def simulator_kiosk(data_dir: str, size: str, start: tuple = (2026, 11, 23, 9, 0), extra: str = ""):
     """Kivy prepared for `size` ("800x480"), and the simulator kiosk on an OffsetClock from
-    `start` (local time)."""
+    `start` (local time); `extra` is more config (TOML)."""
     from kiosk.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
@@ -69,7 +69,7 @@ def simulator_kiosk(data_dir: str, size: str, start: tuple = (2026, 11, 23, 9, 0
     from kiosk.clock import TZ
     from kiosk.runtime import Kiosk
 
-    return Kiosk(simulator_config(data_dir), clock=OffsetClock(dt.datetime(*start, tzinfo=TZ)), simulator=True,
+    return Kiosk(simulator_config(data_dir, extra), clock=OffsetClock(dt.datetime(*start, tzinfo=TZ)), simulator=True,
                  sync=False)
 
 

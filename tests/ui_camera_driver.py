@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.ui_child import press, run_script, simulator_kiosk  # noqa: E402  (a child process: ROOT first)
+from tests.ui_child import press, run_script, signed_in_at, simulator_kiosk  # noqa: E402  (a child process: ROOT first)
 
 
 def main(data_dir: str, out_path: str, size: str) -> int:
@@ -45,12 +45,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
             press("Nästa kuvert")
             return lambda: mode().reads == n and not mode().busy
 
-        yield 3
-        press("ANNA")
-        yield lambda: app.sm.current == "home"
-        press("1. Sortera")
-        yield lambda: app.sm.current == "sort"
-        yield 2
+        yield from signed_in_at(app, "1. Sortera", "sort")
         note("start")
         yield next_read(1)  # 1: an auto envelope, shown and lit, not yet committed
         yield 3

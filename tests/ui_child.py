@@ -78,3 +78,13 @@ def press(text: str, exact: bool = False) -> None:
     from kiosk_dev.ui_driver import find_button, tap
 
     tap(find_button(text, exact))
+
+
+def signed_in_at(app, step_button: str, screen: str):
+    """A driver script's start (`yield from`): ANNA signs in by touch and opens a step from Home."""
+    yield 3
+    press("ANNA")
+    yield lambda: app.sm.current == "home"
+    press(step_button)
+    yield lambda: app.sm.current == screen
+    yield 2

@@ -140,6 +140,18 @@ def test_codes_must_agree_with_their_printed_digits():
     assert v.codes == () and v.decision == "ask"
 
 
+def test_an_addressee_split_over_two_lines_still_names_the_pile():
+    ean = Code("ean13", "7328118111597")
+    v = rules.classify(_reading("Faktura", "Dödsbo", "efter Linnéa Johansson", "Lärkstigen 75", "151 72 Södertälje",
+                                "732811 8111597", codes=[ean]))
+    assert v.pile == "dodsbo" and v.candidates == ("dodsbo",)
+    v = rules.classify(_reading("Fakturering", "Ellevio", "Box 1", "115 77 Stockholm", codes=[ean]))
+    assert v.pile == "sekretess"
+    # a line "Dödsbo" alone, not followed by "efter": no dödsbo cue from it
+    v = rules.classify(_reading("Faktura", "Dödsbo", "Linnéa Johansson", "151 72 Södertälje", codes=[ean]))
+    assert v.pile == "faktura"
+
+
 def test_the_digits_read_again_under_the_bars_confirm_but_never_make_a_code():
     lines = ("Dödsbo efter Per Olsson", "Storgatan 1", "183 30 Täby")
     ean = Code("ean13", "7306362974915")

@@ -292,6 +292,10 @@ def classify(reading: Reading) -> Verdict:
     if barcoded and not codes:
         why.append("barcode_unread")
     cue = {pile: _any(texts, phrases) for pile, phrases in CUES.items()}
+    # OCR may split an addressee over two lines ("Dödsbo" / "efter Linnéa Johansson")
+    pairs = [f"{a} {b}" for a, b in zip(texts, texts[1:])]
+    for pile in ("dodsbo", "sekretess"):
+        cue[pile] = cue[pile] or _any(pairs, CUES[pile])
     invoice = any(whole(t, p) for t in texts for p in INVOICE_TITLES)
     near_invoice = any(whole(t, p, 0.6) for t in texts for p in INVOICE_TITLES)
     lk_hit = _any(texts, (LK_FIRST, LK_SIGN) + LK_C + LK_H)

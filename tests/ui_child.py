@@ -58,9 +58,9 @@ def run_script(kiosk, script, seen: dict, out_path: str) -> int:
     return 0 if seen["done"] and not seen["error"] else 1
 
 
-def simulator_kiosk(data_dir: str, size: str, start: tuple = (2026, 11, 23, 9, 0)):
+def simulator_kiosk(data_dir: str, size: str, start: tuple = (2026, 11, 23, 9, 0), extra: str = ""):
     """Kivy prepared for `size` ("800x480"), and the simulator kiosk on an OffsetClock from
-    `start` (local time)."""
+    `start` (local time); `extra` is more config (TOML)."""
     from kiosk.shelf.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
@@ -69,7 +69,7 @@ def simulator_kiosk(data_dir: str, size: str, start: tuple = (2026, 11, 23, 9, 0
     from kiosk.core.clock import TZ
     from kiosk.shelf.runtime import Kiosk
 
-    return Kiosk(simulator_config(data_dir), clock=OffsetClock(dt.datetime(*start, tzinfo=TZ)), simulator=True,
+    return Kiosk(simulator_config(data_dir, extra), clock=OffsetClock(dt.datetime(*start, tzinfo=TZ)), simulator=True,
                  sync=False)
 
 
@@ -78,3 +78,13 @@ def press(text: str, exact: bool = False) -> None:
     from kiosk_dev.ui_driver import find_button, tap
 
     tap(find_button(text, exact))
+
+
+def signed_in_at(app, step_button: str, screen: str):
+    """A driver script's start (`yield from`): ANNA signs in by touch and opens a step from Home."""
+    yield 3
+    press("ANNA")
+    yield lambda: app.sm.current == "home"
+    press(step_button)
+    yield lambda: app.sm.current == screen
+    yield 2

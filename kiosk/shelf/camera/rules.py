@@ -54,6 +54,7 @@ class Reading:
     lines: tuple[Line, ...] = ()
     codes: tuple[Code, ...] = ()
     marks: tuple[float, ...] = ()  # per line: darkness of the tick box left of it (0..1)
+    printed: tuple[str, ...] = ()  # the digits under each decoded barcode, read once more on their own
     problem: str | None = None  # a key of PROBLEMS when the frame cannot be read
 
 
@@ -282,13 +283,19 @@ def classify(reading: Reading) -> Verdict:
     decoded = list(dict.fromkeys(c.text for c in seen if valid_code(c)))
     if len(decoded) < len(seen):
         why.append("code_rejected")
-    codes, digit_why = confirm_codes(decoded, printed_digits(reading.lines))
-    why += digit_why
     digits = printed_digits(reading.lines)
+    # the digits read again under decoded bars only confirm or refuse those codes, never add one
+    under = [d for d in reading.printed if 12 <= len(d) <= 15 and d not in digits] if decoded else []
+    codes, digit_why = confirm_codes(decoded, digits + under)
+    why += digit_why
     barcoded = bool(codes) or bool(digits) or bool(seen)
     if barcoded and not codes:
         why.append("barcode_unread")
     cue = {pile: _any(texts, phrases) for pile, phrases in CUES.items()}
+    # OCR may split an addressee over two lines ("Dödsbo" / "efter Linnéa Johansson")
+    pairs = [f"{a} {b}" for a, b in zip(texts, texts[1:])]
+    for pile in ("dodsbo", "sekretess"):
+        cue[pile] = cue[pile] or _any(pairs, CUES[pile])
     invoice = any(whole(t, p) for t in texts for p in INVOICE_TITLES)
     near_invoice = any(whole(t, p, 0.6) for t in texts for p in INVOICE_TITLES)
     lk_hit = _any(texts, (LK_FIRST, LK_SIGN) + LK_C + LK_H)

@@ -69,20 +69,33 @@ class CameraSession:
 
     def watch(self, now_ms: int, settle_ms: int) -> list:
         """A live camera's loop, several times a second: reads the spot once per still picture."""
+        v = self.look(now_ms, settle_ms)
+        return self.seen(v) if v is not None else []
+
+    def look(self, now_ms: int, settle_ms: int) -> rules.Verdict | None:
+        """The reading half of `watch` (safe off the UI thread: commits nothing): the verdict on
+        the spot once the picture is still, else None."""
         if self.camera is None:
-            return []
+            return None
         img = self.camera.grab()
         if img is None:
-            return []
+            return None
         self.still, go = self.still.feed(thumbnail(img), now_ms, settle_ms)
-        return self.frame(img) if go else []
+        return self._verdict(img) if go else None
 
-    def frame(self, img=None) -> list:
-        """Look at the spot now (`watch` calls this when the picture settled)."""
-        v = self._verdict(img)
+    def read(self) -> rules.Verdict:
+        """The verdict on the spot now (safe off the UI thread: commits nothing)."""
+        return self._verdict()
+
+    def seen(self, v: rules.Verdict) -> list:
+        """Act on a verdict (on the thread that may commit): the flow's step and its commands."""
         if v.problem == "empty":
             return self._apply(flow.removed(self.spot))
         return self._apply(flow.laid(self.spot, v))
+
+    def frame(self, img=None) -> list:
+        """Look at the spot now and act on it."""
+        return self.seen(self._verdict(img))
 
     def next_envelope(self) -> list:
         """The files backend: the next envelope replaces the one on the spot."""

@@ -146,6 +146,11 @@ class KioskApp(App):
             root.add_widget(self.shelf)
         else:
             self.shelf = None
+        self.camera_mode = None  # camera mode on the sorting screen (kiosk/ui/screens/camera.py)
+        if self.config.camera.backend != "none":
+            from .screens.camera import CameraMode
+
+            self.camera_mode = CameraMode(self)
         # After a restart the step in progress, not Home (signed out: the sign-in screen).
         self.go(resume_screen(self.controller.state) if self.controller.operator else "signin")
         self.controller.listeners.append(self._listener)
@@ -174,10 +179,14 @@ class KioskApp(App):
     def on_start(self):
         self.kiosk.start()
         self.restore_lights()  # after a restart the shelf shows the rebuilt day at once
+        if self.camera_mode is not None:
+            self.camera_mode.start()  # a live camera's loop, off the UI thread
 
     def on_stop(self):
         sdnotify.stopping()
         self.workers.shutdown(wait=False, cancel_futures=True)
+        if self.camera_mode is not None:
+            self.camera_mode.stop()
         self.kiosk.stop()
 
     def _first_flip(self, *_):

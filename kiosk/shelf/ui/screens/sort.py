@@ -130,6 +130,10 @@ class SortPage(Page):
 
     def build(self):
         self.late_pile: str | None = None
+        if self.app.camera_mode is not None:  # what the camera read, above the pile buttons
+            from .camera import CameraPanel
+
+            self.body.add_widget(CameraPanel(self.app.camera_mode))
         cols = 2 if Scale.portrait else 4
         g = grid(cols)
         self.buttons: dict[str, Btn] = {}

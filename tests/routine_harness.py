@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from kiosk.core import routine
 from kiosk.core.clock import local_day, utc_iso
@@ -17,9 +18,16 @@ class PureDay:
         self.seq = 0
         self.new_day: routine.Decision | None = None
         self.printer_takes: bool | None = True  # True: every label/slip prints; False: none; None: no answer
+        self.learn_codes = False  # True: as the controller, ctx.earlier_codes from earlier days' events
+        self._codes_day: dt.date | None = None
 
     def run(self, command: dict, now: dt.datetime) -> routine.Decision:
         """As the controller runs a command: a day change first (its own commit), then the step."""
+        if self.learn_codes and self._codes_day != local_day(now):
+            today = local_day(now)
+            self.ctx = replace(self.ctx, earlier_codes=routine.earlier_codes(
+                e for e in self.events if e["type"] in ("scan_accepted", "undone") and e["day"] < today.isoformat()))
+            self._codes_day = today
         self.new_day = routine.rollover(self.state, now, self.ctx)
         if self.new_day is not None:
             self._commit(self.new_day, now)

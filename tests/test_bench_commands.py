@@ -27,6 +27,11 @@ TINY: dict[str, tuple[list[str], list[str]] | str] = {
                                    "--dir", "{dir}"],
                          [r"end-to-end drain / bare paho", r"central ingest / bare insert"]),
     "kiosk bench-ingest": "tests/test_ingest_bench.py",  # run there on a small set
+    "kiosk bench-camera": (PY + ["-m", "kiosk", "bench-camera", "--frames", "4"],
+                           [r"seconds per frame .* bare Tesseract", r"target pile"]),
+    "python -m kiosk_dev.schema_bench": (PY + ["-m", "kiosk_dev.schema_bench", "--events", "200", "--repeat", "1"],
+                                         [r"x before", r"beside one durable journal commit"]),
+    "python -m kiosk_dev.ui_tap_bench": "kiosk bench",  # `kiosk bench` runs it (its "ui tap" lines above)
     "python -m kiosk_dev.ui_bench": (PY + ["-m", "kiosk_dev.ui_bench"],
                                      [r"ui cold start to first screen: .* baseline", r"ui tap -> first changed pixel"]),
     "python -m kiosk_dev.web_bench": (PY + ["-m", "kiosk_dev.web_bench", "--kiosks", "2", "--days", "3", "--repeat",

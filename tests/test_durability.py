@@ -34,10 +34,20 @@ def comparable(state):
     return replace(state, alerts=tuple({**a, "id": None} for a in state.alerts))
 
 
+def controller_model() -> PureDay:
+    """The pure model of the child's controller: no printer answers (the child has none, so its
+    labels and slips stay queued), and the codes of earlier days known as the controller learns
+    them from its journal (`seen_before`)."""
+    day = PureDay(context_from(load(None)))
+    day.printer_takes = None
+    day.learn_codes = True
+    return day
+
+
 def model_states(commands) -> list:
     """full[i]: the pure model's whole state (not just the summary: the current pile and the
     operator count too) after the first i commands."""
-    day = PureDay(context_from(load(None)))
+    day = controller_model()
     full = [comparable(day.state)]
     for now, cmd in commands:
         day.run(dict(cmd), now)
@@ -48,7 +58,7 @@ def model_states(commands) -> list:
 def model_days(commands) -> dict:
     """Each day's whole state as replaying that day's events of the pure model gives it (the way
     `kiosk report` rebuilds a past day from the journal)."""
-    day = PureDay(context_from(load(None)))
+    day = controller_model()
     for now, cmd in commands:
         day.run(dict(cmd), now)
     return _days(day.events)
@@ -84,7 +94,7 @@ def journal_days(db: Path, days=None) -> dict:
 def midnight_states(commands) -> dict:
     """mid[i]: the state when command i-1 had its day change committed (its own commit) but not yet
     itself, for the commands that settled an unfinished day at midnight."""
-    day = PureDay(context_from(load(None)))
+    day = controller_model()
     mid = {}
     for i, (now, cmd) in enumerate(commands, start=1):
         before = day.state

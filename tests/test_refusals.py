@@ -212,7 +212,9 @@ def test_central_dead_letters_each_over_mqtt_and_a_duplicate_seq_key_leaves_no_g
 
     from .mqtt_broker import LocalBroker, env, kiosk_cmd, kiosk_config, load, wait_until
 
-    now = dt.datetime.now(dt.timezone.utc)
+    # today 08:00 local: real enough for central's clock check, and before the deadline whenever the
+    # test runs (after 14:00 a sort would also raise the deadline alert)
+    now = dt.datetime.now(TZ).replace(hour=8, minute=0, second=0, microsecond=0).astimezone(dt.timezone.utc)
     ctl, journal = controller(tmp_path, now)
     for n, cmd in enumerate([{"cmd": "login", "operator": "ANNA"}, {"cmd": "sort", "pile": "faktura"},
                              {"cmd": "sort", "pile": "dodsbo"}, {"cmd": "sort", "pile": "faktura"}]):

@@ -227,7 +227,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield 2
         seen["decision_preview"] = app.pages["datecheck"].decision.text
         seen["decision_preview_pixel"] = shown_colour(app.pages["datecheck"].decision)
-        from kiosk.ui.widgets import BLUE, RED
+        from kiosk.shelf.ui.widgets import BLUE, RED
 
         seen["rgb"] = {"blue": [round(c * 255) for c in BLUE[:3]], "red": [round(c * 255) for c in RED[:3]]}
         press("Registrera beslutet")

@@ -42,7 +42,7 @@ def main(args, system: System | None = None) -> int:
     central = getattr(args, "central", False)
     try:
         if central:  # central's own keys too (delivery), as `kiosk central` checks them at start
-            from ..central.delivery.config import load as load_central
+            from ...central.delivery.config import load as load_central
 
             cfg = load_central(path)
         else:

@@ -498,7 +498,7 @@ class KioskApp(App):
         pending = sync.get("pending")
         online = sync.get("online")
         parts = []
-        sync_txt = "Synk: [color=7ee787]online[/color]" if online else "Synk: [color=ffb86b]offline[/color]"
+        sync_txt = "Synk: [color=7ee787]ansluten[/color]" if online else "Synk: [color=ffb86b]inte ansluten[/color]"
         if pending is not None:
             sync_txt += f" ({pending} obekräftade)"  # not yet confirmed stored by central (sent or not)
         parts.append(sync_txt)

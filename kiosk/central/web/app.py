@@ -43,7 +43,7 @@ from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ... import __version__
-from .. import followup
+from ...core import followup
 from ..db import Conn, open_database
 from ..delivery.config import DeliveryConfig
 from . import auth, deliveries, oidc, schema, sessions, state, views
@@ -454,7 +454,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             if fmt in ("csv", "xlsx"):
                 rows, total = views.full_sheet(conn, now, d_from, d_to)
             if fmt == "csv":
-                text = followup.to_csv(rows, total)
+                text = followup.sheet_csv(rows, total)
                 return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
                                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
             if fmt == "xlsx":

@@ -119,8 +119,12 @@ def _bench_ingest(args) -> int:
     return 0
 
 
-# -- deployment (kiosk/shelf/doctor/) --
+# -- deployment (kiosk/shelf/doctor/, central's in kiosk/central/doctor.py) --
 def _doctor(args) -> int:
+    if getattr(args, "central", False):
+        from .central import doctor as central_doctor
+
+        return central_doctor.main(args)
     from .shelf.doctor import cli as doctor_cli
 
     return doctor_cli.main(args)

@@ -21,10 +21,10 @@ def _simulate(args) -> int:
 
 
 def _report(args) -> int:
-    """`kiosk report`: the follow-up sheet from a kiosk journal file."""
+    """`kiosk report`: the follow-up sheet from a kiosk journal file (kiosk/core/followup.py)."""
     from pathlib import Path
 
-    from .core import report
+    from .core import followup
     from .core.config import load
     from .wire.journal import Journal
 
@@ -44,13 +44,8 @@ def _report(args) -> int:
         return 2
     days = [d for d in journal.days()
             if (not args.date_from or d >= args.date_from) and (not args.date_to or d <= args.date_to)]
-    rows = [report.follow_up_row(s, journal.site, journal.kiosk) for s in report.day_summaries(journal, days)]
-    if args.format == "xlsx" or getattr(args, "out", None):  # file output (kiosk/central/report.py)
-        from .central import report as central_report
-
-        return central_report.write(rows, args.format, args.out, source=str(db))
-    sys.stdout.write(report.to_csv(rows) if args.format == "csv" else report.to_json(rows) + "\n")
-    return 0
+    rows = [followup.follow_up_row(s, journal.site, journal.kiosk) for s in followup.day_summaries(journal, days)]
+    return followup.write(rows, args.format, getattr(args, "out", None), source=str(db))
 
 
 def _bench(args) -> int:
@@ -124,8 +119,12 @@ def _bench_ingest(args) -> int:
     return 0
 
 
-# -- deployment (kiosk/shelf/doctor/) --
+# -- deployment (kiosk/shelf/doctor/, central's in kiosk/central/doctor.py) --
 def _doctor(args) -> int:
+    if getattr(args, "central", False):
+        from .central import doctor as central_doctor
+
+        return central_doctor.main(args)
     from .shelf.doctor import cli as doctor_cli
 
     return doctor_cli.main(args)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import socket
 import statistics
 import tempfile
 import threading
@@ -106,31 +107,37 @@ class _Webhook:
             return self.cond.wait_for(lambda: self.count >= n, timeout)
 
 
-class _Hanging:
-    """Accepts every connection, never answers."""
+class Hang:
+    """A TCP server on 127.0.0.1 that accepts every connection and never answers (nor closes)."""
 
     def __init__(self):
-        import socket
-
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
-        self.conns: list = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.conns: list[socket.socket] = []
+        self.accepted = threading.Event()
+        self._stop = threading.Event()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(c)
+    def start(self) -> "Hang":
+        def serve():
+            self.sock.settimeout(0.2)
+            while not self._stop.is_set():
+                try:
+                    c, _ = self.sock.accept()
+                except (socket.timeout, OSError):
+                    continue
+                self.conns.append(c)
+                self.accepted.set()
 
-    def close(self) -> None:
-        self.sock.close()
+        threading.Thread(target=serve, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
         for c in self.conns:
             c.close()
+        self.sock.close()
 
 
 def run(alerts: int = 200, interval: float = 0.02, workdir: str | None = None, hanging: bool = True,
@@ -145,7 +152,7 @@ def run(alerts: int = 200, interval: float = 0.02, workdir: str | None = None, h
     LocalBroker, Central = _imports()
     base = Path(workdir or tempfile.mkdtemp(prefix="kiosk-bench-delivery-"))
     hook = _Webhook()
-    hang = _Hanging() if hanging else None
+    hang = Hang().start() if hanging else None
     limit_ms = (interval + 5.0) * 1000
     with LocalBroker(base / "broker") as broker:
         config = parse(f'[mqtt]\nport = {broker.port}\n'
@@ -190,7 +197,7 @@ def run(alerts: int = 200, interval: float = 0.02, workdir: str | None = None, h
             journal.close()
             hook.server.shutdown()
             if hang:
-                hang.close()
+                hang.stop()
     stages = _stages(central_db)
     print(_figures("MQTT round trip alone (QoS 1, pub -> sub):", baseline))
     print(_figures("bestridan command -> webhook received:", ms))

@@ -9,7 +9,6 @@ import email
 import email.policy
 import http.server
 import json
-import socket
 import threading
 import time
 import uuid
@@ -157,36 +156,3 @@ def without_delivery(db) -> None:
             for table in ("delivery_outbox", "delivery_cursor", "delivery_queue", "delivery_cancelled", "billing_codes"):
                 conn.execute(f"drop table if exists {table}")
             conn.execute("delete from schema_migrations where room in ('delivery', 'billing_codes')")
-
-
-class Hang:
-    """A TCP server on 127.0.0.1 that accepts every connection and never answers (nor closes)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        self.accepted = threading.Event()
-        self._stop = threading.Event()
-
-    def start(self) -> "Hang":
-        def serve():
-            self.sock.settimeout(0.2)
-            while not self._stop.is_set():
-                try:
-                    c, _ = self.sock.accept()
-                except (socket.timeout, OSError):
-                    continue
-                self.conns.append(c)
-                self.accepted.set()
-
-        threading.Thread(target=serve, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        for c in self.conns:
-            c.close()
-        self.sock.close()

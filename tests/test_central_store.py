@@ -13,7 +13,7 @@ import subprocess
 import threading
 import uuid
 
-from kiosk.core import report
+from kiosk.core import followup
 from kiosk.shelf import simulate
 from kiosk.central import report as central_report
 from kiosk.central.store import CentralStore
@@ -137,7 +137,7 @@ def test_a_reimaged_kiosk_gets_every_new_event_in_and_the_old_tail_is_reported(t
     rows, problems = central_report.rows(central_db)
     assert [r["day"] for r in rows] == ["2026-11-23", "2026-11-24"]
     j = Journal(new_db, "demo", "kiosk-1")
-    assert rows[1] == report.follow_up_row(report.day_summaries(j)[0], "demo", "kiosk-1")
+    assert rows[1] == followup.follow_up_row(followup.day_summaries(j)[0], "demo", "kiosk-1")
     j.close()
     assert any("41.." in p and old_jid in p for p in problems)
 
@@ -232,7 +232,7 @@ def test_central_import_is_idempotent_and_validates(tmp_path, central_db):
     assert json.loads(again.stdout)["stored"] == 0 and json.loads(again.stdout)["duplicate"] == len(raw)
     rows, problems = central_report.rows(central_db)
     j = Journal(db, "demo", "kiosk-1")
-    assert rows == [report.follow_up_row(s, "demo", "kiosk-1") for s in report.day_summaries(j)]
+    assert rows == [followup.follow_up_row(s, "demo", "kiosk-1") for s in followup.day_summaries(j)]
     j.close()
     assert problems == []
     missing = subprocess.run(kiosk_cmd("central", "import", str(tmp_path / "nope.db"), "--db", central_db),

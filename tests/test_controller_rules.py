@@ -4,7 +4,7 @@ follow-up row's warning columns. Real journal files, injected time."""
 
 import datetime as dt
 
-from kiosk.core import report, routine
+from kiosk.core import followup, routine
 from kiosk.core.clock import TZ, FixedClock
 from kiosk.core.config import load
 from kiosk.shelf.controller import Controller
@@ -31,10 +31,10 @@ def test_results_carry_severity_and_an_undone_alert_is_cancelled_by_its_committe
     cancel = next(e for e in undone.events if e["type"] == "alert_cancelled")
     assert cancel["data"] == {"alert": alert_id, "kind": "bestridan"}
     live = c.summary()
-    assert live == report.day_summaries(c.journal, ["2026-11-23"])[0]  # replay equals live
+    assert live == followup.day_summaries(c.journal, ["2026-11-23"])[0]  # replay equals live
     assert live["alerts"] == [{"kind": "bestridan", "text": live["alerts"][0]["text"], "id": alert_id, "cancelled": True,
                                "at": "2026-11-23T08:00:00.000Z", "delivered_at": None}]
-    row = report.follow_up_row(live, "demo", "kiosk-1")
+    row = followup.follow_up_row(live, "demo", "kiosk-1")
     assert row["alerts"] == 0 and row["alerts_cancelled"] == 1 and row["alerts_bestridan"] == 0
     c.journal.close()
 
@@ -55,7 +55,7 @@ def test_the_midnight_settle_is_committed_for_the_old_day_and_survives_a_restart
     old = again.summary("2026-11-23")
     assert old["closed_by"] == "midnight" and [w["kind"] for w in old["warnings"]] == ["unscanned", "alert_unconfirmed"]
     assert [a["kind"] for a in old["alerts"]] == ["deadline_missed"]
-    row = report.follow_up_row(old, "demo", "kiosk-1")
+    row = followup.follow_up_row(old, "demo", "kiosk-1")
     assert row["unscanned"] == 1 and row["deadline_met"] is False and "skannades aldrig klart" in row["warnings"]
     assert again.handle({"cmd": "sort", "pile": "faktura"}, at(8, 5, 24)).data.get("new_day") is None
     again.journal.close()
@@ -70,8 +70,8 @@ def test_the_follow_up_row_counts_letters_per_warning_kind_and_pending_deadline_
         {"kind": "cover_slip_missing", "pile": "sekretess", "scanned": 2, "covered": 0, "text": "d"},
         {"kind": "unscanned", "pile": "ovriga_streckkod", "sorted": 4, "scanned": 1, "text": "e"},
     ]
-    row = report.follow_up_row(s, "demo", "k")
+    row = followup.follow_up_row(s, "demo", "k")
     assert (row["missing_scans"], row["extra_scans"], row["labels_missing"], row["cover_slip_missing"],
             row["unscanned"]) == (2, 2, 2, 2, 3)
     assert row["warnings"] == "a b c d e" and row["deadline_met"] == ""
-    assert set(row) == set(report.COLUMNS)
+    assert set(row) == set(followup.COLUMNS)

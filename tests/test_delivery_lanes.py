@@ -20,9 +20,10 @@ from kiosk.central.delivery.config import read
 from kiosk.central.web.app import create_app
 from kiosk.core.clock import TZ
 from kiosk.core.config import parse
+from kiosk_dev.delivery_bench import Hang
 from kiosk_dev.web_serve import Client, Served
 
-from .delivery_servers import Hang, Hook, Kiosk, Smtp, free_port, store_class
+from .delivery_servers import Hook, Kiosk, Smtp, free_port, store_class
 from .web_helpers import PASSWORDS, MutableClock, add_users
 
 T0 = dt.datetime(2026, 11, 24, 10, 42, tzinfo=TZ)  # a Tuesday

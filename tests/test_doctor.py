@@ -18,7 +18,9 @@ from types import SimpleNamespace
 import pytest
 
 from kiosk.core import config as kconfig
+from kiosk.central import doctor as central_doctor
 from kiosk.shelf import doctor
+from kiosk.shelf.doctor import cli as doctor_cli
 from kiosk.core.clock import utc_iso
 from kiosk.wire.journal import Journal
 from kiosk_dev.localbroker import free_port, port_open
@@ -186,7 +188,7 @@ def test_doctor_cli_end_to_end(broker, tmp_path):
 def test_invalid_config_is_exit_2_naming_the_key(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text("[mqtt]\nport = 99999\n")
-    rc = doctor.main(SimpleNamespace(config=str(bad), json=False, min_free_mb=1))
+    rc = doctor_cli.main(SimpleNamespace(config=str(bad), json=False, min_free_mb=1))
     out = capsys.readouterr().out
     assert rc == 2 and out.startswith("FEL ") and "mqtt.port" in out
 
@@ -415,7 +417,7 @@ def test_central_doctor_against_the_installed_broker(broker, tmp_path):
     cfg = central_config(broker, tmp_path)
     system = doctor.System(broker_cert=broker.root / "etc/mosquitto/returpost/certs/server.crt")
     (tmp_path / "central").mkdir()
-    checks = {c.name: c for c in doctor.run_central_checks(cfg, system, min_free_mb=1)}
+    checks = {c.name: c for c in central_doctor.run_central_checks(cfg, system, min_free_mb=1)}
     assert checks["Mäklaren (MQTT)"].status == "OK", checks["Mäklaren (MQTT)"]
     assert "mqtt://central@127.0.0.1" in checks["Mäklaren (MQTT)"].detail
     assert checks["Mäklarens certifikat"].status == "OK"          # 825 days from the installer
@@ -431,23 +433,23 @@ def test_broker_certificate_about_to_expire(tmp_path):
     key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "5",
                     "-subj", "/CN=x", "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True)
-    c = doctor.check_broker_cert(doctor.System(broker_cert=crt))
+    c = central_doctor.check_broker_cert(doctor.System(broker_cert=crt))
     assert c.status == "FEL" and ("om 4 dagar" in c.detail or "om 5 dagar" in c.detail), c
     later = doctor.System(broker_cert=crt, now=lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=9))
-    assert "gick ut" in doctor.check_broker_cert(later).detail
-    assert doctor.check_broker_cert(doctor.System(broker_cert=tmp_path / "none")).status == "INFO"
+    assert "gick ut" in central_doctor.check_broker_cert(later).detail
+    assert central_doctor.check_broker_cert(doctor.System(broker_cert=tmp_path / "none")).status == "INFO"
 
 
 def test_central_db_checks(tmp_path):
     cfg = write_cfg(tmp_path / "c.toml", f'[central]\ndb = "{tmp_path}/central/central.db"\n')
-    assert doctor.check_central_db(cfg, doctor.System()).status == "FEL"     # no folder
+    assert central_doctor.check_central_db(cfg, doctor.System()).status == "FEL"     # no folder
     (tmp_path / "central").mkdir()
-    assert doctor.check_central_db(cfg, doctor.System()).status == "OK"
+    assert central_doctor.check_central_db(cfg, doctor.System()).status == "OK"
     import sqlite3
     sqlite3.connect(tmp_path / "central/central.db").execute("create table t(x)").connection.close()
-    assert doctor.check_central_db(cfg, doctor.System()).status == "OK"
+    assert central_doctor.check_central_db(cfg, doctor.System()).status == "OK"
     other = doctor.System(euid=lambda: os.geteuid() + 1)
-    assert doctor.check_central_db(cfg, other).status == "FEL"
+    assert central_doctor.check_central_db(cfg, other).status == "FEL"
 
 
 def test_central_db_checks_on_postgresql(tmp_path):
@@ -458,13 +460,13 @@ def test_central_db_checks_on_postgresql(tmp_path):
 
     with temp_database() as url:
         cfg = write_cfg(tmp_path / "c.toml", f'[central]\ndb = "{url}"\n')
-        check = doctor.check_central_db(cfg, doctor.System())
+        check = central_doctor.check_central_db(cfg, doctor.System())
         assert check.status == "OK" and "tomt" in check.detail
         CentralStore(url).close()
-        check = doctor.check_central_db(cfg, doctor.System())
+        check = central_doctor.check_central_db(cfg, doctor.System())
         assert check.status == "OK" and "tomt" not in check.detail
     cfg = write_cfg(tmp_path / "d.toml", '[central]\ndb = "postgresql://central:s3cret@127.0.0.1:1/returpost"\n')
-    check = doctor.check_central_db(cfg, doctor.System())
+    check = central_doctor.check_central_db(cfg, doctor.System())
     assert check.status == "FEL" and "svarar inte" in check.detail and "s3cret" not in check.detail
 
 

@@ -12,19 +12,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Left as they are, named here so that no new one joins them: `kiosk doctor`'s package re-exports
-# its CLI, whose checks import the package's base lazily.
-KNOWN = [{"kiosk.shelf.doctor", "kiosk.shelf.doctor.cli"}]
+# Cycles left as they are, named here so that no new one joins them: none.
+KNOWN: list[set[str]] = []
 
 
 # Which rooms each room may import (besides the bare `kiosk` package, which holds only the version).
 ROOMS = {"core": {"core"}, "wire": {"core", "wire"},
          "shelf": {"core", "wire", "shelf"}, "central": {"core", "wire", "central"}}
 DOOR = {"kiosk", "kiosk.cli", "kiosk.__main__"}
-# Left as it is, named here so that no new one joins it: `kiosk doctor --central` (central's doctor)
-# still lives with the kiosk's doctor and opens central's database through central's own module.
-KNOWN_CROSSINGS = {("kiosk.shelf.doctor.central", "kiosk.central.db"),
-                   ("kiosk.shelf.doctor.cli", "kiosk.central.delivery.config")}  # `doctor --central`: central's keys
+# Crossings left as they are, named here so that no new one joins them: none.
+KNOWN_CROSSINGS: set[tuple[str, str]] = set()
 
 
 def room(module: str) -> str | None:

@@ -35,13 +35,13 @@ BASE = {"sqlite-utils", "paho-mqtt", "tzdata", "msgspec"}
 # shelf hardware, the kiosk's sync, the printouts, doctor.
 KIOSK_MODULES = ["kiosk.core.config", "kiosk.shelf.controller", "kiosk.wire.journal", "kiosk.shelf.runtime", "kiosk.shelf.ui.app",
                  "kiosk.shelf.ui.run", "kiosk.shelf.ui.simulator", "kiosk.shelf.hw", "kiosk.shelf.hw.cli", "kiosk.shelf.hw.printer",
-                 "kiosk.shelf.publisher", "kiosk.shelf.sync_cli", "kiosk.shelf.preview", "kiosk.core.printouts", "kiosk.core.report",
-                 "kiosk.shelf.simulate", "kiosk.shelf.example", "kiosk.shelf.doctor", "kiosk.cli", "kiosk.shelf.watchdog"]
+                 "kiosk.shelf.publisher", "kiosk.shelf.sync_cli", "kiosk.shelf.preview", "kiosk.core.printouts", "kiosk.core.followup",
+                 "kiosk.shelf.simulate", "kiosk.shelf.example", "kiosk.shelf.doctor", "kiosk.shelf.doctor.cli", "kiosk.cli", "kiosk.shelf.watchdog"]
 CENTRAL_MODULES = ["kiosk.central.cli", "kiosk.central.collector", "kiosk.central.store", "kiosk.central.report",
-                   "kiosk.central.followup", "kiosk.central.summaries", "kiosk.central.backup",
+                   "kiosk.central.summaries", "kiosk.central.backup",
                    "kiosk.central.web.app", "kiosk.central.web.views", "kiosk.central.web.cli",
                    "kiosk.central.delivery.worker", "kiosk.central.delivery.send", "kiosk.central.delivery.cli",
-                   "kiosk.central.delivery.config", "kiosk.central.clock_alerts", "kiosk.cli"]
+                   "kiosk.central.delivery.config", "kiosk.central.clock_alerts", "kiosk.central.doctor", "kiosk.cli"]
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from kiosk.central import followup
+from kiosk.core import followup
 from kiosk.central.web.app import create_app
 from kiosk.core.clock import TZ
 from kiosk_dev.web_serve import Client, Served
@@ -201,7 +201,7 @@ def test_every_warning_kind_has_a_summable_column_with_the_kiosks_numbers(tmp_pa
             "page": (page.head, page.rows, page.foot),
         }
         for where, (header, rows, total) in sheets.items():
-            assert header == list(followup.COLUMNS), where
+            assert header == list(followup.SHEET_COLUMNS), where
             got = {}
             for r in rows:
                 cells = dict(zip(header, r))
@@ -229,7 +229,7 @@ def printed_pairs(summary: dict) -> dict[str, str]:
 
 
 def test_the_printed_summary_names_each_warning_kind_as_the_sheet_with_the_same_count(tmp_path):
-    from kiosk.core.report import follow_up_row
+    from kiosk.core.followup import follow_up_row
 
     k = KioskDay(tmp_path / "k", None)
     day_with_every_warning(k, DAY)
@@ -321,8 +321,8 @@ def test_the_cards_deadline_line_says_no_deadline_on_a_day_without_barcoded_mail
 
 
 def test_the_kiosks_summary_screen_names_each_warning_kind_as_the_sheet():
-    from kiosk.core.report import COLUMNS
+    from kiosk.core.followup import COLUMNS
     from kiosk.shelf.ui.screens.summary import COLUMN_NAMES
 
     for kind, name in followup.WARNING_COLUMNS.items():
-        assert COLUMN_NAMES[kind] == name and kind in COLUMNS and name in followup.COLUMNS, kind
+        assert COLUMN_NAMES[kind] == name and kind in COLUMNS and name in followup.SHEET_COLUMNS, kind

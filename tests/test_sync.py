@@ -13,7 +13,7 @@ from kiosk.shelf import simulate
 from kiosk.core.clock import TZ, FixedClock
 from kiosk.shelf.controller import Controller
 from kiosk.wire.journal import Journal
-from kiosk.central import report as central_report
+from kiosk.core import followup
 from kiosk.central.collector import Central
 from kiosk.central.store import CentralStore
 from kiosk.shelf.publisher import Publisher
@@ -67,7 +67,7 @@ def test_round_trip_report_equals_kiosk_report(broker, tmp_path):
     xlsx = tmp_path / "sheet.xlsx"
     made = run_cli("report", "--central", str(tmp_path / "central.db"), "--format", "xlsx", "--out", str(xlsx))
     assert made.returncode == 0, made.stderr
-    assert central_report.read_xlsx(xlsx) == rows
+    assert followup.read_xlsx(xlsx) == rows
 
     one_day = run_cli("report", "--central", str(tmp_path / "central.db"), "--format", "json",
                       "--from", "2026-11-24", "--to", "2026-11-24")

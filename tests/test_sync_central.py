@@ -13,6 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from kiosk.shelf import simulate
 from kiosk.wire.journal import Journal
 from kiosk.central import report as central_report
+from kiosk.core import followup
 from kiosk.central.collector import Central
 from kiosk.central.store import CentralStore
 from kiosk.shelf.publisher import Publisher
@@ -90,9 +91,8 @@ def test_late_events_close_the_gap_and_the_row_matches(tmp_path, central_db):
         store.close()
     rows, problems = central_report.rows(central_db)
     j = Journal(tmp_path / "journal.db", "demo", "kiosk-1")
-    from kiosk.core import report
 
-    mine = [report.follow_up_row(s, "demo", "kiosk-1") for s in report.day_summaries(j)]
+    mine = [followup.follow_up_row(s, "demo", "kiosk-1") for s in followup.day_summaries(j)]
     j.close()
     assert rows == mine and problems == []
 
@@ -107,7 +107,7 @@ def test_kiosk_report_writes_xlsx_too(tmp_path):
     assert done.returncode == 0, done.stderr
     as_json = subprocess.run(kiosk_cmd("--config", str(cfg), "report", "--db", str(tmp_path / "journal.db")),
                              env=env(), capture_output=True, text=True, timeout=60)
-    assert central_report.read_xlsx(out) == json.loads(as_json.stdout)
+    assert followup.read_xlsx(out) == json.loads(as_json.stdout)
     no_out = subprocess.run(kiosk_cmd("report", "--central", str(tmp_path / "missing.db"), "--format", "xlsx"),
                             env=env(), capture_output=True, text=True, timeout=60)
     assert no_out.returncode == 2
@@ -148,7 +148,6 @@ def test_no_personnummer_ever_reaches_mqtt(broker, tmp_path, central_db):
 
 
 def test_one_row_per_day_and_site_kiosk(tmp_path, central_db):
-    from kiosk.core import report
 
     store = CentralStore(central_db)
     mine = []
@@ -159,7 +158,7 @@ def test_one_row_per_day_and_site_kiosk(tmp_path, central_db):
             simulate.run(example_lines(days), config, db, tmp_path / f"sim-{kiosk}")
             j = Journal(db, site, kiosk)
             raw = [p.encode() for (p,) in j.db.execute("select payload from events order by seq")]
-            mine += [report.follow_up_row(s, site, kiosk) for s in report.day_summaries(j)]
+            mine += [followup.follow_up_row(s, site, kiosk) for s in followup.day_summaries(j)]
             j.close()
             assert store.ingest([(f"returpost/v1/{site}/{kiosk}/events", p) for p in raw])["stored"] == len(raw)
     finally:

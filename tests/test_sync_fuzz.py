@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
-from kiosk.core import report, routine
+from kiosk.core import followup, routine
 from kiosk.central.collector import Central
 from kiosk.central.store import CentralStore
 from kiosk.wire.validate import Invalid, check_event, parse_json
@@ -104,7 +104,7 @@ def test_store_accounts_for_every_message(tmp_path_factory, batch):
         for site, kiosk, day in store.conn.execute("select distinct site, kiosk, day from events").fetchall():
             events = [json.loads(p) for (p,) in store.conn.execute(
                 "select payload from events where site=? and kiosk=? and day=? order by seq", [site, kiosk, day])]
-            report.follow_up_row(routine.summary(routine.replay(events)), site, kiosk)
+            followup.follow_up_row(routine.summary(routine.replay(events)), site, kiosk)
     finally:
         store.close()
 
@@ -118,7 +118,7 @@ def test_event_check_accepts_only_replayable_events(payload):
         assert str(exc)
         return
     state = routine.replay([doc])
-    report.follow_up_row(routine.summary(state), "demo", "kiosk-1")
+    followup.follow_up_row(routine.summary(state), "demo", "kiosk-1")
 
 
 def test_valid_event_passes_and_topic_mismatch_is_rejected():

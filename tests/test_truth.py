@@ -3,6 +3,7 @@ and the pure sentences the screens, the summary and the status bar show (kiosk/c
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -362,17 +363,33 @@ def test_the_printed_summary_says_what_printed_and_which_alerts_were_confirmed()
 
 
 # -- the kiosk's shell: outcomes from the printer, prints lost in a restart ----------------------------
-def test_the_shell_records_the_printers_answers_and_labels_lost_in_a_restart(tmp_path):
+@contextlib.contextmanager
+def running_kiosk(cfg):
+    """The kiosk's shell (runtime.Kiosk) with its simulated devices, stopped on leaving."""
     from kiosk.shelf.runtime import Kiosk
+
+    k = Kiosk(cfg, simulator=True, sync=False)
+    try:
+        yield k
+    finally:
+        k.stop()
+
+
+def scanning(k, cfg, pile: str):
+    """Signed in, `pile` sorted once, scanning begun; the controller."""
+    c = k.controller
+    c.handle({"cmd": "login", "operator": cfg.operators[0].signature})
+    c.handle({"cmd": "sort", "pile": pile})
+    c.handle({"cmd": "scan_phase"})
+    return c
+
+
+def test_the_shell_records_the_printers_answers_and_labels_lost_in_a_restart(tmp_path):
     from kiosk_dev.screenshots import demo_config
 
     cfg = demo_config(tmp_path)
-    k = Kiosk(cfg, simulator=True, sync=False)
-    try:
-        c = k.controller
-        c.handle({"cmd": "login", "operator": cfg.operators[0].signature})
-        c.handle({"cmd": "sort", "pile": "dodsbo"})
-        c.handle({"cmd": "scan_phase"})
+    with running_kiosk(cfg) as k:
+        c = scanning(k, cfg, "dodsbo")
         c.handle({"cmd": "scan", "code": "7350001000011"})
         while c.state.current_pile:
             if c.handle({"cmd": "next_pile"}).code == "confirm_needed":
@@ -386,30 +403,20 @@ def test_the_shell_records_the_printers_answers_and_labels_lost_in_a_restart(tmp
         c.listeners.remove(k.devices.apply)  # the next label is asked for, then the power goes
         c.handle({"cmd": "dodsbo_label", "personnummer": "19121212-1212", "confirm": True})
         assert c.state.prints[-1]["state"] == "queued"
-    finally:
-        k.stop()
-    again = Kiosk(cfg, simulator=True, sync=False)
-    try:
+    with running_kiosk(cfg) as again:
         again.lost_prints()  # what `start` does first: the label lived in memory, it is gone
         assert [(p["state"], p["reason"]) for p in again.controller.state.prints] == [("printed", None), ("failed", "lost")]
         types = [e["type"] for e in again.journal.events()]
         assert types.count("print_done") == 1 and types.count("print_failed") == 2
         assert "1212-1212" not in json.dumps(list(again.journal.events()))
-    finally:
-        again.stop()
 
 
 def test_a_slip_the_printer_took_before_the_power_went_is_printed_after_the_restart(tmp_path):
-    from kiosk.shelf.runtime import Kiosk
     from kiosk_dev.screenshots import demo_config
 
     cfg = demo_config(tmp_path)
-    k = Kiosk(cfg, simulator=True, sync=False)
-    try:
-        c = k.controller
-        c.handle({"cmd": "login", "operator": cfg.operators[0].signature})
-        c.handle({"cmd": "sort", "pile": "sekretess"})
-        c.handle({"cmd": "scan_phase"})
+    with running_kiosk(cfg) as k:
+        c = scanning(k, cfg, "sekretess")
         c.handle({"cmd": "next_pile", "confirm": True})  # dödsbo: none
         c.handle({"cmd": "scan", "code": "7350002000017"})
         c.handle({"cmd": "next_pile"})
@@ -417,12 +424,7 @@ def test_a_slip_the_printer_took_before_the_power_went_is_printed_after_the_rest
         assert c.handle({"cmd": "cover_slip"}).ok
         assert [p["state"] for p in c.state.prints] == ["queued"]
         assert k.devices.printer.printed_refs() == {"cover_slip-1"}
-    finally:
-        k.stop()
-    again = Kiosk(cfg, simulator=True, sync=False)
-    try:
+    with running_kiosk(cfg) as again:
         again.lost_prints()
         assert [p["state"] for p in again.controller.state.prints] == ["printed"]
         assert again.controller.state.cover_slips_printed == 1
-    finally:
-        again.stop()

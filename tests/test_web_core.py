@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.core import report
-from kiosk.central import followup, summaries
+from kiosk.central import summaries
+from kiosk.core import followup
 from kiosk.central.web import charts, state
 from kiosk.core.clock import TZ
 from kiosk_dev.web_bench import day_events, day_script
@@ -81,7 +81,7 @@ def _incremental(db, cuts, batch, order):
 
 
 def test_materialised_row_equals_the_kiosks_own_row(central_db, tmp_path):
-    """Against the kiosk's own `kiosk report` row (report.follow_up_row over its journal)."""
+    """Against the kiosk's own `kiosk report` row (followup.follow_up_row over its journal)."""
     from .web_helpers import KioskDay, example_day, ingest
 
     k = KioskDay(tmp_path / "k", None)
@@ -90,7 +90,7 @@ def test_materialised_row_equals_the_kiosks_own_row(central_db, tmp_path):
     conn = summaries.connect(central_db)
     summaries.ensure_schema(conn)
     assert summaries.refresh(conn) == 1
-    mine = [report.follow_up_row(s, "demo", "kiosk-1") for s in report.day_summaries(k.journal)]
+    mine = [followup.follow_up_row(s, "demo", "kiosk-1") for s in followup.day_summaries(k.journal)]
     assert [summaries.follow_up_row(r) for r in summaries.day_rows(conn)] == mine
     assert summaries.refresh(conn) == 0  # nothing new: nothing re-folded
 
@@ -123,15 +123,15 @@ def test_workbook_round_trip(central_db, tmp_path):
     path = followup.write_workbook(rows, followup.case_rows(days), tmp_path / "out" / "u.xlsx", followup.totals(rows))
     wb = load_workbook(path)
     ws = wb[followup.SHEET_TITLE]
-    assert [c.value for c in ws[1]] == list(followup.COLUMNS)
+    assert [c.value for c in ws[1]] == list(followup.SHEET_COLUMNS)
     assert ws.max_row == len(rows) + 2 and ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
-    back = [{h: v for h, v in zip(followup.COLUMNS, r)} for r in ws.iter_rows(min_row=2, max_row=len(rows) + 1,
+    back = [{h: v for h, v in zip(followup.SHEET_COLUMNS, r)} for r in ws.iter_rows(min_row=2, max_row=len(rows) + 1,
                                                                                values_only=True)]
     for want, got in zip(rows, back):
         assert got["Datum"].date() == want["Datum"] and got["Skannade"] == want["Skannade"]
         assert got["Före 14:00"] in ("Ja", "Nej")
     assert wb[followup.CASES_TITLE].max_row >= 2
-    text = followup.to_csv(rows, followup.totals(rows))
+    text = followup.sheet_csv(rows, followup.totals(rows))
     assert text.count("\r\n") == len(rows) + 2
 
 
@@ -345,7 +345,7 @@ def test_free_text_that_looks_like_a_formula_stays_text(tmp_path):
     assert '=HYPERLINK("http://x")' in values and "+46 70" in values
     assert all(c.data_type == "s" for row in ws.iter_rows(min_row=2) for c in row if isinstance(c.value, str))
     rows = followup.sheet_rows([{**day, "warnings": "=cmd"}], dt.datetime.now(dt.timezone.utc))
-    assert ";'=cmd" in followup.to_csv(rows)
+    assert ";'=cmd" in followup.sheet_csv(rows)
 
 
 def test_fleet_shows_the_same_gaps_as_the_store(central_db):

@@ -436,17 +436,17 @@ def test_a_small_page_is_served_while_a_big_download_is_being_made(served, monke
     small requests finish while the download is known to be still in progress."""
     import threading
 
-    from kiosk.central import followup
+    from kiosk.core import followup
 
     entered, release = threading.Event(), threading.Event()
-    real = followup.to_csv
+    real = followup.sheet_csv
 
     def held(rows, total):
         entered.set()
         assert release.wait(20), "the download was never released"
         return real(rows, total)
 
-    monkeypatch.setattr(followup, "to_csv", held)
+    monkeypatch.setattr(followup, "sheet_csv", held)
     big, small = Client(served.url), Client(served.url)
     assert big.login("tl1", PASSWORDS["tl1"]) == 303 and small.login("tl2", PASSWORDS["tl2"]) == 303
     result: dict = {}

@@ -88,3 +88,13 @@ def signed_in_at(app, step_button: str, screen: str):
     press(step_button)
     yield lambda: app.sm.current == screen
     yield 2
+
+
+def scanning_started(app):
+    """A driver script's step (`yield from`): from the sorting screen, on to scanning, begun."""
+    from kiosk.core import routine
+
+    press("Klar – till skanning")
+    yield lambda: app.sm.current == "scan"
+    press("Starta skanningen")
+    yield lambda: app.controller.state.phase == routine.SCANNING

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.ui_child import OffsetClock, run_script, simulator_config  # noqa: E402  (a child process: ROOT first)
+from tests.ui_child import OffsetClock, run_script, scanning_started, simulator_config  # noqa: E402  (a child process: ROOT first)
 
 
 def main(data_dir: str, out_path: str, size: str) -> int:
@@ -67,10 +67,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
             for _ in range(n):
                 press(name)
                 yield 2
-        press("Klar – till skanning")
-        yield lambda: app.sm.current == "scan"
-        press("Starta skanningen")
-        yield lambda: s().phase == routine.SCANNING
+        yield from scanning_started(app)
         type_keys("7350010000011")
         yield lambda: s().scanned["dodsbo"] == 1
 

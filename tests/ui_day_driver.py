@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.ui_child import OffsetClock, run_script, simulator_config  # noqa: E402  (a child process: ROOT first)
+from tests.ui_child import OffsetClock, run_script, scanning_started, simulator_config  # noqa: E402  (a child process: ROOT first)
 
 PNR = "191212121212"  # a valid test personnummer (Skatteverket's example number)
 OWN_ABOUT = "Fråga om kö på väg 12"  # typed on the on-screen keyboard (step 8)
@@ -144,10 +144,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         yield lambda: s().counts["inkomna_brev"] == 1
 
         # Step 2: scan in the fixed order; the keyboard is the scanner.
-        press("Klar – till skanning")
-        yield lambda: app.sm.current == "scan"
-        press("Starta skanningen")
-        yield lambda: s().phase == routine.SCANNING
+        yield from scanning_started(app)
         yield 3
         seen["shelf_scan_dodsbo"] = shelf()
         seen["onscreen_scan_dodsbo"] = dict(app.shelf.patterns)

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.ui_child import press, run_script, simulator_kiosk  # noqa: E402  (a child process: ROOT first)
+from tests.ui_child import press, run_script, scanning_started, simulator_kiosk  # noqa: E402  (a child process: ROOT first)
 
 
 def main(data_dir: str, out_path: str, size: str) -> int:
@@ -76,10 +76,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         # A letter for the pile being scanned: sorted into it, its scan follows, no warning.
         press("Dödsbofakturor")
         yield lambda: s().counts["dodsbo"] == 1
-        press("Klar – till skanning")
-        yield lambda: app.sm.current == "scan"
-        press("Starta skanningen")
-        yield lambda: s().phase == routine.SCANNING
+        yield from scanning_started(app)
         press("Hem", exact=True)
         yield lambda: app.sm.current == "home"
         press("1. Sortera")

@@ -224,20 +224,16 @@ def withdrawals(alerts: Iterable[RaisedFacts], rules: Rules = Rules()) -> list[W
     alert). Other kinds are facts of the moment they were raised and stay."""
     out = []
     for a in alerts:
-        day = dt.date.fromisoformat(a.day)
-        if a.kind == "no_activity" and a.first_sign_in is not None:
-            limit = dt.datetime.combine(day, rules.no_activity_at, tzinfo=rules.tz)
-            if a.first_sign_in < limit:
-                out.append(Withdrawal(a.id, a.site, a.kiosk, a.kind, a.day,
-                                      f"Larmet återkallades: någon loggade in på {a.signed_in_at or a.site} "
-                                      f"kl. {_hhmm(a.first_sign_in, rules.tz)}, före kl. "
-                                      f"{rules.no_activity_at.strftime('%H:%M')} (inloggningen nådde centralen "
-                                      "först senare)."))
-        elif a.kind == "deadline_missed" and a.scan_done_at is not None:
-            limit = dt.datetime.combine(day, rules.deadline, tzinfo=rules.tz)
-            if a.scan_done_at < limit:
-                out.append(Withdrawal(a.id, a.site, a.kiosk, a.kind, a.day,
-                                      f"Larmet återkallades: skanningen på {a.kiosk} blev klar kl. "
-                                      f"{_hhmm(a.scan_done_at, rules.tz)}, före kl. {rules.deadline.strftime('%H:%M')} "
-                                      "(händelserna nådde centralen först senare)."))
+        if a.kind == "no_activity":
+            at, rule = a.first_sign_in, rules.no_activity_at
+            what, heard = f"någon loggade in på {a.signed_in_at or a.site}", "inloggningen"
+        elif a.kind == "deadline_missed":
+            at, rule = a.scan_done_at, rules.deadline
+            what, heard = f"skanningen på {a.kiosk} blev klar", "händelserna"
+        else:
+            continue
+        if at is not None and at < dt.datetime.combine(dt.date.fromisoformat(a.day), rule, tzinfo=rules.tz):
+            out.append(Withdrawal(a.id, a.site, a.kiosk, a.kind, a.day,
+                                  f"Larmet återkallades: {what} kl. {_hhmm(at, rules.tz)}, före kl. "
+                                  f"{rule.strftime('%H:%M')} ({heard} nådde centralen först senare)."))
     return out

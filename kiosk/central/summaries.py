@@ -5,7 +5,7 @@ The store marks each (site, kiosk, day) whose events or alerts changed in `summa
 very transaction that stores them (a cursor over `events.rowid` cannot work on PostgreSQL, where
 concurrent writers commit sequence values out of order). `refresh` takes the dirty days, re-folds
 each from all of that day's events, in seq order, with the very functions the kiosk uses:
-`routine.replay` -> `routine.summary` -> `report.follow_up_row`; and removes the dirty marks it
+`routine.replay` -> `routine.summary` -> `followup.follow_up_row`; and removes the dirty marks it
 folded (only if no writer marked the day again meanwhile: `n` counts the marks). So a
 materialised row equals the kiosk's own row by construction, and a page never replays more than
 the days that changed. One refresh at a time (SQLite's write lock, a PostgreSQL advisory lock);
@@ -35,7 +35,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..core import report, routine
+from ..core import followup, routine
 from ..core.clock import TZ, parse_iso
 from . import db as dbm
 
@@ -49,9 +49,9 @@ TEXT_COLUMNS = frozenset({"day", "site", "kiosk", "scan_done_at", "deadline_met"
 
 def _row_kinds() -> dict[str, str]:
     """Each follow-up row column as 'integer' or 'text', from the row of an empty day."""
-    sample = report.follow_up_row(routine.summary(routine.DayState(day=dt.date(2000, 1, 3))), "s", "k")
+    sample = followup.follow_up_row(routine.summary(routine.DayState(day=dt.date(2000, 1, 3))), "s", "k")
     return {c: ("integer" if isinstance(sample.get(c), int) and not isinstance(sample.get(c), bool)
-                and c not in TEXT_COLUMNS else "text") for c in report.COLUMNS}
+                and c not in TEXT_COLUMNS else "text") for c in followup.COLUMNS}
 
 
 ROW_KINDS = _row_kinds()
@@ -299,9 +299,14 @@ def _journal_alert(conn: dbm.Conn, site: str, kiosk: str, day: str, eid: str, ev
                          (target, site, kiosk, day, ev["ts"]))
 
 
+# One day of one kiosk may span two journals (a re-imaged kiosk): the older journal's events first.
+DAY_EVENTS = ("select e.id, e.type, e.payload from events e left join journals j on j.site = e.site and "
+              "j.kiosk = e.kiosk and j.journal = e.journal where e.site = ? and e.kiosk = ? and e.day = ? "
+              "order by coalesce(j.n, 0), e.seq")
+
+
 def _refold(conn: dbm.Conn, site: str, kiosk: str, day: str, stamp: str) -> int:
-    rows = conn.query("select id, type, payload from events where site = ? and kiosk = ? and day = ? order by seq",
-                      (site, kiosk, day))
+    rows = conn.query(DAY_EVENTS, (site, kiosk, day))
     if not rows:
         return 0  # a day with alerts only
     payloads = [json.loads(p) for _, _, p in rows]
@@ -313,7 +318,7 @@ def _refold(conn: dbm.Conn, site: str, kiosk: str, day: str, stamp: str) -> int:
     except Exception:  # validated at ingest; one bad day must not stop every other
         log.exception("web: cannot fold %s/%s %s", site, kiosk, day)
         return 0
-    row = report.follow_up_row(summary, site, kiosk)
+    row = followup.follow_up_row(summary, site, kiosk)
     cols = {c: (int(row[c]) if ROW_KINDS[c] == "integer" else row[c]) for c in DAY_COLUMNS if c in ROW_KINDS}
     done = bool(summary.get("scan_done_at"))
     met = summary.get("deadline_met")
@@ -360,7 +365,7 @@ def day_rows(conn, date_from: str | None = None, date_to: str | None = None,
 
 
 def follow_up_row(day_row: dict) -> dict:
-    """The kiosk's follow-up row (report.follow_up_row, exactly) of a materialised day."""
+    """The kiosk's follow-up row (followup.follow_up_row, exactly) of a materialised day."""
     return json.loads(day_row["row"])
 
 
@@ -382,8 +387,7 @@ def replay_rows(conn, date_from: str | None = None, date_to: str | None = None) 
     out = []
     with _conn(conn) as c:
         for day, site, kiosk in event_days(c, date_from, date_to):
-            payloads = (json.loads(p) for (p,) in c.query(
-                "select payload from events where site = ? and kiosk = ? and day = ? order by seq", (site, kiosk, day)))
+            payloads = (json.loads(p) for _, _, p in c.query(DAY_EVENTS, (site, kiosk, day)))
             _, summary, _, _, _ = fold_day(payloads)
-            out.append(report.follow_up_row(summary, site, kiosk))
+            out.append(followup.follow_up_row(summary, site, kiosk))
     return out

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from ..core import report, routine, schema
+from ..core import followup, routine, schema
 from ..core.clock import local_day, utc_iso
 from ..core.config import Config
 from ..core.effects import Effects, Sound
@@ -154,7 +154,7 @@ class Controller:
     def summary(self, day: str | None = None) -> dict:
         if day is None or (self.state.day and day == self.state.day.isoformat()):
             return routine.summary(self.state)
-        return report.day_summaries(self.journal, [day])[0]
+        return followup.day_summaries(self.journal, [day])[0]
 
     @property
     def operator(self) -> str | None:

@@ -21,6 +21,15 @@ from ..core.routine import PRINT_FAILURES
 log = logging.getLogger(__name__)
 
 
+def _logged(step, failed: str) -> None:
+    """Run `step`; if it raises, log `failed` with the traceback and go on (start and stop must
+    not stop half way)."""
+    try:
+        step()
+    except Exception:
+        log.exception(failed)
+
+
 def simulator_mode(config: Config) -> bool:
     """kiosk.hardware: simulator | pi | auto (the simulator unless this is a Raspberry Pi)."""
     from .hw import want_simulator
@@ -204,27 +213,15 @@ class Kiosk:
             self.controller.handle(report if job in printed else {**report, "reason": "lost"})
 
     def start(self) -> None:
-        try:
-            self.lost_prints()
-        except Exception:
-            log.exception("checking for prints lost in a restart failed")
+        _logged(self.lost_prints, "checking for prints lost in a restart failed")
         self.devices.start()
         if self.publisher is not None:
-            try:
-                self.publisher.start()
-            except Exception:
-                log.exception("sync publisher did not start; events stay in the journal")
+            _logged(self.publisher.start, "sync publisher did not start; events stay in the journal")
         self.poller.start()
 
     def stop(self) -> None:
         self.poller.stop()
         if self.publisher is not None:
-            try:
-                self.publisher.stop()
-            except Exception:
-                log.exception("sync publisher stop failed")
-        try:
-            self.devices.close()
-        except Exception:
-            log.exception("devices close failed")
+            _logged(self.publisher.stop, "sync publisher stop failed")
+        _logged(self.devices.close, "devices close failed")
         self.journal.close()

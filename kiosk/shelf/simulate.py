@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from . import preview
-from ..core import report, routine
+from ..core import followup, routine
 from ..core.clock import FixedClock, local_day, parse_iso
 from ..core.config import Config
 from .controller import Controller
@@ -90,7 +90,7 @@ def run(script_lines, config: Config, db: Path, out: Path) -> dict:
                 controller.handle({"cmd": "print_outcome", "job": job.job, "ok": False, "reason": printer["state"]}, at)
                 printer["waiting"].append(job.job)
     days = []
-    for summary in report.day_summaries(journal):
+    for summary in followup.day_summaries(journal):
         summary["prints"] = prints.get(summary["day"], [])
         days.append(summary)
     journal.close()

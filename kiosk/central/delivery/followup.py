@@ -1,5 +1,5 @@
 """The month's follow-up workbook for the folder: one row per day and kiosk,
-the web app's own sheet (`kiosk.central.summaries` for the rows, `kiosk.central.followup` for
+the web app's own sheet (`kiosk.central.summaries` for the rows, `kiosk.core.followup` for
 the Swedish columns and the XLSX), so the file in Teams equals what the TLs see in the web app."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import calendar
 import datetime as dt
 from pathlib import Path
 
-from .. import followup as sheet
+from ...core import followup as sheet
 from .. import summaries
 from ..db import Database, using
 

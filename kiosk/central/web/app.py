@@ -43,7 +43,7 @@ from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ... import __version__
-from .. import followup
+from ...core import followup
 from ..db import Conn, open_database
 from ..delivery.config import DeliveryConfig
 from . import auth, deliveries, oidc, schema, sessions, state, views
@@ -55,6 +55,7 @@ from .settings import Settings
 HERE = Path(__file__).resolve().parent
 COOKIE = "returpost_tl"
 PRE_COOKIE = "returpost_pre"  # before sign-in: binds the sign-in form's CSRF token to this browser
+NOT_POSTED = object()  # guard(posted=...): a GET, no form whose CSRF code to check
 
 def _now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
@@ -186,7 +187,9 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             return False
         return hmac.compare_digest(_csrf(request), got)
 
-    def guard(request: Request, *, tl: bool = False, html: bool = True):
+    def guard(request: Request, *, tl: bool = False, html: bool = True, posted=NOT_POSTED):
+        """(user, None) when the request may go on, else (None, the response that refuses it):
+        signed in, a TL when `tl`, and with `posted` (a POST's form, even None) a valid CSRF code in it."""
         user = _user(request)
         if user is None:
             if html and request.method == "GET" and "hx-request" not in request.headers:
@@ -199,6 +202,9 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         if tl and not user["tl"]:
             return None, page(request, "error.html", 403, title="Inte tillåtet",
                               message="Bara en TL får kvittera larm och svara på tillfälliga utskick.")
+        if posted is not NOT_POSTED and not _csrf_ok(request, posted):
+            return None, page(request, "error.html", 403, title="Ogiltigt formulär",
+                              message="Formuläret saknar giltig säkerhetskod (CSRF). Ladda om sidan och försök igen.")
         return user, None
 
     def ip(request: Request) -> str | None:
@@ -294,14 +300,11 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
 
     def sign_in_locks(request: Request, form) -> Response:
         """The sign-in locks in force (TL only), each liftable."""
-        user, refused = guard(request, tl=True)
+        user, refused = guard(request, tl=True, posted=form if request.method == "POST" else NOT_POSTED)
         if refused:
             return refused
         now = clock()
         if request.method == "POST":
-            if not _csrf_ok(request, form):
-                return page(request, "error.html", 403, title="Ogiltigt formulär",
-                            message="Formuläret saknar giltig säkerhetskod (CSRF). Ladda om sidan och försök igen.")
             username = str(form.get("username") or "") or None
             with db.transaction() as conn:
                 auth.lift(conn, username, str(form.get("ip") or ""), now, user["name"], ip(request))
@@ -391,12 +394,9 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         return page(request, "alerts.html", title="Larm", notice=_NOTICES.get(msg or ""), acted=acted, **ctx)
 
     def alert_action(request: Request, form) -> Response:
-        user, refused = guard(request, tl=True, html=False)
+        user, refused = guard(request, tl=True, html=False, posted=form)
         if refused:
             return refused
-        if not _csrf_ok(request, form):
-            return page(request, "error.html", 403, title="Ogiltigt formulär",
-                        message="Formuläret saknar giltig säkerhetskod (CSRF). Ladda om sidan och försök igen.")
         action = request.path_params["action"]
         alert_id = request.path_params["alert_id"]
         now = clock()
@@ -422,12 +422,9 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             **ctx)
 
     def leverans_action(request: Request, form) -> Response:
-        user, refused = guard(request, tl=True, html=False)
+        user, refused = guard(request, tl=True, html=False, posted=form)
         if refused:
             return refused
-        if not _csrf_ok(request, form):
-            return page(request, "error.html", 403, title="Ogiltigt formulär",
-                        message="Formuläret saknar giltig säkerhetskod (CSRF). Ladda om sidan och försök igen.")
         action, n = request.path_params["action"], request.path_params["n"]
         if action not in ("retry", "release"):
             return page(request, "error.html", 400, title="Kunde inte spara", message="Okänd åtgärd.")
@@ -454,7 +451,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             if fmt in ("csv", "xlsx"):
                 rows, total = views.full_sheet(conn, now, d_from, d_to)
             if fmt == "csv":
-                text = followup.to_csv(rows, total)
+                text = followup.sheet_csv(rows, total)
                 return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
                                 headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
             if fmt == "xlsx":

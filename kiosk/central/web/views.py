@@ -15,7 +15,8 @@ from markupsafe import Markup, escape
 from ...core.clock import DEADLINE, TZ, deadline_for, parse_iso
 from ...core.domain import PILE_NAMES, PILES, SCAN_ORDER
 from ...core.printouts import deadline_verdict
-from .. import followup, summaries
+from ...core import followup
+from .. import summaries
 from ..clock_alerts import KINDS as CLOCK_KINDS
 from ..clock_alerts import SITE_WIDE
 from ..clock_alerts import alert_id as clock_alert_id
@@ -331,13 +332,13 @@ def followup_page(conn: Conn, now: dt.datetime, date_from: dt.date, date_to: dt.
     per_day = _totals(conn, lo, hi, now)
     months = month_totals(conn, lo, hi, now, per_day) if lo[:7] != hi[:7] else []
     numbers = set(followup.NUMBER_COLUMNS)
-    month_columns = [c for c in followup.COLUMNS if c not in (followup.SITE, followup.KIOSK, followup.DONE_AT,
+    month_columns = [c for c in followup.SHEET_COLUMNS if c not in (followup.SITE, followup.KIOSK, followup.DONE_AT,
                                                                followup.WARNINGS)]
-    return {"rows": rows, "cells": [sheet_cells(r, followup.COLUMNS, numbers) for r in rows], "count": count,
+    return {"rows": rows, "cells": [sheet_cells(r, followup.SHEET_COLUMNS, numbers) for r in rows], "count": count,
             "total": sql_totals(conn, lo, hi, now, per_day), "months": months,
             "month_columns": month_columns, "month_cells": [sheet_cells(m, month_columns, numbers) for m in months],
             "cases": cases, "from": lo, "to": hi, "pager": pager,
-            "columns": followup.COLUMNS, "numbers": set(followup.NUMBER_COLUMNS)}
+            "columns": followup.SHEET_COLUMNS, "numbers": set(followup.NUMBER_COLUMNS)}
 
 
 def sheet_cells(row: dict, columns, numbers: set[str]) -> Markup:
@@ -384,7 +385,7 @@ def _totals(conn, lo: str, hi: str, now: dt.datetime) -> list[tuple]:
     """Per day (SQLite) or month (PostgreSQL) of the range: (first day, the sum of each number
     column, days met, days decided), by SQL. Grouped by day, SQLite reads the (day, ...) covering
     index in order with no sort; months and the range's total are sums of these rows."""
-    keys = [key for _, key in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS]
+    keys = [key for _, key in followup.COUNTED + followup.ALERTS]
     today = now.astimezone(TZ).date()
     passed = now >= deadline_for(today, DEADLINE, TZ)
     # decided: scanning done, or its 14:00 has passed with barcoded mail unfinished on a day still
@@ -402,7 +403,7 @@ def _totals(conn, lo: str, hi: str, now: dt.datetime) -> list[tuple]:
 
 
 def _sum(rows) -> tuple:
-    width = len(followup._NUMBER_COLUMNS) + len(followup._ALERT_COLUMNS) + 2
+    width = len(followup.NUMBER_COLUMNS) + 2
     acc = [0] * width
     for r in rows:
         for i, v in enumerate(r[1:]):
@@ -411,14 +412,8 @@ def _sum(rows) -> tuple:
 
 
 def _totals_row(label: str, row: tuple) -> dict:
-    out: dict = {c: "" for c in followup.COLUMNS}
-    out[followup.DATE] = label
-    names = [n for n, _ in followup._NUMBER_COLUMNS + followup._ALERT_COLUMNS]
-    for name, v in zip(names, row):
-        out[name] = int(v)
-    yes, dec = int(row[-2]), int(row[-1])
-    out[followup.DEADLINE_COL] = f"Ja {yes} av {dec}" if dec else ""
-    return out
+    return followup.totals_row(label, {name: int(v) for name, v in zip(followup.NUMBER_COLUMNS, row)},
+                               int(row[-2]), int(row[-1]))
 
 
 def sql_totals(conn: Conn, lo: str, hi: str, now: dt.datetime, days: list[tuple] | None = None) -> dict:

@@ -1,27 +1,8 @@
-"""The systemd unit and the hardware watchdog."""
+"""The hardware watchdog (the systemd unit's check is shared: kiosk/wire/doctor.py)."""
 
 from __future__ import annotations
 
-import subprocess
-
 from .base import Check, System, fel, info, ok, simulated
-
-
-def check_service(unit: str, system: System) -> Check:
-    name = "Tjänsten"
-    try:
-        out = system.run(["systemctl", "is-active", unit], capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return info(name, "systemctl finns inte här: tjänsten kontrolleras inte")
-    state = out.stdout.strip()
-    if state == "active":
-        return ok(name, f"{unit} är igång")
-    if state in ("", "unknown") and out.returncode not in (0, 3, 4):
-        first = (out.stderr.strip().splitlines() or [""])[0][:100]
-        return info(name, f"systemd svarar inte här ({first})")
-    return fel(name, f"{unit} är {state or 'okänd'}",
-               f"Se vad som hände: journalctl -u {unit} -n 50. Starta: sudo systemctl restart {unit}. "
-               "Är det precis installerat: starta om datorn.")
 
 
 def check_hw_watchdog(cfg, system: System) -> Check:

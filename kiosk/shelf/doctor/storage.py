@@ -1,22 +1,14 @@
-"""Storage: the journal on persistent storage, free disk, the journal writable, events not yet sent."""
+"""Storage: the journal on persistent storage, the journal writable, events not yet sent (free
+disk is shared with central: kiosk/wire/doctor.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import sqlite3
 from pathlib import Path
 
-from .base import (
-    UNSENT_STALE,
-    VOLATILE_FS,
-    Check,
-    System,
-    fel,
-    info,
-    ok,
-)
+from .base import UNSENT_STALE, VOLATILE_FS, Check, System, fel, info, ok
 
 
 def _mount_of(path: Path, mountinfo_text: str) -> dict | None:
@@ -57,20 +49,6 @@ def check_persistent(data_dir: Path, system: System) -> Check:
         if "lowerdir=/media/root-ro" in opts or (upper_mount and upper_mount["fstype"] in VOLATILE_FS):
             return fel(name, f"{where}, skrivskyddad rot med ändringar i RAM: försvinner vid omstart", fix)
     return ok(name, where)
-
-
-def check_disk(data_dir: Path, min_free_mb: int) -> Check:
-    name = "Diskutrymme"
-    probe = data_dir
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    usage = shutil.disk_usage(probe)
-    free_mb = usage.free // (1024 * 1024)
-    if free_mb < min_free_mb:
-        return fel(name, f"bara {free_mb} MB ledigt för {data_dir} (minst {min_free_mb} MB behövs)",
-                   "Frigör utrymme (gamla förhandsbilder i previews/ kan tas bort), eller byt till "
-                   "ett större minneskort.")
-    return ok(name, f"{free_mb} MB ledigt för {data_dir}")
 
 
 def check_journal(cfg, system: System) -> tuple[Check, Check]:

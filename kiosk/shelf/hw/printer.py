@@ -23,9 +23,9 @@ import logging
 import os
 import stat
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, ClassVar
 
 from .. import preview
 from ...core.effects import Print
@@ -167,23 +167,22 @@ class FileTransport:
         return f"file {self.path}"
 
 
+@dataclass(eq=False)
 class EscposTransport:
     """A python-escpos device printer (Usb, Serial, Network). Status from `is_online()` and
     `paper_status()` (DLE EOT). A network printer is connected per job (many take only one
     connection at a time); USB and serial stay open (python-escpos resets a USB printer on every
     open) and are reopened once when the kept connection turns out stale (unplugged, power cycled)."""
 
-    keeps_bytes = False  # the bytes go to the printer, nowhere else
+    keeps_bytes: ClassVar[bool] = False  # the bytes go to the printer, nowhere else
 
-    def __init__(self, name: str, factory: Callable[[], object], description: str,
-                 query_status: bool = True, keep_open: bool = False):
-        self.name = name
-        self.factory = factory
-        self.description = description
-        self.query_status = query_status
-        self.keep_open = keep_open
-        self._p = None
-        self.opens = 0
+    name: str
+    factory: Callable[[], object]
+    description: str
+    query_status: bool = True
+    keep_open: bool = False
+    _p: Any = field(default=None, init=False, repr=False)
+    opens: int = field(default=0, init=False)  # connections opened so far
 
     def _open(self):
         if self._p is not None:

@@ -1,13 +1,19 @@
-"""The central host: its database and the broker's server certificate."""
+"""`kiosk doctor --central`: checks the central host end to end and says what to do, in Swedish:
+the service, the broker login with central's credentials, the broker's server certificate,
+central's database (SQLite file or PostgreSQL) and free disk. The shared parts (Check, System,
+the broker, unit, disk and certificate checks, the command's frame) are in kiosk/wire/doctor.py.
+
+Run it as the service's user: sudo -u returpost ... kiosk doctor --central
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sqlite3
-import subprocess
 
-from .base import Check, System, fel, info, ok
+from ..wire import doctor as frame
+from ..wire.doctor import (MIN_FREE_MB, Check, System, check_broker, check_broker_cert, check_disk, check_service,
+                           fel, ok, run_steps)
 
 
 def check_central_db(cfg, system: System) -> Check:
@@ -45,7 +51,7 @@ def check_central_db(cfg, system: System) -> Check:
 
 
 def _check_postgresql(name: str, url: str) -> Check:
-    from ...central.db import display_name, open_conn
+    from .db import display_name, open_conn
 
     shown = display_name(url)
     try:
@@ -66,26 +72,26 @@ def _check_postgresql(name: str, url: str) -> Check:
     return ok(name, f"{shown} går att nå" + ("" if done else "; tomt än (returpost-central skapar tabellerna)"))
 
 
-CERT_WARN_DAYS = 30
+def _db_folder(cfg):
+    """The folder of central's SQLite file; for a PostgreSQL URL the data folder (var/)."""
+    target = cfg.db_target()
+    return cfg.data_path(cfg.kiosk.data_dir) if isinstance(target, str) else target.parent
 
 
-def check_broker_cert(system: System) -> Check:
-    name = "Mäklarens certifikat"
-    cert = system.broker_cert
-    if not cert.exists():
-        return info(name, f"{cert} finns inte här (inte mäklarens dator?)")
-    try:
-        out = system.run(["openssl", "x509", "-noout", "-enddate", "-in", str(cert)],
-                         capture_output=True, text=True, timeout=10)
-        end = dt.datetime.strptime(out.stdout.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z")
-    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
-        return fel(name, f"{cert} går inte att läsa", "Kontrollera filen (openssl x509 -in ... -text).")
-    left = end.replace(tzinfo=dt.timezone.utc) - system.now()
-    fix = ("Förnya serverns certifikat (flytta bort /etc/returpost-kiosk/central/ca/server.* och "
-           "kör install.sh central igen; kioskerna behåller samma ca.crt), eller lägg in "
-           "organisationens nya med --tls-dir.")
-    if left.total_seconds() <= 0:
-        return fel(name, f"gick ut {end:%Y-%m-%d}: inga kiosker kan ansluta", fix)
-    if left < dt.timedelta(days=CERT_WARN_DAYS):
-        return fel(name, f"går ut {end:%Y-%m-%d} (om {left.days} dagar)", fix)
-    return ok(name, f"giltigt till {end:%Y-%m-%d}")
+def run_central_checks(cfg, system: System | None = None, min_free_mb: int = MIN_FREE_MB) -> list[Check]:
+    system = system or System()
+    return [ok("Inställningar", f"{cfg.source} är giltig")] + run_steps([
+        lambda: check_service("returpost-central.service", system),
+        lambda: check_broker(cfg, system, central=True),
+        lambda: check_broker_cert(system),
+        lambda: check_central_db(cfg, system),
+        lambda: check_disk(_db_folder(cfg), min_free_mb),
+    ])
+
+
+def main(args, system: System | None = None) -> int:
+    """`kiosk doctor --central`: central's own keys are checked too (delivery), as `kiosk central`
+    checks them at start."""
+    from .delivery.config import load
+
+    return frame.main(args, load, run_central_checks, lambda cfg: f"Kontroll av centralen ({cfg.source})", system)

@@ -12,7 +12,7 @@ from ....core import routine, truth
 from ..present import banner_text, severity
 from ....core.domain import LETA_KUND_TYPES, LETA_KUND_WMS, PILE_NAMES, PILES, WARNING_NAMES
 from ....core.printouts import VERDICT_WORDS, deadline_verdict
-from ....core.report import COLUMNS, follow_up_row
+from ....core.followup import COLUMNS, follow_up_row
 from ..widgets import AMBER, GREEN, GREY, MUTED, PANEL, Btn, Page, Txt, grid, mm, paint, row, scroll
 
 COLUMN_NAMES = {

@@ -115,6 +115,42 @@ def test_return_sticker_marked_box():
     assert v.remark is None and v.decision == "auto"
 
 
+def test_a_mark_on_a_line_ocr_could_not_read_is_a_question():
+    # the marked box garbles its own line ("I DL UAE"): the most ink is on a line that names no
+    # reason, so the neighbouring reason with the next most ink must not be decided on
+    texts = ("Faktura", "Per Olsson", "114 32 Stockholm", C128.text, "RETUR", "Retur till avsändaren", "OJ Brevlådan full",
+             "OO Flyttat", "I DL UAE", "Ej uthämtat", "OJ Vägrat mottaga")
+    marks = [0.0] * 6 + [0.02, 0.24, 0.52, 0.14, 0.02]
+    v = rules.classify(_reading(*texts, codes=[C128], marks=marks))
+    assert (v.remark, v.decision) == (None, "ask") and "remark_unsure" in v.reasons
+    # the same sticker read with the mark's line legible and its box clearly the darkest: decided
+    marks[7:10] = [0.04, 0.0, 0.45]
+    v = rules.classify(_reading(*texts, codes=[C128], marks=marks))
+    assert (v.remark, v.decision) == ("poste_restante", "auto")
+
+
+inks = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+remark_codes = st.sampled_from([c for _, c in rules.REASONS] + [""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(inks, remark_codes), max_size=8), st.lists(inks, max_size=4))
+def test_a_reason_is_sure_only_when_its_box_has_clearly_the_most_ink(rows, noise):
+    code, sure = rules.marked_reason(rows, noise)
+    if sure:
+        best = max(rows, key=lambda r: r[0])
+        assert code == best[1] and code
+        others = sorted(d for d, _ in rows)[:-1] + noise
+        assert all(best[0] - d >= rules.MARK_MARGIN for d in others)
+    else:
+        assert code is None
+    # one more box close in ink to the best, read or not, never makes it sure
+    if rows:
+        top = max(d for d, _ in rows)
+        assert not rules.marked_reason(rows, noise + [max(0.0, top - rules.MARK_MARGIN / 2)])[1]
+        assert not rules.marked_reason(rows + [(top, "vagrad")], noise)[1]
+
+
 def test_codes_must_agree_with_their_printed_digits():
     lines = ("Faktura", "Per Olsson", "114 32 Stockholm")
     # a blurred barcode can decode to another number that passes its check sums: dropped
@@ -126,9 +162,16 @@ def test_codes_must_agree_with_their_printed_digits():
     # one OCR slip in the digits still confirms the decoded code
     v = rules.classify(_reading(*lines, "73503170669O78".replace("O", "8"), codes=[C128]))
     assert v.codes == (C128.text,) and v.decision == "auto"
-    # bars unreadable, digits readable and valid: the digits are the code
-    v = rules.classify(_reading(*lines, "7350 3170 6690 78"))
+    # bars unreadable, digits readable and valid, and read the same once more on their own: the code
+    v = rules.classify(replace(_reading(*lines, "7350 3170 6690 78"), printed=(C128.text,)))
     assert v.codes == (C128.text,) and v.pile == "faktura"
+    # ... but one read alone is not: a 14-digit code whose last digit OCR dropped leaves 13 digits
+    # that pass EAN-13's check digit (here 7350072022336 from 73500720223360)
+    assert mod10_31_ok("7350072022336")
+    v = rules.classify(_reading(*lines, "7350072022336"))
+    assert v.codes == () and v.decision == "ask"
+    v = rules.classify(replace(_reading(*lines, "7350072022336"), printed=("73500720223360",)))
+    assert v.codes == () and v.decision == "ask"
     # one EAN-13 decoded twice, differently (both pass the check digit): neither without the digits
     rival = Code("ean13", "7311040222059")
     assert mod10_31_ok(rival.text) and mod10_31_ok("7311040842059")

@@ -129,6 +129,19 @@ def test_a_mark_on_a_line_ocr_could_not_read_is_a_question():
     assert (v.remark, v.decision) == ("poste_restante", "auto")
 
 
+def test_a_sticker_ocr_mostly_garbled_is_a_question_not_no_sticker():
+    # OCR read one printed reason on its own line and garbage around it: a sticker is there, its
+    # mark unknown, so the letter is not decided as if it carried none
+    texts = ("Faktura", "Jönsson Nilsson", "791 71 Falun", "UR", "IOe", "O flyttat", "Hsreviå", "NV VR ANNA OR")
+    v = rules.classify(_reading(*texts, codes=[C128]))
+    assert (v.remark, v.decision) == (None, "ask") and "remark_unsure" in v.reasons
+    # a reason's words inside other text are no sticker: Leta Kund C's heading stays decided
+    v = rules.classify(_reading("Vem flyttade in i din förra bostad?", "Per Olsson", "Storgatan 1", "114 32 Stockholm"))
+    assert (v.pile, v.letter, v.remark, v.decision) == ("leta_kund", "C", None, "auto")
+    assert rules.reason_line("OJ Brevlådan full") and rules.reason_line("Avflyttad")
+    assert not rules.reason_line("Vem flyttade in i din förra bostad?") and not rules.reason_line("Box 24207")
+
+
 inks = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 remark_codes = st.sampled_from([c for _, c in rules.REASONS] + [""])
 

@@ -244,6 +244,21 @@ def leta_kund_letter(texts: list[str]) -> tuple[str | None, tuple[str, ...]]:
     return None, tuple(found) or ("A", "B", "C", "D", "H")
 
 
+def reason_line(text: str) -> bool:
+    """The line is one of a sticker's printed reasons, perhaps after its tick box read as a glyph
+    ("O flyttat"), not a phrase inside other text ("Vem flyttade in ...")."""
+    words = text.split()
+    while words and not starts_text(words[0]):
+        words = words[1:]
+    rest = " ".join(words)
+    return bool(rest) and any(whole(rest, p) for p, _ in REASONS)
+
+
+def starts_text(word: str) -> bool:
+    """A printed word, not a tick box that OCR read as a letter or two ("O", "OJ", "[]")."""
+    return sum(ch.isalpha() for ch in word) >= 3 or word.lower() == "ej"
+
+
 def marked_reason(rows: list[tuple[float, str]], noise: Sequence[float] = ()) -> tuple[str | None, bool]:
     """(remark code, sure) from the ink in each printed reason's box (`rows`: darkness, code or ""
     for a reason without a remark code) and in the boxes of the sticker's lines OCR could not read
@@ -267,6 +282,8 @@ def remark_of(reading: Reading) -> tuple[str | None, bool, bool]:
                                                   for p in STICKER_HEAD)]
     reason_rows = [i for i, t in enumerate(texts) if any(contains(t, p) for p, _ in REASONS)]
     if not head and len(reason_rows) < 2:
+        if any(reason_line(t) for t in texts):
+            return None, False, True  # one printed reason alone on its line: a sticker OCR mostly garbled
         return None, True, False
     # a sticker whose heading OCR missed still shows its printed reasons
     start = head[0] if head else reason_rows[0] - 1

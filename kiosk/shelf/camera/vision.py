@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from .rules import Code, Line, Reading, Word
+from .rules import Code, Line, Reading, Word, starts_text
 
 SMALL = 200  # width of the thumbnail that finds the envelope
 WIDE_MARGIN = 0.16  # the cut barcodes are read on (see Reader._read)
@@ -329,7 +329,7 @@ def mark_darkness(img: Image.Image, lines: list[Line]) -> list[float]:
     of its own size around its line's middle, so a neighbouring row's box or mark does not count."""
     glyphs = []
     for line in lines:
-        k = next((i for i, w in enumerate(line.words) if _starts_text(w.text)), 0)
+        k = next((i for i, w in enumerate(line.words) if starts_text(w.text)), 0)
         if k > 0:
             glyphs.append(line.words[k - 1].box)
     column = None
@@ -341,7 +341,7 @@ def mark_darkness(img: Image.Image, lines: list[Line]) -> list[float]:
         column = (_column_line([((g[1] + g[3]) / 2, g[0]) for g in near]), cw)
     out = []
     for line in lines:
-        k = next((i for i, w in enumerate(line.words) if _starts_text(w.text)), 0)
+        k = next((i for i, w in enumerate(line.words) if starts_text(w.text)), 0)
         x0, y0, x1, y1 = line.words[k].box
         heights = sorted(w.box[3] - w.box[1] for w in line.words)
         hgt = max(6, heights[len(heights) // 2])
@@ -399,12 +399,6 @@ def _box_ink(img: Image.Image, region: tuple[int, int, int, int]) -> float:
     mx, my = max(2, (bx - ax) // 4), max(2, (by - ay) // 4)
     inner = [dark[y][x] for y in range(ay + my, by - my + 1) for x in range(ax + mx, bx - mx + 1)]
     return sum(inner) / len(inner) if inner else 0.0
-
-
-def _starts_text(word: str) -> bool:
-    """A printed word, not a tick box that OCR read as a letter or two ("O", "OJ", "[]")."""
-    letters = sum(ch.isalpha() for ch in word)
-    return letters >= 3 or word.lower() == "ej"
 
 
 def _percentile(hist: list[int], total: int, q: float) -> int:

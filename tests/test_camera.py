@@ -290,6 +290,20 @@ def test_recognition_reads_generated_envelopes(reader, pile):
                                                                    truth.remark)
 
 
+@needs_ocr
+def test_digits_at_the_envelopes_cut_edge_and_a_tilted_sticker_are_read(reader):
+    # tuning frames that once failed: an EAN-13 whose printed digits sat on the edge of the
+    # straightened cut (half cut off, so they "contradicted" the right code), a Code 128 decoded
+    # only on the wider cut, and a sticker standing askew whose box measure picked a neighbour
+    for seed in (20299, 20371, 20116):
+        img, truth = envelopes.frame(seed)
+        v = rules.classify(reader.read(img))
+        assert list(v.codes) == truth.codes and v.decision == "auto"
+    img, truth = envelopes.frame(40090)
+    v = rules.classify(reader.read(img))
+    assert (truth.remark, v.remark, v.decision) == ("poste_restante", "poste_restante", "auto")
+
+
 # -- the command line -----------------------------------------------------------------------------
 
 def _kiosk(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -244,6 +244,24 @@ def leta_kund_letter(texts: list[str]) -> tuple[str | None, tuple[str, ...]]:
     return None, tuple(found) or ("A", "B", "C", "D", "H")
 
 
+# The words printed on a return sticker; the two "flytt" words count as one (Leta Kund C's heading
+# "Vem flyttade in ..." comes close to both); "Annan" is left out (the name "Anna" is a piece of it)
+STICKER_WORDS = ("retur", "avsändaren", "brevlådan", "poste", "restante", "uthämtat", "adressaten", "okänd",
+                 "flyttat", "avflyttad", "ofullständig", "vägrat", "mottaga", "avliden", "orsak")
+
+
+def sticker_words(texts: list[str]) -> set[str]:
+    """Which of a sticker's words OCR read, whole or in pieces of four letters or more ("ändar" of
+    "avsändaren", "känd" of "okänd"): on an envelope without a sticker, hardly ever two."""
+    found = set()
+    for t in texts:
+        for w in re.findall(r"[^\W\d_]{4,}", norm(t)):
+            for v in STICKER_WORDS:
+                if w in v or difflib.SequenceMatcher(None, w, v, autojunk=False).ratio() >= 0.8:
+                    found.add("flytt" if "flytt" in v else v)
+    return found
+
+
 def reason_line(text: str) -> bool:
     """The line is one of a sticker's printed reasons, perhaps after its tick box read as a glyph
     ("O flyttat"), not a phrase inside other text ("Vem flyttade in ...")."""
@@ -282,8 +300,10 @@ def remark_of(reading: Reading) -> tuple[str | None, bool, bool]:
                                                   for p in STICKER_HEAD)]
     reason_rows = [i for i, t in enumerate(texts) if any(contains(t, p) for p, _ in REASONS)]
     if not head and len(reason_rows) < 2:
-        if any(reason_line(t) for t in texts):
-            return None, False, True  # one printed reason alone on its line: a sticker OCR mostly garbled
+        if any(reason_line(t) for t in texts) or len(sticker_words(texts)) >= 2:
+            # one printed reason alone on its line, or pieces of two of the sticker's words: a
+            # sticker OCR mostly garbled, its mark unknown -- not an envelope without one
+            return None, False, True
         return None, True, False
     # a sticker whose heading OCR missed still shows its printed reasons
     start = head[0] if head else reason_rows[0] - 1

@@ -160,6 +160,38 @@ def test_pieces_of_two_sticker_words_mean_a_sticker():
             assert len(rules.sticker_words(["RETUR", "Retur till avsändaren", *lay.sticker])) >= 2
 
 
+def test_the_stickers_second_read_decides_only_when_the_first_was_unsure():
+    garbled = ("Faktura", "Eva Lind", "136 40 Haninge", "RETUR", "ändar", "DA", "Ze", "0 vägrat", "ga")
+    sticker = ("RETUR", "Retur till avsändaren", "O Avliden", "O Ej uthämtat", "O Brevlådan full", "O Vägrat mottaga")
+    clear = _reading(*sticker, marks=(0.0, 0.0, 0.02, 0.03, 0.41, 0.02))
+    v = rules.classify(replace(_reading(*garbled, codes=[C128]), sticker=clear))
+    assert (v.remark, v.decision) == ("brevlada_full", "auto")
+    # the second read unsure too (two boxes close in ink): still a question
+    close = _reading(*sticker, marks=(0.0, 0.0, 0.02, 0.37, 0.41, 0.02))
+    v = rules.classify(replace(_reading(*garbled, codes=[C128]), sticker=close))
+    assert (v.remark, v.decision) == (None, "ask")
+    # a first read that is sure is not overruled
+    texts = ("Faktura", "Per Olsson", "114 32 Stockholm", "RETUR", "Retur till avsändaren", "Brevlådan full", "Avflyttad")
+    v = rules.classify(replace(_reading(*texts, codes=[C128], marks=(0,) * 5 + (0.02, 0.4)), sticker=clear))
+    assert (v.remark, v.decision) == ("okand_adress", "auto")
+
+
+def test_box_ink_is_measured_between_two_sides_not_inside_one():
+    from PIL import Image, ImageDraw
+
+    from kiosk.shelf.camera.vision import _box_ink
+
+    img = Image.new("L", (200, 100), 240)
+    d = ImageDraw.Draw(img)
+    d.rectangle([50, 20, 95, 65], outline=60, width=8)  # an empty box, drawn thick (enlarged)
+    d.rectangle([120, 20, 165, 65], outline=60, width=8)
+    d.line([128, 28, 157, 57], fill=60, width=6)  # a marked one
+    d.line([128, 57, 157, 28], fill=60, width=6)
+    assert _box_ink(img, (44, 14, 101, 71)) < 0.05  # the whole empty box
+    assert _box_ink(img, (44, 14, 86, 71)) < 0.3  # its right side outside the region: not "all ink"
+    assert _box_ink(img, (114, 14, 171, 71)) > 0.3
+
+
 inks = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 remark_codes = st.sampled_from([c for _, c in rules.REASONS] + [""])
 

@@ -59,6 +59,8 @@ class Reading:
     # digits of each line OCR read as 12-15 digits, read once more on their own
     printed: tuple[str, ...] = ()
     problem: str | None = None  # a key of PROBLEMS when the frame cannot be read
+    # the return sticker read once more on its own, larger, when the first read left its mark unsure
+    sticker: Reading | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,18 @@ STICKER_WORDS = ("retur", "avsändaren", "brevlådan", "poste", "restante", "uth
                  "flyttat", "avflyttad", "ofullständig", "vägrat", "mottaga", "avliden", "orsak")
 
 
+def sticker_lines(reading: Reading) -> list[int]:
+    """The lines that look like part of a return sticker (its heading, a reason, pieces of its
+    words): where to look once more when its mark is unsure."""
+    out = []
+    for i, line in enumerate(reading.lines):
+        t = line.text
+        if (any(whole(t, p, 0.75) for p in STICKER_HEAD) or contains(t, "avsändaren") or reason_line(t)
+                or any(contains(t, p) for p, _ in REASONS) or sticker_words([t])):
+            out.append(i)
+    return out
+
+
 def sticker_words(texts: list[str]) -> set[str]:
     """Which of a sticker's words OCR read, whole or in pieces of four letters or more ("ändar" of
     "avsändaren", "känd" of "okänd"): on an envelope without a sticker, hardly ever two."""
@@ -396,7 +410,11 @@ def classify(reading: Reading) -> Verdict:
                 why.append("letter_unsure")
     if len(cands) > 1:
         why.append("pile_unsure")
-    remark, remark_sure, _sticker = remark_of(reading)
+    remark, remark_sure, seen = remark_of(reading)
+    if seen and not remark_sure and reading.sticker is not None:  # the sticker's second, closer read
+        again, again_sure, again_seen = remark_of(reading.sticker)
+        if again_seen and again_sure:
+            remark, remark_sure = again, True
     if not remark_sure:
         why.append("remark_unsure")
     return Verdict(pile=cands[0], letter=letter, codes=codes, remark=remark, decision="ask" if why else "auto",

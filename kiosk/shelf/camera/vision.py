@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from .rules import Code, Line, Reading, Word, starts_text
+from .rules import Code, Line, Reading, Word, remark_of, starts_text, sticker_lines
 
 SMALL = 200  # width of the thumbnail that finds the envelope
 WIDE_MARGIN = 0.16  # the cut barcodes are read on (see Reader._read)
@@ -96,8 +97,38 @@ class Reader:
         lines = self._ocr(small)
         if not codes:  # OCR saw a line of digits where no bars were decoded: look there once more
             codes, printed = self._digit_lines(wide, lines, scale, dx, dy)
-        return Reading(lines=tuple(lines), codes=tuple(codes), marks=tuple(mark_darkness(small, lines)),
-                       printed=printed)
+        reading = Reading(lines=tuple(lines), codes=tuple(codes), marks=tuple(mark_darkness(small, lines)),
+                          printed=printed)
+        _remark, sure, seen = remark_of(reading)
+        if seen and not sure:
+            reading = replace(reading, sticker=self._sticker(env, reading, scale))
+        return reading
+
+    def _sticker(self, env: Image.Image, reading: Reading, scale: float) -> Reading | None:
+        """The return sticker read once more on its own: the region around the lines that look like
+        it, cut from the full-resolution envelope, enlarged until its text is ~30 pixels high, read
+        as one block of text; then the ink in each line's box as on the whole envelope."""
+        rows = sticker_lines(reading)
+        if not rows:
+            return None
+        boxes = [w.box for i in rows for w in reading.lines[i].words]
+        hs = sorted(b[3] - b[1] for b in boxes)
+        h = max(6, hs[len(hs) // 2])
+        x0, y0 = min(b[0] for b in boxes) - 4 * h, min(b[1] for b in boxes) - 3 * h
+        x1, y1 = max(b[2] for b in boxes) + 8 * h, max(b[3] for b in boxes) + 4 * h
+        box = (max(0, int(x0 / scale)), max(0, int(y0 / scale)), min(env.width, int(x1 / scale)),
+               min(env.height, int(y1 / scale)))
+        if box[2] - box[0] < 20 or box[3] - box[1] < 20:
+            return None
+        grow = min(3.0, max(1.0, 30 / (h / scale)))
+        crop = env.crop(box)
+        crop = crop.resize((int(crop.width * grow), int(crop.height * grow)), Image.BICUBIC)
+        self._api.SetPageSegMode(self._tess.PSM.SINGLE_BLOCK)
+        try:
+            lines = self._ocr(crop)
+        finally:
+            self._api.SetPageSegMode(self._tess.PSM.SPARSE_TEXT)
+        return Reading(lines=tuple(lines), marks=tuple(mark_darkness(crop, lines)))
 
     def bare_ocr(self, img: Image.Image) -> str:
         """The baseline: Tesseract on the whole frame, nothing else (the bench's yardstick)."""
@@ -394,8 +425,9 @@ def _box_ink(img: Image.Image, region: tuple[int, int, int, int]) -> float:
     dark = [[px[y * w + x] < cut for x in range(w)] for y in range(h)]
     cols = [x for x in range(w) if sum(dark[y][x] for y in range(h)) >= 0.4 * h]
     rows = [y for y in range(h) if sum(dark[y]) >= 0.4 * w]
-    ax, bx = (cols[0], cols[-1]) if len(cols) >= 2 and cols[-1] - cols[0] >= 4 else (0, w - 1)
-    ay, by = (rows[0], rows[-1]) if len(rows) >= 2 and rows[-1] - rows[0] >= 4 else (0, h - 1)
+    # two sides, not the two edges of one side (a box only partly inside the region)
+    ax, bx = (cols[0], cols[-1]) if len(cols) >= 2 and cols[-1] - cols[0] >= max(4, w // 3) else (0, w - 1)
+    ay, by = (rows[0], rows[-1]) if len(rows) >= 2 and rows[-1] - rows[0] >= max(4, h // 3) else (0, h - 1)
     mx, my = max(2, (bx - ax) // 4), max(2, (by - ay) // 4)
     inner = [dark[y][x] for y in range(ay + my, by - my + 1) for x in range(ax + mx, bx - mx + 1)]
     return sum(inner) / len(inner) if inner else 0.0

@@ -138,6 +138,7 @@ REASONS: tuple[tuple[str, str], ...] = (
 POSTAL = re.compile(r"\b\d{3} ?\d{2} +[^\W\d_]{2,}")
 REASON_NEED = 0.66  # printed reasons are few and far apart: more OCR slips tolerated ("Breviådan fu")
 MARK_MARGIN = 0.08  # a marked box is at least this much darker than the next darkest
+MIN_ROWS = 4  # a sticker prints 5-7 reasons: decided only when at least this many of its lines were read
 
 
 def valid_code(code: Code) -> bool:
@@ -296,7 +297,7 @@ def marked_reason(rows: list[tuple[float, str]], noise: Sequence[float] = ()) ->
     for a reason without a remark code) and in the boxes of the sticker's lines OCR could not read
     (`noise`). Sure only when one reason's box holds clearly more ink than every other box, read or
     not; two boxes close in ink, or the most ink on a line not read, is a question."""
-    if len(rows) < 2:
+    if len(rows) < MIN_ROWS:  # most of the sticker unread: its other boxes unmeasured
         return None, False
     ranked = sorted(rows, key=lambda r: -r[0])
     best = ranked[0][0]

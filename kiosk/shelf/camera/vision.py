@@ -114,8 +114,11 @@ class Reader:
         boxes = [w.box for i in rows for w in reading.lines[i].words]
         hs = sorted(b[3] - b[1] for b in boxes)
         h = max(6, hs[len(hs) // 2])
+        # from the highest of those lines down and right far enough for a whole sticker (heading and
+        # up to seven reasons: ~15 text heights high, ~25 wide) even when OCR saw only its top
         x0, y0 = min(b[0] for b in boxes) - 4 * h, min(b[1] for b in boxes) - 3 * h
-        x1, y1 = max(b[2] for b in boxes) + 8 * h, max(b[3] for b in boxes) + 4 * h
+        x1 = max(max(b[2] for b in boxes) + 8 * h, x0 + 30 * h)
+        y1 = max(max(b[3] for b in boxes) + 4 * h, y0 + 18 * h)
         box = (max(0, int(x0 / scale)), max(0, int(y0 / scale)), min(env.width, int(x1 / scale)),
                min(env.height, int(y1 / scale)))
         if box[2] - box[0] < 20 or box[3] - box[1] < 20:

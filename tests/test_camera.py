@@ -171,9 +171,13 @@ def test_the_stickers_second_read_decides_only_when_the_first_was_unsure():
     v = rules.classify(replace(_reading(*garbled, codes=[C128]), sticker=close))
     assert (v.remark, v.decision) == (None, "ask")
     # a first read that is sure is not overruled
-    texts = ("Faktura", "Per Olsson", "114 32 Stockholm", "RETUR", "Retur till avsändaren", "Brevlådan full", "Avflyttad")
-    v = rules.classify(replace(_reading(*texts, codes=[C128], marks=(0,) * 5 + (0.02, 0.4)), sticker=clear))
+    texts = ("Faktura", "Per Olsson", "114 32 Stockholm", "RETUR", "Retur till avsändaren", "Brevlådan full", "Avflyttad",
+             "Vägrat mottaga", "Ofullständig adress")
+    v = rules.classify(replace(_reading(*texts, codes=[C128], marks=(0,) * 5 + (0.02, 0.4, 0.0, 0.03)), sticker=clear))
     assert (v.remark, v.decision) == ("okand_adress", "auto")
+    # a sticker of which OCR read only two reasons: its other boxes unmeasured, not decided on
+    v = rules.classify(_reading(*texts[:7], codes=[C128], marks=(0,) * 5 + (0.02, 0.4)))
+    assert (v.remark, v.decision) == (None, "ask")
 
 
 def test_box_ink_is_measured_between_two_sides_not_inside_one():

@@ -19,7 +19,9 @@ from kiosk.shelf.camera import rules, vision
 
 from . import envelopes
 
-# Seeds 0..9999 were looked at while the rules were written; the bench draws from far above.
+# Seeds below TUNED_BELOW were looked at while the rules were written and tuned; the bench draws
+# from far above (each range from UNSEEN_BASE up measured once, then left alone).
+TUNED_BELOW = 100_000
 UNSEEN_BASE = 1_000_000
 TARGETS = (("pile", 0.95, ">="), ("letter", 0.90, ">="), ("auto", 0.80, ">="), ("wrong_auto", 0.01, "<="),
            ("codes_exact", 0.98, ">="), ("codes_invented", 0.0, "<="), ("remark", 0.90, ">="),
@@ -95,7 +97,7 @@ def _has_sticker(seed: int) -> bool:
 
 
 def report(m: dict) -> list[str]:
-    out = [f"camera: {m['frames']} frames from seed {m['seed']} (seeds below {UNSEEN_BASE} were used in tuning)"]
+    out = [f"camera: {m['frames']} frames from seed {m['seed']} (seeds below {TUNED_BELOW} were used in tuning)"]
     for pile, (ok, total) in m["per_pile"].items():
         out.append(f"  {pile:<18} {ok}/{total} = {ok / total:.0%}")
     for name in ("pile", "letter", "auto", "wrong_auto", "codes_exact", "codes_invented", "remark", "remark_invented"):

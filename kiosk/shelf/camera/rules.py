@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ...core.barcode import mod10_31_ok
@@ -54,8 +55,12 @@ class Reading:
     lines: tuple[Line, ...] = ()
     codes: tuple[Code, ...] = ()
     marks: tuple[float, ...] = ()  # per line: darkness of the tick box left of it (0..1)
-    printed: tuple[str, ...] = ()  # the digits under each decoded barcode, read once more on their own
+    # the digits under each decoded barcode, read once more on their own; without decoded bars, the
+    # digits of each line OCR read as 12-15 digits, read once more on their own
+    printed: tuple[str, ...] = ()
     problem: str | None = None  # a key of PROBLEMS when the frame cannot be read
+    # the return sticker read once more on its own, larger, when the first read left its mark unsure
+    sticker: Reading | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ REASONS: tuple[tuple[str, str], ...] = (
 POSTAL = re.compile(r"\b\d{3} ?\d{2} +[^\W\d_]{2,}")
 REASON_NEED = 0.66  # printed reasons are few and far apart: more OCR slips tolerated ("Breviådan fu")
 MARK_MARGIN = 0.08  # a marked box is at least this much darker than the next darkest
+MIN_ROWS = 4  # a sticker prints 5-7 reasons: decided only when at least this many of its lines were read
 
 
 def valid_code(code: Code) -> bool:
@@ -175,12 +181,15 @@ def printed_digits(lines: tuple[Line, ...]) -> list[str]:
     return out
 
 
-def confirm_codes(decoded: list[str], digits: list[str]) -> tuple[tuple[str, ...], list[str]]:
+def confirm_codes(decoded: list[str], digits: list[str], again: tuple[str, ...] | list[str] = ()
+                  ) -> tuple[tuple[str, ...], list[str]]:
     """The codes to report, checked against the digits printed under the bars (read by OCR).
     A decoded code the printed digits (a run of its length) contradict is dropped: a blurred barcode can decode to
     another number that passes both check sums. A decoded code with no printed digits read is kept;
     an EAN-13 (one check digit) is then asked about, a 7350 Code 128 (two check sums) is not.
-    Printed digits that form a valid code are reported when the bars could not be decoded: one OCR slip always breaks the GS1 check digit. Two different decodes of one barcode
+    Printed digits that form a valid code are reported when the bars could not be decoded and the
+    same digits were read `again` on their own: one read alone is not enough, a dropped digit of a
+    14-digit code leaves 13 that pass EAN-13's one check digit one time in ten. Two different decodes of one barcode
     (a misread that passes the check sums too) are reported only as the printed digits confirm."""
     out: list[str] = []
     why: list[str] = []
@@ -203,7 +212,7 @@ def confirm_codes(decoded: list[str], digits: list[str]) -> tuple[tuple[str, ...
                 why.append("digits_unread")
     if not decoded:
         for d in digits:
-            if valid_code(Code("code128", d)) or valid_code(Code("ean13", d)):
+            if d in again and (valid_code(Code("code128", d)) or valid_code(Code("ean13", d))):
                 out.append(d)
     return tuple(dict.fromkeys(out)), why
 
@@ -238,6 +247,67 @@ def leta_kund_letter(texts: list[str]) -> tuple[str | None, tuple[str, ...]]:
     return None, tuple(found) or ("A", "B", "C", "D", "H")
 
 
+# The words printed on a return sticker; the two "flytt" words count as one (Leta Kund C's heading
+# "Vem flyttade in ..." comes close to both); "Annan" is left out (the name "Anna" is a piece of it)
+STICKER_WORDS = ("retur", "avsändaren", "brevlådan", "poste", "restante", "uthämtat", "adressaten", "okänd",
+                 "flyttat", "avflyttad", "ofullständig", "vägrat", "mottaga", "avliden", "orsak")
+
+
+def sticker_lines(reading: Reading) -> list[int]:
+    """The lines that look like part of a return sticker (its heading, a reason, pieces of its
+    words): where to look once more when its mark is unsure."""
+    out = []
+    for i, line in enumerate(reading.lines):
+        t = line.text
+        if (any(whole(t, p, 0.75) for p in STICKER_HEAD) or contains(t, "avsändaren") or reason_line(t)
+                or any(contains(t, p) for p, _ in REASONS) or sticker_words([t])):
+            out.append(i)
+    return out
+
+
+def sticker_words(texts: list[str]) -> set[str]:
+    """Which of a sticker's words OCR read, whole or in pieces of four letters or more ("ändar" of
+    "avsändaren", "känd" of "okänd"): on an envelope without a sticker, hardly ever two."""
+    found = set()
+    for t in texts:
+        for w in re.findall(r"[^\W\d_]{4,}", norm(t)):
+            for v in STICKER_WORDS:
+                if w in v or difflib.SequenceMatcher(None, w, v, autojunk=False).ratio() >= 0.8:
+                    found.add("flytt" if "flytt" in v else v)
+    return found
+
+
+def reason_line(text: str) -> bool:
+    """The line is one of a sticker's printed reasons, perhaps after its tick box read as a glyph
+    ("O flyttat"), not a phrase inside other text ("Vem flyttade in ...")."""
+    words = text.split()
+    while words and not starts_text(words[0]):
+        words = words[1:]
+    rest = " ".join(words)
+    return bool(rest) and any(whole(rest, p) for p, _ in REASONS)
+
+
+def starts_text(word: str) -> bool:
+    """A printed word, not a tick box that OCR read as a letter or two ("O", "OJ", "[]")."""
+    return sum(ch.isalpha() for ch in word) >= 3 or word.lower() == "ej"
+
+
+def marked_reason(rows: list[tuple[float, str]], noise: Sequence[float] = ()) -> tuple[str | None, bool]:
+    """(remark code, sure) from the ink in each printed reason's box (`rows`: darkness, code or ""
+    for a reason without a remark code) and in the boxes of the sticker's lines OCR could not read
+    (`noise`). Sure only when one reason's box holds clearly more ink than every other box, read or
+    not; two boxes close in ink, or the most ink on a line not read, is a question."""
+    if len(rows) < MIN_ROWS:  # most of the sticker unread: its other boxes unmeasured
+        return None, False
+    ranked = sorted(rows, key=lambda r: -r[0])
+    best = ranked[0][0]
+    rivals = [r[0] for r in ranked[1:]] + list(noise)
+    if any(best - d < MARK_MARGIN for d in rivals):
+        return None, False
+    code = ranked[0][1]
+    return (code or None), bool(code)
+
+
 def remark_of(reading: Reading) -> tuple[str | None, bool, bool]:
     """(remark code, sure, sticker seen) from the return sticker's marked box."""
     texts = [line.text for line in reading.lines]
@@ -245,12 +315,17 @@ def remark_of(reading: Reading) -> tuple[str | None, bool, bool]:
                                                   for p in STICKER_HEAD)]
     reason_rows = [i for i, t in enumerate(texts) if any(contains(t, p) for p, _ in REASONS)]
     if not head and len(reason_rows) < 2:
+        if any(reason_line(t) for t in texts) or len(sticker_words(texts)) >= 2:
+            # one printed reason alone on its line, or pieces of two of the sticker's words: a
+            # sticker OCR mostly garbled, its mark unknown -- not an envelope without one
+            return None, False, True
         return None, True, False
     # a sticker whose heading OCR missed still shows its printed reasons
     start = head[0] if head else reason_rows[0] - 1
     # the sticker's rows start below its heading, at its left edge (OCR may interleave the address)
     left = reading.lines[start].words[0].box[0] if head else None
-    rows = []  # (darkness, code or "" for a printed reason without a remark code)
+    rows: list[tuple[float, str]] = []  # (darkness, code or "" for a printed reason without a remark code)
+    noise: list[float] = []  # darkness of the sticker's lines OCR could not read as a reason
     for i in range(start + 1, min(len(texts), start + 16)):
         t = texts[i]
         if any(contains(t, p) for p in STICKER_HEAD):
@@ -259,19 +334,17 @@ def remark_of(reading: Reading) -> tuple[str | None, bool, bool]:
         if left is not None and abs(first[0] - left) > 3 * (first[3] - first[1]):
             continue  # not in the sticker's column
         code = next((c for p, c in REASONS if contains(t, p, REASON_NEED)), None)
-        if code is None and not any(sum(ch.isalpha() for ch in w) >= 5 for w in t.split()):
-            continue  # OCR noise, not a printed reason
         dark = reading.marks[i] if i < len(reading.marks) else 0.0
+        if code is None and not any(sum(ch.isalpha() for ch in w) >= 5 for w in t.split()):
+            # OCR noise, not a printed reason -- but a mark often garbles its own line's text
+            # ("I DL UAE"): its ink still competes, and a mark on a line not read is no answer
+            noise.append(dark)
+            continue
         rows.append((dark, code or ""))
         if len(rows) >= 7:
             break
-    if len(rows) < 2:
-        return None, False, True
-    ranked = sorted(rows, key=lambda r: -r[0])
-    if ranked[0][0] - ranked[1][0] < MARK_MARGIN:
-        return None, False, True
-    code = ranked[0][1]
-    return (code or None), bool(code), True
+    code, sure = marked_reason(rows, noise)
+    return code, sure, True
 
 
 def classify(reading: Reading) -> Verdict:
@@ -286,7 +359,9 @@ def classify(reading: Reading) -> Verdict:
     digits = printed_digits(reading.lines)
     # the digits read again under decoded bars only confirm or refuse those codes, never add one
     under = [d for d in reading.printed if 12 <= len(d) <= 15 and d not in digits] if decoded else []
-    codes, digit_why = confirm_codes(decoded, digits + under)
+    # without decoded bars, the same digits read twice (by the envelope's OCR and once more on their
+    # own) may be the code
+    codes, digit_why = confirm_codes(decoded, digits + under, reading.printed if not decoded else ())
     why += digit_why
     barcoded = bool(codes) or bool(digits) or bool(seen)
     if barcoded and not codes:
@@ -336,7 +411,11 @@ def classify(reading: Reading) -> Verdict:
                 why.append("letter_unsure")
     if len(cands) > 1:
         why.append("pile_unsure")
-    remark, remark_sure, _sticker = remark_of(reading)
+    remark, remark_sure, seen = remark_of(reading)
+    if seen and not remark_sure and reading.sticker is not None:  # the sticker's second, closer read
+        again, again_sure, again_seen = remark_of(reading.sticker)
+        if again_seen and again_sure:
+            remark, remark_sure = again, True
     if not remark_sure:
         why.append("remark_unsure")
     return Verdict(pile=cands[0], letter=letter, codes=codes, remark=remark, decision="ask" if why else "auto",

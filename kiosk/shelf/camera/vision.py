@@ -12,13 +12,15 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from .rules import Code, Line, Reading, Word
+from .rules import Code, Line, Reading, Word, remark_of, starts_text, sticker_lines
 
 SMALL = 200  # width of the thumbnail that finds the envelope
+WIDE_MARGIN = 0.16  # the cut barcodes are read on (see Reader._read)
 OCR_WIDTH = 980  # the straightened envelope is OCR'd at about this width
 TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
                  "/usr/share/tessdata")
@@ -75,8 +77,14 @@ class Reader:
             return Reading(problem=look.problem)
         gray = ImageOps.grayscale(rgb)
         env = straighten(gray, look)
-        codes, bars = self._barcodes(env)
-        printed = self._printed(env, bars)
+        # barcodes sit near the envelope's edge, where the size estimate (a little short under
+        # perspective and a slightly wrong angle) may cut off their printed digits: they are read on
+        # a wider cut, and their boxes moved back into `env`'s pixels
+        wide = straighten(gray, look, WIDE_MARGIN)
+        dx, dy = (wide.width - env.width) / 2, (wide.height - env.height) / 2
+        codes, wide_bars = self._barcodes(wide)
+        printed = self._printed(wide, wide_bars)
+        bars = [(x0 - dx, y0 - dy, x1 - dx, y1 - dy) for x0, y0, x1, y1 in wide_bars]
         scale = min(1.0, OCR_WIDTH / env.width)
         small = env.resize((int(env.width * scale), int(env.height * scale)), Image.BILINEAR) if scale < 1 else env
         if bars:  # barcode bars upset Tesseract's page layout: paper over them (the digits stay)
@@ -87,8 +95,43 @@ class Reader:
                 pad = (x1 - x0) * 0.12
                 draw.rectangle([(x0 - pad) * scale, (y0 - 4) * scale, (x1 + pad) * scale, (y1 + 2) * scale], fill=paper)
         lines = self._ocr(small)
-        return Reading(lines=tuple(lines), codes=tuple(codes), marks=tuple(mark_darkness(small, lines)),
-                       printed=printed)
+        if not codes:  # OCR saw a line of digits where no bars were decoded: look there once more
+            codes, printed = self._digit_lines(wide, lines, scale, dx, dy)
+        reading = Reading(lines=tuple(lines), codes=tuple(codes), marks=tuple(mark_darkness(small, lines)),
+                          printed=printed)
+        _remark, sure, seen = remark_of(reading)
+        if seen and not sure:
+            reading = replace(reading, sticker=self._sticker(env, reading, scale))
+        return reading
+
+    def _sticker(self, env: Image.Image, reading: Reading, scale: float) -> Reading | None:
+        """The return sticker read once more on its own: the region around the lines that look like
+        it, cut from the full-resolution envelope, enlarged until its text is ~30 pixels high, read
+        as one block of text; then the ink in each line's box as on the whole envelope."""
+        rows = sticker_lines(reading)
+        if not rows:
+            return None
+        boxes = [w.box for i in rows for w in reading.lines[i].words]
+        hs = sorted(b[3] - b[1] for b in boxes)
+        h = max(6, hs[len(hs) // 2])
+        # from the highest of those lines down and right far enough for a whole sticker (heading and
+        # up to seven reasons: ~15 text heights high, ~25 wide) even when OCR saw only its top
+        x0, y0 = min(b[0] for b in boxes) - 4 * h, min(b[1] for b in boxes) - 3 * h
+        x1 = max(max(b[2] for b in boxes) + 8 * h, x0 + 30 * h)
+        y1 = max(max(b[3] for b in boxes) + 4 * h, y0 + 18 * h)
+        box = (max(0, int(x0 / scale)), max(0, int(y0 / scale)), min(env.width, int(x1 / scale)),
+               min(env.height, int(y1 / scale)))
+        if box[2] - box[0] < 20 or box[3] - box[1] < 20:
+            return None
+        grow = min(3.0, max(1.0, 30 / (h / scale)))
+        crop = env.crop(box)
+        crop = crop.resize((int(crop.width * grow), int(crop.height * grow)), Image.BICUBIC)
+        self._api.SetPageSegMode(self._tess.PSM.SINGLE_BLOCK)
+        try:
+            lines = self._ocr(crop)
+        finally:
+            self._api.SetPageSegMode(self._tess.PSM.SPARSE_TEXT)
+        return Reading(lines=tuple(lines), marks=tuple(mark_darkness(crop, lines)))
 
     def bare_ocr(self, img: Image.Image) -> str:
         """The baseline: Tesseract on the whole frame, nothing else (the bench's yardstick)."""
@@ -113,6 +156,14 @@ class Reader:
             found = [r for r in z.read_barcodes(attempt(), formats=formats) if r.valid]
             if found:
                 break
+        else:  # then other binarizers (a global threshold copes with a blur that local averaging does not)
+            scale = 1.0
+            sharp = env.filter(ImageFilter.UnsharpMask(radius=1, percent=200, threshold=0))
+            for img, binarizer in ((sharp, z.Binarizer.FixedThreshold), (env, z.Binarizer.GlobalHistogram),
+                                   (env, z.Binarizer.FixedThreshold)):
+                found = [r for r in z.read_barcodes(img, formats=formats, binarizer=binarizer) if r.valid]
+                if found:
+                    break
         codes = [Code(symbology="code128" if r.format == z.BarcodeFormat.Code128 else "ean13", text=r.text)
                  for r in found]
         bars = []
@@ -122,6 +173,50 @@ class Reader:
             ys = [q.top_left.y, q.top_right.y, q.bottom_left.y, q.bottom_right.y]
             bars.append((min(xs) * scale, min(ys) * scale, max(xs) * scale, max(ys) * scale))
         return codes, bars
+
+    def _digit_lines(self, wide: Image.Image, lines: list[Line], scale: float, dx: float,
+                     dy: float) -> tuple[list[Code], tuple[str, ...]]:
+        """Where the envelope's OCR read a line of 12-15 digits but no bars were decoded: decode the
+        bars just above it once more on their own (upscaled, sharpened, other binarizers), and read
+        the digits once more at full resolution as one line of digits only. The rules report digits
+        as a code only when both reads agree."""
+        z = self._zxing
+        formats = [z.BarcodeFormat.Code128, z.BarcodeFormat.EAN13]
+        codes: list[Code] = []
+        again: list[str] = []
+        for line in lines:
+            text = line.text
+            if not 12 <= sum(ch.isdigit() for ch in text) <= 15 or sum(ch.isalpha() for ch in text) > 2:
+                continue
+            x0 = min(w.box[0] for w in line.words) / scale + dx
+            y0 = min(w.box[1] for w in line.words) / scale + dy
+            x1 = max(w.box[2] for w in line.words) / scale + dx
+            y1 = max(w.box[3] for w in line.words) / scale + dy
+            w, h = x1 - x0, max(8.0, y1 - y0)
+            bars = wide.crop((int(x0 - 0.25 * w), int(y0 - 6 * h), int(x1 + 0.25 * w), int(y1 + h)))
+            for variant in ("up", "sharp", "as is"):
+                if variant == "up":
+                    img = bars.resize((bars.width * 2, bars.height * 2), Image.BICUBIC)
+                elif variant == "sharp":
+                    img = bars.filter(ImageFilter.UnsharpMask(radius=1, percent=200, threshold=0))
+                else:
+                    img = bars
+                found = []
+                for binarizer in (z.Binarizer.LocalAverage, z.Binarizer.GlobalHistogram, z.Binarizer.FixedThreshold):
+                    found = [r for r in z.read_barcodes(img, formats=formats, binarizer=binarizer) if r.valid]
+                    if found:
+                        break
+                if found:
+                    codes += [Code(symbology="code128" if r.format == z.BarcodeFormat.Code128 else "ean13",
+                                   text=r.text) for r in found]
+                    break
+            crop = wide.crop((int(x0 - 0.1 * w), int(y0 - 0.4 * h), int(x1 + 0.1 * w), int(y1 + 0.4 * h)))
+            self._digits_api.SetImage(crop)
+            digits = "".join(ch for ch in self._digits_api.GetUTF8Text() if ch.isdigit())
+            self._digits_api.Clear()
+            if digits and digits not in again:
+                again.append(digits)
+        return codes, tuple(again)
 
     def _printed(self, env: Image.Image, bars: list[tuple[float, float, float, float]]) -> tuple[str, ...]:
         """The digits printed under each decoded barcode, read once more at full resolution as one
@@ -247,13 +342,14 @@ def _components(mask: bytearray, w: int, h: int, min_size: int) -> list[list[int
     return out
 
 
-def straighten(gray: Image.Image, look: Look) -> Image.Image:
-    """The envelope cut out and turned level (in memory)."""
+def straighten(gray: Image.Image, look: Look, margin: float = 0.06) -> Image.Image:
+    """The envelope cut out and turned level (in memory), with `margin` (a share of its size) around
+    it: the size estimate is a little short under perspective, digits sit near the edge."""
     half = int(math.hypot(look.length, look.width) / 2) + 10
     box = (int(look.cx) - half, int(look.cy) - half, int(look.cx) + half, int(look.cy) + half)
     patch = gray.crop(box)
     patch = patch.rotate(math.degrees(look.angle), resample=Image.BILINEAR, fillcolor=0)
-    m = 0.06  # a margin: the size estimate is a little short under perspective, digits sit near the edge
+    m = margin
     lw, ww = look.length * (1 + m) / 2, look.width * (1 + m) / 2
     return patch.crop((int(half - lw), int(half - ww), int(half + lw), int(half + ww)))
 
@@ -261,33 +357,60 @@ def straighten(gray: Image.Image, look: Look) -> Image.Image:
 def mark_darkness(img: Image.Image, lines: list[Line]) -> list[float]:
     """For each text line, how much ink is inside the tick box just left of its first printed word
     (0..1): an empty box has none, a box marked with X or a tick has some. The boxes stand in one
-    column: where OCR read some of them as a word of their own ("O", "OJ", "KM"), that column is
-    used for every line, also where OCR merged a box into the first word ("Mej")."""
+    column: where OCR read some of them as a word of their own ("O", "OJ", "KM"), that column (a
+    line through them: a sticker may stand a little askew) and their size are used for every line,
+    also where OCR merged a box into the first word ("Mej"); each box is then measured in a square
+    of its own size around its line's middle, so a neighbouring row's box or mark does not count."""
     glyphs = []
     for line in lines:
-        k = next((i for i, w in enumerate(line.words) if _starts_text(w.text)), 0)
+        k = next((i for i, w in enumerate(line.words) if starts_text(w.text)), 0)
         if k > 0:
             glyphs.append(line.words[k - 1].box)
     column = None
     if len(glyphs) >= 2:
-        xs = sorted(g[0] for g in glyphs)
         ws = sorted(g[2] - g[0] for g in glyphs)
-        column = (xs[len(xs) // 2], ws[len(ws) // 2])
+        cw = ws[len(ws) // 2]
+        xs = sorted(g[0] for g in glyphs)
+        near = [g for g in glyphs if abs(g[0] - xs[len(xs) // 2]) <= 3 * cw]  # not a stray glyph elsewhere
+        column = (_column_line([((g[1] + g[3]) / 2, g[0]) for g in near]), cw)
     out = []
     for line in lines:
-        k = next((i for i, w in enumerate(line.words) if _starts_text(w.text)), 0)
+        k = next((i for i, w in enumerate(line.words) if starts_text(w.text)), 0)
         x0, y0, x1, y1 = line.words[k].box
         heights = sorted(w.box[3] - w.box[1] for w in line.words)
         hgt = max(6, heights[len(heights) // 2])
         yc = (y0 + y1) // 2
-        if column is not None and abs(line.words[0].box[0] - column[0]) <= hgt:
-            cx, cw = column
-            pad = max(2, cw // 5)
-            region = (cx - pad, yc - int(0.75 * hgt), cx + cw + pad, yc + int(0.75 * hgt))
-        else:
-            region = (x0 - int(1.9 * hgt), y0 - hgt // 3, x0 - int(0.15 * hgt), y1 + hgt // 3)
+        if column is not None:
+            at, cw = column
+            cx = at(yc)
+            if abs(line.words[0].box[0] - cx) <= hgt:
+                if k > 0:  # the box read as a glyph of its own: its middle
+                    g = line.words[k - 1].box
+                    yc = (g[1] + g[3]) // 2
+                pad = max(2, cw // 5)
+                half = cw // 2 + pad
+                out.append(_box_ink(img, (int(cx) - pad, yc - half, int(cx) + cw + pad, yc + half)))
+                continue
+        region = (x0 - int(1.9 * hgt), y0 - hgt // 3, x0 - int(0.15 * hgt), y1 + hgt // 3)
         out.append(_box_ink(img, region))
     return out
+
+
+def _column_line(points: list[tuple[float, float]]):
+    """x as a function of y through the boxes' left edges (y, x): a least-squares line when there
+    are three or more, the median x otherwise (a slope past 0.15, a sticker turned ~9 degrees more
+    than any, is not trusted)."""
+    xs = sorted(x for _, x in points)
+    median = xs[len(xs) // 2]
+    if len(points) >= 3:
+        my = sum(y for y, _ in points) / len(points)
+        mx = sum(x for _, x in points) / len(points)
+        syy = sum((y - my) ** 2 for y, _ in points)
+        if syy > 0:
+            slope = sum((y - my) * (x - mx) for y, x in points) / syy
+            if abs(slope) <= 0.15:
+                return lambda y: mx + slope * (y - my)
+    return lambda y: median
 
 
 def _box_ink(img: Image.Image, region: tuple[int, int, int, int]) -> float:
@@ -305,17 +428,12 @@ def _box_ink(img: Image.Image, region: tuple[int, int, int, int]) -> float:
     dark = [[px[y * w + x] < cut for x in range(w)] for y in range(h)]
     cols = [x for x in range(w) if sum(dark[y][x] for y in range(h)) >= 0.4 * h]
     rows = [y for y in range(h) if sum(dark[y]) >= 0.4 * w]
-    ax, bx = (cols[0], cols[-1]) if len(cols) >= 2 and cols[-1] - cols[0] >= 4 else (0, w - 1)
-    ay, by = (rows[0], rows[-1]) if len(rows) >= 2 and rows[-1] - rows[0] >= 4 else (0, h - 1)
+    # two sides, not the two edges of one side (a box only partly inside the region)
+    ax, bx = (cols[0], cols[-1]) if len(cols) >= 2 and cols[-1] - cols[0] >= max(4, w // 3) else (0, w - 1)
+    ay, by = (rows[0], rows[-1]) if len(rows) >= 2 and rows[-1] - rows[0] >= max(4, h // 3) else (0, h - 1)
     mx, my = max(2, (bx - ax) // 4), max(2, (by - ay) // 4)
     inner = [dark[y][x] for y in range(ay + my, by - my + 1) for x in range(ax + mx, bx - mx + 1)]
     return sum(inner) / len(inner) if inner else 0.0
-
-
-def _starts_text(word: str) -> bool:
-    """A printed word, not a tick box that OCR read as a letter or two ("O", "OJ", "[]")."""
-    letters = sum(ch.isalpha() for ch in word)
-    return letters >= 3 or word.lower() == "ej"
 
 
 def _percentile(hist: list[int], total: int, q: float) -> int:

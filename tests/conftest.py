@@ -66,12 +66,11 @@ SERIAL_GROUPS = {
 # longest first, so none of them starts last and keeps the run waiting. A nodeid prefix each,
 # longest first (seconds measured in a whole run on two loaded cores); the rest follow in file order.
 LONG_FIRST = (
-    "tests/test_ui.py::test_a_whole_day_by_touch",  # the x-input group: ~4 min on its worker in all
+    "tests/test_ui.py::test_a_whole_day_by_touch",  # the x-input group: ~3-4 min on its worker in all
     "tests/test_ui.py",
     "tests/test_ui_contract.py",
     "tests/test_ui_truth.py",
     "tests/test_durability.py::test_kill_9_at_random_points",  # 110 s
-    "tests/test_bench_commands.py::test_a_documented_benchmark_runs_on_a_tiny_size[kiosk bench]",
     "tests/test_bench_commands.py::test_a_documented_benchmark_runs_on_a_tiny_size[python -m kiosk_dev.ui_bench]",
     "tests/test_web_core.py::test_incremental_summaries_equal_full_replay[postgresql]",  # 53 s
     "tests/test_migrations.py::test_a_new_database_and_one_upgraded_from_every_earlier_version_have_one_schema[postgresql]",

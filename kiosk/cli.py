@@ -157,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--commands", type=int, default=10000)
     b.add_argument("--dir", help="folder for the benchmark journal (default: a temp folder)")
     b.add_argument("--quick", action="store_true", help="every benchmark once on a tiny size (a smoke run)")
+    b.add_argument("--skip", default="", metavar="AREA,...",
+                   help="areas not to run: hw, watchdog, sync, ui (each has its own command too)")
     b.set_defaults(func=_bench)
 
     e = sub.add_parser("example", help="run the bundled example day through the simulator and show its summary")

@@ -120,7 +120,7 @@ def core(n: int, folder: Path) -> None:
 # `kiosk bench --quick`: every benchmark once on a tiny size (a smoke run: the figures are printed
 # but mean little); the attribute names are those the areas' `run(args)` read.
 QUICK = {"commands": 200, "events": 200, "repeat": 1, "rounds": 1, "hw_repeat": 5, "watchdog_calls": 500,
-         "flood_messages": 2000}
+         "flood_messages": 2000, "ui_day_sorts": 24, "ui_sort_taps": 7, "ui_baseline_taps": 8}
 
 
 def main(args) -> int:
@@ -130,11 +130,23 @@ def main(args) -> int:
     folder = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     core(args.commands, folder)
+    skip = {a.strip() for a in (getattr(args, "skip", "") or "").split(",") if a.strip()}
+    unknown = skip - {area(names) for names in AREAS}
+    if unknown:
+        raise SystemExit(f"kiosk bench --skip: no area {', '.join(sorted(unknown))}")
     for names in AREAS:
+        if area(names) in skip:
+            print(f"{area(names)}: skipped (--skip)")
+            continue
         module = _first_module(names)
         if module is not None:
             module.run(args)
     return 0
+
+
+def area(names: tuple[str, ...]) -> str:
+    """An area's short name: kiosk_dev.ui_bench -> ui."""
+    return names[0].rsplit(".", 1)[-1].removesuffix("_bench")
 
 
 def _first_module(names: tuple[str, ...]):

@@ -91,6 +91,12 @@ def child(size: str, out: Path | None, on_screen=None, strips=SHOT_STRIPS) -> in
 
     w, h = (int(v) for v in size.split("x"))
     kivyenv.prepare(w, h)
+    from kivy.config import Config
+
+    # Frames as fast as they render (the kiosk's 30 fps cap would only sleep between them): the
+    # script waits in frames and conditions, never in seconds, so each state is audited and shot
+    # after the same frames, sooner. Set before Kivy's clock is made (it reads maxfps once).
+    Config.set("graphics", "maxfps", "0")
     kivyenv.register_fonts()
     from kivy.core.window import Window
 
@@ -103,6 +109,12 @@ def child(size: str, out: Path | None, on_screen=None, strips=SHOT_STRIPS) -> in
     tmp = Path(tempfile.mkdtemp(prefix="kiosk-shots-"))
     clock = FixedClock(dt.datetime(2026, 11, 23, 10, 42, tzinfo=TZ))
     kiosk = Kiosk(demo_config(tmp), clock=clock, simulator=True, sync=False)
+
+    if on_screen is not None:
+        # The audit reads the widgets' geometry and text fitting (done on the CPU as properties
+        # change), never pixels: the frames run without drawing them (most of its time otherwise).
+        Window.fbind("on_draw", lambda *_: True)
+        Window.fbind("on_flip", lambda *_: True)
 
     def save(name: str) -> None:
         if on_screen is not None:

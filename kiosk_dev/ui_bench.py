@@ -4,6 +4,7 @@ over a scripted day (kiosk_dev/ui_tap_bench.py), each beside a baseline measured
 (a one-label Kivy app). Goal on a Pi-class machine: < 3 s and < 150 MB.
 
     python -m kiosk_dev.ui_bench            (or `run(args)` from `kiosk bench`)
+    python -m kiosk_dev.ui_bench --quick    (once each, a short day: a smoke run, as `kiosk bench --quick`)
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def run(args=None) -> None:
         kiosk = [_time_to_ready(kiosk_cmd, env) for _ in range(rounds)]
         print(f"ui cold start to first screen: kiosk run {statistics.median(kiosk):.2f} s "
               f"(median of {rounds}; goal < 3 s) | baseline one-label Kivy app {statistics.median(base):.2f} s")
-        out = subprocess.run([sys.executable, "-m", "kiosk_dev.ui_bench", "--child-day", tmp], env=env,
+        sorts = int(getattr(args, "ui_day_sorts", None) or DAY_SORTS)
+        out = subprocess.run([sys.executable, "-m", "kiosk_dev.ui_bench", "--child-day", tmp, str(sorts)], env=env,
                              capture_output=True, text=True, timeout=300)
         lines = [ln for ln in out.stdout.splitlines() if ln.startswith("RSS")]
         if out.returncode != 0 or not lines:
@@ -127,7 +129,10 @@ def _child_minimal(report_rss: bool) -> int:
     return 0
 
 
-def _child_day(tmp: str) -> int:
+DAY_SORTS = 240  # letters sorted in the simulated day (and scanned); a tenth of it as many printouts
+
+
+def _child_day(tmp: str, sorts: int = DAY_SORTS) -> int:
     """A busy simulated day through the app (same commands the taps send), then RSS."""
     from kiosk.shelf.ui import kivyenv
 
@@ -143,6 +148,7 @@ def _child_day(tmp: str) -> int:
 
     clock = FixedClock(dt.datetime(2026, 11, 23, 8, 0, tzinfo=TZ))
     kiosk = Kiosk(parse(_config_text(Path(tmp) / "day")), clock=clock, simulator=True, sync=False)
+    labels = max(1, sorts // 8)  # Dödsbo labels printed (30 in the full day)
     result: dict = {}
 
     def script(d: Driver):
@@ -151,7 +157,7 @@ def _child_day(tmp: str) -> int:
         result["ready"] = _rss_mb()
         app.do({"cmd": "login", "operator": "ANNA"})
         app.go("sort")
-        for i in range(240):
+        for i in range(sorts):
             pile = PILES[i % len(PILES)]
             app.do({"cmd": "sort", "pile": pile, **({"letter": "B"} if pile == "leta_kund" else {}),
                     **({"about": "Priskompensation"} if pile == "tillfalliga" else {})})
@@ -170,10 +176,10 @@ def _child_day(tmp: str) -> int:
         for page in ("dodsbo", "sekretess", "letakund", "datecheck", "incoming", "other", "summary", "home"):
             app.go(page)
             yield 2
-        for _ in range(30):
+        for _ in range(labels):
             app.do({"cmd": "dodsbo_label", "personnummer": "191212121212"})
         app.do({"cmd": "cover_slip"})
-        for letter in "ABCDH" * 6:
+        for letter in "ABCDH" * max(1, labels // 5):
             app.do({"cmd": "leta_kund", "letter": letter})
         app.go("summary")
         app.do({"cmd": "close_day"})
@@ -192,7 +198,7 @@ def _child_day(tmp: str) -> int:
         print(drivers[0].error if drivers else "never ready", file=sys.stderr)
         return 1
     print(f"RSS at first screen {result['ready']:.0f} MB, after a simulated day ({result['events']} events, "
-          f"every screen shown, 32 printouts previewed) {result['day']:.0f} MB", flush=True)
+          f"every screen shown, {labels + 2} printouts previewed) {result['day']:.0f} MB", flush=True)
     return 0
 
 
@@ -200,5 +206,13 @@ if __name__ == "__main__":
     if "--child-minimal" in sys.argv:
         sys.exit(_child_minimal("--rss" in sys.argv))
     if "--child-day" in sys.argv:
-        sys.exit(_child_day(sys.argv[sys.argv.index("--child-day") + 1]))
-    run()
+        at = sys.argv.index("--child-day")
+        sys.exit(_child_day(sys.argv[at + 1], *(int(v) for v in sys.argv[at + 2:at + 3])))
+    if "--quick" in sys.argv:
+        import argparse
+
+        from .bench import QUICK
+
+        run(argparse.Namespace(**QUICK))
+    else:
+        run()

@@ -8,6 +8,9 @@ and waits for `NEXT` on stdin; this process clicks through XTest and polls the w
 (XGetSubImage) until the first one changes. Nothing here is timed against an assert.
 
     python -m kiosk_dev.ui_tap_bench      (also run by `kiosk bench` through kiosk_dev.ui_bench)
+
+`kiosk bench --quick` taps fewer letters while sorting (every pile once) and the baseline fewer
+times; every screen is still visited.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 W, H = 800, 480
 PW, PH = 120, 60  # the region watched around each tap
+SORT_TAPS, BASELINE_TAPS = 35, 40  # letters sorted by tap in the day; taps on the baseline's button
 
 
 class _XImage(ctypes.Structure):
@@ -159,8 +163,10 @@ def run(args=None) -> None:
         old = os.environ.get("DISPLAY")
         os.environ["DISPLAY"] = env.get("DISPLAY", "")
         try:
-            base = measure([sys.executable, "-m", "kiosk_dev.ui_tap_bench", "--child-baseline"], env)
-            day = measure([sys.executable, "-m", "kiosk_dev.ui_tap_bench", "--child-kiosk", tmp], env)
+            sorts = int(getattr(args, "ui_sort_taps", None) or SORT_TAPS)
+            taps = int(getattr(args, "ui_baseline_taps", None) or BASELINE_TAPS)
+            base = measure([sys.executable, "-m", "kiosk_dev.ui_tap_bench", "--child-baseline", str(taps)], env)
+            day = measure([sys.executable, "-m", "kiosk_dev.ui_tap_bench", "--child-kiosk", tmp, str(sorts)], env)
         finally:
             if old is None:
                 os.environ.pop("DISPLAY", None)
@@ -210,7 +216,7 @@ def _next_line() -> bool:
     return bool(ready) and sys.stdin.readline() != ""
 
 
-def _child_baseline() -> int:
+def _child_baseline(taps: int = BASELINE_TAPS) -> int:
     from kiosk.shelf.ui import kivyenv
 
     kivyenv.prepare(W, H)
@@ -231,7 +237,7 @@ def _child_baseline() -> int:
             self.btn.text = f"Returpost {self.n}"
 
         def step(self, *_):
-            if self.n >= 40:
+            if self.n >= taps:
                 print("END", flush=True)
                 self.stop()
                 return
@@ -247,7 +253,7 @@ def _child_baseline() -> int:
     return 0
 
 
-def _child_kiosk(tmp: str) -> int:
+def _child_kiosk(tmp: str, sorts: int = SORT_TAPS) -> int:
     import datetime as dt
 
     from kiosk.shelf.ui import kivyenv
@@ -293,7 +299,7 @@ def _child_kiosk(tmp: str) -> int:
         yield from tap("1. Sortera", "first:sort")
         piles = ("Dödsbofakturor", "Sekretessfakturor", "Faktura/påminnelse", "Övriga brev med", "Övriga brev utan",
                  "Inkomna brev", "Tillfälliga")
-        for i in range(35):
+        for i in range(sorts):
             yield from tap(piles[i % len(piles)], "sort")
             if piles[i % len(piles)] == "Tillfälliga":  # the chooser asks which mailing
                 yield from tap("Priskompensation", "sort")
@@ -344,7 +350,9 @@ def _child_kiosk(tmp: str) -> int:
 
 if __name__ == "__main__":
     if "--child-baseline" in sys.argv:
-        sys.exit(_child_baseline())
+        at = sys.argv.index("--child-baseline")
+        sys.exit(_child_baseline(*(int(v) for v in sys.argv[at + 1:at + 2])))
     if "--child-kiosk" in sys.argv:
-        sys.exit(_child_kiosk(sys.argv[sys.argv.index("--child-kiosk") + 1]))
+        at = sys.argv.index("--child-kiosk")
+        sys.exit(_child_kiosk(sys.argv[at + 1], *(int(v) for v in sys.argv[at + 2:at + 3])))
     run()

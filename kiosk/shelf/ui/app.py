@@ -20,7 +20,7 @@ from kivy.graphics.texture import Texture
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.image import Image
 from kivy.uix.modalview import ModalView
-from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.uix.screenmanager import NoTransition, ScreenManager, ScreenManagerException
 from kivy.utils import escape_markup
 
 from .. import preview, sdnotify
@@ -49,6 +49,36 @@ class PreviewView(ModalView):
     def dismiss(self, *args, **kw):
         kw["animation"] = False
         return super().dismiss(*args, **kw)
+
+
+class InstantTransition(NoTransition):
+    """A screen change completed in the frame of the tap that asked for it. Kivy's NoTransition
+    still runs a zero-length animation, which completes on the next clock tick: the frame of the
+    tap showed the old screen and the new one came a frame later (under Xvfb the new screen's
+    first pixel came with the second frame after the tap, 30-50 ms later)."""
+
+    def start(self, manager):
+        if self.is_active:
+            raise ScreenManagerException("start() is called twice!")
+        self.manager = manager
+        screen_in, screen_out = self.screen_in, self.screen_out
+        self.add_screen(screen_in)
+        screen_in.pos = manager.pos
+        screen_in.transition_state, screen_out.transition_state = "in", "out"
+        screen_in.transition_progress, screen_out.transition_progress = 1.0, 0.0
+        screen_in.dispatch("on_pre_enter")
+        screen_out.dispatch("on_pre_leave")
+        self.remove_screen(screen_out)
+        screen_out.pos = manager.pos
+        screen_in.dispatch("on_enter")
+        screen_out.dispatch("on_leave")
+        self.dispatch("on_complete")
+
+    def on_complete(self):
+        pass  # the old screen is already gone (start)
+
+    def stop(self):
+        self.is_active = False
 
 
 class Pages(dict):
@@ -138,7 +168,7 @@ class KioskApp(App):
                           padding=(mm(1.5), 0), min_ratio=0.5)
         paint(self.banner, BG)
         root.add_widget(self.banner)
-        self.sm = ScreenManager(transition=NoTransition())
+        self.sm = ScreenManager(transition=InstantTransition())
         root.add_widget(self.sm)
         if self.simulator:
             self.shelf = ShelfView(self.kiosk.devices.shelf.pattern, size_hint_y=None,

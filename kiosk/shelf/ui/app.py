@@ -131,6 +131,7 @@ class KioskApp(App):
         self.banner_alert: tuple[str, str, str] | None = None  # (text, severity, alert id): its live line
         self.print_banner = False  # the banner shows a print problem (cleared when the printer took the job)
         self.print_banner_at = 0.0
+        self._trim = Clock.create_trigger(lambda dt: trim_memory(), 1.0)
 
     # The Kivy App has a `config` attribute of its own (ConfigParser); keep ours separate.
     @property
@@ -234,6 +235,7 @@ class KioskApp(App):
         visit to a screen shows a built screen instead of building it on the tap."""
         todo = [name for name in PAGES if name not in self.pages]
         if not todo:
+            self.memory_freed()  # building and fitting the screens freed much more than they keep
             return
         page = self.pages[todo[0]]  # builds it and adds it to the screen manager (not shown)
         # Laid out at the size it will be shown at, in this idle frame: its texts are fitted and
@@ -241,6 +243,11 @@ class KioskApp(App):
         # default 100x100 and every text would be fitted again on the tap that opens it).
         page.pos, page.size = self.sm.pos, self.sm.size
         Clock.schedule_once(self._build_next_page, 0)
+
+    def memory_freed(self) -> None:
+        """Much was just freed (a screen's rendered texts, the background build): give the heap
+        back to the system a second later, once, however many screens dropped theirs."""
+        self._trim()
 
     # -- commands ------------------------------------------------------------------------------
     def now(self):

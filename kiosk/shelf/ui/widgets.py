@@ -13,6 +13,7 @@ from typing import Callable
 
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
+from kivy.lang import Builder
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
@@ -236,6 +237,27 @@ class Btn(Button):
         self.background_disabled_normal = ""
         self.disabled_color = (1, 1, 1, 0.45)
         self.background_color = GREY if value else self.base_color
+
+
+# A Btn draws a flat rectangle in its background colour and its text: Kivy's own Button rule
+# (style.kv) draws the same through a BorderImage bound to eight properties (state, the four
+# background images, border, ...), none of which a Btn uses (its images are ""), and those
+# bindings made each button ~19 KB bigger (measured: 300 buttons each way, RSS).
+Builder.load_string("""
+<-Btn>:
+    canvas:
+        Color:
+            rgba: self.background_color
+        Rectangle:
+            pos: self.pos
+            size: self.size
+        Color:
+            rgba: 1, 1, 1, 1
+        Rectangle:
+            texture: self.texture
+            size: self.texture_size
+            pos: int(self.center_x - self.texture_size[0] / 2.), int(self.center_y - self.texture_size[1] / 2.)
+""")
 
 
 class Txt(Label):

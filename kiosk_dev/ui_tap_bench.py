@@ -204,7 +204,12 @@ def ratios(day: list[tuple], base: list[tuple], firsts: list[tuple[str, float | 
             f"taps without a changed pixel: {len(unchanged)} of {len(day)} (goal 0)"
             + (f" ({', '.join(unchanged)})" if unchanged else ""),
             "slowest first visit: " + (f"{slowest[1]} {slowest[0] * 1000:.0f} ms (goal < 150 ms)" if slowest
-                                       else "–")]
+                                       else "–"),
+            "slowest taps: " + ", ".join(f"{tap[0]} {tap[1] * 1000:.0f} ms"
+                                         + (f" ({tap[3] * 1000:.0f}+{tap[2] * 1000:.0f}+"
+                                            f"{(tap[1] - tap[2] - tap[3]) * 1000:.0f})" if len(tap) > 3 else "")
+                                         for tap in sorted((t for t in day if t[1] is not None),
+                                                           key=lambda t: -t[1])[:4])]
 
 
 # -- children -------------------------------------------------------------------------------------

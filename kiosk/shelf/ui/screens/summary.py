@@ -198,13 +198,31 @@ class SummaryPage(Page):
         r = self.app.last_shown
         return list((r.data or {}).get("unfinished") or []) if r is not None and r.code == "confirm_needed" else []
 
+    WARM_ROWS = 8  # rows of the follow-up table built per idle frame
+
+    def warm(self) -> bool:
+        """Idle work before the table is first shown (the app calls it once per idle frame until
+        it returns False): its ~100 labels, a few rows a frame, then laid out at the size they
+        will be shown at, so "Hela uppföljningsraden" does not build them on the tap (~100 ms)."""
+        if self._add_rows(self.WARM_ROWS):
+            return True
+        if self.table_view.parent is None and self.area.width > 1:
+            self.table_view.pos, self.table_view.size = self.area.pos, self.area.size
+        return False
+
+    def _add_rows(self, limit: int | None = None) -> bool:
+        """Build the table's missing rows (at most `limit`); True while some are still missing.
+        The labels are built once; a refresh only changes their text."""
+        missing = [key for key in COLUMNS if key not in self.values]
+        for key in missing[:limit]:
+            self.table.add_widget(Txt(COLUMN_NAMES.get(key, key), font_mm=2.9, color=MUTED, size_hint_x=0.45))
+            self.values[key] = Txt("", font_mm=3.0, size_hint_x=0.55)
+            self.table.add_widget(self.values[key])
+        return limit is not None and len(missing) > limit
+
     def _fill_table(self, summary, cfg):
         row_ = follow_up_row(summary, cfg.kiosk.site, cfg.kiosk.id)
-        if not self.values:  # the labels are built once; a refresh only changes their text
-            for key in COLUMNS:
-                self.table.add_widget(Txt(COLUMN_NAMES.get(key, key), font_mm=2.9, color=MUTED, size_hint_x=0.45))
-                self.values[key] = Txt("", font_mm=3.0, size_hint_x=0.55)
-                self.table.add_widget(self.values[key])
+        self._add_rows()
         for key in COLUMNS:
             value = row_.get(key)
             if key == "deadline_met":

@@ -236,11 +236,6 @@ class KioskApp(App):
         visit to a screen shows a built screen instead of building it on the tap."""
         todo = [name for name in PAGES if name not in self.pages]
         if not todo:
-            # then what a screen builds only when asked (the summary's follow-up table), a
-            # frame's worth at a time
-            if any(page.warm() for page in list(self.pages.values())):
-                Clock.schedule_once(self._build_next_page, 0)
-                return
             # Everything built so far (imports, screens: ~160k objects) lives as long as the app:
             # out of the garbage collector's full passes, which scanned it all every time
             # (40-50 ms each under load, and one landing on a tap made that tap's frame late).

@@ -434,11 +434,6 @@ class Page(Screen):
     def refresh(self) -> None:
         pass
 
-    def warm(self) -> bool:
-        """Idle work before the first visit, one frame's worth per call (the app calls it after
-        every screen is built, until it returns False)."""
-        return False
-
     def on_pre_enter(self, *args):
         self.pending = {}
         if self._evict is not None:

@@ -67,6 +67,7 @@ class Screen:
         self.root = x.XDefaultRootWindow(self.dpy)
         self.image = x.XGetImage(self.dpy, self.root, 0, 0, PW, PH, ctypes.c_ulong(-1).value, 2)  # ZPixmap
         self.size = self.image.contents.bytes_per_line * PH
+        self.clicked = 0.0  # perf_counter of the last click
 
     def pixels(self, x: int, y: int) -> bytes:
         """The PWxPH pixels around (x, y): the tapped button is there, so is any new screen; a
@@ -87,7 +88,7 @@ class Screen:
         self.x11.XSync(self.dpy, 0)
         time.sleep(0.03)  # the pointer move alone repaints nothing, but let it settle
         before = self.pixels(x, y)
-        t0 = time.perf_counter()
+        t0 = self.clicked = time.perf_counter()
         self.xtst.XTestFakeButtonEvent(self.dpy, 1, True, 0)
         self.xtst.XTestFakeButtonEvent(self.dpy, 1, False, 0)
         self.x11.XSync(self.dpy, 0)
@@ -98,13 +99,15 @@ class Screen:
         return None
 
 
-def measure(cmd: list[str], env: dict, timeout: float = 240.0) -> list[tuple[str, float | None]]:
-    """Run a child that announces taps; click each, time it, tell it to go on."""
+def measure(cmd: list[str], env: dict, timeout: float = 240.0) -> list[tuple]:
+    """Run a child that announces taps; click each, time it, tell it to go on. Each tap is
+    (what, seconds to the first changed pixel or None[, seconds in the app: the touch's arrival
+    to the end of the frame that drew it, when the child reports it])."""
     screen = Screen()
     err = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                             text=True, bufsize=1)
-    out: list[tuple[str, float | None]] = []
+    out: list[tuple] = []
     end = time.monotonic() + timeout
     try:
         while time.monotonic() < end:
@@ -118,6 +121,10 @@ def measure(cmd: list[str], env: dict, timeout: float = 240.0) -> list[tuple[str
                 break
             if line.startswith("END"):
                 break
+            if line.startswith("APP ") and out:  # the app's own share of the last tap
+                touch, drawn = (float(v) for v in line.split()[1:3])  # perf_counter: one clock for both
+                out[-1] = (out[-1][0], out[-1][1], drawn - touch, touch - screen.clicked)
+                continue
             if not line.startswith("TAP "):
                 continue
             _, x, y, what = line.rstrip("\n").split(" ", 3)
@@ -146,9 +153,9 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def summary(name: str, taps: list[tuple[str, float | None]]) -> str:
-    ms = [t * 1000 for _, t in taps if t is not None]
-    missing = sum(1 for _, t in taps if t is None)
+def summary(name: str, taps: list[tuple]) -> str:
+    ms = [tap[1] * 1000 for tap in taps if tap[1] is not None]
+    missing = sum(1 for tap in taps if tap[1] is None)
     if not ms:
         return f"{name}: no taps measured"
     return (f"{name}: {len(ms)} taps, median {statistics.median(ms):.0f} ms, p90 {_pct(ms, 90):.0f} ms, "
@@ -175,30 +182,40 @@ def run(args=None) -> None:
     print("ui tap -> first changed pixel (real X input, Xvfb, 800x480; goal p99 < 100 ms, first visits < 150 ms)")
     print("  " + summary("kiosk, a scripted day", day))
     print("  " + summary("baseline one-label Kivy app", base))
-    firsts = [(what.split(":", 1)[1], t) for what, t in day if what.startswith("first:")]
+    firsts = [(tap[0].split(":", 1)[1], tap[1]) for tap in day if tap[0].startswith("first:")]
     if firsts:
         print("  first visit per screen: " + ", ".join(
             f"{name} {t * 1000:.0f} ms" if t is not None else f"{name} –" for name, t in firsts))
+    split = [(tap[0].split(":", 1)[1], tap[3], tap[2], tap[1] - tap[2] - tap[3]) for tap in day
+             if tap[0].startswith("first:") and len(tap) > 3 and tap[1] is not None]
+    if split:
+        print("  first visit = the app reads the click + in the app (the touch -> its frame swapped) + that frame "
+              "reaches the X screen: " + ", ".join(f"{name} {wait * 1000:.0f}+{app * 1000:.0f}+{shown * 1000:.0f}"
+                                                   for name, wait, app, shown in split) + " ms")
     for line in ratios(day, base, firsts):
         print("  " + line)
 
 
-def ratios(day: list[tuple[str, float | None]], base: list[tuple[str, float | None]],
-           firsts: list[tuple[str, float | None]]) -> list[str]:
+def ratios(day: list[tuple], base: list[tuple], firsts: list[tuple[str, float | None]]) -> list[str]:
     """The goals as figures against the baseline of the same run: p99 and median ratios (goal
     p99 <= 1.5x), taps without a changed pixel (goal 0), the slowest first visit (goal < 150 ms)."""
-    d = [t for _, t in day if t is not None]
-    b = [t for _, t in base if t is not None]
+    d = [tap[1] for tap in day if tap[1] is not None]
+    b = [tap[1] for tap in base if tap[1] is not None]
     if not d or not b:
         return ["ratios: not enough taps measured"]
-    unchanged = [what for what, t in day if t is None]
+    unchanged = [tap[0] for tap in day if tap[1] is None]
     slowest = max(((t, name) for name, t in firsts if t is not None), default=None)
     return [f"p99 ratio kiosk/baseline {_pct(d, 99) / _pct(b, 99):.2f}x (goal <= 1.5x), "
             f"median ratio {statistics.median(d) / statistics.median(b):.2f}x",
             f"taps without a changed pixel: {len(unchanged)} of {len(day)} (goal 0)"
             + (f" ({', '.join(unchanged)})" if unchanged else ""),
             "slowest first visit: " + (f"{slowest[1]} {slowest[0] * 1000:.0f} ms (goal < 150 ms)" if slowest
-                                       else "–")]
+                                       else "–"),
+            "slowest taps: " + ", ".join(f"{tap[0]} {tap[1] * 1000:.0f} ms"
+                                         + (f" ({tap[3] * 1000:.0f}+{tap[2] * 1000:.0f}+"
+                                            f"{(tap[1] - tap[2] - tap[3]) * 1000:.0f})" if len(tap) > 3 else "")
+                                         for tap in sorted((t for t in day if t[1] is not None),
+                                                           key=lambda t: -t[1])[:4])]
 
 
 # -- children -------------------------------------------------------------------------------------
@@ -289,8 +306,11 @@ def _child_kiosk(tmp: str, sorts: int = SORT_TAPS) -> int:
             w = find_button(text, exact)
             wait_out_guard(w)
             yield 3  # the screen is still before the tap
+            in_app.arm()
             _announce(w, what if what.startswith("first:") else f"{what}:{text.strip()}")
             yield _next_line
+            if in_app.drawn is not None:
+                print(f"APP {in_app.touch} {in_app.drawn}", flush=True)
 
         yield lambda: all(name in app.pages for name in PAGES)  # built in the background after READY
         yield 10
@@ -338,14 +358,49 @@ def _child_kiosk(tmp: str, sorts: int = SORT_TAPS) -> int:
     drivers: list = []
 
     def ready(a):
+        in_app.bind()
         drivers.append(Driver(a, script, timeout=60))
         drivers[0].start()
 
+    in_app = _InApp()
     KioskApp(kiosk, on_ready=ready).run()
     if drivers and drivers[0].error:
         print(drivers[0].error, file=sys.stderr)
         return 1
     return 0
+
+
+class _InApp:
+    """The app's own share of a tap: from the moment Kivy hands the touch to the window to the
+    end of the first frame drawn after the release was handled (the X server and the wait for
+    the frame before the touch is read are not in it)."""
+
+    def __init__(self):
+        self.touch: float | None = None
+        self.released = False
+        self.drawn: float | None = None
+
+    def bind(self) -> None:
+        from kivy.core.window import Window
+
+        # Bound after the app's own handlers, so called before them; every touch goes on.
+        Window.bind(on_touch_down=self._down, on_touch_up=self._up, on_flip=self._flip)
+
+    def arm(self) -> None:
+        self.touch, self.released, self.drawn = None, False, None
+
+    def _down(self, *_):
+        if self.touch is None:
+            self.touch = time.perf_counter()
+        return False
+
+    def _up(self, *_):
+        self.released = self.touch is not None
+        return False
+
+    def _flip(self, *_):
+        if self.released and self.drawn is None:
+            self.drawn = time.perf_counter()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Import only after `kivyenv.prepare()`.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import math
 import threading
@@ -20,7 +21,7 @@ from kivy.graphics.texture import Texture
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.image import Image
 from kivy.uix.modalview import ModalView
-from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.uix.screenmanager import NoTransition, ScreenManager, ScreenManagerException
 from kivy.utils import escape_markup
 
 from .. import preview, sdnotify
@@ -49,6 +50,36 @@ class PreviewView(ModalView):
     def dismiss(self, *args, **kw):
         kw["animation"] = False
         return super().dismiss(*args, **kw)
+
+
+class InstantTransition(NoTransition):
+    """A screen change completed in the frame of the tap that asked for it. Kivy's NoTransition
+    still runs a zero-length animation, which completes on the next clock tick: the frame of the
+    tap showed the old screen and the new one came a frame later (under Xvfb the new screen's
+    first pixel came with the second frame after the tap, 30-50 ms later)."""
+
+    def start(self, manager):
+        if self.is_active:
+            raise ScreenManagerException("start() is called twice!")
+        self.manager = manager
+        screen_in, screen_out = self.screen_in, self.screen_out
+        self.add_screen(screen_in)
+        screen_in.pos = manager.pos
+        screen_in.transition_state, screen_out.transition_state = "in", "out"
+        screen_in.transition_progress, screen_out.transition_progress = 1.0, 0.0
+        screen_in.dispatch("on_pre_enter")
+        screen_out.dispatch("on_pre_leave")
+        self.remove_screen(screen_out)
+        screen_out.pos = manager.pos
+        screen_in.dispatch("on_enter")
+        screen_out.dispatch("on_leave")
+        self.dispatch("on_complete")
+
+    def on_complete(self):
+        pass  # the old screen is already gone (start)
+
+    def stop(self):
+        self.is_active = False
 
 
 class Pages(dict):
@@ -101,6 +132,7 @@ class KioskApp(App):
         self.banner_alert: tuple[str, str, str] | None = None  # (text, severity, alert id): its live line
         self.print_banner = False  # the banner shows a print problem (cleared when the printer took the job)
         self.print_banner_at = 0.0
+        self._trim = Clock.create_trigger(lambda dt: trim_memory(), 1.0)
 
     # The Kivy App has a `config` attribute of its own (ConfigParser); keep ours separate.
     @property
@@ -138,7 +170,7 @@ class KioskApp(App):
                           padding=(mm(1.5), 0), min_ratio=0.5)
         paint(self.banner, BG)
         root.add_widget(self.banner)
-        self.sm = ScreenManager(transition=NoTransition())
+        self.sm = ScreenManager(transition=InstantTransition())
         root.add_widget(self.sm)
         if self.simulator:
             self.shelf = ShelfView(self.kiosk.devices.shelf.pattern, size_hint_y=None,
@@ -204,6 +236,12 @@ class KioskApp(App):
         visit to a screen shows a built screen instead of building it on the tap."""
         todo = [name for name in PAGES if name not in self.pages]
         if not todo:
+            # Everything built so far (imports, screens: ~160k objects) lives as long as the app:
+            # out of the garbage collector's full passes, which scanned it all every time
+            # (40-50 ms each under load, and one landing on a tap made that tap's frame late).
+            gc.collect()
+            gc.freeze()
+            self.memory_freed()  # building and fitting the screens freed much more than they keep
             return
         page = self.pages[todo[0]]  # builds it and adds it to the screen manager (not shown)
         # Laid out at the size it will be shown at, in this idle frame: its texts are fitted and
@@ -211,6 +249,11 @@ class KioskApp(App):
         # default 100x100 and every text would be fitted again on the tap that opens it).
         page.pos, page.size = self.sm.pos, self.sm.size
         Clock.schedule_once(self._build_next_page, 0)
+
+    def memory_freed(self) -> None:
+        """Much was just freed (a screen's rendered texts, the background build): give the heap
+        back to the system a second later, once, however many screens dropped theirs."""
+        self._trim()
 
     # -- commands ------------------------------------------------------------------------------
     def now(self):

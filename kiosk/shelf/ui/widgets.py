@@ -13,6 +13,7 @@ from typing import Callable
 
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
+from kivy.lang import Builder
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
@@ -39,6 +40,7 @@ LED_ON = (1.0, 0.85, 0.20, 1)
 LED_OFF = (0.25, 0.27, 0.30, 1)
 
 MIN_TARGET_MM = 9.0
+EVICT_S = 3.0  # a screen left this long gives up its rendered texts (Page.drop_textures)
 
 
 class Scale:
@@ -58,11 +60,27 @@ def mm(value: float) -> float:
     return value * Scale.ppm
 
 
+# Every font size the UI uses is a rung of one ladder, about 12 % apart. Kivy keeps an open
+# SDL_ttf font, with its own glyph cache, per distinct (size, bold) (64 at most, then it closes
+# and reopens them): whole pixel sizes gave 40 over a day at 800x480 (every size from 9 to 25,
+# regular and bold, as `fit_text` stepped down), the ladder about half that.
+FONT_LADDER = tuple(sorted({round(8 * 1.12 ** i) for i in range(40)}))
+
+
+def ladder(px: float) -> int:
+    """The rung nearest to `px` (the lower one when halfway)."""
+    return min(FONT_LADDER, key=lambda r: (abs(r - px), r)) if px >= FONT_LADDER[0] else max(1, round(px))
+
+
+def rung_below(px: float) -> int:
+    """The largest rung smaller than `px` (px - 1 below the ladder)."""
+    below = [r for r in FONT_LADDER if r < px]
+    return below[-1] if below else max(1, int(px) - 1)
+
+
 def font_px(value_mm: float) -> int:
-    """A font size in whole pixels. SDL2_ttf opens a font at whole pixel sizes anyway, but Kivy
-    keeps one open font per distinct size value (64 at most, then it closes and reopens them):
-    fractional sizes gave ~107 distinct fonts over a day, whole ones far fewer."""
-    return max(1, round(mm(value_mm)))
+    """A font size in whole pixels, on the ladder (`FONT_LADDER`)."""
+    return ladder(mm(value_mm))
 
 
 def paint(widget: Widget, rgba) -> None:
@@ -221,6 +239,27 @@ class Btn(Button):
         self.background_color = GREY if value else self.base_color
 
 
+# A Btn draws a flat rectangle in its background colour and its text: Kivy's own Button rule
+# (style.kv) draws the same through a BorderImage bound to eight properties (state, the four
+# background images, border, ...), none of which a Btn uses (its images are ""), and those
+# bindings made each button ~19 KB bigger (measured: 300 buttons each way, RSS).
+Builder.load_string("""
+<-Btn>:
+    canvas:
+        Color:
+            rgba: self.background_color
+        Rectangle:
+            pos: self.pos
+            size: self.size
+        Color:
+            rgba: 1, 1, 1, 1
+        Rectangle:
+            texture: self.texture
+            size: self.texture_size
+            pos: int(self.center_x - self.texture_size[0] / 2.), int(self.center_y - self.texture_size[1] / 2.)
+""")
+
+
 class Txt(Label):
     """Wrapped text. fixed=True: fills its box and shrinks its font until the text fits (never
     below `min_ratio` of the base size), so nothing is cut off; otherwise its height follows the
@@ -281,14 +320,19 @@ def fit_text(label: Label, base: float, min_ratio: float, width: float, height: 
     if width <= 1 or height <= 1:
         return
     label.text_size = (width, None)
-    size, floor = base, max(1, round(base * min_ratio))
+    # The sizes tried are the ladder's rungs (never a new font just for one fit), down to the
+    # rung at or just under base * min_ratio.
+    size = ladder(base)
+    floor = min(size, ladder(base * min_ratio))
+    if floor > base * min_ratio + 0.5:
+        floor = rung_below(floor)
     while True:
         label.font_size = size
         label.texture_update()
         fits_h = label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1
         if (fits_h and longest_word_px(label, size) <= width) or size <= floor:
             break
-        size = max(floor, min(size - 1, round(size * 0.9)))
+        size = max(floor, rung_below(size))
     fits = label.texture_size[1] <= height + label.padding[1] + label.padding[3] + 1
     label.text_overflow = not fits  # the layout audit (kiosk_dev/layout_audit.py) reads this
     if not (fits and label.valign == "middle"):
@@ -392,10 +436,52 @@ class Page(Screen):
 
     def on_pre_enter(self, *args):
         self.pending = {}
+        if self._evict is not None:
+            self._evict.cancel()
         self.refresh()
+        self.restore_textures()
 
     def on_leave(self, *args):
         self.pending = {}
+        if self.keep_textures:
+            return
+        if self._evict is None:
+            self._evict = Clock.create_trigger(lambda dt: self.drop_textures(), EVICT_S)
+        self._evict()
+
+    # -- the rendered texts of a screen not shown ----------------------------------------------
+    # A screen left for EVICT_S gives up its labels' textures (a screen's texts are most of
+    # what it holds: ~6 MB for the ten screens after a day at 800x480 under Xvfb); its next
+    # visit renders them again at the sizes they had (no fitting) before that frame is drawn.
+    # A screen warmed in the background and never shown keeps them, so first visits stay
+    # rendered; Home, shown between every step, keeps them too.
+    keep_textures = False
+    _evict = None
+    evicted: list = []
+
+    def drop_textures(self) -> None:
+        if self.manager is not None and self.manager.current_screen is self:
+            return
+        dropped = []
+        for w in self.walk(restrict=True):
+            if isinstance(w, Label) and w.texture is not None:
+                w.texture = None
+                core = getattr(w, "_label", None)
+                if core is not None:
+                    core.texture = None
+                dropped.append(w)
+        self.evicted = self.evicted + dropped
+        freed = getattr(self.app, "memory_freed", None)
+        if dropped and freed is not None:
+            freed()  # the heap they leave is handed back to the system
+
+    def restore_textures(self) -> None:
+        """Render again (before the next frame is drawn, once per label) what `drop_textures`
+        dropped, whether the label is on the screen now or comes back later."""
+        evicted, self.evicted = self.evicted, []
+        for w in evicted:
+            if w.texture is None and w.text:
+                w._trigger_texture()
 
     def on_result(self, result) -> None:
         """A command result arrived while this page is shown."""

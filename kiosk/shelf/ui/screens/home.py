@@ -7,12 +7,13 @@ import datetime as dt
 from ....core import routine
 from ....core.clock import TZ, deadline_for
 from ....core.domain import LETA_KUND_TYPES, SCAN_ORDER
-from ..widgets import AMBER, BLUE, GREEN, GREY, RED, Btn, Page, Scale, Txt, grid, in_words, mm, paint, set_bg
+from ..widgets import AMBER, BLUE, GREEN, GREY, RED, Btn, Page, Scale, Txt, font_px, grid, in_words, mm, paint, set_bg
 
 
 class HomePage(Page):
     title = "Dagens returpost"
     home_button = False
+    keep_textures = True  # shown between every step
 
     STEPS = (
         ("sort", "1. Sortera"),
@@ -55,7 +56,7 @@ class HomePage(Page):
         for name, label in self.STEPS:
             progress, status = step_progress(name, s)
             b = self.buttons[name]
-            b.text = f"[b]{label}[/b]\n[size={int(mm(3.0))}]{progress}[/size]"
+            b.text = f"[b]{label}[/b]\n[size={font_px(3.0)}]{progress}[/size]"
             b.set_color({"done": GREEN, "active": BLUE, "todo": GREY}[status])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..present import lk_key, lk_name
-from ..widgets import GREEN, GREY, PANEL, Btn, Page, Scale, Txt, grid, mm, paint, row
+from ..widgets import GREEN, GREY, PANEL, Btn, Page, Scale, Txt, font_px, grid, mm, paint, row
 
 
 LK_KEYS = ("A", "A+", "B", "C", "D", "H")
@@ -37,7 +37,7 @@ class LetaKundPage(Page):
 
     def refresh(self):
         lk = self.state.leta_kund
-        big = int(mm(6))
+        big = font_px(6)
         a_total, apartments = lk["A"], lk["apartments"]
         counts = {"A": a_total - apartments, "A+": apartments, **{t: lk[t] for t in LK_KEYS[2:]}}
         for key in LK_KEYS:

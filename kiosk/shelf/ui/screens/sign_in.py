@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..widgets import MUTED, Btn, Page, Scale, Txt, grid, mm, scroll
+from ..widgets import MUTED, Btn, Page, Scale, Txt, font_px, grid, mm, scroll
 
 
 class SignInPage(Page):
@@ -15,7 +15,7 @@ class SignInPage(Page):
         cols = 2 if Scale.portrait else 3
         g = grid(cols, row_default_height=mm(18), row_force_default=True)
         for op in self.app.config.operators:
-            label = f"[b]{op.signature}[/b]" + (f"\n[size={int(mm(3.2))}]{op.name}[/size]" if op.name else "")
+            label = f"[b]{op.signature}[/b]" + (f"\n[size={font_px(3.2)}]{op.name}[/size]" if op.name else "")
             g.add_widget(Btn(label, lambda s=op.signature: self.app.do({"cmd": "login", "operator": s}),
                              font_mm=6))
         self.body.add_widget(scroll(g))

@@ -12,7 +12,7 @@ from ....core import routine
 from ....core.domain import LETA_KUND_TYPES, PILE_NAMES, PILES, SCAN_ORDER
 from ..keyboard import shared as text_keyboard
 from ..present import last_count, lk_key, lk_name
-from ..widgets import AMBER, BLUE, GREEN, GREY, MUTED, PANEL, Btn, Page, Scale, Txt, column, grid, mm, paint, row
+from ..widgets import AMBER, BLUE, GREEN, GREY, MUTED, PANEL, Btn, Page, Scale, Txt, column, font_px, grid, mm, paint, row
 
 # The Leta Kund chooser: (button key, letter, apartments)
 LK_CHOICES = (("A", "A", 0), ("A+", "A", 1), *((t, t, 0) for t in LETA_KUND_TYPES if t != "A"))
@@ -60,7 +60,7 @@ class LetaKundChooser(ModalView):
 
     def refresh(self, s: routine.DayState) -> None:
         lk = s.leta_kund
-        big = int(mm(5.5))
+        big = font_px(5.5)
         counts = {"A": lk["A"] - lk["apartments"], "A+": lk["apartments"], **{t: lk[t] for t in LETA_KUND_TYPES if t != "A"}}
         for key, b in self.buttons.items():
             b.text = f"{lk_name(key)}\n[b][size={big}]{counts[key]}[/size][/b]"
@@ -111,7 +111,7 @@ class TemporaryChooser(ModalView):
         self.page.refresh()
 
     def refresh(self, s: routine.DayState) -> None:
-        big = int(mm(5.5))
+        big = font_px(5.5)
         counts: dict[str, int] = {}
         names: dict[str, str] = {}
         for t in s.temporary:
@@ -197,14 +197,14 @@ class SortPage(Page):
 
     def refresh(self):
         s = self.state
-        big = int(mm(7))
+        big = font_px(7)
         for pile, b in self.buttons.items():
             finished = pile in SCAN_ORDER and s.pile_scan_started(pile) and s.current_pile != pile
             if pile == self.late_pile:
                 b.text = f"{PILE_NAMES[pile]}\n[b]Skanna det sena brevet[/b]"
                 b.set_color(AMBER)
             elif finished:
-                b.text = f"{PILE_NAMES[pile]}: {s.counts[pile]}\n[size={int(mm(3))}]Skannad · sent brev? Tryck[/size]"
+                b.text = f"{PILE_NAMES[pile]}: {s.counts[pile]}\n[size={font_px(3)}]Skannad · sent brev? Tryck[/size]"
                 b.set_color(GREY)
             elif pile == s.current_pile:
                 b.text = f"{PILE_NAMES[pile]}\n[b][size={big}]{s.counts[pile]}[/size][/b]"

@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .procs import stop
 from .xvfb import display_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,12 +58,7 @@ def _time_to_ready(cmd: list[str], env: dict, timeout: float = 60.0) -> float:
                         raise RuntimeError(f"{cmd} exited with {proc.returncode} before READY") from None
             raise RuntimeError("no READY=1 in time")
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, 15)
             sock.close()
 
 

@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 from typing import Iterator
 
+from kiosk_dev.procs import stop
 from kiosk_dev.web_serve import free_port
 
 
@@ -42,12 +43,7 @@ def provider(token_max_age: int = 30) -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)
 
 
 def set_user(issuer: str, sub: str, claims: dict) -> None:

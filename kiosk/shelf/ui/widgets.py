@@ -413,6 +413,11 @@ class Page(Screen):
         if self.footer.children:
             self.body.add_widget(self.footer)
 
+    def record_tick(self, item: str, on: bool) -> bool:
+        """Record a checklist item ticked (`on`) or unticked, as the journal keeps it; True when
+        the controller took it (the screen then shows the tick, else it keeps what it had)."""
+        return self.app.do({"cmd": "checklist", "item": item, **({} if on else {"done": False})}).ok
+
     def header_button(self, text: str, on_tap, width_mm: float = 34, guard: bool = True) -> "Btn":
         """A button at the right end of the header row (e.g. the step's undo); in portrait, where
         the header is narrow, in a row at the bottom of the screen instead."""

@@ -92,10 +92,8 @@ class IncomingPage(Page):
         self.cab_done = False
 
     def _cab_tick(self):
-        on = not self.cab_done
-        result = self.app.do({"cmd": "checklist", "item": "cab_case_created", **({} if on else {"done": False})})
-        if result.ok:
-            self.cab_done = on
+        if self.record_tick("cab_case_created", not self.cab_done):
+            self.cab_done = not self.cab_done
         self.refresh()
 
     def on_leave(self, *args):

@@ -54,10 +54,8 @@ class LetaKundPage(Page):
         self.wms.set_color(GREEN if self.wms_ticked else GREY)
 
     def _wms(self):
-        on = not self.wms_ticked
-        result = self.app.do({"cmd": "checklist", "item": "wms_ticked", **({} if on else {"done": False})})
-        if result.ok:
-            self.wms_ticked = on
+        if self.record_tick("wms_ticked", not self.wms_ticked):
+            self.wms_ticked = not self.wms_ticked
         self.refresh()
 
     def on_result(self, result):

@@ -88,10 +88,8 @@ class OtherPage(Page):
             Btn.hush()
 
     def _pr_tick(self, item: str) -> None:
-        on = not self.pr_done.get(item)
-        result = self.app.do({"cmd": "checklist", "item": item, **({} if on else {"done": False})})
-        if result.ok:
-            self.pr_done[item] = on
+        if self.record_tick(item, not self.pr_done.get(item)):
+            self.pr_done[item] = not self.pr_done.get(item)
         self.refresh()
 
     def on_leave(self, *args):

@@ -54,11 +54,10 @@ class SekretessPage(Page):
 
     def _tick(self, i):
         on = not self.ticks.get(i)
-        if i == RECORDED:  # the envelope has gone: recorded as an event (the day summary shows it)
-            result = self.app.do({"cmd": "checklist", "item": "envelope_sent", **({} if on else {"done": False})})
-            if not result.ok:
-                self.refresh()
-                return
+        # the envelope has gone: recorded as an event (the day summary shows it)
+        if i == RECORDED and not self.record_tick("envelope_sent", on):
+            self.refresh()
+            return
         self.ticks[i] = on
         self.refresh()
 

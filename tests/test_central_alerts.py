@@ -26,7 +26,8 @@ from kiosk.core.config import parse
 from kiosk_dev.web_serve import Client, Served
 
 from .delivery_servers import Hook, Kiosk
-from .web_helpers import PASSWORDS, MutableClock, add_users, browser_login, chrome, needs_chromium, quit_chrome
+from .web_helpers import (PASSWORDS, MutableClock, add_users, browser_login, chrome, needs_chromium, quit_chrome,
+                          wait_page)
 
 DAY = dt.date(2026, 11, 24)  # a Tuesday
 BASE = "https://returpost.example.lan"
@@ -239,10 +240,8 @@ def test_centrals_14_00_alert_is_acknowledged_in_chromium(tmp_path, hook):
             assert "Dödsbofakturor" in box.text and "sthlm / kiosk-1" in box.text
             driver.save_screenshot(str(tmp_path / "larm.png"))
             box.find_element("css selector", "form[action$='/ack'] button").click()
-            from selenium.webdriver.support.ui import WebDriverWait
-
-            WebDriverWait(driver, 30, poll_frequency=0.1).until(
-                lambda d: "Kvitterat av tl1" in d.find_element("css selector", f"#larm-{aid}").text)
+            wait_page(driver, lambda d: "Kvitterat av tl1" in d.find_element("css selector", f"#larm-{aid}").text,
+                      30, "the acknowledgement on the alert")
             assert driver.current_url.endswith(f"#larm-{aid}")
     finally:
         quit_chrome(driver)

@@ -20,7 +20,7 @@ from kiosk.central.web.app import create_app
 from kiosk_dev.web_serve import Client, Served
 
 from .mqtt_broker import broker, kiosk_config, load, needs_mosquitto, wait_until  # noqa: F401
-from .web_helpers import (PASSWORDS, PERSONNUMMER, Central, KioskDay, MutableClock, add_users, browser_login,
+from .web_helpers import (PASSWORDS, PERSONNUMMER, Central, KioskDay, MutableClock, add_users, browser_login, wait_page,
                           chrome, example_day, ingest, needs_chromium, quit_chrome)
 
 DAY = dt.date(2026, 11, 23)
@@ -81,22 +81,6 @@ def browser(tmp_path):
         yield driver
     finally:
         quit_chrome(driver)
-
-
-def _wait(driver, predicate, timeout=60.0, what="condition"):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    def check(d):
-        try:
-            return predicate(d)
-        except (NoSuchElementException, StaleElementReferenceException):  # the page is being replaced
-            return False
-
-    try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(check)
-    except TimeoutException:
-        pytest.fail(f"timed out waiting for {what}; page: {driver.current_url}\n{driver.page_source[:3000]}")
 
 
 def _text(driver, css):
@@ -165,7 +149,7 @@ def test_card_changes_when_the_kiosks_events_arrive_over_mqtt(broker, tmp_path, 
         wait_until(lambda: pub.status()["last_seq"] == kiosk.journal.last_seq, timeout=60, what="the first events at central")
 
         browser_login(browser, served.url, "lasare")
-        _wait(browser, lambda d: d.find_elements("css selector", "#kort-demo__kiosk-1"), what="the kiosk's card")
+        wait_page(browser, lambda d: d.find_elements("css selector", "#kort-demo__kiosk-1"), what="the kiosk's card")
         card = "#kort-demo__kiosk-1"
         assert _text(browser, f"{card} .operator") == "ANNA"
         assert _text(browser, f'{card} tr[data-pile="dodsbo"] .sorted') == "0"
@@ -174,13 +158,13 @@ def test_card_changes_when_the_kiosks_events_arrive_over_mqtt(broker, tmp_path, 
 
         for minute in (2, 3):
             kiosk.do(at(9, minute), cmd="sort", pile="dodsbo")
-        _wait(browser, lambda d: _text(d, f'{card} tr[data-pile="dodsbo"] .sorted') == "2",
+        wait_page(browser, lambda d: _text(d, f'{card} tr[data-pile="dodsbo"] .sorted') == "2",
               what="the dödsbo count to change without a reload")
         assert browser.execute_script("return window.__noReload") == "still here"
         kiosk.do(at(9, 5), cmd="scan_phase")
-        _wait(browser, lambda d: "Skanning: Dödsbofakturor" in _text(d, f"{card} .phase"), what="the scan phase")
+        wait_page(browser, lambda d: "Skanning: Dödsbofakturor" in _text(d, f"{card} .phase"), what="the scan phase")
         clock.value = at(13, 40)
-        _wait(browser, lambda d: "amber" in d.find_element("css selector", f"{card} .deadline").get_attribute("class"),
+        wait_page(browser, lambda d: "amber" in d.find_element("css selector", f"{card} .deadline").get_attribute("class"),
               what="the countdown amber from 13:30")
     finally:
         pub.stop()
@@ -205,7 +189,7 @@ def test_acknowledge_a_bestridan_shown_to_another_tl(tmp_path, central_db, serve
     box = f"#larm-{alert_id}"
     assert "Bestridan av faktura" in _text(browser, box)
     browser.find_element("css selector", f"{box} form[action$='/ack'] button").click()
-    _wait(browser, lambda d: "Kvitterat av tl1" in _text(d, box), what="the acknowledgement on the page")
+    wait_page(browser, lambda d: "Kvitterat av tl1" in _text(d, box), what="the acknowledgement on the page")
     assert "Larmet är kvitterat" in _text(browser, "#notice")
 
     states = state.alert_states(central_db, "demo", "kiosk-1", DAY.isoformat())
@@ -235,14 +219,14 @@ def test_answer_a_temporary_mailing(tmp_path, central_db, served, browser):
     box = f"#larm-{alert_id}"
     browser.find_element("css selector", f"{box} textarea[name=text]").send_keys("Lägg dem i sekretesslådan.")
     browser.find_element("css selector", f"{box} form.answer-form button").click()
-    _wait(browser, lambda d: "Lägg dem i sekretesslådan." in _text(d, f"{box} .answer-text"), what="the answer")
+    wait_page(browser, lambda d: "Lägg dem i sekretesslådan." in _text(d, f"{box} .answer-text"), what="the answer")
 
     for kiosk in ("kiosk-1", "kiosk-2"):
         states = state.alert_states(central_db, "demo", kiosk, DAY.isoformat())
         assert [s["answer"]["text"] for s in states] == ["Lägg dem i sekretesslådan."], kiosk
         assert states[0]["answer"]["by"] == "tl1" and states[0]["kiosk"] == "kiosk-1"
     browser.find_element("css selector", f"{box} form[action$='/clear'] button").click()
-    _wait(browser, lambda d: "borttaget" in _text(d, box), what="the answer cleared")
+    wait_page(browser, lambda d: "borttaget" in _text(d, box), what="the answer cleared")
     assert state.alert_states(central_db, "demo", "kiosk-2", DAY.isoformat()) == []
     own = state.alert_states(central_db, "demo", "kiosk-1", DAY.isoformat())
     assert own[0]["cleared"]["by"] == "tl1"
@@ -267,7 +251,7 @@ def test_download_the_xlsx_and_check_its_cells(tmp_path, central_db, served, bro
     cells = [td.text for td in browser.find_elements("css selector", "#sheet tbody tr:nth-child(2) td")]
     assert "Nej" not in cells and "pågår" in cells  # a day in progress before 14:00
     browser.find_element("id", "xlsx").click()
-    path = _wait(browser, lambda d: next(iter(sorted(browser.downloads.glob("*.xlsx"))), None), what="the download")
+    path = wait_page(browser, lambda d: next(iter(sorted(browser.downloads.glob("*.xlsx"))), None), what="the download")
     time.sleep(0.2)
     wb = load_workbook(path)
     ws = wb["Uppföljning"]
@@ -310,7 +294,7 @@ def test_viewer_refused_an_acknowledge(tmp_path, central_db, served, browser):
         "const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];"
         "const i = document.createElement('input'); i.name = 'csrf'; i.value = arguments[1]; f.appendChild(i);"
         "document.body.appendChild(f); f.submit();", f"/larm/{alert_id}/ack", token)
-    _wait(browser, lambda d: "Bara en TL får kvittera" in d.page_source, what="the refusal")
+    wait_page(browser, lambda d: "Bara en TL får kvittera" in d.page_source, what="the refusal")
     assert _db_query(central_db, "select count(*) from web_alert_actions") == [(0,)]
 
 
@@ -331,7 +315,7 @@ def test_forged_form_without_csrf_token_refused(tmp_path, central_db, served, br
             "if (arguments[1]) { const i = document.createElement('input'); i.name = 'csrf'; i.value = arguments[1];"
             " f.appendChild(i); }"
             "document.body.appendChild(f); f.submit();", f"/larm/{alert_id}/answer", token)
-        _wait(browser, lambda d: "säkerhetskod (CSRF)" in d.page_source, what="the CSRF refusal")
+        wait_page(browser, lambda d: "säkerhetskod (CSRF)" in d.page_source, what="the CSRF refusal")
         browser.get(served.url + "/larm")
     assert _db_query(central_db, "select count(*) from web_alert_actions") == [(0,)]
     # a cookie-less forger holding a real token has no session: 401; the page's own form works
@@ -339,7 +323,7 @@ def test_forged_form_without_csrf_token_refused(tmp_path, central_db, served, br
     assert Client(served.url).request(f"/larm/{alert_id}/answer", {"csrf": token, "text": "x"})[0] == 401
     browser.find_element("css selector", f"#larm-{alert_id} textarea[name=text]").send_keys("Kasta dem.")
     browser.find_element("css selector", f"#larm-{alert_id} form.answer-form button").click()
-    _wait(browser, lambda d: "Svaret är sparat" in d.page_source, what="the real answer")
+    wait_page(browser, lambda d: "Svaret är sparat" in d.page_source, what="the real answer")
     assert _db_query(central_db, "select count(*) from web_alert_actions") == [(1,)]
 
 
@@ -407,7 +391,7 @@ def test_an_open_page_goes_to_sign_in_when_the_session_ends(served, browser, clo
     browser_login(browser, served.url, "lasare")
     assert browser.find_elements("css selector", "#cards")
     clock.value = clock.value + dt.timedelta(hours=11)  # past the session's 10 hours
-    _wait(browser, lambda d: "/login" in d.current_url and d.find_elements("id", "login-button"),
+    wait_page(browser, lambda d: "/login" in d.current_url and d.find_elements("id", "login-button"),
           what="the live page to go to the sign-in form")
 
 

@@ -17,7 +17,7 @@ from kiosk.central.web.app import create_app
 from kiosk.core.clock import TZ
 from kiosk_dev.web_serve import Client, Served
 
-from .web_helpers import (PASSWORDS, KioskDay, MutableClock, add_users, browser_login, chrome, ingest,
+from .web_helpers import (PASSWORDS, wait_page, KioskDay, MutableClock, add_users, browser_login, chrome, ingest,
                           needs_chromium, quit_chrome)
 
 DAY = dt.date(2026, 11, 23)
@@ -63,14 +63,11 @@ def in_view(driver, css: str) -> bool:
 
 
 def acknowledge(driver, base: str, alert_id: str) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
     box = f"#larm-{alert_id}"
     button = driver.find_element("css selector", f"{box} form[action$='/ack'] button")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
     button.click()
-    WebDriverWait(driver, 30, poll_frequency=0.05).until(
-        lambda d: d.find_elements("css selector", f"{box} #notice"))
+    wait_page(driver, lambda d: d.find_elements("css selector", f"{box} #notice"), 30, "the notice")
 
 
 @needs_chromium

@@ -153,7 +153,23 @@ def browser_login(driver, base: str, username: str) -> None:
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(PASSWORDS[username])
     driver.find_element(By.ID, "login-button").click()
+    wait_page(driver, lambda d: "/login" not in d.current_url and d.find_elements(By.CSS_SELECTOR, "form.who"),
+              what="the signed-in page")
+
+
+def wait_page(driver, predicate, timeout=60.0, what="condition"):
+    """Wait until `predicate(driver)` holds; an element gone or not there yet while the page is being
+    replaced (a form posted, a redirect) is a "not yet", never an error."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 60, poll_frequency=0.05).until(
-        lambda d: "/login" not in d.current_url and d.find_elements(By.CSS_SELECTOR, "form.who"))
+    def check(d):
+        try:
+            return predicate(d)
+        except (NoSuchElementException, StaleElementReferenceException):  # the page is being replaced
+            return False
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1).until(check)
+    except TimeoutException:
+        pytest.fail(f"timed out waiting for {what}; page: {driver.current_url}\n{driver.page_source[:3000]}")

@@ -111,6 +111,12 @@ class Lanes:
         self.lanes: dict[str, Lane] = {}
         self._lock = threading.Lock()
         self.counts = {"delivered": 0, "failed": 0}
+        self.closed = False  # set once the worker stopped and closed the database under the lanes
+
+    def close(self) -> None:
+        """The database is about to close: a send still under way is neither marked nor logged as a
+        failure (its claim lapses and the row is sent again, with the same key, after a restart)."""
+        self.closed = True
 
     def start_due(self, now: dt.datetime) -> list[str]:
         known = self.cfg.lanes()  # a lane whose target left the config is not tried: /leveranser shows it
@@ -148,6 +154,9 @@ class Lanes:
                 if not claimed or not self._send(lane, claimed[0], now):
                     return
         except Exception as exc:  # the database failed (the target's own failures are marked): next pass
+            if self.closed:
+                log.info("delivery lane %s: stopped during a send; its claim lapses and it is sent again", lane.name)
+                return
             errors.failed(exc)
 
     def _send(self, lane: Lane, row: dict, now: dt.datetime) -> bool:
@@ -160,9 +169,12 @@ class Lanes:
                 result["error"] = send.deliver(row, self.cfg, self.database, now)
             except Exception as exc:  # the adapter's own failure is this send's failure
                 result["error"] = f"{type(exc).__name__}: {exc}"
-            if late.is_set() and result["error"] is None:
+            if late.is_set() and result["error"] is None and not self.closed:
                 # the target answered after all: marked delivered, so it is not sent again
-                outbox.mark_delivered(self.database, row["n"], self._at(now))
+                try:
+                    outbox.mark_delivered(self.database, row["n"], self._at(now))
+                except Exception:  # the database closed meanwhile: the claim lapses, sent again (same key)
+                    log.info("delivery lane %s: a late answer could not be marked", lane.name, exc_info=True)
 
         t = threading.Thread(target=attempt, name=f"send:{lane.name}", daemon=True)
         t.start()
@@ -289,5 +301,6 @@ def run(config, db_path: str | Path, stop_event: threading.Event) -> None:
         # a send under way finishes and is marked before the database closes; one that hangs is
         # not waited for long (its claim lapses and it is sent again, same key, after a restart)
         lanes.join(STOP_WAIT_S)
+        lanes.close()
         if database is not db_path:
             database.close()

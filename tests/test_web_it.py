@@ -179,7 +179,8 @@ def test_every_route_carries_the_security_headers(tmp_path, central_db, served):
 def test_no_csp_violation_on_any_page_and_the_pages_still_work(tmp_path, central_db, served, browser, clock):  # noqa: F811
     """Every page in chromium with the policy on: nothing refused in the console; htmx still
     refreshes the live cards, the acknowledge form still posts, the error page's link still works."""
-    from .test_web import _text, _wait
+    from .test_web import _text
+    from .web_helpers import wait_page as _wait
     from .web_helpers import KioskDay, browser_login, example_day, ingest
 
     kiosk = KioskDay(tmp_path / "kiosk", None)

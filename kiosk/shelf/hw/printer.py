@@ -66,6 +66,21 @@ class PrintOutcome:
     ref: str | None = None  # the routine's print job id (effects.Print.job) when the day records its outcome
 
 
+# The queue's table, as sqlite-utils created it (queues on disk have it); plain sqlite3 since
+# sqlite-utils with click, dateutil and pluggy is ~5 MB of the kiosk's memory.
+_JOBS_TABLE = """CREATE TABLE IF NOT EXISTS "jobs" (
+   "id" INTEGER PRIMARY KEY,
+   "kind" TEXT NOT NULL,
+   "title" TEXT,
+   "layout" TEXT NOT NULL,
+   "created" TEXT NOT NULL,
+   "state" TEXT NOT NULL,
+   "attempts" INTEGER,
+   "last_error" TEXT,
+   "printed_at" TEXT,
+   "ref" TEXT)"""
+
+
 # -- transports: how bytes reach the paper ---------------------------------------------------------
 class DummyTransport:
     """Bytes collected in memory (python-escpos Dummy semantics). `online` and `paper` can be
@@ -349,15 +364,12 @@ class PrintService:
         if queue_path is not None:
             from ...wire.journal import connect
             self.db = connect(queue_path)
-            if "jobs" not in self.db.table_names():
-                self.db["jobs"].create(
-                    {"id": int, "kind": str, "title": str, "layout": str, "created": str,
-                     "state": str, "attempts": int, "last_error": str, "printed_at": str},
-                    pk="id", not_null={"kind", "layout", "created", "state"},
-                )
-                self.db["jobs"].create_index(["state"])
-            if "ref" not in self.db["jobs"].columns_dict:  # a queue from before outcomes were recorded
-                self.db["jobs"].add_column("ref", str)
+            with self.db.conn:  # the schema sqlite-utils made before the queue used plain SQL
+                self.db.execute(_JOBS_TABLE)
+                self.db.execute('CREATE INDEX IF NOT EXISTS "idx_jobs_state" ON "jobs" ("state")')
+            columns = {r[1] for r in self.db.execute('PRAGMA table_info("jobs")')}
+            if "ref" not in columns:  # a queue from before outcomes were recorded
+                self.db.execute('ALTER TABLE "jobs" ADD COLUMN "ref" TEXT')
             cutoff = (self.clock() - dt.timedelta(days=keep_days)).isoformat()
             with self.db.conn:  # printed jobs are kept a while for reprints, then dropped
                 self.db.execute("DELETE FROM jobs WHERE state = 'printed' AND printed_at < ?", [cutoff])
@@ -379,8 +391,9 @@ class PrintService:
             self._db_jobs[rid] = dict(row, id=rid)
             return str(rid)
         with self.db.conn:
-            rid = self.db["jobs"].insert(row).last_pk
-        return str(rid)
+            cur = self.db.execute(f'INSERT INTO "jobs" ({", ".join(row)}) VALUES ({", ".join("?" * len(row))})',
+                                  list(row.values()))
+        return str(cur.lastrowid)
 
     def _rows(self, where: str = "") -> list[dict]:
         with self._state:
@@ -392,9 +405,10 @@ class PrintService:
             if where == "pending":
                 rows = [r for r in rows if r["state"] == "pending"]
             return [dict(r) for r in rows]
-        if where == "pending":
-            return list(self.db["jobs"].rows_where("state = ?", ["pending"], order_by="id"))
-        return list(self.db["jobs"].rows_where(order_by="id"))
+        sql = 'SELECT * FROM "jobs"' + (" WHERE state = 'pending'" if where == "pending" else "") + " ORDER BY id"
+        cur = self.db.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
 
     def _update(self, rid: int, **values) -> None:
         with self._state:
@@ -405,7 +419,8 @@ class PrintService:
             self._db_jobs[rid].update(values)
             return
         with self.db.conn:
-            self.db["jobs"].update(rid, values)
+            self.db.execute(f'UPDATE "jobs" SET {", ".join(f"{k} = ?" for k in values)} WHERE id = ?',
+                            [*values.values(), rid])
 
     def jobs(self) -> list[dict]:
         """Persistent jobs (newest last): id, kind, title, state, created, printed_at."""

@@ -553,3 +553,52 @@ def test_a_printer_that_never_answers_status_still_prints(tcp_printer, tmp_path)
     assert s.submit(Print("test", slip())).ok
     assert wait_received(tcp_printer, b"\x1dV\x00")
     s.close()
+
+
+def test_the_print_queue_loads_no_sqlite_utils(tmp_path):
+    """The kiosk's print queue works on plain sqlite3: printing loads no sqlite-utils (with click,
+    dateutil and pluggy, about 5 MB of the kiosk's memory)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys, datetime as dt
+from kiosk.core import printouts
+from kiosk.core.effects import Print
+from kiosk.shelf.hw.printer import DummyTransport, PrintService
+service = PrintService(DummyTransport(), __import__("pathlib").Path({str(tmp_path / 'q.db')!r}))
+slip = printouts.test_slip("demo", "kiosk-1", dt.datetime(2026, 11, 23, 9, 0))
+out = service.submit(Print("test_slip", slip))
+assert out.ok and service.jobs()[0]["state"] == "printed", (out, service.jobs())
+print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"sqlite_utils", "click", "pluggy"}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_queue_written_before_the_ref_column_still_prints(dummy, tmp_path):
+    """A print_queue.db as sqlite-utils created it before outcomes were recorded (no "ref"
+    column), holding a pending cover slip: the service opens it, adds the column, prints the
+    job and records it printed."""
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "print_queue.db")
+    conn.execute('CREATE TABLE "jobs" (\n   "id" INTEGER PRIMARY KEY,\n   "kind" TEXT NOT NULL,\n   "title" TEXT,\n'
+                 '   "layout" TEXT NOT NULL,\n   "created" TEXT NOT NULL,\n   "state" TEXT NOT NULL,\n'
+                 '   "attempts" INTEGER,\n   "last_error" TEXT,\n   "printed_at" TEXT\n)')
+    conn.execute('CREATE INDEX "idx_jobs_state" ON "jobs" ("state")')
+    conn.execute("INSERT INTO jobs (kind, title, layout, created, state, attempts, last_error) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 ["test_slip", slip().title, json.dumps(printouts.layout_to_dict(slip()), ensure_ascii=False),
+                  "2026-11-23T09:00:00+01:00", "pending", 1, "offline"])
+    conn.commit()
+    conn.close()
+    s = service(dummy, tmp_path)
+    try:
+        assert s.pending() == 1
+        assert [o.ok for o in s.retry()] == [True]
+        assert "TESTUTSKRIFT" in decode_text(bytes(dummy.output))
+        assert [(j["id"], j["state"], j["attempts"]) for j in s.jobs()] == [(1, "printed", 2)]
+        assert s.submit(Print("test_slip", slip())).ok and [j["id"] for j in s.jobs()] == [1, 2]
+    finally:
+        s.close()

@@ -66,8 +66,15 @@ def test_disk_full_at_central_backs_off_logs_a_few_lines_and_loses_nothing(broke
     def ingest(self, messages, received_at=None):
         tries.append(time.monotonic())
         conn = self.conn  # the collector thread's own SQLite connection
+        conn.execute(f"pragma max_page_count = {2**30}")
+        conn.execute("create table if not exists disk_filler (b blob)")
         pages = conn.execute("pragma page_count").fetchone()[0]
         conn.execute(f"pragma max_page_count = {pages if full.is_set() else 2**30}")
+        if full.is_set():
+            # SQLite's own "database or disk is full" on this connection: a page beyond the cap.
+            # (A batch alone could still fit in the slack of the pages it lands in, so whether
+            # it failed would be chance.)
+            conn.execute("insert into disk_filler values (zeroblob(1048576))")
         return real(self, messages, received_at)
 
     monkeypatch.setattr(CentralStore, "ingest", ingest)

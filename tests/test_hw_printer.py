@@ -602,3 +602,30 @@ def test_a_queue_written_before_the_ref_column_still_prints(dummy, tmp_path):
         assert s.submit(Print("test_slip", slip())).ok and [j["id"] for j in s.jobs()] == [1, 2]
     finally:
         s.close()
+
+
+def test_python_escpos_parses_its_printer_database_once_into_a_lasting_cache(tmp_path):
+    """The first printout of a start imports python-escpos: its parsed printer database is kept in
+    the kiosk's cache (systemd's CACHE_DIRECTORY, else XDG_CACHE_HOME), loaded by the next start
+    and never written to a new temporary directory."""
+    import os
+    import subprocess
+    import sys
+
+    tmp, cache = tmp_path / "tmp", tmp_path / "cache"
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("ESCPOS_CAPABILITIES_PICKLE_DIR", "CACHE_DIRECTORY")}
+    env.update(TMPDIR=str(tmp), XDG_CACHE_HOME=str(cache))
+    code = ("import datetime as dt; from kiosk.core import printouts; from kiosk.shelf.hw.escpos_render import render; "
+            "assert render(printouts.test_slip('demo', 'kiosk-1', dt.datetime(2026, 11, 23, 9, 0))).endswith(b'\\x1dV\\x00')")
+    stamps = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        pickles = list((cache / "returpost-kiosk" / "escpos").glob("*.capabilities.pickle"))
+        assert len(pickles) == 1, pickles
+        stamps.append(pickles[0].stat().st_mtime_ns)
+    assert stamps[0] == stamps[1]  # the second start loaded it, did not parse and write it again
+    # nothing written to temporary files (python-escpos still makes an empty directory there: it
+    # evaluates mkdtemp() as the default before it reads the variable)
+    assert [f for f in tmp.rglob("*") if f.is_file()] == []

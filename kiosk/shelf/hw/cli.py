@@ -37,6 +37,9 @@ def _mode(config, simulator: bool) -> str:
 def _codepage_in_profile(profile: str, codepage: str) -> bool | None:
     """Whether the python-escpos printer profile knows the code page (None: unknown profile)."""
     try:
+        from .escpos_render import lasting_escpos_cache
+
+        lasting_escpos_cache()
         from escpos.capabilities import get_profile
         return codepage.upper() in {c.upper() for c in get_profile(profile).get_code_pages()}
     except Exception:

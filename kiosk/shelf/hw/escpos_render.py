@@ -10,10 +10,30 @@ preview: typographic dashes and quotes made plain, a character the code page lac
 from __future__ import annotations
 
 import codecs
+import os
+from pathlib import Path
 
 from ...core.printouts import COLUMNS, Feed, Layout, Line, Rule, line_rows, printable
 
 RULE_CHAR = "─"  # box drawing, in CP437/850/858: a continuous line like the preview's
+
+
+def lasting_escpos_cache() -> None:
+    """Call before python-escpos is first imported. On import it parses its printer database
+    (96 KB of JSON through PyYAML) and pickles it into a NEW temporary directory unless
+    ESCPOS_CAPABILITIES_PICKLE_DIR names one: every kiosk start parsed it again and left the
+    pickle in /tmp (an empty directory it still makes, evaluating mkdtemp() before the variable). Give it a lasting cache (systemd's CACHE_DIRECTORY, else
+    $XDG_CACHE_HOME or ~/.cache, then returpost-kiosk/escpos): later starts load the pickle
+    (about 2 MB less memory and no parse). A cache that cannot be made leaves escpos as it is."""
+    if "ESCPOS_CAPABILITIES_PICKLE_DIR" in os.environ:
+        return
+    base = os.environ.get("CACHE_DIRECTORY") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base.split(":")[0]) / "returpost-kiosk" / "escpos"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    os.environ["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(folder)
 
 
 def python_codec(codepage: str) -> str:
@@ -31,6 +51,7 @@ def render(layout: Layout, codepage: str = "CP858", profile: str = "default") ->
     rule = RULE_CHAR if printable(RULE_CHAR, codec) == RULE_CHAR else "-"
     # Imported on the first printout: python-escpos (with its printer profiles, Pillow, qrcode
     # and barcode) is about 5 MB the kiosk needs only once something prints.
+    lasting_escpos_cache()
     from escpos.printer import Dummy
 
     p = Dummy(profile=profile)

@@ -30,7 +30,7 @@ from typing import Any, Callable, ClassVar
 from .. import preview
 from ...core.effects import Print
 from ...core.printouts import layout_from_dict, layout_to_dict
-from .escpos_render import render
+from .escpos_render import lasting_escpos_cache, render
 
 log = logging.getLogger(__name__)
 
@@ -309,6 +309,7 @@ def make_transport(cfg, config=None):
         return FileTransport(path)
     if backend == "usb":
         def usb():
+            lasting_escpos_cache()
             from escpos.printer import Usb
             if not Usb.is_usable():
                 raise RuntimeError("pyusb is not installed (pip install pyusb; apt install libusb-1.0-0)")
@@ -317,6 +318,7 @@ def make_transport(cfg, config=None):
         return EscposTransport("usb", usb, f"USB {cfg['usb_vendor']:04x}:{cfg['usb_product']:04x}", keep_open=True)
     if backend == "serial":
         def serial():
+            lasting_escpos_cache()
             from escpos.printer import Serial
             if not Serial.is_usable():
                 raise RuntimeError("pyserial is not installed (pip install pyserial)")
@@ -324,6 +326,7 @@ def make_transport(cfg, config=None):
         return EscposTransport("serial", serial, f"serial {cfg['serial_port']} at {cfg['baudrate']} baud", keep_open=True)
     if backend == "network":
         def network():
+            lasting_escpos_cache()
             from escpos.printer import Network
             return Network(cfg["host"], port=cfg["port"], timeout=cfg.get("timeout_s", 3), profile=profile)
         return EscposTransport("network", network, f"network {cfg['host']}:{cfg['port']}")

@@ -1,7 +1,8 @@
 """The follow-up sheet (uppföljningsfilen), in one place: the row of one kiosk's day, its columns
 in English (the row's keys) and in Swedish (the sheet as the TL keeps it in Teams), and every
-writer (CSV, JSON, XLSX). Pure; openpyxl (central's extra, not the kiosk's) is imported only
-inside the XLSX functions.
+writer (CSV, JSON, XLSX). Pure but for the writers at the end (`write`, `write_workbook`,
+`to_xlsx`, `read_xlsx`: the file or stream they are given); openpyxl (central's extra, not the
+kiosk's) is imported only inside the XLSX functions.
 
     row = follow_up_row(routine.summary(state), site, kiosk)        # one day, English keys (COLUMNS)
     to_csv(rows) / to_json(rows) / to_xlsx(rows, path)               # `kiosk report` on both sides

@@ -1,7 +1,6 @@
 """The journal: the kiosk's source of truth and its outbox (DESIGN.md §4-5).
 
-A real SQLite file (sqlite3; sqlite-utils only for callers that want its table helpers, see
-`Db`), WAL with synchronous=FULL: `append` returns only after the
+A real SQLite file (plain sqlite3), WAL with synchronous=FULL: `append` returns only after the
 events are committed to disk, and only then does the controller confirm anything to a person.
 `seq` is per kiosk and gapless; it survives purging through the `meta` table.
 
@@ -62,34 +61,15 @@ def _with_journal(event: dict, jid: str) -> dict:
 
 
 class Db:
-    """A sqlite3 connection with the two calls the journal and its readers use, `execute(sql,
-    params)` and `conn`; anything else (`table_names()`, `db["jobs"].create(...)`, ...) goes to
-    a sqlite_utils.Database over the same connection, imported on first use. The kiosk itself
-    needs only the two calls, and sqlite-utils with what it imports (click, dateutil, pluggy)
-    is about 5 MB of a process's memory."""
+    """A sqlite3 connection with the two calls the journal and its readers use: `execute(sql,
+    params)` and `conn` (the kiosk no longer loads sqlite-utils: with click, dateutil and pluggy
+    it is about 5 MB of a process's memory)."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
-        self._utils: Any = None
 
     def execute(self, sql: str, parameters: Any = None) -> sqlite3.Cursor:
         return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
-
-    def utils(self) -> Any:
-        """The sqlite_utils.Database over this connection."""
-        if self._utils is None:
-            import sqlite_utils
-
-            self._utils = sqlite_utils.Database(self.conn)
-        return self._utils
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "_utils":
-            raise AttributeError(name)
-        return getattr(self.utils(), name)
-
-    def __getitem__(self, table: str) -> Any:
-        return self.utils()[table]
 
 
 def connect(path: str | Path) -> Db:

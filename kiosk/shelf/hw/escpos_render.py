@@ -22,9 +22,10 @@ def lasting_escpos_cache() -> None:
     """Call before python-escpos is first imported. On import it parses its printer database
     (96 KB of JSON through PyYAML) and pickles it into a NEW temporary directory unless
     ESCPOS_CAPABILITIES_PICKLE_DIR names one: every kiosk start parsed it again and left the
-    pickle in /tmp (an empty directory it still makes, evaluating mkdtemp() before the variable). Give it a lasting cache (systemd's CACHE_DIRECTORY, else
-    $XDG_CACHE_HOME or ~/.cache, then returpost-kiosk/escpos): later starts load the pickle
-    (about 2 MB less memory and no parse). A cache that cannot be made leaves escpos as it is."""
+    pickle in /tmp (an empty directory it still makes: it evaluates mkdtemp() before reading the
+    variable). Give it a lasting cache (systemd's CACHE_DIRECTORY, else $XDG_CACHE_HOME or
+    ~/.cache, then returpost-kiosk/escpos): later starts load the pickle (about 2 MB less memory
+    and no parse). A cache that cannot be made leaves python-escpos as it is."""
     if "ESCPOS_CAPABILITIES_PICKLE_DIR" in os.environ:
         return
     base = os.environ.get("CACHE_DIRECTORY") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

@@ -203,6 +203,7 @@ class EscposTransport:
         if self._p is not None:
             return self._p
         p = None
+        lasting_escpos_cache()  # the factories import python-escpos
         try:
             p = self.factory()
             p.open()
@@ -309,7 +310,6 @@ def make_transport(cfg, config=None):
         return FileTransport(path)
     if backend == "usb":
         def usb():
-            lasting_escpos_cache()
             from escpos.printer import Usb
             if not Usb.is_usable():
                 raise RuntimeError("pyusb is not installed (pip install pyusb; apt install libusb-1.0-0)")
@@ -318,7 +318,6 @@ def make_transport(cfg, config=None):
         return EscposTransport("usb", usb, f"USB {cfg['usb_vendor']:04x}:{cfg['usb_product']:04x}", keep_open=True)
     if backend == "serial":
         def serial():
-            lasting_escpos_cache()
             from escpos.printer import Serial
             if not Serial.is_usable():
                 raise RuntimeError("pyserial is not installed (pip install pyserial)")
@@ -326,7 +325,6 @@ def make_transport(cfg, config=None):
         return EscposTransport("serial", serial, f"serial {cfg['serial_port']} at {cfg['baudrate']} baud", keep_open=True)
     if backend == "network":
         def network():
-            lasting_escpos_cache()
             from escpos.printer import Network
             return Network(cfg["host"], port=cfg["port"], timeout=cfg.get("timeout_s", 3), profile=profile)
         return EscposTransport("network", network, f"network {cfg['host']}:{cfg['port']}")

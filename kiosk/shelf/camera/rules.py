@@ -154,15 +154,21 @@ def valid_code(code: Code) -> bool:
     return False
 
 
+def digit_line(text: str) -> str | None:
+    """The digits of a line of text that reads as the digits printed under a barcode (12-15 digits,
+    at most two letters OCR made of the rest); None for any other line."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return digits if 12 <= len(digits) <= 15 and sum(1 for ch in text if ch.isalpha()) <= 2 else None
+
+
 def printed_digits(lines: tuple[Line, ...]) -> list[str]:
     """Runs of 12-15 digits read as text: the digits printed under a barcode. An EAN-13's digits
     are printed in groups (7 350012 345678) that OCR may return as separate lines: digit words
     on one level are joined left to right."""
     out = []
     for line in lines:
-        digits = "".join(ch for ch in line.text if ch.isdigit())
-        other = sum(1 for ch in line.text if ch.isalpha())
-        if 12 <= len(digits) <= 15 and other <= 2:
+        digits = digit_line(line.text)
+        if digits is not None:
             out.append(digits)
     words = [w for line in lines for w in line.words if w.text.isdigit()]
     for w in words:
@@ -411,8 +417,8 @@ def classify(reading: Reading) -> Verdict:
                 why.append("letter_unsure")
     if len(cands) > 1:
         why.append("pile_unsure")
-    remark, remark_sure, seen = remark_of(reading)
-    if seen and not remark_sure and reading.sticker is not None:  # the sticker's second, closer read
+    remark, remark_sure, sticker_seen = remark_of(reading)
+    if sticker_seen and not remark_sure and reading.sticker is not None:  # the sticker's second, closer read
         again, again_sure, again_seen = remark_of(reading.sticker)
         if again_seen and again_sure:
             remark, remark_sure = again, True

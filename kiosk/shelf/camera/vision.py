@@ -9,6 +9,7 @@ text. Both are imported lazily, so the kiosk runs without them when the camera i
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import deque
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from .rules import Code, Line, Reading, Word, remark_of, starts_text, sticker_lines
+from .rules import Code, Line, Reading, Word, digit_line, remark_of, starts_text, sticker_lines
 
 SMALL = 200  # width of the thumbnail that finds the envelope
 WIDE_MARGIN = 0.16  # the cut barcodes are read on (see Reader._read)
@@ -57,6 +58,7 @@ class Reader:
         if hasattr(tesserocr, "set_leptonica_log_level"):  # leptonica's "box outside rectangle" noise on stderr
             tesserocr.set_leptonica_log_level(tesserocr.LeptLogLevel.NONE)
         self._zxing = zxingcpp
+        self._formats = [zxingcpp.BarcodeFormat.Code128, zxingcpp.BarcodeFormat.EAN13]
         self._api = tesserocr.PyTessBaseAPI(path=path, lang="swe", psm=tesserocr.PSM.SPARSE_TEXT)
         self._digits_api = tesserocr.PyTessBaseAPI(path=path, lang="swe", psm=tesserocr.PSM.SINGLE_LINE)
         self._digits_api.SetVariable("tessedit_char_whitelist", "0123456789")
@@ -76,11 +78,10 @@ class Reader:
         if look.problem is not None:
             return Reading(problem=look.problem)
         gray = ImageOps.grayscale(rgb)
-        env = straighten(gray, look)
         # barcodes sit near the envelope's edge, where the size estimate (a little short under
         # perspective and a slightly wrong angle) may cut off their printed digits: they are read on
         # a wider cut, and their boxes moved back into `env`'s pixels
-        wide = straighten(gray, look, WIDE_MARGIN)
+        env, wide = straighten_cuts(gray, look, (0.06, WIDE_MARGIN))
         dx, dy = (wide.width - env.width) / 2, (wide.height - env.height) / 2
         codes, wide_bars = self._barcodes(wide)
         printed = self._printed(wide, wide_bars)
@@ -146,26 +147,16 @@ class Reader:
     def _barcodes(self, env: Image.Image) -> tuple[list[Code], list[tuple[float, float, float, float]]]:
         """Decoded codes and the boxes of their bars (in `env`'s pixels)."""
         z = self._zxing
-        formats = [z.BarcodeFormat.Code128, z.BarcodeFormat.EAN13]
-        found: list = []
-        scale = 1.0
-        # Blurred bars: once more sharpened; then at half size (blur spans fewer pixels there).
-        for attempt, scale in ((lambda: env, 1.0),
-                               (lambda: env.filter(ImageFilter.UnsharpMask(radius=1, percent=200, threshold=0)), 1.0),
-                               (lambda: env.resize((env.width // 2, env.height // 2)), 2.0)):
-            found = [r for r in z.read_barcodes(attempt(), formats=formats) if r.valid]
-            if found:
-                break
-        else:  # then other binarizers (a global threshold copes with a blur that local averaging does not)
-            scale = 1.0
-            sharp = env.filter(ImageFilter.UnsharpMask(radius=1, percent=200, threshold=0))
-            for img, binarizer in ((sharp, z.Binarizer.FixedThreshold), (env, z.Binarizer.GlobalHistogram),
-                                   (env, z.Binarizer.FixedThreshold)):
-                found = [r for r in z.read_barcodes(img, formats=formats, binarizer=binarizer) if r.valid]
-                if found:
-                    break
-        codes = [Code(symbology="code128" if r.format == z.BarcodeFormat.Code128 else "ean13", text=r.text)
-                 for r in found]
+        sharp = functools.cache(lambda: env.filter(ImageFilter.UnsharpMask(radius=1, percent=200, threshold=0)))
+        # Blurred bars: once more sharpened; then at half size (blur spans fewer pixels there); then
+        # other binarizers (a global threshold copes with a blur that local averaging does not).
+        found, scale = self._decode(((lambda: env, z.Binarizer.LocalAverage, 1.0),
+                                     (sharp, z.Binarizer.LocalAverage, 1.0),
+                                     (lambda: env.resize((env.width // 2, env.height // 2)), z.Binarizer.LocalAverage, 2.0),
+                                     (sharp, z.Binarizer.FixedThreshold, 1.0),
+                                     (lambda: env, z.Binarizer.GlobalHistogram, 1.0),
+                                     (lambda: env, z.Binarizer.FixedThreshold, 1.0)))
+        codes = [self._code(r) for r in found]
         bars = []
         for r in found:
             q = r.position
@@ -174,6 +165,25 @@ class Reader:
             bars.append((min(xs) * scale, min(ys) * scale, max(xs) * scale, max(ys) * scale))
         return codes, bars
 
+    def _decode(self, attempts) -> tuple[list, float]:
+        """The valid barcodes of the first attempt (an image made on demand, a binarizer, the scale
+        back to the caller's pixels) that finds any, with that scale; ([], 1.0) when none does."""
+        for image, binarizer, scale in attempts:
+            found = [r for r in self._zxing.read_barcodes(image(), formats=self._formats, binarizer=binarizer) if r.valid]
+            if found:
+                return found, scale
+        return [], 1.0
+
+    def _code(self, r) -> Code:
+        return Code(symbology="code128" if r.format == self._zxing.BarcodeFormat.Code128 else "ean13", text=r.text)
+
+    def _digits(self, crop: Image.Image) -> str:
+        """The digits Tesseract reads in `crop` as one line of digits only."""
+        self._digits_api.SetImage(crop)
+        digits = "".join(ch for ch in self._digits_api.GetUTF8Text() if ch.isdigit())
+        self._digits_api.Clear()
+        return digits
+
     def _digit_lines(self, wide: Image.Image, lines: list[Line], scale: float, dx: float,
                      dy: float) -> tuple[list[Code], tuple[str, ...]]:
         """Where the envelope's OCR read a line of 12-15 digits but no bars were decoded: decode the
@@ -181,12 +191,10 @@ class Reader:
         the digits once more at full resolution as one line of digits only. The rules report digits
         as a code only when both reads agree."""
         z = self._zxing
-        formats = [z.BarcodeFormat.Code128, z.BarcodeFormat.EAN13]
         codes: list[Code] = []
         again: list[str] = []
         for line in lines:
-            text = line.text
-            if not 12 <= sum(ch.isdigit() for ch in text) <= 15 or sum(ch.isalpha() for ch in text) > 2:
+            if digit_line(line.text) is None:
                 continue
             x0 = min(w.box[0] for w in line.words) / scale + dx
             y0 = min(w.box[1] for w in line.words) / scale + dy
@@ -194,26 +202,14 @@ class Reader:
             y1 = max(w.box[3] for w in line.words) / scale + dy
             w, h = x1 - x0, max(8.0, y1 - y0)
             bars = wide.crop((int(x0 - 0.25 * w), int(y0 - 6 * h), int(x1 + 0.25 * w), int(y1 + h)))
-            for variant in ("up", "sharp", "as is"):
-                if variant == "up":
-                    img = bars.resize((bars.width * 2, bars.height * 2), Image.BICUBIC)
-                elif variant == "sharp":
-                    img = bars.filter(ImageFilter.UnsharpMask(radius=1, percent=200, threshold=0))
-                else:
-                    img = bars
-                found = []
-                for binarizer in (z.Binarizer.LocalAverage, z.Binarizer.GlobalHistogram, z.Binarizer.FixedThreshold):
-                    found = [r for r in z.read_barcodes(img, formats=formats, binarizer=binarizer) if r.valid]
-                    if found:
-                        break
-                if found:
-                    codes += [Code(symbology="code128" if r.format == z.BarcodeFormat.Code128 else "ean13",
-                                   text=r.text) for r in found]
-                    break
-            crop = wide.crop((int(x0 - 0.1 * w), int(y0 - 0.4 * h), int(x1 + 0.1 * w), int(y1 + 0.4 * h)))
-            self._digits_api.SetImage(crop)
-            digits = "".join(ch for ch in self._digits_api.GetUTF8Text() if ch.isdigit())
-            self._digits_api.Clear()
+            variants = (functools.cache(lambda b=bars: b.resize((b.width * 2, b.height * 2), Image.BICUBIC)),
+                        functools.cache(lambda b=bars: b.filter(ImageFilter.UnsharpMask(radius=1, percent=200, threshold=0))),
+                        lambda b=bars: b)
+            found, _ = self._decode((image, binarizer, 1.0) for image in variants
+                                    for binarizer in (z.Binarizer.LocalAverage, z.Binarizer.GlobalHistogram,
+                                                      z.Binarizer.FixedThreshold))
+            codes += [self._code(r) for r in found]
+            digits = self._digits(wide.crop((int(x0 - 0.1 * w), int(y0 - 0.4 * h), int(x1 + 0.1 * w), int(y1 + 0.4 * h))))
             if digits and digits not in again:
                 again.append(digits)
         return codes, tuple(again)
@@ -229,10 +225,7 @@ class Reader:
                 box = (max(0, int(x0 - pad)), int(y1), min(env.width, int(x1 + pad)), min(env.height, int(y1 + h * depth)))
                 if box[2] - box[0] < 10 or box[3] - box[1] < 8:
                     continue
-                crop = env.crop(box)
-                self._digits_api.SetImage(crop)
-                digits = "".join(ch for ch in self._digits_api.GetUTF8Text() if ch.isdigit())
-                self._digits_api.Clear()
+                digits = self._digits(env.crop(box))
                 if digits and digits not in out:
                     out.append(digits)
         return tuple(out)
@@ -345,13 +338,20 @@ def _components(mask: bytearray, w: int, h: int, min_size: int) -> list[list[int
 def straighten(gray: Image.Image, look: Look, margin: float = 0.06) -> Image.Image:
     """The envelope cut out and turned level (in memory), with `margin` (a share of its size) around
     it: the size estimate is a little short under perspective, digits sit near the edge."""
+    return straighten_cuts(gray, look, (margin,))[0]
+
+
+def straighten_cuts(gray: Image.Image, look: Look, margins: tuple[float, ...]) -> list[Image.Image]:
+    """`straighten` with each of `margins`, from one rotation of the patch."""
     half = int(math.hypot(look.length, look.width) / 2) + 10
     box = (int(look.cx) - half, int(look.cy) - half, int(look.cx) + half, int(look.cy) + half)
     patch = gray.crop(box)
     patch = patch.rotate(math.degrees(look.angle), resample=Image.BILINEAR, fillcolor=0)
-    m = margin
-    lw, ww = look.length * (1 + m) / 2, look.width * (1 + m) / 2
-    return patch.crop((int(half - lw), int(half - ww), int(half + lw), int(half + ww)))
+    cuts = []
+    for m in margins:
+        lw, ww = look.length * (1 + m) / 2, look.width * (1 + m) / 2
+        cuts.append(patch.crop((int(half - lw), int(half - ww), int(half + lw), int(half + ww))))
+    return cuts
 
 
 def mark_darkness(img: Image.Image, lines: list[Line]) -> list[float]:

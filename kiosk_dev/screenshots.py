@@ -90,13 +90,10 @@ def child(size: str, out: Path | None, on_screen=None, strips=SHOT_STRIPS) -> in
     from kiosk.shelf.ui import kivyenv
 
     w, h = (int(v) for v in size.split("x"))
-    kivyenv.prepare(w, h)
-    from kivy.config import Config
-
     # Frames as fast as they render (the kiosk's 30 fps cap would only sleep between them): the
     # script waits in frames and conditions, never in seconds, so each state is audited and shot
-    # after the same frames, sooner. Set before Kivy's clock is made (it reads maxfps once).
-    Config.set("graphics", "maxfps", "0")
+    # after the same frames, sooner.
+    kivyenv.prepare(w, h, maxfps=0)
     kivyenv.register_fonts()
     from kivy.core.window import Window
 

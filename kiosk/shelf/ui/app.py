@@ -21,7 +21,7 @@ from kivy.graphics.texture import Texture
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.image import Image
 from kivy.uix.modalview import ModalView
-from kivy.uix.screenmanager import NoTransition, ScreenManager, ScreenManagerException
+from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kivy.utils import escape_markup
 
 from .. import preview, sdnotify
@@ -59,8 +59,6 @@ class InstantTransition(NoTransition):
     first pixel came with the second frame after the tap, 30-50 ms later)."""
 
     def start(self, manager):
-        if self.is_active:
-            raise ScreenManagerException("start() is called twice!")
         self.manager = manager
         screen_in, screen_out = self.screen_in, self.screen_out
         self.add_screen(screen_in)
@@ -77,9 +75,6 @@ class InstantTransition(NoTransition):
 
     def on_complete(self):
         pass  # the old screen is already gone (start)
-
-    def stop(self):
-        self.is_active = False
 
 
 class Pages(dict):

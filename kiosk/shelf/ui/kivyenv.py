@@ -15,7 +15,9 @@ from pathlib import Path
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/TTF")
 
 
-def prepare(width: int, height: int, fullscreen: bool = False, show_cursor: bool = True) -> None:
+def prepare(width: int, height: int, fullscreen: bool = False, show_cursor: bool = True, maxfps: int = 30) -> None:
+    """Kivy's settings for the kiosk's window, before Kivy is imported; `maxfps` 0: frames as fast
+    as they render (Kivy's clock reads it once, when it is made)."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")  # our argparse owns the command line
     os.environ.setdefault("KIVY_NO_CONFIG", "1")  # never read or write ~/.kivy/config.ini
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
@@ -32,7 +34,7 @@ def prepare(width: int, height: int, fullscreen: bool = False, show_cursor: bool
     Config.set("graphics", "left", "0")
     Config.set("graphics", "top", "0")
     Config.set("graphics", "show_cursor", "1" if show_cursor else "0")
-    Config.set("graphics", "maxfps", "30")
+    Config.set("graphics", "maxfps", str(maxfps))
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "keyboard_mode", "system")
     for name in list(Config.options("input")):

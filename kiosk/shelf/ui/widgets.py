@@ -396,6 +396,8 @@ class Page(Screen):
     def __init__(self, app, **kw):
         super().__init__(**kw)
         self.app = app
+        self.evicted: list = []  # labels whose textures drop_textures dropped
+        self._evict = Clock.create_trigger(lambda dt: self.drop_textures(), EVICT_S)
         outer = BoxLayout(orientation="vertical", padding=mm(1.5), spacing=mm(1.5))
         head = row(10)
         if self.home_button:
@@ -441,18 +443,14 @@ class Page(Screen):
 
     def on_pre_enter(self, *args):
         self.pending = {}
-        if self._evict is not None:
-            self._evict.cancel()
+        self._evict.cancel()
         self.refresh()
         self.restore_textures()
 
     def on_leave(self, *args):
         self.pending = {}
-        if self.keep_textures:
-            return
-        if self._evict is None:
-            self._evict = Clock.create_trigger(lambda dt: self.drop_textures(), EVICT_S)
-        self._evict()
+        if not self.keep_textures:
+            self._evict()
 
     # -- the rendered texts of a screen not shown ----------------------------------------------
     # A screen left for EVICT_S gives up its labels' textures (a screen's texts are most of
@@ -461,8 +459,6 @@ class Page(Screen):
     # A screen warmed in the background and never shown keeps them, so first visits stay
     # rendered; Home, shown between every step, keeps them too.
     keep_textures = False
-    _evict = None
-    evicted: list = []
 
     def drop_textures(self) -> None:
         if self.manager is not None and self.manager.current_screen is self:
@@ -471,14 +467,11 @@ class Page(Screen):
         for w in self.walk(restrict=True):
             if isinstance(w, Label) and w.texture is not None:
                 w.texture = None
-                core = getattr(w, "_label", None)
-                if core is not None:
-                    core.texture = None
+                w._label.texture = None
                 dropped.append(w)
-        self.evicted = self.evicted + dropped
-        freed = getattr(self.app, "memory_freed", None)
-        if dropped and freed is not None:
-            freed()  # the heap they leave is handed back to the system
+        self.evicted.extend(dropped)
+        if dropped:
+            self.app.memory_freed()  # the heap they leave is handed back to the system
 
     def restore_textures(self) -> None:
         """Render again (before the next frame is drawn, once per label) what `drop_textures`

@@ -163,13 +163,12 @@ class SummaryPage(Page):
         summary = self.app.controller.summary()
         deadline = self.app.controller.ctx.deadline.strftime("%H:%M")
         self.area.clear_widgets()
-        if not self.full:
-            self.table.text = ""
         if self.full:
             self._fill_table(summary, cfg)
             self.area.add_widget(self.table_view)
             self.toggle_btn.text = "Visa översikt"
         else:
+            self.table.text = ""  # the whole row's text is not kept while the overview shows
             lines = [truth.alert_text(self.app.alert_state(a)) for a in self.state.alerts]
             self.overview.text = overview(summary, deadline, lines)
             self.area.add_widget(self.overview)

@@ -77,7 +77,7 @@ def _words_too_wide(label) -> list[str]:
 
 def audit(app, screen: str) -> list[str]:
     from kivy.core.window import Window
-    from kivy.uix.button import Button
+    from kivy.uix.behaviors import ButtonBehavior
     from kivy.uix.label import Label
 
     from kiosk.shelf.ui.widgets import Scale
@@ -93,7 +93,7 @@ def audit(app, screen: str) -> list[str]:
                 problems.append(f"{screen}: text cut off: {name!r}")
             for word in _words_too_wide(w):
                 problems.append(f"{screen}: word broken inside: {word!r} in {name!r}")
-            if isinstance(w, Button):
+            if isinstance(w, ButtonBehavior):
                 x0, y0, x1, y1 = _rect(w)
                 side = min(x1 - x0, y1 - y0) / Scale.ppm
                 if side < MIN_MM - 0.05:

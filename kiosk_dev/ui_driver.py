@@ -199,11 +199,11 @@ def type_keys(text: str, enter: bool = True) -> None:
 def find_button(text: str, exact: bool = False):
     """The enabled, shown button whose text contains (or equals) `text`; the topmost view (a
     preview on top of a screen) is searched first."""
-    from kivy.uix.button import Button
+    from kivy.uix.behaviors import ButtonBehavior
 
     for root in list(Window.children):
         for w in root.walk(restrict=True):
-            if isinstance(w, Button) and not w.disabled and (w.text == text if exact else text in w.text):
+            if isinstance(w, ButtonBehavior) and not w.disabled and (w.text == text if exact else text in w.text):
                 return w
     raise LookupError(f"no enabled button with {text!r}")
 

@@ -1,5 +1,6 @@
 """A screen left for a while gives up its rendered texts (memory: docs/kiosk-ui.md, "Speed and
-memory") and, opened again, shows the same pixels as before; Home keeps its texts. Through the
+memory") and, opened again, shows the same pixels as before; Home keeps its texts; no label
+keeps the surface its text was rendered in. Through the
 real app with real X taps (tests/ui_memory_driver.py)."""
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ def test_a_screen_left_drops_its_texts_and_shows_them_again(tmp_path, xdisplay):
     assert left["rendered"] == 0  # left for longer than EVICT_S: every text given up
     assert seen["home"]["rendered"] == seen["home"]["labels"] > 0  # Home, shown between steps, keeps its own
     assert again == first
+    # no label keeps the surface its text was rendered in once the pixels are in its texture
+    assert first["surfaces"] == left["surfaces"] == seen["home"]["surfaces"] == 0
 
     def area(name):
         s = seen["shots"][name]

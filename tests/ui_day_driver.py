@@ -85,13 +85,13 @@ def main(data_dir: str, out_path: str, size: str) -> int:
             """Every key of the open keyboard: its smallest side in mm, and whether it lies
             wholly inside the window (nothing cut off)."""
             from kivy.core.window import Window
-            from kivy.uix.button import Button
+            from kivy.uix.behaviors import ButtonBehavior
 
             from kiosk.shelf.ui.widgets import Scale
 
             sides, inside = [], True
             for w in app.text_keyboard.walk(restrict=True):
-                if isinstance(w, Button):
+                if isinstance(w, ButtonBehavior):
                     sides.append(min(w.width, w.height) / Scale.ppm)
                     x0, y0 = w.to_window(w.x, w.y)
                     inside &= x0 >= 0 and y0 >= 0 and x0 + w.width <= Window.width + 0.5 \

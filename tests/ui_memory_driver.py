@@ -29,7 +29,10 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     def shown_texts(page) -> dict:
         """Of the page's labels with a text: how many have a rendered texture, how many not."""
         labels = [w for w in page.walk(restrict=True) if isinstance(w, Label) and w.text]
-        return {"labels": len(labels), "rendered": sum(1 for w in labels if w.texture is not None)}
+        return {"labels": len(labels), "rendered": sum(1 for w in labels if w.texture is not None),
+                # the SDL surface a text was rendered in, kept beside its texture (widgets.py,
+                # release_rendered_surfaces): a second copy of the pixels
+                "surfaces": sum(1 for w in labels if getattr(w._label, "_surface", None) is not None)}
 
     def shot(app, name: str) -> None:
         """The screen manager's area (below the status bar and the banner) as a PNG."""

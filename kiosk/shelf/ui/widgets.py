@@ -15,7 +15,8 @@ from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
 from kivy.lang import Builder
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.button import Button
+from kivy.properties import ColorProperty
+from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
@@ -111,14 +112,62 @@ HUSH_S = 0.45
 ACK_S = 0.12  # a tapped button shows it was tapped at least this long
 
 
-class Btn(Button):
-    """A large touch target with wrapped, centred text; fires on release (once per tap).
+# What a Txt or a Btn costs. Kivy's Label binds all 40 of its text properties (outlines, font
+# features, ellipsis options, ...) to a new render, and draws its text through a kv rule, whose
+# every expression keeps a handler with its own copy of the rule's names. A TextLabel binds only
+# the properties the kiosk changes after a label is made (`LIVE_TEXT_PROPERTIES`; any other is
+# set when the label is made: tests/test_ui_widgets.py sets each live one on a made label and
+# checks the new render, and that the UI's code sets no other one later) and draws its text (and
+# a Btn its background) with canvas instructions of its own: the same pixels, about 10 KB less
+# per label (measured with tracemalloc, 100 labels each way: Txt 40 -> 29 KB, Btn 44 -> 33 KB).
+LIVE_TEXT_PROPERTIES = ("text", "font_size", "bold", "color", "disabled_color", "halign", "valign",
+                        "text_size", "markup", "padding", "disabled", "font_name", "line_height",
+                        "max_lines", "shorten")
+
+
+class TextLabel(Label):
+    """Kivy's Label (Label.__init__ without its other bindings, and without its kv rule): its
+    texture drawn centred in the widget, as the Label rule of Kivy's style.kv draws it."""
+
+    def __init__(self, **kwargs):
+        self._trigger_texture = Clock.create_trigger(self.texture_update, -1)
+        super(Label, self).__init__(**kwargs)  # Widget's __init__: Label's own is replaced here
+        update = self._trigger_texture_update
+        for name in LIVE_TEXT_PROPERTIES:
+            self.fbind(name, update, name)
+        self._label = None
+        self._create_label()
+        with self.canvas:
+            Color(1, 1, 1, 1)
+            self._text_rect = Rectangle()
+        for name in ("pos", "size", "texture", "texture_size"):
+            self.fbind(name, self._place_text)
+        self._trigger_texture()
+
+    def _place_text(self, *_) -> None:
+        rect = self._text_rect
+        rect.texture = self.texture
+        w, h = self.texture_size
+        rect.size = (w, h)
+        rect.pos = (int(self.center_x - w / 2.0), int(self.center_y - h / 2.0))
+
+
+# Kivy's Label rule (style.kv) is not applied to a TextLabel or its subclasses: it draws itself.
+Builder.load_string("<-TextLabel>:\n")
+
+
+class Btn(ButtonBehavior, TextLabel):
+    """A large touch target with wrapped, centred text; fires on release (once per tap). Not a
+    Kivy Button: Button's rule (style.kv) draws a flat colour through a BorderImage bound to eight
+    properties (state, the four background images, border, ...), none of which a Btn uses, and
+    those properties and bindings made each button ~19 KB bigger (measured: 300 buttons each way).
 
     guard=True: a tap within `guard_s` of the end of this button's last action, or while
     `Btn.in_flight()`, is ignored; guard="bounce": a tap within `bounce_s` of it, or while a
     command is in flight; any button: a tap within HUSH_S of the last `Btn.hush()` is ignored.
     Ignored taps are counted in `ignored`."""
 
+    background_color = ColorProperty(BLUE)  # what the rectangle behind the text is painted in
     in_flight: Callable[[], bool] = staticmethod(lambda: False)  # the app sets this
     quiet_all_until = 0.0
     queued = 0  # guarded taps acknowledged whose command has not run yet (next frame)
@@ -145,8 +194,13 @@ class Btn(Button):
                  min_mm: float = MIN_TARGET_MM, guard: bool | str = False, **kw):
         kw.setdefault("markup", True)
         kw.setdefault("halign", "center")
-        super().__init__(text=text, font_size=font_px(font_mm), valign="middle",
-                         background_normal="", background_down="", background_color=color, **kw)
+        super().__init__(text=text, font_size=font_px(font_mm), valign="middle", background_color=color, **kw)
+        with self.canvas.before:  # a flat rectangle in the background colour, under the text
+            self._bg_color = Color(rgba=self.background_color)
+            self._bg_rect = Rectangle(pos=self.pos, size=self.size)
+        self.fbind("background_color", lambda w, v: setattr(self._bg_color, "rgba", v))
+        self.fbind("pos", lambda w, v: setattr(self._bg_rect, "pos", v))
+        self.fbind("size", lambda w, v: setattr(self._bg_rect, "size", v))
         self.base_color = color
         self.base_font = font_px(font_mm)
         self.min_px = mm(min_mm)
@@ -234,33 +288,40 @@ class Btn(Button):
         self.background_color = color
 
     def on_disabled(self, inst, value):
-        self.background_disabled_normal = ""
         self.disabled_color = (1, 1, 1, 0.45)
         self.background_color = GREY if value else self.base_color
 
 
-# A Btn draws a flat rectangle in its background colour and its text: Kivy's own Button rule
-# (style.kv) draws the same through a BorderImage bound to eight properties (state, the four
-# background images, border, ...), none of which a Btn uses (its images are ""), and those
-# bindings made each button ~19 KB bigger (measured: 300 buttons each way, RSS).
-Builder.load_string("""
-<-Btn>:
-    canvas:
-        Color:
-            rgba: self.background_color
-        Rectangle:
-            pos: self.pos
-            size: self.size
-        Color:
-            rgba: 1, 1, 1, 1
-        Rectangle:
-            texture: self.texture
-            size: self.texture_size
-            pos: int(self.center_x - self.texture_size[0] / 2.), int(self.center_y - self.texture_size[1] / 2.)
-""")
+def release_rendered_surfaces() -> None:
+    """Kivy's SDL2 text provider renders a label's text into an SDL surface, copies its pixels
+    into the label's texture, and then keeps the surface on the core label until the next render:
+    a second, CPU-side copy of every text ever shown (a screen's dropped textures included),
+    about 5.6 MB in 678 surfaces after a simulated day at 800x480 (heaptrack: all of it
+    SDL_CreateRGBSurface from `_SurfaceContainer`). Nothing reads it after `_render_end`; the next
+    render makes a new one (`_render_begin`). Here the surface goes as soon as its pixels are
+    copied. Other text providers (pango, PIL) are left as they are."""
+    try:
+        from kivy.core.text.text_sdl2 import LabelSDL2
+    except ImportError:  # another text provider
+        return
+    if getattr(LabelSDL2._render_end, "releases_surface", False):
+        return
+    keep_surface = LabelSDL2._render_end
+
+    def render_end(self):
+        try:
+            return keep_surface(self)
+        finally:
+            self._surface = None
+
+    render_end.releases_surface = True
+    LabelSDL2._render_end = render_end
 
 
-class Txt(Label):
+release_rendered_surfaces()
+
+
+class Txt(TextLabel):
     """Wrapped text. fixed=True: fills its box and shrinks its font until the text fits (never
     below `min_ratio` of the base size), so nothing is cut off; otherwise its height follows the
     text."""

@@ -120,15 +120,33 @@ class CentralProcess:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def wait_until(predicate, timeout: float = 60.0, interval: float = 0.05, what: str = "condition"):
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.05, what: str = "condition",
+               explain=None):
+    """`predicate()` once it is true; on timeout the test fails, with `explain()`'s text (what
+    the processes and the broker said) when given."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+            pytest.fail(f"timed out after {timeout}s waiting for {what}" + (f"\n{explain()}" if explain else ""))
         time.sleep(interval)
+
+
+def broker_state(nats, logs: dict[str, Path], client_ids=("returpost-central",)) -> str:
+    """For a failure message: each client's NATS subscriptions and the tail of each log (the
+    test's temporary directory is gone after a few runs)."""
+    out = []
+    for cid in client_ids:
+        try:
+            out.append(f"NATS subscriptions of {cid}: {sorted(nats.subscriptions(cid))}")
+        except OSError as exc:
+            out.append(f"NATS subscriptions of {cid}: monitoring unavailable ({exc})")
+    for name, path in {**logs, "nats-server": nats.log_path}.items():
+        text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else "(no log)"
+        out.append(f"--- {name} (last 40 lines)\n" + "\n".join(text.splitlines()[-40:]))
+    return "\n".join(out)
 
 
 def read_rows(db: Path, sql: str, args=()) -> list[tuple]:

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from .broker2_harness import (CentralProcess, central_ids, config, env, example_script, journal_ids,  # noqa: F401
+from .broker2_harness import (CentralProcess, broker_state, central_ids, config, env, example_script, journal_ids,  # noqa: F401
                               kiosk_cmd, nats, needs_nats, read_rows, report, run_cli, simulate,
                               wait_until)
 
@@ -44,9 +44,12 @@ def test_nats_sigkilled_mid_stream_twice_every_event_once(nats, tmp_path):
             # the kiosk keeps working while the broker is away: another day of commands
             simulate(cfg, example_script(tmp_path / f"more-{kill}.jsonl", days=1, first_day=25 + kill), db)
             nats.start()
-        wait_until(lambda: pending(cfg, db) == 0, timeout=120, what="the kiosk's outbox to drain")
+        def explain():
+            return broker_state(nats, {"kiosk sync": tmp_path / "sync.log", "central": tmp_path / "central.log"})
+
+        wait_until(lambda: pending(cfg, db) == 0, timeout=120, what="the kiosk's outbox to drain", explain=explain)
         total = len(journal_ids(db))
-        wait_until(lambda: stored() >= total, timeout=120, what="central to catch up")
+        wait_until(lambda: stored() >= total, timeout=120, what="central to catch up", explain=explain)
     finally:
         sync.terminate()
         sync.wait(20)

@@ -112,22 +112,25 @@ HUSH_S = 0.45
 ACK_S = 0.12  # a tapped button shows it was tapped at least this long
 
 
-# What a Txt or a Btn costs. Kivy's Label binds all 40 of its text properties (outlines, font
-# features, ellipsis options, ...) to a new render, and draws its text through a kv rule, whose
-# every expression keeps a handler with its own copy of the rule's names. A TextLabel binds only
-# the properties the kiosk changes after a label is made (`LIVE_TEXT_PROPERTIES`; any other is
-# set when the label is made: tests/test_ui_widgets.py sets each live one on a made label and
-# checks the new render, and that the UI's code sets no other one later) and draws its text (and
-# a Btn its background) with canvas instructions of its own: the same pixels, about 10 KB less
-# per label (measured with tracemalloc, 100 labels each way: Txt 40 -> 29 KB, Btn 44 -> 33 KB).
+# What a Txt or a Btn costs. Kivy's Label has ~45 text properties (outlines, font features,
+# ellipsis options, ...), and Kivy keeps storage and observers for every property of every
+# instance; Label.__init__ binds 40 of them to a new render, and Label draws through a kv rule
+# whose every expression keeps a handler with its own copy of the rule's names. A TextLabel keeps
+# as properties only the text properties the kiosk sets (`LIVE_TEXT_PROPERTIES`, each bound to a
+# new render); every other one is fixed at Kivy's default, a plain class attribute that Label's
+# code reads as before (`FIXED_TEXT_PROPERTIES`); and it draws its text (a Btn also its
+# background) with canvas instructions of its own. Same pixels; tracemalloc, 100 labels each
+# way: Txt 40 -> 22 KB, Btn 44 -> 26 KB. tests/test_ui_widgets.py sets each live property on a
+# made label and checks the new render, and scans the UI's code for a fixed one being set.
 LIVE_TEXT_PROPERTIES = ("text", "font_size", "bold", "color", "disabled_color", "halign", "valign",
                         "text_size", "markup", "padding", "disabled", "font_name", "line_height",
-                        "max_lines", "shorten")
+                        "max_lines", "shorten", "shorten_from")
 
 
 class TextLabel(Label):
-    """Kivy's Label (Label.__init__ without its other bindings, and without its kv rule): its
-    texture drawn centred in the widget, as the Label rule of Kivy's style.kv draws it."""
+    """Kivy's Label with only `LIVE_TEXT_PROPERTIES` as properties (Label.__init__ without its
+    other bindings) and without its kv rule: its texture drawn centred in the widget, as the Label
+    rule of Kivy's style.kv draws it."""
 
     def __init__(self, **kwargs):
         self._trigger_texture = Clock.create_trigger(self.texture_update, -1)
@@ -151,6 +154,11 @@ class TextLabel(Label):
         rect.size = (w, h)
         rect.pos = (int(self.center_x - w / 2.0), int(self.center_y - h / 2.0))
 
+
+FIXED_TEXT_PROPERTIES = tuple(name for name in (*Label._font_properties, "padding_x", "padding_y", "refs",
+                                                 "anchors", "is_shortened") if name not in LIVE_TEXT_PROPERTIES)
+for _name in FIXED_TEXT_PROPERTIES:
+    setattr(TextLabel, _name, getattr(Label, _name).defaultvalue)  # no longer a property here
 
 # Kivy's Label rule (style.kv) is not applied to a TextLabel or its subclasses: it draws itself.
 Builder.load_string("<-TextLabel>:\n")

@@ -152,7 +152,9 @@ class TextLabel(Label):
         rect.texture = self.texture
         w, h = self.texture_size
         rect.size = (w, h)
-        rect.pos = (int(self.center_x - w / 2.0), int(self.center_y - h / 2.0))
+        # from x and width, not center_x: this may run before the cached center_x/center_y have
+        # seen a new size (observers of one change run in an order of Kivy's own)
+        rect.pos = (int(self.x + self.width / 2.0 - w / 2.0), int(self.y + self.height / 2.0 - h / 2.0))
 
 
 FIXED_TEXT_PROPERTIES = tuple(name for name in (*Label._font_properties, "padding_x", "padding_y", "refs",

@@ -120,7 +120,7 @@ ACK_S = 0.12  # a tapped button shows it was tapped at least this long
 # new render); every other one is fixed at Kivy's default, a plain class attribute that Label's
 # code reads as before (`FIXED_TEXT_PROPERTIES`); and it draws its text (a Btn also its
 # background) with canvas instructions of its own. Same pixels; tracemalloc, 100 labels each
-# way: Txt 40 -> 22 KB, Btn 44 -> 26 KB. tests/test_ui_widgets.py sets each live property on a
+# way: Txt 40 -> 22 KB, Btn 44 -> 27 KB. tests/test_ui_widgets.py sets each live property on a
 # made label and checks the new render, and scans the UI's code for a fixed one being set.
 LIVE_TEXT_PROPERTIES = ("text", "font_size", "bold", "color", "disabled_color", "halign", "valign",
                         "text_size", "markup", "padding", "disabled", "font_name", "line_height",

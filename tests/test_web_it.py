@@ -153,9 +153,10 @@ def test_every_route_carries_the_security_headers(tmp_path, central_db, served):
     example_day(kiosk, at(9).date())
     ingest(central_db, kiosk.messages())
     app = create_app(central_db, secret=SECRET)
+    routes = _routes(app)  # the app is only read for its routes: its database is closed at once
+    app.state.db.close()
     anonymous, tl = Client(served.url), Client(served.url)
     assert tl.login("tl1", PASSWORDS["tl1"]) == 303
-    routes = _routes(app)
     assert len(routes) >= 12
     extra = [("GET", "/uppfoljning?format=csv"), ("GET", "/uppfoljning?format=xlsx"), ("GET", "/returer?format=csv"),
              ("GET", "/finns-inte")]

@@ -205,12 +205,8 @@ class Btn(ButtonBehavior, TextLabel):
         kw.setdefault("markup", True)
         kw.setdefault("halign", "center")
         super().__init__(text=text, font_size=font_px(font_mm), valign="middle", background_color=color, **kw)
-        with self.canvas.before:  # a flat rectangle in the background colour, under the text
-            self._bg_color = Color(rgba=self.background_color)
-            self._bg_rect = Rectangle(pos=self.pos, size=self.size)
-        self.fbind("background_color", lambda w, v: setattr(self._bg_color, "rgba", v))
-        self.fbind("pos", lambda w, v: setattr(self._bg_rect, "pos", v))
-        self.fbind("size", lambda w, v: setattr(self._bg_rect, "size", v))
+        paint(self, self.background_color)  # a flat rectangle in the background colour, under the text
+        self.fbind("background_color", set_bg)
         self.base_color = color
         self.base_font = font_px(font_mm)
         self.min_px = mm(min_mm)
@@ -314,8 +310,6 @@ def release_rendered_surfaces() -> None:
         from kivy.core.text.text_sdl2 import LabelSDL2
     except ImportError:  # another text provider
         return
-    if getattr(LabelSDL2._render_end, "releases_surface", False):
-        return
     keep_surface = LabelSDL2._render_end
 
     def render_end(self):
@@ -324,7 +318,6 @@ def release_rendered_surfaces() -> None:
         finally:
             self._surface = None
 
-    render_end.releases_surface = True
     LabelSDL2._render_end = render_end
 
 

@@ -1,19 +1,48 @@
 """`kiosk doctor --central`: checks the central host end to end and says what to do, in Swedish:
 the service, the broker login with central's credentials, the broker's server certificate,
 central's database (SQLite file or PostgreSQL) and free disk. The shared parts (Check, System,
-the broker, unit, disk and certificate checks, the command's frame) are in kiosk/wire/doctor.py.
+the broker, unit and disk checks, the command's frame) are in kiosk/wire/doctor.py; the
+certificate check is central's own (the broker runs beside central).
 
 Run it as the service's user: sudo -u returpost ... kiosk doctor --central
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sqlite3
+import subprocess
 
 from ..wire import doctor as frame
-from ..wire.doctor import (MIN_FREE_MB, Check, System, check_broker, check_broker_cert, check_disk, check_service,
-                           fel, ok, run_steps)
+from ..wire.doctor import (MIN_FREE_MB, Check, System, check_broker, check_disk, check_service, fel, info, ok,
+                           run_steps)
+
+CERT_WARN_DAYS = 30
+
+
+def check_broker_cert(system: System) -> Check:
+    """The broker's server certificate (on the machine that runs the broker): FEL when it has
+    expired or expires within CERT_WARN_DAYS; INFO when there is none here."""
+    name = "Mäklarens certifikat"
+    cert = system.broker_cert
+    if not cert.exists():
+        return info(name, f"{cert} finns inte här (inte mäklarens dator?)")
+    try:
+        out = system.run(["openssl", "x509", "-noout", "-enddate", "-in", str(cert)],
+                         capture_output=True, text=True, timeout=10)
+        end = dt.datetime.strptime(out.stdout.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z")
+    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+        return fel(name, f"{cert} går inte att läsa", "Kontrollera filen (openssl x509 -in ... -text).")
+    left = end.replace(tzinfo=dt.timezone.utc) - system.now()
+    fix = ("Förnya serverns certifikat (flytta bort /etc/returpost-kiosk/central/ca/server.* och "
+           "kör install.sh central igen; kioskerna behåller samma ca.crt), eller lägg in "
+           "organisationens nya med --tls-dir.")
+    if left.total_seconds() <= 0:
+        return fel(name, f"gick ut {end:%Y-%m-%d}: inga kiosker kan ansluta", fix)
+    if left < dt.timedelta(days=CERT_WARN_DAYS):
+        return fel(name, f"går ut {end:%Y-%m-%d} (om {left.days} dagar)", fix)
+    return ok(name, f"giltigt till {end:%Y-%m-%d}")
 
 
 def check_central_db(cfg, system: System) -> Check:

@@ -1,6 +1,6 @@
 """What `kiosk doctor` and `kiosk doctor --central` share: a Check (OK / FEL / INFO with what to
 do), the System it looks at, the checks both machines run (the broker login, the systemd unit,
-free disk, the broker's server certificate), and the command's frame (load the config, run the
+free disk), and the command's frame (load the config, run the
 checks, print them in Swedish or as JSON, the exit code). The kiosk's checks live in
 `kiosk/shelf/doctor/`, central's in `kiosk/central/doctor.py`.
 
@@ -26,7 +26,6 @@ from ..core.config import ConfigError
 
 INSTALLED_CONFIG = "/etc/returpost-kiosk/config.toml"
 MIN_FREE_MB = 200
-CERT_WARN_DAYS = 30
 
 
 @dataclass
@@ -165,30 +164,6 @@ def check_disk(data_dir: Path, min_free_mb: int) -> Check:
                    "Frigör utrymme (gamla förhandsbilder i previews/ kan tas bort), eller byt till "
                    "ett större minneskort.")
     return ok(name, f"{free_mb} MB ledigt för {data_dir}")
-
-
-def check_broker_cert(system: System) -> Check:
-    """The broker's server certificate (on the machine that runs the broker): FEL when it has
-    expired or expires within CERT_WARN_DAYS; INFO when there is none here."""
-    name = "Mäklarens certifikat"
-    cert = system.broker_cert
-    if not cert.exists():
-        return info(name, f"{cert} finns inte här (inte mäklarens dator?)")
-    try:
-        out = system.run(["openssl", "x509", "-noout", "-enddate", "-in", str(cert)],
-                         capture_output=True, text=True, timeout=10)
-        end = dt.datetime.strptime(out.stdout.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z")
-    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
-        return fel(name, f"{cert} går inte att läsa", "Kontrollera filen (openssl x509 -in ... -text).")
-    left = end.replace(tzinfo=dt.timezone.utc) - system.now()
-    fix = ("Förnya serverns certifikat (flytta bort /etc/returpost-kiosk/central/ca/server.* och "
-           "kör install.sh central igen; kioskerna behåller samma ca.crt), eller lägg in "
-           "organisationens nya med --tls-dir.")
-    if left.total_seconds() <= 0:
-        return fel(name, f"gick ut {end:%Y-%m-%d}: inga kiosker kan ansluta", fix)
-    if left < dt.timedelta(days=CERT_WARN_DAYS):
-        return fel(name, f"går ut {end:%Y-%m-%d} (om {left.days} dagar)", fix)
-    return ok(name, f"giltigt till {end:%Y-%m-%d}")
 
 
 def check_broker(cfg, system: System, central: bool = False) -> Check:

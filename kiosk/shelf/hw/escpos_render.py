@@ -10,6 +10,7 @@ preview: typographic dashes and quotes made plain, a character the code page lac
 from __future__ import annotations
 
 import codecs
+import functools
 import os
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ...core.printouts import COLUMNS, Feed, Layout, Line, Rule, line_rows, prin
 RULE_CHAR = "─"  # box drawing, in CP437/850/858: a continuous line like the preview's
 
 
+@functools.cache  # once per process: the printer opens its connection for every job and status poll
 def lasting_escpos_cache() -> None:
     """Call before python-escpos is first imported. On import it parses its printer database
     (96 KB of JSON through PyYAML) and pickles it into a NEW temporary directory unless

@@ -19,8 +19,8 @@ from . import summaries
 from .db import Conn, display_name, is_url
 
 
-def rows(db_path: str | Path, date_from: str | None = None, date_to: str | None = None,
-         now: dt.datetime | None = None) -> tuple[list[dict], list[str]]:
+def rows(db_path: str | Path, date_from: str | None = None,
+         date_to: str | None = None) -> tuple[list[dict], list[str]]:
     """(rows, problems) for the days in [date_from, date_to] (inclusive, YYYY-MM-DD); `db_path`:
     a SQLite file or a postgresql:// URL. Folds the days changed since the last refresh first."""
     from .store import CentralStore
@@ -29,7 +29,7 @@ def rows(db_path: str | Path, date_from: str | None = None, date_to: str | None 
     try:
         with store.db.connection() as conn:
             summaries.ensure_schema(conn)
-            summaries.refresh(conn, now)
+            summaries.refresh(conn)
             return _rows(store, conn, date_from, date_to)
     finally:
         store.close()

@@ -4,7 +4,7 @@ incrementally from central's `events` table, on either engine (kiosk/central/db.
 The store marks each (site, kiosk, day) whose events or alerts changed in `summary_dirty`, in the
 very transaction that stores them (a cursor over `events.rowid` cannot work on PostgreSQL, where
 concurrent writers commit sequence values out of order). `refresh` takes the dirty days, re-folds
-each from all of that day's events, in seq order, with the very functions the kiosk uses:
+each from all of that day's events, in journal and seq order (`DAY_EVENTS`), with the very functions the kiosk uses:
 `routine.replay` -> `routine.summary` -> `followup.follow_up_row`; and removes the dirty marks it
 folded (only if no writer marked the day again meanwhile: `n` counts the marks). So a
 materialised row equals the kiosk's own row by construction, and a page never replays more than

@@ -101,7 +101,6 @@ def day_summaries(journal: Journal, days: list[str] | None = None) -> list[dict]
 
 SHEET_TITLE = "Uppföljning"
 CASES_TITLE = "Ärenden och beslut"
-IN_PROGRESS = VERDICT_WORDS["pending"]
 
 ALERT_KIND_NAMES: dict[str, str] = {
     "bestridan": "Bestridan",

@@ -111,7 +111,7 @@ class Lanes:
         self.lanes: dict[str, Lane] = {}
         self._lock = threading.Lock()
         self.counts = {"delivered": 0, "failed": 0}
-        self.closed = False  # set once the worker stopped and closed the database under the lanes
+        self.closed = False  # set just before the worker closes the database under the lanes
 
     def close(self) -> None:
         """The database is about to close: a send still under way is neither marked nor logged as a

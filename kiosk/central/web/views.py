@@ -338,7 +338,7 @@ def followup_page(conn: Conn, now: dt.datetime, date_from: dt.date, date_to: dt.
             "total": sql_totals(conn, lo, hi, now, per_day), "months": months,
             "month_columns": month_columns, "month_cells": [sheet_cells(m, month_columns, numbers) for m in months],
             "cases": cases, "from": lo, "to": hi, "pager": pager,
-            "columns": followup.SHEET_COLUMNS, "numbers": set(followup.NUMBER_COLUMNS)}
+            "columns": followup.SHEET_COLUMNS, "numbers": numbers}
 
 
 def sheet_cells(row: dict, columns, numbers: set[str]) -> Markup:

@@ -62,19 +62,15 @@ class InstantTransition(NoTransition):
         self.manager = manager
         screen_in, screen_out = self.screen_in, self.screen_out
         self.add_screen(screen_in)
-        screen_in.pos = manager.pos
         screen_in.transition_state, screen_out.transition_state = "in", "out"
         screen_in.transition_progress, screen_out.transition_progress = 1.0, 0.0
         screen_in.dispatch("on_pre_enter")
         screen_out.dispatch("on_pre_leave")
-        self.remove_screen(screen_out)
-        screen_out.pos = manager.pos
+        # then what Kivy does when a transition's animation ends (TransitionBase._on_complete), now:
+        # NoTransition.on_complete places both screens and removes the old one
+        self.dispatch("on_complete")
         screen_in.dispatch("on_enter")
         screen_out.dispatch("on_leave")
-        self.dispatch("on_complete")
-
-    def on_complete(self):
-        pass  # the old screen is already gone (start)
 
 
 class Pages(dict):

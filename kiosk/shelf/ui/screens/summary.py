@@ -6,7 +6,7 @@ tap (and another when something is unfinished), reopen a closed day."""
 from __future__ import annotations
 
 from kivy.uix.boxlayout import BoxLayout
-from kivy.utils import escape_markup
+from kivy.utils import escape_markup, get_hex_from_color
 
 from ....core import routine, truth
 from ..present import banner_text, severity
@@ -15,7 +15,7 @@ from ....core.printouts import VERDICT_WORDS, deadline_verdict
 from ....core.followup import COLUMNS, follow_up_row
 from ..widgets import AMBER, GREEN, GREY, MUTED, PANEL, Btn, Page, Txt, column, mm, paint, row, scroll
 
-MUTED_HEX = "".join(f"{round(c * 255):02x}" for c in MUTED[:3])
+MUTED_HEX = get_hex_from_color(MUTED)
 
 COLUMN_NAMES = {
     "day": "Dag", "site": "Kontor", "kiosk": "Kiosk",

@@ -140,7 +140,7 @@ def _child_day(tmp: str, sorts: int = DAY_SORTS) -> int:
     from kiosk.shelf.runtime import Kiosk
     from kiosk.shelf.ui.app import KioskApp
 
-    from .ui_driver import Driver
+    from .ui_driver import Driver, wait
 
     clock = FixedClock(dt.datetime(2026, 11, 23, 8, 0, tzinfo=TZ))
     kiosk = Kiosk(parse(_config_text(Path(tmp) / "day")), clock=clock, simulator=True, sync=False)
@@ -182,8 +182,7 @@ def _child_day(tmp: str, sorts: int = DAY_SORTS) -> int:
         yield 30
         result["day"] = _rss_mb()
         result["events"] = kiosk.journal.last_seq
-        rest_until = time.monotonic() + 5  # then the kiosk at rest (screens left give up their texts)
-        yield lambda: time.monotonic() > rest_until
+        yield wait(5)  # then the kiosk at rest (screens left give up their texts)
         result["idle"] = _rss_mb()
 
     drivers: list[Driver] = []

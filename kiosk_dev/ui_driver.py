@@ -75,6 +75,17 @@ class Driver:
         return None
 
 
+def wait(seconds: float):
+    """A script step that waits `seconds` of wall-clock time: `yield wait(0.6)` (the frames go on)."""
+    until = time.monotonic() + seconds
+
+    def passed() -> bool:
+        return time.monotonic() >= until
+
+    passed.__doc__ = f"{seconds} s to pass"
+    return passed
+
+
 # -- real input through X (the XTest extension, as xdotool uses it) -----------------------------
 
 

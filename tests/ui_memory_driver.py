@@ -8,7 +8,6 @@ opened again; Home keeps its texts. Real X taps on the Xvfb display in $DISPLAY.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +22,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     from kivy.uix.label import Label
 
     from kiosk.shelf.ui.widgets import EVICT_S
+    from kiosk_dev.ui_driver import wait
 
     seen: dict = {"shots": {}}
 
@@ -49,8 +49,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
         seen["first"] = shown_texts(app.pages["sekretess"])
         press("Hem", exact=True)
         yield lambda: app.sm.current == "home"
-        until = time.monotonic() + EVICT_S + 1.5
-        yield lambda: time.monotonic() > until
+        yield wait(EVICT_S + 1.5)
         seen["left"] = shown_texts(app.pages["sekretess"])
         seen["home"] = shown_texts(app.pages["home"])
         press("4. Sekretess")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +34,7 @@ def main(data_dir: str, out_path: str, size: str) -> int:
     from kiosk.core.clock import TZ
     from kiosk.shelf.runtime import Kiosk
     from kiosk.shelf.ui.widgets import AMBER, GREEN, RED, Btn
-    from kiosk_dev.ui_driver import Driver, double_tap, find_button, has_button, tap
+    from kiosk_dev.ui_driver import Driver, double_tap, find_button, has_button, tap, wait
 
     # bounce_ms wider than the default: xdotool's 40 ms gap between two clicks stretches on a loaded
     # machine, and the guard measures the gap as the app sees it
@@ -68,10 +67,6 @@ def main(data_dir: str, out_path: str, size: str) -> int:
 
         def press(text, exact=False):
             tap(find_button(text, exact))
-
-        def wait(seconds):
-            until = time.monotonic() + seconds
-            return lambda: time.monotonic() >= until
 
         def banner():
             return {"text": app.banner.text, "rgba": list(app.banner._bg[0].rgba)}

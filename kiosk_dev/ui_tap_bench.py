@@ -186,14 +186,20 @@ def run(args=None) -> None:
     if firsts:
         print("  first visit per screen: " + ", ".join(
             f"{name} {t * 1000:.0f} ms" if t is not None else f"{name} –" for name, t in firsts))
-    split = [(tap[0].split(":", 1)[1], tap[3], tap[2], tap[1] - tap[2] - tap[3]) for tap in day
+    split = [f"{tap[0].split(':', 1)[1]} {_parts(tap)}" for tap in day
              if tap[0].startswith("first:") and len(tap) > 3 and tap[1] is not None]
     if split:
         print("  first visit = the app reads the click + in the app (the touch -> its frame swapped) + that frame "
-              "reaches the X screen: " + ", ".join(f"{name} {wait * 1000:.0f}+{app * 1000:.0f}+{shown * 1000:.0f}"
-                                                   for name, wait, app, shown in split) + " ms")
+              "reaches the X screen: " + ", ".join(split) + " ms")
     for line in ratios(day, base, firsts):
         print("  " + line)
+
+
+def _parts(tap: tuple) -> str:
+    """A measured tap (what, total, app, wait) as wait+app+shown in ms: the app reading the click,
+    its own frame, that frame reaching the X screen (the rest of the total)."""
+    what, total, app, wait = tap
+    return f"{wait * 1000:.0f}+{app * 1000:.0f}+{(total - app - wait) * 1000:.0f}"
 
 
 def ratios(day: list[tuple], base: list[tuple], firsts: list[tuple[str, float | None]]) -> list[str]:
@@ -211,9 +217,7 @@ def ratios(day: list[tuple], base: list[tuple], firsts: list[tuple[str, float | 
             + (f" ({', '.join(unchanged)})" if unchanged else ""),
             "slowest first visit: " + (f"{slowest[1]} {slowest[0] * 1000:.0f} ms (goal < 150 ms)" if slowest
                                        else "–"),
-            "slowest taps: " + ", ".join(f"{tap[0]} {tap[1] * 1000:.0f} ms"
-                                         + (f" ({tap[3] * 1000:.0f}+{tap[2] * 1000:.0f}+"
-                                            f"{(tap[1] - tap[2] - tap[3]) * 1000:.0f})" if len(tap) > 3 else "")
+            "slowest taps: " + ", ".join(f"{tap[0]} {tap[1] * 1000:.0f} ms" + (f" ({_parts(tap)})" if len(tap) > 3 else "")
                                          for tap in sorted((t for t in day if t[1] is not None),
                                                            key=lambda t: -t[1])[:4])]
 

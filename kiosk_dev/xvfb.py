@@ -9,6 +9,8 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+from .procs import stop as stop_process
+
 
 class Xvfb:
     def __init__(self, width: int = 1280, height: int = 1280):
@@ -53,12 +55,7 @@ class Xvfb:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, 5)
         self.proc = None
 
     def __enter__(self):

@@ -7,6 +7,7 @@ kiosk's UI sets or passes a fixed one (it would not be drawn, or the label would
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import subprocess
 import sys
@@ -44,6 +45,7 @@ print(json.dumps(out))
 """
 
 
+@functools.cache  # one child for both tests: it makes ~130 labels in a fresh Kivy
 def _child() -> dict:
     proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]

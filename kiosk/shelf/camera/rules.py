@@ -259,14 +259,25 @@ STICKER_WORDS = ("retur", "avsändaren", "brevlådan", "poste", "restante", "uth
                  "flyttat", "avflyttad", "ofullständig", "vägrat", "mottaga", "avliden", "orsak")
 
 
+def head_line(text: str) -> bool:
+    """The line is a return sticker's heading ("Retur till avsändaren", "Retur"), or holds its
+    "avsändaren" (the rest of the heading garbled)."""
+    return any(whole(text, p, 0.75) for p in STICKER_HEAD) or contains(text, "avsändaren")
+
+
+def reason_row(text: str) -> bool:
+    """One of a sticker's printed reasons occurs in the line (anywhere in it, allowing OCR slips;
+    `reason_line` asks for the reason alone on its line)."""
+    return any(contains(text, p) for p, _ in REASONS)
+
+
 def sticker_lines(reading: Reading) -> list[int]:
     """The lines that look like part of a return sticker (its heading, a reason, pieces of its
     words): where to look once more when its mark is unsure."""
     out = []
     for i, line in enumerate(reading.lines):
         t = line.text
-        if (any(whole(t, p, 0.75) for p in STICKER_HEAD) or contains(t, "avsändaren") or reason_line(t)
-                or any(contains(t, p) for p, _ in REASONS) or sticker_words([t])):
+        if head_line(t) or reason_line(t) or reason_row(t) or sticker_words([t]):
             out.append(i)
     return out
 
@@ -317,9 +328,8 @@ def marked_reason(rows: list[tuple[float, str]], noise: Sequence[float] = ()) ->
 def remark_of(reading: Reading) -> tuple[str | None, bool, bool]:
     """(remark code, sure, sticker seen) from the return sticker's marked box."""
     texts = [line.text for line in reading.lines]
-    head = [i for i, t in enumerate(texts) if any(whole(t, p, 0.75) or contains(t, "avsändaren")
-                                                  for p in STICKER_HEAD)]
-    reason_rows = [i for i, t in enumerate(texts) if any(contains(t, p) for p, _ in REASONS)]
+    head = [i for i, t in enumerate(texts) if head_line(t)]
+    reason_rows = [i for i, t in enumerate(texts) if reason_row(t)]
     if not head and len(reason_rows) < 2:
         if any(reason_line(t) for t in texts) or len(sticker_words(texts)) >= 2:
             # one printed reason alone on its line, or pieces of two of the sticker's words: a

@@ -21,6 +21,10 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 from .rules import Code, Line, Reading, Word, digit_line, remark_of, starts_text, sticker_lines
 
 SMALL = 200  # width of the thumbnail that finds the envelope
+# margins (a share of the envelope's size) around its straightened cuts (see straighten_cuts).
+# The cut that is OCR'd has a little: the size estimate is a little short under perspective, and
+# digits sit near the edge
+ENV_MARGIN = 0.06
 WIDE_MARGIN = 0.16  # the cut barcodes are read on (see Reader._read)
 OCR_WIDTH = 980  # the straightened envelope is OCR'd at about this width
 TESSDATA_DIRS = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
@@ -81,7 +85,7 @@ class Reader:
         # barcodes sit near the envelope's edge, where the size estimate (a little short under
         # perspective and a slightly wrong angle) may cut off their printed digits: they are read on
         # a wider cut, and their boxes moved back into `env`'s pixels
-        env, wide = straighten_cuts(gray, look, (0.06, WIDE_MARGIN))
+        env, wide = straighten_cuts(gray, look, (ENV_MARGIN, WIDE_MARGIN))
         dx, dy = (wide.width - env.width) / 2, (wide.height - env.height) / 2
         codes, wide_bars = self._barcodes(wide)
         printed = self._printed(wide, wide_bars)
@@ -335,14 +339,9 @@ def _components(mask: bytearray, w: int, h: int, min_size: int) -> list[list[int
     return out
 
 
-def straighten(gray: Image.Image, look: Look, margin: float = 0.06) -> Image.Image:
-    """The envelope cut out and turned level (in memory), with `margin` (a share of its size) around
-    it: the size estimate is a little short under perspective, digits sit near the edge."""
-    return straighten_cuts(gray, look, (margin,))[0]
-
-
 def straighten_cuts(gray: Image.Image, look: Look, margins: tuple[float, ...]) -> list[Image.Image]:
-    """`straighten` with each of `margins`, from one rotation of the patch."""
+    """The envelope cut out and turned level (in memory), once for each of `margins` (a share of its
+    size added around it; see ENV_MARGIN, WIDE_MARGIN), all from one rotation of the patch."""
     half = int(math.hypot(look.length, look.width) / 2) + 10
     box = (int(look.cx) - half, int(look.cy) - half, int(look.cx) + half, int(look.cy) + half)
     patch = gray.crop(box)

@@ -55,7 +55,6 @@ from .settings import Settings
 HERE = Path(__file__).resolve().parent
 COOKIE = "returpost_tl"
 PRE_COOKIE = "returpost_pre"  # before sign-in: binds the sign-in form's CSRF token to this browser
-NOT_POSTED = object()  # guard(posted=...): a GET, no form whose CSRF code to check
 
 def _now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
@@ -187,9 +186,9 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             return False
         return hmac.compare_digest(_csrf(request), got)
 
-    def guard(request: Request, *, tl: bool = False, html: bool = True, posted=NOT_POSTED):
+    def guard(request: Request, form: dict | None = None, *, tl: bool = False, html: bool = True):
         """(user, None) when the request may go on, else (None, the response that refuses it):
-        signed in, a TL when `tl`, and with `posted` (a POST's form, even None) a valid CSRF code in it."""
+        signed in, a TL when `tl`, and on a POST a valid CSRF code in its `form` (none given: refused)."""
         user = _user(request)
         if user is None:
             if html and request.method == "GET" and "hx-request" not in request.headers:
@@ -202,7 +201,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         if tl and not user["tl"]:
             return None, page(request, "error.html", 403, title="Inte tillåtet",
                               message="Bara en TL får kvittera larm och svara på tillfälliga utskick.")
-        if posted is not NOT_POSTED and not _csrf_ok(request, posted):
+        if request.method == "POST" and not _csrf_ok(request, form):
             return None, page(request, "error.html", 403, title="Ogiltigt formulär",
                               message="Formuläret saknar giltig säkerhetskod (CSRF). Ladda om sidan och försök igen.")
         return user, None
@@ -300,7 +299,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
 
     def sign_in_locks(request: Request, form) -> Response:
         """The sign-in locks in force (TL only), each liftable."""
-        user, refused = guard(request, tl=True, posted=form if request.method == "POST" else NOT_POSTED)
+        user, refused = guard(request, form, tl=True)
         if refused:
             return refused
         now = clock()
@@ -394,7 +393,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
         return page(request, "alerts.html", title="Larm", notice=_NOTICES.get(msg or ""), acted=acted, **ctx)
 
     def alert_action(request: Request, form) -> Response:
-        user, refused = guard(request, tl=True, html=False, posted=form)
+        user, refused = guard(request, form, tl=True, html=False)
         if refused:
             return refused
         action = request.path_params["action"]
@@ -422,7 +421,7 @@ def create_app(db_path: str | Path, *, secret: bytes | str, clock: Callable[[], 
             **ctx)
 
     def leverans_action(request: Request, form) -> Response:
-        user, refused = guard(request, tl=True, html=False, posted=form)
+        user, refused = guard(request, form, tl=True, html=False)
         if refused:
             return refused
         action, n = request.path_params["action"], request.path_params["n"]

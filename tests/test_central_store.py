@@ -142,6 +142,27 @@ def test_a_reimaged_kiosk_gets_every_new_event_in_and_the_old_tail_is_reported(t
     assert any("41.." in p and old_jid in p for p in problems)
 
 
+def test_a_day_that_no_longer_folds_is_named_not_shown_with_its_earlier_numbers(tmp_path, central_db):
+    """Events are validated at ingest, so a day that does not fold is a defect; should it happen
+    after the day was folded once, `kiosk report --central` names the day instead of keeping the
+    row of its earlier events."""
+    _db, raw = journal_day(tmp_path)
+    store = CentralStore(central_db)
+    try:
+        assert store.ingest([(T, p) for p in raw[:20]])["stored"] == 20
+        rows, problems = central_report.rows(central_db)
+        assert len(rows) == 1 and problems == []
+        day = rows[0]["day"]
+        store.ingest([(T, p) for p in raw[20:]])
+        with store.db.connection() as conn:  # one stored event no longer folds (forged in place)
+            conn.execute("update events set payload = '[]' where seq = (select max(seq) from events)")
+    finally:
+        store.close()
+    rows, problems = central_report.rows(central_db)
+    assert rows == []
+    assert problems == [f"{day} demo/kiosk-1: cannot replay its events (see central's log)"]
+
+
 def test_a_journal_restored_from_backup_takes_a_new_id_and_nothing_is_lost(tmp_path, central_db):
     """Central has seq 1..N of journal J; the kiosk's file is restored from a backup taken at
     seq M < N and then records new events under J at seqs central already has. The ack shows the

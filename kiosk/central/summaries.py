@@ -317,6 +317,9 @@ def _refold(conn: dbm.Conn, site: str, kiosk: str, day: str, stamp: str) -> int:
         state, summary, n, last_ts, synced = fold_day(payloads)
     except Exception:  # validated at ingest; one bad day must not stop every other
         log.exception("web: cannot fold %s/%s %s", site, kiosk, day)
+        # and its earlier row goes: the numbers of fewer events are not the day's, and a day
+        # with events and no row is what the report names (report._rows)
+        conn.execute("delete from web_days where site = ? and kiosk = ? and day = ?", (site, kiosk, day))
         return 0
     row = followup.follow_up_row(summary, site, kiosk)
     cols = {c: (int(row[c]) if ROW_KINDS[c] == "integer" else row[c]) for c in DAY_COLUMNS if c in ROW_KINDS}

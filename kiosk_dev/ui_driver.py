@@ -86,6 +86,23 @@ def wait(seconds: float):
     return passed
 
 
+def settled(widget, seconds: float = 1.2):
+    """A script step that waits until `widget` has stayed at one place on the window for `seconds`
+    (longer than the app's once-a-second live refresh, which may bring a strip up and move the
+    screen under it): `yield settled(button)` before tapping a button that such a strip may move."""
+    seen = {"at": None, "since": time.monotonic()}
+
+    def still() -> bool:
+        at = tuple(round(v) for v in widget.to_window(*widget.pos))
+        now = time.monotonic()
+        if at != seen["at"]:
+            seen["at"], seen["since"] = at, now
+        return now - seen["since"] >= seconds
+
+    still.__doc__ = f"{widget!r} to stay in place for {seconds} s"
+    return still
+
+
 # -- real input through X (the XTest extension, as xdotool uses it) -----------------------------
 
 

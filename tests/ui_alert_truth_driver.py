@@ -52,7 +52,7 @@ def main(data: Path, out: Path, size: str, shots: Path | None) -> int:
     from kiosk.core.clock import TZ, utc_iso
     from kiosk.core.config import parse
     from kiosk.shelf.runtime import Kiosk
-    from kiosk_dev.ui_driver import Driver, find_button, tap, type_keys
+    from kiosk_dev.ui_driver import Driver, find_button, settled, tap, type_keys
     from tests.ui_child import run_script
 
     port = int(os.environ["TRUTH_BROKER_PORT"])
@@ -128,6 +128,10 @@ def main(data: Path, out: Path, size: str, shots: Path | None) -> int:
         type_keys("191212121212")  # the simulator's keyboard scanner: into the keypad's field
         yield lambda: app.pages["dodsbo"].digits == "191212121212"
         yield 3
+        # the printer strip comes up with a live refresh and moves the screen down: tap where the
+        # button is once it stays put, as a person would (a tap sent a moment before the strip
+        # came up once landed where the button had been)
+        yield settled(find_button("Skriv ut etikett", exact=True))
         tap(find_button("Skriv ut etikett", exact=True))
         yield lambda: bool(app.state.prints)  # asked for: queued
         yield lambda: app.state.prints[0]["state"] == "failed"  # the printer did not take it: recorded
